@@ -1,0 +1,120 @@
+#ifndef BFCR_MODEL_H
+#define BFCR_MODEL_H
+#include <stdint.h>
+#include "bfcr/export.h"
+#include "bfcr/status.h"
+#include "bfcr/context.h"
+#include "bfcr/data.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Rule that picks the level of the summary tree whose clusters get the models. */
+typedef enum bfcr_criterion {
+  BFCR_CRIT_HCI = 0, /* paper's hierarchical clustering index, maximised */
+  BFCR_CRIT_CH = 1,  /* Calinski-Harabasz, maximised */
+  BFCR_CRIT_DB = 2,  /* Davies-Bouldin with RMS scatter, minimised */
+  BFCR_CRIT_BIC = 3, /* BIC of hard-assignment spherical Gaussians, minimised */
+  BFCR_CRIT_GCV = 4  /* size-weighted GCV of the per-cluster ridge models, minimised */
+} bfcr_criterion;
+
+typedef enum bfcr_regressor {
+  BFCR_REG_RIDGE = 0, /* ridge, lambda by GCV from the cluster summary */
+  BFCR_REG_OLS = 1    /* least squares by SVD (dgelsd), numerical rank recorded */
+} bfcr_regressor;
+
+typedef enum bfcr_routing {
+  BFCR_ROUTE_CENTROID = 0, /* nearest centroid of the chosen level (paper) */
+  BFCR_ROUTE_SAMPLE = 1    /* cluster of the nearest training row (model keeps rows) */
+} bfcr_routing;
+
+typedef enum bfcr_small_policy {
+  BFCR_SMALL_SHRINK = 0,  /* ridge shrunk toward the parent's model, lambda by GCV */
+  BFCR_SMALL_ANCESTOR = 1 /* use the nearest ancestor holding >= min_cluster_size rows */
+} bfcr_small_policy;
+
+typedef struct bfcr_tree_params {
+  int standardize;          /* z-score features before distances; default 1 */
+  int max_levels;           /* stop after this many levels; default 64 */
+} bfcr_tree_params;
+
+typedef struct bfcr_fit_params {
+  bfcr_tree_params tree;
+  bfcr_criterion criterion; /* default: see bfcr_fit_params_init and README */
+  int level;                /* fixed level (1..L), or 0 to pick by criterion */
+  bfcr_regressor regressor; /* default BFCR_REG_RIDGE */
+  bfcr_small_policy small;  /* default BFCR_SMALL_SHRINK */
+  int64_t min_cluster_size; /* 0 = automatic: d + 2 */
+  bfcr_routing routing;     /* default BFCR_ROUTE_CENTROID */
+  double lambda_min;        /* ridge grid, relative to the cluster's mean eigenvalue */
+  double lambda_max;
+  int lambda_steps;
+  double rcond;             /* OLS: singular values below rcond * s_max are dropped */
+  uint64_t seed;            /* for any sampling; results are seeded, never random */
+} bfcr_fit_params;
+
+BFCR_API void bfcr_tree_params_init(bfcr_tree_params *p);
+BFCR_API void bfcr_fit_params_init(bfcr_fit_params *p);
+BFCR_API const char *bfcr_criterion_name(bfcr_criterion c);
+/* Parse "hci", "ch", "db", "bic", "gcv". Returns BFCR_ERR_ARG when unknown. */
+BFCR_API bfcr_status bfcr_criterion_parse(const char *s, bfcr_criterion *c);
+
+/* Quality of one level of the summary tree. Metrics that do not apply are NaN
+ * (HCI and DB need >= 2 clusters, GCV needs a target). */
+typedef struct bfcr_level_info {
+  int level;                /* 0 = samples, L = a single node */
+  int64_t clusters;
+  int64_t min_size, max_size;
+  double hci, ch, db, bic, gcv;
+  double within_ss;         /* sum of squared distances to cluster centroids */
+} bfcr_level_info;
+
+/* The hierarchical summary tree of a dataset (no regression). */
+typedef struct bfcr_tree bfcr_tree;
+
+/* Build all best-friend levels up to a single node. Collective. */
+BFCR_API bfcr_status bfcr_tree_build(bfcr_ctx *ctx, const bfcr_data *data,
+                                     const bfcr_tree_params *params, bfcr_tree **out);
+BFCR_API void bfcr_tree_destroy(bfcr_tree **tree);
+/* Number of levels including level 0 (samples). */
+BFCR_API int bfcr_tree_num_levels(const bfcr_tree *tree);
+BFCR_API bfcr_status bfcr_tree_level_info(const bfcr_tree *tree, int level, bfcr_level_info *info);
+/* Cluster id (0..clusters-1, in dendrogram order) of each local row at level. Local. */
+BFCR_API bfcr_status bfcr_tree_labels(const bfcr_tree *tree, int level, int64_t *labels);
+
+/* Fit: build the tree, score every level, pick one, fit one model per cluster.
+ * The model is identical on every rank and for any number of ranks and threads.
+ * Collective. */
+BFCR_API bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train,
+                              const bfcr_fit_params *params, bfcr_model **out);
+BFCR_API void bfcr_model_destroy(bfcr_model **model);
+
+/* Predict the local rows of data (encoded with the model's schema). Collective. */
+BFCR_API bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *model,
+                                  const bfcr_data *data, double *yhat_local);
+/* Cluster (at the chosen level) each local row is routed to. Collective. */
+BFCR_API bfcr_status bfcr_model_assign(bfcr_ctx *ctx, const bfcr_model *model,
+                                       const bfcr_data *data, int64_t *labels_local);
+
+/* Write atomically (rank 0 writes; all ranks agree on the status). Collective. */
+BFCR_API bfcr_status bfcr_model_save(bfcr_ctx *ctx, const bfcr_model *model, const char *path);
+/* Read and validate (format, version, sizes, checksum). Collective. */
+BFCR_API bfcr_status bfcr_model_load(bfcr_ctx *ctx, const char *path, bfcr_model **out);
+
+BFCR_API const bfcr_schema *bfcr_model_schema(const bfcr_model *model);
+BFCR_API int bfcr_model_num_levels(const bfcr_model *model);
+BFCR_API bfcr_status bfcr_model_level_info(const bfcr_model *model, int level, bfcr_level_info *info);
+BFCR_API int bfcr_model_chosen_level(const bfcr_model *model);
+BFCR_API int64_t bfcr_model_clusters(const bfcr_model *model);
+BFCR_API const bfcr_fit_params *bfcr_model_params(const bfcr_model *model);
+/* Coefficients of cluster c in original (unstandardized) feature units: d weights
+ * then the intercept, written to coef[0..d]. Also the cluster's training size,
+ * the ridge lambda (0 for OLS) and the numerical rank. Not Collective. */
+BFCR_API bfcr_status bfcr_model_cluster(const bfcr_model *model, int64_t c, double *coef,
+                                        int64_t *size, double *lambda, int *rank);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

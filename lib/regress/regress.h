@@ -1,0 +1,63 @@
+/* Per-cluster regression from mergeable summaries (ridge, GCV, shrinkage toward a
+ * parent model) and from rows (OLS by SVD with the numerical rank recorded).
+ *
+ * Summary layout for p = d + 1 variables z = (x_1..x_d, y), a flat double array:
+ *   s[0]                  n (count, as a double)
+ *   s[1 .. p]             mean of z
+ *   s[1+p .. ]            centred scatter M = sum (z - mean)(z - mean)^T, packed upper
+ *                         triangle by columns: M(i,j), i <= j, at index i + j*(j+1)/2
+ * Size: bfcr_sum_len(d) = 1 + p + p*(p+1)/2. Merge is the stable pairwise update
+ *   n = nA + nB; delta = muB - muA; mu = muA + (nB/n) delta;
+ *   M = MA + MB + (nA nB / n) delta delta^T. */
+#ifndef BFCR_REGRESS_H
+#define BFCR_REGRESS_H
+
+#include <stdint.h>
+#include "bfcr/status.h"
+
+static inline int64_t bfcr_sum_len(int d) {
+  int64_t p = d + 1;
+  return 1 + p + p * (p + 1) / 2;
+}
+static inline int64_t bfcr_pk(int64_t i, int64_t j) { /* packed index, i <= j */
+  return i + j * (j + 1) / 2;
+}
+
+/* out = merge(a, b); out may alias a or b. Empty summaries (n = 0) are identities. */
+void bfcr_sum_merge(const double *a, const double *b, int d, double *out);
+/* Summary of rows [0, n) of X (row-major, stride ldx) and y, computed sequentially in
+ * row order (two passes: mean, then scatter about it). Deterministic for given input. */
+void bfcr_sum_rows(const double *X, int64_t ldx, const double *y, int64_t n, int d, double *out);
+
+typedef struct bfcr_ridge_grid {
+  double lambda_min, lambda_max; /* relative to trace(Sxx)/d (1 when that is 0) */
+  int steps;                     /* log-spaced points, >= 1 */
+} bfcr_ridge_grid;
+
+typedef struct bfcr_ridge_result {
+  double lambda; /* chosen absolute penalty */
+  double gcv;    /* n RSS / (n - df)^2 at lambda (+inf when n <= df for every lambda) */
+  double rss;
+  double df;     /* 1 + sum s_j / (s_j + lambda) */
+} bfcr_ridge_result;
+
+/* Workspace doubles needed by bfcr_ridge_fit for dimension d. */
+int64_t bfcr_ridge_work_len(int d);
+
+/* Ridge fit of y on x from a summary: minimise RSS + lambda |w - w0|^2 (w0 = NULL means
+ * 0), lambda chosen on the grid by minimum GCV; if GCV is infinite for every lambda,
+ * the largest lambda is used (the model falls back to w0). Eigendecomposition of Sxx
+ * by LAPACKE_dsyevd, then every lambda in O(d^2). Writes w[d] and *intercept
+ * (= mean_y - mean_x . w). fixed_lambda >= 0 skips the search. Returns
+ * BFCR_ERR_NUMERIC when LAPACK fails or the summary holds non-finite values. */
+bfcr_status bfcr_ridge_fit(const double *sum, int d, const double *w0, const bfcr_ridge_grid *grid,
+                           double fixed_lambda, double *work, double *w, double *intercept,
+                           bfcr_ridge_result *res);
+
+/* OLS of y on [1, X] over n rows by LAPACKE_dgelsd (minimum norm, SVD), singular
+ * values below rcond * s_max treated as zero. Writes w[d], *intercept, *rank (of the
+ * centred X). n may be < d (minimum-norm solution). */
+bfcr_status bfcr_ols_fit(const double *X, int64_t ldx, const double *y, int64_t n, int d,
+                         double rcond, double *w, double *intercept, int *rank);
+
+#endif
