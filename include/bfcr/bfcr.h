@@ -22,5 +22,7 @@
 #include "bfcr/context.h"
 #include "bfcr/data.h"
 #include "bfcr/model.h"
+#include "bfcr/io.h"
+#include "bfcr/synth.h"
 
 #endif
