@@ -1,0 +1,225 @@
+/* bfcr_fit: standardize, build the summary tree, score the levels, pick one, fit one
+ * model per cluster, and assemble the model (replicated on every rank). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model/fit_models.h"
+#include "model/model_impl.h"
+#include "model/standardize.h"
+#include "tree/tree.h"
+
+void bfcr_fit_params_init(bfcr_fit_params *p) {
+  if (!p) return;
+  memset(p, 0, sizeof *p);
+  bfcr_tree_params_init(&p->tree);
+  p->criterion = BFCR_CRIT_GCV;
+  p->level = 0;
+  p->regressor = BFCR_REG_RIDGE;
+  p->small = BFCR_SMALL_SHRINK;
+  p->min_cluster_size = 0;
+  p->routing = BFCR_ROUTE_CENTROID;
+  p->lambda_min = 1e-6;
+  p->lambda_max = 1e4;
+  p->lambda_steps = 41;
+  p->rcond = 1e-12;
+  p->seed = 1;
+}
+
+static const char *const crit_names[] = {"hci", "ch", "db", "bic", "gcv"};
+
+const char *bfcr_criterion_name(bfcr_criterion c) {
+  return (int)c >= 0 && (int)c < 5 ? crit_names[c] : "unknown";
+}
+
+bfcr_status bfcr_criterion_parse(const char *s, bfcr_criterion *c) {
+  for (int i = 0; s && i < 5; i++)
+    if (strcasecmp(s, crit_names[i]) == 0) {
+      *c = (bfcr_criterion)i;
+      return BFCR_OK;
+    }
+  return BFCR_ERR_ARG;
+}
+
+/* Metric value of a level under a criterion, oriented so that larger is better. */
+static double crit_score(const bfcr_level_info *I, bfcr_criterion c) {
+  switch (c) {
+    case BFCR_CRIT_HCI: return I->hci;
+    case BFCR_CRIT_CH: return I->ch;
+    case BFCR_CRIT_DB: return -I->db;
+    case BFCR_CRIT_BIC: return -I->bic;
+    case BFCR_CRIT_GCV: return -I->gcv;
+  }
+  return NAN;
+}
+
+/* Best level among 1..top-1 (two or more clusters); the smaller level wins ties. When
+ * no level has a finite score (tiny data), the top level (a single model). */
+static int choose_level(const bfcr_tree *t, bfcr_criterion c) {
+  int best = t->nlevels - 1;
+  double bs = -INFINITY;
+  for (int l = 1; l < t->nlevels - 1; l++) {
+    double s = crit_score(&t->info[l], c);
+    if (!isnan(s) && s > bs) {
+      bs = s;
+      best = l;
+    }
+  }
+  return best;
+}
+
+static bfcr_status validate(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_params *p) {
+  if (!train) return bfcr_err(ctx, BFCR_ERR_ARG, "bfcr_fit: no training data");
+  if (train->n_global == 0) return bfcr_err(ctx, BFCR_ERR_INPUT, "0 samples: nothing to fit");
+  if (train->d == 0) return bfcr_err(ctx, BFCR_ERR_INPUT, "0 features: nothing to fit on");
+  if (!train->y && train->n_local > 0)
+    return bfcr_err(ctx, BFCR_ERR_INPUT, "the training data has no target column");
+  if ((int)p->criterion < 0 || (int)p->criterion > BFCR_CRIT_GCV)
+    return bfcr_err(ctx, BFCR_ERR_ARG, "unknown criterion %d", (int)p->criterion);
+  if (!(p->lambda_min > 0.0) || !(p->lambda_max >= p->lambda_min) || p->lambda_steps < 1)
+    return bfcr_err(ctx, BFCR_ERR_ARG, "invalid ridge grid [%g, %g] x %d", p->lambda_min,
+                    p->lambda_max, p->lambda_steps);
+  if (p->level < 0) return bfcr_err(ctx, BFCR_ERR_ARG, "level %d is negative", p->level);
+  if (p->min_cluster_size < 0)
+    return bfcr_err(ctx, BFCR_ERR_ARG, "min cluster size %lld is negative",
+                    (long long)p->min_cluster_size);
+  return BFCR_OK;
+}
+
+/* Copy the chosen level's centroids and models into the model. */
+static bfcr_status assemble(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
+                            bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  int d = t->d, c = m->chosen;
+  int64_t k = t->lv[c].m, w = bfcr_ns_width(d);
+  m->k = k;
+  BFCR_ALLOC(ctx, m->centroids, k * d);
+  BFCR_ALLOC(ctx, m->cm, k);
+  BFCR_ALLOC(ctx, m->w, k * d);
+  for (int64_t i = 0; i < k; i++) {
+    if (c == 0) { /* one sample */
+      memcpy(m->centroids, lf[0].sum + 1, (size_t)d * sizeof(double));
+    } else {
+      memcpy(m->centroids + i * d, t->lv[c].ns + i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
+    }
+  }
+  memcpy(m->cm, lf[c].cm, (size_t)k * sizeof(*m->cm));
+  memcpy(m->w, lf[c].w, (size_t)(k * d) * sizeof(double));
+  m->nlevels = t->nlevels;
+  BFCR_ALLOC(ctx, m->levels, t->nlevels);
+  memcpy(m->levels, t->info, (size_t)t->nlevels * sizeof(*m->levels));
+cleanup:
+  return st;
+}
+
+/* Routing by nearest training row: every rank keeps all standardized rows and labels. */
+static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z,
+                                      bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  int d = t->d;
+  int64_t n = t->n;
+  int *counts = NULL, *displs = NULL;
+  int64_t *lab_local = NULL;
+  m->n_train = n;
+  BFCR_ALLOC(ctx, m->train_z, n * d);
+  BFCR_ALLOC(ctx, m->train_label, n);
+  BFCR_ALLOC(ctx, lab_local, t->n_local > 0 ? t->n_local : 1);
+  BFCR_CHECK(ctx, bfcr_tree_labels(t, m->chosen, lab_local) == BFCR_OK, BFCR_ERR_INTERNAL,
+             "labels of level %d unavailable", m->chosen);
+  if (ctx->size == 1) {
+    memcpy(m->train_z, Z, (size_t)(n * d) * sizeof(double));
+    memcpy(m->train_label, lab_local, (size_t)n * sizeof(int64_t));
+    goto cleanup;
+  }
+  BFCR_ALLOC(ctx, counts, ctx->size);
+  BFCR_ALLOC(ctx, displs, ctx->size);
+  int mine = (int)t->n_local;
+  MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, ctx->comm);
+  displs[0] = 0;
+  for (int r = 1; r < ctx->size; r++) displs[r] = displs[r - 1] + counts[r - 1];
+  BFCR_CHECK(ctx, MPI_Allgatherv(lab_local, mine, MPI_INT64_T, m->train_label, counts, displs,
+                                 MPI_INT64_T, ctx->comm) == MPI_SUCCESS,
+             BFCR_ERR_MPI, "MPI_Allgatherv of training labels failed");
+  BFCR_CHECK(ctx, (int64_t)n * d < INT32_MAX, BFCR_ERR_NOMEM,
+             "routing by training rows keeps n x d = %lld values: too many to replicate",
+             (long long)n * d);
+  for (int r = 0; r < ctx->size; r++) {
+    counts[r] *= d;
+    displs[r] *= d;
+  }
+  BFCR_CHECK(ctx, MPI_Allgatherv(Z, mine * d, MPI_DOUBLE, m->train_z, counts, displs, MPI_DOUBLE,
+                                 ctx->comm) == MPI_SUCCESS,
+             BFCR_ERR_MPI, "MPI_Allgatherv of training rows failed");
+cleanup:
+  free(counts);
+  free(displs);
+  free(lab_local);
+  return st;
+}
+
+bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_params *params,
+                     bfcr_model **out) {
+  bfcr_status st = BFCR_OK;
+  bfcr_model *m = NULL;
+  bfcr_tree *t = NULL;
+  bfcr_level_fit *lf = NULL;
+  double *Z = NULL;
+  if (!ctx) return BFCR_ERR_ARG;
+  bfcr_fit_params p;
+  if (params)
+    p = *params;
+  else
+    bfcr_fit_params_init(&p);
+  BFCR_CHECK(ctx, out != NULL, BFCR_ERR_ARG, "bfcr_fit: out must not be NULL");
+  *out = NULL;
+  BFCR_CALL(validate(ctx, train, &p));
+  int d = train->d;
+  if (p.min_cluster_size == 0) p.min_cluster_size = p.small == BFCR_SMALL_SHRINK ? 2 : d + 2;
+
+  BFCR_CALLOC(ctx, m, 1);
+  m->d = d;
+  m->schema = bfcr_schema_clone(ctx, train->schema);
+  BFCR_CHECK(ctx, m->schema != NULL, BFCR_ERR_NOMEM, "out of memory copying the schema");
+  BFCR_ALLOC(ctx, m->mean, d);
+  BFCR_ALLOC(ctx, m->scale, d);
+  double t0 = bfcr_wtime();
+  BFCR_CALL(bfcr_standardize_fit(ctx, train, p.tree.standardize, m->mean, m->scale));
+  BFCR_ALLOC(ctx, Z, train->n_local * d);
+  bfcr_standardize_apply(train->X, train->n_local, d, m->mean, m->scale, Z, ctx->nthreads);
+  bfcr_phase_add(ctx, "standardize", bfcr_wtime() - t0, 3.0 * train->n_local * d);
+
+  BFCR_CALL(bfcr_tree_build_z(ctx, Z, train->y, train->n_local, train->offset, train->n_global,
+                              d, p.tree.max_levels, &t));
+  int T = t->nlevels - 1;
+  if (p.level > 0) {
+    BFCR_CHECK(ctx, p.level <= T, BFCR_ERR_ARG,
+               "level %d does not exist: this tree has levels 1..%d", p.level, T);
+    m->chosen = p.level;
+  } else if (p.criterion != BFCR_CRIT_GCV) {
+    m->chosen = choose_level(t, p.criterion);
+  }
+  /* GCV needs every level's models; otherwise only the chosen level and its ancestors. */
+  int lo = T == 0 ? 0 : (p.criterion == BFCR_CRIT_GCV && p.level == 0 ? 1 : m->chosen);
+  BFCR_CALLOC(ctx, lf, t->nlevels);
+  BFCR_CALL(bfcr_fit_levels(ctx, t, Z, train->y, &p, lo, lf));
+  if (p.criterion == BFCR_CRIT_GCV && p.level == 0) m->chosen = choose_level(t, p.criterion);
+  if (T == 0) m->chosen = 0;
+  m->params = p;
+  BFCR_CALL(assemble(ctx, t, lf, m));
+  if (p.routing == BFCR_ROUTE_SAMPLE) BFCR_CALL(keep_training_rows(ctx, t, Z, m));
+  if (m->chosen > 0 && m->levels[m->chosen].min_size < p.min_cluster_size)
+    bfcr_log(ctx, BFCR_LOG_INFO, "level %d: clusters smaller than %lld rows use their parent's model",
+             m->chosen, (long long)p.min_cluster_size);
+  *out = m;
+  m = NULL;
+cleanup:
+  if (lf && t) bfcr_level_fit_free(lf, t->nlevels);
+  free(lf);
+  free(Z);
+  bfcr_tree_free(t);
+  bfcr_model_free(m);
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK && out && *out) bfcr_model_destroy(out);
+  return st;
+}

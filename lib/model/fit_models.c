@@ -1,0 +1,226 @@
+/* Per-cluster regression over the levels of the summary tree.
+ *
+ * Summaries (count, means, centred scatter of (z, y)) of the lowest fitted level are
+ * reduced over each node's samples in dendrogram order with the canonical tree of
+ * lib/par/reduce.h; every higher level merges its children's summaries the same way.
+ * Models are then fitted top-down so a node can shrink toward its parent's model
+ * (hierarchical ridge: (S + lambda I) w = s_xy + lambda w_parent, lambda by GCV), which
+ * keeps small clusters from over-fitting without a hard size cut. Ridge needs only the
+ * summary (O(d^3) per node, independent of the cluster's size); OLS solves the node's
+ * own rows by SVD. */
+#include "model/fit_models.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "par/reduce.h"
+#include "regress/regress.h"
+
+typedef struct row_view {
+  int d;
+  const double *Z, *y;
+  int64_t offset;
+  const int64_t *pos; /* global sample index per position (dendrogram order slice) */
+  const double *child_sum; /* or: summaries of consecutive children */
+} row_view;
+
+static void row_elem(void *user, int64_t i, double *out) {
+  const row_view *v = user;
+  int d = v->d;
+  int64_t p = d + 1, g = v->pos[i] - v->offset;
+  out[0] = 1.0;
+  memcpy(out + 1, v->Z + g * d, (size_t)d * sizeof(double));
+  out[1 + d] = v->y[g];
+  memset(out + 1 + p, 0, (size_t)(p * (p + 1) / 2) * sizeof(double));
+}
+
+static void child_elem(void *user, int64_t i, double *out) {
+  const row_view *v = user;
+  int64_t len = bfcr_sum_len(v->d);
+  memcpy(out, v->child_sum + i * len, (size_t)len * sizeof(double));
+}
+
+static void sum_merge(void *user, const double *a, const double *b, double *out) {
+  const row_view *v = user;
+  bfcr_sum_merge(a, b, v->d, out);
+}
+
+/* Summaries of level l's nodes: from samples (l == lo) or from level l - 1. */
+static bfcr_status level_summaries(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z,
+                                   const double *y, int l, int from_samples,
+                                   const bfcr_level_fit *below, bfcr_level_fit *lf) {
+  bfcr_status st = BFCR_OK;
+  int d = t->d, nt = ctx->nthreads;
+  const bfcr_level *L = &t->lv[l];
+  int64_t m = L->m, len = bfcr_sum_len(d);
+  int64_t *cstart = NULL;
+  double *scratch = NULL;
+  BFCR_ALLOC(ctx, lf->sum, m * len);
+  if (l == 0) { /* single samples: only reached for a 1-row dataset */
+    for (int64_t i = 0; i < m; i++) {
+      row_view v = {d, Z, y, t->offset, t->order + i, NULL};
+      row_elem(&v, 0, lf->sum + i * len);
+    }
+    goto cleanup;
+  }
+  BFCR_ALLOC(ctx, cstart, m + 1);
+  cstart[0] = 0;
+  for (int64_t i = 0; i < m; i++) cstart[i + 1] = cstart[i] + L->nchild[i];
+  int64_t slen = 2 * len * 64;
+  BFCR_ALLOC(ctx, scratch, slen * nt);
+#pragma omp parallel num_threads(nt)
+  {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    row_view v = {d, Z, y, t->offset, NULL, NULL};
+    bfcr_reducer r = {len, from_samples ? row_elem : child_elem, sum_merge, &v};
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t i = 0; i < m; i++) {
+      int64_t cnt;
+      if (from_samples) {
+        v.pos = t->order + L->start[i];
+        cnt = L->start[i + 1] - L->start[i];
+      } else {
+        v.child_sum = below->sum + cstart[i] * len;
+        cnt = L->nchild[i];
+      }
+      bfcr_reduce_local(&r, cnt, lf->sum + i * len, scratch + slen * tid);
+    }
+  }
+cleanup:
+  free(cstart);
+  free(scratch);
+  return st;
+}
+
+/* GCV of coefficients w on a summary (used for OLS): n RSS / (n - df)^2. */
+static double summary_gcv(const double *s, int d, const double *w, double df) {
+  int64_t p = d + 1;
+  const double *M = s + 1 + p;
+  double n = s[0], rss = M[bfcr_pk(d, d)];
+  for (int j = 0; j < d; j++) {
+    rss -= 2.0 * w[j] * M[bfcr_pk(j, d)];
+    for (int k = 0; k < d; k++) rss += w[j] * w[k] * M[j <= k ? bfcr_pk(j, k) : bfcr_pk(k, j)];
+  }
+  if (rss < 0.0) rss = 0.0;
+  return n > df ? n * rss / ((n - df) * (n - df)) : INFINITY;
+}
+
+/* Rows of node i of level l gathered (dendrogram order) for OLS. */
+static void gather_rows(const bfcr_tree *t, const double *Z, const double *y, int64_t lo,
+                        int64_t hi, double *X, double *yy) {
+  int d = t->d;
+  for (int64_t p = lo; p < hi; p++) {
+    int64_t g = t->order[p] - t->offset;
+    memcpy(X + (p - lo) * d, Z + g * d, (size_t)d * sizeof(double));
+    yy[p - lo] = y[g];
+  }
+}
+
+static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const double *y,
+                             const bfcr_fit_params *p, int l, const bfcr_level_fit *up,
+                             bfcr_level_fit *lf) {
+  bfcr_status st = BFCR_OK;
+  int d = t->d, nt = ctx->nthreads, top = l == t->nlevels - 1;
+  const bfcr_level *L = &t->lv[l];
+  int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d);
+  double *work = NULL;
+  int failed = 0;
+  bfcr_ridge_grid grid = {p->lambda_min, p->lambda_max, p->lambda_steps};
+  BFCR_ALLOC(ctx, lf->w, m * d);
+  BFCR_CALLOC(ctx, lf->cm, m);
+  BFCR_ALLOC(ctx, work, wl * nt);
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nt) reduction(| : failed)
+  for (int64_t i = 0; i < m; i++) {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    const double *s = lf->sum + i * len;
+    double *w = lf->w + i * d;
+    bfcr_cluster_model *cm = &lf->cm[i];
+    int64_t size = (int64_t)s[0];
+    int64_t par = top ? -1 : L->parent[i];
+    cm->size = size;
+    cm->src_level = l;
+    cm->src_node = i;
+    if (!top && size < p->min_cluster_size) { /* too small: the parent's model */
+      *cm = up->cm[par];
+      cm->size = size;
+      cm->flags |= BFCR_CM_FALLBACK;
+      memcpy(w, up->w + par * d, (size_t)d * sizeof(double));
+      continue;
+    }
+    if (p->regressor == BFCR_REG_OLS) {
+      int64_t lo = l == 0 ? i : L->start[i], hi = l == 0 ? i + 1 : L->start[i + 1];
+      double *X = malloc((size_t)(hi - lo) * (size_t)(d + 1) * sizeof(double));
+      if (!X) {
+        failed |= 2;
+        continue;
+      }
+      double *yy = X + (hi - lo) * d;
+      gather_rows(t, Z, y, lo, hi, X, yy);
+      int rank = 0;
+      if (bfcr_ols_fit(X, d, yy, hi - lo, d, p->rcond, w, &cm->intercept, &rank) != BFCR_OK)
+        failed |= 1;
+      free(X);
+      cm->rank = rank;
+      if (rank < d) cm->flags |= BFCR_CM_RANKDEF;
+      cm->lambda = 0.0;
+      cm->gcv = summary_gcv(s, d, w, 1.0 + rank);
+    } else {
+      bfcr_ridge_result res;
+      const double *w0 = (p->small == BFCR_SMALL_SHRINK && !top) ? up->w + par * d : NULL;
+      if (bfcr_ridge_fit(s, d, w0, &grid, -1.0, work + wl * tid, w, &cm->intercept, &res) !=
+          BFCR_OK)
+        failed |= 1;
+      cm->lambda = res.lambda;
+      cm->gcv = res.gcv;
+      cm->rank = d;
+    }
+  }
+  BFCR_CHECK(ctx, !(failed & 2), BFCR_ERR_NOMEM, "out of memory gathering cluster rows for OLS");
+  BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC,
+             "regression failed on a cluster of level %d (non-finite values or LAPACK error)", l);
+  double g = 0.0;
+  for (int64_t i = 0; i < m; i++) g += (double)lf->cm[i].size * lf->cm[i].gcv;
+  t->info[l].gcv = g / (double)t->n;
+cleanup:
+  free(work);
+  return st;
+}
+
+bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const double *y,
+                            const bfcr_fit_params *p, int lo, bfcr_level_fit *lf) {
+  bfcr_status st = BFCR_OK;
+  int T = t->nlevels - 1;
+  double t0 = bfcr_wtime();
+  for (int l = lo; l <= T; l++)
+    BFCR_CALL(level_summaries(ctx, t, Z, y, l, l == lo, l > lo ? &lf[l - 1] : NULL, &lf[l]));
+  int64_t p1 = t->d + 1;
+  bfcr_phase_add(ctx, "regression summaries", bfcr_wtime() - t0,
+                 (double)(T - lo + 1) * (double)t->n * (double)(p1 * p1 + 3 * p1));
+  t0 = bfcr_wtime();
+  double flops = 0.0;
+  for (int l = T; l >= lo; l--) {
+    BFCR_CALL(fit_level(ctx, t, Z, y, p, l, l < T ? &lf[l + 1] : NULL, &lf[l]));
+    flops += (double)t->lv[l].m * 10.0 * t->d * t->d * t->d;
+  }
+  bfcr_phase_add(ctx, "model fit", bfcr_wtime() - t0, flops);
+cleanup:
+  return st;
+}
+
+void bfcr_level_fit_free(bfcr_level_fit *lf, int nlevels) {
+  for (int l = 0; lf && l < nlevels; l++) {
+    free(lf[l].sum);
+    free(lf[l].w);
+    free(lf[l].cm);
+  }
+}

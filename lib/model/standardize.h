@@ -1,0 +1,18 @@
+/* Feature standardization z = (x - mean) / scale, with the mean and the (population)
+ * standard deviation over all ranks' rows reduced in the canonical order. A constant
+ * column (sd <= 1e-12 |mean| or sd == 0) gets scale 1, so it maps to 0 and never
+ * divides by zero. Collective. */
+#ifndef BFCR_MODEL_STANDARDIZE_H
+#define BFCR_MODEL_STANDARDIZE_H
+
+#include "core/ctx.h"
+#include "io/schema.h"
+
+/* mean, scale: [d]. When enabled == 0: mean 0, scale 1. */
+bfcr_status bfcr_standardize_fit(bfcr_ctx *ctx, const bfcr_data *data, int enabled, double *mean,
+                                 double *scale);
+/* Z = (X - mean) / scale for n rows (Z may not alias X). Local. */
+void bfcr_standardize_apply(const double *X, int64_t n, int d, const double *mean,
+                            const double *scale, double *Z, int nthreads);
+
+#endif

@@ -1,0 +1,222 @@
+/* Canonical fixed-tree reduction (see reduce.h).
+ *
+ * Node (j, k) covers [k 2^j, min((k+1) 2^j, n)). Computing a node costs one element call
+ * per position and one merge per inner node with two non-empty children. Across ranks
+ * each rank contributes its O(log n) maximal inside nodes, tagged (j, k), and everyone
+ * rebuilds the top of the tree from them: the result is bit-identical to one process. */
+#include "par/reduce.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tree height for n elements: smallest J with 2^J >= n. */
+static int height(int64_t n) {
+  int J = 0;
+  while (((int64_t)1 << J) < n) J++;
+  return J;
+}
+
+int64_t bfcr_reduce_scratch_len(const bfcr_reducer *r) { return 2 * r->width * 64; }
+
+/* Value of node (j, k) of a tree over n elements into out; scratch holds 2 * width
+ * doubles per remaining level. */
+static void node_value(const bfcr_reducer *r, int j, int64_t k, int64_t n, double *out,
+                       double *scratch) {
+  if (j == 0) {
+    r->elem(r->user, k, out);
+    return;
+  }
+  int64_t right_start = (2 * k + 1) << (j - 1);
+  if (right_start >= n) {
+    node_value(r, j - 1, 2 * k, n, out, scratch);
+    return;
+  }
+  double *a = scratch, *b = scratch + r->width;
+  node_value(r, j - 1, 2 * k, n, a, scratch + 2 * r->width);
+  node_value(r, j - 1, 2 * k + 1, n, b, scratch + 2 * r->width);
+  r->merge(r->user, a, b, out);
+}
+
+void bfcr_reduce_local(const bfcr_reducer *r, int64_t n, double *out, double *scratch) {
+  node_value(r, height(n), 0, n, out, scratch);
+}
+
+/* Rebuild node (j, k) from a set of given nodes (sorted arrays) and merges above them. */
+typedef struct given {
+  int64_t count;
+  const int32_t *j;
+  const int64_t *k;
+  const double *val;
+} given;
+
+static int64_t find_index(const given *g, int j, int64_t k) {
+  for (int64_t i = 0; i < g->count; i++)
+    if (g->j[i] == j && g->k[i] == k) return i;
+  return -1;
+}
+
+static void rebuild(const bfcr_reducer *r, const given *g, int j, int64_t k, int64_t n, double *out,
+                    double *scratch) {
+  int64_t idx = find_index(g, j, k);
+  if (idx >= 0) {
+    memcpy(out, g->val + idx * r->width, (size_t)r->width * sizeof(double));
+    return;
+  }
+  int64_t right_start = (2 * k + 1) << (j - 1);
+  if (right_start >= n) {
+    rebuild(r, g, j - 1, 2 * k, n, out, scratch);
+    return;
+  }
+  double *a = scratch, *b = scratch + r->width;
+  rebuild(r, g, j - 1, 2 * k, n, a, scratch + 2 * r->width);
+  rebuild(r, g, j - 1, 2 * k + 1, n, b, scratch + 2 * r->width);
+  r->merge(r->user, a, b, out);
+}
+
+/* Maximal nodes inside [lo, hi): at each position take the largest aligned node whose
+ * clipped range stays inside. Returns the count written to js/ks (at most 2 * 64). */
+static int decompose(int64_t n, int64_t lo, int64_t hi, int32_t *js, int64_t *ks) {
+  int J = height(n), cnt = 0;
+  int64_t pos = lo;
+  while (pos < hi) {
+    int j = 0;
+    while (j < J) {
+      int64_t size = (int64_t)1 << (j + 1);
+      if (pos % size != 0) break;
+      int64_t end = pos + size < n ? pos + size : n;
+      if (end > hi) break;
+      j++;
+    }
+    js[cnt] = j;
+    ks[cnt] = pos >> j;
+    cnt++;
+    int64_t end = pos + ((int64_t)1 << j);
+    pos = end < n ? end : n;
+  }
+  return cnt;
+}
+
+bfcr_status bfcr_reduce_local_par(bfcr_ctx *ctx, const bfcr_reducer *r, int64_t n, int nthreads,
+                                  double *out) {
+  bfcr_status st = BFCR_OK;
+  double *vals = NULL, *scratch = NULL, *tscratch = NULL;
+  int32_t *js = NULL;
+  int64_t *ks = NULL;
+  int J = height(n);
+  /* Split at a level with about 8 nodes per thread; below it the nodes are independent. */
+  int js_level = J;
+  while (js_level > 0 && (n >> js_level) < 8 * (int64_t)nthreads) js_level--;
+  if (nthreads <= 1 || js_level == 0 || js_level == J) {
+    BFCR_ALLOC(ctx, scratch, bfcr_reduce_scratch_len(r));
+    bfcr_reduce_local(r, n, out, scratch);
+    goto cleanup;
+  }
+  {
+    int64_t nodes = ((n - 1) >> js_level) + 1;
+    BFCR_ALLOC(ctx, vals, nodes * r->width);
+    BFCR_ALLOC(ctx, js, nodes);
+    BFCR_ALLOC(ctx, ks, nodes);
+    int64_t slen = bfcr_reduce_scratch_len(r);
+    BFCR_ALLOC(ctx, tscratch, slen * nthreads);
+#pragma omp parallel num_threads(nthreads)
+    {
+      double *s = tscratch + slen * omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t k = 0; k < nodes; k++) {
+        node_value(r, js_level, k, n, vals + k * r->width, s);
+        js[k] = js_level;
+        ks[k] = k;
+      }
+    }
+    BFCR_ALLOC(ctx, scratch, bfcr_reduce_scratch_len(r));
+    given g = {nodes, js, ks, vals};
+    rebuild(r, &g, J, 0, n, out, scratch);
+  }
+cleanup:
+  free(vals);
+  free(js);
+  free(ks);
+  free(scratch);
+  free(tscratch);
+  return st;
+}
+
+bfcr_status bfcr_reduce_dist(bfcr_ctx *ctx, const bfcr_reducer *r, int64_t n, int64_t lo,
+                             int64_t hi, double *out) {
+  bfcr_status st = BFCR_OK;
+  int P = ctx->size;
+  int32_t js[130], *all_j = NULL;
+  int64_t ks[130], *all_k = NULL;
+  double *mine = NULL, *all_v = NULL, *scratch = NULL;
+  int *counts = NULL, *displs = NULL, *vcounts = NULL, *vdispls = NULL;
+  int cnt = lo < hi ? decompose(n, lo, hi, js, ks) : 0;
+  BFCR_ALLOC(ctx, scratch, bfcr_reduce_scratch_len(r));
+  BFCR_ALLOC(ctx, mine, (cnt ? cnt : 1) * r->width);
+  for (int i = 0; i < cnt; i++) node_value(r, js[i], ks[i], n, mine + i * r->width, scratch);
+  if (P == 1) {
+    given g = {cnt, js, ks, mine};
+    rebuild(r, &g, height(n), 0, n, out, scratch);
+    goto cleanup;
+  }
+  BFCR_ALLOC(ctx, counts, P);
+  BFCR_ALLOC(ctx, displs, P);
+  BFCR_ALLOC(ctx, vcounts, P);
+  BFCR_ALLOC(ctx, vdispls, P);
+  BFCR_CHECK(ctx, MPI_Allgather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, ctx->comm) == MPI_SUCCESS,
+             BFCR_ERR_MPI, "MPI_Allgather failed in a reduction");
+  int total = 0;
+  for (int p = 0; p < P; p++) {
+    displs[p] = total;
+    vdispls[p] = total * (int)r->width;
+    vcounts[p] = counts[p] * (int)r->width;
+    total += counts[p];
+  }
+  BFCR_ALLOC(ctx, all_j, total);
+  BFCR_ALLOC(ctx, all_k, total);
+  BFCR_ALLOC(ctx, all_v, total * r->width);
+  int rc = MPI_Allgatherv(js, cnt, MPI_INT32_T, all_j, counts, displs, MPI_INT32_T, ctx->comm);
+  rc |= MPI_Allgatherv(ks, cnt, MPI_INT64_T, all_k, counts, displs, MPI_INT64_T, ctx->comm);
+  rc |= MPI_Allgatherv(mine, cnt * (int)r->width, MPI_DOUBLE, all_v, vcounts, vdispls, MPI_DOUBLE,
+                       ctx->comm);
+  BFCR_CHECK(ctx, rc == MPI_SUCCESS, BFCR_ERR_MPI, "MPI_Allgatherv failed in a reduction");
+  given g = {total, all_j, all_k, all_v};
+  rebuild(r, &g, height(n), 0, n, out, scratch);
+cleanup:
+  free(all_j);
+  free(all_k);
+  free(all_v);
+  free(mine);
+  free(scratch);
+  free(counts);
+  free(displs);
+  free(vcounts);
+  free(vdispls);
+  return st;
+}
+
+typedef struct colsum_user {
+  const double *A;
+  int64_t lda, w, offset;
+} colsum_user;
+
+static void colsum_elem(void *u, int64_t i, double *out) {
+  const colsum_user *c = u;
+  memcpy(out, c->A + (i - c->offset) * c->lda, (size_t)c->w * sizeof(double));
+}
+
+static void colsum_merge(void *u, const double *a, const double *b, double *out) {
+  const colsum_user *c = u;
+  for (int64_t j = 0; j < c->w; j++) out[j] = a[j] + b[j];
+}
+
+bfcr_status bfcr_reduce_colsums(bfcr_ctx *ctx, const double *A, int64_t n_local, int64_t w,
+                                int64_t lda, int64_t n, int64_t offset, double *out) {
+  colsum_user u = {A, lda, w, offset};
+  bfcr_reducer r = {w, colsum_elem, colsum_merge, &u};
+  if (n == 0) {
+    memset(out, 0, (size_t)w * sizeof(double));
+    return BFCR_OK;
+  }
+  return bfcr_reduce_dist(ctx, &r, n, offset, offset + n_local, out);
+}

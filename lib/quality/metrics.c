@@ -1,0 +1,156 @@
+/* Quality metrics of every level, all exact from the node summaries (DESIGN.md 3):
+ *
+ * HCI (the paper's index): for cluster i, c_i = mean weight of the best-friend edges
+ *   among its children (|E_i| = children - 1), d_i = distance from its centroid to the
+ *   nearest other centroid (its own best-friend distance as an item of its level);
+ *   HCI = mean_i (d_i - c_i) / (d_i + c_i), a term being 0 when d_i = c_i = 0.
+ * Calinski-Harabasz = [B / (k - 1)] / [W / (n - k)], W = sum of the clusters' SSE,
+ *   B = total SS - W (+inf when W = 0).
+ * Davies-Bouldin with RMS scatter s_i = sqrt(SSE_i / n_i):
+ *   DB = mean_i max_{j != i} (s_i + s_j) / |mu_i - mu_j|. The max is found exactly with
+ *   a kd-tree radius search: starting from the best friend's ratio R_i, only centroids
+ *   closer than (s_i + s_max) / R_i can do better, and the radius shrinks as R_i grows.
+ * BIC of hard-assignment spherical Gaussians with one shared variance
+ *   sigma^2 = W / (n d): -2 log L + q ln n, log L = sum_i n_i ln(n_i / n)
+ *   - (n d / 2)(ln(2 pi sigma^2) + 1), q = k d + (k - 1) + 1. Lower is better.
+ * Metrics that need two or more clusters are NaN on the top level and on level 0.
+ * Sums run over nodes in dendrogram order, sequentially: every rank computes the same. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knn/knn.h"
+#include "tree/tree.h"
+
+typedef struct db_user {
+  const double *s;     /* RMS scatter per node */
+  double s_i, s_max;
+  int64_t self;
+  double best;         /* current max ratio */
+} db_user;
+
+static void db_visit(void *user, int64_t j, double dist2, double *r2) {
+  db_user *u = user;
+  if (j == u->self) return;
+  double ratio = dist2 > 0.0 ? (u->s_i + u->s[j]) / sqrt(dist2) : INFINITY;
+  if (ratio > u->best) {
+    u->best = ratio;
+    double r = (u->s_i + u->s_max) / ratio;
+    *r2 = r * r;
+  }
+}
+
+static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, double *db) {
+  bfcr_status st = BFCR_OK;
+  int64_t m = L->m, w = bfcr_ns_width(d);
+  double *cent = NULL, *s = NULL, *terms = NULL;
+  bfcr_kdtree *kt = NULL;
+  BFCR_ALLOC(ctx, cent, m * d);
+  BFCR_ALLOC(ctx, s, m);
+  BFCR_ALLOC(ctx, terms, m);
+  double s_max = 0.0;
+  for (int64_t i = 0; i < m; i++) {
+    const double *ns = L->ns + i * w;
+    memcpy(cent + i * d, ns + BFCR_NS_MEAN, (size_t)d * sizeof(double));
+    s[i] = sqrt(ns[bfcr_ns_sse(d)] / ns[BFCR_NS_N]);
+    if (s[i] > s_max) s_max = s[i];
+  }
+  st = bfcr_kdtree_build(cent, m, d, ctx->nthreads, &kt);
+  if (st != BFCR_OK) {
+    bfcr_err(ctx, st, "kd-tree build failed (Davies-Bouldin)");
+    goto cleanup;
+  }
+#pragma omp parallel for schedule(dynamic, 64) num_threads(ctx->nthreads)
+  for (int64_t i = 0; i < m; i++) {
+    db_user u = {s, s[i], s_max, i, 0.0};
+    double dbf = L->bfdist[i];
+    u.best = dbf > 0.0 ? (s[i] + s[L->bf[i]]) / dbf : INFINITY;
+    if (isfinite(u.best) && u.best > 0.0) {
+      double r = (s[i] + s_max) / u.best;
+      bfcr_kdtree_radius(kt, cent + i * d, r * r, db_visit, &u);
+    } else if (u.best == 0.0) { /* all scatters zero so far: every ratio is 0 or inf */
+      bfcr_kdtree_radius(kt, cent + i * d, INFINITY, db_visit, &u);
+    }
+    terms[i] = u.best;
+  }
+  double sum = 0.0;
+  for (int64_t i = 0; i < m; i++) sum += terms[i];
+  *db = sum / (double)m;
+cleanup:
+  bfcr_kdtree_free(kt);
+  free(cent);
+  free(s);
+  free(terms);
+  return st;
+}
+
+bfcr_status bfcr_tree_metrics(bfcr_ctx *ctx, bfcr_tree *t) {
+  bfcr_status st = BFCR_OK;
+  int d = t->d, T = t->nlevels - 1;
+  int64_t w = bfcr_ns_width(d), n = t->n;
+  double *acc = NULL, *tmp = NULL;
+  BFCR_CALLOC(ctx, t->info, t->nlevels);
+  /* Total sum of squares: the top level's nodes merged in order. */
+  double total_ss = 0.0;
+  if (T >= 1) {
+    BFCR_ALLOC(ctx, acc, w);
+    BFCR_ALLOC(ctx, tmp, w);
+    memcpy(acc, t->lv[T].ns, (size_t)w * sizeof(double));
+    for (int64_t i = 1; i < t->lv[T].m; i++) {
+      bfcr_ns_merge(d, acc, t->lv[T].ns + i * w, tmp);
+      memcpy(acc, tmp, (size_t)w * sizeof(double));
+    }
+    total_ss = acc[bfcr_ns_sse(d)];
+  }
+  for (int l = 0; l <= T; l++) {
+    bfcr_level_info *I = &t->info[l];
+    const bfcr_level *L = &t->lv[l];
+    int64_t k = L->m;
+    I->level = l;
+    I->clusters = k;
+    I->hci = I->ch = I->db = I->bic = I->gcv = NAN;
+    if (l == 0) {
+      I->min_size = I->max_size = 1;
+      I->within_ss = 0.0;
+      continue;
+    }
+    double W = 0.0, loglik_n = 0.0;
+    I->min_size = INT64_MAX;
+    I->max_size = 0;
+    for (int64_t i = 0; i < k; i++) {
+      const double *ns = L->ns + i * w;
+      int64_t sz = (int64_t)ns[BFCR_NS_N];
+      if (sz < I->min_size) I->min_size = sz;
+      if (sz > I->max_size) I->max_size = sz;
+      W += ns[bfcr_ns_sse(d)];
+      loglik_n += (double)sz * log((double)sz / (double)n);
+    }
+    I->within_ss = W;
+    if (k >= 2 && L->bfdist) {
+      double h = 0.0;
+      for (int64_t i = 0; i < k; i++) {
+        double c = L->nchild[i] > 1 ? L->ns[i * w + bfcr_ns_edge(d)] / (double)(L->nchild[i] - 1) : 0.0;
+        double dd = L->bfdist[i];
+        h += dd + c > 0.0 ? (dd - c) / (dd + c) : 0.0;
+      }
+      I->hci = h / (double)k;
+      BFCR_CALL(davies_bouldin(ctx, L, d, &I->db));
+    }
+    if (k >= 2 && n > k) {
+      double B = total_ss - W;
+      I->ch = W > 0.0 ? (B / (double)(k - 1)) / (W / (double)(n - k)) : INFINITY;
+    }
+    if (W > 0.0) {
+      double var = W / ((double)n * d);
+      double loglik = loglik_n - 0.5 * (double)n * d * (log(2.0 * 3.14159265358979323846 * var) + 1.0);
+      double q = (double)k * d + (double)(k - 1) + 1.0;
+      I->bic = -2.0 * loglik + q * log((double)n);
+    } else {
+      I->bic = -INFINITY;
+    }
+  }
+cleanup:
+  free(acc);
+  free(tmp);
+  return st;
+}

@@ -1,0 +1,93 @@
+/* Dendrogram order: renumber every level so that the children of a node are consecutive
+ * nodes of the level below (in order of their smallest member) and every node is one
+ * contiguous range of samples. Top-down: level l's final order groups the items of
+ * level l - 1 by parent (stable counting sort), which fixes level l - 1's order. O(n)
+ * per level. Level 0 stays indexed by global sample index; t->order[pos] gives the
+ * sample at each dendrogram position. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tree/tree.h"
+
+static bfcr_status permute_d(bfcr_ctx *ctx, double **a, const int64_t *fin2prov, int64_t m,
+                             int64_t w) {
+  bfcr_status st = BFCR_OK;
+  double *b = NULL;
+  if (!*a) return BFCR_OK;
+  BFCR_ALLOC(ctx, b, m * w);
+  for (int64_t f = 0; f < m; f++)
+    memcpy(b + f * w, *a + fin2prov[f] * w, (size_t)w * sizeof(double));
+  free(*a);
+  *a = b;
+cleanup:
+  return st;
+}
+
+/* b[f] = map ? map[a[fin2prov[f]]] : a[fin2prov[f]] */
+static bfcr_status permute_i(bfcr_ctx *ctx, int64_t **a, const int64_t *fin2prov, int64_t m,
+                             const int64_t *map) {
+  bfcr_status st = BFCR_OK;
+  int64_t *b = NULL;
+  if (!*a) return BFCR_OK;
+  BFCR_ALLOC(ctx, b, m);
+  for (int64_t f = 0; f < m; f++) {
+    int64_t v = (*a)[fin2prov ? fin2prov[f] : f];
+    b[f] = map ? map[v] : v;
+  }
+  free(*a);
+  *a = b;
+cleanup:
+  return st;
+}
+
+bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t) {
+  bfcr_status st = BFCR_OK;
+  int T = t->nlevels - 1, d = t->d;
+  int64_t **f2p = NULL, **p2f = NULL, *cursor = NULL;
+  BFCR_CALLOC(ctx, f2p, t->nlevels);
+  BFCR_CALLOC(ctx, p2f, t->nlevels);
+  /* Top level: nodes keep their canonical (smallest member) order. */
+  BFCR_ALLOC(ctx, f2p[T], t->lv[T].m);
+  for (int64_t i = 0; i < t->lv[T].m; i++) f2p[T][i] = i;
+  for (int l = T; l >= 0; l--) {
+    int64_t m = t->lv[l].m;
+    BFCR_ALLOC(ctx, p2f[l], m);
+    for (int64_t f = 0; f < m; f++) p2f[l][f2p[l][f]] = f;
+    if (l == 0) break;
+    /* Items of level l - 1 grouped by the final id of their parent, stable. */
+    int64_t mc = t->lv[l - 1].m;
+    const int64_t *par = t->lv[l - 1].parent;
+    BFCR_CALLOC(ctx, cursor, m + 1);
+    for (int64_t i = 0; i < mc; i++) cursor[p2f[l][par[i]] + 1]++;
+    for (int64_t f = 0; f < m; f++) cursor[f + 1] += cursor[f];
+    BFCR_ALLOC(ctx, f2p[l - 1], mc);
+    for (int64_t i = 0; i < mc; i++) f2p[l - 1][cursor[p2f[l][par[i]]]++] = i;
+    free(cursor);
+    cursor = NULL;
+  }
+  /* Level 0: keep sample indexing, remap parents; the order is f2p[0]. */
+  BFCR_CALL(permute_i(ctx, &t->lv[0].parent, NULL, t->lv[0].m, T >= 1 ? p2f[1] : NULL));
+  t->order = f2p[0];
+  f2p[0] = NULL;
+  for (int l = 1; l <= T; l++) {
+    bfcr_level *L = &t->lv[l];
+    int64_t m = L->m;
+    BFCR_CALL(permute_d(ctx, &L->ns, f2p[l], m, bfcr_ns_width(d)));
+    BFCR_CALL(permute_i(ctx, &L->minidx, f2p[l], m, NULL));
+    BFCR_CALL(permute_i(ctx, &L->nchild, f2p[l], m, NULL));
+    BFCR_CALL(permute_i(ctx, &L->bf, f2p[l], m, p2f[l]));
+    BFCR_CALL(permute_d(ctx, &L->bfdist, f2p[l], m, 1));
+    BFCR_CALL(permute_i(ctx, &L->parent, f2p[l], m, l < T ? p2f[l + 1] : NULL));
+    BFCR_ALLOC(ctx, L->start, m + 1);
+    L->start[0] = 0;
+    for (int64_t i = 0; i < m; i++)
+      L->start[i + 1] = L->start[i] + (int64_t)L->ns[i * bfcr_ns_width(d) + BFCR_NS_N];
+  }
+cleanup:
+  for (int l = 0; f2p && l < t->nlevels; l++) free(f2p[l]);
+  for (int l = 0; p2f && l < t->nlevels; l++) free(p2f[l]);
+  free(f2p);
+  free(p2f);
+  free(cursor);
+  return st;
+}

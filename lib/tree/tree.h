@@ -1,0 +1,72 @@
+/* The hierarchical summary tree (DESIGN.md sections 1-4).
+ *
+ * Level 0 holds the samples; the items of level l are the nodes of level l (samples
+ * at l = 0); every item's best friend is its exact nearest neighbour among the items
+ * of its level (canonical distance, ties to the smaller item index); the weakly
+ * connected components of the best-friend graph become the nodes of level l + 1,
+ * represented by the mean of all the original samples they hold. Levels are built
+ * until one node is left.
+ *
+ * Numbering: while building, the nodes of a level are numbered by their smallest
+ * member sample (global index), which is canonical whatever the rank and thread
+ * counts. At the end every level is renumbered in dendrogram order (children of a node
+ * ordered by their smallest member), so each node is one contiguous range of samples. */
+#ifndef BFCR_TREE_TREE_H
+#define BFCR_TREE_TREE_H
+
+#include <stdint.h>
+#include "core/ctx.h"
+
+/* Width of a node summary: n, mean[d], sse, ymean, edge, then unused. */
+#define BFCR_NS_N 0
+#define BFCR_NS_MEAN 1
+static inline int64_t bfcr_ns_width(int d) { return d + 4; }
+static inline int64_t bfcr_ns_sse(int d) { return 1 + d; }
+static inline int64_t bfcr_ns_y(int d) { return 2 + d; }
+static inline int64_t bfcr_ns_edge(int d) { return 3 + d; }
+
+typedef struct bfcr_level {
+  int64_t m;          /* nodes (items) at this level; level 0: n samples */
+  /* Nodes of this level, as produced by the components of level - 1 (level >= 1): */
+  double *ns;         /* [m * ns_width] summaries: count, centroid, sse, mean y, edge sum */
+  int64_t *minidx;    /* [m] smallest member sample (global index) */
+  int64_t *nchild;    /* [m] items of level - 1 merged into this node */
+  int64_t *start;     /* [m + 1] sample range in dendrogram order (after ordering) */
+  /* This level's items and their best friends (all levels but the top): */
+  int64_t *bf;        /* [m] best friend (item index at this level) */
+  double *bfdist;     /* [m] Euclidean distance to it */
+  int64_t *parent;    /* [m] node of level + 1 holding this item */
+} bfcr_level;
+
+struct bfcr_tree {
+  int d;
+  int64_t n;             /* samples (global) */
+  int64_t n_local, offset;
+  int has_y;
+  int nlevels;           /* levels including 0 */
+  bfcr_level *lv;        /* [nlevels]; level 0's ns/minidx/nchild are NULL */
+  int64_t *order;        /* [n] dendrogram order: order[pos] = global sample index */
+  bfcr_level_info *info; /* [nlevels] per-level metrics (GCV filled by the fit) */
+};
+
+/* Build every level from standardized rows Z (n_local x d, rows [offset, offset +
+ * n_local) of n) and optional y. Collective. */
+bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, int64_t n_local,
+                              int64_t offset, int64_t n, int d, int max_levels, bfcr_tree **out);
+void bfcr_tree_free(bfcr_tree *t);
+
+/* Components of the best-friend graph of m items: comp[i] = component id, numbered by
+ * the smallest item index in the component (ascending). Returns the component count.
+ * Local; O(m) with union-find. */
+int64_t bfcr_components(const int64_t *bf, int64_t m, int64_t *comp, int64_t *work);
+
+/* Node summaries: merge op for the canonical reduction. */
+void bfcr_ns_merge(int d, const double *a, const double *b, double *out);
+
+/* Renumber all levels in dendrogram order and fill start[] and order[]. Local. */
+bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t);
+
+/* Per-level metrics HCI, CH, DB, BIC and sizes into t->info (GCV left NaN). Local. */
+bfcr_status bfcr_tree_metrics(bfcr_ctx *ctx, bfcr_tree *t);
+
+#endif
