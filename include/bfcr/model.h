@@ -34,6 +34,12 @@ typedef enum bfcr_small_policy {
   BFCR_SMALL_ANCESTOR = 1 /* use the nearest ancestor holding >= min_cluster_size rows */
 } bfcr_small_policy;
 
+typedef enum bfcr_lambda_mode {
+  BFCR_LAMBDA_LEVEL = 0,   /* one penalty per level, by the level's pooled GCV */
+  BFCR_LAMBDA_CLUSTER = 1, /* one penalty per cluster, by the cluster's own GCV */
+  BFCR_LAMBDA_FIXED = 2    /* the penalty given in bfcr_fit_params.lambda */
+} bfcr_lambda_mode;
+
 typedef struct bfcr_tree_params {
   int standardize;          /* z-score features before distances; default 1 */
   int max_levels;           /* stop after this many levels; default 64 */
@@ -47,8 +53,10 @@ typedef struct bfcr_fit_params {
   bfcr_small_policy small;  /* default BFCR_SMALL_SHRINK */
   int64_t min_cluster_size; /* 0 = automatic: d + 2 */
   bfcr_routing routing;     /* default BFCR_ROUTE_CENTROID */
-  double lambda_min;        /* ridge grid, relative to the cluster's mean eigenvalue */
-  double lambda_max;
+  bfcr_lambda_mode lambda_mode; /* default BFCR_LAMBDA_LEVEL */
+  double lambda;            /* BFCR_LAMBDA_FIXED: the ridge penalty */
+  double lambda_min;        /* ridge grid: absolute penalties on standardized features */
+  double lambda_max;        /* (a penalty of 1 weighs like one extra observation) */
   int lambda_steps;
   double rcond;             /* OLS: singular values below rcond * s_max are dropped */
   uint64_t seed;            /* for any sampling; results are seeded, never random */

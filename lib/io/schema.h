@@ -42,5 +42,9 @@ void bfcr_schema_free(bfcr_schema *s);
 bfcr_schema *bfcr_schema_clone(bfcr_ctx *ctx, const bfcr_schema *s);
 /* Schema for d unnamed (or named) numeric features, no header, no target. */
 bfcr_schema *bfcr_schema_numeric(bfcr_ctx *ctx, int d, const char *const *names);
+/* Append a target column named name after the existing columns (ncols grows by one,
+ * target_col = the new column; features unchanged). Used by bfcr_data_from_arrays
+ * when y is given ("y"), so predict files may carry it. 0 or -1 (error on ctx). */
+int bfcr_schema_add_target(bfcr_ctx *ctx, bfcr_schema *s, const char *name);
 
 #endif

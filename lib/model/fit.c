@@ -20,9 +20,11 @@ void bfcr_fit_params_init(bfcr_fit_params *p) {
   p->small = BFCR_SMALL_SHRINK;
   p->min_cluster_size = 0;
   p->routing = BFCR_ROUTE_CENTROID;
-  p->lambda_min = 1e-6;
-  p->lambda_max = 1e4;
-  p->lambda_steps = 41;
+  p->lambda_mode = BFCR_LAMBDA_LEVEL;
+  p->lambda = 1.0;
+  p->lambda_min = 1e-4;
+  p->lambda_max = 1e5;
+  p->lambda_steps = 37;
   p->rcond = 1e-12;
   p->seed = 1;
 }
@@ -80,6 +82,10 @@ static bfcr_status validate(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fi
   if (!(p->lambda_min > 0.0) || !(p->lambda_max >= p->lambda_min) || p->lambda_steps < 1)
     return bfcr_err(ctx, BFCR_ERR_ARG, "invalid ridge grid [%g, %g] x %d", p->lambda_min,
                     p->lambda_max, p->lambda_steps);
+  if ((int)p->lambda_mode < 0 || (int)p->lambda_mode > BFCR_LAMBDA_FIXED ||
+      (p->lambda_mode == BFCR_LAMBDA_FIXED && !(p->lambda >= 0.0 && isfinite(p->lambda))))
+    return bfcr_err(ctx, BFCR_ERR_ARG, "invalid ridge penalty setting (mode %d, lambda %g)",
+                    (int)p->lambda_mode, p->lambda);
   if (p->level < 0) return bfcr_err(ctx, BFCR_ERR_ARG, "level %d is negative", p->level);
   if (p->min_cluster_size < 0)
     return bfcr_err(ctx, BFCR_ERR_ARG, "min cluster size %lld is negative",

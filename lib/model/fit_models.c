@@ -123,6 +123,99 @@ static void gather_rows(const bfcr_tree *t, const double *Z, const double *y, in
   }
 }
 
+/* RSS of a node's rows under a given model (intercept b, weights w), from its summary. */
+static double summary_rss(const double *s, int d, const double *w, double b) {
+  int64_t p = d + 1;
+  const double *mean = s + 1, *M = s + 1 + p;
+  double rss = M[bfcr_pk(d, d)], r0 = mean[d] - b;
+  for (int j = 0; j < d; j++) {
+    rss -= 2.0 * w[j] * M[bfcr_pk(j, d)];
+    r0 -= w[j] * mean[j];
+    for (int k = 0; k < d; k++) rss += w[j] * w[k] * M[j <= k ? bfcr_pk(j, k) : bfcr_pk(k, j)];
+  }
+  if (rss < 0.0) rss = 0.0;
+  return rss + s[0] * r0 * r0;
+}
+
+/* Nodes are pooled in fixed chunks (not per thread) so the level totals are the same
+ * for any thread count. */
+#define POOL_CHUNK 256
+
+/* One penalty for the whole level: minimise the GCV of the level's piecewise model,
+ * n RSS(lambda) / (n - df(lambda))^2 with RSS and df summed over its clusters (clusters
+ * that take their parent's model add their RSS and no df). Per-cluster GCV on a few
+ * rows is noisy; the pooled criterion is the GCV of the block-diagonal model the level
+ * really is, and it shrinks small clusters harder than large ones through the same
+ * absolute penalty. Returns the chosen penalty and the level's GCV. */
+static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_fit_params *p,
+                                 int l, const bfcr_level_fit *up, const bfcr_level_fit *lf,
+                                 const int8_t *fallback, double *lambda, double *gcv) {
+  bfcr_status st = BFCR_OK;
+  int d = t->d, nt = ctx->nthreads, top = l == t->nlevels - 1, K = p->lambda_steps;
+  const bfcr_level *L = &t->lv[l];
+  int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d);
+  int64_t nchunks = (m + POOL_CHUNK - 1) / POOL_CHUNK;
+  double *lam = NULL, *part = NULL, *work = NULL;
+  int failed = 0;
+  BFCR_ALLOC(ctx, lam, K);
+  for (int k = 0; k < K; k++)
+    lam[k] = K == 1 ? p->lambda_min
+                    : exp(log(p->lambda_min) +
+                          (log(p->lambda_max) - log(p->lambda_min)) * k / (double)(K - 1));
+  BFCR_CALLOC(ctx, part, nchunks * 2 * K);
+  BFCR_ALLOC(ctx, work, (wl + 2 * K) * nt);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
+  for (int64_t c = 0; c < nchunks; c++) {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    double *wk = work + (wl + 2 * K) * tid, *rss = wk + wl, *df = rss + K;
+    double *acc = part + c * 2 * K;
+    for (int64_t i = c * POOL_CHUNK; i < m && i < (c + 1) * POOL_CHUNK; i++) {
+      const double *s = lf->sum + i * len;
+      int64_t par = top ? -1 : L->parent[i];
+      if (fallback[i]) {
+        double r = summary_rss(s, d, up->w + par * d, up->cm[par].intercept);
+        for (int k = 0; k < K; k++) acc[k] += r;
+        continue;
+      }
+      const double *w0 = (p->small == BFCR_SMALL_SHRINK && !top) ? up->w + par * d : NULL;
+      if (bfcr_ridge_path(s, d, w0, K, lam, wk, rss, df) != BFCR_OK) {
+        failed = 1;
+        continue;
+      }
+      for (int k = 0; k < K; k++) {
+        acc[k] += rss[k];
+        acc[K + k] += df[k];
+      }
+    }
+  }
+  BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC,
+             "ridge path failed on a cluster of level %d (non-finite values or LAPACK error)", l);
+  double n = (double)t->n, best = INFINITY;
+  int kbest = K - 1;
+  for (int k = 0; k < K; k++) {
+    double r = 0.0, df = 0.0;
+    for (int64_t c = 0; c < nchunks; c++) {
+      r += part[c * 2 * K + k];
+      df += part[c * 2 * K + K + k];
+    }
+    double g = n > df ? n * r / ((n - df) * (n - df)) : INFINITY;
+    if (g <= best * (1.0 + 1e-12) || (isinf(best) && isinf(g))) { /* ties: larger lambda */
+      if (g < best) best = g;
+      kbest = k;
+    }
+  }
+  *lambda = lam[kbest];
+  *gcv = best;
+cleanup:
+  free(lam);
+  free(part);
+  free(work);
+  return st;
+}
+
 static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const double *y,
                              const bfcr_fit_params *p, int l, const bfcr_level_fit *up,
                              bfcr_level_fit *lf) {
@@ -130,12 +223,19 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   int d = t->d, nt = ctx->nthreads, top = l == t->nlevels - 1;
   const bfcr_level *L = &t->lv[l];
   int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d);
-  double *work = NULL;
+  double *work = NULL, level_lambda = -1.0, level_gcv = NAN;
+  int8_t *fallback = NULL;
   int failed = 0;
   bfcr_ridge_grid grid = {p->lambda_min, p->lambda_max, p->lambda_steps};
   BFCR_ALLOC(ctx, lf->w, m * d);
   BFCR_CALLOC(ctx, lf->cm, m);
   BFCR_ALLOC(ctx, work, wl * nt);
+  BFCR_CALLOC(ctx, fallback, m);
+  for (int64_t i = 0; i < m; i++)
+    fallback[i] = !top && (int64_t)lf->sum[i * len] < p->min_cluster_size;
+  if (p->regressor == BFCR_REG_RIDGE && p->lambda_mode == BFCR_LAMBDA_LEVEL)
+    BFCR_CALL(pooled_lambda(ctx, t, p, l, up, lf, fallback, &level_lambda, &level_gcv));
+  if (p->lambda_mode == BFCR_LAMBDA_FIXED) level_lambda = p->lambda;
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nt) reduction(| : failed)
   for (int64_t i = 0; i < m; i++) {
     int tid = 0;
@@ -150,7 +250,7 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
     cm->size = size;
     cm->src_level = l;
     cm->src_node = i;
-    if (!top && size < p->min_cluster_size) { /* too small: the parent's model */
+    if (fallback[i]) { /* too small: the parent's model */
       *cm = up->cm[par];
       cm->size = size;
       cm->flags |= BFCR_CM_FALLBACK;
@@ -177,7 +277,7 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
     } else {
       bfcr_ridge_result res;
       const double *w0 = (p->small == BFCR_SMALL_SHRINK && !top) ? up->w + par * d : NULL;
-      if (bfcr_ridge_fit(s, d, w0, &grid, -1.0, work + wl * tid, w, &cm->intercept, &res) !=
+      if (bfcr_ridge_fit(s, d, w0, &grid, level_lambda, work + wl * tid, w, &cm->intercept, &res) !=
           BFCR_OK)
         failed |= 1;
       cm->lambda = res.lambda;
@@ -188,11 +288,15 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   BFCR_CHECK(ctx, !(failed & 2), BFCR_ERR_NOMEM, "out of memory gathering cluster rows for OLS");
   BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC,
              "regression failed on a cluster of level %d (non-finite values or LAPACK error)", l);
-  double g = 0.0;
-  for (int64_t i = 0; i < m; i++) g += (double)lf->cm[i].size * lf->cm[i].gcv;
-  t->info[l].gcv = g / (double)t->n;
+  if (isnan(level_gcv)) { /* per-cluster or fixed penalties: size-weighted cluster GCV */
+    double g = 0.0;
+    for (int64_t i = 0; i < m; i++) g += (double)lf->cm[i].size * lf->cm[i].gcv;
+    level_gcv = g / (double)t->n;
+  }
+  t->info[l].gcv = level_gcv;
 cleanup:
   free(work);
+  free(fallback);
   return st;
 }
 

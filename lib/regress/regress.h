@@ -28,6 +28,13 @@ void bfcr_sum_merge(const double *a, const double *b, int d, double *out);
 /* Summary of rows [0, n) of X (row-major, stride ldx) and y, computed sequentially in
  * row order (two passes: mean, then scatter about it). Deterministic for given input. */
 void bfcr_sum_rows(const double *X, int64_t ldx, const double *y, int64_t n, int d, double *out);
+/* The same, allocation-free: work holds bfcr_sum_rows_work_len(d) doubles. Bit-identical
+ * to bfcr_sum_rows. bfcr_sum_rows itself allocates for d + 1 >= 16 (SYRK path); if that
+ * allocation fails it returns a summary whose moments are NaN, which bfcr_ridge_fit
+ * rejects with BFCR_ERR_NUMERIC. */
+int64_t bfcr_sum_rows_work_len(int d);
+void bfcr_sum_rows_work(const double *X, int64_t ldx, const double *y, int64_t n, int d,
+                        double *work, double *out);
 
 typedef struct bfcr_ridge_grid {
   double lambda_min, lambda_max; /* relative to trace(Sxx)/d (1 when that is 0) */
@@ -38,7 +45,7 @@ typedef struct bfcr_ridge_result {
   double lambda; /* chosen absolute penalty */
   double gcv;    /* n RSS / (n - df)^2 at lambda (+inf when n <= df for every lambda) */
   double rss;
-  double df;     /* 1 + sum s_j / (s_j + lambda) */
+  double df; /* 1 + sum s_j / (s_j + lambda) */
 } bfcr_ridge_result;
 
 /* Workspace doubles needed by bfcr_ridge_fit for dimension d. */
@@ -54,9 +61,24 @@ bfcr_status bfcr_ridge_fit(const double *sum, int d, const double *w0, const bfc
                            double fixed_lambda, double *work, double *w, double *intercept,
                            bfcr_ridge_result *res);
 
+/* Suggested default rcond for bfcr_ols_fit (NIST Filip keeps full rank with it; exact
+ * collinearity is still detected). */
+#define BFCR_OLS_RCOND_DEFAULT 1e-12
+
+/* RSS and df (1 + sum s_j / (s_j + lambda)) of the ridge fit toward w0 at each of the
+ * nlambda absolute penalties, from one eigendecomposition: lets a caller pool GCV over
+ * many clusters before fixing lambda. Same workspace as bfcr_ridge_fit. */
+bfcr_status bfcr_ridge_path(const double *sum, int d, const double *w0, int nlambda,
+                            const double *lambdas, double *work, double *rss, double *df);
+
 /* OLS of y on [1, X] over n rows by LAPACKE_dgelsd (minimum norm, SVD), singular
  * values below rcond * s_max treated as zero. Writes w[d], *intercept, *rank (of the
- * centred X). n may be < d (minimum-norm solution). */
+ * centred X). n may be < d (minimum-norm solution). Implementation detail (additive):
+ * the columns are first equilibrated to unit norm; when that system has full column
+ * rank d <= n - 1 its (unique) solution is returned and *rank = d; otherwise the
+ * minimum-norm solution of the unscaled centred system at rcond, with its rank.
+ * Returns BFCR_ERR_ARG (n < 1, d < 0, ldx < d), BFCR_ERR_NUMERIC (non-finite input or
+ * output, SVD not converged), BFCR_ERR_NOMEM. Allocates its workspace. */
 bfcr_status bfcr_ols_fit(const double *X, int64_t ldx, const double *y, int64_t n, int d,
                          double rcond, double *w, double *intercept, int *rank);
 

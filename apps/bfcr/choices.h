@@ -1,0 +1,15 @@
+/* The command-line vocabulary of the library's enums (choice options). */
+#ifndef BFCR_APP_CHOICES_H
+#define BFCR_APP_CHOICES_H
+
+#include "options.h"
+
+extern const app_choice app_criteria[];         /* hci ch db bic gcv */
+extern const app_choice app_cluster_criteria[]; /* hci ch db bic */
+extern const app_choice app_regressors[];
+extern const app_choice app_routings[];
+extern const app_choice app_small_policies[];
+extern const app_choice app_na_policies[];
+extern const app_choice app_text_policies[];
+
+#endif

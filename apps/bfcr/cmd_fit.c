@@ -1,0 +1,368 @@
+/* bfcr fit: read the training CSV, fit, score on the training rows, save the model,
+ * print the level table and the phase times, and optionally write a JSON run record.
+ * Nothing is written before the fit succeeded; the model file and the report are each
+ * replaced atomically, and the report's temporary file is written before the model is
+ * saved so that a failing report never follows a replaced model. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include "app.h"
+#include "atomic.h"
+#include "choices.h"
+#include "options.h"
+#include "print.h"
+#include "bfcr/version.h"
+
+typedef struct fit_result {
+  const char *train_path, *model_path;
+  int64_t rows;
+  int d;
+  const char *target;
+  const bfcr_level_info *levels;
+  int nlevels;
+  int chosen;
+  int64_t clusters;
+  double rmse, mae, r2;
+  const bfcr_fit_params *params; /* as resolved by the model */
+} fit_result;
+
+static void write_report(FILE *f, const app *a, const fit_result *r, const app_phases *ph) {
+  fputs("{\"tool\":\"bfcr\",\"version\":", f);
+  json_str(f, BFCR_VERSION_STRING);
+  fputs(",\"command\":\"fit\",\"argv\":[", f);
+  for (int i = 0; i < a->argc; i++) {
+    if (i) fputc(',', f);
+    json_str(f, a->argv[i]);
+  }
+  fprintf(f, "],\"ranks\":%d,\"threads\":%d,\"train\":", a->size, bfcr_ctx_threads(a->ctx));
+  json_str(f, r->train_path);
+  fprintf(f, ",\"rows\":%lld,\"features\":%d,\"target\":", (long long)r->rows, r->d);
+  json_str(f, r->target);
+  fputs(",\"model\":", f);
+  json_str(f, r->model_path);
+  const bfcr_fit_params *p = r->params;
+  fputs(",\"params\":{\"criterion\":", f);
+  json_str(f, app_choice_name(app_criteria, (int)p->criterion));
+  fprintf(f, ",\"level\":%d,\"regressor\":", p->level);
+  json_str(f, app_choice_name(app_regressors, (int)p->regressor));
+  fputs(",\"routing\":", f);
+  json_str(f, app_choice_name(app_routings, (int)p->routing));
+  fputs(",\"small\":", f);
+  json_str(f, app_choice_name(app_small_policies, (int)p->small));
+  fprintf(f, ",\"min_cluster_size\":%lld,\"standardize\":%d,\"max_levels\":%d,\"seed\":%llu}",
+          (long long)p->min_cluster_size, p->tree.standardize, p->tree.max_levels,
+          (unsigned long long)p->seed);
+  fputs(",\"levels\":", f);
+  print_levels_json(f, r->levels, r->nlevels);
+  fprintf(f, ",\"chosen_level\":%d,\"clusters\":%lld,\"train_rmse\":", r->chosen,
+          (long long)r->clusters);
+  json_num(f, r->rmse);
+  fputs(",\"train_mae\":", f);
+  json_num(f, r->mae);
+  fputs(",\"train_r2\":", f);
+  json_num(f, r->r2);
+  fputs(",\"phases\":", f);
+  print_phases_json(f, ph);
+  fputs(",\"wall_seconds\":", f);
+  json_num(f, MPI_Wtime() - a->t_start);
+  fputs("}\n", f);
+}
+
+/* Rank 0 writes the report into a temporary file; all ranks learn the outcome. */
+static int report_prepare(app *a, app_atomic *w, const char *path, const fit_result *r,
+                          const app_phases *ph) {
+  int code = APP_EXIT_OK;
+  if (a->rank == 0) {
+    char err[512];
+    if (app_atomic_open(w, path, err, sizeof err) != 0) {
+      code = app_fail(a, BFCR_ERR_IO, "%s", err);
+    } else {
+      write_report(w->f, a, r, ph);
+      if (ferror(w->f)) {
+        app_atomic_abort(w);
+        code = app_fail(a, BFCR_ERR_IO, "%s: write failed", path);
+      }
+    }
+  }
+  return app_bcast_code(code);
+}
+
+static int report_commit(app *a, app_atomic *w) {
+  int code = APP_EXIT_OK;
+  if (a->rank == 0) {
+    char err[512];
+    if (app_atomic_commit(w, err, sizeof err) != 0) code = app_fail(a, BFCR_ERR_IO, "%s", err);
+  }
+  return app_bcast_code(code);
+}
+
+int cmd_fit(app *a, int argc, char **argv) {
+  bfcr_fit_params fp;
+  bfcr_fit_params_init(&fp);
+  bfcr_csv_params cp;
+  bfcr_csv_params_init(&cp);
+  const char *target = NULL, *out = NULL, *report = NULL;
+  int threads = 1, verbose = 0;
+  int crit = (int)fp.criterion, reg = (int)fp.regressor, route = (int)fp.routing;
+  int small = (int)fp.small, na = (int)cp.na, text = (int)cp.text;
+  int level = fp.level;
+  app_list features = {0};
+  const double big = 1e300;
+  app_opt opts[] = {
+      {.name = "--target",
+       .metavar = "NAME",
+       .kind = APP_OPT_STRING,
+       .dest = &target,
+       .help = "target column",
+       .required = 1},
+      {.name = "--output",
+       .short_name = 'o',
+       .metavar = "MODEL",
+       .kind = APP_OPT_STRING,
+       .dest = &out,
+       .help = "model file to write",
+       .required = 1},
+      {.name = "--threads",
+       .metavar = "N",
+       .kind = APP_OPT_INT,
+       .dest = &threads,
+       .help = "OpenMP threads per rank, 0 = OpenMP's default",
+       .min = 0,
+       .max = 4096,
+       .defstr = "1, or OpenMP's default when OMP_NUM_THREADS is set"},
+      {.name = "--criterion",
+       .kind = APP_OPT_CHOICE,
+       .dest = &crit,
+       .choices = app_criteria,
+       .help = "rule choosing the level of the tree whose clusters get models"},
+      {.name = "--level",
+       .metavar = "L|top",
+       .kind = APP_OPT_LEVEL,
+       .dest = &level,
+       .help = "use level L (1..top) instead of --criterion; top = one global model",
+       .min = 0,
+       .max = big,
+       .defstr = fp.level == 0 ? "0, chosen by --criterion" : NULL},
+      {.name = "--features",
+       .metavar = "a,b,c",
+       .kind = APP_OPT_LIST,
+       .dest = &features,
+       .help = "feature columns (default: every column but the target)"},
+      {.name = "--regressor",
+       .kind = APP_OPT_CHOICE,
+       .dest = &reg,
+       .choices = app_regressors,
+       .help = "per-cluster model"},
+      {.name = "--routing",
+       .kind = APP_OPT_CHOICE,
+       .dest = &route,
+       .choices = app_routings,
+       .help = "how a new row finds its cluster: nearest centroid or nearest training row"},
+      {.name = "--small",
+       .kind = APP_OPT_CHOICE,
+       .dest = &small,
+       .choices = app_small_policies,
+       .help = "clusters below --min-cluster-size: shrink toward parent or use an ancestor"},
+      {.name = "--min-cluster-size",
+       .metavar = "N",
+       .kind = APP_OPT_INT64,
+       .dest = &fp.min_cluster_size,
+       .help = "smallest cluster fitted on its own rows",
+       .min = 0,
+       .max = big,
+       .defstr = fp.min_cluster_size == 0 ? "0, automatic" : NULL},
+      {.name = "--na",
+       .kind = APP_OPT_CHOICE,
+       .dest = &na,
+       .choices = app_na_policies,
+       .help = "empty/NA/NaN fields: fail naming file:line:column, or drop the row"},
+      {.name = "--text",
+       .kind = APP_OPT_CHOICE,
+       .dest = &text,
+       .choices = app_text_policies,
+       .help = "text columns: one-hot encode, or fail"},
+      {.name = "--no-standardize",
+       .kind = APP_OPT_UNFLAG,
+       .dest = &fp.tree.standardize,
+       .key = "standardize",
+       .help = "cluster on raw feature units instead of z-scores"},
+      {.name = "--max-levels",
+       .metavar = "N",
+       .kind = APP_OPT_INT,
+       .dest = &fp.tree.max_levels,
+       .help = "stop building the tree after N levels",
+       .min = 1,
+       .max = big},
+      {.name = "--lambda-min",
+       .metavar = "X",
+       .kind = APP_OPT_DOUBLE,
+       .dest = &fp.lambda_min,
+       .help = "ridge grid low end, relative to the cluster's mean eigenvalue",
+       .min = 0,
+       .max = big},
+      {.name = "--lambda-max",
+       .metavar = "X",
+       .kind = APP_OPT_DOUBLE,
+       .dest = &fp.lambda_max,
+       .help = "ridge grid high end",
+       .min = 0,
+       .max = big},
+      {.name = "--lambda-steps",
+       .metavar = "N",
+       .kind = APP_OPT_INT,
+       .dest = &fp.lambda_steps,
+       .help = "ridge grid points",
+       .min = 1,
+       .max = big},
+      {.name = "--rcond",
+       .metavar = "X",
+       .kind = APP_OPT_DOUBLE,
+       .dest = &fp.rcond,
+       .help = "OLS: singular values below rcond * s_max are dropped",
+       .min = 0,
+       .max = 1},
+      {.name = "--seed",
+       .metavar = "S",
+       .kind = APP_OPT_U64,
+       .dest = &fp.seed,
+       .help = "seed of any sampling (results are seeded, never random)"},
+      {.name = "--report",
+       .metavar = "FILE.json",
+       .kind = APP_OPT_STRING,
+       .dest = &report,
+       .help = "write a one-line JSON run record (written atomically)"},
+      {.name = "--verbose",
+       .short_name = 'v',
+       .kind = APP_OPT_FLAG,
+       .dest = &verbose,
+       .help = "also print the library's informational messages"},
+  };
+  static const char *const pos_names[] = {"TRAIN.csv"};
+  const char *pos[1] = {NULL};
+  app_cmd_spec spec = {
+      .name = "fit",
+      .usage = "TRAIN.csv --target NAME -o MODEL [options]",
+      .summary =
+          "Build the best-friend summary tree of the training rows, pick a level, fit one\n"
+          "regression model per cluster of that level and save the model. Prints the\n"
+          "per-level table (chosen level marked *), the training RMSE and the time per\n"
+          "phase (max over ranks).",
+      .pos_names = pos_names,
+      .npos = 1,
+      .pos = pos,
+      .opts = opts,
+      .nopts = (int)(sizeof opts / sizeof opts[0]),
+      .epilog = "Criteria: hci, ch maximised; db, bic, gcv minimised; levels with >= 2 clusters.\n",
+  };
+  int pr = app_parse(&spec, argc, argv, a->rank);
+  if (pr != APP_PARSE_OK) {
+    app_list_free(&features);
+    return pr == APP_PARSE_HELP ? APP_EXIT_OK : APP_EXIT_USAGE;
+  }
+  fp.criterion = (bfcr_criterion)crit;
+  fp.regressor = (bfcr_regressor)reg;
+  fp.routing = (bfcr_routing)route;
+  fp.small = (bfcr_small_policy)small;
+  cp.na = (bfcr_na_policy)na;
+  cp.text = (bfcr_text_policy)text;
+  cp.target = target;
+  cp.features = (const char *const *)features.items;
+
+  bfcr_data *train = NULL;
+  bfcr_model *model = NULL;
+  bfcr_tree *tree = NULL;
+  bfcr_level_info *levels = NULL;
+  double *yhat = NULL;
+  app_phases ph = {0};
+  app_atomic rep = {0};
+  int nlevels = 0;
+  int rc = app_setup_threads(a, threads, app_seen(&spec, "--threads"));
+  if (rc) goto cleanup;
+  app_set_verbose(a, verbose);
+
+  rc = app_fail_status(a, bfcr_data_read_csv(a->ctx, pos[0], &cp, NULL, &train));
+  if (rc) goto cleanup;
+  if (level == APP_LEVEL_TOP) {
+    /* The number of levels is known only after building the tree. */
+    rc = app_fail_status(a, bfcr_tree_build(a->ctx, train, &fp.tree, &tree));
+    if (rc) goto cleanup;
+    level = bfcr_tree_num_levels(tree) - 1;
+    bfcr_tree_destroy(&tree);
+  }
+  fp.level = level;
+  rc = app_fail_status(a, bfcr_fit(a->ctx, train, &fp, &model));
+  if (rc) goto cleanup;
+
+  int64_t n_local = bfcr_data_local_rows(train);
+  const double *y = bfcr_data_y(train);
+  yhat = malloc((size_t)(n_local > 0 ? n_local : 1) * sizeof *yhat);
+  if (!app_all_ok(yhat != NULL)) {
+    rc = app_fail(a, BFCR_ERR_NOMEM, "out of memory for %lld predictions", (long long)n_local);
+    goto cleanup;
+  }
+  if (!app_all_ok(y != NULL || n_local == 0)) {
+    rc = app_fail(a, BFCR_ERR_INTERNAL, "the training data has no target values");
+    goto cleanup;
+  }
+  rc = app_fail_status(a, bfcr_predict(a->ctx, model, train, yhat));
+  if (rc) goto cleanup;
+  fit_result r = {.train_path = pos[0], .model_path = out, .target = target};
+  rc = app_fail_status(a, bfcr_score(a->ctx, y ? y : yhat, yhat, n_local, &r.rmse, &r.mae, &r.r2));
+  if (rc) goto cleanup;
+  rc = app_fail_status(a, app_levels_of_model(model, &levels, &nlevels));
+  if (rc) goto cleanup;
+  r.rows = bfcr_data_global_rows(train);
+  r.d = bfcr_data_features(train);
+  r.levels = levels;
+  r.nlevels = nlevels;
+  r.chosen = bfcr_model_chosen_level(model);
+  r.clusters = bfcr_model_clusters(model);
+  r.params = bfcr_model_params(model);
+
+  if (report) {
+    rc = app_phases_gather(a, &ph);
+    if (rc) goto cleanup;
+    rc = report_prepare(a, &rep, report, &r, &ph);
+    if (rc) goto cleanup;
+    app_phases_free(&ph);
+  }
+  rc = app_fail_status(a, bfcr_model_save(a->ctx, model, out));
+  if (rc) goto cleanup;
+  if (report) {
+    rc = report_commit(a, &rep);
+    if (rc) goto cleanup;
+  }
+  rc = app_phases_gather(a, &ph);
+  if (rc) goto cleanup;
+
+  if (a->rank == 0) {
+    app_progress_break(a);
+    printf("bfcr fit: %s: %lld rows x %d features, target %s; %d rank%s x %d thread%s\n\n", pos[0],
+           (long long)r.rows, r.d, target, a->size, a->size == 1 ? "" : "s",
+           bfcr_ctx_threads(a->ctx), bfcr_ctx_threads(a->ctx) == 1 ? "" : "s");
+    print_level_table(stdout, levels, nlevels, r.chosen);
+    if (fp.level == 0)
+      printf("\nchosen level: %d (by %s), %lld clusters\n", r.chosen,
+             app_choice_name(app_criteria, crit), (long long)r.clusters);
+    else
+      printf("\nchosen level: %d (fixed by --level), %lld clusters\n", r.chosen,
+             (long long)r.clusters);
+    printf("training: RMSE %.6g  MAE %.6g  R^2 %.6f\n", r.rmse, r.mae, r.r2);
+    printf("model written to %s%s%s\n\n", out, report ? ", run record to " : "",
+           report ? report : "");
+    print_phase_table(stdout, &ph, MPI_Wtime() - a->t_start);
+  }
+
+cleanup:
+  if (a->rank == 0) app_atomic_abort(&rep);
+  app_phases_free(&ph);
+  free(levels);
+  free(yhat);
+  bfcr_tree_destroy(&tree);
+  bfcr_model_destroy(&model);
+  bfcr_data_destroy(&train);
+  app_list_free(&features);
+  return rc;
+}

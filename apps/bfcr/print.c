@@ -1,0 +1,195 @@
+/* Level and phase tables for the terminal and for JSON run records. */
+#include "print.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+static bfcr_status levels_of(const bfcr_tree *tree, const bfcr_model *model, bfcr_level_info **out,
+                             int *n) {
+  *out = NULL;
+  *n = tree ? bfcr_tree_num_levels(tree) : bfcr_model_num_levels(model);
+  if (*n <= 0) return BFCR_OK;
+  bfcr_level_info *lv = calloc((size_t)*n, sizeof *lv);
+  if (!lv) return BFCR_ERR_NOMEM;
+  for (int l = 0; l < *n; l++) {
+    bfcr_status st =
+        tree ? bfcr_tree_level_info(tree, l, &lv[l]) : bfcr_model_level_info(model, l, &lv[l]);
+    if (st != BFCR_OK) {
+      free(lv);
+      return st;
+    }
+  }
+  *out = lv;
+  return BFCR_OK;
+}
+
+bfcr_status app_levels_of_tree(const bfcr_tree *tree, bfcr_level_info **out, int *n) {
+  return levels_of(tree, NULL, out, n);
+}
+
+bfcr_status app_levels_of_model(const bfcr_model *model, bfcr_level_info **out, int *n) {
+  return levels_of(NULL, model, out, n);
+}
+
+static void metric(FILE *f, double x, int width) {
+  if (isfinite(x))
+    fprintf(f, " %*.*g", width, width - 6, x);
+  else
+    fprintf(f, " %*s", width, "-");
+}
+
+void print_level_table(FILE *f, const bfcr_level_info *lv, int n, int mark) {
+  fprintf(f, "  %5s %10s %9s %9s %10s %10s %10s %10s %10s %12s\n", "level", "clusters", "min_size",
+          "max_size", "HCI", "CH", "DB", "BIC", "GCV", "within_SS");
+  for (int l = 0; l < n; l++) {
+    fprintf(f, "%c %5d %10lld %9lld %9lld", lv[l].level == mark ? '*' : ' ', lv[l].level,
+            (long long)lv[l].clusters, (long long)lv[l].min_size, (long long)lv[l].max_size);
+    metric(f, lv[l].hci, 10);
+    metric(f, lv[l].ch, 10);
+    metric(f, lv[l].db, 10);
+    metric(f, lv[l].bic, 10);
+    metric(f, lv[l].gcv, 10);
+    metric(f, lv[l].within_ss, 12);
+    fputc('\n', f);
+  }
+}
+
+void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    switch (*p) {
+      case '"':
+        fputs("\\\"", f);
+        break;
+      case '\\':
+        fputs("\\\\", f);
+        break;
+      case '\n':
+        fputs("\\n", f);
+        break;
+      case '\r':
+        fputs("\\r", f);
+        break;
+      case '\t':
+        fputs("\\t", f);
+        break;
+      default:
+        if (*p < 0x20)
+          fprintf(f, "\\u%04x", *p);
+        else
+          fputc(*p, f);
+    }
+  }
+  fputc('"', f);
+}
+
+void json_num(FILE *f, double x) {
+  if (isfinite(x))
+    fprintf(f, "%.17g", x);
+  else
+    fputs("null", f);
+}
+
+void print_levels_json(FILE *f, const bfcr_level_info *lv, int n) {
+  fputc('[', f);
+  for (int l = 0; l < n; l++) {
+    fprintf(f, "%s{\"level\":%d,\"clusters\":%lld,\"min_size\":%lld,\"max_size\":%lld,",
+            l ? "," : "", lv[l].level, (long long)lv[l].clusters, (long long)lv[l].min_size,
+            (long long)lv[l].max_size);
+    fputs("\"hci\":", f);
+    json_num(f, lv[l].hci);
+    fputs(",\"ch\":", f);
+    json_num(f, lv[l].ch);
+    fputs(",\"db\":", f);
+    json_num(f, lv[l].db);
+    fputs(",\"bic\":", f);
+    json_num(f, lv[l].bic);
+    fputs(",\"gcv\":", f);
+    json_num(f, lv[l].gcv);
+    fputs(",\"within_ss\":", f);
+    json_num(f, lv[l].within_ss);
+    fputc('}', f);
+  }
+  fputc(']', f);
+}
+
+void app_phases_free(app_phases *ph) {
+  free(ph->name);
+  free(ph->seconds);
+  free(ph->flops);
+  memset(ph, 0, sizeof *ph);
+}
+
+int app_phases_gather(app *a, app_phases *ph) {
+  memset(ph, 0, sizeof *ph);
+  int n = bfcr_ctx_num_phases(a->ctx);
+  MPI_Bcast(&n, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  size_t m = n > 0 ? (size_t)n : 1;
+  ph->name = calloc(m, sizeof *ph->name);
+  double *sec = calloc(2 * m, sizeof *sec);
+  ph->seconds = calloc(m, sizeof *ph->seconds);
+  ph->flops = calloc(m, sizeof *ph->flops);
+  int ok = app_all_ok(ph->name && sec && ph->seconds && ph->flops);
+  if (!ok) {
+    free(sec);
+    app_phases_free(ph);
+    return app_fail(a, BFCR_ERR_NOMEM, "out of memory collecting phase timers");
+  }
+  ph->n = n;
+  if (a->rank == 0)
+    for (int i = 0; i < n; i++)
+      snprintf(ph->name[i], sizeof ph->name[i], "%s", bfcr_ctx_phase_name(a->ctx, i));
+  if (n > 0) MPI_Bcast(ph->name, 64 * n, MPI_CHAR, 0, MPI_COMM_WORLD);
+  /* Phases are matched by name: a rank may have run them in another order. */
+  double *flops = sec + m;
+  int mine = bfcr_ctx_num_phases(a->ctx);
+  for (int i = 0; i < n; i++) {
+    for (int j = 0; j < mine; j++) {
+      const char *nm = bfcr_ctx_phase_name(a->ctx, j);
+      if (nm && strncmp(nm, ph->name[i], 63) == 0) {
+        sec[i] = bfcr_ctx_phase_seconds(a->ctx, j);
+        flops[i] = bfcr_ctx_phase_flops(a->ctx, j);
+        break;
+      }
+    }
+  }
+  if (n > 0) {
+    MPI_Reduce(sec, ph->seconds, n, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    MPI_Reduce(flops, ph->flops, n, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+  }
+  free(sec);
+  return APP_EXIT_OK;
+}
+
+void print_phase_table(FILE *f, const app_phases *ph, double wall) {
+  fprintf(f, "  %-24s %10s %7s %10s\n", "phase", "seconds", "share", "GFLOP/s");
+  double total = 0;
+  for (int i = 0; i < ph->n; i++) total += ph->seconds[i];
+  for (int i = 0; i < ph->n; i++) {
+    fprintf(f, "  %-24s %10.4f %6.1f%%", ph->name[i], ph->seconds[i],
+            wall > 0 ? 100.0 * ph->seconds[i] / wall : 0.0);
+    if (ph->flops[i] > 0 && ph->seconds[i] > 0)
+      fprintf(f, " %10.3f\n", ph->flops[i] / ph->seconds[i] * 1e-9);
+    else
+      fprintf(f, " %10s\n", "-");
+  }
+  fprintf(f, "  %-24s %10.4f\n", "sum of phases", total);
+  fprintf(f, "  %-24s %10.4f\n", "wall (whole run)", wall);
+}
+
+void print_phases_json(FILE *f, const app_phases *ph) {
+  fputc('[', f);
+  for (int i = 0; i < ph->n; i++) {
+    fputs(i ? ",{\"name\":" : "{\"name\":", f);
+    json_str(f, ph->name[i]);
+    fputs(",\"seconds\":", f);
+    json_num(f, ph->seconds[i]);
+    fputs(",\"flops\":", f);
+    json_num(f, ph->flops[i]);
+    fputc('}', f);
+  }
+  fputc(']', f);
+}

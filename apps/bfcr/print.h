@@ -1,0 +1,38 @@
+/* Printing shared by the subcommands: the per-level quality table (text and JSON),
+ * the per-phase timing table (collected over the ranks), and JSON scalars. */
+#ifndef BFCR_APP_PRINT_H
+#define BFCR_APP_PRINT_H
+
+#include <stdio.h>
+
+#include "app.h"
+
+/* Level tables, from a tree or a model: *out (malloc'ed, *n entries). */
+bfcr_status app_levels_of_tree(const bfcr_tree *tree, bfcr_level_info **out, int *n);
+bfcr_status app_levels_of_model(const bfcr_model *model, bfcr_level_info **out, int *n);
+/* Text table; the row of level `mark` (or none when < 0) starts with '*'. */
+void print_level_table(FILE *f, const bfcr_level_info *lv, int n, int mark);
+/* JSON array of level objects (NaN metrics as null). */
+void print_levels_json(FILE *f, const bfcr_level_info *lv, int n);
+
+/* JSON string with escapes, and a number (%.17g; NaN and infinities as null). */
+void json_str(FILE *f, const char *s);
+void json_num(FILE *f, double x);
+
+/* Phase timers of the context, combined over the ranks: for each phase rank 0 ran,
+ * the maximum seconds and the summed flops (valid on rank 0). */
+typedef struct app_phases {
+  int n;
+  char (*name)[64];
+  double *seconds;
+  double *flops;
+} app_phases;
+
+/* Collective. Returns an exit code (0 or out of memory). */
+int app_phases_gather(app *a, app_phases *ph);
+void app_phases_free(app_phases *ph);
+/* Table with seconds, share of the total and GFLOP/s; `wall` is the app's total. */
+void print_phase_table(FILE *f, const app_phases *ph, double wall);
+void print_phases_json(FILE *f, const app_phases *ph);
+
+#endif

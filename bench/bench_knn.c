@@ -1,0 +1,194 @@
+/* Benchmark of the exact nearest-neighbour paths (lib/knn) on "blob data": 16 centres
+ * ~ N(0, 10^2 I), rows = centre + N(0, 1.5^2 I), the hard case for space-partitioning
+ * trees. Reports build and search time, points/s, GFLOP/s for the GEMM path (analytic
+ * 2 n^2 d) and the machine's single-core DGEMM rate, and checks a sample of answers
+ * against the brute-force scan.
+ *
+ * Usage: bench_knn                 the standard suite (docs/knn.md)
+ *        bench_knn allnn N D T     one all-points search (kd-tree if D <= the crossover)
+ *        bench_knn kd|gemm N D T   force a method
+ *        bench_knn cross N T       kd-tree vs GEMM for d = 8..32 (crossover)
+ *        bench_knn query NR NQ D T  kd-tree build on NR rows + NQ outside queries
+ *        bench_knn dgemm           the DGEMM rate alone
+ * Run with OPENBLAS_NUM_THREADS=1 (the benchmark forces it too). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <math.h>
+#include <cblas.h>
+#include <omp.h>
+
+#include "knn/knn.h"
+
+/* splitmix64 + Box-Muller: a fixed, dependency-free generator (gsl_randist.h would
+ * clash with OpenBLAS's cblas.h in this file). */
+static uint64_t rng_next(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static double rng_unif(uint64_t *s) {
+  return ((double)(rng_next(s) >> 11) + 0.5) * 0x1p-53;
+}
+static double rng_gauss(uint64_t *s, double sigma) {
+  double u = rng_unif(s), v = rng_unif(s);
+  return sigma * sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+static double *blobs(int64_t n, int d, uint64_t seed) {
+  double *c = malloc(16 * (size_t)d * sizeof(double));
+  double *X = malloc((size_t)n * (size_t)d * sizeof(double));
+  for (int i = 0; i < 16 * d; i++) c[i] = rng_gauss(&seed, 10.0);
+  for (int64_t i = 0; i < n; i++) {
+    int b = (int)(rng_next(&seed) >> 60);
+    for (int k = 0; k < d; k++) X[i * d + k] = c[b * d + k] + rng_gauss(&seed, 1.5);
+  }
+  free(c);
+  return X;
+}
+
+/* Sample answers re-done by full scan: returns the number of mismatches. */
+static int check(const double *X, int64_t n, int d, const int64_t *nn, const double *d2,
+                 int exclude_self, const double *Q, int64_t m) {
+  int bad = 0;
+  for (int s = 0; s < 50; s++) {
+    int64_t i = (int64_t)((uint64_t)(s * 2654435761u) % (uint64_t)(exclude_self ? n : m));
+    int64_t bj;
+    double bd;
+    const double *q = exclude_self ? X + i * d : Q + i * d;
+    bd = INFINITY;
+    bj = INT64_MAX;
+    for (int64_t j = 0; j < n; j++) {
+      if (exclude_self && j == i) continue;
+      double v = bfcr_dist2(q, X + j * d, d);
+      if (bfcr_nn_better(v, j, bd, bj)) {
+        bd = v;
+        bj = j;
+      }
+    }
+    if (bj != nn[i] || bd != d2[i]) bad++;
+  }
+  return bad;
+}
+
+static double dgemm_rate(int M, int N, int K) {
+  double *A = malloc((size_t)M * K * sizeof(double)), *B = malloc((size_t)N * K * sizeof(double));
+  double *C = malloc((size_t)M * N * sizeof(double));
+  for (int64_t i = 0; i < (int64_t)M * K; i++) A[i] = (double)(i % 7) - 3.0;
+  for (int64_t i = 0; i < (int64_t)N * K; i++) B[i] = (double)(i % 5) - 2.0;
+  double best = 1e30;
+  for (int rep = 0; rep < 5; rep++) {
+    double t0 = omp_get_wtime();
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, A, K, B, K, 0.0, C, N);
+    double t = omp_get_wtime() - t0;
+    if (t < best) best = t;
+  }
+  free(A);
+  free(B);
+  free(C);
+  return 2.0 * M * N * K / best / 1e9;
+}
+
+static void run_allnn(const char *method, int64_t n, int d, int nt) {
+  double *X = blobs(n, d, 12345);
+  int64_t *nn = malloc((size_t)n * sizeof(int64_t));
+  double *d2 = malloc((size_t)n * sizeof(double));
+  int kd =
+      strcmp(method, "kd") == 0 || (strcmp(method, "allnn") == 0 && d <= BFCR_KNN_KDTREE_MAX_D);
+  double tb = 0.0, ts, cpu = 0.0;
+  double t0 = omp_get_wtime();
+  if (kd) {
+    bfcr_kdtree *t = NULL;
+    if (bfcr_kdtree_build(X, n, d, nt, &t) != BFCR_OK) exit(1);
+    tb = omp_get_wtime() - t0;
+    t0 = omp_get_wtime();
+    clock_t c0 = clock();
+    if (bfcr_kdtree_allnn(t, nt, nn, d2) != BFCR_OK) exit(1);
+    ts = omp_get_wtime() - t0;
+    cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    bfcr_kdtree_free(t);
+  } else {
+    if (bfcr_knn_gemm(X, n, d, X, n, 1, nt, nn, d2) != BFCR_OK) exit(1);
+    ts = omp_get_wtime() - t0;
+  }
+  int bad = check(X, n, d, nn, d2, 1, NULL, 0);
+  if (kd) {
+    printf(
+        "allnn kd   n=%-8lld d=%-3d threads=%d build=%.3fs search=%.3fs (cpu %.3fs) "
+        "total=%.3fs %.2f Mpts/s check=%s\n",
+        (long long)n, d, nt, tb, ts, cpu, tb + ts, n / ts / 1e6, bad ? "FAIL" : "ok");
+  } else {
+    double fl = 2.0 * (double)n * (double)n * d;
+    printf(
+        "allnn gemm n=%-8lld d=%-3d threads=%d search=%.3fs %.2f Mpts/s %.2f GFLOP/s "
+        "(%.2f per thread) check=%s\n",
+        (long long)n, d, nt, ts, n / ts / 1e6, fl / ts / 1e9, fl / ts / 1e9 / nt,
+        bad ? "FAIL" : "ok");
+  }
+  fflush(stdout);
+  free(X);
+  free(nn);
+  free(d2);
+}
+
+static void run_query(int64_t nr, int64_t nq, int d, int nt) {
+  double *R = blobs(nr, d, 7), *Q = blobs(nq, d, 8);
+  int64_t *nn = malloc((size_t)nq * sizeof(int64_t));
+  double *d2 = malloc((size_t)nq * sizeof(double));
+  double t0 = omp_get_wtime();
+  bfcr_kdtree *t = NULL;
+  if (bfcr_kdtree_build(R, nr, d, nt, &t) != BFCR_OK) exit(1);
+  double tb = omp_get_wtime() - t0;
+  t0 = omp_get_wtime();
+  if (bfcr_kdtree_query(t, Q, nq, NULL, NULL, nt, nn, d2) != BFCR_OK) exit(1);
+  double ts = omp_get_wtime() - t0;
+  bfcr_kdtree_free(t);
+  int bad = check(R, nr, d, nn, d2, 0, Q, nq);
+  printf(
+      "query kd   nR=%-8lld m=%-8lld d=%-3d threads=%d build=%.3fs search=%.3fs "
+      "%.2f Mq/s check=%s\n",
+      (long long)nr, (long long)nq, d, nt, tb, ts, nq / ts / 1e6, bad ? "FAIL" : "ok");
+  fflush(stdout);
+  free(R);
+  free(Q);
+  free(nn);
+  free(d2);
+}
+
+static void run_dgemm(void) {
+  printf("dgemm 1 thread: 2000x2000x2000 %.2f GFLOP/s; tile shape 256x512x65 %.2f GFLOP/s\n",
+         dgemm_rate(2000, 2000, 2000), dgemm_rate(256, 512, 65));
+  fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+  /* One BLAS thread: the search parallelizes tiles itself. */
+  openblas_set_num_threads(1);
+  if (argc >= 5 &&
+      (!strcmp(argv[1], "allnn") || !strcmp(argv[1], "kd") || !strcmp(argv[1], "gemm"))) {
+    run_allnn(argv[1], atoll(argv[2]), atoi(argv[3]), atoi(argv[4]));
+  } else if (argc >= 4 && !strcmp(argv[1], "cross")) {
+    int64_t n = atoll(argv[2]);
+    int nt = atoi(argv[3]);
+    int ds[] = {8, 12, 14, 16, 17, 20, 24, 32};
+    for (size_t i = 0; i < sizeof(ds) / sizeof(ds[0]); i++) {
+      run_allnn("kd", n, ds[i], nt);
+      run_allnn("gemm", n, ds[i], nt);
+    }
+  } else if (argc >= 6 && !strcmp(argv[1], "query")) {
+    run_query(atoll(argv[2]), atoll(argv[3]), atoi(argv[4]), atoi(argv[5]));
+  } else if (argc >= 2 && !strcmp(argv[1], "dgemm")) {
+    run_dgemm();
+  } else {
+    run_dgemm();
+    for (int nt = 1; nt <= 2; nt++) {
+      run_allnn("allnn", 100000, 8, nt);
+      run_allnn("allnn", 1000000, 8, nt);
+      run_allnn("allnn", 100000, 64, nt);
+      run_query(1000000, 200000, 8, nt);
+    }
+  }
+  return 0;
+}

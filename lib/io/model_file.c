@@ -1,0 +1,1107 @@
+/* Model file encoding, decoding and the collective save/load.
+ *
+ * Layout (docs/model-format.md): a 32-byte header (magic, text-mode guard, byte-order
+ * marker, version, section count, body length), fixed-order tagged sections, and a
+ * CRC-64 of everything before it. Every integer and double is written byte by byte in
+ * little-endian order (doubles as their IEEE-754 bit pattern), so no struct, pointer
+ * or padding byte ever reaches the file and the bytes do not depend on the machine or
+ * the rank count; save -> load -> save is byte-identical.
+ *
+ * Decoding order, cheapest and most telling first: magic and guard ("not a bfcr model
+ * file"), byte order, major version (a future major may change everything after it,
+ * the checksum included), total length (truncation, trailing bytes), checksum, then the
+ * sections. Every count is checked against the bytes left in its section before
+ * anything is allocated (by division, so products cannot overflow); the decoded model
+ * then passes the same bfcr_model_validate that save applies before writing, so a
+ * model that save accepts is exactly a model that load accepts.
+ *
+ * Cost: O(file size) time; memory is the file plus the model (the file is read whole
+ * and broadcast, in chunks of at most 1 GiB because MPI counts are int). */
+#include "io/model_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/atomic.h"
+
+/* ---------------------------------------------------------------- checksum */
+
+/* CRC-64/XZ, slicing by 8 bytes. The tables are built on the stack at each call (about
+ * 2300 shift steps, microseconds) rather than kept in a global: no shared state, and
+ * still 2-4 GB/s on large buffers. */
+uint64_t bfcr_crc64(uint64_t crc, const void *data, size_t len) {
+  const uint64_t poly = 0xC96C5795D7870F42u; /* ECMA-182, reflected */
+  uint64_t t[8][256];
+  for (unsigned i = 0; i < 256; i++) {
+    uint64_t c = i;
+    for (int b = 0; b < 8; b++) c = (c >> 1) ^ (poly & (0u - (c & 1u)));
+    t[0][i] = c;
+  }
+  for (unsigned i = 0; i < 256; i++)
+    for (int k = 1; k < 8; k++) t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xFF];
+  const unsigned char *p = data;
+  crc = ~crc;
+  for (; len >= 8; len -= 8, p += 8) {
+    /* The 8 bytes as a little-endian word, assembled byte by byte (any host order). */
+    uint64_t w = crc;
+    for (int i = 0; i < 8; i++) w ^= (uint64_t)p[i] << (8 * i);
+    crc = t[7][w & 0xFF] ^ t[6][(w >> 8) & 0xFF] ^ t[5][(w >> 16) & 0xFF] ^ t[4][(w >> 24) & 0xFF] ^
+          t[3][(w >> 32) & 0xFF] ^ t[2][(w >> 40) & 0xFF] ^ t[1][(w >> 48) & 0xFF] ^ t[0][w >> 56];
+  }
+  for (; len > 0; len--, p++) crc = (crc >> 8) ^ t[0][(crc ^ *p) & 0xFF];
+  return ~crc;
+}
+
+/* ---------------------------------------------------------------- tags */
+
+#define TAG(a, b, c, d) \
+  ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+
+enum { SEC_PARM, SEC_SCHM, SEC_STDZ, SEC_LEVL, SEC_CENT, SEC_CMOD, SEC_WGHT, SEC_ROUT, NSEC };
+static const uint32_t sec_tag[NSEC] = {TAG('P', 'A', 'R', 'M'), TAG('S', 'C', 'H', 'M'),
+                                       TAG('S', 'T', 'D', 'Z'), TAG('L', 'E', 'V', 'L'),
+                                       TAG('C', 'E', 'N', 'T'), TAG('C', 'M', 'O', 'D'),
+                                       TAG('W', 'G', 'H', 'T'), TAG('R', 'O', 'U', 'T')};
+static const char *const sec_name[NSEC] = {"PARM", "SCHM", "STDZ", "LEVL",
+                                           "CENT", "CMOD", "WGHT", "ROUT"};
+
+static const unsigned char text_guard[4] = {0x0D, 0x0A, 0x1A, 0x0A};
+#define ENDIAN_MARK 0x01020304u
+#define STR_NULL 0xFFFFFFFFu /* length of a string that is absent (NULL) */
+
+/* ---------------------------------------------------------------- validation */
+
+static int finite_all(const double *v, int64_t n, int64_t *bad) {
+  for (int64_t i = 0; i < n; i++) {
+    if (!isfinite(v[i])) {
+      *bad = i;
+      return 0;
+    }
+  }
+  return 1;
+}
+
+#define VCHECK(cond, ...)                                                \
+  do {                                                                   \
+    if (!(cond)) {                                                       \
+      return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0, __VA_ARGS__); \
+    }                                                                    \
+  } while (0)
+
+static bfcr_status check_str(bfcr_ctx *ctx, const char *name, const char *s, int may_be_null,
+                             const char *what, int i) {
+  VCHECK(s || may_be_null, "%s %d is missing", what, i);
+  if (s)
+    VCHECK(strlen(s) <= BFCR_MODEL_MAX_STR, "%s %d is longer than %d bytes", what, i,
+           BFCR_MODEL_MAX_STR);
+  return BFCR_OK;
+}
+
+static bfcr_status validate_schema(bfcr_ctx *ctx, const char *name, const bfcr_schema *s, int d) {
+  bfcr_status st;
+  VCHECK(s, "the model has no schema");
+  VCHECK(s->ncols >= 1, "schema has %d columns (at least 1 expected)", s->ncols);
+  VCHECK(s->col_kind && s->col_ncat, "schema column tables are missing");
+  VCHECK(s->target_col >= -1 && s->target_col < s->ncols,
+         "schema target column %d is out of range -1..%d", s->target_col, s->ncols - 1);
+  for (int c = 0; c < s->ncols; c++) {
+    if ((st = check_str(ctx, name, s->col_names ? s->col_names[c] : NULL, 1, "column name", c)))
+      return st;
+    int kind = s->col_kind[c];
+    VCHECK(kind >= BFCR_COL_NUMERIC && kind <= BFCR_COL_IGNORED,
+           "schema column %d has invalid kind %d", c, kind);
+    VCHECK((kind == BFCR_COL_TARGET) == (c == s->target_col),
+           "schema column %d: kind %d disagrees with target column %d", c, kind, s->target_col);
+    int ncat = s->col_ncat[c];
+    VCHECK(ncat >= 0, "schema column %d has %d categories", c, ncat);
+    if (ncat == 0) continue;
+    VCHECK(s->col_cats && s->col_cats[c], "schema column %d: category table missing", c);
+    for (int j = 0; j < ncat; j++) {
+      if ((st = check_str(ctx, name, s->col_cats[c][j], 0, "category", j))) return st;
+      VCHECK(j == 0 || strcmp(s->col_cats[c][j - 1], s->col_cats[c][j]) < 0,
+             "schema column %d: categories %d and %d are not in strictly increasing byte order", c,
+             j - 1, j);
+    }
+  }
+  VCHECK(s->d == d, "schema has %d features, the model %d", s->d, d);
+  VCHECK(s->feat_col && s->feat_cat, "schema feature tables are missing");
+  for (int j = 0; j < d; j++) {
+    if ((st = check_str(ctx, name, s->feat_names ? s->feat_names[j] : NULL, 1, "feature name", j)))
+      return st;
+    int c = s->feat_col[j], cat = s->feat_cat[j];
+    VCHECK(c >= 0 && c < s->ncols, "feature %d: source column %d out of range 0..%d", j, c,
+           s->ncols - 1);
+    int kind = s->col_kind[c];
+    VCHECK(kind == BFCR_COL_NUMERIC || kind == BFCR_COL_TEXT,
+           "feature %d comes from column %d of kind %d (numeric or text expected)", j, c, kind);
+    if (kind == BFCR_COL_NUMERIC)
+      VCHECK(cat == -1, "feature %d: numeric column with category %d (-1 expected)", j, cat);
+    else
+      VCHECK(cat >= 0 && cat < s->col_ncat[c], "feature %d: category %d out of range 0..%d", j, cat,
+             s->col_ncat[c] - 1);
+  }
+  return BFCR_OK;
+}
+
+bfcr_status bfcr_model_validate(bfcr_ctx *ctx, const char *name, const bfcr_model *m) {
+  bfcr_status st;
+  int64_t bad = 0;
+  VCHECK(m, "no model");
+  const bfcr_fit_params *p = &m->params;
+  VCHECK(p->criterion >= BFCR_CRIT_HCI && p->criterion <= BFCR_CRIT_GCV, "invalid criterion %d",
+         (int)p->criterion);
+  VCHECK(p->regressor == BFCR_REG_RIDGE || p->regressor == BFCR_REG_OLS, "invalid regressor %d",
+         (int)p->regressor);
+  VCHECK(p->small == BFCR_SMALL_SHRINK || p->small == BFCR_SMALL_ANCESTOR,
+         "invalid small-cluster policy %d", (int)p->small);
+  VCHECK(p->routing == BFCR_ROUTE_CENTROID || p->routing == BFCR_ROUTE_SAMPLE, "invalid routing %d",
+         (int)p->routing);
+  VCHECK(
+      p->tree.max_levels >= 0 && p->level >= 0 && p->min_cluster_size >= 0 && p->lambda_steps >= 0,
+      "negative count in the fit parameters");
+  VCHECK(isfinite(p->lambda) && isfinite(p->lambda_min) && isfinite(p->lambda_max) &&
+             isfinite(p->rcond),
+         "non-finite lambda range or rcond in the fit parameters");
+
+  VCHECK(m->d >= 1, "model has d = %d features (at least 1 expected)", m->d);
+  int d = m->d;
+  if ((st = validate_schema(ctx, name, m->schema, d))) return st;
+  VCHECK(m->mean && m->scale, "standardization is missing");
+  VCHECK(finite_all(m->mean, d, &bad), "standardization mean %lld is not finite", (long long)bad);
+  for (int j = 0; j < d; j++)
+    VCHECK(isfinite(m->scale[j]) && m->scale[j] > 0,
+           "standardization scale %d is %g (finite and > 0 expected)", j, m->scale[j]);
+
+  VCHECK(m->nlevels >= 1 && m->levels, "model has %d levels (at least 1 expected)", m->nlevels);
+  for (int l = 0; l < m->nlevels; l++) {
+    const bfcr_level_info *li = &m->levels[l];
+    VCHECK(li->level == l, "level table entry %d says level %d", l, li->level);
+    VCHECK(li->clusters >= 1 && li->min_size >= 1 && li->min_size <= li->max_size,
+           "level %d: %lld clusters of sizes %lld..%lld", l, (long long)li->clusters,
+           (long long)li->min_size, (long long)li->max_size);
+  }
+  VCHECK(m->chosen >= 0 && m->chosen < m->nlevels, "chosen level %d out of range 0..%d", m->chosen,
+         m->nlevels - 1);
+  VCHECK(m->k >= 1 && m->k == m->levels[m->chosen].clusters,
+         "model has %lld clusters, its chosen level %d has %lld", (long long)m->k, m->chosen,
+         (long long)m->levels[m->chosen].clusters);
+  VCHECK(m->centroids && m->cm && m->w, "centroids or cluster models are missing");
+  VCHECK(finite_all(m->centroids, m->k * d, &bad), "centroid %lld, feature %lld is not finite",
+         (long long)(bad / d), (long long)(bad % d));
+  VCHECK(finite_all(m->w, m->k * d, &bad), "coefficient %lld of cluster %lld is not finite",
+         (long long)(bad % d), (long long)(bad / d));
+  for (int64_t c = 0; c < m->k; c++) {
+    const bfcr_cluster_model *cm = &m->cm[c];
+    VCHECK(cm->size >= 1, "cluster %lld has %lld training rows", (long long)c, (long long)cm->size);
+    VCHECK(isfinite(cm->intercept), "intercept of cluster %lld is not finite", (long long)c);
+    VCHECK(isfinite(cm->lambda) && cm->lambda >= 0, "cluster %lld: lambda %g is not >= 0",
+           (long long)c, cm->lambda);
+    VCHECK(cm->rank >= 0 && cm->rank <= d, "cluster %lld: rank %d out of range 0..%d", (long long)c,
+           (int)cm->rank, d);
+    VCHECK((cm->flags & ~(BFCR_CM_FALLBACK | BFCR_CM_RANKDEF)) == 0,
+           "cluster %lld: invalid flags 0x%x", (long long)c, (unsigned)cm->flags);
+    VCHECK(cm->src_level >= m->chosen && cm->src_level < m->nlevels,
+           "cluster %lld: source level %d out of range %d..%d", (long long)c, (int)cm->src_level,
+           m->chosen, m->nlevels - 1);
+    VCHECK(cm->src_node >= 0 && cm->src_node < m->levels[cm->src_level].clusters,
+           "cluster %lld: source node %lld out of range at level %d", (long long)c,
+           (long long)cm->src_node, (int)cm->src_level);
+  }
+  VCHECK(!(m->train_rmse < 0) && !isinf(m->train_rmse), "training RMSE %g is invalid",
+         m->train_rmse);
+  VCHECK(m->n_train >= 0, "negative number of kept training rows");
+  VCHECK(m->n_train > 0 || p->routing != BFCR_ROUTE_SAMPLE,
+         "routing by sample but no training rows are kept");
+  if (m->n_train > 0) {
+    VCHECK(m->train_z && m->train_label, "kept training rows are missing");
+    VCHECK(finite_all(m->train_z, m->n_train * d, &bad),
+           "kept training row %lld, feature %lld is not finite", (long long)(bad / d),
+           (long long)(bad % d));
+    for (int64_t i = 0; i < m->n_train; i++)
+      VCHECK(m->train_label[i] >= 0 && m->train_label[i] < m->k,
+             "kept training row %lld: cluster %lld out of range 0..%lld", (long long)i,
+             (long long)m->train_label[i], (long long)(m->k - 1));
+  }
+  return BFCR_OK;
+}
+
+/* ---------------------------------------------------------------- encoding */
+
+typedef struct wbuf {
+  unsigned char *p;
+  size_t len, cap;
+  int oom;
+} wbuf;
+
+/* Room for n more bytes (the buffer doubles); NULL once out of memory. */
+static unsigned char *reserve(wbuf *b, size_t n) {
+  if (b->oom) return NULL;
+  if (n > b->cap - b->len) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < n) {
+      if (cap > SIZE_MAX / 2) {
+        b->oom = 1;
+        return NULL;
+      }
+      cap *= 2;
+    }
+    unsigned char *q = realloc(b->p, cap);
+    if (!q) {
+      b->oom = 1;
+      return NULL;
+    }
+    b->p = q;
+    b->cap = cap;
+  }
+  return b->p + b->len;
+}
+
+static void put_bytes(wbuf *b, const void *src, size_t n) {
+  unsigned char *q = reserve(b, n);
+  if (!q) return;
+  memcpy(q, src, n);
+  b->len += n;
+}
+
+static void le_store(unsigned char *q, uint64_t v, int n) {
+  for (int i = 0; i < n; i++) q[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_uint(wbuf *b, uint64_t v, int n) {
+  unsigned char q[8];
+  le_store(q, v, n);
+  put_bytes(b, q, (size_t)n);
+}
+static void put_u32(wbuf *b, uint32_t v) {
+  put_uint(b, v, 4);
+}
+static void put_i32(wbuf *b, int32_t v) {
+  put_uint(b, (uint32_t)v, 4);
+}
+static void put_u64(wbuf *b, uint64_t v) {
+  put_uint(b, v, 8);
+}
+static void put_i64(wbuf *b, int64_t v) {
+  put_uint(b, (uint64_t)v, 8);
+}
+static void put_f64(wbuf *b, double v) {
+  uint64_t u;
+  memcpy(&u, &v, sizeof u); /* the IEEE-754 bit pattern, NaN payloads and -0 included */
+  put_u64(b, u);
+}
+static void put_f64s(wbuf *b, const double *v, int64_t n) {
+  if (n <= 0) return;
+  if ((uint64_t)n > SIZE_MAX / 8) {
+    b->oom = 1;
+    return;
+  }
+  unsigned char *q = reserve(b, (size_t)n * 8);
+  if (!q) return;
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t u;
+    memcpy(&u, &v[i], sizeof u);
+    le_store(q + 8 * i, u, 8);
+  }
+  b->len += (size_t)n * 8;
+}
+static void put_str(wbuf *b, const char *s) {
+  if (!s) {
+    put_u32(b, STR_NULL);
+    return;
+  }
+  size_t n = strlen(s);
+  put_u32(b, (uint32_t)n);
+  put_bytes(b, s, n);
+}
+
+/* Section = 4-byte tag, u64 payload length, payload. Returns where the length goes. */
+static size_t sec_begin(wbuf *b, int sec) {
+  put_u32(b, sec_tag[sec]);
+  size_t at = b->len;
+  put_u64(b, 0);
+  return at;
+}
+static void sec_end(wbuf *b, size_t at) {
+  if (!b->oom) le_store(b->p + at, (uint64_t)(b->len - at - 8), 8);
+}
+
+static void encode_params(wbuf *b, const bfcr_fit_params *p) {
+  put_i32(b, p->tree.standardize);
+  put_i32(b, p->tree.max_levels);
+  put_u32(b, (uint32_t)p->criterion);
+  put_i32(b, p->level);
+  put_u32(b, (uint32_t)p->regressor);
+  put_u32(b, (uint32_t)p->small);
+  put_i64(b, p->min_cluster_size);
+  put_u32(b, (uint32_t)p->routing);
+  put_u32(b, (uint32_t)p->lambda_mode);
+  put_f64(b, p->lambda);
+  put_f64(b, p->lambda_min);
+  put_f64(b, p->lambda_max);
+  put_i32(b, p->lambda_steps);
+  put_f64(b, p->rcond);
+  put_u64(b, p->seed);
+}
+
+static void encode_schema(wbuf *b, const bfcr_schema *s) {
+  put_u32(b, (uint32_t)s->ncols);
+  put_i32(b, s->target_col);
+  for (int c = 0; c < s->ncols; c++) {
+    put_str(b, s->col_names ? s->col_names[c] : NULL);
+    put_u32(b, (uint32_t)s->col_kind[c]);
+    put_u32(b, (uint32_t)s->col_ncat[c]);
+    for (int j = 0; j < s->col_ncat[c]; j++) put_str(b, s->col_cats[c][j]);
+  }
+  put_u32(b, (uint32_t)s->d);
+  for (int j = 0; j < s->d; j++) {
+    put_str(b, s->feat_names ? s->feat_names[j] : NULL);
+    put_u32(b, (uint32_t)s->feat_col[j]);
+    put_i32(b, s->feat_cat[j]);
+  }
+}
+
+bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char **buf,
+                              size_t *len) {
+  *buf = NULL;
+  *len = 0;
+  bfcr_status st = bfcr_model_validate(ctx, "model", m);
+  if (st != BFCR_OK) {
+    /* An in-memory model that breaks the file's rules is a bug in whatever built it. */
+    char why[BFCR_ERRMSG_MAX];
+    snprintf(why, sizeof why, "%s", ctx ? ctx->errmsg : "invalid model");
+    return bfcr_err(ctx, BFCR_ERR_INTERNAL, "refusing to save an invalid model: %s", why);
+  }
+  wbuf b = {0};
+  int d = m->d, nsec = m->n_train > 0 ? NSEC : NSEC - 1;
+  put_bytes(&b, BFCR_MODEL_MAGIC, 8);
+  put_bytes(&b, text_guard, 4);
+  put_u32(&b, ENDIAN_MARK);
+  put_uint(&b, BFCR_MODEL_MAJOR, 2);
+  put_uint(&b, BFCR_MODEL_MINOR, 2);
+  put_u32(&b, (uint32_t)nsec);
+  put_u64(&b, 0); /* body length, patched below */
+
+  size_t at = sec_begin(&b, SEC_PARM);
+  encode_params(&b, &m->params);
+  sec_end(&b, at);
+
+  at = sec_begin(&b, SEC_SCHM);
+  encode_schema(&b, m->schema);
+  sec_end(&b, at);
+
+  at = sec_begin(&b, SEC_STDZ);
+  put_u32(&b, (uint32_t)d);
+  put_f64s(&b, m->mean, d);
+  put_f64s(&b, m->scale, d);
+  sec_end(&b, at);
+
+  at = sec_begin(&b, SEC_LEVL);
+  put_u32(&b, (uint32_t)m->nlevels);
+  put_u32(&b, (uint32_t)m->chosen);
+  for (int l = 0; l < m->nlevels; l++) {
+    const bfcr_level_info *li = &m->levels[l];
+    put_i32(&b, li->level);
+    put_i64(&b, li->clusters);
+    put_i64(&b, li->min_size);
+    put_i64(&b, li->max_size);
+    put_f64(&b, li->hci);
+    put_f64(&b, li->ch);
+    put_f64(&b, li->db);
+    put_f64(&b, li->bic);
+    put_f64(&b, li->gcv);
+    put_f64(&b, li->within_ss);
+  }
+  sec_end(&b, at);
+
+  at = sec_begin(&b, SEC_CENT);
+  put_i64(&b, m->k);
+  put_u32(&b, (uint32_t)d);
+  put_f64s(&b, m->centroids, m->k * d);
+  sec_end(&b, at);
+
+  at = sec_begin(&b, SEC_CMOD);
+  put_i64(&b, m->k);
+  put_f64(&b, m->train_rmse);
+  for (int64_t c = 0; c < m->k; c++) {
+    const bfcr_cluster_model *cm = &m->cm[c];
+    put_i64(&b, cm->size);
+    put_f64(&b, cm->intercept);
+    put_f64(&b, cm->lambda);
+    put_f64(&b, cm->gcv);
+    put_i32(&b, cm->rank);
+    put_u32(&b, (uint32_t)cm->flags);
+    put_i32(&b, cm->src_level);
+    put_i64(&b, cm->src_node);
+  }
+  sec_end(&b, at);
+
+  at = sec_begin(&b, SEC_WGHT);
+  put_i64(&b, m->k);
+  put_u32(&b, (uint32_t)d);
+  put_f64s(&b, m->w, m->k * d);
+  sec_end(&b, at);
+
+  if (m->n_train > 0) {
+    at = sec_begin(&b, SEC_ROUT);
+    put_i64(&b, m->n_train);
+    put_u32(&b, (uint32_t)d);
+    put_f64s(&b, m->train_z, m->n_train * d);
+    for (int64_t i = 0; i < m->n_train; i++) put_i64(&b, m->train_label[i]);
+    sec_end(&b, at);
+  }
+
+  if (!b.oom) {
+    le_store(b.p + 24, (uint64_t)(b.len - BFCR_MODEL_HEADER_BYTES), 8);
+    put_u64(&b, bfcr_crc64(0, b.p, b.len));
+  }
+  if (b.oom) {
+    free(b.p);
+    return bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory encoding the model");
+  }
+  *buf = b.p;
+  *len = b.len;
+  return BFCR_OK;
+}
+
+/* ---------------------------------------------------------------- decoding */
+
+typedef struct rd {
+  bfcr_ctx *ctx;
+  const char *name;
+  const unsigned char *p;
+  size_t pos, end; /* read position and end of the current section */
+  const char *sec;
+} rd;
+
+static uint64_t le_load(const unsigned char *q, int n) {
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; i--) v = v << 8 | q[i];
+  return v;
+}
+
+static bfcr_status rd_need(rd *r, size_t n) {
+  if (r->end - r->pos >= n) return BFCR_OK;
+  return bfcr_err_at(r->ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                     "truncated at byte %zu: section %s ends at byte %zu, %zu more bytes needed",
+                     r->pos, r->sec, r->end, n - (r->end - r->pos));
+}
+
+#define RD(expr)                                \
+  do {                                          \
+    if ((st = (expr)) != BFCR_OK) goto cleanup; \
+  } while (0)
+
+static bfcr_status rd_uint(rd *r, int n, uint64_t *v) {
+  bfcr_status st = rd_need(r, (size_t)n);
+  if (st) return st;
+  *v = le_load(r->p + r->pos, n);
+  r->pos += (size_t)n;
+  return BFCR_OK;
+}
+static bfcr_status rd_i32(rd *r, int32_t *v) {
+  uint64_t u;
+  bfcr_status st = rd_uint(r, 4, &u);
+  /* Two's complement by arithmetic, not by a conversion the standard leaves open. */
+  if (!st) *v = u >= 0x80000000u ? (int32_t)((int64_t)u - 0x100000000) : (int32_t)u;
+  return st;
+}
+static bfcr_status rd_i64(rd *r, int64_t *v) {
+  uint64_t u;
+  bfcr_status st = rd_uint(r, 8, &u);
+  if (!st) *v = u > (uint64_t)INT64_MAX ? -(int64_t)(~u) - 1 : (int64_t)u;
+  return st;
+}
+static bfcr_status rd_int(rd *r, int *v) {
+  int32_t x;
+  bfcr_status st = rd_i32(r, &x);
+  if (!st) *v = x;
+  return st;
+}
+static bfcr_status rd_f64(rd *r, double *v) {
+  uint64_t u;
+  bfcr_status st = rd_uint(r, 8, &u);
+  if (!st) memcpy(v, &u, sizeof *v);
+  return st;
+}
+static bfcr_status rd_f64s(rd *r, double *v, int64_t n) {
+  if (n <= 0) return BFCR_OK;
+  /* n was checked against the section's length, so n * 8 does not overflow. */
+  bfcr_status st = rd_need(r, (size_t)n * 8);
+  if (st) return st;
+  const unsigned char *q = r->p + r->pos;
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t u = le_load(q + 8 * i, 8);
+    memcpy(&v[i], &u, sizeof u);
+  }
+  r->pos += (size_t)n * 8;
+  return BFCR_OK;
+}
+
+/* A count of items of at least elem bytes each that must fit in the rest of the section
+ * (checked before anything is allocated for them) and be at most max. */
+static bfcr_status rd_count(rd *r, int nbytes, uint64_t elem, uint64_t max, uint64_t *n,
+                            const char *what) {
+  size_t at = r->pos;
+  bfcr_status st = rd_uint(r, nbytes, n);
+  if (st) return st;
+  uint64_t left = r->end - r->pos;
+  if (*n > max)
+    return bfcr_err_at(r->ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                       "section %s, byte %zu: %s %llu exceeds the limit %llu", r->sec, at, what,
+                       (unsigned long long)*n, (unsigned long long)max);
+  if (elem > 0 && *n > left / elem)
+    return bfcr_err_at(r->ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                       "section %s, byte %zu: %s %llu needs %llu bytes each, only %llu are left",
+                       r->sec, at, what, (unsigned long long)*n, (unsigned long long)elem,
+                       (unsigned long long)left);
+  return BFCR_OK;
+}
+
+/* A length-prefixed string; *s stays NULL for the absent-string marker when allowed. */
+static bfcr_status rd_str(rd *r, int may_be_null, char **s, const char *what) {
+  size_t at = r->pos;
+  uint64_t n;
+  bfcr_status st = rd_uint(r, 4, &n);
+  if (st) return st;
+  *s = NULL;
+  if (n == STR_NULL && may_be_null) return BFCR_OK;
+  if (n > BFCR_MODEL_MAX_STR)
+    return bfcr_err_at(r->ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                       "section %s, byte %zu: %s of %llu bytes (at most %d allowed)", r->sec, at,
+                       what, (unsigned long long)n, BFCR_MODEL_MAX_STR);
+  if ((st = rd_need(r, (size_t)n))) return st;
+  if (memchr(r->p + r->pos, '\0', (size_t)n))
+    return bfcr_err_at(r->ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                       "section %s, byte %zu: %s contains a NUL byte", r->sec, at, what);
+  *s = bfcr_malloc(r->ctx, (size_t)n + 1, 1);
+  if (!*s) return BFCR_ERR_NOMEM;
+  memcpy(*s, r->p + r->pos, (size_t)n);
+  (*s)[n] = '\0';
+  r->pos += (size_t)n;
+  return BFCR_OK;
+}
+
+static bfcr_status bad_value(rd *r, size_t at, const char *what, long long v) {
+  return bfcr_err_at(r->ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                     "section %s, byte %zu: invalid %s %lld", r->sec, at, what, v);
+}
+
+static bfcr_status rd_enum(rd *r, int *v, int max, const char *what) {
+  size_t at = r->pos;
+  uint64_t u;
+  bfcr_status st = rd_uint(r, 4, &u);
+  if (st) return st;
+  if (u > (uint64_t)max) return bad_value(r, at, what, (long long)u);
+  *v = (int)u;
+  return BFCR_OK;
+}
+
+static bfcr_status decode_params(rd *r, bfcr_fit_params *p) {
+  bfcr_status st = BFCR_OK;
+  int v;
+  RD(rd_int(r, &p->tree.standardize));
+  RD(rd_int(r, &p->tree.max_levels));
+  RD(rd_enum(r, &v, BFCR_CRIT_GCV, "criterion"));
+  p->criterion = (bfcr_criterion)v;
+  RD(rd_int(r, &p->level));
+  RD(rd_enum(r, &v, BFCR_REG_OLS, "regressor"));
+  p->regressor = (bfcr_regressor)v;
+  RD(rd_enum(r, &v, BFCR_SMALL_ANCESTOR, "small-cluster policy"));
+  p->small = (bfcr_small_policy)v;
+  RD(rd_i64(r, &p->min_cluster_size));
+  RD(rd_enum(r, &v, BFCR_ROUTE_SAMPLE, "routing"));
+  p->routing = (bfcr_routing)v;
+  RD(rd_enum(r, &v, BFCR_LAMBDA_FIXED, "lambda mode"));
+  p->lambda_mode = (bfcr_lambda_mode)v;
+  RD(rd_f64(r, &p->lambda));
+  RD(rd_f64(r, &p->lambda_min));
+  RD(rd_f64(r, &p->lambda_max));
+  RD(rd_int(r, &p->lambda_steps));
+  RD(rd_f64(r, &p->rcond));
+  uint64_t seed;
+  RD(rd_uint(r, 8, &seed));
+  p->seed = seed;
+cleanup:
+  return st;
+}
+
+/* Fills a schema whose fields are set in an order that keeps it consistent at every
+ * step (a count is set only once its arrays exist), so bfcr_schema_free can release it
+ * after a failure at any point. */
+static bfcr_status decode_schema(rd *r, bfcr_schema *s) {
+  bfcr_status st = BFCR_OK;
+  bfcr_ctx *ctx = r->ctx;
+  uint64_t n;
+  /* Per column at least: name length, kind, category count. */
+  RD(rd_count(r, 4, 12, INT_MAX, &n, "column count"));
+  if (n == 0) return bad_value(r, r->pos - 4, "column count", 0);
+  int ncols = (int)n;
+  RD(rd_int(r, &s->target_col));
+  if (ncols > 0) {
+    s->col_names = bfcr_calloc(ctx, (size_t)ncols, sizeof *s->col_names);
+    s->col_kind = bfcr_calloc(ctx, (size_t)ncols, sizeof *s->col_kind);
+    s->col_ncat = bfcr_calloc(ctx, (size_t)ncols, sizeof *s->col_ncat);
+    s->col_cats = bfcr_calloc(ctx, (size_t)ncols, sizeof *s->col_cats);
+    if (!s->col_names || !s->col_kind || !s->col_ncat || !s->col_cats) {
+      st = BFCR_ERR_NOMEM;
+      goto cleanup;
+    }
+  }
+  s->ncols = ncols;
+  for (int c = 0; c < ncols; c++) {
+    RD(rd_str(r, 1, &s->col_names[c], "column name"));
+    RD(rd_enum(r, &s->col_kind[c], BFCR_COL_IGNORED, "column kind"));
+    RD(rd_count(r, 4, 4, INT_MAX, &n, "category count"));
+    if (n > 0) {
+      s->col_cats[c] = bfcr_calloc(ctx, (size_t)n, sizeof *s->col_cats[c]);
+      if (!s->col_cats[c]) {
+        st = BFCR_ERR_NOMEM;
+        goto cleanup;
+      }
+      s->col_ncat[c] = (int)n;
+      for (int j = 0; j < (int)n; j++) RD(rd_str(r, 0, &s->col_cats[c][j], "category"));
+    }
+  }
+  /* Per feature: name length, column, category. */
+  RD(rd_count(r, 4, 12, INT_MAX, &n, "feature count"));
+  int d = (int)n;
+  if (d > 0) {
+    s->feat_names = bfcr_calloc(ctx, (size_t)d, sizeof *s->feat_names);
+    s->feat_col = bfcr_calloc(ctx, (size_t)d, sizeof *s->feat_col);
+    s->feat_cat = bfcr_calloc(ctx, (size_t)d, sizeof *s->feat_cat);
+    if (!s->feat_names || !s->feat_col || !s->feat_cat) {
+      st = BFCR_ERR_NOMEM;
+      goto cleanup;
+    }
+  }
+  s->d = d;
+  for (int j = 0; j < d; j++) {
+    RD(rd_str(r, 1, &s->feat_names[j], "feature name"));
+    RD(rd_int(r, &s->feat_col[j]));
+    RD(rd_int(r, &s->feat_cat[j]));
+  }
+cleanup:
+  return st;
+}
+
+/* A dimension field repeated in a section: must equal the model's d. */
+static bfcr_status rd_same_d(rd *r, int d) {
+  size_t at = r->pos;
+  uint64_t v;
+  bfcr_status st = rd_uint(r, 4, &v);
+  if (st) return st;
+  if (v != (uint64_t)d)
+    return bfcr_err_at(r->ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                       "section %s, byte %zu: %llu features, the model has %d", r->sec, at,
+                       (unsigned long long)v, d);
+  return BFCR_OK;
+}
+static bfcr_status rd_same_k(rd *r, int64_t k) {
+  size_t at = r->pos;
+  int64_t v;
+  bfcr_status st = rd_i64(r, &v);
+  if (st) return st;
+  if (v != k)
+    return bfcr_err_at(r->ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                       "section %s, byte %zu: %lld clusters, section CENT has %lld", r->sec, at,
+                       (long long)v, (long long)k);
+  return BFCR_OK;
+}
+
+static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  bfcr_ctx *ctx = r->ctx;
+  uint64_t n;
+  int d = m->d;
+  switch (sec) {
+    case SEC_PARM:
+      RD(decode_params(r, &m->params));
+      break;
+    case SEC_SCHM:
+      m->schema = bfcr_calloc(ctx, 1, sizeof *m->schema);
+      if (!m->schema) return BFCR_ERR_NOMEM;
+      m->schema->target_col = -1;
+      RD(decode_schema(r, m->schema));
+      break;
+    case SEC_STDZ:
+      RD(rd_count(r, 4, 16, INT_MAX, &n, "feature count"));
+      if (n == 0) return bad_value(r, r->pos - 4, "feature count", 0);
+      BFCR_ALLOC(ctx, m->mean, n);
+      BFCR_ALLOC(ctx, m->scale, n);
+      m->d = (int)n;
+      RD(rd_f64s(r, m->mean, m->d));
+      RD(rd_f64s(r, m->scale, m->d));
+      break;
+    case SEC_LEVL:
+      RD(rd_count(r, 4, 76, INT_MAX, &n, "level count"));
+      if (n == 0) return bad_value(r, r->pos - 4, "level count", 0);
+      RD(rd_int(r, &m->chosen));
+      BFCR_CALLOC(ctx, m->levels, n);
+      m->nlevels = (int)n;
+      for (int l = 0; l < m->nlevels; l++) {
+        bfcr_level_info *li = &m->levels[l];
+        RD(rd_int(r, &li->level));
+        RD(rd_i64(r, &li->clusters));
+        RD(rd_i64(r, &li->min_size));
+        RD(rd_i64(r, &li->max_size));
+        RD(rd_f64(r, &li->hci));
+        RD(rd_f64(r, &li->ch));
+        RD(rd_f64(r, &li->db));
+        RD(rd_f64(r, &li->bic));
+        RD(rd_f64(r, &li->gcv));
+        RD(rd_f64(r, &li->within_ss));
+      }
+      break;
+    case SEC_CENT: {
+      size_t at = r->pos;
+      RD(rd_uint(r, 8, &n));
+      RD(rd_same_d(r, d));
+      /* k rows of d doubles: compare by division so k * d * 8 cannot overflow. */
+      if (n == 0 || n > (uint64_t)INT64_MAX || n > (r->end - r->pos) / 8 / (uint64_t)d) {
+        st = bfcr_err_at(ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                         "section CENT, byte %zu: cluster count %llu does not fit the %zu bytes "
+                         "left for %d features",
+                         at, (unsigned long long)n, r->end - r->pos, d);
+        goto cleanup;
+      }
+      BFCR_ALLOC(ctx, m->centroids, n * (uint64_t)d);
+      m->k = (int64_t)n;
+      RD(rd_f64s(r, m->centroids, m->k * d));
+      break;
+    }
+    case SEC_CMOD:
+      RD(rd_same_k(r, m->k));
+      RD(rd_f64(r, &m->train_rmse));
+      if ((uint64_t)m->k > (r->end - r->pos) / 52) {
+        st = bfcr_err_at(ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                         "truncated at byte %zu: section CMOD is too short for %lld clusters",
+                         r->end, (long long)m->k);
+        goto cleanup;
+      }
+      BFCR_CALLOC(ctx, m->cm, m->k);
+      for (int64_t c = 0; c < m->k; c++) {
+        bfcr_cluster_model *cm = &m->cm[c];
+        RD(rd_i64(r, &cm->size));
+        RD(rd_f64(r, &cm->intercept));
+        RD(rd_f64(r, &cm->lambda));
+        RD(rd_f64(r, &cm->gcv));
+        RD(rd_i32(r, &cm->rank));
+        RD(rd_i32(r, &cm->flags));
+        RD(rd_i32(r, &cm->src_level));
+        RD(rd_i64(r, &cm->src_node));
+      }
+      break;
+    case SEC_WGHT:
+      RD(rd_same_k(r, m->k));
+      RD(rd_same_d(r, d));
+      if ((uint64_t)m->k > (r->end - r->pos) / 8 / (uint64_t)d) {
+        st = bfcr_err_at(ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                         "truncated at byte %zu: section WGHT is too short for %lld x %d "
+                         "coefficients",
+                         r->end, (long long)m->k, d);
+        goto cleanup;
+      }
+      BFCR_ALLOC(ctx, m->w, m->k * d);
+      RD(rd_f64s(r, m->w, m->k * d));
+      break;
+    case SEC_ROUT: {
+      size_t at = r->pos;
+      RD(rd_uint(r, 8, &n));
+      RD(rd_same_d(r, d));
+      /* Each kept row: d doubles and one label. */
+      if (n == 0 || n > (uint64_t)INT64_MAX || n > (r->end - r->pos) / 8 / ((uint64_t)d + 1)) {
+        st = bfcr_err_at(ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                         "section ROUT, byte %zu: row count %llu does not fit the %zu bytes left",
+                         at, (unsigned long long)n, r->end - r->pos);
+        goto cleanup;
+      }
+      BFCR_ALLOC(ctx, m->train_z, n * (uint64_t)d);
+      BFCR_ALLOC(ctx, m->train_label, n);
+      m->n_train = (int64_t)n;
+      RD(rd_f64s(r, m->train_z, m->n_train * d));
+      for (int64_t i = 0; i < m->n_train; i++) RD(rd_i64(r, &m->train_label[i]));
+      break;
+    }
+  }
+cleanup:
+  return st;
+}
+
+static void tag_text(uint32_t tag, char out[20]) {
+  unsigned char c[4];
+  le_store(c, tag, 4);
+  int printable = 1;
+  for (int i = 0; i < 4; i++) printable &= c[i] >= 0x20 && c[i] < 0x7F;
+  if (printable)
+    snprintf(out, 20, "'%c%c%c%c'", c[0], c[1], c[2], c[3]);
+  else
+    snprintf(out, 20, "0x%08lx", (unsigned long)tag);
+}
+
+static int is_prefix_of_magic(const unsigned char *buf, size_t len) {
+  unsigned char head[16];
+  memcpy(head, BFCR_MODEL_MAGIC, 8);
+  memcpy(head + 8, text_guard, 4);
+  le_store(head + 12, ENDIAN_MARK, 4);
+  return memcmp(buf, head, len < 16 ? len : 16) == 0;
+}
+
+static bfcr_status check_header(bfcr_ctx *ctx, const char *name, const unsigned char *buf,
+                                size_t len, int *newer_minor, uint64_t *body) {
+  if (len == 0)
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0, "not a bfcr model file (empty)");
+  if (len < BFCR_MODEL_HEADER_BYTES && len < 16 && is_prefix_of_magic(buf, len))
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0,
+                       "truncated at byte %zu (the header alone has %d bytes)", len,
+                       BFCR_MODEL_HEADER_BYTES);
+  if (len < 8 || memcmp(buf, BFCR_MODEL_MAGIC, 8) != 0)
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0, "not a bfcr model file (bad magic)");
+  /* The guard bytes CR LF ^Z LF change under any line-ending conversion. */
+  if (len < 12 || memcmp(buf + 8, text_guard, 4) != 0) {
+    static const unsigned char lf_to_crlf[4] = {0x0D, 0x0D, 0x0A, 0x1A};
+    static const unsigned char crlf_to_lf[3] = {0x0A, 0x1A, 0x0A};
+    int converted = (len >= 12 && memcmp(buf + 8, lf_to_crlf, 4) == 0) ||
+                    (len >= 11 && memcmp(buf + 8, crlf_to_lf, 3) == 0);
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0, "not a bfcr model file%s",
+                       converted ? " (its line endings were converted: copied in text mode?)"
+                                 : " (bad signature)");
+  }
+  if (len < 16)
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0,
+                       "truncated at byte %zu (the header alone has %d bytes)", len,
+                       BFCR_MODEL_HEADER_BYTES);
+  uint64_t mark = le_load(buf + 12, 4);
+  if (mark == 0x04030201u)
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0,
+                       "wrong endianness: the file was written with byte-swapped (big-endian) "
+                       "integers");
+  if (mark != ENDIAN_MARK)
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0,
+                       "not a bfcr model file (bad byte-order marker 0x%08llx)",
+                       (unsigned long long)mark);
+  if (len < 20)
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0,
+                       "truncated at byte %zu (the header alone has %d bytes)", len,
+                       BFCR_MODEL_HEADER_BYTES);
+  unsigned major = (unsigned)le_load(buf + 16, 2), minor = (unsigned)le_load(buf + 18, 2);
+  if (major != BFCR_MODEL_MAJOR)
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0,
+                       "model format version %u.%u is not supported (this bfcr reads version "
+                       "%d.x, up to %d.%d)",
+                       major, minor, BFCR_MODEL_MAJOR, BFCR_MODEL_MAJOR, BFCR_MODEL_MINOR);
+  *newer_minor = minor > BFCR_MODEL_MINOR;
+  if (len < BFCR_MODEL_HEADER_BYTES)
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0,
+                       "truncated at byte %zu (the header alone has %d bytes)", len,
+                       BFCR_MODEL_HEADER_BYTES);
+  *body = le_load(buf + 24, 8);
+  size_t room = len - BFCR_MODEL_HEADER_BYTES;
+  if (room < BFCR_MODEL_TRAILER_BYTES || *body > room - BFCR_MODEL_TRAILER_BYTES) {
+    unsigned long long want = *body > UINT64_MAX - 40 ? UINT64_MAX : *body + 40;
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0,
+                       "truncated at byte %zu (the header declares %llu bytes)", len, want);
+  }
+  size_t total = BFCR_MODEL_HEADER_BYTES + (size_t)*body + BFCR_MODEL_TRAILER_BYTES;
+  if (len > total)
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0,
+                       "%zu bytes of trailing garbage after the end of the model at byte %zu",
+                       len - total, total);
+  uint64_t stored = le_load(buf + total - 8, 8), computed = bfcr_crc64(0, buf, total - 8);
+  if (stored != computed)
+    return bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0,
+                       "checksum mismatch (stored 0x%016llx, computed 0x%016llx): the file is "
+                       "corrupt",
+                       (unsigned long long)stored, (unsigned long long)computed);
+  return BFCR_OK;
+}
+
+bfcr_status bfcr_model_decode(bfcr_ctx *ctx, const char *name, const unsigned char *buf, size_t len,
+                              bfcr_model **out) {
+  *out = NULL;
+  if (!name) name = "model";
+  bfcr_status st = BFCR_OK;
+  int newer = 0;
+  uint64_t body = 0;
+  bfcr_model *m = NULL;
+  if ((st = check_header(ctx, name, buf, len, &newer, &body))) return st;
+  unsigned minor = (unsigned)le_load(buf + 18, 2);
+  uint64_t nsec = le_load(buf + 20, 4);
+
+  BFCR_CALLOC(ctx, m, 1);
+  rd r = {ctx, name, buf, BFCR_MODEL_HEADER_BYTES, 0, "header"};
+  size_t body_end = BFCR_MODEL_HEADER_BYTES + (size_t)body;
+  int next = 0; /* sections come in the order of sec_tag; all but ROUT are required */
+  for (uint64_t i = 0; i < nsec; i++) {
+    r.end = body_end;
+    r.sec = "header";
+    size_t at = r.pos;
+    uint64_t tag, slen;
+    RD(rd_uint(&r, 4, &tag));
+    RD(rd_uint(&r, 8, &slen));
+    if (slen > body_end - r.pos) {
+      st = bfcr_err_at(ctx, BFCR_ERR_FORMAT, name, 0, 0,
+                       "truncated at byte %zu: section at byte %zu declares %llu bytes", body_end,
+                       at, (unsigned long long)slen);
+      goto cleanup;
+    }
+    r.end = r.pos + (size_t)slen;
+    int sec = -1;
+    for (int s = 0; s < NSEC; s++)
+      if (sec_tag[s] == tag) sec = s;
+    char tname[20];
+    tag_text((uint32_t)tag, tname);
+    if (sec < 0) {
+      /* Newer minor versions may add sections; older readers skip them. */
+      BFCR_CHECK(ctx, newer, BFCR_ERR_FORMAT, "%s: unknown section %s at byte %zu", name, tname,
+                 at);
+      r.pos = r.end;
+      continue;
+    }
+    BFCR_CHECK(ctx, sec == next, BFCR_ERR_FORMAT,
+               "%s: section %s at byte %zu where section %s was expected", name, sec_name[sec], at,
+               next < NSEC ? sec_name[next] : "none (all were read)");
+    r.sec = sec_name[sec];
+    RD(decode_section(&r, sec, m));
+    /* Newer minor versions may append fields to a section; older readers skip them. */
+    BFCR_CHECK(ctx, r.pos == r.end || newer, BFCR_ERR_FORMAT,
+               "%s: section %s has %zu unexpected bytes at byte %zu", name, sec_name[sec],
+               r.end - r.pos, r.pos);
+    r.pos = r.end;
+    next = sec + 1;
+  }
+  BFCR_CHECK(ctx, r.pos == body_end, BFCR_ERR_FORMAT,
+             "%s: %zu bytes after the last of the %llu sections at byte %zu", name,
+             body_end - r.pos, (unsigned long long)nsec, r.pos);
+  BFCR_CHECK(ctx, next >= SEC_ROUT, BFCR_ERR_FORMAT, "%s: section %s is missing", name,
+             next < NSEC ? sec_name[next] : "?");
+  RD(bfcr_model_validate(ctx, name, m));
+  if (newer && ctx && ctx->rank == 0)
+    bfcr_log(ctx, BFCR_LOG_WARN,
+             "%s: model format version %d.%u is newer than this bfcr's %d.%d; fields it does "
+             "not know were skipped",
+             name, BFCR_MODEL_MAJOR, minor, BFCR_MODEL_MAJOR, BFCR_MODEL_MINOR);
+  *out = m;
+  m = NULL;
+cleanup:
+  bfcr_model_free(m);
+  return st;
+}
+
+/* ---------------------------------------------------------------- files */
+
+static bfcr_status read_whole(bfcr_ctx *ctx, const char *path, unsigned char **buf, size_t *len) {
+  *buf = NULL;
+  *len = 0;
+  bfcr_status st = BFCR_OK;
+  char ebuf[128];
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) {
+    int e = errno;
+    if (strerror_r(e, ebuf, sizeof ebuf) != 0) snprintf(ebuf, sizeof ebuf, "error %d", e);
+    return bfcr_err(ctx, BFCR_ERR_IO, "%s: cannot open the model file: %s", path, ebuf);
+  }
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) {
+    int e = errno;
+    if (strerror_r(e, ebuf, sizeof ebuf) != 0) snprintf(ebuf, sizeof ebuf, "error %d", e);
+    st = bfcr_err(ctx, BFCR_ERR_IO, "%s: cannot stat: %s", path, ebuf);
+    goto cleanup;
+  }
+  BFCR_CHECK(ctx, !S_ISDIR(sb.st_mode), BFCR_ERR_IO, "%s: is a folder, not a model file", path);
+  BFCR_CHECK(ctx, S_ISREG(sb.st_mode), BFCR_ERR_IO, "%s: not a regular file", path);
+  BFCR_CHECK(ctx, (uintmax_t)sb.st_size <= SIZE_MAX / 2, BFCR_ERR_NOMEM, "%s: too large", path);
+  size_t size = (size_t)sb.st_size;
+  if (size > 0) BFCR_ALLOC(ctx, *buf, size);
+  size_t got = 0;
+  while (got < size) {
+    ssize_t r = read(fd, *buf + got, size - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int e = errno;
+      if (strerror_r(e, ebuf, sizeof ebuf) != 0) snprintf(ebuf, sizeof ebuf, "error %d", e);
+      st = bfcr_err(ctx, BFCR_ERR_IO, "%s: read failed: %s", path, ebuf);
+      goto cleanup;
+    }
+    BFCR_CHECK(ctx, r > 0, BFCR_ERR_IO, "%s: file shrank while being read", path);
+    got += (size_t)r;
+  }
+  *len = size;
+cleanup:
+  close(fd);
+  if (st != BFCR_OK) {
+    free(*buf);
+    *buf = NULL;
+  }
+  return st;
+}
+
+bfcr_status bfcr_model_save(bfcr_ctx *ctx, const bfcr_model *model, const char *path) {
+  if (!ctx) return BFCR_ERR_ARG;
+  bfcr_status st = BFCR_OK;
+  unsigned char *buf = NULL;
+  size_t len = 0;
+  double t0 = bfcr_wtime();
+  if (!model || !path) {
+    st = bfcr_err(ctx, BFCR_ERR_ARG, "bfcr_model_save: NULL %s", model ? "path" : "model");
+  } else if (ctx->rank == 0) {
+    st = bfcr_model_encode(ctx, model, &buf, &len);
+    if (st == BFCR_OK) st = bfcr_atomic_write_file(ctx, path, buf, len);
+    free(buf);
+  }
+  st = bfcr_agree(ctx, st);
+  bfcr_phase_add(ctx, "model save", bfcr_wtime() - t0, 0);
+  return st;
+}
+
+/* MPI counts are int: move the bytes in pieces of at most 1 GiB. */
+static bfcr_status bcast_bytes(bfcr_ctx *ctx, unsigned char *buf, size_t len) {
+  const size_t piece = (size_t)1 << 30;
+  for (size_t at = 0; at < len; at += piece) {
+    size_t n = len - at < piece ? len - at : piece;
+    if (MPI_Bcast(buf + at, (int)n, MPI_BYTE, 0, ctx->comm) != MPI_SUCCESS)
+      return bfcr_err(ctx, BFCR_ERR_MPI, "MPI_Bcast of the model bytes failed");
+  }
+  return BFCR_OK;
+}
+
+bfcr_status bfcr_model_load(bfcr_ctx *ctx, const char *path, bfcr_model **out) {
+  if (!ctx) return BFCR_ERR_ARG;
+  bfcr_status st = BFCR_OK;
+  unsigned char *buf = NULL;
+  size_t len = 0;
+  bfcr_model *m = NULL;
+  double t0 = bfcr_wtime();
+  if (out) *out = NULL;
+  if (!out || !path)
+    st = bfcr_err(ctx, BFCR_ERR_ARG, "bfcr_model_load: NULL %s", out ? "path" : "output");
+  else if (ctx->rank == 0)
+    st = read_whole(ctx, path, &buf, &len);
+  BFCR_CALL(bfcr_agree(ctx, st));
+
+  uint64_t n = len;
+  if (MPI_Bcast(&n, 1, MPI_UINT64_T, 0, ctx->comm) != MPI_SUCCESS)
+    st = bfcr_err(ctx, BFCR_ERR_MPI, "MPI_Bcast of the model size failed");
+  else if (ctx->rank != 0 && n > 0 && !(buf = bfcr_malloc(ctx, (size_t)n, 1)))
+    st = BFCR_ERR_NOMEM;
+  BFCR_CALL(bfcr_agree(ctx, st));
+  len = (size_t)n;
+  BFCR_CALL(bfcr_agree(ctx, bcast_bytes(ctx, buf, len)));
+
+  /* Every rank decodes the same bytes, so all reach the same verdict; the agreement
+   * only matters if memory runs out on one of them. */
+  st = bfcr_model_decode(ctx, path, buf, len, &m);
+  BFCR_CALL(bfcr_agree(ctx, st));
+  *out = m;
+  m = NULL;
+cleanup:
+  bfcr_model_free(m);
+  free(buf);
+  bfcr_phase_add(ctx, "model load", bfcr_wtime() - t0, 0);
+  return st;
+}

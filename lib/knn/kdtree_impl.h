@@ -1,0 +1,129 @@
+/* Internal layout of the kd-tree, shared by the build, query and all-pairs files.
+ *
+ * The points are stored in tree order twice: row-major in X (queries read their own
+ * coordinates from it) and leaf-blocked column-major in P: the leaf [lo, hi) of m
+ * points occupies P[lo * d, hi * d) and its coordinate k of position p sits at
+ * P[lo * d + k * m + (p - lo)]. A leaf is then one contiguous block of d short columns,
+ * so the canonical distance from one query to every point of a leaf vectorizes across
+ * the leaf's points (and streams from one region of memory) while each pair keeps the
+ * canonical summation order k = 0..d-1. idx[p] is the caller's row index of tree
+ * position p: ties are broken on it, never on tree positions. */
+#ifndef BFCR_KNN_KDTREE_IMPL_H
+#define BFCR_KNN_KDTREE_IMPL_H
+
+#include <stdint.h>
+#include "knn/knn.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* Leaves hold at most this many points (a node of more is split in two halves). 48 was
+ * the fastest of 48/64/96 on 1M x 8 blobs (per-point walk, docs/knn.md); 128 wins at 100k. */
+#define BFCR_KD_LEAF_MAX 48
+
+typedef struct bfcr_kd_node {
+  int64_t lo, hi;    /* tree positions [lo, hi) */
+  int64_t right;     /* right child node id; -1 for a leaf (left child is id + 1) */
+  int64_t min_index; /* smallest caller index inside: prunes exact ties */
+} bfcr_kd_node;
+
+struct bfcr_kdtree {
+  int64_t n;
+  int d;
+  double *X;          /* n x d, row-major, tree order */
+  double *P;          /* leaf-blocked column-major, tree order (see above) */
+  int64_t *idx;       /* tree position -> caller's row index */
+  bfcr_kd_node *node; /* preorder: node 0 is the root, left child = id + 1 */
+  int64_t nnodes;
+  double *bmin, *bmax; /* tight bounding box of node i: [i * d, i * d + d) */
+  int64_t *leaf;       /* leaf node ids in tree order */
+  int64_t nleaves;
+};
+
+/* Squared distance from point q (d values, contiguous) to box [lo, hi]: a lower bound of
+ * bfcr_dist2(q, r) for every r in the box, because rounding is monotone and the sum runs
+ * in the same order k = 0..d-1 (see docs/knn.md). */
+static inline double bfcr_kd_point_box(const double *q, const double *lo, const double *hi, int d) {
+  double s = 0.0;
+  for (int k = 0; k < d; k++) {
+    /* At most one of the two differences is positive (lo <= hi, rounding is
+     * monotone), so t is exactly the branchy gap; max keeps this branch-free. */
+    double a = lo[k] - q[k], b = q[k] - hi[k];
+    double t = (a > 0.0 ? a : 0.0) + (b > 0.0 ? b : 0.0);
+    s += t * t;
+  }
+  return s;
+}
+
+/* Squared gap between boxes a and b: a lower bound of the distance of any pair drawn
+ * from them, by the same monotonicity argument. */
+static inline double bfcr_kd_box_box(const double *alo, const double *ahi, const double *blo,
+                                     const double *bhi, int d) {
+  double s = 0.0;
+  for (int k = 0; k < d; k++) {
+    double t = 0.0;
+    if (ahi[k] < blo[k]) {
+      t = blo[k] - ahi[k];
+    } else if (bhi[k] < alo[k]) {
+      t = alo[k] - bhi[k];
+    }
+    s += t * t;
+  }
+  return s;
+}
+
+/* Canonical squared distances from q to the m points of a leaf starting at tree
+ * position lo: acc[j] = bfcr_dist2(q, point lo + j) bit for bit whenever that value is
+ * <= cut; otherwise acc[j] is some value > cut (a partial sum: partial sums only grow,
+ * since every added term is >= 0, so a block of points whose partial sums all exceed
+ * cut stops early without changing any answer). Blocks of 8 points keep their partial
+ * sums in registers across the d coordinates; each pair sums k = 0..d-1 in order. */
+#define BFCR_KD_BLOCK 8
+static inline void bfcr_kd_leaf_dist(const bfcr_kdtree *t, const double *q, int64_t lo, int m,
+                                     double cut, double *restrict acc) {
+  const int d = t->d;
+  const double *restrict base = t->P + lo * d;
+  int j0 = 0;
+#ifdef __SSE2__
+  /* Plain SSE2 (the x86-64 baseline): separate multiply and add, no FMA, so each lane
+   * rounds exactly like bfcr_dist2. */
+  const __m128d cutv = _mm_set1_pd(cut);
+  for (; j0 + BFCR_KD_BLOCK <= m; j0 += BFCR_KD_BLOCK) {
+    __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    for (int k = 0; k < d; k++) {
+      const __m128d qk = _mm_set1_pd(q[k]);
+      const double *col = base + (int64_t)k * m + j0;
+      __m128d u0 = _mm_sub_pd(qk, _mm_loadu_pd(col));
+      __m128d u1 = _mm_sub_pd(qk, _mm_loadu_pd(col + 2));
+      __m128d u2 = _mm_sub_pd(qk, _mm_loadu_pd(col + 4));
+      __m128d u3 = _mm_sub_pd(qk, _mm_loadu_pd(col + 6));
+      a0 = _mm_add_pd(a0, _mm_mul_pd(u0, u0));
+      a1 = _mm_add_pd(a1, _mm_mul_pd(u1, u1));
+      a2 = _mm_add_pd(a2, _mm_mul_pd(u2, u2));
+      a3 = _mm_add_pd(a3, _mm_mul_pd(u3, u3));
+      if ((k & 1) && k + 1 < d) {
+        __m128d le = _mm_or_pd(_mm_or_pd(_mm_cmple_pd(a0, cutv), _mm_cmple_pd(a1, cutv)),
+                               _mm_or_pd(_mm_cmple_pd(a2, cutv), _mm_cmple_pd(a3, cutv)));
+        if (_mm_movemask_pd(le) == 0) break;
+      }
+    }
+    _mm_storeu_pd(acc + j0, a0);
+    _mm_storeu_pd(acc + j0 + 2, a1);
+    _mm_storeu_pd(acc + j0 + 4, a2);
+    _mm_storeu_pd(acc + j0 + 6, a3);
+  }
+#else
+  (void)cut;
+#endif
+  for (int j = j0; j < m; j++) acc[j] = 0.0;
+  for (int k = 0; k < d; k++) {
+    const double qk = q[k];
+    const double *restrict col = base + (int64_t)k * m;
+    for (int j = j0; j < m; j++) {
+      double u = qk - col[j];
+      acc[j] += u * u;
+    }
+  }
+}
+
+#endif

@@ -1,0 +1,59 @@
+/* Public read-only accessors of a fitted (or loaded) model. None is collective: every
+ * rank holds the whole model. */
+#include <stddef.h>
+
+#include "model/model_impl.h"
+
+void bfcr_model_destroy(bfcr_model **model) {
+  if (!model) return;
+  bfcr_model_free(*model);
+  *model = NULL;
+}
+
+const bfcr_schema *bfcr_model_schema(const bfcr_model *model) {
+  return model ? model->schema : NULL;
+}
+
+int bfcr_model_num_levels(const bfcr_model *model) {
+  return model ? model->nlevels : 0;
+}
+
+bfcr_status bfcr_model_level_info(const bfcr_model *model, int level, bfcr_level_info *info) {
+  if (!model || !info || level < 0 || level >= model->nlevels) return BFCR_ERR_ARG;
+  *info = model->levels[level];
+  return BFCR_OK;
+}
+
+int bfcr_model_chosen_level(const bfcr_model *model) {
+  return model ? model->chosen : -1;
+}
+
+int64_t bfcr_model_clusters(const bfcr_model *model) {
+  return model ? model->k : 0;
+}
+
+const bfcr_fit_params *bfcr_model_params(const bfcr_model *model) {
+  return model ? &model->params : NULL;
+}
+
+/* The model predicts y = b + sum_j w_j z_j with z_j = (x_j - mean_j) / scale_j, so in
+ * original units the weights are w_j / scale_j and the intercept absorbs the shifts:
+ * b - sum_j w_j mean_j / scale_j (summed in feature order, so the value is fixed). */
+bfcr_status bfcr_model_cluster(const bfcr_model *model, int64_t c, double *coef, int64_t *size,
+                               double *lambda, int *rank) {
+  if (!model || c < 0 || c >= model->k) return BFCR_ERR_ARG;
+  const bfcr_cluster_model *cm = &model->cm[c];
+  if (coef) {
+    const double *w = model->w + c * (int64_t)model->d;
+    double b = cm->intercept;
+    for (int j = 0; j < model->d; j++) {
+      coef[j] = w[j] / model->scale[j];
+      b -= w[j] * model->mean[j] / model->scale[j];
+    }
+    coef[model->d] = b;
+  }
+  if (size) *size = cm->size;
+  if (lambda) *lambda = cm->lambda;
+  if (rank) *rank = cm->rank;
+  return BFCR_OK;
+}

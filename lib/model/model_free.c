@@ -1,0 +1,19 @@
+/* Release a model and everything it owns. Also used by the model loader on a
+ * partially decoded model, so every pointer may be NULL. */
+#include <stdlib.h>
+
+#include "model/model_impl.h"
+
+void bfcr_model_free(bfcr_model *m) {
+  if (!m) return;
+  bfcr_schema_free(m->schema);
+  free(m->mean);
+  free(m->scale);
+  free(m->levels);
+  free(m->centroids);
+  free(m->cm);
+  free(m->w);
+  free(m->train_z);
+  free(m->train_label);
+  free(m);
+}

@@ -1,0 +1,405 @@
+/* Exact nearest neighbours (lib/knn): every path must return bfcr_dist2's exact value
+ * and the smallest index among ties, equal to the brute-force scan, for 1 and 2
+ * threads. Data sets are generated from fixed seeds (printed on failure). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knn/knn.h"
+
+static uint64_t rng(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static double unif(uint64_t *s) {
+  return (double)(rng(s) >> 11) * 0x1p-53;
+}
+
+static double *random_data(int64_t n, int d, uint64_t seed, double scale) {
+  double *X = malloc((size_t)(n * d) * sizeof(double));
+  for (int64_t i = 0; i < n * d; i++) X[i] = scale * (2.0 * unif(&seed) - 1.0);
+  return X;
+}
+
+/* Brute force with per-query exclusion and bound (the reference for query options). */
+static void brute_ex(const double *R, int64_t nR, int d, const double *Q, int64_t m,
+                     const int64_t *ex, const double *b2, int64_t *nn, double *d2) {
+  for (int64_t i = 0; i < m; i++) {
+    double bd = b2 ? b2[i] : INFINITY;
+    int64_t bj = INT64_MAX;
+    for (int64_t j = 0; j < nR; j++) {
+      if (ex && ex[i] == j) continue;
+      double v = bfcr_dist2(Q + i * d, R + j * d, d);
+      if (bfcr_nn_better(v, j, bd, bj)) {
+        bd = v;
+        bj = j;
+      }
+    }
+    nn[i] = bj == INT64_MAX ? -1 : bj;
+    d2[i] = bj == INT64_MAX ? INFINITY : bd;
+  }
+}
+
+static void expect_same(const char *what, int64_t m, const int64_t *nn, const double *d2,
+                        const int64_t *enn, const double *ed2) {
+  for (int64_t i = 0; i < m; i++) {
+    cr_assert_eq(nn[i], enn[i], "%s: query %lld: index %lld, expected %lld", what, (long long)i,
+                 (long long)nn[i], (long long)enn[i]);
+    cr_assert(d2[i] == ed2[i] || (isinf(d2[i]) && isinf(ed2[i])),
+              "%s: query %lld: dist2 %.17g, expected %.17g", what, (long long)i, d2[i], ed2[i]);
+  }
+}
+
+/* Every all-points path (kd-tree, GEMM, dispatch), 1 and 2 threads, against brute. */
+static void check_allnn(const char *label, const double *X, int64_t n, int d) {
+  int64_t *enn = malloc((size_t)n * sizeof(int64_t)), *nn = malloc((size_t)n * sizeof(int64_t));
+  double *ed2 = malloc((size_t)n * sizeof(double)), *d2 = malloc((size_t)n * sizeof(double));
+  char what[160];
+  bfcr_knn_brute(X, n, d, X, n, 1, enn, ed2);
+  for (int nt = 1; nt <= 2; nt++) {
+    bfcr_kdtree *t = NULL;
+    cr_assert_eq(bfcr_kdtree_build(X, n, d, nt, &t), BFCR_OK);
+    memset(nn, 0xff, (size_t)n * sizeof(int64_t));
+    cr_assert_eq(bfcr_kdtree_allnn(t, nt, nn, d2), BFCR_OK);
+    snprintf(what, sizeof what, "%s kd allnn n=%lld d=%d threads=%d", label, (long long)n, d, nt);
+    expect_same(what, n, nn, d2, enn, ed2);
+    /* allnn and query with self-exclusion agree. */
+    int64_t *ex = malloc((size_t)n * sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) ex[i] = i;
+    cr_assert_eq(bfcr_kdtree_query(t, X, n, ex, NULL, nt, nn, d2), BFCR_OK);
+    snprintf(what, sizeof what, "%s kd query-exclude n=%lld d=%d threads=%d", label, (long long)n,
+             d, nt);
+    expect_same(what, n, nn, d2, enn, ed2);
+    free(ex);
+    bfcr_kdtree_free(t);
+
+    cr_assert_eq(bfcr_knn_gemm(X, n, d, X, n, 1, nt, nn, d2), BFCR_OK);
+    snprintf(what, sizeof what, "%s gemm allnn n=%lld d=%d threads=%d", label, (long long)n, d, nt);
+    expect_same(what, n, nn, d2, enn, ed2);
+    cr_assert_eq(bfcr_knn_allnn(X, n, d, nt, nn, d2), BFCR_OK);
+    snprintf(what, sizeof what, "%s knn_allnn n=%lld d=%d threads=%d", label, (long long)n, d, nt);
+    expect_same(what, n, nn, d2, enn, ed2);
+  }
+  free(enn);
+  free(nn);
+  free(ed2);
+  free(d2);
+}
+
+/* Outside queries: kd-tree, GEMM and dispatch against brute. */
+static void check_query(const char *label, const double *R, int64_t nR, int d, const double *Q,
+                        int64_t m) {
+  int64_t *enn = malloc((size_t)m * sizeof(int64_t)), *nn = malloc((size_t)m * sizeof(int64_t));
+  double *ed2 = malloc((size_t)m * sizeof(double)), *d2 = malloc((size_t)m * sizeof(double));
+  char what[160];
+  bfcr_knn_brute(R, nR, d, Q, m, 0, enn, ed2);
+  for (int nt = 1; nt <= 2; nt++) {
+    bfcr_kdtree *t = NULL;
+    cr_assert_eq(bfcr_kdtree_build(R, nR, d, nt, &t), BFCR_OK);
+    cr_assert_eq(bfcr_kdtree_query(t, Q, m, NULL, NULL, nt, nn, d2), BFCR_OK);
+    bfcr_kdtree_free(t);
+    snprintf(what, sizeof what, "%s kd query nR=%lld d=%d threads=%d", label, (long long)nR, d, nt);
+    expect_same(what, m, nn, d2, enn, ed2);
+    cr_assert_eq(bfcr_knn_gemm(R, nR, d, Q, m, 0, nt, nn, d2), BFCR_OK);
+    snprintf(what, sizeof what, "%s gemm query nR=%lld d=%d threads=%d", label, (long long)nR, d,
+             nt);
+    expect_same(what, m, nn, d2, enn, ed2);
+    cr_assert_eq(bfcr_knn_query(R, nR, d, Q, m, nt, nn, d2), BFCR_OK);
+    snprintf(what, sizeof what, "%s knn_query nR=%lld d=%d threads=%d", label, (long long)nR, d,
+             nt);
+    expect_same(what, m, nn, d2, enn, ed2);
+  }
+  free(enn);
+  free(nn);
+  free(ed2);
+  free(d2);
+}
+
+Test(knn, random_all_sizes_and_dimensions) {
+  const int ds[] = {1, 2, 3, 8, 16, 17, 64};
+  const int64_t ns[] = {2, 3, 5, 100, 5000};
+  for (size_t a = 0; a < sizeof ds / sizeof ds[0]; a++) {
+    for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++) {
+      const int d = ds[a];
+      const int64_t n = ns[b];
+      const uint64_t seed = 1000 * (uint64_t)d + (uint64_t)n;
+      char label[64];
+      snprintf(label, sizeof label, "random seed=%llu", (unsigned long long)seed);
+      double *X = random_data(n, d, seed, 1.0);
+      check_allnn(label, X, n, d);
+      double *Q = random_data(37, d, seed + 7, 1.2);
+      check_query(label, X, n, d, Q, 37);
+      free(Q);
+      free(X);
+    }
+  }
+}
+
+/* Many copies of a few distinct rows: ties at distance 0 everywhere. */
+Test(knn, duplicates) {
+  const int ds[] = {3, 20};
+  for (int a = 0; a < 2; a++) {
+    const int d = ds[a];
+    const int64_t n = 3000, distinct = 40;
+    double *U = random_data(distinct, d, 77 + (uint64_t)d, 1.0);
+    double *X = malloc((size_t)(n * d) * sizeof(double));
+    uint64_t s = 5;
+    for (int64_t i = 0; i < n; i++) {
+      int64_t r = (int64_t)(rng(&s) % (uint64_t)distinct);
+      memcpy(X + i * d, U + r * d, (size_t)d * sizeof(double));
+    }
+    check_allnn("duplicates", X, n, d);
+    check_query("duplicates", X, n, d, U, distinct);
+    free(U);
+    free(X);
+  }
+}
+
+/* Integer grids: every point has many neighbours at exactly the same distance. */
+Test(knn, integer_grids_ties_go_to_smallest_index) {
+  /* 2-D 31 x 29 grid, rows shuffled so tree order differs from index order. */
+  const int64_t n2 = 31 * 29;
+  double *G = malloc((size_t)n2 * 2 * sizeof(double));
+  int64_t *perm = malloc((size_t)n2 * sizeof(int64_t));
+  for (int64_t i = 0; i < n2; i++) perm[i] = i;
+  uint64_t s = 11;
+  for (int64_t i = n2 - 1; i > 0; i--) {
+    int64_t j = (int64_t)(rng(&s) % (uint64_t)(i + 1)), x = perm[i];
+    perm[i] = perm[j];
+    perm[j] = x;
+  }
+  for (int64_t i = 0; i < n2; i++) {
+    G[2 * i] = (double)(perm[i] % 31);
+    G[2 * i + 1] = (double)(perm[i] / 31);
+  }
+  check_allnn("grid2", G, n2, 2);
+  /* The tie rule itself: point (1,1) has four neighbours at 1; the smallest index wins. */
+  {
+    const double P[] = {1, 1, 1, 2, 0, 1, 2, 1, 1, 0};
+    int64_t nn[5];
+    double d2[5];
+    cr_assert_eq(bfcr_knn_allnn(P, 5, 2, 2, nn, d2), BFCR_OK);
+    cr_assert_eq(nn[0], 1);
+    cr_assert_eq(d2[0], 1.0);
+    cr_assert_eq(nn[1], 0); /* (1,2): (1,1) at 1 */
+    cr_assert_eq(nn[2], 0);
+  }
+  /* 3-D grid 8^3 and a 17-D {0,1,2} lattice sample (GEMM path with massive ties). */
+  const int64_t n3 = 512;
+  double *H = malloc((size_t)n3 * 3 * sizeof(double));
+  for (int64_t i = 0; i < n3; i++) {
+    H[3 * i] = (double)(i % 8);
+    H[3 * i + 1] = (double)((i / 8) % 8);
+    H[3 * i + 2] = (double)(i / 64);
+  }
+  check_allnn("grid3", H, n3, 3);
+  const int64_t n17 = 600;
+  double *L = malloc((size_t)n17 * 17 * sizeof(double));
+  for (int64_t i = 0; i < n17 * 17; i++) L[i] = (double)(rng(&s) % 3);
+  check_allnn("lattice17", L, n17, 17);
+  check_query("lattice17", L, n17, 17, L, 50);
+  free(G);
+  free(perm);
+  free(H);
+  free(L);
+}
+
+/* Constant columns, tiny and huge magnitudes (squares underflow to 0 or overflow to inf,
+ * so the canonical distance ties there and the smallest index must still win). */
+Test(knn, magnitudes_and_constant_columns) {
+  const double scales[] = {1e-200, 1e-150, 1.0, 1e150, 1e200, 1e300};
+  const int ds[] = {4, 24};
+  for (int a = 0; a < 6; a++) {
+    for (int b = 0; b < 2; b++) {
+      const int d = ds[b];
+      const int64_t n = 400;
+      double *X = random_data(n, d, 31 + (uint64_t)a, scales[a]);
+      for (int64_t i = 0; i < n; i++) X[i * d + 1] = 3.0 * scales[a]; /* constant column */
+      char label[64];
+      snprintf(label, sizeof label, "scale=%g", scales[a]);
+      check_allnn(label, X, n, d);
+      double *Q = random_data(20, d, 99, scales[a]);
+      check_query(label, X, n, d, Q, 20);
+      free(Q);
+      free(X);
+    }
+  }
+}
+
+Test(knn, query_exclude_and_bound) {
+  const int ds[] = {2, 8};
+  for (int a = 0; a < 2; a++) {
+    const int d = ds[a];
+    const int64_t n = 2000, m = 300;
+    double *X = random_data(n, d, 4242, 1.0);
+    double *Q = random_data(m, d, 4343, 1.0);
+    /* Some queries sit exactly on a reference row that they exclude, some exclude an
+     * unrelated row, some nothing. */
+    int64_t *ex = malloc((size_t)m * sizeof(int64_t));
+    double *b2 = malloc((size_t)m * sizeof(double));
+    uint64_t s = 3;
+    for (int64_t i = 0; i < m; i++) {
+      int64_t j = (int64_t)(rng(&s) % (uint64_t)n);
+      if (i % 3 == 0) memcpy(Q + i * d, X + j * d, (size_t)d * sizeof(double));
+      ex[i] = i % 3 == 2 ? -1 : j;
+      b2[i] = (i % 5 == 0) ? 0.0 : 0.02 * unif(&s) * d;
+    }
+    /* Exact bound hits: the bound equals the true answer's distance. */
+    int64_t *enn = malloc((size_t)m * sizeof(int64_t)), *nn = malloc((size_t)m * sizeof(int64_t));
+    double *ed2 = malloc((size_t)m * sizeof(double)), *d2 = malloc((size_t)m * sizeof(double));
+    brute_ex(X, n, d, Q, m, ex, NULL, enn, ed2);
+    for (int64_t i = 0; i < m; i += 7) b2[i] = ed2[i];
+    brute_ex(X, n, d, Q, m, ex, b2, enn, ed2);
+    bfcr_kdtree *t = NULL;
+    cr_assert_eq(bfcr_kdtree_build(X, n, d, 2, &t), BFCR_OK);
+    for (int nt = 1; nt <= 2; nt++) {
+      cr_assert_eq(bfcr_kdtree_query(t, Q, m, ex, b2, nt, nn, d2), BFCR_OK);
+      expect_same("exclude+bound", m, nn, d2, enn, ed2);
+    }
+    int found = 0, none = 0;
+    for (int64_t i = 0; i < m; i++) {
+      if (nn[i] < 0)
+        none++;
+      else
+        found++;
+    }
+    cr_assert(found > 10 && none > 10, "bounds should both admit and reject (%d, %d)", found, none);
+    brute_ex(X, n, d, Q, m, ex, NULL, enn, ed2);
+    cr_assert_eq(bfcr_kdtree_query(t, Q, m, ex, NULL, 2, nn, d2), BFCR_OK);
+    expect_same("exclude", m, nn, d2, enn, ed2);
+    bfcr_kdtree_free(t);
+    free(X);
+    free(Q);
+    free(ex);
+    free(b2);
+    free(enn);
+    free(nn);
+    free(ed2);
+    free(d2);
+  }
+}
+
+typedef struct {
+  int64_t count;
+  unsigned char *seen;
+  double *d2;
+  int tighten;
+  int64_t best;
+  double bestd;
+} radius_acc;
+
+static void radius_visit(void *user, int64_t idx, double dist2, double *r2) {
+  radius_acc *a = user;
+  a->count++;
+  if (a->seen) {
+    cr_assert_eq(a->seen[idx], 0, "index %lld visited twice", (long long)idx);
+    a->seen[idx] = 1;
+    a->d2[idx] = dist2;
+  }
+  if (a->tighten && bfcr_nn_better(dist2, idx, a->bestd, a->best)) {
+    a->best = idx;
+    a->bestd = dist2;
+    *r2 = dist2;
+  }
+}
+
+Test(knn, radius_vs_brute) {
+  const int ds[] = {1, 3, 8};
+  for (int a = 0; a < 3; a++) {
+    const int d = ds[a];
+    const int64_t n = 3000;
+    double *X = random_data(n, d, 555 + (uint64_t)d, 1.0);
+    /* Duplicates at the centre: rows 10..19 equal row 5. */
+    for (int64_t i = 10; i < 20; i++) memcpy(X + i * d, X + 5 * d, (size_t)d * sizeof(double));
+    bfcr_kdtree *t = NULL;
+    cr_assert_eq(bfcr_kdtree_build(X, n, d, 1, &t), BFCR_OK);
+    radius_acc acc = {0};
+    acc.seen = calloc((size_t)n, 1);
+    acc.d2 = malloc((size_t)n * sizeof(double));
+    for (int qi = 0; qi < 20; qi++) {
+      const double *q = X + (qi * 97 % n) * d;
+      /* Radius equal to an exact pair distance: the boundary point must be included. */
+      const double r2 = bfcr_dist2(q, X + ((qi * 31 + 1) % n) * d, d);
+      memset(acc.seen, 0, (size_t)n);
+      acc.count = 0;
+      bfcr_kdtree_radius(t, q, r2, radius_visit, &acc);
+      int64_t expect = 0;
+      for (int64_t j = 0; j < n; j++) {
+        const double v = bfcr_dist2(q, X + j * d, d);
+        if (v <= r2) {
+          expect++;
+          cr_assert(acc.seen[j], "d=%d query %d: %lld within r2 not visited", d, qi, (long long)j);
+          cr_assert(acc.d2[j] == v);
+        }
+      }
+      cr_assert_eq(acc.count, expect);
+    }
+    /* A visitor that tightens the radius finds the nearest neighbour. */
+    const double *q = X + 5 * d;
+    radius_acc nnacc = {0};
+    nnacc.tighten = 1;
+    nnacc.best = INT64_MAX;
+    nnacc.bestd = INFINITY;
+    bfcr_kdtree_radius(t, q, INFINITY, radius_visit, &nnacc);
+    cr_assert_eq(nnacc.best, 5);
+    cr_assert_eq(nnacc.bestd, 0.0);
+    free(acc.seen);
+    free(acc.d2);
+    bfcr_kdtree_free(t);
+    free(X);
+  }
+}
+
+Test(knn, larger_random_kd_two_threads) {
+  /* Big enough for task-parallel build (>= 16384 rows) and many leaves. */
+  const int64_t n = 40000;
+  const int d = 4;
+  double *X = random_data(n, d, 8080, 1.0);
+  int64_t *nn1 = malloc((size_t)n * sizeof(int64_t)), *nn2 = malloc((size_t)n * sizeof(int64_t));
+  double *a = malloc((size_t)n * sizeof(double)), *b = malloc((size_t)n * sizeof(double));
+  cr_assert_eq(bfcr_knn_allnn(X, n, d, 1, nn1, a), BFCR_OK);
+  cr_assert_eq(bfcr_knn_allnn(X, n, d, 2, nn2, b), BFCR_OK);
+  expect_same("threads 1 vs 2", n, nn2, b, nn1, a);
+  /* Spot-check against brute. */
+  for (int64_t i = 0; i < n; i += 997) {
+    int64_t e;
+    double ed;
+    bfcr_knn_brute(X, n, d, X + i * d, 1, 0, &e, &ed);
+    /* brute without exclusion finds i itself at 0; redo excluding it */
+    int64_t ex = i;
+    brute_ex(X, n, d, X + i * d, 1, &ex, NULL, &e, &ed);
+    cr_assert_eq(nn1[i], e);
+    cr_assert_eq(a[i], ed);
+  }
+  free(X);
+  free(nn1);
+  free(nn2);
+  free(a);
+  free(b);
+}
+
+Test(knn, invalid_arguments) {
+  const double X[] = {0.0, 1.0};
+  int64_t nn[2];
+  double d2[2];
+  bfcr_kdtree *t = NULL;
+  cr_assert_eq(bfcr_kdtree_build(X, 0, 1, 1, &t), BFCR_ERR_ARG);
+  cr_assert_null(t);
+  cr_assert_eq(bfcr_kdtree_build(X, 2, 0, 1, &t), BFCR_ERR_ARG);
+  cr_assert_eq(bfcr_knn_allnn(X, 1, 1, 1, nn, d2), BFCR_ERR_ARG);
+  cr_assert_eq(bfcr_knn_gemm(X, 2, 1, X, 1, 1, 1, nn, d2), BFCR_ERR_ARG);
+  cr_assert_eq(bfcr_kdtree_build(X, 1, 1, 1, &t), BFCR_OK);
+  cr_assert_eq(bfcr_kdtree_allnn(t, 1, nn, d2), BFCR_ERR_ARG); /* n >= 2 */
+  /* A one-row tree still answers queries. */
+  const double q = 5.0;
+  cr_assert_eq(bfcr_kdtree_query(t, &q, 1, NULL, NULL, 1, nn, d2), BFCR_OK);
+  cr_assert_eq(nn[0], 0);
+  cr_assert_eq(d2[0], 25.0);
+  bfcr_kdtree_free(t);
+  bfcr_kdtree_free(NULL);
+}
