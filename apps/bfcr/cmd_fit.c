@@ -274,7 +274,6 @@ int cmd_fit(app *a, int argc, char **argv) {
   bfcr_model *model = NULL;
   bfcr_tree *tree = NULL;
   bfcr_level_info *levels = NULL;
-  double *yhat = NULL;
   app_phases ph = {0};
   app_atomic rep = {0};
   int nlevels = 0;
@@ -295,22 +294,10 @@ int cmd_fit(app *a, int argc, char **argv) {
   rc = app_fail_status(a, bfcr_fit(a->ctx, train, &fp, &model));
   if (rc) goto cleanup;
 
-  int64_t n_local = bfcr_data_local_rows(train);
-  const double *y = bfcr_data_y(train);
-  yhat = malloc((size_t)(n_local > 0 ? n_local : 1) * sizeof *yhat);
-  if (!app_all_ok(yhat != NULL)) {
-    rc = app_fail(a, BFCR_ERR_NOMEM, "out of memory for %lld predictions", (long long)n_local);
-    goto cleanup;
-  }
-  if (!app_all_ok(y != NULL || n_local == 0)) {
-    rc = app_fail(a, BFCR_ERR_INTERNAL, "the training data has no target values");
-    goto cleanup;
-  }
-  rc = app_fail_status(a, bfcr_predict(a->ctx, model, train, yhat));
-  if (rc) goto cleanup;
+  /* In-sample scores from the fit (each row by its own cluster's model): the same as
+   * predicting the training rows with routing = sample, without a second search. */
   fit_result r = {.train_path = pos[0], .model_path = out, .target = target};
-  rc = app_fail_status(a, bfcr_score(a->ctx, y ? y : yhat, yhat, n_local, &r.rmse, &r.mae, &r.r2));
-  if (rc) goto cleanup;
+  bfcr_model_train_scores(model, &r.rmse, &r.mae, &r.r2);
   rc = app_fail_status(a, app_levels_of_model(model, &levels, &nlevels));
   if (rc) goto cleanup;
   r.rows = bfcr_data_global_rows(train);
@@ -359,7 +346,6 @@ cleanup:
   if (a->rank == 0) app_atomic_abort(&rep);
   app_phases_free(&ph);
   free(levels);
-  free(yhat);
   bfcr_tree_destroy(&tree);
   bfcr_model_destroy(&model);
   bfcr_data_destroy(&train);

@@ -47,12 +47,14 @@ typedef struct bfcr_tree_params {
 
 typedef struct bfcr_fit_params {
   bfcr_tree_params tree;
-  bfcr_criterion criterion; /* default: see bfcr_fit_params_init and README */
-  int level;                /* fixed level (1..L), or 0 to pick by criterion */
+  bfcr_criterion criterion; /* default BFCR_CRIT_BIC (chosen by validation, see README) */
+  int level;                /* fixed level (1..L), 0 = pick by criterion, -1 = top (L: one
+                               global model) */
   bfcr_regressor regressor; /* default BFCR_REG_RIDGE */
-  bfcr_small_policy small;  /* default BFCR_SMALL_SHRINK */
-  int64_t min_cluster_size; /* 0 = automatic: d + 2 */
-  bfcr_routing routing;     /* default BFCR_ROUTE_CENTROID */
+  bfcr_small_policy small;  /* default BFCR_SMALL_ANCESTOR */
+  int64_t min_cluster_size; /* clusters below this take their parent's model; 0 = automatic
+                               (2 for small = shrink, d + 2 for small = ancestor) */
+  bfcr_routing routing;     /* default BFCR_ROUTE_SAMPLE */
   bfcr_lambda_mode lambda_mode; /* default BFCR_LAMBDA_LEVEL */
   double lambda;            /* BFCR_LAMBDA_FIXED: the ridge penalty */
   double lambda_min;        /* ridge grid: absolute penalties on standardized features */
@@ -116,6 +118,10 @@ BFCR_API bfcr_status bfcr_model_level_info(const bfcr_model *model, int level, b
 BFCR_API int bfcr_model_chosen_level(const bfcr_model *model);
 BFCR_API int64_t bfcr_model_clusters(const bfcr_model *model);
 BFCR_API const bfcr_fit_params *bfcr_model_params(const bfcr_model *model);
+/* In-sample scores computed by the fit: each training row predicted by its own cluster's
+ * model (equal to predicting the training rows when routing = sample). Not Collective. */
+BFCR_API void bfcr_model_train_scores(const bfcr_model *model, double *rmse, double *mae,
+                                      double *r2);
 /* Coefficients of cluster c in original (unstandardized) feature units: d weights
  * then the intercept, written to coef[0..d]. Also the cluster's training size,
  * the ridge lambda (0 for OLS) and the numerical rank. Not Collective. */

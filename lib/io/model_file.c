@@ -163,12 +163,13 @@ bfcr_status bfcr_model_validate(bfcr_ctx *ctx, const char *name, const bfcr_mode
          "invalid small-cluster policy %d", (int)p->small);
   VCHECK(p->routing == BFCR_ROUTE_CENTROID || p->routing == BFCR_ROUTE_SAMPLE, "invalid routing %d",
          (int)p->routing);
-  VCHECK(
-      p->tree.max_levels >= 0 && p->level >= 0 && p->min_cluster_size >= 0 && p->lambda_steps >= 0,
-      "negative count in the fit parameters");
-  VCHECK(isfinite(p->lambda) && isfinite(p->lambda_min) && isfinite(p->lambda_max) &&
-             isfinite(p->rcond),
-         "non-finite lambda range or rcond in the fit parameters");
+  VCHECK(p->lambda_mode >= BFCR_LAMBDA_LEVEL && p->lambda_mode <= BFCR_LAMBDA_FIXED,
+         "invalid lambda mode %d", (int)p->lambda_mode);
+  /* The other parameters are a record of the fit (predict uses the stored models), kept
+   * bit for bit; only what bfcr_fit itself insists on is checked, so that every model
+   * fit accepts can be saved. */
+  VCHECK(p->lambda_mode != BFCR_LAMBDA_FIXED || (isfinite(p->lambda) && p->lambda >= 0),
+         "fixed ridge penalty %g is not finite and >= 0", p->lambda);
 
   VCHECK(m->d >= 1, "model has d = %d features (at least 1 expected)", m->d);
   int d = m->d;
@@ -428,6 +429,8 @@ bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char 
   at = sec_begin(&b, SEC_CMOD);
   put_i64(&b, m->k);
   put_f64(&b, m->train_rmse);
+  put_f64(&b, m->train_mae);
+  put_f64(&b, m->train_r2);
   for (int64_t c = 0; c < m->k; c++) {
     const bfcr_cluster_model *cm = &m->cm[c];
     put_i64(&b, cm->size);
@@ -778,6 +781,8 @@ static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
     case SEC_CMOD:
       RD(rd_same_k(r, m->k));
       RD(rd_f64(r, &m->train_rmse));
+      RD(rd_f64(r, &m->train_mae));
+      RD(rd_f64(r, &m->train_r2));
       if ((uint64_t)m->k > (r->end - r->pos) / 52) {
         st = bfcr_err_at(ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
                          "truncated at byte %zu: section CMOD is too short for %lld clusters",

@@ -1,5 +1,6 @@
 /* Public read-only accessors of a fitted (or loaded) model. None is collective: every
  * rank holds the whole model. */
+#include <math.h>
 #include <stddef.h>
 
 #include "model/model_impl.h"
@@ -56,4 +57,10 @@ bfcr_status bfcr_model_cluster(const bfcr_model *model, int64_t c, double *coef,
   if (lambda) *lambda = cm->lambda;
   if (rank) *rank = cm->rank;
   return BFCR_OK;
+}
+
+void bfcr_model_train_scores(const bfcr_model *model, double *rmse, double *mae, double *r2) {
+  if (rmse) *rmse = model ? model->train_rmse : NAN;
+  if (mae) *mae = model ? model->train_mae : NAN;
+  if (r2) *r2 = model ? model->train_r2 : NAN;
 }

@@ -40,7 +40,9 @@ struct bfcr_model {
   int64_t n_train;          /* routing = sample: training rows kept */
   double *train_z;          /* [n_train * d] standardized training rows, or NULL */
   int64_t *train_label;     /* [n_train] cluster of each kept row, or NULL */
-  double train_rmse;        /* training RMSE of the fitted models (in y units) */
+  double train_rmse;        /* in-sample scores: every training row predicted by the model */
+  double train_mae;         /* of its own cluster (what predict gives on the training rows */
+  double train_r2;          /* when routing = sample) */
 };
 
 void bfcr_model_free(bfcr_model *m);

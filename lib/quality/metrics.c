@@ -24,13 +24,15 @@
 
 typedef struct db_user {
   const double *s;     /* RMS scatter per node */
-  double s_i, s_max;
+  const int64_t *ids;  /* node of each point of the group's kd-tree */
+  double s_i, s_max;   /* s_max: largest scatter in the group */
   int64_t self;
   double best;         /* current max ratio */
 } db_user;
 
-static void db_visit(void *user, int64_t j, double dist2, double *r2) {
+static void db_visit(void *user, int64_t p, double dist2, double *r2) {
   db_user *u = user;
+  int64_t j = u->ids[p];
   if (j == u->self) return;
   double ratio = dist2 > 0.0 ? (u->s_i + u->s[j]) / sqrt(dist2) : INFINITY;
   if (ratio > u->best) {
@@ -40,47 +42,79 @@ static void db_visit(void *user, int64_t j, double dist2, double *r2) {
   }
 }
 
+/* Nodes are split into groups by scatter (largest first), one kd-tree per group: the
+ * search radius (s_i + s_max) / R_i then uses each group's own s_max, so the few large
+ * clusters of a level do not blow up the radius for all the small ones. */
+#define DB_GROUPS 8
+
+typedef struct sidx {
+  double s;
+  int64_t i;
+} sidx;
+
+static int cmp_sidx(const void *a, const void *b) {
+  const sidx *x = a, *y = b;
+  if (x->s != y->s) return x->s > y->s ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
 static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, double *db) {
   bfcr_status st = BFCR_OK;
   int64_t m = L->m, w = bfcr_ns_width(d);
-  double *cent = NULL, *s = NULL, *terms = NULL;
-  bfcr_kdtree *kt = NULL;
+  double *cent = NULL, *s = NULL, *terms = NULL, *gsmax = NULL;
+  int64_t *ids = NULL, gstart[DB_GROUPS + 1];
+  sidx *order = NULL;
+  bfcr_kdtree *kt[DB_GROUPS] = {0};
   BFCR_ALLOC(ctx, cent, m * d);
   BFCR_ALLOC(ctx, s, m);
   BFCR_ALLOC(ctx, terms, m);
-  double s_max = 0.0;
+  BFCR_ALLOC(ctx, ids, m);
+  BFCR_ALLOC(ctx, order, m);
+  BFCR_ALLOC(ctx, gsmax, DB_GROUPS);
   for (int64_t i = 0; i < m; i++) {
     const double *ns = L->ns + i * w;
-    memcpy(cent + i * d, ns + BFCR_NS_MEAN, (size_t)d * sizeof(double));
     s[i] = sqrt(ns[bfcr_ns_sse(d)] / ns[BFCR_NS_N]);
-    if (s[i] > s_max) s_max = s[i];
+    order[i] = (sidx){s[i], i};
   }
-  st = bfcr_kdtree_build(cent, m, d, ctx->nthreads, &kt);
-  if (st != BFCR_OK) {
-    bfcr_err(ctx, st, "kd-tree build failed (Davies-Bouldin)");
-    goto cleanup;
+  qsort(order, (size_t)m, sizeof *order, cmp_sidx);
+  int G = m < 64 * DB_GROUPS ? 1 : DB_GROUPS;
+  for (int g = 0; g <= G; g++) gstart[g] = m * g / G;
+  for (int64_t p = 0; p < m; p++) {
+    ids[p] = order[p].i;
+    memcpy(cent + p * d, L->ns + order[p].i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
+  }
+  for (int g = 0; g < G; g++) {
+    gsmax[g] = s[ids[gstart[g]]];
+    st = bfcr_kdtree_build(cent + gstart[g] * d, gstart[g + 1] - gstart[g], d, ctx->nthreads,
+                           &kt[g]);
+    if (st != BFCR_OK) {
+      bfcr_err(ctx, st, "kd-tree build failed (Davies-Bouldin)");
+      goto cleanup;
+    }
   }
 #pragma omp parallel for schedule(dynamic, 64) num_threads(ctx->nthreads)
   for (int64_t i = 0; i < m; i++) {
-    db_user u = {s, s[i], s_max, i, 0.0};
     double dbf = L->bfdist[i];
-    u.best = dbf > 0.0 ? (s[i] + s[L->bf[i]]) / dbf : INFINITY;
-    if (isfinite(u.best) && u.best > 0.0) {
-      double r = (s[i] + s_max) / u.best;
-      bfcr_kdtree_radius(kt, cent + i * d, r * r, db_visit, &u);
-    } else if (u.best == 0.0) { /* all scatters zero so far: every ratio is 0 or inf */
-      bfcr_kdtree_radius(kt, cent + i * d, INFINITY, db_visit, &u);
+    double best = dbf > 0.0 ? (s[i] + s[L->bf[i]]) / dbf : INFINITY;
+    for (int g = 0; g < G && isfinite(best); g++) {
+      db_user u = {s, ids + gstart[g], s[i], gsmax[g], i, best};
+      double r = best > 0.0 ? (s[i] + gsmax[g]) / best : INFINITY;
+      bfcr_kdtree_radius(kt[g], L->ns + i * w + BFCR_NS_MEAN, r * r, db_visit, &u);
+      best = u.best;
     }
-    terms[i] = u.best;
+    terms[i] = best;
   }
   double sum = 0.0;
   for (int64_t i = 0; i < m; i++) sum += terms[i];
   *db = sum / (double)m;
 cleanup:
-  bfcr_kdtree_free(kt);
+  for (int g = 0; g < DB_GROUPS; g++) bfcr_kdtree_free(kt[g]);
   free(cent);
   free(s);
   free(terms);
+  free(ids);
+  free(order);
+  free(gsmax);
   return st;
 }
 
