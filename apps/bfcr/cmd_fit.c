@@ -272,7 +272,6 @@ int cmd_fit(app *a, int argc, char **argv) {
 
   bfcr_data *train = NULL;
   bfcr_model *model = NULL;
-  bfcr_tree *tree = NULL;
   bfcr_level_info *levels = NULL;
   app_phases ph = {0};
   app_atomic rep = {0};
@@ -283,13 +282,7 @@ int cmd_fit(app *a, int argc, char **argv) {
 
   rc = app_fail_status(a, bfcr_data_read_csv(a->ctx, pos[0], &cp, NULL, &train));
   if (rc) goto cleanup;
-  if (level == APP_LEVEL_TOP) {
-    /* The number of levels is known only after building the tree. */
-    rc = app_fail_status(a, bfcr_tree_build(a->ctx, train, &fp.tree, &tree));
-    if (rc) goto cleanup;
-    level = bfcr_tree_num_levels(tree) - 1;
-    bfcr_tree_destroy(&tree);
-  }
+  if (level == APP_LEVEL_TOP) level = -1; /* the library resolves -1 to the top level */
   fp.level = level;
   rc = app_fail_status(a, bfcr_fit(a->ctx, train, &fp, &model));
   if (rc) goto cleanup;
@@ -346,7 +339,6 @@ cleanup:
   if (a->rank == 0) app_atomic_abort(&rep);
   app_phases_free(&ph);
   free(levels);
-  bfcr_tree_destroy(&tree);
   bfcr_model_destroy(&model);
   bfcr_data_destroy(&train);
   app_list_free(&features);
