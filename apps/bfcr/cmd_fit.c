@@ -65,6 +65,10 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
   json_num(f, r->r2);
   fputs(",\"phases\":", f);
   print_phases_json(f, ph);
+  fputs(",\"peak_rss_mb_max\":", f);
+  json_num(f, ph->rss_max_mb);
+  fputs(",\"peak_rss_mb_min\":", f);
+  json_num(f, ph->rss_min_mb);
   fputs(",\"wall_seconds\":", f);
   json_num(f, MPI_Wtime() - a->t_start);
   fputs("}\n", f);

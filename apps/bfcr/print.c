@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <mpi.h>
 
@@ -119,6 +120,7 @@ void print_levels_json(FILE *f, const bfcr_level_info *lv, int n) {
 void app_phases_free(app_phases *ph) {
   free(ph->name);
   free(ph->seconds);
+  free(ph->seconds_min);
   free(ph->flops);
   memset(ph, 0, sizeof *ph);
 }
@@ -131,8 +133,9 @@ int app_phases_gather(app *a, app_phases *ph) {
   ph->name = calloc(m, sizeof *ph->name);
   double *sec = calloc(2 * m, sizeof *sec);
   ph->seconds = calloc(m, sizeof *ph->seconds);
+  ph->seconds_min = calloc(m, sizeof *ph->seconds_min);
   ph->flops = calloc(m, sizeof *ph->flops);
-  int ok = app_all_ok(ph->name && sec && ph->seconds && ph->flops);
+  int ok = app_all_ok(ph->name && sec && ph->seconds && ph->seconds_min && ph->flops);
   if (!ok) {
     free(sec);
     app_phases_free(ph);
@@ -158,26 +161,34 @@ int app_phases_gather(app *a, app_phases *ph) {
   }
   if (n > 0) {
     MPI_Reduce(sec, ph->seconds, n, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+    MPI_Reduce(sec, ph->seconds_min, n, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD);
     MPI_Reduce(flops, ph->flops, n, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
   }
   free(sec);
+  struct rusage ru;
+  double rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0.0;
+  MPI_Reduce(&rss, &ph->rss_max_mb, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  MPI_Reduce(&rss, &ph->rss_min_mb, 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD);
   return APP_EXIT_OK;
 }
 
 void print_phase_table(FILE *f, const app_phases *ph, double wall) {
-  fprintf(f, "  %-24s %10s %7s %10s\n", "phase", "seconds", "share", "GFLOP/s");
+  fprintf(f, "  %-24s %10s %7s %10s %10s\n", "phase", "seconds", "share", "GFLOP/s", "min rank");
   double total = 0;
   for (int i = 0; i < ph->n; i++) total += ph->seconds[i];
   for (int i = 0; i < ph->n; i++) {
     fprintf(f, "  %-24s %10.4f %6.1f%%", ph->name[i], ph->seconds[i],
             wall > 0 ? 100.0 * ph->seconds[i] / wall : 0.0);
     if (ph->flops[i] > 0 && ph->seconds[i] > 0)
-      fprintf(f, " %10.3f\n", ph->flops[i] / ph->seconds[i] * 1e-9);
+      fprintf(f, " %10.3f", ph->flops[i] / ph->seconds[i] * 1e-9);
     else
-      fprintf(f, " %10s\n", "-");
+      fprintf(f, " %10s", "-");
+    fprintf(f, " %10.4f\n", ph->seconds_min[i]);
   }
   fprintf(f, "  %-24s %10.4f\n", "sum of phases", total);
   fprintf(f, "  %-24s %10.4f\n", "wall (whole run)", wall);
+  fprintf(f, "  %-24s %10.1f MB (min rank %.1f MB)\n", "peak memory per rank", ph->rss_max_mb,
+          ph->rss_min_mb);
 }
 
 void print_phases_json(FILE *f, const app_phases *ph) {
@@ -187,6 +198,8 @@ void print_phases_json(FILE *f, const app_phases *ph) {
     json_str(f, ph->name[i]);
     fputs(",\"seconds\":", f);
     json_num(f, ph->seconds[i]);
+    fputs(",\"seconds_min\":", f);
+    json_num(f, ph->seconds_min[i]);
     fputs(",\"flops\":", f);
     json_num(f, ph->flops[i]);
     fputc('}', f);

@@ -24,8 +24,10 @@ void json_num(FILE *f, double x);
 typedef struct app_phases {
   int n;
   char (*name)[64];
-  double *seconds;
-  double *flops;
+  double *seconds;     /* max over ranks */
+  double *seconds_min; /* min over ranks */
+  double *flops;       /* sum over ranks */
+  double rss_max_mb, rss_min_mb; /* peak resident memory of a rank so far */
 } app_phases;
 
 /* Collective. Returns an exit code (0 or out of memory). */
