@@ -194,6 +194,7 @@ bfcr_status bfcr_kdtree_build(const double *R, int64_t n, int d, int nthreads, b
   }
   t->n = n;
   t->d = d;
+  t->avx2 = bfcr_kd_cpu_avx2();
   b->t = t;
   t->nnodes = kd_count(&b->memo, n);
   size_t nd = (size_t)n * (size_t)d, bd = (size_t)t->nnodes * (size_t)d;

@@ -38,7 +38,15 @@ struct bfcr_kdtree {
   double *bmin, *bmax; /* tight bounding box of node i: [i * d, i * d + d) */
   int64_t *leaf;       /* leaf node ids in tree order */
   int64_t nleaves;
+  int avx2;            /* use the 4-wide leaf kernel (CPU checked at build time) */
 };
+
+/* The same kernel 4 lanes wide (kdtree_avx2.c): separate multiply and add, no FMA, so
+ * every lane still rounds exactly like bfcr_dist2; results are bit-identical to the
+ * SSE2 kernel. bfcr_kd_cpu_avx2() says whether this CPU runs it. */
+void bfcr_kd_leaf_dist_avx2(const double *base, int d, const double *q, int m, double cut,
+                            double *acc);
+int bfcr_kd_cpu_avx2(void);
 
 /* Squared distance from point q (d values, contiguous) to box [lo, hi]: a lower bound of
  * bfcr_dist2(q, r) for every r in the box, because rounding is monotone and the sum runs
@@ -84,6 +92,10 @@ static inline void bfcr_kd_leaf_dist(const bfcr_kdtree *t, const double *q, int6
   const int d = t->d;
   const double *restrict base = t->P + lo * d;
   int j0 = 0;
+  if (t->avx2) {
+    bfcr_kd_leaf_dist_avx2(base, d, q, m, cut, acc);
+    return;
+  }
 #ifdef __SSE2__
   /* Plain SSE2 (the x86-64 baseline): separate multiply and add, no FMA, so each lane
    * rounds exactly like bfcr_dist2. */
