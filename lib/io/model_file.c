@@ -215,8 +215,11 @@ bfcr_status bfcr_model_validate(bfcr_ctx *ctx, const char *name, const bfcr_mode
            "cluster %lld: source node %lld out of range at level %d", (long long)c,
            (long long)cm->src_node, (int)cm->src_level);
   }
+  /* In-sample scores are reports: NaN allowed, R^2 unrestricted (it is -inf for a
+   * constant target). */
   VCHECK(!(m->train_rmse < 0) && !isinf(m->train_rmse), "training RMSE %g is invalid",
          m->train_rmse);
+  VCHECK(!(m->train_mae < 0) && !isinf(m->train_mae), "training MAE %g is invalid", m->train_mae);
   VCHECK(m->n_train >= 0, "negative number of kept training rows");
   VCHECK(m->n_train > 0 || p->routing != BFCR_ROUTE_SAMPLE,
          "routing by sample but no training rows are kept");
@@ -783,6 +786,7 @@ static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
       RD(rd_f64(r, &m->train_rmse));
       RD(rd_f64(r, &m->train_mae));
       RD(rd_f64(r, &m->train_r2));
+      /* Per cluster: 4 i64/f64 + 3 i32 + 1 i64 = 52 bytes. */
       if ((uint64_t)m->k > (r->end - r->pos) / 52) {
         st = bfcr_err_at(ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
                          "truncated at byte %zu: section CMOD is too short for %lld clusters",

@@ -76,13 +76,15 @@ static bfcr_model *make_model(int routing, int text) {
   cr_assert(m);
   bfcr_fit_params *p = &m->params;
   p->tree.standardize = 1;
-  p->tree.max_levels = 17;
+  p->tree.max_levels = -3; /* kept as given: fit reads < 1 as the default */
   p->criterion = BFCR_CRIT_DB;
-  p->level = 0;
+  p->level = -1;
   p->regressor = BFCR_REG_OLS;
   p->small = BFCR_SMALL_ANCESTOR;
   p->min_cluster_size = 6;
   p->routing = routing ? BFCR_ROUTE_SAMPLE : BFCR_ROUTE_CENTROID;
+  p->lambda_mode = BFCR_LAMBDA_FIXED;
+  p->lambda = 0.375;
   p->lambda_min = 1e-6;
   p->lambda_max = 1e3;
   p->lambda_steps = 41;
@@ -134,6 +136,8 @@ static bfcr_model *make_model(int routing, int text) {
     cm->src_node = c == 2 ? 0 : c;
   }
   m->train_rmse = 0.75;
+  m->train_mae = 0.5;
+  m->train_r2 = -0.125;
   if (routing) {
     m->n_train = 40;
     m->train_z = malloc((size_t)(40 * d) * sizeof(double));
@@ -200,6 +204,7 @@ static void check_same_model(const bfcr_model *a, const bfcr_model *b) {
   cr_assert(p->criterion == q->criterion && p->level == q->level && p->regressor == q->regressor);
   cr_assert(p->small == q->small && p->min_cluster_size == q->min_cluster_size);
   cr_assert(p->routing == q->routing && p->lambda_steps == q->lambda_steps && p->seed == q->seed);
+  cr_assert(p->lambda_mode == q->lambda_mode && p->lambda == q->lambda);
   cr_assert(p->lambda_min == q->lambda_min && p->lambda_max == q->lambda_max &&
             p->rcond == q->rcond);
   const bfcr_schema *s = a->schema, *t = b->schema;
@@ -234,7 +239,8 @@ static void check_same_model(const bfcr_model *a, const bfcr_model *b) {
     double u[3] = {x->intercept, x->lambda, x->gcv}, v[3] = {y->intercept, y->lambda, y->gcv};
     cr_assert(memcmp(u, v, sizeof u) == 0);
   }
-  cr_assert(a->train_rmse == b->train_rmse && a->n_train == b->n_train);
+  cr_assert(a->train_rmse == b->train_rmse && a->train_mae == b->train_mae &&
+            a->train_r2 == b->train_r2 && a->n_train == b->n_train);
   if (a->n_train) {
     cr_assert(memcmp(a->train_z, b->train_z, (size_t)(a->n_train * d) * sizeof(double)) == 0);
     cr_assert(memcmp(a->train_label, b->train_label, (size_t)a->n_train * sizeof(int64_t)) == 0);
@@ -527,8 +533,8 @@ Test(model_file, non_finite_values_rejected) {
   patch_double(ctx, b, n, "STDZ", 4 + 2 * 8, NAN, "standardization mean 2 is not finite");
   patch_double(ctx, b, n, "STDZ", 4 + 4 * 8 + 8, 0.0, "standardization scale 1 is 0");
   patch_double(ctx, b, n, "STDZ", 4 + 4 * 8, NAN, "standardization scale 0");
-  /* CMOD: k (8), rmse (8), then per cluster size (8), intercept (8). */
-  patch_double(ctx, b, n, "CMOD", 16 + 8, NAN, "intercept of cluster 0 is not finite");
+  /* CMOD: k (8), rmse, mae, r2 (24), then per cluster size (8), intercept (8). */
+  patch_double(ctx, b, n, "CMOD", 32 + 8, NAN, "intercept of cluster 0 is not finite");
   patch_double(ctx, b, n, "ROUT", 12, INFINITY, "kept training row 0, feature 0 is not finite");
 
   /* The same rule stops save from writing such a model. */
@@ -554,22 +560,29 @@ Test(model_file, invalid_enums_and_indices) {
   size_t n;
   encode(ctx, m, &b, &n);
   /* PARM: standardize (4), max_levels (4), criterion (4), level (4), regressor (4),
-   * small (4), min_cluster_size (8), routing (4). */
+   * small (4), min_cluster_size (8), routing (4), lambda mode (4), lambda (8). */
   patch_count(ctx, b, n, "PARM", 8, 4, 9, "invalid criterion 9");
   patch_count(ctx, b, n, "PARM", 16, 4, 2, "invalid regressor 2");
   patch_count(ctx, b, n, "PARM", 20, 4, 0xFFFFFFFFu, "invalid small-cluster policy");
   patch_count(ctx, b, n, "PARM", 32, 4, 5, "invalid routing 5");
+  patch_count(ctx, b, n, "PARM", 36, 4, 3, "invalid lambda mode 3");
+  uint64_t minus_one;
+  double m1 = -1.0;
+  memcpy(&minus_one, &m1, 8);
+  patch_count(ctx, b, n, "PARM", 40, 8, minus_one, "fixed ridge penalty -1 is not finite");
   /* SCHM: ncols (4), target (4), name "carat" (4 + 5), kind (4). */
   patch_count(ctx, b, n, "SCHM", 17, 4, 4, "invalid column kind 4");
   patch_count(ctx, b, n, "SCHM", 4, 4, 3, "disagrees with target column 3");
+  /* A NUL inside the first column name ("carat" at payload bytes 12..16). */
+  patch_count(ctx, b, n, "SCHM", 12, 4, 0x61720061u, "column name contains a NUL byte");
   /* ROUT labels are after the 40 x 4 doubles. */
   patch_count(ctx, b, n, "ROUT", 12 + 160 * 8, 8, 3, "cluster 3 out of range 0..2");
   /* CMOD cluster 0: size, intercept, lambda, gcv (32), rank, flags, src_level, src_node. */
-  patch_count(ctx, b, n, "CMOD", 16 + 32, 4, 5, "rank 5 out of range 0..4");
-  patch_count(ctx, b, n, "CMOD", 16 + 36, 4, 8, "invalid flags 0x8");
-  patch_count(ctx, b, n, "CMOD", 16 + 40, 4, 1, "source level 1 out of range 2..3");
-  patch_count(ctx, b, n, "CMOD", 16 + 44, 8, 3, "source node 3 out of range");
-  patch_count(ctx, b, n, "CMOD", 16, 8, 0, "cluster 0 has 0 training rows");
+  patch_count(ctx, b, n, "CMOD", 32 + 32, 4, 5, "rank 5 out of range 0..4");
+  patch_count(ctx, b, n, "CMOD", 32 + 36, 4, 8, "invalid flags 0x8");
+  patch_count(ctx, b, n, "CMOD", 32 + 40, 4, 1, "source level 1 out of range 2..3");
+  patch_count(ctx, b, n, "CMOD", 32 + 44, 8, 3, "source node 3 out of range");
+  patch_count(ctx, b, n, "CMOD", 32, 8, 0, "cluster 0 has 0 training rows");
   /* LEVL: nlevels, chosen, then level 0 entry starting with its level number. */
   patch_count(ctx, b, n, "LEVL", 8, 4, 1, "level table entry 0 says level 1");
   free(b);
