@@ -24,5 +24,6 @@
 #include "bfcr/model.h"
 #include "bfcr/io.h"
 #include "bfcr/synth.h"
+#include "bfcr/quality.h"
 
 #endif
