@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "model/fit_models.h"
+#include "regress/regress.h"
 #include "model/model_impl.h"
 #include "model/standardize.h"
 #include "tree/tree.h"
@@ -109,8 +110,8 @@ static bfcr_status assemble(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_
   BFCR_ALLOC(ctx, m->cm, k);
   BFCR_ALLOC(ctx, m->w, k * d);
   for (int64_t i = 0; i < k; i++) {
-    if (c == 0) { /* one sample */
-      memcpy(m->centroids, lf[0].sum + 1, (size_t)d * sizeof(double));
+    if (c == 0) { /* level 0: the samples themselves (only chosen when n = 1) */
+      memcpy(m->centroids + i * d, lf[0].sum + i * bfcr_sum_len(d) + 1, (size_t)d * sizeof(double));
     } else {
       memcpy(m->centroids + i * d, t->lv[c].ns + i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
     }
@@ -124,11 +125,13 @@ cleanup:
   return st;
 }
 
-/* Routing by nearest training row: every rank keeps all standardized rows and labels. */
+/* Routing by nearest training row: every rank keeps all standardized rows (Z holds
+ * this rank's input-order block, so the Allgatherv in rank order gives global order)
+ * and labels. Collective; with several ranks the status is agreed on return. */
 static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z,
                                       bfcr_model *m) {
   bfcr_status st = BFCR_OK;
-  int d = t->d;
+  int d = t->d, agreed = 0;
   int64_t n = t->n;
   int *counts = NULL, *displs = NULL;
   int64_t *lab_local = NULL;
@@ -145,6 +148,12 @@ static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_tree *t, const d
   }
   BFCR_ALLOC(ctx, counts, ctx->size);
   BFCR_ALLOC(ctx, displs, ctx->size);
+  /* A rank that failed above agrees in cleanup; meet it here. */
+  st = bfcr_agree(ctx, BFCR_OK);
+  if (st != BFCR_OK) {
+    agreed = 1;
+    goto cleanup;
+  }
   int mine = (int)t->n_local;
   MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, ctx->comm);
   displs[0] = 0;
@@ -166,6 +175,7 @@ cleanup:
   free(counts);
   free(displs);
   free(lab_local);
+  if (ctx->size > 1 && !agreed) st = bfcr_agree(ctx, st);
   return st;
 }
 
@@ -202,6 +212,7 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   bfcr_tree *t = NULL;
   bfcr_level_fit *lf = NULL;
   double *Z = NULL;
+  int agreed = 0; /* several ranks: st already agreed by a collective step */
   if (!ctx) return BFCR_ERR_ARG;
   bfcr_fit_params p;
   if (params)
@@ -226,8 +237,12 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   bfcr_standardize_apply(train->X, train->n_local, d, m->mean, m->scale, Z, ctx->nthreads);
   bfcr_phase_add(ctx, "standardize", bfcr_wtime() - t0, 3.0 * train->n_local * d);
 
-  BFCR_CALL(bfcr_tree_build_z(ctx, Z, train->y, train->n_local, train->offset, train->n_global,
-                              d, p.tree.max_levels, &t));
+  st = bfcr_tree_build_z(ctx, Z, train->y, train->n_local, train->offset, train->n_global, d,
+                         p.tree.max_levels, &t);
+  if (st != BFCR_OK) {
+    agreed = ctx->size > 1;
+    goto cleanup;
+  }
   int T = t->nlevels - 1;
   if (p.level == -1) p.level = T > 0 ? T : 0;
   if (p.level > 0) {
@@ -240,12 +255,22 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   /* GCV needs every level's models; otherwise only the chosen level and its ancestors. */
   int lo = T == 0 ? 0 : (p.criterion == BFCR_CRIT_GCV && p.level == 0 ? 1 : m->chosen);
   BFCR_CALLOC(ctx, lf, t->nlevels);
-  BFCR_CALL(bfcr_fit_levels(ctx, t, Z, train->y, &p, lo, lf));
+  st = bfcr_fit_levels(ctx, t, Z, train->y, &p, lo, lf);
+  if (st != BFCR_OK) {
+    agreed = ctx->size > 1;
+    goto cleanup;
+  }
   if (p.criterion == BFCR_CRIT_GCV && p.level == 0) m->chosen = choose_level(t, p.criterion);
   if (T == 0) m->chosen = 0;
   m->params = p;
   BFCR_CALL(assemble(ctx, t, lf, m));
-  if (p.routing == BFCR_ROUTE_SAMPLE) BFCR_CALL(keep_training_rows(ctx, t, Z, m));
+  if (p.routing == BFCR_ROUTE_SAMPLE) {
+    st = keep_training_rows(ctx, t, Z, m);
+    if (st != BFCR_OK) {
+      agreed = ctx->size > 1;
+      goto cleanup;
+    }
+  }
   BFCR_CALL(train_scores(ctx, t, Z, train->y, m));
   if (m->chosen > 0 && m->levels[m->chosen].min_size < p.min_cluster_size)
     bfcr_log(ctx, BFCR_LOG_INFO, "level %d: clusters smaller than %lld rows use their parent's model",
@@ -258,7 +283,7 @@ cleanup:
   free(Z);
   bfcr_tree_free(t);
   bfcr_model_free(m);
-  st = bfcr_agree(ctx, st);
+  if (!agreed) st = bfcr_agree(ctx, st);
   if (st != BFCR_OK && out && *out) bfcr_model_destroy(out);
   return st;
 }

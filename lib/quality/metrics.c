@@ -58,6 +58,28 @@ static int cmp_sidx(const void *a, const void *b) {
   return x->i < y->i ? -1 : x->i > y->i;
 }
 
+/* Every rank holds terms[lo, hi) of its slice (lo = m r / P); afterwards all of them. */
+static bfcr_status gather_slices(bfcr_ctx *ctx, double *terms, int64_t m) {
+  bfcr_status st = BFCR_OK;
+  int P = ctx->size, *counts = NULL, *displs = NULL;
+  BFCR_CHECK(ctx, m <= INT32_MAX, BFCR_ERR_NOMEM, "level of %lld nodes too large to gather",
+             (long long)m);
+  BFCR_ALLOC(ctx, counts, P);
+  BFCR_ALLOC(ctx, displs, P);
+  for (int r = 0; r < P; r++) {
+    displs[r] = (int)(m * r / P);
+    counts[r] = (int)(m * (r + 1) / P) - displs[r];
+  }
+  BFCR_CHECK(ctx,
+             MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, terms, counts, displs, MPI_DOUBLE,
+                            ctx->comm) == MPI_SUCCESS,
+             BFCR_ERR_MPI, "MPI_Allgatherv of Davies-Bouldin terms failed");
+cleanup:
+  free(counts);
+  free(displs);
+  return st;
+}
+
 static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, double *db) {
   bfcr_status st = BFCR_OK;
   int64_t m = L->m, w = bfcr_ns_width(d);
@@ -65,21 +87,26 @@ static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, dou
   int64_t *ids = NULL, gstart[DB_GROUPS + 1];
   sidx *order = NULL;
   bfcr_kdtree *kt[DB_GROUPS] = {0};
-  BFCR_ALLOC(ctx, cent, m * d);
-  BFCR_ALLOC(ctx, s, m);
-  BFCR_ALLOC(ctx, terms, m);
-  BFCR_ALLOC(ctx, ids, m);
-  BFCR_ALLOC(ctx, order, m);
-  BFCR_ALLOC(ctx, gsmax, DB_GROUPS);
-  for (int64_t i = 0; i < m; i++) {
+  int G = m < 64 * DB_GROUPS ? 1 : DB_GROUPS;
+  cent = malloc((size_t)(m * d) * sizeof *cent);
+  s = malloc((size_t)m * sizeof *s);
+  terms = malloc((size_t)m * sizeof *terms);
+  ids = malloc((size_t)m * sizeof *ids);
+  order = malloc((size_t)m * sizeof *order);
+  gsmax = malloc(DB_GROUPS * sizeof *gsmax);
+  if (!cent || !s || !terms || !ids || !order || !gsmax) {
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory for Davies-Bouldin on %lld clusters",
+                  (long long)m);
+    G = 0; /* skip the work, still meet the other ranks below */
+  }
+  for (int64_t i = 0; G > 0 && i < m; i++) {
     const double *ns = L->ns + i * w;
     s[i] = sqrt(ns[bfcr_ns_sse(d)] / ns[BFCR_NS_N]);
     order[i] = (sidx){s[i], i};
   }
-  qsort(order, (size_t)m, sizeof *order, cmp_sidx);
-  int G = m < 64 * DB_GROUPS ? 1 : DB_GROUPS;
+  if (G > 0) qsort(order, (size_t)m, sizeof *order, cmp_sidx);
   for (int g = 0; g <= G; g++) gstart[g] = m * g / G;
-  for (int64_t p = 0; p < m; p++) {
+  for (int64_t p = 0; G > 0 && p < m; p++) {
     ids[p] = order[p].i;
     memcpy(cent + p * d, L->ns + order[p].i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
   }
@@ -89,11 +116,17 @@ static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, dou
                            &kt[g]);
     if (st != BFCR_OK) {
       bfcr_err(ctx, st, "kd-tree build failed (Davies-Bouldin)");
-      goto cleanup;
+      break;
     }
   }
+  /* Ranks agree before the gather, so a rank that failed never leaves the others waiting. */
+  if (ctx->size > 1) st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  /* The level is replicated: each rank computes a contiguous slice of the terms and the
+   * slices are gathered, then summed in node order (the same on every rank). */
+  int64_t lo = m * ctx->rank / ctx->size, hi = m * (ctx->rank + 1) / ctx->size;
 #pragma omp parallel for schedule(dynamic, 64) num_threads(ctx->nthreads)
-  for (int64_t i = 0; i < m; i++) {
+  for (int64_t i = lo; i < hi; i++) {
     double dbf = L->bfdist[i];
     double best = dbf > 0.0 ? (s[i] + s[L->bf[i]]) / dbf : INFINITY;
     for (int g = 0; g < G && isfinite(best); g++) {
@@ -104,6 +137,7 @@ static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, dou
     }
     terms[i] = best;
   }
+  if (ctx->size > 1) BFCR_CALL(gather_slices(ctx, terms, m));
   double sum = 0.0;
   for (int64_t i = 0; i < m; i++) sum += terms[i];
   *db = sum / (double)m;
