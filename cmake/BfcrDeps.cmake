@@ -13,3 +13,10 @@ add_library(bfcr_gsl INTERFACE)
 target_include_directories(bfcr_gsl INTERFACE ${GSL_INCLUDE_DIR})
 target_link_libraries(bfcr_gsl INTERFACE ${GSL_LIBRARY})
 find_library(MATH_LIBRARY m REQUIRED)
+# libsvm (Debian libsvm-dev; no pkg-config module): epsilon-SVR per cluster
+# (lib/regress/svr.c). Linked PRIVATE like GSL.
+find_path(SVM_INCLUDE_DIR libsvm/svm.h REQUIRED)
+find_library(SVM_LIBRARY svm REQUIRED)
+add_library(bfcr_svm INTERFACE)
+target_include_directories(bfcr_svm INTERFACE ${SVM_INCLUDE_DIR})
+target_link_libraries(bfcr_svm INTERFACE ${SVM_LIBRARY})

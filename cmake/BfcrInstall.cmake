@@ -19,7 +19,7 @@ install(FILES ${PROJECT_BINARY_DIR}/include/bfcr/version.h
 # targets are recreated by bfcrConfig.cmake).
 set(BFCR_EXPORTED_TARGETS bfcr)
 if(NOT BUILD_SHARED_LIBS)
-  list(APPEND BFCR_EXPORTED_TARGETS bfcr_gsl)
+  list(APPEND BFCR_EXPORTED_TARGETS bfcr_gsl bfcr_svm)
 endif()
 install(TARGETS ${BFCR_EXPORTED_TARGETS} EXPORT bfcrTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -76,7 +76,7 @@ foreach(flag IN LISTS LAPACKE_LDFLAGS OPENBLAS_LDFLAGS)
   endif()
   string(APPEND BFCR_PC_LIBS_PRIVATE " ${flag}")
 endforeach()
-string(APPEND BFCR_PC_LIBS_PRIVATE " ${gsl_flags} -lm")
+string(APPEND BFCR_PC_LIBS_PRIVATE " ${gsl_flags} -lsvm -lm")
 if(OpenMP_C_FLAGS)
   string(APPEND BFCR_PC_LIBS_PRIVATE " ${OpenMP_C_FLAGS}")
 endif()
