@@ -11,6 +11,7 @@ packages=(
   libopenmpi-dev openmpi-bin       # MPI (mpicc, mpiexec)
   libopenblas-dev liblapacke-dev   # BLAS (GEMM/SYRK), LAPACKE (solves, eigen)
   libgsl-dev                       # RNG, statistics
+  libsvm-dev                       # support vector regression per cluster
   libcriterion-dev                 # unit tests
   valgrind                         # memcheck test tier
   gnuplot-nox                      # benchmark plots
