@@ -1,0 +1,827 @@
+/* Exact best friends across ranks (level 0): spatial slabs for low d, a ring for high d.
+ *
+ * What: the answer of bfcr_knn_allnn on the whole matrix (canonical bfcr_dist2, ties to the
+ * smallest GLOBAL index) when the rows are spread over P ranks in contiguous blocks; every
+ * rank ends with all n answers. The method follows bfcr_knn_allnn's own choice (knn.c): the
+ * kd-tree range (d <= BFCR_KNN_KDTREE_MAX_D, or few non-binary columns, counted over all
+ * ranks) uses slabs, the GEMM range uses the ring. Either choice gives the same bits.
+ *
+ * Slabs (O(n/P log n) per rank for low d):
+ *   1. axis: rows whose global index is a multiple of a stride (about 16k rows, fixed by n)
+ *      are gathered on rank 0, which takes the principal axis v of their covariance
+ *      (LAPACKE_dsyevd) and P - 1 splitters, the sample quantiles of the keys
+ *      (t = z.v, global index); both are broadcast, so every rank uses rank 0's bits.
+ *      Keys with the index make every key distinct: duplicates and grids still balance.
+ *   2. rows move to the owner of their key's slab (MPI_Alltoallv). Senders are in rank
+ *      order and send their rows in order, so each slab arrives sorted by global index:
+ *      local order == global order, and the local searches' index tie-break is the global one.
+ *   3. each rank builds a kd-tree over its slab and runs bfcr_kdtree_allnn.
+ *   4. boundary: a row whose ball (radius = its slab best) may reach another slab's range of
+ *      projections is sent there as a query bounded by its best distance; the owner answers
+ *      with bfcr_kdtree_query (bound2: ties at the bound are kept) and the answers are
+ *      combined with bfcr_nn_better on global indices. One round is enough: the bound only
+ *      shrinks. Margin: rounding of the projections and of the canonical distance is covered
+ *      by bounds derived in docs/knn-distributed.md; a larger margin only adds queries.
+ *   5. results return to the rows' owners (Alltoallv) and are replicated (Allgatherv).
+ * Ring (2 (d+1) n^2 / P flops per rank, GEMM): each rank keeps its rows as queries; the
+ * blocks of reference rows travel around the ring (MPI_Isend/Irecv of the next block posted
+ * before the current one is searched, MPI_Testall between query chunks to progress it);
+ * every block is searched exactly by bfcr_knn_gemm (its own block with self excluded) and
+ * the per-block minima are combined with bfcr_nn_better on global indices.
+ * Exactness: every candidate distance is bfcr_dist2's value (kd kernel or GEMM re-check) and
+ * the minimum of (dist2, global index) is unique, so the order of combination is irrelevant.
+ * Errors: every rank agrees (bfcr_agree) before each collective step; MPI calls return codes
+ * (the context's communicator uses MPI_ERRORS_RETURN). Non-finite inputs are refused. */
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <lapacke.h>
+#include <omp.h>
+
+#include "knn/knn.h"
+#include "knn/knn_dist.h"
+
+#define DIST_SAMPLE_TARGET 16384 /* rows sampled for the axis and the splitters (>= 64 P) */
+#define DIST_RING_CHUNK 4096     /* queries per GEMM call between MPI progress tests */
+
+#define AGREE()                      \
+  do {                               \
+    st = bfcr_agree(ctx, st);        \
+    if (st != BFCR_OK) goto cleanup; \
+  } while (0)
+
+/* Allocation of at least one element (MPI and the kd calls accept zero counts, and a
+ * non-NULL pointer keeps the clean-up uniform); a failure is recorded in *st, never jumped
+ * over, so that every rank reaches the next agreement. */
+static void *dist_alloc(bfcr_ctx *ctx, bfcr_status *st, int64_t n, size_t size) {
+  void *p = bfcr_malloc(ctx, n > 0 ? (size_t)n : 1, size);
+  if (!p && *st == BFCR_OK) *st = BFCR_ERR_NOMEM;
+  return p;
+}
+
+static bfcr_status mpi_check(bfcr_ctx *ctx, bfcr_status st, int rc, const char *what) {
+  if (rc == MPI_SUCCESS || st != BFCR_OK) return st;
+  return bfcr_err(ctx, BFCR_ERR_MPI, "knn_dist: %s failed (MPI error %d)", what, rc);
+}
+
+static bfcr_status kd_check(bfcr_ctx *ctx, bfcr_status st, bfcr_status s, const char *what) {
+  if (s == BFCR_OK || st != BFCR_OK) return st;
+  return bfcr_err(ctx, s, "knn_dist: %s failed (%s)", what, bfcr_status_name(s));
+}
+
+/* Process CPU seconds (all threads), for the statistics only. */
+static double dist_cpu(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0.0;
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- layout, validation, method choice ------------------------------------------------- */
+
+typedef struct {
+  int P, rank;
+  int *cnt;     /* rows per rank */
+  int64_t *off; /* first global row per rank, off[P] = n */
+  int *dis;     /* off as int for MPI_Allgatherv, NULL when n does not fit */
+} dist_layout;
+
+static bfcr_status local_args(bfcr_ctx *ctx, const double *Z, int64_t n_local, int64_t offset,
+                              int64_t n, int d, const int64_t *bf, const double *dist2) {
+  if (d < 1 || n < 2 || n_local < 0 || offset < 0 || n_local > n - offset)
+    return bfcr_err(ctx, BFCR_ERR_ARG,
+                    "knn_dist: expected d >= 1, n >= 2, 0 <= offset, offset + n_local <= n; "
+                    "found d = %d, n = %lld, offset = %lld, n_local = %lld",
+                    d, (long long)n, (long long)offset, (long long)n_local);
+  if ((n_local > 0 && !Z) || !bf || !dist2)
+    return bfcr_err(ctx, BFCR_ERR_ARG, "knn_dist: NULL data or output array");
+  if (n > ((int64_t)1 << 53) || n_local > INT_MAX)
+    return bfcr_err(ctx, BFCR_ERR_ARG,
+                    "knn_dist: %lld rows (%lld on this rank) exceed the limits "
+                    "2^53 in total and 2^31 - 1 per rank",
+                    (long long)n, (long long)n_local);
+  for (int64_t i = 0; i < n_local * d; i++) {
+    if (!isfinite(Z[i]))
+      return bfcr_err(ctx, BFCR_ERR_ARG, "knn_dist: row %lld column %d is not finite",
+                      (long long)(offset + i / d), (int)(i % d));
+  }
+  return BFCR_OK;
+}
+
+/* Distinct values of a column, capped at 3 (3 = "more than two"), as knn.c counts them. */
+typedef struct {
+  double cnt, a, b;
+} col_state;
+
+static void col_add(col_state *s, double v) {
+  if (s->cnt >= 3.0 || (s->cnt >= 1.0 && v == s->a) || (s->cnt >= 2.0 && v == s->b)) return;
+  if (s->cnt == 0.0) {
+    s->a = v;
+  } else if (s->cnt == 1.0) {
+    s->b = v;
+  }
+  s->cnt += 1.0;
+}
+
+/* Same decision as use_kdtree in knn.c, on the union of all ranks' rows. Collective. */
+static bfcr_status dist_use_kdtree(bfcr_ctx *ctx, const dist_layout *L, const double *Z,
+                                   int64_t n_local, int d, int *use_kd) {
+  *use_kd = 1;
+  if (d <= BFCR_KNN_KDTREE_MAX_D) return BFCR_OK;
+  bfcr_status st = BFCR_OK;
+  col_state *mine = dist_alloc(ctx, &st, d, sizeof(col_state));
+  col_state *all = dist_alloc(ctx, &st, (int64_t)d * L->P, sizeof(col_state));
+  AGREE();
+  for (int k = 0; k < d; k++) {
+    col_state s = {0.0, 0.0, 0.0};
+    for (int64_t i = 0; i < n_local && s.cnt < 3.0; i++) col_add(&s, Z[i * d + k]);
+    mine[k] = s;
+  }
+  st = mpi_check(ctx, st, MPI_Allgather(mine, 3 * d, MPI_DOUBLE, all, 3 * d, MPI_DOUBLE, ctx->comm),
+                 "MPI_Allgather (column states)");
+  AGREE();
+  int eff = 0;
+  for (int k = 0; k < d; k++) {
+    col_state s = {0.0, 0.0, 0.0};
+    for (int p = 0; p < L->P; p++) {
+      const col_state *o = &all[(int64_t)p * d + k];
+      if (o->cnt >= 1.0) col_add(&s, o->a);
+      if (o->cnt >= 2.0) col_add(&s, o->b);
+      if (o->cnt >= 3.0) s.cnt = 3.0;
+    }
+    if (s.cnt >= 3.0) eff++;
+  }
+  *use_kd = eff <= BFCR_KNN_KDTREE_MAX_D;
+cleanup:
+  free(mine);
+  free(all);
+  return st;
+}
+
+/* Replicate the results: rank p's part [off_p, off_p + cnt_p) of bf and dist2 is filled.
+ * Runs whatever st is (every rank takes part); returns st or the MPI failure. */
+static bfcr_status dist_allgather(bfcr_ctx *ctx, const dist_layout *L, bfcr_status st, int64_t *bf,
+                                  double *dist2, bfcr_knn_dist_stats *stats) {
+  if (L->dis) {
+    st = mpi_check(ctx, st,
+                   MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, bf, L->cnt, L->dis,
+                                  MPI_INT64_T, ctx->comm),
+                   "MPI_Allgatherv (bf)");
+    st = mpi_check(ctx, st,
+                   MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, dist2, L->cnt, L->dis,
+                                  MPI_DOUBLE, ctx->comm),
+                   "MPI_Allgatherv (dist2)");
+  } else {
+    /* Displacements beyond int: one broadcast per rank's block. */
+    for (int p = 0; p < L->P; p++) {
+      st = mpi_check(ctx, st, MPI_Bcast(bf + L->off[p], L->cnt[p], MPI_INT64_T, p, ctx->comm),
+                     "MPI_Bcast (bf)");
+      st = mpi_check(ctx, st, MPI_Bcast(dist2 + L->off[p], L->cnt[p], MPI_DOUBLE, p, ctx->comm),
+                     "MPI_Bcast (dist2)");
+    }
+  }
+  if (stats) stats->bytes_sent += (int64_t)L->cnt[L->rank] * 16 * (L->P - 1);
+  return st;
+}
+
+/* ---- slabs ------------------------------------------------------------------------------ */
+
+/* Projection on the axis, in a fixed order (every rank runs the same code on the same v). */
+static double dist_proj(const double *z, const double *v, int d) {
+  double s = 0.0;
+  for (int k = 0; k < d; k++) s += z[k] * v[k];
+  return s;
+}
+
+/* Bound on |dist_proj(z) - z.v| (exact real value), whatever the order of the sum:
+ * gamma_d sum |z_k v_k| <= 2 (d + 2) u sum, taken twice over, plus underflow. */
+static double dist_proj_err(const double *z, const double *v, int d) {
+  double a = 0.0;
+  for (int k = 0; k < d; k++) a += fabs(z[k] * v[k]);
+  return 4.0 * (d + 2) * DBL_EPSILON * a + 4.0 * (d + 2) * DBL_TRUE_MIN;
+}
+
+typedef struct {
+  double t;
+  int64_t g;
+} dist_key;
+
+static int key_less(double ta, int64_t ga, double tb, int64_t gb) {
+  return ta < tb || (ta == tb && ga < gb);
+}
+
+static int key_cmp(const void *a, const void *b) {
+  const dist_key *x = a, *y = b;
+  if (key_less(x->t, x->g, y->t, y->g)) return -1;
+  return key_less(y->t, y->g, x->t, x->g) ? 1 : 0;
+}
+
+/* Slab of a key: the number of splitters <= key (splitters are sorted). */
+static int slab_of(double t, int64_t g, const double *st_, const int64_t *sg, int P) {
+  int lo = 0, hi = P - 1;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (key_less(t, g, st_[mid], sg[mid])) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
+/* Rank 0: principal axis of the S sampled rows X (global indices j * stride) and the P - 1
+ * splitters; out = [v (d), split t (P - 1), split g (P - 1)]. Any axis is exact; this one
+ * makes the slabs thin across the data's longest direction. */
+static bfcr_status axis_and_splitters(bfcr_ctx *ctx, const double *X, int64_t S, int64_t stride,
+                                      int d, int P, double *out) {
+  bfcr_status st = BFCR_OK;
+  double *mu = dist_alloc(ctx, &st, d, sizeof(double));
+  double *C = dist_alloc(ctx, &st, (int64_t)d * d, sizeof(double));
+  double *w = dist_alloc(ctx, &st, d, sizeof(double));
+  dist_key *key = dist_alloc(ctx, &st, S, sizeof(dist_key));
+  if (st != BFCR_OK) goto cleanup;
+  double *v = out;
+  for (int k = 0; k < d; k++) mu[k] = 0.0;
+  for (int64_t i = 0; i < S; i++) {
+    for (int k = 0; k < d; k++) mu[k] += X[i * d + k];
+  }
+  for (int k = 0; k < d; k++) mu[k] /= (double)S;
+  memset(C, 0, (size_t)d * (size_t)d * sizeof(double));
+  for (int64_t i = 0; i < S; i++) {
+    for (int a = 0; a < d; a++) {
+      const double xa = X[i * d + a] - mu[a];
+      for (int b = a; b < d; b++) C[a * d + b] += xa * (X[i * d + b] - mu[b]);
+    }
+  }
+  /* Fallback axis: the coordinate of largest variance. */
+  int kmax = 0;
+  for (int k = 1; k < d; k++) {
+    if (C[k * d + k] > C[kmax * d + kmax]) kmax = k;
+  }
+  int ok = 0;
+  if (d > 1 && C[kmax * d + kmax] > 0.0) {
+    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', d, C, d, w);
+    if (info == 0) {
+      double nv = 0.0;
+      for (int k = 0; k < d; k++) {
+        v[k] = C[k * d + (d - 1)]; /* eigenvalues ascend: the last column */
+        nv += v[k] * v[k];
+      }
+      ok = isfinite(nv) && nv > 0.5;
+    }
+  }
+  if (!ok) {
+    for (int k = 0; k < d; k++) v[k] = k == kmax ? 1.0 : 0.0;
+  }
+  for (int64_t i = 0; i < S; i++) {
+    key[i].t = dist_proj(X + i * d, v, d);
+    key[i].g = i * stride;
+  }
+  qsort(key, (size_t)S, sizeof(dist_key), key_cmp);
+  for (int p = 1; p < P; p++) {
+    const dist_key *k = &key[(int64_t)p * S / P];
+    out[d + p - 1] = k->t;
+    out[d + P - 1 + p - 1] = (double)k->g;
+  }
+cleanup:
+  free(mu);
+  free(C);
+  free(w);
+  free(key);
+  return st;
+}
+
+static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *Z, int64_t n_local,
+                             int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
+                             bfcr_knn_dist_stats *stats) {
+  const int P = L->P, rank = L->rank, nt = ctx->nthreads;
+  const int rec = d + 1; /* moved row: coordinates, global index; query: coordinates, bound */
+  bfcr_status st = BFCR_OK;
+  MPI_Datatype row_t = MPI_DATATYPE_NULL, rec_t = MPI_DATATYPE_NULL, pair_t = MPI_DATATYPE_NULL;
+  double *sample = NULL, *samples = NULL, *bc = NULL, *split_t = NULL, *sbuf = NULL, *rbuf = NULL;
+  double *S = NULL, *ts = NULL, *es = NULL, *sd2 = NULL, *info = NULL, *qs = NULL, *qr = NULL;
+  double *Qin = NULL, *bnd = NULL, *qd = NULL, *ans = NULL, *ansr = NULL, *res = NULL;
+  double *resr = NULL;
+  int64_t *split_g = NULL, *sg = NULL, *sbf = NULL, *pos = NULL, *qrow = NULL, *qnn = NULL;
+  int *scnt = NULL, *rcnt = NULL, *sdis = NULL, *rdis = NULL, *dest = NULL, *gcnt = NULL;
+  int *gdis = NULL, *qlo = NULL, *qhi = NULL, *qscnt = NULL, *qrcnt = NULL, *qsdis = NULL;
+  int *qrdis = NULL;
+  bfcr_kdtree *tree = NULL;
+  int64_t ns = 0, nqs = 0, nqr = 0;
+  double t0 = bfcr_wtime();
+  /* Agreement points: [1] allocations, [2] axis, [3] slab allocations, [4] local search,
+   * [5] query allocations; later steps exchange agreed counts, so a local failure there
+   * only travels to the final agreement in bfcr_knn_allnn_dist_stats. */
+
+  /* 1. axis and splitters from a fixed sample, computed on rank 0. */
+  int64_t target = DIST_SAMPLE_TARGET > 64 * (int64_t)P ? DIST_SAMPLE_TARGET : 64 * (int64_t)P;
+  const int64_t stride = n / target > 1 ? n / target : 1;
+  const int64_t g0 = (offset + stride - 1) / stride * stride;
+  const int64_t nsamp = g0 < offset + n_local ? (offset + n_local - 1 - g0) / stride + 1 : 0;
+  const int64_t Stot = (n - 1) / stride + 1;
+  const int nbc = d + 2 * (P - 1) + 1;
+  sample = dist_alloc(ctx, &st, nsamp * d, sizeof(double));
+  bc = dist_alloc(ctx, &st, nbc, sizeof(double));
+  gcnt = dist_alloc(ctx, &st, P, sizeof(int));
+  gdis = dist_alloc(ctx, &st, P, sizeof(int));
+  split_t = dist_alloc(ctx, &st, P, sizeof(double));
+  split_g = dist_alloc(ctx, &st, P, sizeof(int64_t));
+  if (rank == 0) samples = dist_alloc(ctx, &st, Stot * d, sizeof(double));
+  scnt = dist_alloc(ctx, &st, P, sizeof(int));
+  rcnt = dist_alloc(ctx, &st, P, sizeof(int));
+  sdis = dist_alloc(ctx, &st, P, sizeof(int));
+  rdis = dist_alloc(ctx, &st, P, sizeof(int));
+  qscnt = dist_alloc(ctx, &st, P, sizeof(int));
+  qrcnt = dist_alloc(ctx, &st, P, sizeof(int));
+  qsdis = dist_alloc(ctx, &st, P, sizeof(int));
+  qrdis = dist_alloc(ctx, &st, P, sizeof(int));
+  info = dist_alloc(ctx, &st, 4 * (int64_t)P, sizeof(double));
+  dest = dist_alloc(ctx, &st, n_local, sizeof(int));
+  pos = dist_alloc(ctx, &st, n_local, sizeof(int64_t));
+  sbuf = dist_alloc(ctx, &st, n_local * rec, sizeof(double));
+  resr = dist_alloc(ctx, &st, 2 * n_local, sizeof(double));
+  if (st == BFCR_OK && Stot > INT_MAX)
+    st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "knn_dist: sample of %lld rows", (long long)Stot);
+  if (st == BFCR_OK) {
+    st = mpi_check(ctx, st, MPI_Type_contiguous(d, MPI_DOUBLE, &row_t), "MPI_Type_contiguous");
+    st = mpi_check(ctx, st, MPI_Type_contiguous(rec, MPI_DOUBLE, &rec_t), "MPI_Type_contiguous");
+    st = mpi_check(ctx, st, MPI_Type_contiguous(2, MPI_DOUBLE, &pair_t), "MPI_Type_contiguous");
+  }
+  if (st == BFCR_OK) {
+    st = mpi_check(ctx, st, MPI_Type_commit(&row_t), "MPI_Type_commit");
+    st = mpi_check(ctx, st, MPI_Type_commit(&rec_t), "MPI_Type_commit");
+    st = mpi_check(ctx, st, MPI_Type_commit(&pair_t), "MPI_Type_commit");
+  }
+  AGREE(); /* [1] */
+  for (int64_t j = 0; j < nsamp; j++) {
+    memcpy(sample + j * d, Z + (g0 + j * stride - offset) * d, (size_t)d * sizeof(double));
+  }
+  for (int p = 0; p < P; p++) {
+    const int64_t a = (L->off[p] + stride - 1) / stride * stride, e = L->off[p] + L->cnt[p];
+    gcnt[p] = a < e ? (int)((e - 1 - a) / stride + 1) : 0;
+    gdis[p] = p == 0 ? 0 : gdis[p - 1] + gcnt[p - 1];
+  }
+  st = mpi_check(ctx, st,
+                 MPI_Gatherv(sample, (int)nsamp, row_t, samples, gcnt, gdis, row_t, 0, ctx->comm),
+                 "MPI_Gatherv (sample)");
+  if (stats && rank != 0) stats->bytes_sent += nsamp * d * 8;
+  if (rank == 0 && st == BFCR_OK) st = axis_and_splitters(ctx, samples, Stot, stride, d, P, bc);
+  if (rank == 0) bc[nbc - 1] = (double)st;
+  st = mpi_check(ctx, st, MPI_Bcast(bc, nbc, MPI_DOUBLE, 0, ctx->comm), "MPI_Bcast (axis)");
+  if (stats && rank == 0) stats->bytes_sent += (int64_t)nbc * 8 * (P - 1);
+  if (st == BFCR_OK && bc[nbc - 1] != 0.0) st = BFCR_ERR_NOMEM; /* rank 0's message follows */
+  AGREE();                                                      /* [2] */
+  free(samples);
+  samples = NULL;
+  const double *v = bc;
+  for (int p = 0; p + 1 < P; p++) {
+    split_t[p] = bc[d + p];
+    split_g[p] = (int64_t)bc[d + P - 1 + p];
+  }
+
+  /* 2. rows to the owners of their slabs; each slab arrives in global order. */
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
+    shared(Z, dest, v, split_t, split_g, n_local, offset, d, P)
+  for (int64_t i = 0; i < n_local; i++) {
+    dest[i] = slab_of(dist_proj(Z + i * d, v, d), offset + i, split_t, split_g, P);
+  }
+  for (int p = 0; p < P; p++) scnt[p] = 0;
+  for (int64_t i = 0; i < n_local; i++) scnt[dest[i]]++;
+  for (int p = 0; p < P; p++) sdis[p] = p == 0 ? 0 : sdis[p - 1] + scnt[p - 1];
+  for (int64_t i = 0; i < n_local; i++) pos[i] = sdis[dest[i]]++;
+  for (int p = 0; p < P; p++) sdis[p] -= scnt[p];
+  for (int64_t i = 0; i < n_local; i++) {
+    memcpy(sbuf + pos[i] * rec, Z + i * d, (size_t)d * sizeof(double));
+    sbuf[pos[i] * rec + d] = (double)(offset + i);
+  }
+  st = mpi_check(ctx, st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
+                 "MPI_Alltoall (row counts)");
+  for (int p = 0; p < P && st == BFCR_OK; p++) {
+    rdis[p] = (int)(ns < INT_MAX ? ns : INT_MAX);
+    ns += rcnt[p];
+    if (stats && p != rank) stats->bytes_sent += (int64_t)scnt[p] * rec * 8;
+  }
+  if (ns > INT_MAX)
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "knn_dist: slab of %lld rows exceeds 2^31 - 1",
+                  (long long)ns);
+  if (st == BFCR_OK) {
+    rbuf = dist_alloc(ctx, &st, ns * rec, sizeof(double));
+    S = dist_alloc(ctx, &st, ns * d, sizeof(double));
+    sg = dist_alloc(ctx, &st, ns, sizeof(int64_t));
+    ts = dist_alloc(ctx, &st, ns, sizeof(double));
+    es = dist_alloc(ctx, &st, ns, sizeof(double));
+    sbf = dist_alloc(ctx, &st, ns, sizeof(int64_t));
+    sd2 = dist_alloc(ctx, &st, ns, sizeof(double));
+    qlo = dist_alloc(ctx, &st, ns, sizeof(int));
+    qhi = dist_alloc(ctx, &st, ns, sizeof(int));
+    res = dist_alloc(ctx, &st, 2 * ns, sizeof(double));
+  }
+  AGREE(); /* [3] */
+  st =
+      mpi_check(ctx, st, MPI_Alltoallv(sbuf, scnt, sdis, rec_t, rbuf, rcnt, rdis, rec_t, ctx->comm),
+                "MPI_Alltoallv (rows)");
+  free(sbuf);
+  sbuf = NULL;
+  for (int64_t j = 0; j < ns && st == BFCR_OK; j++) {
+    memcpy(S + j * d, rbuf + j * rec, (size_t)d * sizeof(double));
+    sg[j] = (int64_t)rbuf[j * rec + d];
+    if (j > 0 && sg[j] <= sg[j - 1])
+      st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "knn_dist: slab rows out of global order");
+  }
+  free(rbuf);
+  rbuf = NULL;
+  double t1 = bfcr_wtime(), c1 = dist_cpu();
+
+  /* 3. local all-points search in the slab. */
+  if (st == BFCR_OK && ns >= 1)
+    st = kd_check(ctx, st, bfcr_kdtree_build(S, ns, d, nt, &tree), "kd-tree build");
+  if (st == BFCR_OK && ns >= 2)
+    st = kd_check(ctx, st, bfcr_kdtree_allnn(tree, nt, sbf, sd2), "kd-tree all-points search");
+  if (st == BFCR_OK && ns == 1) {
+    sbf[0] = INT64_MAX;
+    sd2[0] = INFINITY;
+  } else if (st == BFCR_OK) {
+    for (int64_t j = 0; j < ns; j++) sbf[j] = sg[sbf[j]];
+  }
+  double tmin = INFINITY, tmax = -INFINITY, emax = 0.0;
+  if (st == BFCR_OK) {
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
+    shared(S, ts, es, v, ns, d) reduction(min                           \
+                                          : tmin) reduction(max         \
+                                                            : tmax, emax)
+    for (int64_t j = 0; j < ns; j++) {
+      ts[j] = dist_proj(S + j * d, v, d);
+      es[j] = dist_proj_err(S + j * d, v, d);
+      tmin = fmin(tmin, ts[j]);
+      tmax = fmax(tmax, ts[j]);
+      emax = fmax(emax, es[j]);
+    }
+  }
+  double mineinfo[4] = {tmin, tmax, emax, (double)ns};
+  if (stats) stats->cpu_local = dist_cpu() - c1;
+  AGREE(); /* [4] */
+  double t2 = bfcr_wtime(), c2 = dist_cpu();
+
+  /* 4. boundary: queries to the slabs a row's ball may reach. */
+  st = mpi_check(ctx, st, MPI_Allgather(mineinfo, 4, MPI_DOUBLE, info, 4, MPI_DOUBLE, ctx->comm),
+                 "MPI_Allgather (slab ranges)");
+  double E = 0.0, nv2 = 0.0;
+  for (int p = 0; p < P; p++) E = fmax(E, info[4 * p + 2]);
+  for (int k = 0; k < d; k++) nv2 += v[k] * v[k];
+  /* |v| with its rounding (relative (d + 2) u), widened. */
+  const double nv = sqrt(nv2) * (1.0 + 4.0 * (d + 2) * DBL_EPSILON);
+  const double grow = 1.0 + 2.0 * (d + 4) * DBL_EPSILON;
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
+    shared(ts, es, sd2, qlo, qhi, info, ns, E, nv, grow, d, P, rank)
+  for (int64_t j = 0; j < ns; j++) {
+    /* bfcr_dist2(x, z) <= sd2 implies |x - z|^2 <= (sd2 + d 2^-1074) (1 + (d + 3) u), hence
+     * |t(x) - t(z)| <= |x - z| |v| + e(x) + e(z) (docs/knn-distributed.md). */
+    const double R = sqrt((sd2[j] + d * DBL_TRUE_MIN) * grow) * (1.0 + 2.0 * DBL_EPSILON);
+    const double w = (R * nv + es[j] + E) * (1.0 + 4.0 * DBL_EPSILON);
+    double hi = ts[j] + w, lo = ts[j] - w;
+    hi += fabs(hi) * DBL_EPSILON;
+    lo -= fabs(lo) * DBL_EPSILON;
+    /* Non-empty slabs hold increasing keys, so the slabs in reach are consecutive. */
+    int a = rank, b = rank;
+    for (int p = rank + 1; p < P; p++) {
+      if (info[4 * p + 3] == 0.0) continue;
+      if (!(info[4 * p] <= hi)) break;
+      b = p;
+    }
+    for (int p = rank - 1; p >= 0; p--) {
+      if (info[4 * p + 3] == 0.0) continue;
+      if (!(info[4 * p + 1] >= lo)) break;
+      a = p;
+    }
+    qlo[j] = a;
+    qhi[j] = b;
+  }
+  for (int p = 0; p < P; p++) qscnt[p] = 0;
+  for (int64_t j = 0; j < ns && st == BFCR_OK; j++) {
+    for (int p = qlo[j]; p <= qhi[j]; p++) {
+      if (p != rank && info[4 * p + 3] != 0.0) qscnt[p]++;
+    }
+  }
+  st = mpi_check(ctx, st, MPI_Alltoall(qscnt, 1, MPI_INT, qrcnt, 1, MPI_INT, ctx->comm),
+                 "MPI_Alltoall (query counts)");
+  for (int p = 0; p < P && st == BFCR_OK; p++) {
+    qsdis[p] = (int)(nqs < INT_MAX ? nqs : INT_MAX);
+    qrdis[p] = (int)(nqr < INT_MAX ? nqr : INT_MAX);
+    nqs += qscnt[p];
+    nqr += qrcnt[p];
+  }
+  if (st == BFCR_OK && (nqs > INT_MAX || nqr > INT_MAX))
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "knn_dist: %lld / %lld boundary queries exceed 2^31 - 1",
+                  (long long)nqs, (long long)nqr);
+  if (st == BFCR_OK) {
+    qs = dist_alloc(ctx, &st, nqs * rec, sizeof(double));
+    qrow = dist_alloc(ctx, &st, nqs, sizeof(int64_t));
+    ans = dist_alloc(ctx, &st, 2 * nqs, sizeof(double));
+    qr = dist_alloc(ctx, &st, nqr * rec, sizeof(double));
+    Qin = dist_alloc(ctx, &st, nqr * d, sizeof(double));
+    bnd = dist_alloc(ctx, &st, nqr, sizeof(double));
+    qnn = dist_alloc(ctx, &st, nqr, sizeof(int64_t));
+    qd = dist_alloc(ctx, &st, nqr, sizeof(double));
+    ansr = dist_alloc(ctx, &st, 2 * nqr, sizeof(double));
+  }
+  AGREE(); /* [5] */
+  for (int p = 0; p < P; p++) qscnt[p] = 0;
+  for (int64_t j = 0; j < ns; j++) {
+    for (int p = qlo[j]; p <= qhi[j]; p++) {
+      if (p == rank || info[4 * p + 3] == 0.0) continue;
+      const int64_t q = qsdis[p] + qscnt[p]++;
+      memcpy(qs + q * rec, S + j * d, (size_t)d * sizeof(double));
+      qs[q * rec + d] = sd2[j];
+      qrow[q] = j;
+    }
+  }
+  st =
+      mpi_check(ctx, st, MPI_Alltoallv(qs, qscnt, qsdis, rec_t, qr, qrcnt, qrdis, rec_t, ctx->comm),
+                "MPI_Alltoallv (queries)");
+  for (int64_t q = 0; q < nqr; q++) {
+    memcpy(Qin + q * d, qr + q * rec, (size_t)d * sizeof(double));
+    bnd[q] = qr[q * rec + d];
+  }
+  /* Queries reach only non-empty slabs, so the tree exists when nqr > 0. */
+  if (st == BFCR_OK && nqr > 0)
+    st = kd_check(ctx, st, bfcr_kdtree_query(tree, Qin, nqr, NULL, bnd, nt, qnn, qd),
+                  "kd-tree boundary queries");
+  /* Answer q: (dist2, global index), or (+inf, -1) when nothing lies within the bound. */
+  for (int64_t q = 0; q < nqr; q++) {
+    const int found = st == BFCR_OK && qnn[q] >= 0;
+    ansr[2 * q] = found ? qd[q] : INFINITY;
+    ansr[2 * q + 1] = found ? (double)sg[qnn[q]] : -1.0;
+  }
+  st = mpi_check(ctx, st,
+                 MPI_Alltoallv(ansr, qrcnt, qrdis, pair_t, ans, qscnt, qsdis, pair_t, ctx->comm),
+                 "MPI_Alltoallv (answers)");
+  for (int64_t q = 0; q < nqs && st == BFCR_OK; q++) {
+    const double aq = ans[2 * q];
+    const double gq = ans[2 * q + 1];
+    if (gq < 0.0) continue;
+    const int64_t j = qrow[q];
+    if (bfcr_nn_better(aq, (int64_t)gq, sd2[j], sbf[j])) {
+      sd2[j] = aq;
+      sbf[j] = (int64_t)gq;
+    }
+  }
+  if (stats) {
+    for (int p = 0; p < P; p++) {
+      if (p == rank) continue;
+      stats->bytes_sent += (int64_t)qscnt[p] * rec * 8 + (int64_t)qrcnt[p] * 16;
+    }
+    stats->queries_sent = nqs;
+    stats->queries_answered = nqr;
+    stats->rows_searched = ns;
+    stats->cpu_remote = dist_cpu() - c2;
+  }
+  double t3 = bfcr_wtime();
+
+  /* 5. results back to the rows' owners (reverse of step 2), then replicated. */
+  for (int64_t j = 0; j < ns; j++) {
+    res[2 * j] = sd2[j];
+    res[2 * j + 1] = sbf[j] == INT64_MAX ? -1.0 : (double)sbf[j];
+  }
+  st = mpi_check(ctx, st,
+                 MPI_Alltoallv(res, rcnt, rdis, pair_t, resr, scnt, sdis, pair_t, ctx->comm),
+                 "MPI_Alltoallv (results)");
+  if (stats) {
+    for (int p = 0; p < P; p++) {
+      if (p != rank) stats->bytes_sent += (int64_t)rcnt[p] * 16;
+    }
+  }
+  for (int64_t i = 0; i < n_local && st == BFCR_OK; i++) {
+    dist2[offset + i] = resr[2 * pos[i]];
+    bf[offset + i] = (int64_t)resr[2 * pos[i] + 1];
+  }
+  st = dist_allgather(ctx, L, st, bf, dist2, stats);
+  if (stats) {
+    stats->sec_partition += t1 - t0;
+    stats->sec_local += t2 - t1;
+    stats->sec_remote += t3 - t2;
+    stats->sec_gather += bfcr_wtime() - t3;
+  }
+  bfcr_phase_add(ctx, "knn_dist partition", t1 - t0, 0.0);
+  bfcr_phase_add(ctx, "knn_dist local", t2 - t1, 0.0);
+  bfcr_phase_add(ctx, "knn_dist boundary", t3 - t2, 0.0);
+  bfcr_phase_add(ctx, "knn_dist gather", bfcr_wtime() - t3, 0.0);
+cleanup:
+  if (row_t != MPI_DATATYPE_NULL) MPI_Type_free(&row_t);
+  if (rec_t != MPI_DATATYPE_NULL) MPI_Type_free(&rec_t);
+  if (pair_t != MPI_DATATYPE_NULL) MPI_Type_free(&pair_t);
+  bfcr_kdtree_free(tree);
+  free(sample), free(samples), free(bc), free(split_t), free(sbuf), free(rbuf);
+  free(S), free(ts), free(es), free(sd2), free(info), free(qs), free(qr);
+  free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(res), free(resr);
+  free(split_g), free(sg), free(sbf), free(pos), free(qrow), free(qnn);
+  free(scnt), free(rcnt), free(sdis), free(rdis), free(dest), free(gcnt);
+  free(gdis), free(qlo), free(qhi), free(qscnt), free(qrcnt), free(qsdis), free(qrdis);
+  return st;
+}
+
+/* ---- ring ------------------------------------------------------------------------------- */
+
+/* Best of block R (rows of rank src) for the queries [i0, i0 + m) of this rank, combined into
+ * (bd, bj). self: R is this rank's own block and the queries are all of it. */
+static bfcr_status ring_block(const double *R, int64_t nR, int64_t roff, const double *Q, int64_t m,
+                              int self, int d, int nt, int64_t *tnn, double *td2, double *bd,
+                              int64_t *bj) {
+  bfcr_status s = bfcr_knn_gemm(R, nR, d, Q, m, self, nt, tnn, td2);
+  if (s != BFCR_OK) return s;
+  for (int64_t i = 0; i < m; i++) {
+    const int64_t g = roff + tnn[i];
+    if (bfcr_nn_better(td2[i], g, bd[i], bj[i])) {
+      bd[i] = td2[i];
+      bj[i] = g;
+    }
+  }
+  return BFCR_OK;
+}
+
+static bfcr_status run_ring(bfcr_ctx *ctx, const dist_layout *L, const double *Z, int64_t n_local,
+                            int64_t offset, int d, int64_t *bf, double *dist2,
+                            bfcr_knn_dist_stats *stats) {
+  const int P = L->P, rank = L->rank, nt = ctx->nthreads;
+  const int left = (rank + P - 1) % P, right = (rank + 1) % P;
+  bfcr_status st = BFCR_OK;
+  MPI_Datatype row_t = MPI_DATATYPE_NULL;
+  MPI_Request req[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  double *bufA = NULL, *bufB = NULL, *bd = NULL, *td2 = NULL;
+  int64_t *bj = NULL, *tnn = NULL;
+  const int64_t chunk = n_local < DIST_RING_CHUNK ? n_local : DIST_RING_CHUNK;
+  int64_t maxc = 0;
+  double t0 = bfcr_wtime();
+  for (int p = 0; p < P; p++) maxc = L->cnt[p] > maxc ? L->cnt[p] : maxc;
+  bufA = dist_alloc(ctx, &st, maxc * d, sizeof(double));
+  bufB = dist_alloc(ctx, &st, maxc * d, sizeof(double));
+  bd = dist_alloc(ctx, &st, n_local, sizeof(double));
+  bj = dist_alloc(ctx, &st, n_local, sizeof(int64_t));
+  tnn = dist_alloc(ctx, &st, n_local, sizeof(int64_t));
+  td2 = dist_alloc(ctx, &st, n_local, sizeof(double));
+  if (st == BFCR_OK) {
+    st = mpi_check(ctx, st, MPI_Type_contiguous(d, MPI_DOUBLE, &row_t), "MPI_Type_contiguous");
+    st = mpi_check(ctx, st, MPI_Type_commit(&row_t), "MPI_Type_commit");
+  }
+  AGREE();
+  for (int64_t i = 0; i < n_local; i++) {
+    bd[i] = INFINITY;
+    bj[i] = INT64_MAX;
+  }
+  double t1 = bfcr_wtime(), c1 = dist_cpu();
+  /* Own block (self excluded) while the first transfer is under way. Every rank runs the
+   * same sequence of sends and receives whatever fails locally, so no rank waits alone;
+   * the status is agreed at the end. */
+  double *cur = bufA, *next = bufB;
+  int rc = MPI_Irecv(cur, L->cnt[left], row_t, left, 0, ctx->comm, &req[0]);
+  st = mpi_check(ctx, st, rc, "MPI_Irecv");
+  rc = MPI_Isend(Z, (int)n_local, row_t, right, 0, ctx->comm, &req[1]);
+  st = mpi_check(ctx, st, rc, "MPI_Isend");
+  if (st == BFCR_OK && n_local >= 2)
+    st = kd_check(ctx, st, ring_block(Z, n_local, offset, Z, n_local, 1, d, nt, tnn, td2, bd, bj),
+                  "GEMM search of the own block");
+  if (stats) stats->cpu_local = dist_cpu() - c1;
+  st = mpi_check(ctx, st, MPI_Waitall(2, req, MPI_STATUSES_IGNORE), "MPI_Waitall");
+  int64_t bytes = n_local * d * 8;
+  double t2 = bfcr_wtime(), c2 = dist_cpu();
+  for (int s = 1; s < P; s++) {
+    const int src = (rank + P - s) % P, nsrc = (src + P - 1) % P;
+    if (s < P - 1) {
+      rc = MPI_Irecv(next, L->cnt[nsrc], row_t, left, s, ctx->comm, &req[0]);
+      st = mpi_check(ctx, st, rc, "MPI_Irecv");
+      rc = MPI_Isend(cur, L->cnt[src], row_t, right, s, ctx->comm, &req[1]);
+      st = mpi_check(ctx, st, rc, "MPI_Isend");
+      bytes += (int64_t)L->cnt[src] * d * 8;
+    }
+    for (int64_t i0 = 0; i0 < n_local && L->cnt[src] > 0; i0 += chunk) {
+      const int64_t m = n_local - i0 < chunk ? n_local - i0 : chunk;
+      if (st == BFCR_OK)
+        st = kd_check(ctx, st,
+                      ring_block(cur, L->cnt[src], L->off[src], Z + i0 * d, m, 0, d, nt, tnn, td2,
+                                 bd + i0, bj + i0),
+                      "GEMM search of a travelling block");
+      /* Open MPI progresses a large transfer only inside MPI calls. */
+      int done = 0;
+      if (s < P - 1) MPI_Testall(2, req, &done, MPI_STATUSES_IGNORE);
+    }
+    st = mpi_check(ctx, st, MPI_Waitall(2, req, MPI_STATUSES_IGNORE), "MPI_Waitall");
+    double *tmp = cur;
+    cur = next;
+    next = tmp;
+  }
+  for (int64_t i = 0; i < n_local; i++) {
+    bf[offset + i] = bj[i];
+    dist2[offset + i] = bd[i];
+  }
+  if (stats) stats->cpu_remote = dist_cpu() - c2;
+  double t3 = bfcr_wtime();
+  st = dist_allgather(ctx, L, st, bf, dist2, stats);
+  if (stats) {
+    stats->rows_searched = n_local;
+    stats->bytes_sent += bytes;
+    stats->sec_partition += t1 - t0;
+    stats->sec_local += t2 - t1;
+    stats->sec_remote += t3 - t2;
+    stats->sec_gather += bfcr_wtime() - t3;
+  }
+  const double flops = 2.0 * (d + 1) * (double)n_local * (double)L->off[P];
+  bfcr_phase_add(ctx, "knn_dist partition", t1 - t0, 0.0);
+  bfcr_phase_add(ctx, "knn_dist local", t2 - t1, 0.0);
+  bfcr_phase_add(ctx, "knn_dist ring", t3 - t2, flops);
+  bfcr_phase_add(ctx, "knn_dist gather", bfcr_wtime() - t3, 0.0);
+cleanup:
+  if (row_t != MPI_DATATYPE_NULL) MPI_Type_free(&row_t);
+  free(bufA), free(bufB), free(bd), free(td2), free(bj), free(tnn);
+  return st;
+}
+
+/* ---- entry point ------------------------------------------------------------------------ */
+
+bfcr_status bfcr_knn_allnn_dist_stats(bfcr_ctx *ctx, const double *Z, int64_t n_local,
+                                      int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
+                                      bfcr_knn_dist_stats *stats) {
+  if (!ctx) return BFCR_ERR_ARG;
+  bfcr_status st = BFCR_OK;
+  dist_layout L = {ctx->size, ctx->rank, NULL, NULL, NULL};
+  int64_t *all = NULL;
+  if (stats) memset(stats, 0, sizeof(*stats));
+  double t0 = bfcr_wtime(), c0 = dist_cpu();
+  st = local_args(ctx, Z, n_local, offset, n, d, bf, dist2);
+  if (L.P == 1) {
+    /* One rank: the serial search, no communication. */
+    if (st == BFCR_OK && n_local != n)
+      st = bfcr_err(ctx, BFCR_ERR_ARG, "knn_dist: one rank holds %lld of %lld rows",
+                    (long long)n_local, (long long)n);
+    if (st == BFCR_OK)
+      st =
+          kd_check(ctx, st, bfcr_knn_allnn(Z, n, d, ctx->nthreads, bf, dist2), "all-points search");
+    if (stats) {
+      stats->method = BFCR_KNN_DIST_LOCAL;
+      stats->rows_searched = n;
+      stats->sec_local = bfcr_wtime() - t0;
+      stats->cpu_local = stats->cpu_total = dist_cpu() - c0;
+    }
+    bfcr_phase_add(ctx, "knn_dist local", bfcr_wtime() - t0, 0.0);
+    return st;
+  }
+  int64_t mine[4] = {n_local, offset, n, d};
+  L.cnt = dist_alloc(ctx, &st, L.P, sizeof(int));
+  L.off = dist_alloc(ctx, &st, L.P + 1, sizeof(int64_t));
+  L.dis = dist_alloc(ctx, &st, L.P, sizeof(int));
+  all = dist_alloc(ctx, &st, 4 * (int64_t)L.P, sizeof(int64_t));
+  AGREE();
+  st = mpi_check(ctx, st, MPI_Allgather(mine, 4, MPI_INT64_T, all, 4, MPI_INT64_T, ctx->comm),
+                 "MPI_Allgather (layout)");
+  /* The blocks must tile [0, n) in rank order, with the same n and d everywhere (every
+   * rank checks the same gathered values). */
+  int64_t next = 0;
+  for (int p = 0; p < L.P && st == BFCR_OK; p++) {
+    if (all[4 * p + 2] != n || all[4 * p + 3] != d || all[4 * p + 1] != next || all[4 * p] < 0 ||
+        all[4 * p] > INT_MAX)
+      st = bfcr_err(ctx, BFCR_ERR_ARG,
+                    "knn_dist: expected rank %d to hold rows from %lld of n = %lld, d = %d; "
+                    "found offset %lld, n = %lld, d = %lld",
+                    p, (long long)next, (long long)n, d, (long long)all[4 * p + 1],
+                    (long long)all[4 * p + 2], (long long)all[4 * p + 3]);
+    L.cnt[p] = (int)all[4 * p];
+    L.off[p] = next;
+    next += all[4 * p];
+  }
+  if (st == BFCR_OK && next != n)
+    st = bfcr_err(ctx, BFCR_ERR_ARG, "knn_dist: the ranks hold %lld rows, expected n = %lld",
+                  (long long)next, (long long)n);
+  L.off[L.P] = n;
+  AGREE();
+  if (n > INT_MAX) {
+    free(L.dis);
+    L.dis = NULL;
+  } else {
+    for (int p = 0; p < L.P; p++) L.dis[p] = (int)L.off[p];
+  }
+  int use_kd = 1;
+  BFCR_CALL(dist_use_kdtree(ctx, &L, Z, n_local, d, &use_kd));
+  if (stats) {
+    stats->method = use_kd ? BFCR_KNN_DIST_SLABS : BFCR_KNN_DIST_RING;
+    stats->sec_partition = bfcr_wtime() - t0;
+  }
+  if (use_kd) {
+    st = run_slabs(ctx, &L, Z, n_local, offset, n, d, bf, dist2, stats);
+  } else {
+    st = run_ring(ctx, &L, Z, n_local, offset, d, bf, dist2, stats);
+  }
+  st = bfcr_agree(ctx, st);
+  if (stats) stats->cpu_total = dist_cpu() - c0;
+cleanup:
+  free(L.cnt);
+  free(L.off);
+  free(L.dis);
+  free(all);
+  return st;
+}
+
+bfcr_status bfcr_knn_allnn_dist(bfcr_ctx *ctx, const double *Z, int64_t n_local, int64_t offset,
+                                int64_t n, int d, int64_t *bf, double *dist2) {
+  return bfcr_knn_allnn_dist_stats(ctx, Z, n_local, offset, n, d, bf, dist2, NULL);
+}
