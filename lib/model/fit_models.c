@@ -7,7 +7,20 @@
  * (hierarchical ridge: (S + lambda I) w = s_xy + lambda w_parent, lambda by GCV), which
  * keeps small clusters from over-fitting without a hard size cut. Ridge needs only the
  * summary (O(d^3) per node, independent of the cluster's size); OLS solves the node's
- * own rows by SVD. */
+ * own rows by SVD.
+ *
+ * Several ranks: the rows move once into dendrogram order, P balanced contiguous chunks
+ * (data parallel: every node of every level is one range of positions). The lowest
+ * fitted level is reduced with bfcr_reduce_ranges_dist (local ranges on their rank, the
+ * at most P - 1 ranges straddling a chunk edge by one batched canonical exchange), so
+ * every summary has the one-process bits; higher levels merge replicated children as
+ * with one rank. Models are fitted in parallel (model parallel): each rank fits a
+ * contiguous range of the level's nodes (ridge: equal node counts, the cost is O(d^3)
+ * per node whatever its size; OLS: the nodes starting in its chunk, with the rows of a
+ * node that runs past the chunk fetched from the next ranks), the pooled-penalty
+ * partials of the fixed 256-node chunks are split the same way and summed in chunk
+ * order, then one Allgatherv replicates the coefficients. Every collective step opens
+ * with a status agreement; a local failure is agreed in cleanup (no rank waits alone). */
 #include "model/fit_models.h"
 
 #include <math.h>
@@ -17,14 +30,38 @@
 #include <omp.h>
 #endif
 
+#include "par/redistribute.h"
 #include "par/reduce.h"
+#include "par/reduce_ranges.h"
 #include "regress/regress.h"
+
+/* Several ranks: this rank's rows in dendrogram order, positions [lo, hi), (d + 1)
+ * doubles each (z, y). NULL with one rank. */
+typedef struct dist_rows {
+  const double *rows;
+  int64_t lo, hi;
+} dist_rows;
+
+/* A collective step whose status is already agreed: leave without agreeing again. */
+#define DIST_CALL(expr)  \
+  do {                   \
+    st = (expr);         \
+    if (st != BFCR_OK) { \
+      agreed = 1;        \
+      goto cleanup;      \
+    }                    \
+  } while (0)
+
+/* First position of node i of level l (level 0: the position itself). */
+static int64_t node_first(const bfcr_tree *t, int l, int64_t i) {
+  return l == 0 ? i : t->lv[l].start[i];
+}
 
 typedef struct row_view {
   int d;
   const double *Z, *y;
   int64_t offset;
-  const int64_t *pos; /* global sample index per position (dendrogram order slice) */
+  const int64_t *pos;      /* global sample index per position (dendrogram order slice) */
   const double *child_sum; /* or: summaries of consecutive children */
 } row_view;
 
@@ -36,6 +73,47 @@ static void row_elem(void *user, int64_t i, double *out) {
   memcpy(out + 1, v->Z + g * d, (size_t)d * sizeof(double));
   out[1 + d] = v->y[g];
   memset(out + 1 + p, 0, (size_t)(p * (p + 1) / 2) * sizeof(double));
+}
+
+typedef struct drow_view {
+  int d;
+  const dist_rows *dr;
+} drow_view;
+
+static void drow_elem(void *user, int64_t pos, double *out) {
+  const drow_view *v = user;
+  int d = v->d;
+  int64_t p = d + 1;
+  memcpy(out + 1, v->dr->rows + (pos - v->dr->lo) * p, (size_t)p * sizeof(double));
+  out[0] = 1.0;
+  memset(out + 1 + p, 0, (size_t)(p * (p + 1) / 2) * sizeof(double));
+}
+
+static void drow_merge(void *user, const double *a, const double *b, double *out) {
+  const drow_view *v = user;
+  bfcr_sum_merge(a, b, v->d, out);
+}
+
+/* Several ranks: summaries of level l's nodes from the rows (collective, agreed). */
+static bfcr_status level_summaries_dist(bfcr_ctx *ctx, const bfcr_tree *t, int l,
+                                        const dist_rows *dr, bfcr_level_fit *lf) {
+  bfcr_status st = BFCR_OK;
+  int d = t->d, agreed = 0;
+  int64_t m = t->lv[l].m, len = bfcr_sum_len(d), *iota = NULL;
+  const int64_t *start = t->lv[l].start;
+  BFCR_ALLOC(ctx, lf->sum, m * len);
+  if (l == 0) { /* single samples (a 1-row dataset): node i is position i */
+    BFCR_ALLOC(ctx, iota, m + 1);
+    for (int64_t i = 0; i <= m; i++) iota[i] = i;
+    start = iota;
+  }
+  drow_view v = {d, dr};
+  DIST_CALL(bfcr_reduce_ranges_dist(ctx, len, drow_elem, drow_merge, &v, m, start, dr->lo, dr->hi,
+                                    lf->sum));
+cleanup:
+  free(iota);
+  if (!agreed) st = bfcr_agree(ctx, st);
+  return st;
 }
 
 static void child_elem(void *user, int64_t i, double *out) {
@@ -147,15 +225,19 @@ static double summary_rss(const double *s, int d, const double *w, double b) {
  * rows is noisy; the pooled criterion is the GCV of the block-diagonal model the level
  * really is, and it shrinks small clusters harder than large ones through the same
  * absolute penalty. Returns the chosen penalty and the level's GCV. */
-static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_fit_params *p,
-                                 int l, const bfcr_level_fit *up, const bfcr_level_fit *lf,
+static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_fit_params *p, int l,
+                                 const bfcr_level_fit *up, const bfcr_level_fit *lf,
                                  const int8_t *fallback, double *lambda, double *gcv) {
   bfcr_status st = BFCR_OK;
   int d = t->d, nt = ctx->nthreads, top = l == t->nlevels - 1, K = p->lambda_steps;
+  int P = ctx->size, agreed = 0;
   const bfcr_level *L = &t->lv[l];
   int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d);
   int64_t nchunks = (m + POOL_CHUNK - 1) / POOL_CHUNK;
-  double *lam = NULL, *part = NULL, *work = NULL;
+  /* Several ranks: this rank's contiguous run of chunks; the partials are per chunk,
+   * so the totals below are the same sums in the same order for any P. */
+  int64_t cb = bfcr_block_lo(nchunks, P, ctx->rank), ce = bfcr_block_lo(nchunks, P, ctx->rank + 1);
+  double *lam = NULL, *part = NULL, *work = NULL, *mine = NULL;
   int failed = 0;
   BFCR_ALLOC(ctx, lam, K);
   for (int k = 0; k < K; k++)
@@ -165,7 +247,7 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
   BFCR_CALLOC(ctx, part, nchunks * 2 * K);
   BFCR_ALLOC(ctx, work, (wl + 2 * K) * nt);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
-  for (int64_t c = 0; c < nchunks; c++) {
+  for (int64_t c = cb; c < ce; c++) {
     int tid = 0;
 #ifdef _OPENMP
     tid = omp_get_thread_num();
@@ -193,6 +275,11 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
   }
   BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC,
              "ridge path failed on a cluster of level %d (non-finite values or LAPACK error)", l);
+  if (P > 1) {
+    BFCR_ALLOC(ctx, mine, (ce > cb ? ce - cb : 1) * 2 * K);
+    memcpy(mine, part + cb * 2 * K, (size_t)((ce - cb) * 2 * K) * sizeof(double));
+    DIST_CALL(bfcr_allgather_items(ctx, mine, ce - cb, (size_t)(2 * K) * sizeof(double), part));
+  }
   double n = (double)t->n, best = INFINITY;
   int kbest = K - 1;
   for (int k = 0; k < K; k++) {
@@ -213,20 +300,46 @@ cleanup:
   free(lam);
   free(part);
   free(work);
+  free(mine);
+  if (P > 1 && !agreed) st = bfcr_agree(ctx, st);
   return st;
 }
 
+/* Nodes fitted by this rank: all of them with one rank; with several, a contiguous run
+ * (ridge: equal counts; OLS: the nodes whose first row is in this rank's chunk). */
+static void fit_range(const bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_fit_params *p, int l,
+                      const dist_rows *dr, int64_t *i0, int64_t *i1) {
+  int64_t m = t->lv[l].m;
+  if (!dr) {
+    *i0 = 0;
+    *i1 = m;
+  } else if (p->regressor == BFCR_REG_OLS) {
+    if (l == 0) {
+      *i0 = dr->lo;
+      *i1 = dr->hi;
+    } else {
+      *i0 = bfcr_first_range_from(t->lv[l].start, m, dr->lo);
+      *i1 = dr->hi > dr->lo ? bfcr_first_range_from(t->lv[l].start, m, dr->hi) : *i0;
+    }
+  } else {
+    *i0 = bfcr_block_lo(m, ctx->size, ctx->rank);
+    *i1 = bfcr_block_lo(m, ctx->size, ctx->rank + 1);
+  }
+}
+
 static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const double *y,
-                             const bfcr_fit_params *p, int l, const bfcr_level_fit *up,
-                             bfcr_level_fit *lf) {
+                             const dist_rows *dr, const bfcr_fit_params *p, int l,
+                             const bfcr_level_fit *up, bfcr_level_fit *lf) {
   bfcr_status st = BFCR_OK;
-  int d = t->d, nt = ctx->nthreads, top = l == t->nlevels - 1;
+  int d = t->d, nt = ctx->nthreads, top = l == t->nlevels - 1, agreed = 0;
   const bfcr_level *L = &t->lv[l];
-  int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d);
-  double *work = NULL, level_lambda = -1.0, level_gcv = NAN;
+  int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d), i0, i1, ext_lo = 0;
+  double *work = NULL, *ext = NULL, *wmine = NULL, level_lambda = -1.0, level_gcv = NAN;
+  bfcr_cluster_model *cmine = NULL;
   int8_t *fallback = NULL;
   int failed = 0;
   bfcr_ridge_grid grid = {p->lambda_min, p->lambda_max, p->lambda_steps};
+  fit_range(ctx, t, p, l, dr, &i0, &i1);
   BFCR_ALLOC(ctx, lf->w, m * d);
   BFCR_CALLOC(ctx, lf->cm, m);
   BFCR_ALLOC(ctx, work, wl * nt);
@@ -234,10 +347,15 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   for (int64_t i = 0; i < m; i++)
     fallback[i] = !top && (int64_t)lf->sum[i * len] < p->min_cluster_size;
   if (p->regressor == BFCR_REG_RIDGE && p->lambda_mode == BFCR_LAMBDA_LEVEL)
-    BFCR_CALL(pooled_lambda(ctx, t, p, l, up, lf, fallback, &level_lambda, &level_gcv));
+    DIST_CALL(pooled_lambda(ctx, t, p, l, up, lf, fallback, &level_lambda, &level_gcv));
   if (p->lambda_mode == BFCR_LAMBDA_FIXED) level_lambda = p->lambda;
+  if (dr && p->regressor == BFCR_REG_OLS) { /* my nodes' rows, including a straddling tail */
+    ext_lo = i1 > i0 ? node_first(t, l, i0) : 0;
+    int64_t ext_hi = i1 > i0 ? (i1 < m ? node_first(t, l, i1) : t->n) : 0;
+    DIST_CALL(bfcr_fetch_rows(ctx, dr->rows, d + 1, dr->lo, dr->hi, ext_lo, ext_hi, &ext));
+  }
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nt) reduction(| : failed)
-  for (int64_t i = 0; i < m; i++) {
+  for (int64_t i = i0; i < i1; i++) {
     int tid = 0;
 #ifdef _OPENMP
     tid = omp_get_thread_num();
@@ -265,7 +383,14 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
         continue;
       }
       double *yy = X + (hi - lo) * d;
-      gather_rows(t, Z, y, lo, hi, X, yy);
+      if (dr) {
+        for (int64_t q = lo; q < hi; q++) {
+          memcpy(X + (q - lo) * d, ext + (q - ext_lo) * (d + 1), (size_t)d * sizeof(double));
+          yy[q - lo] = ext[(q - ext_lo) * (d + 1) + d];
+        }
+      } else {
+        gather_rows(t, Z, y, lo, hi, X, yy);
+      }
       int rank = 0;
       if (bfcr_ols_fit(X, d, yy, hi - lo, d, p->rcond, w, &cm->intercept, &rank) != BFCR_OK)
         failed |= 1;
@@ -288,6 +413,14 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   BFCR_CHECK(ctx, !(failed & 2), BFCR_ERR_NOMEM, "out of memory gathering cluster rows for OLS");
   BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC,
              "regression failed on a cluster of level %d (non-finite values or LAPACK error)", l);
+  if (dr) { /* replicate the models in node order */
+    BFCR_ALLOC(ctx, wmine, (i1 > i0 ? i1 - i0 : 1) * d);
+    BFCR_ALLOC(ctx, cmine, i1 > i0 ? i1 - i0 : 1);
+    memcpy(wmine, lf->w + i0 * d, (size_t)((i1 - i0) * d) * sizeof(double));
+    memcpy(cmine, lf->cm + i0, (size_t)(i1 - i0) * sizeof(*cmine));
+    DIST_CALL(bfcr_allgather_items(ctx, wmine, i1 - i0, (size_t)d * sizeof(double), lf->w));
+    DIST_CALL(bfcr_allgather_items(ctx, cmine, i1 - i0, sizeof(*cmine), lf->cm));
+  }
   if (isnan(level_gcv)) { /* per-cluster or fixed penalties: size-weighted cluster GCV */
     double g = 0.0;
     for (int64_t i = 0; i < m; i++) g += (double)lf->cm[i].size * lf->cm[i].gcv;
@@ -297,6 +430,61 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
 cleanup:
   free(work);
   free(fallback);
+  free(ext);
+  free(wmine);
+  free(cmine);
+  if (dr && !agreed) st = bfcr_agree(ctx, st);
+  return st;
+}
+
+/* Several ranks: rows into dendrogram order, then the same steps as bfcr_fit_levels with
+ * the distributed summaries and fits. Collective; the status is agreed. */
+static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const double *y,
+                                   const bfcr_fit_params *p, int lo, bfcr_level_fit *lf) {
+  bfcr_status st = BFCR_OK;
+  int T = t->nlevels - 1, d = t->d, P = ctx->size, agreed = 0;
+  int64_t n = t->n, nl = t->n_local;
+  double *packed = NULL, *rows = NULL;
+  dist_rows dr = {NULL, bfcr_block_lo(n, P, ctx->rank), bfcr_block_lo(n, P, ctx->rank + 1)};
+  double t0 = bfcr_wtime();
+  BFCR_ALLOC(ctx, packed, nl * (d + 1));
+  for (int64_t i = 0; i < nl; i++) {
+    memcpy(packed + i * (d + 1), Z + i * d, (size_t)d * sizeof(double));
+    packed[i * (d + 1) + d] = y[i];
+  }
+  DIST_CALL(bfcr_redistribute_rows(ctx, packed, d + 1, nl, t->offset, n, t->order, &rows));
+  free(packed);
+  packed = NULL;
+  dr.rows = rows;
+  bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
+  { /* load balance of the data-parallel rows and of the model-parallel fits */
+    int64_t m = t->lv[lo].m, i0, i1;
+    fit_range(ctx, t, p, lo, &dr, &i0, &i1);
+    double loc[2] = {(double)(dr.hi - dr.lo), (double)(i1 - i0)}, mx[2] = {0, 0};
+    if (MPI_Allreduce(loc, mx, 2, MPI_DOUBLE, MPI_MAX, ctx->comm) == MPI_SUCCESS && ctx->rank == 0)
+      bfcr_log(ctx, BFCR_LOG_INFO,
+               "%d ranks: rows per rank max %.0f / mean %.1f; level %d models per rank max %.0f "
+               "/ mean %.1f (cost ~ d^3 per model)",
+               P, mx[0], (double)n / P, lo, mx[1], (double)m / P);
+  }
+  t0 = bfcr_wtime();
+  DIST_CALL(level_summaries_dist(ctx, t, lo, &dr, &lf[lo]));
+  for (int l = lo + 1; l <= T; l++)
+    BFCR_CALL(level_summaries(ctx, t, Z, y, l, 0, &lf[l - 1], &lf[l]));
+  int64_t p1 = d + 1;
+  bfcr_phase_add(ctx, "regression summaries", bfcr_wtime() - t0,
+                 (double)(T - lo + 1) * (double)n / P * (double)(p1 * p1 + 3 * p1));
+  t0 = bfcr_wtime();
+  double flops = 0.0;
+  for (int l = T; l >= lo; l--) {
+    DIST_CALL(fit_level(ctx, t, Z, y, &dr, p, l, l < T ? &lf[l + 1] : NULL, &lf[l]));
+    flops += (double)t->lv[l].m / P * 10.0 * d * d * d;
+  }
+  bfcr_phase_add(ctx, "model fit", bfcr_wtime() - t0, flops);
+cleanup:
+  free(packed);
+  free(rows);
+  if (!agreed) st = bfcr_agree(ctx, st);
   return st;
 }
 
@@ -304,6 +492,7 @@ bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const 
                             const bfcr_fit_params *p, int lo, bfcr_level_fit *lf) {
   bfcr_status st = BFCR_OK;
   int T = t->nlevels - 1;
+  if (ctx->size > 1) return fit_levels_dist(ctx, t, Z, y, p, lo, lf);
   double t0 = bfcr_wtime();
   for (int l = lo; l <= T; l++)
     BFCR_CALL(level_summaries(ctx, t, Z, y, l, l == lo, l > lo ? &lf[l - 1] : NULL, &lf[l]));
@@ -313,7 +502,7 @@ bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const 
   t0 = bfcr_wtime();
   double flops = 0.0;
   for (int l = T; l >= lo; l--) {
-    BFCR_CALL(fit_level(ctx, t, Z, y, p, l, l < T ? &lf[l + 1] : NULL, &lf[l]));
+    BFCR_CALL(fit_level(ctx, t, Z, y, NULL, p, l, l < T ? &lf[l + 1] : NULL, &lf[l]));
     flops += (double)t->lv[l].m * 10.0 * t->d * t->d * t->d;
   }
   bfcr_phase_add(ctx, "model fit", bfcr_wtime() - t0, flops);

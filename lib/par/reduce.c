@@ -220,3 +220,114 @@ bfcr_status bfcr_reduce_colsums(bfcr_ctx *ctx, const double *A, int64_t n_local,
   }
   return bfcr_reduce_dist(ctx, &r, n, offset, offset + n_local, out);
 }
+
+/* Batched reduction over segments: each rank decomposes its part of every segment into
+ * maximal canonical nodes tagged (segment, j, k); one Allgatherv of tags and values;
+ * every rank rebuilds every segment's root from the tagged nodes of that segment. */
+typedef struct seg_user {
+  bfcr_seg_elem_fn elem;
+  bfcr_merge_fn merge;
+  void *user;
+  int64_t s;
+} seg_user;
+
+static void seg_elem(void *u, int64_t i, double *out) {
+  const seg_user *su = u;
+  su->elem(su->user, su->s, i, out);
+}
+
+static void seg_merge(void *u, const double *a, const double *b, double *out) {
+  const seg_user *su = u;
+  su->merge(su->user, a, b, out);
+}
+
+bfcr_status bfcr_reduce_dist_segments(bfcr_ctx *ctx, int64_t width, bfcr_seg_elem_fn elem,
+                                      bfcr_merge_fn merge, void *user, int64_t nseg,
+                                      const int64_t *seg_n, const int64_t *lo, const int64_t *hi,
+                                      double *out) {
+  bfcr_status st = BFCR_OK;
+  int P = ctx->size, cnt = 0, total = 0;
+  int64_t *tags = NULL, *all_tags = NULL, *sstart = NULL, *ks = NULL;
+  int32_t *js = NULL;
+  double *vals = NULL, *all_v = NULL, *scratch = NULL, *gv = NULL;
+  int *counts = NULL, *displs = NULL;
+  MPI_Datatype vtype = MPI_DATATYPE_NULL, ttype = MPI_DATATYPE_NULL;
+  seg_user su = {elem, merge, user, 0};
+  bfcr_reducer r = {width, seg_elem, seg_merge, &su};
+  if (nseg == 0) return BFCR_OK;
+  /* Local part: at most 2 * 64 nodes per segment. */
+  tags = bfcr_malloc(ctx, (size_t)nseg * 130, 3 * sizeof(int64_t));
+  vals = bfcr_malloc(ctx, (size_t)nseg * 130, (size_t)width * sizeof(double));
+  scratch = bfcr_malloc(ctx, (size_t)bfcr_reduce_scratch_len(&r), sizeof(double));
+  counts = bfcr_malloc(ctx, (size_t)P, sizeof(int));
+  displs = bfcr_malloc(ctx, (size_t)P, sizeof(int));
+  if (!tags || !vals || !scratch || !counts || !displs) st = BFCR_ERR_NOMEM;
+  if (st == BFCR_OK) {
+    int32_t sj[130];
+    int64_t sk[130];
+    for (int64_t s = 0; s < nseg; s++) {
+      if (lo[s] >= hi[s]) continue;
+      int c = decompose(seg_n[s], lo[s], hi[s], sj, sk);
+      su.s = s;
+      for (int i = 0; i < c; i++, cnt++) {
+        tags[3 * cnt] = s;
+        tags[3 * cnt + 1] = sj[i];
+        tags[3 * cnt + 2] = sk[i];
+        node_value(&r, sj[i], sk[i], seg_n[s], vals + (int64_t)cnt * width, scratch);
+      }
+    }
+  }
+  BFCR_CALL(bfcr_agree(ctx, st));
+  MPI_Type_contiguous((int)width, MPI_DOUBLE, &vtype);
+  MPI_Type_commit(&vtype);
+  MPI_Type_contiguous(3, MPI_INT64_T, &ttype);
+  MPI_Type_commit(&ttype);
+  BFCR_CHECK(ctx, MPI_Allgather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, ctx->comm) == MPI_SUCCESS,
+             BFCR_ERR_MPI, "MPI_Allgather failed in a segmented reduction");
+  for (int p = 0; p < P; p++) {
+    displs[p] = total;
+    total += counts[p];
+  }
+  all_tags = bfcr_malloc(ctx, (size_t)total, 3 * sizeof(int64_t));
+  all_v = bfcr_malloc(ctx, (size_t)total, (size_t)width * sizeof(double));
+  sstart = bfcr_calloc(ctx, (size_t)nseg + 1, sizeof(int64_t));
+  js = bfcr_malloc(ctx, (size_t)total, sizeof(int32_t));
+  ks = bfcr_malloc(ctx, (size_t)total, sizeof(int64_t));
+  gv = bfcr_malloc(ctx, (size_t)total, (size_t)width * sizeof(double));
+  BFCR_CALL(bfcr_agree(ctx, all_tags && all_v && sstart && js && ks && gv ? BFCR_OK
+                                                                          : BFCR_ERR_NOMEM));
+  int rc = MPI_Allgatherv(tags, cnt, ttype, all_tags, counts, displs, ttype, ctx->comm);
+  rc |= MPI_Allgatherv(vals, cnt, vtype, all_v, counts, displs, vtype, ctx->comm);
+  BFCR_CHECK(ctx, rc == MPI_SUCCESS, BFCR_ERR_MPI, "MPI_Allgatherv failed in a segmented reduction");
+  /* Group the tagged nodes by segment (stable), then rebuild each root. */
+  for (int i = 0; i < total; i++) sstart[all_tags[3 * i] + 1]++;
+  for (int64_t s = 0; s < nseg; s++) sstart[s + 1] += sstart[s];
+  for (int i = 0; i < total; i++) {
+    int64_t s = all_tags[3 * i], at = sstart[s]++;
+    js[at] = (int32_t)all_tags[3 * i + 1];
+    ks[at] = all_tags[3 * i + 2];
+    memcpy(gv + at * width, all_v + (int64_t)i * width, (size_t)width * sizeof(double));
+  }
+  for (int64_t s = nseg; s > 0; s--) sstart[s] = sstart[s - 1];
+  sstart[0] = 0;
+  for (int64_t s = 0; s < nseg; s++) {
+    given g = {sstart[s + 1] - sstart[s], js + sstart[s], ks + sstart[s], gv + sstart[s] * width};
+    su.s = s;
+    rebuild(&r, &g, height(seg_n[s]), 0, seg_n[s], out + s * width, scratch);
+  }
+cleanup:
+  if (vtype != MPI_DATATYPE_NULL) MPI_Type_free(&vtype);
+  if (ttype != MPI_DATATYPE_NULL) MPI_Type_free(&ttype);
+  free(tags);
+  free(all_tags);
+  free(sstart);
+  free(js);
+  free(ks);
+  free(vals);
+  free(all_v);
+  free(scratch);
+  free(gv);
+  free(counts);
+  free(displs);
+  return st;
+}

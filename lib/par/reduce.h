@@ -45,4 +45,18 @@ bfcr_status bfcr_reduce_dist(bfcr_ctx *ctx, const bfcr_reducer *r, int64_t n, in
 bfcr_status bfcr_reduce_colsums(bfcr_ctx *ctx, const double *A, int64_t n_local, int64_t w,
                                 int64_t lda, int64_t n, int64_t offset, double *out);
 
+/* Element i (a position in [0, seg_n[s])) of segment s into out (width doubles). */
+typedef void (*bfcr_seg_elem_fn)(void *user, int64_t s, int64_t i, double *out);
+
+/* Collective: nseg independent canonical reductions in one exchange (the nodes that
+ * straddle the edges of the ranks' contiguous chunks). Segment s has seg_n[s] >= 1
+ * elements (nseg and seg_n the same on every rank); this rank holds positions
+ * [lo[s], hi[s]) of it (empty when lo[s] >= hi[s]; the parts of all ranks tile the
+ * segment). Every rank gets out[s * width], bit-identical to bfcr_reduce_local on the
+ * whole segment. Returns the same status on every rank. */
+bfcr_status bfcr_reduce_dist_segments(bfcr_ctx *ctx, int64_t width, bfcr_seg_elem_fn elem,
+                                      bfcr_merge_fn merge, void *user, int64_t nseg,
+                                      const int64_t *seg_n, const int64_t *lo, const int64_t *hi,
+                                      double *out);
+
 #endif

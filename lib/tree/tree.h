@@ -50,10 +50,21 @@ struct bfcr_tree {
 };
 
 /* Build every level from standardized rows Z (n_local x d, rows [offset, offset +
- * n_local) of n) and optional y. Collective. */
+ * n_local) of n) and optional y. Collective; with several ranks the status is agreed
+ * (the same on every rank) on return. */
 bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, int64_t n_local,
                               int64_t offset, int64_t n, int d, int max_levels, bfcr_tree **out);
 void bfcr_tree_free(bfcr_tree *t);
+
+/* Several ranks (level0_dist.c). Best friends of all n samples into lv0->bf and
+ * lv0->bfdist (allocated by the caller, replicated on return); nodes of level 1 from
+ * the k components in lv0->parent (ns, minidx, nchild replicated on return). Both are
+ * collective, open with a status agreement and return the same status on every rank. */
+bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n_local,
+                                         int64_t offset, int64_t n, int d, bfcr_level *lv0);
+bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const double *Z, const double *y,
+                                   int64_t n_local, int64_t offset, int64_t n, int d,
+                                   const bfcr_level *lv0, int64_t k, bfcr_level *lv1);
 
 /* Components of the best-friend graph of m items: comp[i] = component id, numbered by
  * the smallest item index in the component (ascending). Returns the component count.

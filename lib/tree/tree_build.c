@@ -5,6 +5,12 @@
  * tree of lib/par/reduce.h, children taken in item order. Level 0 is the expensive
  * one (n items); every later level has at most half the items of the one before, on
  * real data 4-20x fewer, so the whole build is dominated by the level-0 search.
+ *
+ * Several ranks: level 0 runs through level0_dist.c (its collective steps return a
+ * status agreed by all ranks); every later level is computed identically on every
+ * rank from replicated data. A local failure (allocation) is agreed in cleanup, which
+ * meets the opening agreement of the next collective step on the other ranks, so no
+ * rank ever waits alone in a collective.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -40,6 +46,7 @@ bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, i
   bfcr_tree *t = NULL;
   double *cent = NULL, *dist2 = NULL;
   int64_t *work = NULL;
+  int agreed = 0; /* st was agreed by a collective step: do not agree again */
   *out = NULL;
   BFCR_CHECK(ctx, n >= 1, BFCR_ERR_INPUT, "0 samples: nothing to cluster");
   BFCR_CHECK(ctx, d >= 1, BFCR_ERR_INPUT, "0 features: nothing to cluster on");
@@ -55,7 +62,17 @@ bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, i
   t->lv[0].m = n;
 
   double t0 = bfcr_wtime();
-  BFCR_CALL(bfcr_level0_bestfriends(ctx, Z, n_local, offset, n, d, &t->lv[0]));
+  if (ctx->size > 1) {
+    BFCR_ALLOC(ctx, t->lv[0].bf, n);
+    BFCR_ALLOC(ctx, t->lv[0].bfdist, n);
+    st = bfcr_level0_dist_bestfriends(ctx, Z, n_local, offset, n, d, &t->lv[0]);
+    if (st != BFCR_OK) {
+      agreed = 1;
+      goto cleanup;
+    }
+  } else {
+    BFCR_CALL(bfcr_level0_bestfriends(ctx, Z, n_local, offset, n, d, &t->lv[0]));
+  }
   bfcr_phase_add(ctx, "nn level 0", bfcr_wtime() - t0, 0.0);
 
   for (int l = 0; t->lv[l].m > 1 && t->nlevels <= max_levels; l++) {
@@ -83,7 +100,13 @@ bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, i
     work = NULL;
     bfcr_phase_add(ctx, "components", bfcr_wtime() - tl, 0.0);
     tl = bfcr_wtime();
-    if (l == 0) {
+    if (l == 0 && ctx->size > 1) {
+      st = bfcr_level0_dist_nodes(ctx, Z, y, n_local, offset, n, d, cur, k, next);
+      if (st != BFCR_OK) {
+        agreed = 1;
+        goto cleanup;
+      }
+    } else if (l == 0) {
       BFCR_CALL(bfcr_level0_nodes(ctx, Z, y, n_local, offset, n, d, cur, k, next));
     } else {
       bfcr_item_view v = {d, NULL, NULL, cur->ns, cur->bf, cur->bfdist, NULL};
@@ -104,5 +127,10 @@ cleanup:
   free(dist2);
   free(work);
   bfcr_tree_free(t);
+  if (ctx->size > 1 && !agreed) st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK && *out) {
+    bfcr_tree_free(*out);
+    *out = NULL;
+  }
   return st;
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `bfcr fit` under mpiexec at 1..4 ranks (oversubscribed) writes byte-identical model files
+# and the models give byte-identical predictions, on datasets/boston.csv and on a
+# `bfcr gen` file (OLS and routing by sample too), for 1 and 2 threads.
+set -euo pipefail
+BIN="${BFCR_BIN:?}/bfcr"
+DATA="${BFCR_DATA:?}"
+MPIEXEC="${MPIEXEC:-mpiexec}"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+runp() {
+  local p=$1
+  shift
+  timeout 300 "$MPIEXEC" -n "$p" --oversubscribe --bind-to none "$BIN" "$@" >"$T/out" 2>"$T/err" ||
+    { cat "$T/out" "$T/err" >&2; fail "$p ranks: $*"; }
+}
+
+"$BIN" gen -o "$T/gen.csv" --n 8000 --seed 9 >/dev/null
+for set in boston gen; do
+  if [ $set = boston ]; then f="$DATA/boston.csv"; tgt=medv; else f="$T/gen.csv"; tgt=y; fi
+  for opts in "" "--regressor ols" "--routing sample"; do
+    tag="$set$(echo "$opts" | tr -d ' -')"
+    for th in 1 2; do
+      for p in 1 2 3 4; do
+        runp $p fit "$f" --target $tgt $opts --threads $th -o "$T/$tag.$p.$th.bfcr"
+        runp $p predict "$T/$tag.$p.$th.bfcr" "$f" -o "$T/$tag.$p.$th.csv"
+        cmp -s "$T/$tag.1.1.bfcr" "$T/$tag.$p.$th.bfcr" ||
+          fail "$tag: model at $p ranks, $th threads differs from 1 rank"
+        cmp -s "$T/$tag.1.1.csv" "$T/$tag.$p.$th.csv" ||
+          fail "$tag: predictions at $p ranks, $th threads differ from 1 rank"
+      done
+    done
+  done
+done
+echo "ok"
