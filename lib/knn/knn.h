@@ -59,6 +59,12 @@ void bfcr_kdtree_radius(const bfcr_kdtree *t, const double *q, double r2, bfcr_k
  * for low d, OpenBLAS GEMM tiles with an exact canonical re-check for high d. */
 bfcr_status bfcr_knn_allnn(const double *X, int64_t n, int d, int nthreads, int64_t *nn,
                            double *dist2);
+/* Best friends of rows [lo, hi) of X among all n rows (n >= 2), into nn[0 .. hi-lo) and
+ * dist2[0 .. hi-lo): exactly entries lo..hi-1 of bfcr_knn_allnn's answer. Lets ranks
+ * holding the same replicated items split the queries. */
+bfcr_status bfcr_knn_allnn_slice(const double *X, int64_t n, int d, int64_t lo, int64_t hi,
+                                 int nthreads, int64_t *nn, double *dist2);
+
 /* Nearest row of R for each row of Q, method by dimension as above. */
 bfcr_status bfcr_knn_query(const double *R, int64_t nR, int d, const double *Q, int64_t m,
                            int nthreads, int64_t *nn, double *dist2);

@@ -21,7 +21,12 @@ bfcr_status bfcr_standardize_fit(bfcr_ctx *ctx, const bfcr_data *data, int enabl
                                 mean));
   for (int j = 0; j < d; j++) mean[j] /= n;
   /* Second pass about the mean: no cancellation, unlike sum(x^2) - n mean^2. */
-  BFCR_ALLOC(ctx, dev, data->n_local * d);
+  /* A rank short of memory still meets the others' agreement before the next reduction. */
+  dev = malloc((size_t)(data->n_local > 0 ? data->n_local : 1) * (size_t)d * sizeof *dev);
+  st = bfcr_agree(ctx, dev ? BFCR_OK
+                           : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory standardizing %lld rows",
+                                      (long long)data->n_local));
+  if (st != BFCR_OK) goto cleanup;
   for (int64_t i = 0; i < data->n_local; i++)
     for (int j = 0; j < d; j++) {
       double t = data->X[i * d + j] - mean[j];

@@ -151,8 +151,13 @@ bfcr_status bfcr_reduce_dist(bfcr_ctx *ctx, const bfcr_reducer *r, int64_t n, in
   double *mine = NULL, *all_v = NULL, *scratch = NULL;
   int *counts = NULL, *displs = NULL, *vcounts = NULL, *vdispls = NULL;
   int cnt = lo < hi ? decompose(n, lo, hi, js, ks) : 0;
-  BFCR_ALLOC(ctx, scratch, bfcr_reduce_scratch_len(r));
-  BFCR_ALLOC(ctx, mine, (cnt ? cnt : 1) * r->width);
+  scratch = bfcr_malloc(ctx, (size_t)bfcr_reduce_scratch_len(r), sizeof(double));
+  mine = bfcr_malloc(ctx, (size_t)((cnt ? cnt : 1) * r->width), sizeof(double));
+  if (!scratch || !mine) st = BFCR_ERR_NOMEM;
+  /* Agree before the first exchange: a rank short of memory must not leave the others
+   * waiting in it. */
+  if (P > 1) st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
   for (int i = 0; i < cnt; i++) node_value(r, js[i], ks[i], n, mine + i * r->width, scratch);
   if (P == 1) {
     given g = {cnt, js, ks, mine};

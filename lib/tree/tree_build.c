@@ -18,6 +18,7 @@
 
 #include "knn/knn.h"
 #include "par/reduce.h"
+#include "par/redistribute.h"
 #include "tree/level0.h"
 #include "tree/nodes.h"
 #include "tree/tree.h"
@@ -86,7 +87,23 @@ bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, i
         memcpy(cent + i * d, cur->ns + i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
       BFCR_ALLOC(ctx, cur->bf, m);
       BFCR_ALLOC(ctx, cur->bfdist, m);
-      BFCR_CALL(bfcr_knn_allnn(cent, m, d, ctx->nthreads, cur->bf, cur->bfdist));
+      if (ctx->size > 1 && m >= 4096) { /* split the queries, gather the answers */
+        int64_t lo = m * ctx->rank / ctx->size, hi = m * (ctx->rank + 1) / ctx->size;
+        int64_t *sbf = malloc((size_t)(hi - lo + 1) * sizeof *sbf);
+        double *sd2 = malloc((size_t)(hi - lo + 1) * sizeof *sd2);
+        bfcr_status ks = sbf && sd2 ? bfcr_knn_allnn_slice(cent, m, d, lo, hi, ctx->nthreads, sbf,
+                                                           sd2)
+                                    : BFCR_ERR_NOMEM;
+        if (ks != BFCR_OK) bfcr_err(ctx, ks, "nearest-neighbour search failed at level %d", l);
+        ks = bfcr_agree(ctx, ks);
+        if (ks == BFCR_OK) ks = bfcr_allgather_items(ctx, sbf, hi - lo, sizeof(int64_t), cur->bf);
+        if (ks == BFCR_OK) ks = bfcr_allgather_items(ctx, sd2, hi - lo, sizeof(double), cur->bfdist);
+        free(sbf);
+        free(sd2);
+        BFCR_CALL(ks);
+      } else {
+        BFCR_CALL(bfcr_knn_allnn(cent, m, d, ctx->nthreads, cur->bf, cur->bfdist));
+      }
       for (int64_t i = 0; i < m; i++) cur->bfdist[i] = sqrt(cur->bfdist[i]);
       free(cent);
       cent = NULL;
