@@ -94,8 +94,10 @@ static void kd_point_walk(const bfcr_kdtree *t, const double *q, int64_t self, i
   w->bj[i] = bj;
 }
 
+/* Results go to nn/dist2 at the caller's index of each point, or, when pos_base >= 0,
+ * at its tree position minus pos_base. */
 static void kd_allnn_leaf(const bfcr_kdtree *t, int64_t qleaf, kd_leaf_work *w, int64_t *nn,
-                          double *dist2) {
+                          double *dist2, int64_t pos_base) {
   const int d = t->d;
   const bfcr_kd_node *qn = &t->node[qleaf];
   const int64_t qlo = qn->lo;
@@ -109,18 +111,19 @@ static void kd_allnn_leaf(const bfcr_kdtree *t, int64_t qleaf, kd_leaf_work *w, 
   }
   for (int i = 0; i < m; i++) kd_point_walk(t, q + i * d, qlo + i, qleaf, w, i);
   for (int i = 0; i < m; i++) {
-    const int64_t gi = t->idx[qlo + i];
+    const int64_t gi = pos_base >= 0 ? qlo + i - pos_base : t->idx[qlo + i];
     nn[gi] = w->bj[i];
     dist2[gi] = w->bd[i];
   }
 }
 
-bfcr_status bfcr_kdtree_allnn(const bfcr_kdtree *t, int nthreads, int64_t *nn, double *dist2) {
-  if (!t || !nn || !dist2 || t->n < 2) return BFCR_ERR_ARG;
+/* Query leaves [L0, L1) in tree order. */
+static bfcr_status allnn_leaves(const bfcr_kdtree *t, int64_t L0, int64_t L1, int nthreads,
+                                int64_t *nn, double *dist2, int64_t pos_base) {
   const int nt = nthreads < 1 ? 1 : nthreads;
   bfcr_status st = BFCR_OK;
   int failed = 0;
-#pragma omp parallel num_threads(nt) default(none) shared(t, nn, dist2, failed)
+#pragma omp parallel num_threads(nt) default(none) shared(t, nn, dist2, failed, L0, L1, pos_base)
   {
     kd_leaf_work *w = malloc(sizeof(*w));
     if (!w) {
@@ -128,11 +131,29 @@ bfcr_status bfcr_kdtree_allnn(const bfcr_kdtree *t, int nthreads, int64_t *nn, d
       failed = 1;
     }
 #pragma omp for schedule(dynamic, 4)
-    for (int64_t L = 0; L < t->nleaves; L++) {
-      if (w) kd_allnn_leaf(t, t->leaf[L], w, nn, dist2);
+    for (int64_t L = L0; L < L1; L++) {
+      if (w) kd_allnn_leaf(t, t->leaf[L], w, nn, dist2, pos_base);
     }
     free(w);
   }
   if (failed) st = BFCR_ERR_NOMEM;
   return st;
 }
+
+bfcr_status bfcr_kdtree_allnn(const bfcr_kdtree *t, int nthreads, int64_t *nn, double *dist2) {
+  if (!t || !nn || !dist2 || t->n < 2) return BFCR_ERR_ARG;
+  return allnn_leaves(t, 0, t->nleaves, nthreads, nn, dist2, -1);
+}
+
+bfcr_status bfcr_kdtree_allnn_part(const bfcr_kdtree *t, int part, int nparts, int nthreads,
+                                   int64_t *pos_lo, int64_t *pos_hi, int64_t *nn, double *dist2) {
+  if (!t || t->n < 2 || nparts < 1 || part < 0 || part >= nparts || !pos_lo || !pos_hi)
+    return BFCR_ERR_ARG;
+  int64_t L0 = t->nleaves * part / nparts, L1 = t->nleaves * (part + 1) / nparts;
+  *pos_lo = L0 < t->nleaves ? t->node[t->leaf[L0]].lo : t->n;
+  *pos_hi = L1 < t->nleaves ? t->node[t->leaf[L1]].lo : t->n;
+  if (*pos_hi > *pos_lo && (!nn || !dist2)) return BFCR_ERR_ARG;
+  return allnn_leaves(t, L0, L1, nthreads, nn, dist2, *pos_lo);
+}
+
+const int64_t *bfcr_kdtree_order(const bfcr_kdtree *t) { return t ? t->idx : NULL; }

@@ -4,8 +4,6 @@
  * ties, so the switch changes speed only. The crossover was measured with
  * bench/bench_knn.c (docs/knn.md). */
 #include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "knn/knn.h"
 
@@ -33,14 +31,14 @@ static int effective_dim(const double *X, int64_t n, int d) {
   return eff;
 }
 
-static int use_kdtree(const double *X, int64_t n, int d) {
+int bfcr_knn_prefers_kdtree(const double *X, int64_t n, int d) {
   return d <= BFCR_KNN_KDTREE_MAX_D || effective_dim(X, n, d) <= BFCR_KNN_KDTREE_MAX_D;
 }
 
 bfcr_status bfcr_knn_allnn(const double *X, int64_t n, int d, int nthreads, int64_t *nn,
                            double *dist2) {
   if (!X || n < 2 || d < 1 || !nn || !dist2) return BFCR_ERR_ARG;
-  if (!use_kdtree(X, n, d)) return bfcr_knn_gemm(X, n, d, X, n, 1, nthreads, nn, dist2);
+  if (!bfcr_knn_prefers_kdtree(X, n, d)) return bfcr_knn_gemm(X, n, d, X, n, 1, nthreads, nn, dist2);
   bfcr_kdtree *t = NULL;
   bfcr_status st = bfcr_kdtree_build(X, n, d, nthreads, &t);
   if (st == BFCR_OK) st = bfcr_kdtree_allnn(t, nthreads, nn, dist2);
@@ -52,7 +50,7 @@ bfcr_status bfcr_knn_query(const double *R, int64_t nR, int d, const double *Q, 
                            int nthreads, int64_t *nn, double *dist2) {
   if (!R || nR < 1 || d < 1 || m < 0 || (m > 0 && (!Q || !nn || !dist2))) return BFCR_ERR_ARG;
   if (m == 0) return BFCR_OK;
-  if (!use_kdtree(R, nR, d)) return bfcr_knn_gemm(R, nR, d, Q, m, 0, nthreads, nn, dist2);
+  if (!bfcr_knn_prefers_kdtree(R, nR, d)) return bfcr_knn_gemm(R, nR, d, Q, m, 0, nthreads, nn, dist2);
   bfcr_kdtree *t = NULL;
   bfcr_status st = bfcr_kdtree_build(R, nR, d, nthreads, &t);
   if (st == BFCR_OK) st = bfcr_kdtree_query(t, Q, m, NULL, NULL, nthreads, nn, dist2);
@@ -60,32 +58,3 @@ bfcr_status bfcr_knn_query(const double *R, int64_t nR, int d, const double *Q, 
   return st;
 }
 
-bfcr_status bfcr_knn_allnn_slice(const double *X, int64_t n, int d, int64_t lo, int64_t hi,
-                                 int nthreads, int64_t *nn, double *dist2) {
-  if (!X || n < 2 || d < 1 || lo < 0 || hi < lo || hi > n || (hi > lo && (!nn || !dist2)))
-    return BFCR_ERR_ARG;
-  if (hi == lo) return BFCR_OK;
-  bfcr_status st = BFCR_OK;
-  if (!use_kdtree(X, n, d)) { /* GEMM path: the whole answer, then the slice */
-    int64_t *all_nn = malloc((size_t)n * sizeof *all_nn);
-    double *all_d2 = malloc((size_t)n * sizeof *all_d2);
-    if (!all_nn || !all_d2) st = BFCR_ERR_NOMEM;
-    if (st == BFCR_OK) st = bfcr_knn_gemm(X, n, d, X, n, 1, nthreads, all_nn, all_d2);
-    if (st == BFCR_OK) {
-      memcpy(nn, all_nn + lo, (size_t)(hi - lo) * sizeof *nn);
-      memcpy(dist2, all_d2 + lo, (size_t)(hi - lo) * sizeof *dist2);
-    }
-    free(all_nn);
-    free(all_d2);
-    return st;
-  }
-  int64_t *ex = malloc((size_t)(hi - lo) * sizeof *ex);
-  if (!ex) return BFCR_ERR_NOMEM;
-  for (int64_t i = lo; i < hi; i++) ex[i - lo] = i;
-  bfcr_kdtree *t = NULL;
-  st = bfcr_kdtree_build(X, n, d, nthreads, &t);
-  if (st == BFCR_OK) st = bfcr_kdtree_query(t, X + lo * d, hi - lo, ex, NULL, nthreads, nn, dist2);
-  bfcr_kdtree_free(t);
-  free(ex);
-  return st;
-}

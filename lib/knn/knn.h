@@ -49,6 +49,16 @@ bfcr_status bfcr_kdtree_query(const bfcr_kdtree *t, const double *Q, int64_t m,
  * faster than bfcr_kdtree_query(t, R, ...) because queries run leaf by leaf. n >= 2. */
 bfcr_status bfcr_kdtree_allnn(const bfcr_kdtree *t, int nthreads, int64_t *nn, double *dist2);
 
+/* Part `part` of nparts of the all-points search: the points at tree positions
+ * [*pos_lo, *pos_hi) (a contiguous run of whole leaves, so spatially coherent), results
+ * in tree-position order: nn[p - *pos_lo], dist2[p - *pos_lo]. The parts of all
+ * nparts together equal bfcr_kdtree_allnn. Lets ranks holding the same replicated
+ * points split the search. */
+bfcr_status bfcr_kdtree_allnn_part(const bfcr_kdtree *t, int part, int nparts, int nthreads,
+                                   int64_t *pos_lo, int64_t *pos_hi, int64_t *nn, double *dist2);
+/* Caller's row index of each tree position (n entries). */
+const int64_t *bfcr_kdtree_order(const bfcr_kdtree *t);
+
 /* Visit every reference point within squared radius r2 of q (inclusive), in no fixed
  * order; the visitor may lower *r2 (pruning by the tightened radius). */
 typedef void (*bfcr_kd_visit_fn)(void *user, int64_t idx, double dist2, double *r2);
@@ -59,11 +69,9 @@ void bfcr_kdtree_radius(const bfcr_kdtree *t, const double *q, double r2, bfcr_k
  * for low d, OpenBLAS GEMM tiles with an exact canonical re-check for high d. */
 bfcr_status bfcr_knn_allnn(const double *X, int64_t n, int d, int nthreads, int64_t *nn,
                            double *dist2);
-/* Best friends of rows [lo, hi) of X among all n rows (n >= 2), into nn[0 .. hi-lo) and
- * dist2[0 .. hi-lo): exactly entries lo..hi-1 of bfcr_knn_allnn's answer. Lets ranks
- * holding the same replicated items split the queries. */
-bfcr_status bfcr_knn_allnn_slice(const double *X, int64_t n, int d, int64_t lo, int64_t hi,
-                                 int nthreads, int64_t *nn, double *dist2);
+/* Whether the dispatch above uses the kd-tree for these rows (d small, or few columns
+ * that are not binary). */
+int bfcr_knn_prefers_kdtree(const double *X, int64_t n, int d);
 
 /* Nearest row of R for each row of Q, method by dimension as above. */
 bfcr_status bfcr_knn_query(const double *R, int64_t nR, int d, const double *Q, int64_t m,

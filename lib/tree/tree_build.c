@@ -23,6 +23,46 @@
 #include "tree/nodes.h"
 #include "tree/tree.h"
 
+/* Best friends of a replicated level. Several ranks split the kd-tree search by runs of
+ * whole leaves (spatially coherent, unlike slices of the item order) and gather the
+ * answers; every part is exactly what the whole search gives for those points. */
+static bfcr_status level_bestfriends(bfcr_ctx *ctx, const double *cent, int64_t m, int d,
+                                     int64_t *bf, double *dist2) {
+  bfcr_status st = BFCR_OK;
+  bfcr_kdtree *t = NULL;
+  int64_t *pnn = NULL, *all_nn = NULL, lo = 0, hi = 0;
+  double *pd2 = NULL, *all_d2 = NULL;
+  if (ctx->size == 1 || m < 4096 || !bfcr_knn_prefers_kdtree(cent, m, d)) {
+    st = bfcr_knn_allnn(cent, m, d, ctx->nthreads, bf, dist2);
+    return st == BFCR_OK ? st : bfcr_err(ctx, st, "nearest-neighbour search failed (%lld items)",
+                                         (long long)m);
+  }
+  pnn = malloc((size_t)m * sizeof *pnn);
+  pd2 = malloc((size_t)m * sizeof *pd2);
+  all_nn = malloc((size_t)m * sizeof *all_nn);
+  all_d2 = malloc((size_t)m * sizeof *all_d2);
+  st = pnn && pd2 && all_nn && all_d2 ? bfcr_kdtree_build(cent, m, d, ctx->nthreads, &t)
+                                      : BFCR_ERR_NOMEM;
+  if (st == BFCR_OK)
+    st = bfcr_kdtree_allnn_part(t, ctx->rank, ctx->size, ctx->nthreads, &lo, &hi, pnn, pd2);
+  if (st != BFCR_OK) bfcr_err(ctx, st, "nearest-neighbour search failed (%lld items)", (long long)m);
+  BFCR_CALL(bfcr_agree(ctx, st));
+  BFCR_CALL(bfcr_allgather_items(ctx, pnn, hi - lo, sizeof(int64_t), all_nn));
+  BFCR_CALL(bfcr_allgather_items(ctx, pd2, hi - lo, sizeof(double), all_d2));
+  const int64_t *order = bfcr_kdtree_order(t);
+  for (int64_t p = 0; p < m; p++) {
+    bf[order[p]] = all_nn[p];
+    dist2[order[p]] = all_d2[p];
+  }
+cleanup:
+  bfcr_kdtree_free(t);
+  free(pnn);
+  free(pd2);
+  free(all_nn);
+  free(all_d2);
+  return st;
+}
+
 void bfcr_tree_free(bfcr_tree *t) {
   if (!t) return;
   for (int l = 0; t->lv && l < t->nlevels; l++) {
@@ -87,23 +127,7 @@ bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, i
         memcpy(cent + i * d, cur->ns + i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
       BFCR_ALLOC(ctx, cur->bf, m);
       BFCR_ALLOC(ctx, cur->bfdist, m);
-      if (ctx->size > 1 && m >= 4096) { /* split the queries, gather the answers */
-        int64_t lo = m * ctx->rank / ctx->size, hi = m * (ctx->rank + 1) / ctx->size;
-        int64_t *sbf = malloc((size_t)(hi - lo + 1) * sizeof *sbf);
-        double *sd2 = malloc((size_t)(hi - lo + 1) * sizeof *sd2);
-        bfcr_status ks = sbf && sd2 ? bfcr_knn_allnn_slice(cent, m, d, lo, hi, ctx->nthreads, sbf,
-                                                           sd2)
-                                    : BFCR_ERR_NOMEM;
-        if (ks != BFCR_OK) bfcr_err(ctx, ks, "nearest-neighbour search failed at level %d", l);
-        ks = bfcr_agree(ctx, ks);
-        if (ks == BFCR_OK) ks = bfcr_allgather_items(ctx, sbf, hi - lo, sizeof(int64_t), cur->bf);
-        if (ks == BFCR_OK) ks = bfcr_allgather_items(ctx, sd2, hi - lo, sizeof(double), cur->bfdist);
-        free(sbf);
-        free(sd2);
-        BFCR_CALL(ks);
-      } else {
-        BFCR_CALL(bfcr_knn_allnn(cent, m, d, ctx->nthreads, cur->bf, cur->bfdist));
-      }
+      BFCR_CALL(level_bestfriends(ctx, cent, m, d, cur->bf, cur->bfdist));
       for (int64_t i = 0; i < m; i++) cur->bfdist[i] = sqrt(cur->bfdist[i]);
       free(cent);
       cent = NULL;
