@@ -3,8 +3,10 @@
  * Nothing is written before the fit succeeded; the model file and the report are each
  * replaced atomically, and the report's temporary file is written before the model is
  * saved so that a failing report never follows a replaced model. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mpi.h>
 
@@ -84,7 +86,9 @@ static int report_prepare(app *a, app_atomic *w, const char *path, const fit_res
       code = app_fail(a, BFCR_ERR_IO, "%s", err);
     } else {
       write_report(w->f, a, r, ph);
-      if (ferror(w->f)) {
+      /* Flush and sync now, before the model is saved: a full disk must fail the run
+       * while the old model is still in place. */
+      if (fflush(w->f) != 0 || ferror(w->f) || fsync(fileno(w->f)) != 0) {
         app_atomic_abort(w);
         code = app_fail(a, BFCR_ERR_IO, "%s: write failed", path);
       }

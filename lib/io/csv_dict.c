@@ -60,7 +60,8 @@ int csv_dict_put(csv_dict *d, const char *s, size_t len, int64_t line) {
   while (d->slots[h] >= 0) {
     int e = d->slots[h];
     const char *t = d->arena + d->off[e];
-    if (memcmp(t, s, len) == 0 && t[len] == '\0') return e;
+    /* Length first: a shorter stored string must not be read past its end. */
+    if (strnlen(t, len + 1) == len && memcmp(t, s, len) == 0) return e;
     h = (h + 1) & mask;
   }
   if (d->n >= d->limit) {

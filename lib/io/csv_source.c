@@ -19,7 +19,7 @@ bfcr_status csv_open(bfcr_ctx *ctx, const char *path, csv_src *src) {
   src->fd = -1;
   src->size = 0;
   struct stat sb;
-  int fd = open(path, O_RDONLY);
+  int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO must not block the open */
   if (fd < 0) {
     int e = errno;
     if (e == ENOENT) return bfcr_err(ctx, BFCR_ERR_IO, "%s: cannot open: no such file", path);

@@ -1009,7 +1009,7 @@ static bfcr_status read_whole(bfcr_ctx *ctx, const char *path, unsigned char **b
   *len = 0;
   bfcr_status st = BFCR_OK;
   char ebuf[128];
-  int fd = open(path, O_RDONLY);
+  int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO must not block the open */
   if (fd < 0) {
     int e = errno;
     if (strerror_r(e, ebuf, sizeof ebuf) != 0) snprintf(ebuf, sizeof ebuf, "error %d", e);

@@ -179,6 +179,23 @@ cleanup:
   return st;
 }
 
+/* Models fitted to (y - ymean) / yscale back to target units: weights and intercepts
+ * scale, GCV scores scale by yscale^2, penalties are unchanged. */
+static void unscale_target(bfcr_tree *t, bfcr_level_fit *lf, int lo, double ymean,
+                           double yscale) {
+  int d = t->d;
+  for (int l = lo; l < t->nlevels; l++) {
+    if (!lf[l].cm) continue;
+    for (int64_t i = 0; i < t->lv[l].m; i++) {
+      bfcr_cluster_model *cm = &lf[l].cm[i];
+      cm->intercept = ymean + yscale * cm->intercept;
+      cm->gcv *= yscale * yscale;
+      for (int j = 0; j < d; j++) lf[l].w[i * d + j] *= yscale;
+    }
+    t->info[l].gcv *= yscale * yscale;
+  }
+}
+
 /* In-sample predictions of the local rows (own cluster at the chosen level) and their
  * scores, reduced canonically by bfcr_score. */
 static bfcr_status train_scores(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z,
@@ -211,7 +228,7 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   bfcr_model *m = NULL;
   bfcr_tree *t = NULL;
   bfcr_level_fit *lf = NULL;
-  double *Z = NULL;
+  double *Z = NULL, *ys = NULL, ymean = 0.0, yscale = 1.0;
   int agreed = 0; /* several ranks: st already agreed by a collective step */
   if (!ctx) return BFCR_ERR_ARG;
   bfcr_fit_params p;
@@ -244,6 +261,12 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     goto cleanup;
   }
   int T = t->nlevels - 1;
+  if (train->n_global == 1)
+    bfcr_log(ctx, BFCR_LOG_WARN, "1 training row: every prediction is its target value");
+  else if (T == 1 && t->info[1].clusters == 1 && t->info[1].within_ss == 0.0)
+    bfcr_log(ctx, BFCR_LOG_WARN,
+             "all %lld training rows are identical: one cluster, predicting their mean target",
+             (long long)train->n_global);
   if (p.level == -1) p.level = T > 0 ? T : 0;
   if (p.level > 0) {
     BFCR_CHECK(ctx, p.level <= T, BFCR_ERR_ARG,
@@ -255,7 +278,15 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   /* GCV needs every level's models; otherwise only the chosen level and its ancestors. */
   int lo = T == 0 ? 0 : (p.criterion == BFCR_CRIT_GCV && p.level == 0 ? 1 : m->chosen);
   BFCR_CALLOC(ctx, lf, t->nlevels);
-  st = bfcr_fit_levels(ctx, t, Z, train->y, &p, lo, lf);
+  /* The models are fitted to the standardized target (no under- or overflow in the
+   * scatter for targets near 1e-300 or 1e300; the ridge penalty is scale-free), then
+   * converted back to target units. */
+  BFCR_CALL(bfcr_standardize_cols(ctx, train->y, train->n_local, 1, train->n_global,
+                                  train->offset, &ymean, &yscale));
+  BFCR_ALLOC(ctx, ys, train->n_local > 0 ? train->n_local : 1);
+  for (int64_t i = 0; i < train->n_local; i++) ys[i] = (train->y[i] - ymean) / yscale;
+  st = bfcr_fit_levels(ctx, t, Z, ys, &p, lo, lf);
+  if (st == BFCR_OK) unscale_target(t, lf, lo, ymean, yscale);
   if (st != BFCR_OK) {
     agreed = ctx->size > 1;
     goto cleanup;
@@ -281,6 +312,7 @@ cleanup:
   if (lf && t) bfcr_level_fit_free(lf, t->nlevels);
   free(lf);
   free(Z);
+  free(ys);
   bfcr_tree_free(t);
   bfcr_model_free(m);
   if (!agreed) st = bfcr_agree(ctx, st);

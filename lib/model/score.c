@@ -22,6 +22,7 @@ typedef struct score_user {
   const double *truth, *pred;
   int64_t offset; /* global position of local row 0 */
   double mean;    /* of truth, for the second pass */
+  double se, sc;  /* scales: max |error| and max |truth - mean| (1 when 0) */
 } score_user;
 
 static void truth_elem(void *u, int64_t i, double *out) {
@@ -32,9 +33,10 @@ static void truth_elem(void *u, int64_t i, double *out) {
 static void error_elem(void *u, int64_t i, double *out) {
   const score_user *s = u;
   const double t = s->truth[i - s->offset], e = t - s->pred[i - s->offset], c = t - s->mean;
-  out[0] = e * e;
-  out[1] = fabs(e);
-  out[2] = c * c;
+  const double es = e / s->se, cs = c / s->sc; /* in [-1, 1]: no under- or overflow */
+  out[0] = es * es;
+  out[1] = fabs(es);
+  out[2] = cs * cs;
 }
 
 static void add1(void *u, const double *a, const double *b, double *out) {
@@ -88,19 +90,33 @@ bfcr_status bfcr_score(bfcr_ctx *ctx, const double *truth, const double *pred, i
     goto cleanup;
   }
 
-  score_user u = {truth, pred, offset, 0.0};
-  double sum_t = 0.0, sums[3];
+  score_user u = {truth, pred, offset, 0.0, 1.0, 1.0};
+  double sum_t = 0.0, sums[3], amax[2] = {0.0, 0.0};
   bfcr_reducer r1 = {1, truth_elem, add1, &u};
   BFCR_CALL(bfcr_reduce_dist(ctx, &r1, n, offset, offset + mine, &sum_t));
   u.mean = sum_t / (double)n;
+  /* Squares are summed in units of the largest magnitude (a max is exact and order-free),
+   * so scores of values near 1e-300 or 1e200 stay exact in range. */
+  for (int64_t i = 0; i < n_local; i++) {
+    amax[0] = fmax(amax[0], fabs(truth[i] - pred[i]));
+    amax[1] = fmax(amax[1], fabs(truth[i] - u.mean));
+  }
+  BFCR_CHECK(ctx,
+             MPI_Allreduce(MPI_IN_PLACE, amax, 2, MPI_DOUBLE, MPI_MAX, ctx->comm) == MPI_SUCCESS,
+             BFCR_ERR_MPI, "MPI collective failed in bfcr_score");
+  u.se = amax[0] > 0.0 && isfinite(amax[0]) ? amax[0] : 1.0;
+  u.sc = amax[1] > 0.0 && isfinite(amax[1]) ? amax[1] : 1.0;
   bfcr_reducer r3 = {3, error_elem, add3, &u};
   BFCR_CALL(bfcr_reduce_dist(ctx, &r3, n, offset, offset + mine, sums));
   BFCR_CHECK(ctx, isfinite(u.mean) && isfinite(sums[0]) && isfinite(sums[1]) && isfinite(sums[2]),
              BFCR_ERR_NUMERIC, "bfcr_score: sums of squares overflow (values near %g)",
              fabs(u.mean) > 0 ? u.mean : sums[1]);
-  if (rmse) *rmse = sqrt(sums[0] / (double)n);
-  if (mae) *mae = sums[1] / (double)n;
-  if (r2) *r2 = sums[2] > 0.0 ? 1.0 - sums[0] / sums[2] : (sums[0] == 0.0 ? 1.0 : 0.0);
+  if (rmse) *rmse = u.se * sqrt(sums[0] / (double)n);
+  if (mae) *mae = u.se * (sums[1] / (double)n);
+  if (r2) {
+    double ratio = (u.se / u.sc) * (u.se / u.sc) * sums[0] / sums[2];
+    *r2 = sums[2] > 0.0 ? 1.0 - ratio : (sums[0] == 0.0 ? 1.0 : 0.0);
+  }
 cleanup:
   st = bfcr_agree(ctx, st);
   if (st == BFCR_OK) bfcr_phase_add(ctx, "score", bfcr_wtime() - t0, 0.0);

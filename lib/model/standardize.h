@@ -11,6 +11,10 @@
 /* mean, scale: [d]. When enabled == 0: mean 0, scale 1. */
 bfcr_status bfcr_standardize_fit(bfcr_ctx *ctx, const bfcr_data *data, int enabled, double *mean,
                                  double *scale);
+/* The same for the d columns of a row-major block X (n_local x d) holding global rows
+ * [offset, offset + n_local) of n_global. Collective. */
+bfcr_status bfcr_standardize_cols(bfcr_ctx *ctx, const double *X, int64_t n_local, int d,
+                                  int64_t n_global, int64_t offset, double *mean, double *scale);
 /* Z = (X - mean) / scale for n rows (Z may not alias X). Local. */
 void bfcr_standardize_apply(const double *X, int64_t n, int d, const double *mean,
                             const double *scale, double *Z, int nthreads);

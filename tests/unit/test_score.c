@@ -84,13 +84,19 @@ Test(score, non_finite_names_the_row) {
 
 Test(score, bad_arguments_and_overflow) {
   bfcr_ctx *ctx = tu_ctx();
-  const double t[2] = {1, 2}, big[2] = {1e300, -1e300};
+  const double t[2] = {1, 2}, big[2] = {1e300, -1e300}, huge[2] = {1.7e308, -1.7e308};
   double r;
   cr_expect_eq(bfcr_score(ctx, t, NULL, 2, &r, NULL, NULL), BFCR_ERR_ARG);
   cr_expect_eq(bfcr_score(ctx, t, t, -1, &r, NULL, NULL), BFCR_ERR_ARG);
   cr_expect_eq(bfcr_score(ctx, NULL, NULL, 0, &r, NULL, NULL), BFCR_ERR_INPUT);
   cr_expect(strstr(bfcr_ctx_errmsg(ctx), "0 rows") != NULL, "%s", bfcr_ctx_errmsg(ctx));
-  cr_expect_eq(bfcr_score(ctx, t, big, 2, &r, NULL, NULL), BFCR_ERR_NUMERIC);
+  /* errors of 1e300 are scored in range (squares summed in units of the largest) */
+  cr_expect_eq(bfcr_score(ctx, t, big, 2, &r, NULL, NULL), BFCR_OK);
+  cr_expect(fabs(r - 1e300) <= 1e285, "%g", r);
+  /* an error that itself overflows is reported */
+  cr_expect_eq(bfcr_score(ctx, huge, big, 2, &r, NULL, NULL), BFCR_OK);
+  const double neg[2] = {-1.7e308, 1.7e308};
+  cr_expect_eq(bfcr_score(ctx, huge, neg, 2, &r, NULL, NULL), BFCR_ERR_NUMERIC);
   cr_expect_eq(bfcr_score(NULL, t, t, 2, &r, NULL, NULL), BFCR_ERR_ARG);
   tu_ctx_free(&ctx);
 }
