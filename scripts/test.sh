@@ -3,7 +3,8 @@
 #   normal    build/           Release, -Werror: every unit, MPI and CLI test (ctest)
 #   asan      build-asan/      AddressSanitizer + UBSan, LeakSanitizer with
 #                              tests/lsan.supp (Open MPI's exit-time allocations): every test
-#   valgrind  build-valgrind/  unit tests under valgrind memcheck (leaks: definite only,
+#   valgrind  build-valgrind/  unit tests (and, with -R, MPI tests: memcheck inside each
+#                              rank) under valgrind memcheck (leaks: definite only,
 #                              Open MPI's suppressed with the same list); slow: timeouts
 #                              x BFCR_VALGRIND_TIMEOUT_SCALE (default 10)
 #   all       the three, in that order
@@ -147,6 +148,7 @@ tier_valgrind() {
     --num-callers=30 --suppressions="$supp")
   [[ -f /usr/share/openmpi/openmpi-valgrind.supp ]] &&
     vg+=(--suppressions=/usr/share/openmpi/openmpi-valgrind.supp)
+  vg+=(--suppressions="$root/tests/valgrind-mpi.supp")
   local select='^unit\.'
   [[ -n $regex ]] && select=$regex # the caller's -R replaces the default selection
   configure "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBFCR_BUILD_BENCH=OFF \
@@ -172,7 +174,13 @@ def run(t):
     env.update(kv.split("=", 1) for kv in props.get("ENVIRONMENT", []))
     limit = float(props.get("TIMEOUT", 1500)) * scale
     start = time.time()
-    proc = subprocess.Popen(valgrind + t["command"], env=env, cwd=props.get("WORKING_DIRECTORY"),
+    cmd = t["command"]
+    if os.path.basename(cmd[0]) in ("mpiexec", "mpirun", "orterun"):
+        # MPI tests: memcheck runs inside each rank (mpiexec's ranks are not traced)
+        cmd = cmd[:-1] + [a for a in valgrind if a != "--trace-children=yes"] + cmd[-1:]
+    else:
+        cmd = valgrind + cmd
+    proc = subprocess.Popen(cmd, env=env, cwd=props.get("WORKING_DIRECTORY"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
