@@ -10,35 +10,9 @@
 #include <string.h>
 
 #include "bfcr/bfcr.h"
+#include "bench_split.h"
 #include "io/schema.h"
 
-static uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-/* Row i is in the held-out part iff hash(seed, salt, i) < fraction. */
-static int held_out(uint64_t seed, uint64_t salt, int64_t i, double fraction) {
-  return (double)(mix(seed ^ mix(salt ^ mix((uint64_t)i))) >> 11) * 0x1.0p-53 < fraction;
-}
-
-static bfcr_data *subset(bfcr_ctx *ctx, const bfcr_data *all, const int *keep, int want) {
-  int64_t n = bfcr_data_local_rows(all), m = 0;
-  int d = bfcr_data_features(all);
-  const double *X = bfcr_data_X(all), *y = bfcr_data_y(all);
-  double *Xs = malloc((size_t)(n * d + 1) * sizeof *Xs), *ys = malloc((size_t)(n + 1) * sizeof *ys);
-  for (int64_t i = 0; i < n; i++)
-    if (keep[i] == want) {
-      memcpy(Xs + m * d, X + i * d, (size_t)d * sizeof(double));
-      ys[m++] = y[i];
-    }
-  bfcr_data *out = NULL;
-  if (bfcr_data_from_arrays(ctx, m, d, Xs, ys, NULL, &out) != BFCR_OK) out = NULL;
-  free(Xs);
-  free(ys);
-  return out;
-}
 
 static double eval(bfcr_ctx *ctx, const bfcr_data *tr, const bfcr_data *te, const bfcr_fit_params *p,
                    int *level, int64_t *k) {
@@ -88,11 +62,11 @@ int main(int argc, char **argv) {
     int64_t n = bfcr_data_local_rows(all);
     int *test = malloc((size_t)n * sizeof *test), *val = malloc((size_t)n * sizeof *val);
     for (int64_t i = 0; i < n; i++) {
-      test[i] = held_out(seed, 1, i, 0.2);
-      val[i] = test[i] ? 2 : held_out(seed, 2, i, 0.25);
+      test[i] = bench_held_out(seed, 1, i, 0.2);
+      val[i] = test[i] ? 2 : bench_held_out(seed, 2, i, 0.25);
     }
-    bfcr_data *train = subset(ctx, all, test, 0), *te = subset(ctx, all, test, 1);
-    bfcr_data *tr2 = subset(ctx, all, val, 0), *va = subset(ctx, all, val, 1);
+    bfcr_data *train = bench_subset(ctx, all, test, 0), *te = bench_subset(ctx, all, test, 1);
+    bfcr_data *tr2 = bench_subset(ctx, all, val, 0), *va = bench_subset(ctx, all, val, 1);
     bfcr_fit_params p;
     bfcr_fit_params_init(&p);
     bfcr_model *g = NULL;

@@ -3,7 +3,7 @@
  * (lib/regress/svr.c, libsvm), plus a global ridge and a global KRR on a subsample.
  *
  * Split: row i is a test row iff hash(seed, 1, i) < 0.2 (the same function and salt as
- * bench_accuracy.c's held_out, so the two benchmarks share their test rows). The tree is
+ * bench_split.h's bench_held_out, as bench_accuracy.c, so the two benchmarks share their test rows). The tree is
  * built on the training rows; the level is the one bfcr_fit picks by its default
  * criterion (BIC) unless --level is given. Each cluster's training rows are taken in
  * dendrogram order and SPLIT into contiguous pieces of at most --cap rows; KRR and SVR
@@ -22,38 +22,12 @@
 #include <string.h>
 
 #include "bfcr/bfcr.h"
+#include "bench_split.h"
 #include "knn/knn.h"
 #include "model/standardize.h"
 #include "regress/krr.h"
 #include "regress/svr.h"
 
-static uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-/* Row i is in the held-out part iff hash(seed, salt, i) < fraction (bench_accuracy.c). */
-static int held_out(uint64_t seed, uint64_t salt, int64_t i, double fraction) {
-  return (double)(mix(seed ^ mix(salt ^ mix((uint64_t)i))) >> 11) * 0x1.0p-53 < fraction;
-}
-
-static bfcr_data *subset(bfcr_ctx *ctx, const bfcr_data *all, const int *keep, int want) {
-  int64_t n = bfcr_data_local_rows(all), m = 0;
-  int d = bfcr_data_features(all);
-  const double *X = bfcr_data_X(all), *y = bfcr_data_y(all);
-  double *Xs = malloc((size_t)(n * d + 1) * sizeof *Xs), *ys = malloc((size_t)(n + 1) * sizeof *ys);
-  for (int64_t i = 0; i < n; i++)
-    if (keep[i] == want) {
-      memcpy(Xs + m * d, X + i * d, (size_t)d * sizeof(double));
-      ys[m++] = y[i];
-    }
-  bfcr_data *out = NULL;
-  if (bfcr_data_from_arrays(ctx, m, d, Xs, ys, NULL, &out) != BFCR_OK) out = NULL;
-  free(Xs);
-  free(ys);
-  return out;
-}
 
 static double rmse(const double *a, const double *b, int64_t n) {
   double s = 0.0;
@@ -125,13 +99,13 @@ static int run(bfcr_ctx *ctx, const char *path, const char *target, const opts *
   const int d = bfcr_data_features(all);
   test = malloc((size_t)n * sizeof *test);
   for (int64_t i = 0; i < n; i++) {
-    test[i] = held_out(o->seed, 1, i, 0.2);
+    test[i] = bench_held_out(o->seed, 1, i, 0.2);
     /* --validation: drop the test rows, score on a 25% part of the training rows
      * (bench_accuracy.c's validation split, salt 2). */
-    if (o->validation) test[i] = test[i] ? 2 : held_out(o->seed, 2, i, 0.25);
+    if (o->validation) test[i] = test[i] ? 2 : bench_held_out(o->seed, 2, i, 0.25);
   }
-  tr = subset(ctx, all, test, 0);
-  te = subset(ctx, all, test, 1);
+  tr = bench_subset(ctx, all, test, 0);
+  te = bench_subset(ctx, all, test, 1);
   if (!tr || !te) goto done;
   const int64_t ntr = bfcr_data_local_rows(tr), nte = bfcr_data_local_rows(te);
   const double *ytr = bfcr_data_y(tr), *yte = bfcr_data_y(te);
