@@ -103,6 +103,11 @@ BFCR_API void bfcr_model_destroy(bfcr_model **model);
 /* Predict the local rows of data (encoded with the model's schema). Collective. */
 BFCR_API bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *model,
                                   const bfcr_data *data, double *yhat_local);
+/* The same predictions, with every cluster's model applied on its owner rank: rows are
+ * sent to the owners with MPI_Alltoallv and the results come back in input order (the
+ * path for models too large to replicate). Bit-identical to bfcr_predict. Collective. */
+BFCR_API bfcr_status bfcr_predict_owned(bfcr_ctx *ctx, const bfcr_model *model,
+                                        const bfcr_data *data, double *yhat_local);
 /* Cluster (at the chosen level) each local row is routed to. Collective. */
 BFCR_API bfcr_status bfcr_model_assign(bfcr_ctx *ctx, const bfcr_model *model,
                                        const bfcr_data *data, int64_t *labels_local);

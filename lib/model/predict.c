@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "knn/knn.h"
-#include "model/model_impl.h"
+#include "model/predict_impl.h"
 #include "model/standardize.h"
 
-static bfcr_status route(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data,
+bfcr_status bfcr_predict_route(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data,
                          const double *Z, int64_t *labels) {
   bfcr_status st = BFCR_OK;
   int64_t n = data->n_local, *nn = NULL;
@@ -38,7 +38,7 @@ cleanup:
   return st;
 }
 
-static bfcr_status check_data(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data) {
+bfcr_status bfcr_predict_check(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data) {
   if (!m || !data) return bfcr_err(ctx, BFCR_ERR_ARG, "model and data must not be NULL");
   if (data->d != m->d)
     return bfcr_err(ctx, BFCR_ERR_INPUT, "the model expects %d features, got %d", m->d, data->d);
@@ -50,10 +50,10 @@ bfcr_status bfcr_model_assign(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_dat
   bfcr_status st = BFCR_OK;
   double *Z = NULL;
   if (!ctx) return BFCR_ERR_ARG;
-  BFCR_CALL(check_data(ctx, m, data));
+  BFCR_CALL(bfcr_predict_check(ctx, m, data));
   BFCR_ALLOC(ctx, Z, data->n_local * m->d);
   bfcr_standardize_apply(data->X, data->n_local, m->d, m->mean, m->scale, Z, ctx->nthreads);
-  BFCR_CALL(route(ctx, m, data, Z, labels));
+  BFCR_CALL(bfcr_predict_route(ctx, m, data, Z, labels));
 cleanup:
   free(Z);
   return bfcr_agree(ctx, st);
@@ -65,14 +65,14 @@ bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *da
   double *Z = NULL;
   int64_t *lab = NULL;
   if (!ctx) return BFCR_ERR_ARG;
-  BFCR_CALL(check_data(ctx, m, data));
+  BFCR_CALL(bfcr_predict_check(ctx, m, data));
   int d = m->d;
   int64_t n = data->n_local;
   double t0 = bfcr_wtime();
   BFCR_ALLOC(ctx, Z, n * d);
   BFCR_ALLOC(ctx, lab, n);
   bfcr_standardize_apply(data->X, n, d, m->mean, m->scale, Z, ctx->nthreads);
-  BFCR_CALL(route(ctx, m, data, Z, lab));
+  BFCR_CALL(bfcr_predict_route(ctx, m, data, Z, lab));
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
   for (int64_t i = 0; i < n; i++) {
     const double *w = m->w + lab[i] * d, *z = Z + i * d;
