@@ -337,19 +337,8 @@ int cmd_cluster(app *a, int argc, char **argv) {
        .help = "stop building the tree after N levels",
        .min = 1,
        .max = big},
-      {.name = "--threads",
-       .metavar = "N",
-       .kind = APP_OPT_INT,
-       .dest = &threads,
-       .help = "OpenMP threads per rank, 0 = OpenMP's default",
-       .min = 0,
-       .max = 4096,
-       .defstr = "1, or OpenMP's default when OMP_NUM_THREADS is set"},
-      {.name = "--verbose",
-       .short_name = 'v',
-       .kind = APP_OPT_FLAG,
-       .dest = &verbose,
-       .help = "also print the library's informational messages"},
+      APP_OPT_THREADS_ENTRY(&threads),
+      APP_OPT_VERBOSE_ENTRY(&verbose),
   };
   static const char *const pos_names[] = {"DATA.csv"};
   const char *pos[1] = {NULL};

@@ -132,14 +132,7 @@ int cmd_fit(app *a, int argc, char **argv) {
        .dest = &out,
        .help = "model file to write",
        .required = 1},
-      {.name = "--threads",
-       .metavar = "N",
-       .kind = APP_OPT_INT,
-       .dest = &threads,
-       .help = "OpenMP threads per rank, 0 = OpenMP's default",
-       .min = 0,
-       .max = 4096,
-       .defstr = "1, or OpenMP's default when OMP_NUM_THREADS is set"},
+      APP_OPT_THREADS_ENTRY(&threads),
       {.name = "--criterion",
        .kind = APP_OPT_CHOICE,
        .dest = &crit,
@@ -241,11 +234,7 @@ int cmd_fit(app *a, int argc, char **argv) {
        .kind = APP_OPT_STRING,
        .dest = &report,
        .help = "write a one-line JSON run record (written atomically)"},
-      {.name = "--verbose",
-       .short_name = 'v',
-       .kind = APP_OPT_FLAG,
-       .dest = &verbose,
-       .help = "also print the library's informational messages"},
+      APP_OPT_VERBOSE_ENTRY(&verbose),
   };
   static const char *const pos_names[] = {"TRAIN.csv"};
   const char *pos[1] = {NULL};

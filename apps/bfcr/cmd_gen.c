@@ -71,14 +71,7 @@ int cmd_gen(app *a, int argc, char **argv) {
        .kind = APP_OPT_U64,
        .dest = &sp.seed,
        .help = "seed (row i depends only on the seed and i)"},
-      {.name = "--threads",
-       .metavar = "N",
-       .kind = APP_OPT_INT,
-       .dest = &threads,
-       .help = "OpenMP threads per rank, 0 = OpenMP's default",
-       .min = 0,
-       .max = 4096,
-       .defstr = "1, or OpenMP's default when OMP_NUM_THREADS is set"},
+      APP_OPT_THREADS_ENTRY(&threads),
   };
   app_cmd_spec spec = {
       .name = "gen",

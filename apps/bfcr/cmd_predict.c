@@ -24,19 +24,8 @@ int cmd_predict(app *a, int argc, char **argv) {
        .kind = APP_OPT_STRING,
        .dest = &truth,
        .help = "score against this column (the model's target): RMSE, MAE, R^2"},
-      {.name = "--threads",
-       .metavar = "N",
-       .kind = APP_OPT_INT,
-       .dest = &threads,
-       .help = "OpenMP threads per rank, 0 = OpenMP's default",
-       .min = 0,
-       .max = 4096,
-       .defstr = "1, or OpenMP's default when OMP_NUM_THREADS is set"},
-      {.name = "--verbose",
-       .short_name = 'v',
-       .kind = APP_OPT_FLAG,
-       .dest = &verbose,
-       .help = "also print the library's informational messages"},
+      APP_OPT_THREADS_ENTRY(&threads),
+      APP_OPT_VERBOSE_ENTRY(&verbose),
   };
   static const char *const pos_names[] = {"MODEL", "DATA.csv"};
   const char *pos[2] = {NULL, NULL};

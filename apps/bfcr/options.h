@@ -49,6 +49,19 @@ typedef struct app_opt {
   int seen;           /* set by the parser */
 } app_opt;
 
+/* Option entries every subcommand that runs the library shares, one definition each. */
+#define APP_OPT_THREADS_ENTRY(dest_ptr)                                             \
+  {                                                                                 \
+    .name = "--threads", .metavar = "N", .kind = APP_OPT_INT, .dest = (dest_ptr),   \
+    .help = "OpenMP threads per rank, 0 = OpenMP's default", .min = 0, .max = 4096, \
+    .defstr = "1, or OpenMP's default when OMP_NUM_THREADS is set"                  \
+  }
+#define APP_OPT_VERBOSE_ENTRY(dest_ptr)                                               \
+  {                                                                                   \
+    .name = "--verbose", .short_name = 'v', .kind = APP_OPT_FLAG, .dest = (dest_ptr), \
+    .help = "also print the library's informational messages"                         \
+  }
+
 typedef struct app_cmd_spec {
   const char *name;             /* "fit" */
   const char *usage;            /* after "bfcr fit " */
