@@ -11,7 +11,11 @@ const app_choice app_cluster_criteria[] = {{"hci", BFCR_CRIT_HCI},
                                            {"db", BFCR_CRIT_DB},
                                            {"bic", BFCR_CRIT_BIC},
                                            {NULL, 0}};
-const app_choice app_regressors[] = {{"ridge", BFCR_REG_RIDGE}, {"ols", BFCR_REG_OLS}, {NULL, 0}};
+const app_choice app_regressors[] = {{"ridge", BFCR_REG_RIDGE},
+                                     {"ols", BFCR_REG_OLS},
+                                     {"krr", BFCR_REG_KRR},
+                                     {"svr", BFCR_REG_SVR},
+                                     {NULL, 0}};
 const app_choice app_routings[] = {
     {"centroid", BFCR_ROUTE_CENTROID}, {"sample", BFCR_ROUTE_SAMPLE}, {NULL, 0}};
 const app_choice app_small_policies[] = {

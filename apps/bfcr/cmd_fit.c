@@ -25,7 +25,7 @@ typedef struct fit_result {
   const bfcr_level_info *levels;
   int nlevels;
   int chosen;
-  int64_t clusters;
+  int64_t clusters, pieces;
   double rmse, mae, r2;
   const bfcr_fit_params *params; /* as resolved by the model */
 } fit_result;
@@ -53,9 +53,12 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
   json_str(f, app_choice_name(app_routings, (int)p->routing));
   fputs(",\"small\":", f);
   json_str(f, app_choice_name(app_small_policies, (int)p->small));
-  fprintf(f, ",\"min_cluster_size\":%lld,\"standardize\":%d,\"max_levels\":%d,\"seed\":%llu}",
+  fprintf(f,
+          ",\"min_cluster_size\":%lld,\"standardize\":%d,\"max_levels\":%d,\"seed\":%llu,"
+          "\"kernel_cap\":%lld}",
           (long long)p->min_cluster_size, p->tree.standardize, p->tree.max_levels,
-          (unsigned long long)p->seed);
+          (unsigned long long)p->seed, (long long)p->kernel_cap);
+  fprintf(f, ",\"kernel_pieces\":%lld", (long long)r->pieces);
   fputs(",\"levels\":", f);
   print_levels_json(f, r->levels, r->nlevels);
   fprintf(f, ",\"chosen_level\":%d,\"clusters\":%lld,\"train_rmse\":", r->chosen,
@@ -155,7 +158,18 @@ int cmd_fit(app *a, int argc, char **argv) {
        .kind = APP_OPT_CHOICE,
        .dest = &reg,
        .choices = app_regressors,
-       .help = "per-cluster model"},
+       .help = "per-cluster model: ridge, least squares, Gaussian kernel ridge (krr) or RBF "
+               "epsilon-SVR (svr); krr/svr fit one model per piece of at most --kernel-cap "
+               "rows, hyper-parameters chosen on the piece's own rows"},
+      {.name = "--kernel-cap",
+       .metavar = "N",
+       .kind = APP_OPT_INT64,
+       .dest = &fp.kernel_cap,
+       .help = "krr/svr: most rows per kernel model (larger clusters are split into "
+               "contiguous pieces); cost grows as N^3",
+       .min = 0,
+       .max = 1e6,
+       .defstr = fp.kernel_cap == 0 ? "0, automatic (2000)" : NULL},
       {.name = "--routing",
        .kind = APP_OPT_CHOICE,
        .dest = &route,
@@ -296,7 +310,11 @@ int cmd_fit(app *a, int argc, char **argv) {
   r.nlevels = nlevels;
   r.chosen = bfcr_model_chosen_level(model);
   r.clusters = bfcr_model_clusters(model);
+  r.pieces = bfcr_model_pieces(model);
   r.params = bfcr_model_params(model);
+  /* The model holds all it needs: the training rows leave before the save, whose encoded
+   * copy of the model would otherwise sit on top of them on rank 0. */
+  bfcr_data_destroy(&train);
 
   if (report) {
     rc = app_phases_gather(a, &ph);
@@ -326,6 +344,10 @@ int cmd_fit(app *a, int argc, char **argv) {
     else
       printf("\nchosen level: %d (fixed by --level), %lld clusters\n", r.chosen,
              (long long)r.clusters);
+    if (fp.regressor == BFCR_REG_KRR || fp.regressor == BFCR_REG_SVR)
+      printf("%s: %lld kernel models (pieces of at most %lld rows)\n",
+             app_choice_name(app_regressors, reg), (long long)r.pieces,
+             (long long)r.params->kernel_cap);
     printf("training: RMSE %.6g  MAE %.6g  R^2 %.6f\n", r.rmse, r.mae, r.r2);
     printf("model written to %s%s%s\n\n", out, report ? ", run record to " : "",
            report ? report : "");

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <mpi.h>
 
@@ -182,6 +185,13 @@ static void print_version(void) {
 }
 
 int main(int argc, char **argv) {
+#ifdef __GLIBC__
+  /* Arrays of 256 KiB and more come from mmap and go back to the system when freed.
+   * glibc's default moves this threshold up after the first large free; from then on
+   * freed work buffers stay in the heap, and the resident size of a long fit only grows
+   * (a 2-rank fit of 1M rows peaked at 279 MB per rank instead of 198 MB). */
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
   int provided = 0;
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
     fprintf(stderr, "bfcr: error: MPI_Init_thread failed\n");

@@ -21,7 +21,11 @@ typedef enum bfcr_criterion {
 
 typedef enum bfcr_regressor {
   BFCR_REG_RIDGE = 0, /* ridge, lambda by GCV from the cluster summary */
-  BFCR_REG_OLS = 1    /* least squares by SVD (dgelsd), numerical rank recorded */
+  BFCR_REG_OLS = 1,   /* least squares by SVD (dgelsd), numerical rank recorded */
+  BFCR_REG_KRR = 2,   /* Gaussian kernel ridge per piece of at most kernel_cap rows, width and
+                         penalty by GCV on the piece's rows (docs/models.md) */
+  BFCR_REG_SVR = 3    /* epsilon-SVR (RBF, libsvm) per piece, C, width and epsilon by a holdout
+                         of the piece's rows */
 } bfcr_regressor;
 
 typedef enum bfcr_routing {
@@ -62,6 +66,9 @@ typedef struct bfcr_fit_params {
   int lambda_steps;
   double rcond;             /* OLS: singular values below rcond * s_max are dropped */
   uint64_t seed;            /* for any sampling; results are seeded, never random */
+  int64_t kernel_cap;       /* KRR/SVR: most rows per kernel model; a larger cluster is SPLIT
+                               into contiguous pieces. 0 = automatic (2000); unused (stored
+                               as 0) for ridge and OLS */
 } bfcr_fit_params;
 
 BFCR_API void bfcr_tree_params_init(bfcr_tree_params *p);
@@ -127,9 +134,15 @@ BFCR_API const bfcr_fit_params *bfcr_model_params(const bfcr_model *model);
  * model (equal to predicting the training rows when routing = sample). Not Collective. */
 BFCR_API void bfcr_model_train_scores(const bfcr_model *model, double *rmse, double *mae,
                                       double *r2);
+/* Kernel regressors (KRR, SVR): number of kernel models (pieces) over all clusters; 0 for
+ * linear regressors. Clusters below min_cluster_size rows have no piece and keep their
+ * linear (ridge) model. Not Collective. */
+BFCR_API int64_t bfcr_model_pieces(const bfcr_model *model);
 /* Coefficients of cluster c in original (unstandardized) feature units: d weights
  * then the intercept, written to coef[0..d]. Also the cluster's training size,
- * the ridge lambda (0 for OLS) and the numerical rank. Not Collective. */
+ * the ridge lambda (0 for OLS) and the numerical rank. For KRR/SVR models these are the
+ * cluster's ridge model, which predicts only for clusters without kernel pieces.
+ * Not Collective. */
 BFCR_API bfcr_status bfcr_model_cluster(const bfcr_model *model, int64_t c, double *coef,
                                         int64_t *size, double *lambda, int *rank);
 

@@ -64,13 +64,27 @@ uint64_t bfcr_crc64(uint64_t crc, const void *data, size_t len) {
 #define TAG(a, b, c, d) \
   ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 
-enum { SEC_PARM, SEC_SCHM, SEC_STDZ, SEC_LEVL, SEC_CENT, SEC_CMOD, SEC_WGHT, SEC_ROUT, NSEC };
-static const uint32_t sec_tag[NSEC] = {TAG('P', 'A', 'R', 'M'), TAG('S', 'C', 'H', 'M'),
-                                       TAG('S', 'T', 'D', 'Z'), TAG('L', 'E', 'V', 'L'),
-                                       TAG('C', 'E', 'N', 'T'), TAG('C', 'M', 'O', 'D'),
-                                       TAG('W', 'G', 'H', 'T'), TAG('R', 'O', 'U', 'T')};
-static const char *const sec_name[NSEC] = {"PARM", "SCHM", "STDZ", "LEVL",
-                                           "CENT", "CMOD", "WGHT", "ROUT"};
+/* ROUT and KERN are optional (routing by sample; kernel regressors, since 1.1). */
+enum {
+  SEC_PARM,
+  SEC_SCHM,
+  SEC_STDZ,
+  SEC_LEVL,
+  SEC_CENT,
+  SEC_CMOD,
+  SEC_WGHT,
+  SEC_ROUT,
+  SEC_KERN,
+  NSEC
+};
+static const uint32_t sec_tag[NSEC] = {
+    TAG('P', 'A', 'R', 'M'), TAG('S', 'C', 'H', 'M'), TAG('S', 'T', 'D', 'Z'),
+    TAG('L', 'E', 'V', 'L'), TAG('C', 'E', 'N', 'T'), TAG('C', 'M', 'O', 'D'),
+    TAG('W', 'G', 'H', 'T'), TAG('R', 'O', 'U', 'T'), TAG('K', 'E', 'R', 'N')};
+static const char *const sec_name[NSEC] = {"PARM", "SCHM", "STDZ", "LEVL", "CENT",
+                                           "CMOD", "WGHT", "ROUT", "KERN"};
+/* Bytes of one piece record in KERN before its center: 4 i64 + 7 f64. */
+#define KERN_PIECE_BYTES 88
 
 static const unsigned char text_guard[4] = {0x0D, 0x0A, 0x1A, 0x0A};
 #define ENDIAN_MARK 0x01020304u
@@ -150,6 +164,85 @@ static bfcr_status validate_schema(bfcr_ctx *ctx, const char *name, const bfcr_s
   return BFCR_OK;
 }
 
+/* Kernel pieces (KERN): present exactly for the kernel regressors; pieces sorted by
+ * cluster, each cluster's pieces contiguous from its first row and covering all of it;
+ * stored rows add up; every number predict uses finite, widths and penalties > 0. */
+static bfcr_status validate_kernel(bfcr_ctx *ctx, const char *name, const bfcr_model *m) {
+  const bfcr_fit_params *p = &m->params;
+  int d = m->d;
+  int64_t bad = 0;
+  if (!bfcr_is_kernel_regressor(p->regressor)) {
+    VCHECK(m->npieces == 0 && m->nkrows == 0 && !m->train_piece && p->kernel_cap == 0,
+           "a %s model with kernel pieces or a kernel cap",
+           p->regressor == BFCR_REG_OLS ? "least-squares" : "ridge");
+    return BFCR_OK;
+  }
+  VCHECK(isfinite(m->ky_mean) && isfinite(m->ky_scale) && m->ky_scale > 0,
+         "kernel target standardization (%g, %g) is not finite with scale > 0 (section KERN "
+         "missing?)",
+         m->ky_mean, m->ky_scale);
+  VCHECK(p->kernel_cap >= 1, "kernel regressor with kernel cap %lld (>= 1 expected)",
+         (long long)p->kernel_cap);
+  VCHECK(m->npieces >= 0 && m->nkrows >= 0, "negative kernel piece or row count");
+  VCHECK(m->npieces == 0 || (m->kp && m->kcenter), "kernel pieces are missing");
+  VCHECK(m->nkrows == 0 || (m->krows && m->kcoef), "kernel rows are missing");
+  int64_t off = 0, next = 0; /* next: first row the next piece of the same cluster starts at */
+  for (int64_t q = 0; q < m->npieces; q++) {
+    const bfcr_kernel_piece *k = &m->kp[q];
+    VCHECK(k->cluster >= 0 && k->cluster < m->k, "kernel piece %lld: cluster %lld out of range",
+           (long long)q, (long long)k->cluster);
+    VCHECK(q == 0 || k->cluster >= m->kp[q - 1].cluster,
+           "kernel pieces are not in cluster order at piece %lld", (long long)q);
+    VCHECK(q == 0 || k->cluster != m->kp[q - 1].cluster || k->first == next,
+           "kernel piece %lld does not follow piece %lld of cluster %lld", (long long)q,
+           (long long)(q - 1), (long long)k->cluster);
+    VCHECK(k->first >= 0 && k->n >= 1 && k->n <= p->kernel_cap && k->first <= INT64_MAX - k->n,
+           "kernel piece %lld: rows %lld + %lld invalid (cap %lld)", (long long)q,
+           (long long)k->first, (long long)k->n, (long long)p->kernel_cap);
+    VCHECK(k->m >= 0 && k->m <= k->n && (p->regressor != BFCR_REG_KRR || k->m == k->n),
+           "kernel piece %lld stores %lld of its %lld rows", (long long)q, (long long)k->m,
+           (long long)k->n);
+    VCHECK(k->off == off, "kernel piece %lld: row offset %lld, expected %lld", (long long)q,
+           (long long)k->off, (long long)off);
+    off += k->m;
+    next = k->first + k->n;
+    /* The pieces of a cluster cover it: sizes add up to the cluster's. */
+    if (q + 1 == m->npieces || m->kp[q + 1].cluster != k->cluster) {
+      int64_t tot = 0, q0 = q;
+      while (q0 > 0 && m->kp[q0 - 1].cluster == k->cluster) q0--;
+      for (int64_t j = q0; j <= q; j++) tot += m->kp[j].n;
+      VCHECK(tot == m->cm[k->cluster].size,
+             "kernel pieces of cluster %lld hold %lld rows, the "
+             "cluster %lld",
+             (long long)k->cluster, (long long)tot, (long long)m->cm[k->cluster].size);
+    }
+    VCHECK(isfinite(k->width) && k->width > 0 && isfinite(k->penalty) && k->penalty > 0,
+           "kernel piece %lld: width %g and penalty %g must be finite and > 0", (long long)q,
+           k->width, k->penalty);
+    VCHECK(isfinite(k->epsilon) && k->epsilon >= 0 && isfinite(k->bias) && isfinite(k->mean_y) &&
+               isfinite(k->sd_y) && k->sd_y >= 0,
+           "kernel piece %lld: epsilon, bias, mean or sd is not finite (or negative)",
+           (long long)q);
+  }
+  VCHECK(off == m->nkrows, "kernel pieces store %lld rows, section has %lld", (long long)off,
+         (long long)m->nkrows);
+  VCHECK(finite_all(m->kcenter, m->npieces * d, &bad), "kernel piece %lld: center not finite",
+         (long long)(bad / d));
+  VCHECK(finite_all(m->krows, m->nkrows * d, &bad), "kernel row %lld is not finite",
+         (long long)(bad / d));
+  VCHECK(finite_all(m->kcoef, m->nkrows, &bad), "kernel coefficient %lld is not finite",
+         (long long)bad);
+  VCHECK(!m->train_piece || m->n_train > 0, "kernel pieces of kept rows without kept rows");
+  VCHECK(m->n_train == 0 || m->train_piece, "kept training rows without their kernel pieces");
+  for (int64_t i = 0; m->train_piece && i < m->n_train; i++) {
+    int64_t q = m->train_piece[i];
+    VCHECK(q >= -1 && q < m->npieces && (q < 0 || m->kp[q].cluster == m->train_label[i]),
+           "kept training row %lld: kernel piece %lld invalid for its cluster %lld", (long long)i,
+           (long long)q, (long long)m->train_label[i]);
+  }
+  return BFCR_OK;
+}
+
 bfcr_status bfcr_model_validate(bfcr_ctx *ctx, const char *name, const bfcr_model *m) {
   bfcr_status st;
   int64_t bad = 0;
@@ -157,7 +250,7 @@ bfcr_status bfcr_model_validate(bfcr_ctx *ctx, const char *name, const bfcr_mode
   const bfcr_fit_params *p = &m->params;
   VCHECK(p->criterion >= BFCR_CRIT_HCI && p->criterion <= BFCR_CRIT_GCV, "invalid criterion %d",
          (int)p->criterion);
-  VCHECK(p->regressor == BFCR_REG_RIDGE || p->regressor == BFCR_REG_OLS, "invalid regressor %d",
+  VCHECK(p->regressor >= BFCR_REG_RIDGE && p->regressor <= BFCR_REG_SVR, "invalid regressor %d",
          (int)p->regressor);
   VCHECK(p->small == BFCR_SMALL_SHRINK || p->small == BFCR_SMALL_ANCESTOR,
          "invalid small-cluster policy %d", (int)p->small);
@@ -233,7 +326,7 @@ bfcr_status bfcr_model_validate(bfcr_ctx *ctx, const char *name, const bfcr_mode
              "kept training row %lld: cluster %lld out of range 0..%lld", (long long)i,
              (long long)m->train_label[i], (long long)(m->k - 1));
   }
-  return BFCR_OK;
+  return validate_kernel(ctx, name, m);
 }
 
 /* ---------------------------------------------------------------- encoding */
@@ -382,7 +475,8 @@ bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char 
     return bfcr_err(ctx, BFCR_ERR_INTERNAL, "refusing to save an invalid model: %s", why);
   }
   wbuf b = {0};
-  int d = m->d, nsec = m->n_train > 0 ? NSEC : NSEC - 1;
+  int d = m->d, kern = bfcr_is_kernel_regressor(m->params.regressor);
+  int nsec = SEC_ROUT + (m->n_train > 0) + kern;
   put_bytes(&b, BFCR_MODEL_MAGIC, 8);
   put_bytes(&b, text_guard, 4);
   put_u32(&b, ENDIAN_MARK);
@@ -459,6 +553,36 @@ bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char 
     put_u32(&b, (uint32_t)d);
     put_f64s(&b, m->train_z, m->n_train * d);
     for (int64_t i = 0; i < m->n_train; i++) put_i64(&b, m->train_label[i]);
+    sec_end(&b, at);
+  }
+
+  if (kern) {
+    at = sec_begin(&b, SEC_KERN);
+    put_i64(&b, m->params.kernel_cap);
+    put_f64(&b, m->ky_mean);
+    put_f64(&b, m->ky_scale);
+    put_i64(&b, m->npieces);
+    put_u32(&b, (uint32_t)d);
+    for (int64_t q = 0; q < m->npieces; q++) {
+      const bfcr_kernel_piece *k = &m->kp[q];
+      put_i64(&b, k->cluster);
+      put_i64(&b, k->first);
+      put_i64(&b, k->n);
+      put_i64(&b, k->m);
+      put_f64(&b, k->width);
+      put_f64(&b, k->penalty);
+      put_f64(&b, k->epsilon);
+      put_f64(&b, k->bias);
+      put_f64(&b, k->score);
+      put_f64(&b, k->mean_y);
+      put_f64(&b, k->sd_y);
+      put_f64s(&b, m->kcenter + q * d, d);
+    }
+    put_i64(&b, m->nkrows);
+    put_f64s(&b, m->krows, m->nkrows * d);
+    put_f64s(&b, m->kcoef, m->nkrows);
+    put_i64(&b, m->train_piece ? m->n_train : 0);
+    for (int64_t i = 0; m->train_piece && i < m->n_train; i++) put_i64(&b, m->train_piece[i]);
     sec_end(&b, at);
   }
 
@@ -616,7 +740,7 @@ static bfcr_status decode_params(rd *r, bfcr_fit_params *p) {
   RD(rd_enum(r, &v, BFCR_CRIT_GCV, "criterion"));
   p->criterion = (bfcr_criterion)v;
   RD(rd_int(r, &p->level));
-  RD(rd_enum(r, &v, BFCR_REG_OLS, "regressor"));
+  RD(rd_enum(r, &v, BFCR_REG_SVR, "regressor"));
   p->regressor = (bfcr_regressor)v;
   RD(rd_enum(r, &v, BFCR_SMALL_ANCESTOR, "small-cluster policy"));
   p->small = (bfcr_small_policy)v;
@@ -718,6 +842,61 @@ static bfcr_status rd_same_k(rd *r, int64_t k) {
                        "section %s, byte %zu: %lld clusters, section CENT has %lld", r->sec, at,
                        (long long)v, (long long)k);
   return BFCR_OK;
+}
+
+/* KERN: every count is bounded by the bytes left before anything is allocated. */
+static bfcr_status decode_kernel(rd *r, bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  bfcr_ctx *ctx = r->ctx;
+  int d = m->d;
+  uint64_t n;
+  RD(rd_i64(r, &m->params.kernel_cap));
+  RD(rd_f64(r, &m->ky_mean));
+  RD(rd_f64(r, &m->ky_scale));
+  RD(rd_count(r, 8, KERN_PIECE_BYTES + 8 * (uint64_t)d, INT64_MAX, &n, "piece count"));
+  RD(rd_same_d(r, d));
+  int64_t np = (int64_t)n, off = 0;
+  BFCR_CALLOC(ctx, m->kp, np);
+  BFCR_ALLOC(ctx, m->kcenter, np * d);
+  m->npieces = np;
+  for (int64_t q = 0; q < np; q++) {
+    bfcr_kernel_piece *k = &m->kp[q];
+    RD(rd_i64(r, &k->cluster));
+    RD(rd_i64(r, &k->first));
+    RD(rd_i64(r, &k->n));
+    RD(rd_i64(r, &k->m));
+    RD(rd_f64(r, &k->width));
+    RD(rd_f64(r, &k->penalty));
+    RD(rd_f64(r, &k->epsilon));
+    RD(rd_f64(r, &k->bias));
+    RD(rd_f64(r, &k->score));
+    RD(rd_f64(r, &k->mean_y));
+    RD(rd_f64(r, &k->sd_y));
+    RD(rd_f64s(r, m->kcenter + q * d, d));
+    /* Offsets are derived; a corrupt m only has to keep them in range here (validation
+     * compares the sum with the row count below). */
+    k->off = off;
+    if (k->m > 0 && off <= INT64_MAX - k->m) off += k->m;
+  }
+  RD(rd_count(r, 8, 8 * ((uint64_t)d + 1), INT64_MAX, &n, "kernel row count"));
+  BFCR_ALLOC(ctx, m->krows, n * (uint64_t)d);
+  BFCR_ALLOC(ctx, m->kcoef, n);
+  m->nkrows = (int64_t)n;
+  RD(rd_f64s(r, m->krows, m->nkrows * d));
+  RD(rd_f64s(r, m->kcoef, m->nkrows));
+  RD(rd_count(r, 8, 8, INT64_MAX, &n, "kept-row piece count"));
+  if (n != (uint64_t)m->n_train && n != 0) {
+    st = bfcr_err_at(ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
+                     "section KERN: %llu kept-row pieces for %lld kept rows", (unsigned long long)n,
+                     (long long)m->n_train);
+    goto cleanup;
+  }
+  if (n > 0) {
+    BFCR_ALLOC(ctx, m->train_piece, n);
+    for (uint64_t i = 0; i < n; i++) RD(rd_i64(r, &m->train_piece[i]));
+  }
+cleanup:
+  return st;
 }
 
 static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
@@ -837,6 +1016,9 @@ static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
       for (int64_t i = 0; i < m->n_train; i++) RD(rd_i64(r, &m->train_label[i]));
       break;
     }
+    case SEC_KERN:
+      RD(decode_kernel(r, m));
+      break;
   }
 cleanup:
   return st;
@@ -972,7 +1154,8 @@ bfcr_status bfcr_model_decode(bfcr_ctx *ctx, const char *name, const unsigned ch
       r.pos = r.end;
       continue;
     }
-    BFCR_CHECK(ctx, sec == next, BFCR_ERR_FORMAT,
+    /* Optional sections (ROUT, KERN) may be skipped, required ones may not. */
+    BFCR_CHECK(ctx, sec == next || (sec > next && next >= SEC_ROUT), BFCR_ERR_FORMAT,
                "%s: section %s at byte %zu where section %s was expected", name, sec_name[sec], at,
                next < NSEC ? sec_name[next] : "none (all were read)");
     r.sec = sec_name[sec];

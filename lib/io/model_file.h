@@ -12,7 +12,7 @@
 
 #define BFCR_MODEL_MAGIC "BFCRMODL"
 #define BFCR_MODEL_MAJOR 1 /* changes when an older reader cannot read the file */
-#define BFCR_MODEL_MINOR 0 /* changes when fields or sections are appended */
+#define BFCR_MODEL_MINOR 1 /* changes when fields or sections are appended (1.1: KERN) */
 #define BFCR_MODEL_HEADER_BYTES 32
 #define BFCR_MODEL_TRAILER_BYTES 8
 /* Longest name or category accepted (bytes). */

@@ -179,15 +179,14 @@ void bfcr_kdtree_free(bfcr_kdtree *t) {
   free(t);
 }
 
-bfcr_status bfcr_kdtree_build(const double *R, int64_t n, int d, int nthreads, bfcr_kdtree **out) {
-  if (!out) return BFCR_ERR_ARG;
-  *out = NULL;
-  if (!R || n < 1 || d < 1) return BFCR_ERR_ARG;
-  if (n > INT64_MAX / 8 / d) return BFCR_ERR_NOMEM;
+/* Build on W (n x d, malloc'd), which the tree takes over as its row-major copy. */
+static bfcr_status kd_build_owned(double *W, int64_t n, int d, int nthreads, bfcr_kdtree **out) {
   const int nt = nthreads < 1 ? 1 : nthreads;
   bfcr_status st = BFCR_OK;
   kd_builder *b = calloc(1, sizeof(*b));
   bfcr_kdtree *t = calloc(1, sizeof(*t));
+  if (b) b->W = W;
+  W = NULL;
   if (!b || !t) {
     st = BFCR_ERR_NOMEM;
     goto cleanup;
@@ -198,7 +197,6 @@ bfcr_status bfcr_kdtree_build(const double *R, int64_t n, int d, int nthreads, b
   b->t = t;
   t->nnodes = kd_count(&b->memo, n);
   size_t nd = (size_t)n * (size_t)d, bd = (size_t)t->nnodes * (size_t)d;
-  b->W = malloc(nd * sizeof(double));
   t->P = malloc(nd * sizeof(double));
   t->idx = malloc((size_t)n * sizeof(int64_t));
   t->node = malloc((size_t)t->nnodes * sizeof(bfcr_kd_node));
@@ -209,7 +207,6 @@ bfcr_status bfcr_kdtree_build(const double *R, int64_t n, int d, int nthreads, b
     st = BFCR_ERR_NOMEM;
     goto cleanup;
   }
-  memcpy(b->W, R, nd * sizeof(double));
   for (int64_t i = 0; i < n; i++) t->idx[i] = i;
 
     /* The memo is filled for every size the build will meet before tasks start, so the
@@ -237,7 +234,36 @@ bfcr_status bfcr_kdtree_build(const double *R, int64_t n, int d, int nthreads, b
   t = NULL;
 cleanup:
   if (b) free(b->W);
+  free(W);
   free(b);
   bfcr_kdtree_free(t);
   return st;
+}
+
+bfcr_status bfcr_kdtree_build(const double *R, int64_t n, int d, int nthreads, bfcr_kdtree **out) {
+  if (!out) return BFCR_ERR_ARG;
+  *out = NULL;
+  if (!R || n < 1 || d < 1) return BFCR_ERR_ARG;
+  if (n > INT64_MAX / 8 / d) return BFCR_ERR_NOMEM;
+  double *W = malloc((size_t)n * (size_t)d * sizeof(double));
+  if (!W) return BFCR_ERR_NOMEM;
+  memcpy(W, R, (size_t)n * (size_t)d * sizeof(double));
+  return kd_build_owned(W, n, d, nthreads, out);
+}
+
+bfcr_status bfcr_kdtree_build_take(double *R, int64_t n, int d, int nthreads, bfcr_kdtree **out) {
+  if (!out || !R || n < 1 || d < 1 || n > INT64_MAX / 8 / d) {
+    free(R);
+    if (out) *out = NULL;
+    return out && R && n >= 1 && d >= 1 ? BFCR_ERR_NOMEM : BFCR_ERR_ARG;
+  }
+  *out = NULL;
+  return kd_build_owned(R, n, d, nthreads, out);
+}
+
+const double *bfcr_kdtree_rows(const bfcr_kdtree *t) {
+  return t->X;
+}
+const int64_t *bfcr_kdtree_index(const bfcr_kdtree *t) {
+  return t->idx;
 }

@@ -34,6 +34,13 @@ typedef struct bfcr_kdtree bfcr_kdtree;
  * may free it). Linear-time partition build (median of the widest dimension), leaves
  * of at most a few dozen points. Uses up to nthreads OpenMP threads. */
 bfcr_status bfcr_kdtree_build(const double *R, int64_t n, int d, int nthreads, bfcr_kdtree **out);
+/* The same tree, built on R itself (malloc'd; the tree takes it over, permutes it in place
+ * and frees it, also on error): one n x d copy less at the peak. */
+bfcr_status bfcr_kdtree_build_take(double *R, int64_t n, int d, int nthreads, bfcr_kdtree **out);
+/* Row-major coordinates of the tree's rows in tree order and the caller's index of
+ * each (tree position k holds row idx[k]); valid while the tree lives. */
+const double *bfcr_kdtree_rows(const bfcr_kdtree *t);
+const int64_t *bfcr_kdtree_index(const bfcr_kdtree *t);
 void bfcr_kdtree_free(bfcr_kdtree *t);
 
 /* For each of the m query rows Q[i], the nearest reference row: nn[i] (index into R),

@@ -43,6 +43,7 @@
 
 #include "knn/knn.h"
 #include "knn/knn_dist.h"
+#include "core/zsrc.h"
 
 #define DIST_SAMPLE_TARGET 16384 /* rows sampled for the axis and the splitters (>= 64 P) */
 #define DIST_RING_CHUNK 4096     /* queries per GEMM call between MPI progress tests */
@@ -88,14 +89,14 @@ typedef struct {
   int *dis;     /* off as int for MPI_Allgatherv, NULL when n does not fit */
 } dist_layout;
 
-static bfcr_status local_args(bfcr_ctx *ctx, const double *Z, int64_t n_local, int64_t offset,
+static bfcr_status local_args(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, int64_t offset,
                               int64_t n, int d, const int64_t *bf, const double *dist2) {
   if (d < 1 || n < 2 || n_local < 0 || offset < 0 || n_local > n - offset)
     return bfcr_err(ctx, BFCR_ERR_ARG,
                     "knn_dist: expected d >= 1, n >= 2, 0 <= offset, offset + n_local <= n; "
                     "found d = %d, n = %lld, offset = %lld, n_local = %lld",
                     d, (long long)n, (long long)offset, (long long)n_local);
-  if ((n_local > 0 && !Z) || !bf || !dist2)
+  if ((n_local > 0 && !zs->Z && !zs->X) || !bf || !dist2)
     return bfcr_err(ctx, BFCR_ERR_ARG, "knn_dist: NULL data or output array");
   if (n > ((int64_t)1 << 53) || n_local > INT_MAX)
     return bfcr_err(ctx, BFCR_ERR_ARG,
@@ -103,7 +104,7 @@ static bfcr_status local_args(bfcr_ctx *ctx, const double *Z, int64_t n_local, i
                     "2^53 in total and 2^31 - 1 per rank",
                     (long long)n, (long long)n_local);
   for (int64_t i = 0; i < n_local * d; i++) {
-    if (!isfinite(Z[i]))
+    if (!isfinite(bfcr_zsrc_at(zs, i / d, (int)(i % d))))
       return bfcr_err(ctx, BFCR_ERR_ARG, "knn_dist: row %lld column %d is not finite",
                       (long long)(offset + i / d), (int)(i % d));
   }
@@ -126,7 +127,7 @@ static void col_add(col_state *s, double v) {
 }
 
 /* Same decision as use_kdtree in knn.c, on the union of all ranks' rows. Collective. */
-static bfcr_status dist_use_kdtree(bfcr_ctx *ctx, const dist_layout *L, const double *Z,
+static bfcr_status dist_use_kdtree(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsrc *zs,
                                    int64_t n_local, int d, int *use_kd) {
   *use_kd = 1;
   if (d <= BFCR_KNN_KDTREE_MAX_D) return BFCR_OK;
@@ -136,7 +137,7 @@ static bfcr_status dist_use_kdtree(bfcr_ctx *ctx, const dist_layout *L, const do
   AGREE();
   for (int k = 0; k < d; k++) {
     col_state s = {0.0, 0.0, 0.0};
-    for (int64_t i = 0; i < n_local && s.cnt < 3.0; i++) col_add(&s, Z[i * d + k]);
+    for (int64_t i = 0; i < n_local && s.cnt < 3.0; i++) col_add(&s, bfcr_zsrc_at(zs, i, k));
     mine[k] = s;
   }
   st = mpi_check(ctx, st, MPI_Allgather(mine, 3 * d, MPI_DOUBLE, all, 3 * d, MPI_DOUBLE, ctx->comm),
@@ -294,18 +295,19 @@ cleanup:
   return st;
 }
 
-static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *Z, int64_t n_local,
-                             int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
-                             bfcr_knn_dist_stats *stats) {
+static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsrc *zs,
+                             int64_t n_local, int64_t offset, int64_t n, int d, int64_t *bf,
+                             double *dist2, bfcr_knn_dist_stats *stats) {
   const int P = L->P, rank = L->rank, nt = ctx->nthreads;
   const int rec = d + 1; /* moved row: coordinates, global index; query: coordinates, bound */
   bfcr_status st = BFCR_OK;
   MPI_Datatype row_t = MPI_DATATYPE_NULL, rec_t = MPI_DATATYPE_NULL, pair_t = MPI_DATATYPE_NULL;
   double *sample = NULL, *samples = NULL, *bc = NULL, *split_t = NULL, *sbuf = NULL, *rbuf = NULL;
-  double *S = NULL, *ts = NULL, *es = NULL, *sd2 = NULL, *info = NULL, *qs = NULL, *qr = NULL;
+  double *S = NULL, *sd2 = NULL, *info = NULL, *qs = NULL, *qr = NULL;
   double *Qin = NULL, *bnd = NULL, *qd = NULL, *ans = NULL, *ansr = NULL, *res = NULL;
   double *resr = NULL;
-  int64_t *split_g = NULL, *sg = NULL, *sbf = NULL, *pos = NULL, *qrow = NULL, *qnn = NULL;
+  int64_t *split_g = NULL, *inv = NULL, *sg = NULL, *sbf = NULL, *pos = NULL, *qrow = NULL,
+          *qnn = NULL;
   int *scnt = NULL, *rcnt = NULL, *sdis = NULL, *rdis = NULL, *dest = NULL, *gcnt = NULL;
   int *gdis = NULL, *qlo = NULL, *qhi = NULL, *qscnt = NULL, *qrcnt = NULL, *qsdis = NULL;
   int *qrdis = NULL;
@@ -313,8 +315,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *
   int64_t ns = 0, nqs = 0, nqr = 0;
   double t0 = bfcr_wtime();
   /* Agreement points: [1] allocations, [2] axis, [3] slab allocations, [4] local search,
-   * [5] query allocations; later steps exchange agreed counts, so a local failure there
-   * only travels to the final agreement in bfcr_knn_allnn_dist_stats. */
+   * [5] query allocations, [6] result allocations; the steps between exchange agreed
+   * counts, so a local failure there travels to the next agreement. */
 
   /* 1. axis and splitters from a fixed sample, computed on rank 0. */
   int64_t target = DIST_SAMPLE_TARGET > 64 * (int64_t)P ? DIST_SAMPLE_TARGET : 64 * (int64_t)P;
@@ -342,7 +344,6 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *
   dest = dist_alloc(ctx, &st, n_local, sizeof(int));
   pos = dist_alloc(ctx, &st, n_local, sizeof(int64_t));
   sbuf = dist_alloc(ctx, &st, n_local * rec, sizeof(double));
-  resr = dist_alloc(ctx, &st, 2 * n_local, sizeof(double));
   if (st == BFCR_OK && Stot > INT_MAX)
     st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "knn_dist: sample of %lld rows", (long long)Stot);
   if (st == BFCR_OK) {
@@ -357,7 +358,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *
   }
   AGREE(); /* [1] */
   for (int64_t j = 0; j < nsamp; j++) {
-    memcpy(sample + j * d, Z + (g0 + j * stride - offset) * d, (size_t)d * sizeof(double));
+    bfcr_zsrc_row(zs, g0 + j * stride - offset, sample + j * d);
   }
   for (int p = 0; p < P; p++) {
     const int64_t a = (L->off[p] + stride - 1) / stride * stride, e = L->off[p] + L->cnt[p];
@@ -382,20 +383,43 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *
     split_g[p] = (int64_t)bc[d + P - 1 + p];
   }
 
-  /* 2. rows to the owners of their slabs; each slab arrives in global order. */
+  /* 2. rows to the owners of their slabs; each slab arrives in global order. The rows
+   * are standardized into the send buffer (input order) for the projection, then put in
+   * destination order in place. */
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(Z, dest, v, split_t, split_g, n_local, offset, d, P)
+    shared(zs, sbuf, dest, v, split_t, split_g, n_local, offset, d, P, rec)
   for (int64_t i = 0; i < n_local; i++) {
-    dest[i] = slab_of(dist_proj(Z + i * d, v, d), offset + i, split_t, split_g, P);
+    double *row = sbuf + i * rec;
+    bfcr_zsrc_row(zs, i, row);
+    row[d] = (double)(offset + i);
+    dest[i] = slab_of(dist_proj(row, v, d), offset + i, split_t, split_g, P);
   }
   for (int p = 0; p < P; p++) scnt[p] = 0;
   for (int64_t i = 0; i < n_local; i++) scnt[dest[i]]++;
   for (int p = 0; p < P; p++) sdis[p] = p == 0 ? 0 : sdis[p - 1] + scnt[p - 1];
   for (int64_t i = 0; i < n_local; i++) pos[i] = sdis[dest[i]]++;
   for (int p = 0; p < P; p++) sdis[p] -= scnt[p];
-  for (int64_t i = 0; i < n_local; i++) {
-    memcpy(sbuf + pos[i] * rec, Z + i * d, (size_t)d * sizeof(double));
-    sbuf[pos[i] * rec + d] = (double)(offset + i);
+  free(dest);
+  dest = NULL;
+  if (n_local > 0) { /* row i to slot pos[i], cycle by cycle (pos is rebuilt on the way) */
+    double *spare = dist_alloc(ctx, &st, rec, sizeof(double));
+    int64_t *to = dist_alloc(ctx, &st, n_local, sizeof(int64_t));
+    if (spare && to) {
+      memcpy(to, pos, (size_t)n_local * sizeof(int64_t));
+      const size_t rb = (size_t)rec * sizeof(double);
+      for (int64_t i = 0; i < n_local; i++) {
+        while (to[i] != i) {
+          const int64_t j = to[i];
+          memcpy(spare, sbuf + j * rec, rb);
+          memcpy(sbuf + j * rec, sbuf + i * rec, rb);
+          memcpy(sbuf + i * rec, spare, rb);
+          to[i] = to[j];
+          to[j] = j;
+        }
+      }
+    }
+    free(spare);
+    free(to);
   }
   st = mpi_check(ctx, st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
                  "MPI_Alltoall (row counts)");
@@ -409,15 +433,12 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *
                   (long long)ns);
   if (st == BFCR_OK) {
     rbuf = dist_alloc(ctx, &st, ns * rec, sizeof(double));
-    S = dist_alloc(ctx, &st, ns * d, sizeof(double));
+    inv = dist_alloc(ctx, &st, ns, sizeof(int64_t));
     sg = dist_alloc(ctx, &st, ns, sizeof(int64_t));
-    ts = dist_alloc(ctx, &st, ns, sizeof(double));
-    es = dist_alloc(ctx, &st, ns, sizeof(double));
     sbf = dist_alloc(ctx, &st, ns, sizeof(int64_t));
     sd2 = dist_alloc(ctx, &st, ns, sizeof(double));
     qlo = dist_alloc(ctx, &st, ns, sizeof(int));
     qhi = dist_alloc(ctx, &st, ns, sizeof(int));
-    res = dist_alloc(ctx, &st, 2 * ns, sizeof(double));
   }
   AGREE(); /* [3] */
   st =
@@ -425,19 +446,34 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *
                 "MPI_Alltoallv (rows)");
   free(sbuf);
   sbuf = NULL;
+  /* The slab rows are compacted in place (stride rec -> d, forward, so no row is
+   * overwritten before it moves) and handed to the kd-tree, which permutes them in place:
+   * the slab costs one copy of its rows at the peak. */
   for (int64_t j = 0; j < ns && st == BFCR_OK; j++) {
-    memcpy(S + j * d, rbuf + j * rec, (size_t)d * sizeof(double));
     sg[j] = (int64_t)rbuf[j * rec + d];
+    memmove(rbuf + j * d, rbuf + j * rec, (size_t)d * sizeof(double));
     if (j > 0 && sg[j] <= sg[j - 1])
       st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "knn_dist: slab rows out of global order");
   }
-  free(rbuf);
+  if (st == BFCR_OK && ns > 0) { /* give back the index column's share */
+    double *shrunk = realloc(rbuf, (size_t)(ns * d) * sizeof(double));
+    if (shrunk) rbuf = shrunk;
+  }
+  S = rbuf;
   rbuf = NULL;
   double t1 = bfcr_wtime(), c1 = dist_cpu();
 
   /* 3. local all-points search in the slab. */
-  if (st == BFCR_OK && ns >= 1)
-    st = kd_check(ctx, st, bfcr_kdtree_build(S, ns, d, nt, &tree), "kd-tree build");
+  if (st == BFCR_OK && ns >= 1) {
+    st = kd_check(ctx, st, bfcr_kdtree_build_take(S, ns, d, nt, &tree), "kd-tree build");
+    S = NULL;
+  }
+  const double *SX = NULL; /* slab row j is SX + inv[j] * d (tree order) */
+  if (st == BFCR_OK && ns >= 1) {
+    const int64_t *ix = bfcr_kdtree_index(tree);
+    SX = bfcr_kdtree_rows(tree);
+    for (int64_t k = 0; k < ns; k++) inv[ix[k]] = k;
+  }
   if (st == BFCR_OK && ns >= 2)
     st = kd_check(ctx, st, bfcr_kdtree_allnn(tree, nt, sbf, sd2), "kd-tree all-points search");
   if (st == BFCR_OK && ns == 1) {
@@ -448,16 +484,15 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *
   }
   double tmin = INFINITY, tmax = -INFINITY, emax = 0.0;
   if (st == BFCR_OK) {
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(S, ts, es, v, ns, d) reduction(min                           \
-                                          : tmin) reduction(max         \
-                                                            : tmax, emax)
-    for (int64_t j = 0; j < ns; j++) {
-      ts[j] = dist_proj(S + j * d, v, d);
-      es[j] = dist_proj_err(S + j * d, v, d);
-      tmin = fmin(tmin, ts[j]);
-      tmax = fmax(tmax, ts[j]);
-      emax = fmax(emax, es[j]);
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(SX, v, ns, d) \
+    reduction(min                                                                            \
+              : tmin) reduction(max                                                          \
+                                : tmax, emax)
+    for (int64_t k = 0; k < ns; k++) { /* projections are recomputed below, not stored */
+      const double tk = dist_proj(SX + k * d, v, d);
+      tmin = fmin(tmin, tk);
+      tmax = fmax(tmax, tk);
+      emax = fmax(emax, dist_proj_err(SX + k * d, v, d));
     }
   }
   double mineinfo[4] = {tmin, tmax, emax, (double)ns};
@@ -475,13 +510,14 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *
   const double nv = sqrt(nv2) * (1.0 + 4.0 * (d + 2) * DBL_EPSILON);
   const double grow = 1.0 + 2.0 * (d + 4) * DBL_EPSILON;
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(ts, es, sd2, qlo, qhi, info, ns, E, nv, grow, d, P, rank)
+    shared(SX, inv, v, sd2, qlo, qhi, info, ns, E, nv, grow, d, P, rank)
   for (int64_t j = 0; j < ns; j++) {
+    const double tj = dist_proj(SX + inv[j] * d, v, d), ej = dist_proj_err(SX + inv[j] * d, v, d);
     /* bfcr_dist2(x, z) <= sd2 implies |x - z|^2 <= (sd2 + d 2^-1074) (1 + (d + 3) u), hence
      * |t(x) - t(z)| <= |x - z| |v| + e(x) + e(z) (docs/knn-distributed.md). */
     const double R = sqrt((sd2[j] + d * DBL_TRUE_MIN) * grow) * (1.0 + 2.0 * DBL_EPSILON);
-    const double w = (R * nv + es[j] + E) * (1.0 + 4.0 * DBL_EPSILON);
-    double hi = ts[j] + w, lo = ts[j] - w;
+    const double w = (R * nv + ej + E) * (1.0 + 4.0 * DBL_EPSILON);
+    double hi = tj + w, lo = tj - w;
     hi += fabs(hi) * DBL_EPSILON;
     lo -= fabs(lo) * DBL_EPSILON;
     /* Non-empty slabs hold increasing keys, so the slabs in reach are consecutive. */
@@ -533,7 +569,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *
     for (int p = qlo[j]; p <= qhi[j]; p++) {
       if (p == rank || info[4 * p + 3] == 0.0) continue;
       const int64_t q = qsdis[p] + qscnt[p]++;
-      memcpy(qs + q * rec, S + j * d, (size_t)d * sizeof(double));
+      memcpy(qs + q * rec, SX + inv[j] * d, (size_t)d * sizeof(double));
       qs[q * rec + d] = sd2[j];
       qrow[q] = j;
     }
@@ -580,7 +616,16 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const double *
   }
   double t3 = bfcr_wtime();
 
-  /* 5. results back to the rows' owners (reverse of step 2), then replicated. */
+  /* 5. results back to the rows' owners (reverse of step 2), then replicated. The slab's
+   * tree and query buffers go first, so this step does not add to the peak. */
+  bfcr_kdtree_free(tree);
+  tree = NULL;
+  free(qs), free(qr), free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(qnn), free(qrow);
+  qs = qr = Qin = bnd = qd = ans = ansr = NULL;
+  qnn = qrow = NULL;
+  res = dist_alloc(ctx, &st, 2 * ns, sizeof(double));
+  resr = dist_alloc(ctx, &st, 2 * n_local, sizeof(double));
+  AGREE(); /* [6] */
   for (int64_t j = 0; j < ns; j++) {
     res[2 * j] = sd2[j];
     res[2 * j + 1] = sbf[j] == INT64_MAX ? -1.0 : (double)sbf[j];
@@ -614,9 +659,9 @@ cleanup:
   if (pair_t != MPI_DATATYPE_NULL) MPI_Type_free(&pair_t);
   bfcr_kdtree_free(tree);
   free(sample), free(samples), free(bc), free(split_t), free(sbuf), free(rbuf);
-  free(S), free(ts), free(es), free(sd2), free(info), free(qs), free(qr);
+  free(S), free(sd2), free(info), free(qs), free(qr);
   free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(res), free(resr);
-  free(split_g), free(sg), free(sbf), free(pos), free(qrow), free(qnn);
+  free(split_g), free(inv), free(sg), free(sbf), free(pos), free(qrow), free(qnn);
   free(scnt), free(rcnt), free(sdis), free(rdis), free(dest), free(gcnt);
   free(gdis), free(qlo), free(qhi), free(qscnt), free(qrcnt), free(qsdis), free(qrdis);
   return st;
@@ -739,17 +784,32 @@ cleanup:
 
 /* ---- entry point ------------------------------------------------------------------------ */
 
-bfcr_status bfcr_knn_allnn_dist_stats(bfcr_ctx *ctx, const double *Z, int64_t n_local,
-                                      int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
-                                      bfcr_knn_dist_stats *stats) {
-  if (!ctx) return BFCR_ERR_ARG;
+/* The rows as one stored block: zs->Z, or a standardized copy in *own (ring, one rank). */
+static const double *stored_rows(bfcr_ctx *ctx, bfcr_status *st, const bfcr_zsrc *zs,
+                                 int64_t n_local, double **own) {
+  if (zs->Z || *st != BFCR_OK) return zs->Z;
+  *own = dist_alloc(ctx, st, n_local * zs->d, sizeof(double));
+  if (!*own) return NULL;
+  for (int64_t i = 0; i < n_local; i++) bfcr_zsrc_row(zs, i, *own + i * zs->d);
+  return *own;
+}
+
+bfcr_status bfcr_knn_allnn_dist_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+                                    int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
+                                    bfcr_knn_dist_stats *stats) {
+  if (!ctx || !zs) return BFCR_ERR_ARG;
   bfcr_status st = BFCR_OK;
   dist_layout L = {ctx->size, ctx->rank, NULL, NULL, NULL};
   int64_t *all = NULL;
+  double *own = NULL;
+  const double *Z = NULL;
   if (stats) memset(stats, 0, sizeof(*stats));
   double t0 = bfcr_wtime(), c0 = dist_cpu();
-  st = local_args(ctx, Z, n_local, offset, n, d, bf, dist2);
+  st = zs->d == d
+           ? local_args(ctx, zs, n_local, offset, n, d, bf, dist2)
+           : bfcr_err(ctx, BFCR_ERR_ARG, "knn_dist: row source of width %d, d = %d", zs->d, d);
   if (L.P == 1) {
+    Z = stored_rows(ctx, &st, zs, n_local, &own);
     /* One rank: the serial search, no communication. */
     if (st == BFCR_OK && n_local != n)
       st = bfcr_err(ctx, BFCR_ERR_ARG, "knn_dist: one rank holds %lld of %lld rows",
@@ -764,6 +824,7 @@ bfcr_status bfcr_knn_allnn_dist_stats(bfcr_ctx *ctx, const double *Z, int64_t n_
       stats->cpu_local = stats->cpu_total = dist_cpu() - c0;
     }
     bfcr_phase_add(ctx, "knn_dist local", bfcr_wtime() - t0, 0.0);
+    free(own);
     return st;
   }
   int64_t mine[4] = {n_local, offset, n, d};
@@ -801,15 +862,17 @@ bfcr_status bfcr_knn_allnn_dist_stats(bfcr_ctx *ctx, const double *Z, int64_t n_
     for (int p = 0; p < L.P; p++) L.dis[p] = (int)L.off[p];
   }
   int use_kd = 1;
-  BFCR_CALL(dist_use_kdtree(ctx, &L, Z, n_local, d, &use_kd));
+  BFCR_CALL(dist_use_kdtree(ctx, &L, zs, n_local, d, &use_kd));
   if (stats) {
     stats->method = use_kd ? BFCR_KNN_DIST_SLABS : BFCR_KNN_DIST_RING;
     stats->sec_partition = bfcr_wtime() - t0;
   }
   if (use_kd) {
-    st = run_slabs(ctx, &L, Z, n_local, offset, n, d, bf, dist2, stats);
+    st = run_slabs(ctx, &L, zs, n_local, offset, n, d, bf, dist2, stats);
   } else {
-    st = run_ring(ctx, &L, Z, n_local, offset, d, bf, dist2, stats);
+    Z = stored_rows(ctx, &st, zs, n_local, &own);
+    st = bfcr_agree(ctx, st);
+    if (st == BFCR_OK) st = run_ring(ctx, &L, Z, n_local, offset, d, bf, dist2, stats);
   }
   st = bfcr_agree(ctx, st);
   if (stats) stats->cpu_total = dist_cpu() - c0;
@@ -818,7 +881,15 @@ cleanup:
   free(L.off);
   free(L.dis);
   free(all);
+  free(own);
   return st;
+}
+
+bfcr_status bfcr_knn_allnn_dist_stats(bfcr_ctx *ctx, const double *Z, int64_t n_local,
+                                      int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
+                                      bfcr_knn_dist_stats *stats) {
+  bfcr_zsrc zs = {Z, NULL, NULL, NULL, d};
+  return bfcr_knn_allnn_dist_src(ctx, &zs, n_local, offset, n, d, bf, dist2, stats);
 }
 
 bfcr_status bfcr_knn_allnn_dist(bfcr_ctx *ctx, const double *Z, int64_t n_local, int64_t offset,

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include "core/ctx.h"
+#include "core/zsrc.h"
 
 /* Exact best friend of every row of a dataset distributed over the ranks of ctx in contiguous
  * blocks of global rows: this rank holds rows [offset, offset + n_local) of n (n >= 2) in Z
@@ -47,5 +48,12 @@ typedef struct bfcr_knn_dist_stats {
 bfcr_status bfcr_knn_allnn_dist_stats(bfcr_ctx *ctx, const double *Z, int64_t n_local,
                                       int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
                                       bfcr_knn_dist_stats *stats);
+
+/* The same search on a row source (stored rows, or rows standardized on demand from the
+ * raw block): the slab method then holds no standardized copy of the block; one rank and
+ * the ring method make one. Collective. */
+bfcr_status bfcr_knn_allnn_dist_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+                                    int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
+                                    bfcr_knn_dist_stats *stats);
 
 #endif

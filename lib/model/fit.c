@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "model/fit_kernel.h"
 #include "model/fit_models.h"
 #include "regress/regress.h"
 #include "model/model_impl.h"
@@ -93,6 +94,9 @@ static bfcr_status validate(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fi
                     (int)p->lambda_mode, p->lambda);
   if (p->level < -1)
     return bfcr_err(ctx, BFCR_ERR_ARG, "level %d is invalid (-1 = top, 0 = automatic)", p->level);
+  if ((int)p->regressor < 0 || (int)p->regressor > BFCR_REG_SVR || p->kernel_cap < 0)
+    return bfcr_err(ctx, BFCR_ERR_ARG, "unknown regressor %d or negative kernel cap %lld",
+                    (int)p->regressor, (long long)p->kernel_cap);
   if (p->min_cluster_size < 0)
     return bfcr_err(ctx, BFCR_ERR_ARG, "min cluster size %lld is negative",
                     (long long)p->min_cluster_size);
@@ -125,24 +129,25 @@ cleanup:
   return st;
 }
 
-/* Routing by nearest training row: every rank keeps all standardized rows (Z holds
- * this rank's input-order block, so the Allgatherv in rank order gives global order)
- * and labels. Collective; with several ranks the status is agreed on return. */
-static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z,
-                                      bfcr_model *m) {
+/* Routing by nearest training row: every rank keeps all standardized rows and their
+ * labels at the chosen level. Several ranks gather the raw rows (each rank's block in
+ * rank order is the global order) and standardize them in place: the same expression on
+ * the same values as on their owner, so no rank needs a standardized copy of its block.
+ * Collective; with several ranks the status is agreed on return. */
+static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_zsrc *zs,
+                                      const int64_t *lab_local, bfcr_model *m) {
   bfcr_status st = BFCR_OK;
-  int d = t->d, agreed = 0;
-  int64_t n = t->n;
+  int d = m->d, agreed = 0;
+  int64_t n = train->n_global;
   int *counts = NULL, *displs = NULL;
-  int64_t *lab_local = NULL;
   m->n_train = n;
   BFCR_ALLOC(ctx, m->train_z, n * d);
   BFCR_ALLOC(ctx, m->train_label, n);
-  BFCR_ALLOC(ctx, lab_local, t->n_local > 0 ? t->n_local : 1);
-  BFCR_CHECK(ctx, bfcr_tree_labels(t, m->chosen, lab_local) == BFCR_OK, BFCR_ERR_INTERNAL,
-             "labels of level %d unavailable", m->chosen);
   if (ctx->size == 1) {
-    memcpy(m->train_z, Z, (size_t)(n * d) * sizeof(double));
+    if (zs->Z)
+      memcpy(m->train_z, zs->Z, (size_t)(n * d) * sizeof(double));
+    else
+      bfcr_standardize_apply(train->X, n, d, m->mean, m->scale, m->train_z, ctx->nthreads);
     memcpy(m->train_label, lab_local, (size_t)n * sizeof(int64_t));
     goto cleanup;
   }
@@ -154,7 +159,7 @@ static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_tree *t, const d
     agreed = 1;
     goto cleanup;
   }
-  int mine = (int)t->n_local;
+  int mine = (int)train->n_local;
   MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, ctx->comm);
   displs[0] = 0;
   for (int r = 1; r < ctx->size; r++) displs[r] = displs[r - 1] + counts[r - 1];
@@ -168,13 +173,13 @@ static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_tree *t, const d
     counts[r] *= d;
     displs[r] *= d;
   }
-  BFCR_CHECK(ctx, MPI_Allgatherv(Z, mine * d, MPI_DOUBLE, m->train_z, counts, displs, MPI_DOUBLE,
-                                 ctx->comm) == MPI_SUCCESS,
+  BFCR_CHECK(ctx, MPI_Allgatherv(train->X, mine * d, MPI_DOUBLE, m->train_z, counts, displs,
+                                 MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
              BFCR_ERR_MPI, "MPI_Allgatherv of training rows failed");
+  bfcr_standardize_apply(m->train_z, n, d, m->mean, m->scale, m->train_z, ctx->nthreads);
 cleanup:
   free(counts);
   free(displs);
-  free(lab_local);
   if (ctx->size > 1 && !agreed) st = bfcr_agree(ctx, st);
   return st;
 }
@@ -198,27 +203,25 @@ static void unscale_target(bfcr_tree *t, bfcr_level_fit *lf, int lo, double ymea
 
 /* In-sample predictions of the local rows (own cluster at the chosen level) and their
  * scores, reduced canonically by bfcr_score. */
-static bfcr_status train_scores(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z,
-                                const double *y, bfcr_model *m) {
+static bfcr_status train_scores(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t n,
+                                const int64_t *lab, bfcr_model *m) {
   bfcr_status st = BFCR_OK;
   int d = m->d;
-  int64_t n = t->n_local, *lab = NULL;
-  double *yhat = NULL;
-  BFCR_ALLOC(ctx, lab, n > 0 ? n : 1);
+  double *yhat = NULL, *z = NULL;
   BFCR_ALLOC(ctx, yhat, n > 0 ? n : 1);
-  BFCR_CHECK(ctx, bfcr_tree_labels(t, m->chosen, lab) == BFCR_OK, BFCR_ERR_INTERNAL,
-             "labels of level %d unavailable", m->chosen);
+  BFCR_ALLOC(ctx, z, d);
   for (int64_t i = 0; i < n; i++) {
     int64_t c = m->chosen == 0 ? 0 : lab[i];
-    const double *w = m->w + c * d, *z = Z + i * d;
+    const double *w = m->w + c * d;
+    bfcr_zsrc_row(zs, i, z);
     double s = m->cm[c].intercept;
     for (int j = 0; j < d; j++) s += w[j] * z[j];
     yhat[i] = s;
   }
   BFCR_CALL(bfcr_score(ctx, y, yhat, n, &m->train_rmse, &m->train_mae, &m->train_r2));
 cleanup:
-  free(lab);
   free(yhat);
+  free(z);
   return st;
 }
 
@@ -229,6 +232,7 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   bfcr_tree *t = NULL;
   bfcr_level_fit *lf = NULL;
   double *Z = NULL, *ys = NULL, ymean = 0.0, yscale = 1.0;
+  int64_t *lab = NULL;
   int agreed = 0; /* several ranks: st already agreed by a collective step */
   if (!ctx) return BFCR_ERR_ARG;
   bfcr_fit_params p;
@@ -250,12 +254,18 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   BFCR_ALLOC(ctx, m->scale, d);
   double t0 = bfcr_wtime();
   BFCR_CALL(bfcr_standardize_fit(ctx, train, p.tree.standardize, m->mean, m->scale));
-  BFCR_ALLOC(ctx, Z, train->n_local * d);
-  bfcr_standardize_apply(train->X, train->n_local, d, m->mean, m->scale, Z, ctx->nthreads);
+  /* One rank stores the standardized rows (its kd-tree and sums read them in place);
+   * several ranks standardize rows as they pack them for an exchange, so no rank holds a
+   * second n/P x d block beside the caller's data. */
+  if (ctx->size == 1) {
+    BFCR_ALLOC(ctx, Z, train->n_local * d);
+    bfcr_standardize_apply(train->X, train->n_local, d, m->mean, m->scale, Z, ctx->nthreads);
+  }
+  bfcr_zsrc zs = {Z, train->X, m->mean, m->scale, d};
   bfcr_phase_add(ctx, "standardize", bfcr_wtime() - t0, 3.0 * train->n_local * d);
 
-  st = bfcr_tree_build_z(ctx, Z, train->y, train->n_local, train->offset, train->n_global, d,
-                         p.tree.max_levels, &t);
+  st = bfcr_tree_build_src(ctx, &zs, train->y, train->n_local, train->offset, train->n_global, d,
+                           p.tree.max_levels, &t);
   if (st != BFCR_OK) {
     agreed = ctx->size > 1;
     goto cleanup;
@@ -285,7 +295,10 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
                                   train->offset, &ymean, &yscale));
   BFCR_ALLOC(ctx, ys, train->n_local > 0 ? train->n_local : 1);
   for (int64_t i = 0; i < train->n_local; i++) ys[i] = (train->y[i] - ymean) / yscale;
-  st = bfcr_fit_levels(ctx, t, Z, ys, &p, lo, lf);
+  /* Kernel regressors: ridge models for the level choice and the small clusters. */
+  bfcr_fit_params lin = p;
+  if (bfcr_is_kernel_regressor(p.regressor)) lin.regressor = BFCR_REG_RIDGE;
+  st = bfcr_fit_levels(ctx, t, &zs, ys, &lin, lo, lf);
   if (st == BFCR_OK) unscale_target(t, lf, lo, ymean, yscale);
   if (st != BFCR_OK) {
     agreed = ctx->size > 1;
@@ -295,14 +308,31 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   if (T == 0) m->chosen = 0;
   m->params = p;
   BFCR_CALL(assemble(ctx, t, lf, m));
+  /* Labels of the local rows at the chosen level, computed once for the scores and the
+   * routing rows; a linear fit then drops the tree and the level fits before the model
+   * replicates any rows (the kernel fits still need the tree). */
+  BFCR_ALLOC(ctx, lab, train->n_local > 0 ? train->n_local : 1);
+  BFCR_CHECK(ctx, bfcr_tree_labels(t, m->chosen, lab) == BFCR_OK, BFCR_ERR_INTERNAL,
+             "labels of level %d unavailable", m->chosen);
+  free(ys);
+  ys = NULL;
+  const int kernel = bfcr_is_kernel_regressor(p.regressor);
+  if (!kernel) {
+    bfcr_level_fit_free(lf, t->nlevels);
+    free(lf);
+    lf = NULL;
+    bfcr_tree_free(t);
+    t = NULL;
+  }
   if (p.routing == BFCR_ROUTE_SAMPLE) {
-    st = keep_training_rows(ctx, t, Z, m);
+    st = keep_training_rows(ctx, train, &zs, lab, m);
     if (st != BFCR_OK) {
       agreed = ctx->size > 1;
       goto cleanup;
     }
   }
-  BFCR_CALL(train_scores(ctx, t, Z, train->y, m));
+  BFCR_CALL(train_scores(ctx, &zs, train->y, train->n_local, lab, m));
+  if (kernel) BFCR_CALL(bfcr_fit_kernel(ctx, t, &zs, train->y, m)); /* KRR/SVR; agreed */
   if (m->chosen > 0 && m->levels[m->chosen].min_size < p.min_cluster_size)
     bfcr_log(ctx, BFCR_LOG_INFO, "level %d: clusters smaller than %lld rows use their parent's model",
              m->chosen, (long long)p.min_cluster_size);
@@ -313,6 +343,7 @@ cleanup:
   free(lf);
   free(Z);
   free(ys);
+  free(lab);
   bfcr_tree_free(t);
   bfcr_model_free(m);
   if (!agreed) st = bfcr_agree(ctx, st);

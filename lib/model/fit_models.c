@@ -30,6 +30,7 @@
 #include <omp.h>
 #endif
 
+#include "model/standardize.h"
 #include "par/redistribute.h"
 #include "par/reduce.h"
 #include "par/reduce_ranges.h"
@@ -439,22 +440,17 @@ cleanup:
 
 /* Several ranks: rows into dendrogram order, then the same steps as bfcr_fit_levels with
  * the distributed summaries and fits. Collective; the status is agreed. */
-static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const double *y,
-                                   const bfcr_fit_params *p, int lo, bfcr_level_fit *lf) {
+static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs,
+                                   const double *y, const bfcr_fit_params *p, int lo,
+                                   bfcr_level_fit *lf) {
   bfcr_status st = BFCR_OK;
   int T = t->nlevels - 1, d = t->d, P = ctx->size, agreed = 0;
   int64_t n = t->n, nl = t->n_local;
-  double *packed = NULL, *rows = NULL;
+  double *rows = NULL;
   dist_rows dr = {NULL, bfcr_block_lo(n, P, ctx->rank), bfcr_block_lo(n, P, ctx->rank + 1)};
   double t0 = bfcr_wtime();
-  BFCR_ALLOC(ctx, packed, nl * (d + 1));
-  for (int64_t i = 0; i < nl; i++) {
-    memcpy(packed + i * (d + 1), Z + i * d, (size_t)d * sizeof(double));
-    packed[i * (d + 1) + d] = y[i];
-  }
-  DIST_CALL(bfcr_redistribute_rows(ctx, packed, d + 1, nl, t->offset, n, t->order, &rows));
-  free(packed);
-  packed = NULL;
+  bfcr_zy_rows zy = {*zs, y};
+  DIST_CALL(bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
   dr.rows = rows;
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
   { /* load balance of the data-parallel rows and of the model-parallel fits */
@@ -470,29 +466,30 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const double *Z,
   t0 = bfcr_wtime();
   DIST_CALL(level_summaries_dist(ctx, t, lo, &dr, &lf[lo]));
   for (int l = lo + 1; l <= T; l++)
-    BFCR_CALL(level_summaries(ctx, t, Z, y, l, 0, &lf[l - 1], &lf[l]));
+    BFCR_CALL(level_summaries(ctx, t, NULL, y, l, 0, &lf[l - 1], &lf[l]));
   int64_t p1 = d + 1;
   bfcr_phase_add(ctx, "regression summaries", bfcr_wtime() - t0,
                  (double)(T - lo + 1) * (double)n / P * (double)(p1 * p1 + 3 * p1));
   t0 = bfcr_wtime();
   double flops = 0.0;
   for (int l = T; l >= lo; l--) {
-    DIST_CALL(fit_level(ctx, t, Z, y, &dr, p, l, l < T ? &lf[l + 1] : NULL, &lf[l]));
+    DIST_CALL(fit_level(ctx, t, NULL, y, &dr, p, l, l < T ? &lf[l + 1] : NULL, &lf[l]));
     flops += (double)t->lv[l].m / P * 10.0 * d * d * d;
   }
   bfcr_phase_add(ctx, "model fit", bfcr_wtime() - t0, flops);
 cleanup:
-  free(packed);
   free(rows);
   if (!agreed) st = bfcr_agree(ctx, st);
   return st;
 }
 
-bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const double *y,
+bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, const double *y,
                             const bfcr_fit_params *p, int lo, bfcr_level_fit *lf) {
   bfcr_status st = BFCR_OK;
   int T = t->nlevels - 1;
-  if (ctx->size > 1) return fit_levels_dist(ctx, t, Z, y, p, lo, lf);
+  if (ctx->size > 1) return fit_levels_dist(ctx, t, zs, y, p, lo, lf);
+  const double *Z = zs->Z;
+  BFCR_CHECK(ctx, Z != NULL, BFCR_ERR_INTERNAL, "one-rank fit needs the stored rows");
   double t0 = bfcr_wtime();
   for (int l = lo; l <= T; l++)
     BFCR_CALL(level_summaries(ctx, t, Z, y, l, l == lo, l > lo ? &lf[l - 1] : NULL, &lf[l]));

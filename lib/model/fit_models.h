@@ -3,20 +3,22 @@
 #define BFCR_MODEL_FIT_MODELS_H
 
 #include "model/model_impl.h"
+#include "model/standardize.h"
 #include "tree/tree.h"
 
 typedef struct bfcr_level_fit {
-  double *sum;             /* [m * bfcr_sum_len(d)] regression summaries of the nodes */
-  double *w;               /* [m * d] effective standardized coefficients */
-  bfcr_cluster_model *cm;  /* [m] effective models */
+  double *sum;            /* [m * bfcr_sum_len(d)] regression summaries of the nodes */
+  double *w;              /* [m * d] effective standardized coefficients */
+  bfcr_cluster_model *cm; /* [m] effective models */
 } bfcr_level_fit;
 
 /* Fit the models of every node on levels lo..top, top-down: ridge shrunk toward the
  * parent's model (small = shrink) or plain ridge with small clusters taking their
  * parent's model (small = ancestor), or OLS. Also the size-weighted GCV of each fitted
- * level into t->info[l].gcv. Z holds the local rows (global order), y their targets.
+ * level into t->info[l].gcv. zs gives the local rows (global order; one rank needs the
+ * stored Z), y their targets.
  * p has min_cluster_size resolved. Collective. */
-bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const double *y,
+bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, const double *y,
                             const bfcr_fit_params *p, int lo, bfcr_level_fit *lf);
 void bfcr_level_fit_free(bfcr_level_fit *lf, int nlevels);
 

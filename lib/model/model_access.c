@@ -59,6 +59,10 @@ bfcr_status bfcr_model_cluster(const bfcr_model *model, int64_t c, double *coef,
   return BFCR_OK;
 }
 
+int64_t bfcr_model_pieces(const bfcr_model *model) {
+  return model ? model->npieces : 0;
+}
+
 void bfcr_model_train_scores(const bfcr_model *model, double *rmse, double *mae, double *r2) {
   if (rmse) *rmse = model ? model->train_rmse : NAN;
   if (mae) *mae = model ? model->train_mae : NAN;

@@ -15,5 +15,10 @@ void bfcr_model_free(bfcr_model *m) {
   free(m->w);
   free(m->train_z);
   free(m->train_label);
+  free(m->kp);
+  free(m->kcenter);
+  free(m->krows);
+  free(m->kcoef);
+  free(m->train_piece);
   free(m);
 }

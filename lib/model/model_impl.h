@@ -25,6 +25,28 @@ typedef struct bfcr_cluster_model {
   int64_t src_node;  /* index of that node within its level */
 } bfcr_cluster_model;
 
+/* One kernel model (regressor KRR or SVR): a contiguous piece of a cluster's training rows
+ * in dendrogram order (SPLIT, lib/model/fit_kernel.c). Fitted on the standardized rows z
+ * and the standardized target; in target units the prediction is
+ * ky_mean + ky_scale * f(z), with
+ *   KRR: f(z) = mean_y + sum_i coef_i exp(-|z - center - row_i|^2 / (2 width^2))
+ *        (rows stored minus the piece's center, as bfcr_krr_model keeps them; sd_y = 1)
+ *   SVR: f(z) = mean_y + sd_y (sum_i coef_i exp(-width |z - row_i|^2) - bias)
+ *        (rows are the support vectors, uncentred; libsvm's order of operations). */
+typedef struct bfcr_kernel_piece {
+  int64_t cluster; /* cluster of the chosen level (pieces are sorted by cluster, then first) */
+  int64_t first;   /* first training row, as a position in dendrogram order */
+  int64_t n;       /* training rows of the piece */
+  int64_t m;       /* rows stored at krows + off * d: n (KRR) or support vectors (SVR) */
+  int64_t off;     /* derived: sum of m over the earlier pieces (not stored in the file) */
+  double width;    /* KRR: h; SVR: gamma */
+  double penalty;  /* KRR: lambda; SVR: C */
+  double epsilon;  /* SVR: tube half-width (standardized piece target); KRR: 0 */
+  double bias;     /* SVR: rho; KRR: 0 */
+  double score;    /* KRR: GCV; SVR: holdout RMSE (NaN without search); standardized target */
+  double mean_y, sd_y;
+} bfcr_kernel_piece;
+
 struct bfcr_model {
   bfcr_fit_params params;   /* as used, with automatic values resolved */
   bfcr_schema *schema;
@@ -43,7 +65,21 @@ struct bfcr_model {
   double train_rmse;        /* in-sample scores: every training row predicted by the model */
   double train_mae;         /* of its own cluster (what predict gives on the training rows */
   double train_r2;          /* when routing = sample) */
+  /* Kernel regressors only (all zero / NULL otherwise). Clusters with fewer than
+   * min_cluster_size rows (and k > 1) have no piece: their linear model above applies. */
+  int64_t npieces;
+  bfcr_kernel_piece *kp;    /* [npieces] */
+  double *kcenter;          /* [npieces * d] mean of each piece's standardized rows */
+  int64_t nkrows;           /* sum of kp[].m */
+  double *krows;            /* [nkrows * d] */
+  double *kcoef;            /* [nkrows] */
+  int64_t *train_piece;     /* [n_train] piece of each kept training row (-1: linear), or NULL */
+  double ky_mean, ky_scale; /* target standardization of the kernel models (ky_scale > 0) */
 };
+
+static inline int bfcr_is_kernel_regressor(int r) {
+  return r == BFCR_REG_KRR || r == BFCR_REG_SVR;
+}
 
 void bfcr_model_free(bfcr_model *m);
 

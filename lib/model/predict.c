@@ -1,6 +1,7 @@
 /* Prediction: standardize a row with the training statistics, route it to a cluster of
  * the chosen level (nearest centroid, or the cluster of the nearest training row), and
- * apply that cluster's linear model. Models and centroids are replicated, so every rank
+ * apply that cluster's linear model, or the kernel piece of the cluster the row belongs to
+ * (KRR, SVR: predict_kernel.c). Models and centroids are replicated, so every rank
  * predicts its own rows with no communication beyond the final status agreement; the
  * exact nearest-neighbour rule (ties to the smaller index) makes the routing identical
  * for any rank and thread count. */
@@ -12,13 +13,18 @@
 #include "model/standardize.h"
 
 bfcr_status bfcr_predict_route(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data,
-                         const double *Z, int64_t *labels) {
+                               const double *Z, int64_t *labels, int64_t *pieces) {
   bfcr_status st = BFCR_OK;
   int64_t n = data->n_local, *nn = NULL;
   double *dist2 = NULL;
+  int kernel = pieces && m->npieces > 0;
   if (n == 0) return BFCR_OK;
-  if (m->k == 1) {
+  if (pieces && !kernel)
+    for (int64_t i = 0; i < n; i++) pieces[i] = -1;
+  if (m->k == 1 && !(kernel && m->npieces > 1)) {
     for (int64_t i = 0; i < n; i++) labels[i] = 0;
+    if (kernel)
+      for (int64_t i = 0; i < n; i++) pieces[i] = 0;
     return BFCR_OK;
   }
   BFCR_ALLOC(ctx, nn, n);
@@ -32,6 +38,8 @@ bfcr_status bfcr_predict_route(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_da
     goto cleanup;
   }
   for (int64_t i = 0; i < n; i++) labels[i] = by_row ? m->train_label[nn[i]] : nn[i];
+  /* Kernel models: the piece within the cluster (predict_kernel.c). */
+  if (kernel) bfcr_kernel_pieces_of(m, Z, n, labels, by_row ? nn : NULL, pieces, ctx->nthreads);
 cleanup:
   free(nn);
   free(dist2);
@@ -53,17 +61,16 @@ bfcr_status bfcr_model_assign(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_dat
   BFCR_CALL(bfcr_predict_check(ctx, m, data));
   BFCR_ALLOC(ctx, Z, data->n_local * m->d);
   bfcr_standardize_apply(data->X, data->n_local, m->d, m->mean, m->scale, Z, ctx->nthreads);
-  BFCR_CALL(bfcr_predict_route(ctx, m, data, Z, labels));
+  BFCR_CALL(bfcr_predict_route(ctx, m, data, Z, labels, NULL));
 cleanup:
   free(Z);
   return bfcr_agree(ctx, st);
 }
 
-bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data,
-                         double *yhat) {
+bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data, double *yhat) {
   bfcr_status st = BFCR_OK;
   double *Z = NULL;
-  int64_t *lab = NULL;
+  int64_t *lab = NULL, *piece = NULL;
   if (!ctx) return BFCR_ERR_ARG;
   BFCR_CALL(bfcr_predict_check(ctx, m, data));
   int d = m->d;
@@ -71,18 +78,14 @@ bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *da
   double t0 = bfcr_wtime();
   BFCR_ALLOC(ctx, Z, n * d);
   BFCR_ALLOC(ctx, lab, n);
+  if (m->npieces > 0) BFCR_ALLOC(ctx, piece, n);
   bfcr_standardize_apply(data->X, n, d, m->mean, m->scale, Z, ctx->nthreads);
-  BFCR_CALL(bfcr_predict_route(ctx, m, data, Z, lab));
-#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
-  for (int64_t i = 0; i < n; i++) {
-    const double *w = m->w + lab[i] * d, *z = Z + i * d;
-    double s = m->cm[lab[i]].intercept;
-    for (int j = 0; j < d; j++) s += w[j] * z[j];
-    yhat[i] = s;
-  }
+  BFCR_CALL(bfcr_predict_route(ctx, m, data, Z, lab, piece));
+  BFCR_CALL(bfcr_model_apply(ctx, m, Z, d, n, lab, piece, yhat));
   bfcr_phase_add(ctx, "predict", bfcr_wtime() - t0, (double)n * (2.0 * d + 3.0 * d));
 cleanup:
   free(Z);
   free(lab);
+  free(piece);
   return bfcr_agree(ctx, st);
 }

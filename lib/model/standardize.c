@@ -28,8 +28,7 @@ bfcr_status bfcr_standardize_cols(bfcr_ctx *ctx, const double *X, int64_t n_loca
   if (n_global == 0) return BFCR_OK;
   BFCR_ALLOC(ctx, amax, d);
   double n = (double)n_global;
-  BFCR_CALL(bfcr_reduce_colsums(ctx, X, n_local, d, d, n_global, offset,
-                                mean));
+  BFCR_CALL(bfcr_reduce_colsums(ctx, X, n_local, d, d, n_global, offset, mean));
   for (int j = 0; j < d; j++) {
     mean[j] /= n;
     amax[j] = 0.0;
@@ -61,8 +60,7 @@ bfcr_status bfcr_standardize_cols(bfcr_ctx *ctx, const double *X, int64_t n_loca
       double t = amax[j] > 0.0 ? (X[i * d + j] - mean[j]) / amax[j] : 0.0;
       dev[i * d + j] = t * t;
     }
-  BFCR_CALL(bfcr_reduce_colsums(ctx, dev, n_local, d, d, n_global, offset,
-                                scale));
+  BFCR_CALL(bfcr_reduce_colsums(ctx, dev, n_local, d, d, n_global, offset, scale));
   for (int j = 0; j < d; j++) {
     double sd = amax[j] * sqrt(scale[j] / n);
     scale[j] = (sd > 0.0 && sd > 1e-12 * fabs(mean[j]) && isfinite(sd)) ? sd : 1.0;
@@ -78,4 +76,10 @@ void bfcr_standardize_apply(const double *X, int64_t n, int d, const double *mea
 #pragma omp parallel for schedule(static) num_threads(nthreads)
   for (int64_t i = 0; i < n; i++)
     for (int j = 0; j < d; j++) Z[i * d + j] = (X[i * d + j] - mean[j]) / scale[j];
+}
+
+void bfcr_pack_zy(void *user, int64_t i, double *dst) {
+  const bfcr_zy_rows *r = user;
+  bfcr_zsrc_row(&r->z, i, dst);
+  dst[r->z.d] = r->y ? r->y[i] : 0.0;
 }

@@ -6,6 +6,7 @@
 #define BFCR_MODEL_STANDARDIZE_H
 
 #include "core/ctx.h"
+#include "core/zsrc.h"
 #include "io/schema.h"
 
 /* mean, scale: [d]. When enabled == 0: mean 0, scale 1. */
@@ -15,8 +16,16 @@ bfcr_status bfcr_standardize_fit(bfcr_ctx *ctx, const bfcr_data *data, int enabl
  * [offset, offset + n_local) of n_global. Collective. */
 bfcr_status bfcr_standardize_cols(bfcr_ctx *ctx, const double *X, int64_t n_local, int d,
                                   int64_t n_global, int64_t offset, double *mean, double *scale);
-/* Z = (X - mean) / scale for n rows (Z may not alias X). Local. */
+/* Z = (X - mean) / scale for n rows (Z may be X: elementwise, in place). Local. */
 void bfcr_standardize_apply(const double *X, int64_t n, int d, const double *mean,
                             const double *scale, double *Z, int nthreads);
+
+/* Packer for bfcr_redistribute_fn of rows (z, y): d features then the target (0 when
+ * y is NULL), width d + 1. */
+typedef struct bfcr_zy_rows {
+  bfcr_zsrc z;
+  const double *y;
+} bfcr_zy_rows;
+void bfcr_pack_zy(void *user, int64_t i, double *dst);
 
 #endif

@@ -33,6 +33,15 @@ bfcr_status bfcr_redistribute_rows(bfcr_ctx *ctx, const double *rows, int64_t wi
                                    int64_t n_local, int64_t offset, int64_t n, const int64_t *pos2g,
                                    double **out);
 
+/* The same exchange with the rows produced on the fly: pack(user, i, dst) writes local
+ * row i (0 <= i < n_local, width doubles) to dst, so callers that assemble rows from
+ * several arrays need no packed copy. Peak memory: the packed local rows plus the
+ * received rows plus 8 bytes per received row (they are put in order in place). */
+typedef void (*bfcr_pack_row_fn)(void *user, int64_t i, double *dst);
+bfcr_status bfcr_redistribute_fn(bfcr_ctx *ctx, int64_t width, int64_t n_local, int64_t offset,
+                                 int64_t n, const int64_t *pos2g, bfcr_pack_row_fn pack, void *user,
+                                 double **out);
+
 /* Collective. This rank holds the rows of positions [held_lo, held_hi) (the held blocks
  * tile [0, n) in rank order) and wants positions [want_lo, want_hi) (any range,
  * possibly empty or overlapping other ranks' wants). *out (malloc'd, NULL when empty)

@@ -312,8 +312,6 @@ bfcr_status bfcr_krr_predict(const bfcr_krr_model *m, const double *Q, int64_t l
   if (m->n < 1 || m->d < 1 || !m->X || !m->alpha || !m->center || !(m->h > 0.0))
     return BFCR_ERR_ARG;
   const int d = m->d;
-  const int64_t n = m->n;
-  const double scale = -1.0 / (2.0 * m->h * m->h);
   double *q = malloc((size_t)d * sizeof *q);
   if (!q) return BFCR_ERR_NOMEM;
   bfcr_status st = BFCR_OK;
@@ -324,14 +322,21 @@ bfcr_status bfcr_krr_predict(const bfcr_krr_model *m, const double *Q, int64_t l
         st = BFCR_ERR_NUMERIC;
         goto cleanup;
       }
-      q[j] = src[j] - m->center[j];
     }
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++)
-      s += m->alpha[i] * exp(bfcr_dist2(q, m->X + i * (int64_t)d, d) * scale);
-    yhat[r] = m->mean_y + s;
+    yhat[r] = bfcr_krr_eval(m, src, q);
   }
 cleanup:
   free(q);
   return st;
+}
+
+double bfcr_krr_eval(const bfcr_krr_model *m, const double *x, double *q) {
+  const int d = m->d;
+  const int64_t n = m->n;
+  const double scale = -1.0 / (2.0 * m->h * m->h);
+  for (int j = 0; j < d; j++) q[j] = x[j] - m->center[j];
+  double s = 0.0;
+  for (int64_t i = 0; i < n; i++)
+    s += m->alpha[i] * exp(bfcr_dist2(q, m->X + i * (int64_t)d, d) * scale);
+  return m->mean_y + s;
 }

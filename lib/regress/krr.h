@@ -23,8 +23,9 @@ typedef struct bfcr_krr_params {
                                     rows; default 0.25 .. 4 */
   int h_steps;                   /* log-spaced, >= 1; default 9 (factor sqrt 2) */
   double lambda_min, lambda_max; /* absolute penalty grid (K has a unit diagonal, so a
-                                    penalty of 1 weighs like one row); default 1e-6 .. 10 */
-  int lambda_steps;              /* log-spaced, >= 1; default 15 (two per decade) */
+                                    penalty of 1 weighs like one row); default 0.1 .. 100
+                                    (docs/models.md: why the floor is 0.1) */
+  int lambda_steps;              /* log-spaced, >= 1; default 13 (four per decade) */
   double h, lambda; /* both > 0: this absolute width and penalty, no search; default 0 */
   int64_t max_rows; /* SPLIT cap: clusters above it are fitted as contiguous pieces
                        (bfcr_split_*); bfcr_krr_fit rejects n > max_rows; default 2000 */
@@ -76,6 +77,12 @@ bfcr_status bfcr_krr_fit(const double *X, int64_t ldx, const double *y, int64_t 
  * Errors: BFCR_ERR_ARG, BFCR_ERR_NUMERIC (non-finite query), BFCR_ERR_NOMEM. */
 bfcr_status bfcr_krr_predict(const bfcr_krr_model *model, const double *Q, int64_t ldq, int64_t m,
                              double *yhat);
+
+/* f(x) for one finite query row x, with q (d doubles) as scratch: exactly the operations
+ * of bfcr_krr_predict (x - center, then the canonical distance to each training row and
+ * the sum in index order). Uses only n, d, h, mean_y, center, X and alpha, so the model may
+ * be a view of arrays stored elsewhere (the fitted model, lib/model). No checks. */
+double bfcr_krr_eval(const bfcr_krr_model *model, const double *x, double *q);
 
 /* Free the arrays and clear the struct; NULL-safe. */
 void bfcr_krr_free(bfcr_krr_model *model);

@@ -23,6 +23,7 @@
 
 #include <libsvm/svm.h>
 
+#include "knn/knn.h"
 #include "regress/krr.h"
 #include "regress/svr.h"
 
@@ -265,4 +266,34 @@ bfcr_status bfcr_svr_predict(const bfcr_svr_model *m, const double *Q, int64_t l
 cleanup:
   free(nd);
   return st;
+}
+
+bfcr_status bfcr_svr_export(const bfcr_svr_model *m, double *sv, double *coef, double *rho) {
+  if (!m || !rho || m->d < 1 || (m->nsv > 0 && (!sv || !coef || !m->svm))) return BFCR_ERR_ARG;
+  *rho = 0.0;
+  if (!m->svm) return m->nsv == 0 ? BFCR_OK : BFCR_ERR_ARG;
+  const int d = m->d;
+  const struct svm_model *s = m->svm;
+  if ((int64_t)s->l != m->nsv || s->nr_class != 2) return BFCR_ERR_ARG;
+  for (int64_t i = 0; i < m->nsv; i++) {
+    /* The nodes are dense (indices 1..d, fill_nodes), so the values are the row. */
+    const struct svm_node *nd = s->SV[i];
+    for (int j = 0; j < d; j++) {
+      if (nd[j].index != j + 1) return BFCR_ERR_ARG;
+      sv[i * d + j] = nd[j].value;
+    }
+    coef[i] = s->sv_coef[0][i];
+  }
+  *rho = s->rho[0];
+  return BFCR_OK;
+}
+
+double bfcr_svr_eval(int64_t nsv, int d, const double *sv, const double *coef, double rho,
+                     double gamma, double mean_y, double sd_y, const double *x) {
+  if (nsv == 0) return mean_y;
+  double sum = 0.0;
+  for (int64_t i = 0; i < nsv; i++)
+    sum += coef[i] * exp(-gamma * bfcr_dist2(x, sv + i * (int64_t)d, d));
+  sum -= rho;
+  return mean_y + sd_y * sum;
 }

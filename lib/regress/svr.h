@@ -79,6 +79,19 @@ bfcr_status bfcr_svr_fit(const double *X, int64_t ldx, const double *y, int64_t 
 bfcr_status bfcr_svr_predict(const bfcr_svr_model *model, const double *Q, int64_t ldq, int64_t m,
                              double *yhat);
 
+/* The fitted function as plain arrays (for storage without libsvm):
+ *   f(x) = mean_y + sd_y (sum_i coef[i] exp(-gamma |x - sv_i|^2) - rho)
+ * with the model->nsv support vectors in libsvm's order: sv [nsv * d] row-major, coef
+ * [nsv]. The constant model has nsv = 0 and rho = 0. Errors: BFCR_ERR_ARG. */
+bfcr_status bfcr_svr_export(const bfcr_svr_model *model, double *sv, double *coef, double *rho);
+
+/* f(x) from the plain arrays of bfcr_svr_export, in libsvm's order of operations
+ * (squared distance summed over the features, exp(-gamma s), products summed over the
+ * support vectors in order, minus rho), so it equals bfcr_svr_predict bit for bit. nsv = 0
+ * gives mean_y. No checks. */
+double bfcr_svr_eval(int64_t nsv, int d, const double *sv, const double *coef, double rho,
+                     double gamma, double mean_y, double sd_y, const double *x);
+
 /* Free the libsvm model and the nodes, clear the struct; NULL-safe. */
 void bfcr_svr_free(bfcr_svr_model *model);
 

@@ -7,14 +7,8 @@
 #include "tree/level0.h"
 #include "tree/nodes.h"
 
-bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n_local,
-                                         int64_t offset, int64_t n, int d, bfcr_level *lv0);
-bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const double *Z, const double *y,
-                                   int64_t n_local, int64_t offset, int64_t n, int d,
-                                   const bfcr_level *lv0, int64_t k, bfcr_level *lv1);
-
-bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n_local,
-                                    int64_t offset, int64_t n, int d, bfcr_level *lv0) {
+bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n_local, int64_t offset,
+                                    int64_t n, int d, bfcr_level *lv0) {
   bfcr_status st = BFCR_OK;
   BFCR_ALLOC(ctx, lv0->bf, n);
   BFCR_ALLOC(ctx, lv0->bfdist, n);
@@ -23,7 +17,10 @@ bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n_lo
     lv0->bfdist[0] = 0.0;
     goto cleanup;
   }
-  if (ctx->size > 1) return bfcr_level0_dist_bestfriends(ctx, Z, n_local, offset, n, d, lv0);
+  if (ctx->size > 1) {
+    bfcr_zsrc zs = {Z, NULL, NULL, NULL, d};
+    return bfcr_level0_dist_bestfriends(ctx, &zs, n_local, offset, n, d, lv0);
+  }
   st = bfcr_knn_allnn(Z, n, d, ctx->nthreads, lv0->bf, lv0->bfdist);
   if (st != BFCR_OK) {
     bfcr_err(ctx, st, "nearest-neighbour search failed at level 0");
@@ -37,7 +34,10 @@ cleanup:
 bfcr_status bfcr_level0_nodes(bfcr_ctx *ctx, const double *Z, const double *y, int64_t n_local,
                               int64_t offset, int64_t n, int d, const bfcr_level *lv0, int64_t k,
                               bfcr_level *lv1) {
-  if (ctx->size > 1) return bfcr_level0_dist_nodes(ctx, Z, y, n_local, offset, n, d, lv0, k, lv1);
+  if (ctx->size > 1) {
+    bfcr_zsrc zs = {Z, NULL, NULL, NULL, d};
+    return bfcr_level0_dist_nodes(ctx, &zs, y, n_local, offset, n, d, lv0, k, lv1);
+  }
   bfcr_item_view v = {d, Z, y, NULL, lv0->bf, lv0->bfdist, NULL};
   return bfcr_make_nodes(ctx, &v, lv0, NULL, k, lv1);
 }

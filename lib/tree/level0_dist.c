@@ -22,6 +22,7 @@
 
 #include "knn/knn.h"
 #include "knn/knn_dist.h"
+#include "model/standardize.h"
 #include "par/redistribute.h"
 #include "par/reduce_ranges.h"
 #include "tree/nodes.h"
@@ -31,22 +32,27 @@
 #define SMALL_ND 1000000
 
 /* All rows on every rank, then the one-process search (replicated work). */
-static bfcr_status gather_search(bfcr_ctx *ctx, const double *Z, int64_t n_local, int64_t n, int d,
-                                 int64_t *bf, double *dist2) {
+static bfcr_status gather_search(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, int64_t n,
+                                 int d, int64_t *bf, double *dist2) {
   bfcr_status st = BFCR_OK;
   double *all = bfcr_malloc(ctx, (size_t)n, (size_t)d * sizeof(double));
-  BFCR_CALL(bfcr_agree(ctx, all ? BFCR_OK : BFCR_ERR_NOMEM));
-  BFCR_CALL(bfcr_allgather_items(ctx, Z, n_local, (size_t)d * sizeof(double), all));
+  double *mine = zs->Z ? NULL : bfcr_malloc(ctx, (size_t)(n_local > 0 ? n_local : 1),
+                                            (size_t)d * sizeof(double));
+  BFCR_CALL(bfcr_agree(ctx, all && (zs->Z || mine) ? BFCR_OK : BFCR_ERR_NOMEM));
+  for (int64_t i = 0; mine && i < n_local; i++) bfcr_zsrc_row(zs, i, mine + i * d);
+  BFCR_CALL(bfcr_allgather_items(ctx, zs->Z ? zs->Z : mine, n_local, (size_t)d * sizeof(double),
+                                 all));
   st = bfcr_knn_allnn(all, n, d, ctx->nthreads, bf, dist2);
   if (st != BFCR_OK) bfcr_err(ctx, st, "nearest-neighbour search failed at level 0");
   st = bfcr_agree(ctx, st);
 cleanup:
   free(all);
+  free(mine);
   return st;
 }
 
 /* Fills lv0->bf and lv0->bfdist (allocated by the caller, n entries) on every rank. */
-bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n_local,
+bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                          int64_t offset, int64_t n, int d, bfcr_level *lv0) {
   bfcr_status st = BFCR_OK;
   if (n == 1) {
@@ -55,9 +61,10 @@ bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t
     return BFCR_OK;
   }
   if ((double)n * d < SMALL_ND) {
-    BFCR_CALL(gather_search(ctx, Z, n_local, n, d, lv0->bf, lv0->bfdist));
+    BFCR_CALL(gather_search(ctx, zs, n_local, n, d, lv0->bf, lv0->bfdist));
   } else {
-    BFCR_CALL(bfcr_knn_allnn_dist(ctx, Z, n_local, offset, n, d, lv0->bf, lv0->bfdist));
+    BFCR_CALL(
+        bfcr_knn_allnn_dist_src(ctx, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist, NULL));
   }
   for (int64_t i = 0; i < n; i++) lv0->bfdist[i] = sqrt(lv0->bfdist[i]);
 cleanup:
@@ -92,25 +99,24 @@ static void l1_merge(void *user, const double *a, const double *b, double *out) 
   bfcr_ns_merge(v->d, a, b, out);
 }
 
-bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const double *Z, const double *y, int64_t n_local,
+bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t n_local,
                                    int64_t offset, int64_t n, int d, const bfcr_level *lv0,
                                    int64_t k, bfcr_level *lv1) {
   bfcr_status st = BFCR_OK;
   int P = ctx->size, me = ctx->rank;
   int64_t w = bfcr_ns_width(d);
   int64_t *start = NULL, *members = NULL;
-  double *packed = NULL, *rows = NULL;
+  double *rows = NULL;
   int64_t lo = bfcr_block_lo(n, P, me), hi = bfcr_block_lo(n, P, me + 1);
   double t0 = bfcr_wtime();
   lv1->m = k;
   /* Replicated: members of every node in global-index order (the level-1 order). */
   start = bfcr_malloc(ctx, (size_t)k + 1, sizeof(int64_t));
   members = bfcr_malloc(ctx, (size_t)(2 * n + k + 1), sizeof(int64_t));
-  packed = bfcr_malloc(ctx, (size_t)n_local, (size_t)(d + 1) * sizeof(double));
   lv1->ns = bfcr_malloc(ctx, (size_t)k, (size_t)w * sizeof(double));
   lv1->minidx = bfcr_malloc(ctx, (size_t)k, sizeof(int64_t));
   lv1->nchild = bfcr_malloc(ctx, (size_t)k, sizeof(int64_t));
-  if (!start || !members || (n_local > 0 && !packed) || !lv1->ns || !lv1->minidx || !lv1->nchild)
+  if (!start || !members || !lv1->ns || !lv1->minidx || !lv1->nchild)
     st = BFCR_ERR_NOMEM;
   BFCR_CALL(bfcr_agree(ctx, st));
   bfcr_group_members(lv0->parent, n, k, start, members);
@@ -118,13 +124,8 @@ bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const double *Z, const double 
     lv1->minidx[c] = members[start[c]];
     lv1->nchild[c] = start[c + 1] - start[c];
   }
-  for (int64_t i = 0; i < n_local; i++) {
-    memcpy(packed + i * (d + 1), Z + i * d, (size_t)d * sizeof(double));
-    packed[i * (d + 1) + d] = y ? y[i] : 0.0;
-  }
-  BFCR_CALL(bfcr_redistribute_rows(ctx, packed, d + 1, n_local, offset, n, members, &rows));
-  free(packed);
-  packed = NULL;
+  bfcr_zy_rows zy = {*zs, y};
+  BFCR_CALL(bfcr_redistribute_fn(ctx, d + 1, n_local, offset, n, members, bfcr_pack_zy, &zy, &rows));
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
   l1_view v = {d, rows, lo, members, lv0->bf, lv0->bfdist};
   BFCR_CALL(bfcr_reduce_ranges_dist(ctx, w, l1_elem, l1_merge, &v, k, start, lo, hi, lv1->ns));
@@ -138,7 +139,6 @@ cleanup:
   }
   free(start);
   free(members);
-  free(packed);
   free(rows);
   return st;
 }

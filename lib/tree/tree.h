@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include "core/ctx.h"
+#include "core/zsrc.h"
 
 /* Width of a node summary: n, mean[d], sse, ymean, edge, then unused. */
 #define BFCR_NS_N 0
@@ -54,15 +55,20 @@ struct bfcr_tree {
  * (the same on every rank) on return. */
 bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, int64_t n_local,
                               int64_t offset, int64_t n, int d, int max_levels, bfcr_tree **out);
+/* The same from a row source: with several ranks no standardized copy of the block is
+ * made (rows are standardized as they are packed for exchange). */
+bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
+                                int64_t n_local, int64_t offset, int64_t n, int d, int max_levels,
+                                bfcr_tree **out);
 void bfcr_tree_free(bfcr_tree *t);
 
 /* Several ranks (level0_dist.c). Best friends of all n samples into lv0->bf and
  * lv0->bfdist (allocated by the caller, replicated on return); nodes of level 1 from
  * the k components in lv0->parent (ns, minidx, nchild replicated on return). Both are
  * collective, open with a status agreement and return the same status on every rank. */
-bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n_local,
+bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                          int64_t offset, int64_t n, int d, bfcr_level *lv0);
-bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const double *Z, const double *y,
+bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
                                    int64_t n_local, int64_t offset, int64_t n, int d,
                                    const bfcr_level *lv0, int64_t k, bfcr_level *lv1);
 

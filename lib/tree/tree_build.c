@@ -34,8 +34,9 @@ static bfcr_status level_bestfriends(bfcr_ctx *ctx, const double *cent, int64_t 
   double *pd2 = NULL, *all_d2 = NULL;
   if (ctx->size == 1 || m < 4096 || !bfcr_knn_prefers_kdtree(cent, m, d)) {
     st = bfcr_knn_allnn(cent, m, d, ctx->nthreads, bf, dist2);
-    return st == BFCR_OK ? st : bfcr_err(ctx, st, "nearest-neighbour search failed (%lld items)",
-                                         (long long)m);
+    return st == BFCR_OK
+               ? st
+               : bfcr_err(ctx, st, "nearest-neighbour search failed (%lld items)", (long long)m);
   }
   pnn = malloc((size_t)m * sizeof *pnn);
   pd2 = malloc((size_t)m * sizeof *pd2);
@@ -45,7 +46,8 @@ static bfcr_status level_bestfriends(bfcr_ctx *ctx, const double *cent, int64_t 
                                       : BFCR_ERR_NOMEM;
   if (st == BFCR_OK)
     st = bfcr_kdtree_allnn_part(t, ctx->rank, ctx->size, ctx->nthreads, &lo, &hi, pnn, pd2);
-  if (st != BFCR_OK) bfcr_err(ctx, st, "nearest-neighbour search failed (%lld items)", (long long)m);
+  if (st != BFCR_OK)
+    bfcr_err(ctx, st, "nearest-neighbour search failed (%lld items)", (long long)m);
   BFCR_CALL(bfcr_agree(ctx, st));
   BFCR_CALL(bfcr_allgather_items(ctx, pnn, hi - lo, sizeof(int64_t), all_nn));
   BFCR_CALL(bfcr_allgather_items(ctx, pd2, hi - lo, sizeof(double), all_d2));
@@ -83,15 +85,29 @@ void bfcr_tree_free(bfcr_tree *t) {
 
 bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, int64_t n_local,
                               int64_t offset, int64_t n, int d, int max_levels, bfcr_tree **out) {
+  bfcr_zsrc zs = {Z, NULL, NULL, NULL, d};
+  return bfcr_tree_build_src(ctx, &zs, y, n_local, offset, n, d, max_levels, out);
+}
+
+bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
+                                int64_t n_local, int64_t offset, int64_t n, int d, int max_levels,
+                                bfcr_tree **out) {
   bfcr_status st = BFCR_OK;
   bfcr_tree *t = NULL;
-  double *cent = NULL, *dist2 = NULL;
+  double *cent = NULL, *dist2 = NULL, *own = NULL;
+  const double *Z = zs->Z;
   int64_t *work = NULL;
   int agreed = 0; /* st was agreed by a collective step: do not agree again */
   *out = NULL;
   BFCR_CHECK(ctx, n >= 1, BFCR_ERR_INPUT, "0 samples: nothing to cluster");
   BFCR_CHECK(ctx, d >= 1, BFCR_ERR_INPUT, "0 features: nothing to cluster on");
+  BFCR_CHECK(ctx, zs->d == d, BFCR_ERR_ARG, "row source of width %d for d = %d", zs->d, d);
   if (max_levels < 1) max_levels = 64;
+  if (ctx->size == 1 && !Z) { /* the one-process search reads a stored block */
+    BFCR_ALLOC(ctx, own, n_local * d);
+    for (int64_t i = 0; i < n_local; i++) bfcr_zsrc_row(zs, i, own + i * d);
+    Z = own;
+  }
   BFCR_CALLOC(ctx, t, 1);
   t->d = d;
   t->n = n;
@@ -106,7 +122,7 @@ bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, i
   if (ctx->size > 1) {
     BFCR_ALLOC(ctx, t->lv[0].bf, n);
     BFCR_ALLOC(ctx, t->lv[0].bfdist, n);
-    st = bfcr_level0_dist_bestfriends(ctx, Z, n_local, offset, n, d, &t->lv[0]);
+    st = bfcr_level0_dist_bestfriends(ctx, zs, n_local, offset, n, d, &t->lv[0]);
     if (st != BFCR_OK) {
       agreed = 1;
       goto cleanup;
@@ -142,7 +158,7 @@ bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, i
     bfcr_phase_add(ctx, "components", bfcr_wtime() - tl, 0.0);
     tl = bfcr_wtime();
     if (l == 0 && ctx->size > 1) {
-      st = bfcr_level0_dist_nodes(ctx, Z, y, n_local, offset, n, d, cur, k, next);
+      st = bfcr_level0_dist_nodes(ctx, zs, y, n_local, offset, n, d, cur, k, next);
       if (st != BFCR_OK) {
         agreed = 1;
         goto cleanup;
@@ -154,6 +170,12 @@ bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, i
       BFCR_CALL(bfcr_make_nodes(ctx, &v, cur, cur->minidx, k, next));
     }
     bfcr_phase_add(ctx, "summaries", bfcr_wtime() - tl, 0.0);
+    if (l == 0) { /* the samples' links live on in level 1's edge sums: 16 B per row less */
+      free(cur->bf);
+      free(cur->bfdist);
+      cur->bf = NULL;
+      cur->bfdist = NULL;
+    }
     t->nlevels++;
     bfcr_progress(ctx, "levels", l + 1, 0);
   }
@@ -166,6 +188,7 @@ bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, i
 cleanup:
   free(cent);
   free(dist2);
+  free(own);
   free(work);
   bfcr_tree_free(t);
   if (ctx->size > 1 && !agreed) st = bfcr_agree(ctx, st);

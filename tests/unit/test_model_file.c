@@ -411,7 +411,7 @@ Test(model_file, unknown_major_version) {
   unsigned char *b;
   size_t n;
   encode(ctx, m, &b, &n);
-  b[16] = 2; /* major 2, minor 0 */
+  b[16] = 2, b[18] = 0; /* major 2, minor 0 */
   reseal(b, n);
   expect_reject(ctx, b, n, "version 2.0 is not supported");
   cr_assert(strstr(bfcr_ctx_errmsg(ctx), "reads version 1.x"), "%s", bfcr_ctx_errmsg(ctx));
@@ -562,7 +562,9 @@ Test(model_file, invalid_enums_and_indices) {
   /* PARM: standardize (4), max_levels (4), criterion (4), level (4), regressor (4),
    * small (4), min_cluster_size (8), routing (4), lambda mode (4), lambda (8). */
   patch_count(ctx, b, n, "PARM", 8, 4, 9, "invalid criterion 9");
-  patch_count(ctx, b, n, "PARM", 16, 4, 2, "invalid regressor 2");
+  patch_count(ctx, b, n, "PARM", 16, 4, 4, "invalid regressor 4");
+  /* A kernel regressor (2 = KRR, format 1.1) needs its KERN section. */
+  patch_count(ctx, b, n, "PARM", 16, 4, 2, "section KERN missing");
   patch_count(ctx, b, n, "PARM", 20, 4, 0xFFFFFFFFu, "invalid small-cluster policy");
   patch_count(ctx, b, n, "PARM", 32, 4, 5, "invalid routing 5");
   patch_count(ctx, b, n, "PARM", 36, 4, 3, "invalid lambda mode 3");
