@@ -10,21 +10,52 @@
  *    IEEE multiplication or division gives the correctly rounded result. For
  *    22 < e <= 37 the part 10^(e-22) is first moved into w when the product stays
  *    <= 2^53 (exact integer arithmetic), then one multiply by 1e22.
+ * 2b. Up to 19 digits and |e| <= 27 (e.g. the 17 digits of %.17g output), when long
+ *    double has a 64-bit significand (x86): w and 10^|e| are exact there, so one
+ *    extended multiplication or division rounds once, within half an extended ulp of
+ *    the true value. Rounding that to double is then correct unless the 11 bits below
+ *    the double's last bit sit at (or next to) the halfway pattern 10000000000b; those
+ *    rare cases go on to step 3. About 10x cheaper than step 3.
  * 3. Otherwise: the significant digits are rewritten as a canonical string "DDDDe-123"
  *    (no radix character, at most 800 digits plus a sticky digit, which keeps every
  *    rounding decision of binary64 intact) and given to strtod, which glibc rounds
  *    correctly. Without a decimal point the string means the same in every locale, so
  *    no setlocale/newlocale is needed and no global state is touched.
  * Cost: O(len); the fast path does no division per digit and no allocation. It takes
- * typical CSV data (up to 15-16 significant digits, modest exponents); %.17g output
- * falls to the slow path (about 5x slower per number).
+ * typical CSV data (up to 15-16 significant digits, modest exponents) and, with 2b,
+ * %.17g output.
  * Underflow: values below the smallest subnormal round to a signed zero, subnormals
  * are returned correctly rounded; both are accepted. Overflow (1e309) is reported. */
 #include "io/numparse.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Step 2b needs the x87 80-bit format: 64-bit significand stored explicitly in the
+ * first 8 bytes (little-endian). */
+#if LDBL_MANT_DIG == 64 && (defined(__x86_64__) || defined(__i386__))
+#define NUMPARSE_EXT 1
+static const long double ext_pow10[28] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,
+                                          1e7L,  1e8L,  1e9L,  1e10L, 1e11L, 1e12L, 1e13L,
+                                          1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L,
+                                          1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+
+/* w * 10^e correctly rounded to double (1), or 0 when the one extended rounding could
+ * have moved the value across a halfway point between doubles. 1 <= w < 2^64, |e| <= 27,
+ * so the result is a normal double. */
+static int ext_path(uint64_t w, int64_t e, double *out) {
+  const long double r = e >= 0 ? (long double)w * ext_pow10[e] : (long double)w / ext_pow10[-e];
+  uint64_t sig;
+  memcpy(&sig, &r, sizeof sig);
+  const unsigned low = (unsigned)(sig & 0x7ff);
+  if (low >= 0x3ff && low <= 0x401) return 0;
+  *out = (double)r;
+  return 1;
+}
+#endif
 
 #define SLOW_MAX_DIGITS 800
 
@@ -204,6 +235,15 @@ static inline bfcr_num_result parse_prefix(const char *s, const char *end, doubl
       return BFCR_NUM_OK;
     }
   }
+#ifdef NUMPARSE_EXT
+  if (nd <= 19 && e >= -27 && e <= 27) {
+    double v;
+    if (ext_path(w, e, &v)) {
+      *out = neg ? -v : v;
+      return BFCR_NUM_OK;
+    }
+  }
+#endif
   return slow_path(s, int_beg, int_end, frac_beg, frac_end, neg, ex, out);
 }
 

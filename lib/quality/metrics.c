@@ -7,9 +7,14 @@
  * Calinski-Harabasz = [B / (k - 1)] / [W / (n - k)], W = sum of the clusters' SSE,
  *   B = total SS - W (+inf when W = 0).
  * Davies-Bouldin with RMS scatter s_i = sqrt(SSE_i / n_i):
- *   DB = mean_i max_{j != i} (s_i + s_j) / |mu_i - mu_j|. The max is found exactly with
- *   a kd-tree radius search: starting from the best friend's ratio R_i, only centroids
- *   closer than (s_i + s_max) / R_i can do better, and the radius shrinks as R_i grows.
+ *   DB = mean_i max_{j != i} (s_i + s_j) / |mu_i - mu_j|. The max is found exactly on
+ *   one kd-tree of the level's centroids whose nodes carry their largest scatter
+ *   (bfcr_kdtree_max_ratio): starting from the best friend's ratio R_i, a node is
+ *   skipped when (s_i + its largest s) / (distance bound) cannot exceed R_i. Measured
+ *   on 1M x 8 blobs (level 1: 227k clusters, 1 thread): 2.4 CPU s against 2.6 for the
+ *   former radius search with one largest scatter per 8 groups by scatter, and 8 such
+ *   groups on top of the node maxima were slower still. The cost is verification: a
+ *   walk started from the final maximum costs the same (~100 leaves per cluster).
  * BIC of hard-assignment spherical Gaussians with one shared variance
  *   sigma^2 = W / (n d): -2 log L + q ln n, log L = sum_i n_i ln(n_i / n)
  *   - (n d / 2)(ln(2 pi sigma^2) + 1), q = k d + (k - 1) + 1. Lower is better.
@@ -21,42 +26,6 @@
 
 #include "knn/knn.h"
 #include "tree/tree.h"
-
-typedef struct db_user {
-  const double *s;     /* RMS scatter per node */
-  const int64_t *ids;  /* node of each point of the group's kd-tree */
-  double s_i, s_max;   /* s_max: largest scatter in the group */
-  int64_t self;
-  double best;         /* current max ratio */
-} db_user;
-
-static void db_visit(void *user, int64_t p, double dist2, double *r2) {
-  db_user *u = user;
-  int64_t j = u->ids[p];
-  if (j == u->self) return;
-  double ratio = dist2 > 0.0 ? (u->s_i + u->s[j]) / sqrt(dist2) : INFINITY;
-  if (ratio > u->best) {
-    u->best = ratio;
-    double r = (u->s_i + u->s_max) / ratio;
-    *r2 = r * r;
-  }
-}
-
-/* Nodes are split into groups by scatter (largest first), one kd-tree per group: the
- * search radius (s_i + s_max) / R_i then uses each group's own s_max, so the few large
- * clusters of a level do not blow up the radius for all the small ones. */
-#define DB_GROUPS 8
-
-typedef struct sidx {
-  double s;
-  int64_t i;
-} sidx;
-
-static int cmp_sidx(const void *a, const void *b) {
-  const sidx *x = a, *y = b;
-  if (x->s != y->s) return x->s > y->s ? -1 : 1;
-  return x->i < y->i ? -1 : x->i > y->i;
-}
 
 /* Every rank holds terms[lo, hi) of its slice (lo = m r / P); afterwards all of them. */
 static bfcr_status gather_slices(bfcr_ctx *ctx, double *terms, int64_t m) {
@@ -83,41 +52,27 @@ cleanup:
 static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, double *db) {
   bfcr_status st = BFCR_OK;
   int64_t m = L->m, w = bfcr_ns_width(d);
-  double *cent = NULL, *s = NULL, *terms = NULL, *gsmax = NULL;
-  int64_t *ids = NULL, gstart[DB_GROUPS + 1];
-  sidx *order = NULL;
-  bfcr_kdtree *kt[DB_GROUPS] = {0};
-  int G = m < 64 * DB_GROUPS ? 1 : DB_GROUPS;
+  double *cent = NULL, *s = NULL, *terms = NULL, *smax = NULL;
+  bfcr_kdtree *kt = NULL;
   cent = malloc((size_t)(m * d) * sizeof *cent);
   s = malloc((size_t)m * sizeof *s);
   terms = malloc((size_t)m * sizeof *terms);
-  ids = malloc((size_t)m * sizeof *ids);
-  order = malloc((size_t)m * sizeof *order);
-  gsmax = malloc(DB_GROUPS * sizeof *gsmax);
-  if (!cent || !s || !terms || !ids || !order || !gsmax) {
+  if (!cent || !s || !terms) {
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory for Davies-Bouldin on %lld clusters",
                   (long long)m);
-    G = 0; /* skip the work, still meet the other ranks below */
   }
-  for (int64_t i = 0; G > 0 && i < m; i++) {
+  for (int64_t i = 0; st == BFCR_OK && i < m; i++) {
     const double *ns = L->ns + i * w;
     s[i] = sqrt(ns[bfcr_ns_sse(d)] / ns[BFCR_NS_N]);
-    order[i] = (sidx){s[i], i};
+    memcpy(cent + i * d, ns + BFCR_NS_MEAN, (size_t)d * sizeof(double));
   }
-  if (G > 0) qsort(order, (size_t)m, sizeof *order, cmp_sidx);
-  for (int g = 0; g <= G; g++) gstart[g] = m * g / G;
-  for (int64_t p = 0; G > 0 && p < m; p++) {
-    ids[p] = order[p].i;
-    memcpy(cent + p * d, L->ns + order[p].i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
-  }
-  for (int g = 0; g < G; g++) {
-    gsmax[g] = s[ids[gstart[g]]];
-    st = bfcr_kdtree_build(cent + gstart[g] * d, gstart[g + 1] - gstart[g], d, ctx->nthreads,
-                           &kt[g]);
-    if (st != BFCR_OK) {
-      bfcr_err(ctx, st, "kd-tree build failed (Davies-Bouldin)");
-      break;
+  if (st == BFCR_OK) {
+    st = bfcr_kdtree_build(cent, m, d, ctx->nthreads, &kt);
+    if (st == BFCR_OK) {
+      smax = malloc((size_t)bfcr_kdtree_nnodes(kt) * sizeof *smax);
+      st = smax ? bfcr_kdtree_node_max(kt, s, smax) : BFCR_ERR_NOMEM;
     }
+    if (st != BFCR_OK) bfcr_err(ctx, st, "kd-tree build failed (Davies-Bouldin)");
   }
   /* Ranks agree before the gather, so a rank that failed never leaves the others waiting. */
   if (ctx->size > 1) st = bfcr_agree(ctx, st);
@@ -129,26 +84,18 @@ static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, dou
   for (int64_t i = lo; i < hi; i++) {
     double dbf = L->bfdist[i];
     double best = dbf > 0.0 ? (s[i] + s[L->bf[i]]) / dbf : INFINITY;
-    for (int g = 0; g < G && isfinite(best); g++) {
-      db_user u = {s, ids + gstart[g], s[i], gsmax[g], i, best};
-      double r = best > 0.0 ? (s[i] + gsmax[g]) / best : INFINITY;
-      bfcr_kdtree_radius(kt[g], L->ns + i * w + BFCR_NS_MEAN, r * r, db_visit, &u);
-      best = u.best;
-    }
-    terms[i] = best;
+    terms[i] = bfcr_kdtree_max_ratio(kt, s, smax, cent + i * d, s[i], i, best);
   }
   if (ctx->size > 1) BFCR_CALL(gather_slices(ctx, terms, m));
   double sum = 0.0;
   for (int64_t i = 0; i < m; i++) sum += terms[i];
   *db = sum / (double)m;
 cleanup:
-  for (int g = 0; g < DB_GROUPS; g++) bfcr_kdtree_free(kt[g]);
+  bfcr_kdtree_free(kt);
   free(cent);
   free(s);
   free(terms);
-  free(ids);
-  free(order);
-  free(gsmax);
+  free(smax);
   return st;
 }
 
