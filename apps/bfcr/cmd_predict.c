@@ -10,7 +10,7 @@
 
 int cmd_predict(app *a, int argc, char **argv) {
   const char *out = NULL, *truth = NULL;
-  int threads = 1, verbose = 0;
+  int threads = 1, verbose = 0, owned = 0;
   app_opt opts[] = {
       {.name = "--output",
        .short_name = 'o',
@@ -24,6 +24,10 @@ int cmd_predict(app *a, int argc, char **argv) {
        .kind = APP_OPT_STRING,
        .dest = &truth,
        .help = "score against this column (the model's target): RMSE, MAE, R^2"},
+      {.name = "--owned",
+       .kind = APP_OPT_FLAG,
+       .dest = &owned,
+       .help = "apply each model on its owner rank, rows sent by MPI_Alltoallv (same output)"},
       APP_OPT_THREADS_ENTRY(&threads),
       APP_OPT_VERBOSE_ENTRY(&verbose),
   };
@@ -31,7 +35,7 @@ int cmd_predict(app *a, int argc, char **argv) {
   const char *pos[2] = {NULL, NULL};
   app_cmd_spec spec = {
       .name = "predict",
-      .usage = "MODEL DATA.csv -o PRED.csv [--truth NAME] [options]",
+      .usage = "MODEL DATA.csv -o PRED.csv [--truth NAME] [--owned] [options]",
       .summary =
           "Predict every row of DATA.csv with a model written by 'bfcr fit'. DATA.csv must\n"
           "have the training header (the target column may be missing).",
@@ -79,7 +83,8 @@ int cmd_predict(app *a, int argc, char **argv) {
     rc = app_fail(a, BFCR_ERR_NOMEM, "out of memory for %lld predictions", (long long)n_local);
     goto cleanup;
   }
-  rc = app_fail_status(a, bfcr_predict(a->ctx, model, data, yhat));
+  rc = app_fail_status(a, owned ? bfcr_predict_owned(a->ctx, model, data, yhat)
+                                : bfcr_predict(a->ctx, model, data, yhat));
   if (rc) goto cleanup;
   double rmse = 0, mae = 0, r2 = 0;
   if (truth) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `bfcr fit` under mpiexec at 1..4 ranks (oversubscribed) writes byte-identical model files
 # and the models give byte-identical predictions, on datasets/boston.csv and on a
-# `bfcr gen` file (OLS and routing by sample too), for 1 and 2 threads.
+# `bfcr gen` file (OLS, routing by sample and KRR pieces too), for 1 and 2 threads; and
+# `predict --owned` (models applied on their owner ranks) gives the same bytes.
 set -euo pipefail
 BIN="${BFCR_BIN:?}/bfcr"
 DATA="${BFCR_DATA:?}"
@@ -20,12 +21,15 @@ runp() {
 "$BIN" gen -o "$T/gen.csv" --n 8000 --seed 9 >/dev/null
 for set in boston gen; do
   if [ $set = boston ]; then f="$DATA/boston.csv"; tgt=medv; else f="$T/gen.csv"; tgt=y; fi
-  for opts in "" "--regressor ols" "--routing sample"; do
+  for opts in "" "--regressor ols" "--routing sample" "--regressor krr --kernel-cap 300"; do
     tag="$set$(echo "$opts" | tr -d ' -')"
     for th in 1 2; do
       for p in 1 2 3 4; do
         runp $p fit "$f" --target $tgt $opts --threads $th -o "$T/$tag.$p.$th.bfcr"
         runp $p predict "$T/$tag.$p.$th.bfcr" "$f" -o "$T/$tag.$p.$th.csv"
+        runp $p predict "$T/$tag.$p.$th.bfcr" "$f" -o "$T/$tag.$p.$th.own.csv" --owned
+        cmp -s "$T/$tag.$p.$th.csv" "$T/$tag.$p.$th.own.csv" ||
+          fail "$tag: --owned predictions at $p ranks, $th threads differ"
         cmp -s "$T/$tag.1.1.bfcr" "$T/$tag.$p.$th.bfcr" ||
           fail "$tag: model at $p ranks, $th threads differs from 1 rank"
         cmp -s "$T/$tag.1.1.csv" "$T/$tag.$p.$th.csv" ||
