@@ -16,79 +16,7 @@
 
 #include "bfcr/bfcr.h"
 #include "io/model_file.h"
-
-/* Bytes this process passed to MPI for sending (PMPI profiling interface). */
-static double g_bytes;
-
-static double tsize(MPI_Datatype t) {
-  int s = 0;
-  PMPI_Type_size(t, &s);
-  return (double)s;
-}
-static double sum_counts(const int *c, int P) {
-  double s = 0;
-  for (int i = 0; i < P; i++) s += c[i];
-  return s;
-}
-static int csize(MPI_Comm c) {
-  int P = 1;
-  PMPI_Comm_size(c, &P);
-  return P;
-}
-
-int MPI_Alltoallv(const void *sb, const int sc[], const int sd[], MPI_Datatype st, void *rb,
-                  const int rc[], const int rd[], MPI_Datatype rt, MPI_Comm c) {
-  g_bytes += sum_counts(sc, csize(c)) * tsize(st);
-  return PMPI_Alltoallv(sb, sc, sd, st, rb, rc, rd, rt, c);
-}
-int MPI_Alltoall(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt,
-                 MPI_Comm c) {
-  g_bytes += (double)sc * csize(c) * tsize(st);
-  return PMPI_Alltoall(sb, sc, st, rb, rc, rt, c);
-}
-int MPI_Allgatherv(const void *sb, int sc, MPI_Datatype st, void *rb, const int rc[],
-                   const int rd[], MPI_Datatype rt, MPI_Comm c) {
-  int P = csize(c), me = 0;
-  PMPI_Comm_rank(c, &me);
-  /* in place: my block of the receive buffer is what I send */
-  double mine = sb == MPI_IN_PLACE ? rc[me] * tsize(rt) : sc * tsize(st);
-  g_bytes += mine * (P - 1);
-  return PMPI_Allgatherv(sb, sc, st, rb, rc, rd, rt, c);
-}
-int MPI_Allgather(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt,
-                  MPI_Comm c) {
-  double mine = sb == MPI_IN_PLACE ? rc * tsize(rt) : sc * tsize(st);
-  g_bytes += mine * (csize(c) - 1);
-  return PMPI_Allgather(sb, sc, st, rb, rc, rt, c);
-}
-int MPI_Allreduce(const void *sb, void *rb, int n, MPI_Datatype t, MPI_Op op, MPI_Comm c) {
-  g_bytes += (double)n * tsize(t);
-  return PMPI_Allreduce(sb, rb, n, t, op, c);
-}
-int MPI_Bcast(void *b, int n, MPI_Datatype t, int root, MPI_Comm c) {
-  int me = 0;
-  PMPI_Comm_rank(c, &me);
-  if (me == root) g_bytes += (double)n * tsize(t) * (csize(c) - 1);
-  return PMPI_Bcast(b, n, t, root, c);
-}
-int MPI_Gatherv(const void *sb, int sc, MPI_Datatype st, void *rb, const int rc[], const int rd[],
-                MPI_Datatype rt, int root, MPI_Comm c) {
-  g_bytes += (double)sc * tsize(st);
-  return PMPI_Gatherv(sb, sc, st, rb, rc, rd, rt, root, c);
-}
-int MPI_Isend(const void *b, int n, MPI_Datatype t, int dst, int tag, MPI_Comm c, MPI_Request *r) {
-  g_bytes += (double)n * tsize(t);
-  return PMPI_Isend(b, n, t, dst, tag, c, r);
-}
-int MPI_Send(const void *b, int n, MPI_Datatype t, int dst, int tag, MPI_Comm c) {
-  g_bytes += (double)n * tsize(t);
-  return PMPI_Send(b, n, t, dst, tag, c);
-}
-int MPI_Sendrecv(const void *sb, int sc, MPI_Datatype st, int dst, int stag, void *rb, int rc,
-                 MPI_Datatype rt, int src, int rtag, MPI_Comm c, MPI_Status *s) {
-  g_bytes += (double)sc * tsize(st);
-  return PMPI_Sendrecv(sb, sc, st, dst, stag, rb, rc, rt, src, rtag, c, s);
-}
+#include "traffic.h" /* apps/bfcr/traffic.c: PMPI byte counters */
 
 static char g_balance[512];
 static void on_log(void *user, bfcr_log_level level, const char *msg) {
@@ -134,11 +62,11 @@ int main(int argc, char **argv) {
   for (int r = 0; r < reps && r < 64; r++) {
     bfcr_model *m = NULL;
     bfcr_ctx_reset_phases(ctx);
-    g_bytes = 0;
+    app_traffic_reset();
     MPI_Barrier(MPI_COMM_WORLD);
     double t0 = MPI_Wtime();
     bfcr_status st = bfcr_fit(ctx, data, &fp, &m);
-    double el = MPI_Wtime() - t0, b = g_bytes;
+    double el = MPI_Wtime() - t0, b = app_traffic_bytes();
     if (st != BFCR_OK) {
       if (rank == 0) fprintf(stderr, "fit: %s\n", bfcr_ctx_errmsg(ctx));
       MPI_Abort(MPI_COMM_WORLD, 1);

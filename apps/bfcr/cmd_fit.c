@@ -74,6 +74,12 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
   json_num(f, ph->rss_max_mb);
   fputs(",\"peak_rss_mb_min\":", f);
   json_num(f, ph->rss_min_mb);
+  fputs(",\"sent_mb_max\":", f);
+  json_num(f, ph->sent_max_mb);
+  fputs(",\"sent_mb_min\":", f);
+  json_num(f, ph->sent_min_mb);
+  fputs(",\"sent_mb_total\":", f);
+  json_num(f, ph->sent_total_mb);
   fputs(",\"wall_seconds\":", f);
   json_num(f, MPI_Wtime() - a->t_start);
   fputs("}\n", f);

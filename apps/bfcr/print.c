@@ -1,5 +1,6 @@
 /* Level and phase tables for the terminal and for JSON run records. */
 #include "print.h"
+#include "traffic.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -127,6 +128,7 @@ void app_phases_free(app_phases *ph) {
 
 int app_phases_gather(app *a, app_phases *ph) {
   memset(ph, 0, sizeof *ph);
+  double sent = app_traffic_bytes() / 1e6; /* before this gather adds its own */
   int n = bfcr_ctx_num_phases(a->ctx);
   MPI_Bcast(&n, 1, MPI_INT, 0, MPI_COMM_WORLD);
   size_t m = n > 0 ? (size_t)n : 1;
@@ -169,6 +171,9 @@ int app_phases_gather(app *a, app_phases *ph) {
   double rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0.0;
   MPI_Reduce(&rss, &ph->rss_max_mb, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
   MPI_Reduce(&rss, &ph->rss_min_mb, 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD);
+  MPI_Reduce(&sent, &ph->sent_max_mb, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  MPI_Reduce(&sent, &ph->sent_min_mb, 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD);
+  MPI_Reduce(&sent, &ph->sent_total_mb, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
   return APP_EXIT_OK;
 }
 
@@ -189,6 +194,8 @@ void print_phase_table(FILE *f, const app_phases *ph, double wall) {
   fprintf(f, "  %-24s %10.4f\n", "wall (whole run)", wall);
   fprintf(f, "  %-24s %10.1f MB (min rank %.1f MB)\n", "peak memory per rank", ph->rss_max_mb,
           ph->rss_min_mb);
+  fprintf(f, "  %-24s %10.1f MB (min rank %.1f MB, all ranks %.1f MB)\n", "sent per rank",
+          ph->sent_max_mb, ph->sent_min_mb, ph->sent_total_mb);
 }
 
 void print_phases_json(FILE *f, const app_phases *ph) {

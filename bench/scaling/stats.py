@@ -106,6 +106,9 @@ def aggregate(runs):
         rss = [r["report"]["peak_rss_mb_max"] for r in g["ok"]
                if r["report"].get("peak_rss_mb_max") is not None]
         pt["peak_rss_mb_max"] = median(rss)
+        sent = [r["report"]["sent_mb_max"] for r in g["ok"]
+                if r["report"].get("sent_mb_max") is not None]
+        pt["sent_mb_max"] = median(sent)
         phases = {}
         for name in names:
             secs, flops, fastest = [], [], []

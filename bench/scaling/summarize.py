@@ -17,7 +17,7 @@ import stats  # noqa: E402
 
 SUMMARY_COLS = ["mode", "ranks", "threads", "workers", "n", "n_per_rank", "repeats", "failed",
                 "oversubscribed", "wall_median", "wall_min", "wall_max", "launch_median",
-                "peak_rss_mb_max", "loadavg_median",
+                "peak_rss_mb_max", "sent_mb_max", "loadavg_median",
                 "speedup", "efficiency", "scaled_speedup", "ideal", "base"]
 
 
@@ -110,7 +110,8 @@ def report_md(out, sweep, mach, roof, pp, points, names, prow, model, proj, vs, 
           "and efficiency against the smallest run; weak: efficiency = t_base / t. "
           "Points marked * run more ranks x threads than the %d cores (oversubscribed: they "
           "show the cost of sharing cores, not scaling). Peak MB/rank: the largest "
-          "rank's peak resident memory. Load avg: the machine's 1-minute load average "
+          "rank's peak resident memory. Sent MB/rank: bytes the busiest rank handed to MPI "
+          "for sending (PMPI counters of the app). Load avg: the machine's 1-minute load average "
           "before the run (above the core count, other work competed for the cores)."
           % cores, ""]
     rows = []
@@ -123,10 +124,10 @@ def report_md(out, sweep, mach, roof, pp, points, names, prow, model, proj, vs, 
                      g(p["launch_median"], "%.3f"),
                      g(p.get("speedup"), "%.2f"), g(p.get("efficiency"), "%.2f"),
                      g(p.get("scaled_speedup"), "%.2f"), g(p.get("peak_rss_mb_max"), "%.0f"),
-                     g(p.get("loadavg_median"), "%.1f")])
+                     g(p.get("sent_mb_max"), "%.1f"), g(p.get("loadavg_median"), "%.1f")])
     L.append(md_table(["mode", "ranks x threads", "n", "ok runs", "wall s", "launch s",
                        "speedup", "efficiency", "scaled speedup", "peak MB/rank",
-                       "load avg"], rows))
+                       "sent MB/rank", "load avg"], rows))
     L.append("")
     fails = [f for p in points for f in p["failures"]]
     if fails:

@@ -1,0 +1,12 @@
+/* Bytes this process hands to MPI for sending, counted by PMPI wrappers (traffic.c)
+ * around the calls the library makes, so every exchange of a run is included without
+ * instrumenting the library. Collectives count what this rank contributes to the
+ * others: Allreduce/Exscan their whole buffer, Bcast (P - 1) copies at the root,
+ * gathers the rank's share times the receivers. */
+#ifndef BFCR_APP_TRAFFIC_H
+#define BFCR_APP_TRAFFIC_H
+
+double app_traffic_bytes(void);
+void app_traffic_reset(void);
+
+#endif
