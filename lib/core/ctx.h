@@ -35,8 +35,7 @@ bfcr_status bfcr_err(bfcr_ctx *ctx, bfcr_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Same, prefixed "path:line:column: " (line, column 1-based; 0 = omit). */
 bfcr_status bfcr_err_at(bfcr_ctx *ctx, bfcr_status code, const char *path, int64_t line,
-                        int64_t col, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+                        int64_t col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void bfcr_log(const bfcr_ctx *ctx, bfcr_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void bfcr_progress(const bfcr_ctx *ctx, const char *phase, int64_t done, int64_t total);
@@ -54,39 +53,51 @@ void bfcr_phase_add(bfcr_ctx *ctx, const char *name, double seconds, double flop
 void *bfcr_calloc(bfcr_ctx *ctx, size_t n, size_t size);
 void *bfcr_malloc(bfcr_ctx *ctx, size_t n, size_t size);
 
-#define BFCR_CALL(expr)                 \
-  do {                                  \
-    bfcr_status bfcr_s_ = (expr);       \
-    if (bfcr_s_ != BFCR_OK) {           \
-      st = bfcr_s_;                     \
-      goto cleanup;                     \
-    }                                   \
+#define BFCR_CALL(expr)           \
+  do {                            \
+    bfcr_status bfcr_s_ = (expr); \
+    if (bfcr_s_ != BFCR_OK) {     \
+      st = bfcr_s_;               \
+      goto cleanup;               \
+    }                             \
   } while (0)
 
-#define BFCR_CHECK(ctx, cond, code, ...)          \
-  do {                                            \
-    if (!(cond)) {                                \
-      st = bfcr_err((ctx), (code), __VA_ARGS__);  \
-      goto cleanup;                               \
-    }                                             \
+/* The same for a collective step whose status is already agreed (it opens with an
+ * agreement, so a rank that failed locally and agrees in cleanup meets it): sets the
+ * caller's `agreed` flag so cleanup does not agree a second time. */
+#define BFCR_CALL_AGREED(expr) \
+  do {                         \
+    st = (expr);               \
+    if (st != BFCR_OK) {       \
+      agreed = 1;              \
+      goto cleanup;            \
+    }                          \
   } while (0)
 
-#define BFCR_ALLOC(ctx, ptr, n)                                          \
-  do {                                                                   \
-    (ptr) = bfcr_malloc((ctx), (size_t)(n), sizeof(*(ptr)));             \
-    if (!(ptr) && (n) > 0) {                                             \
-      st = BFCR_ERR_NOMEM;                                               \
-      goto cleanup;                                                      \
-    }                                                                    \
+#define BFCR_CHECK(ctx, cond, code, ...)         \
+  do {                                           \
+    if (!(cond)) {                               \
+      st = bfcr_err((ctx), (code), __VA_ARGS__); \
+      goto cleanup;                              \
+    }                                            \
   } while (0)
 
-#define BFCR_CALLOC(ctx, ptr, n)                                         \
-  do {                                                                   \
-    (ptr) = bfcr_calloc((ctx), (size_t)(n), sizeof(*(ptr)));             \
-    if (!(ptr) && (n) > 0) {                                             \
-      st = BFCR_ERR_NOMEM;                                               \
-      goto cleanup;                                                      \
-    }                                                                    \
+#define BFCR_ALLOC(ctx, ptr, n)                              \
+  do {                                                       \
+    (ptr) = bfcr_malloc((ctx), (size_t)(n), sizeof(*(ptr))); \
+    if (!(ptr) && (n) > 0) {                                 \
+      st = BFCR_ERR_NOMEM;                                   \
+      goto cleanup;                                          \
+    }                                                        \
+  } while (0)
+
+#define BFCR_CALLOC(ctx, ptr, n)                             \
+  do {                                                       \
+    (ptr) = bfcr_calloc((ctx), (size_t)(n), sizeof(*(ptr))); \
+    if (!(ptr) && (n) > 0) {                                 \
+      st = BFCR_ERR_NOMEM;                                   \
+      goto cleanup;                                          \
+    }                                                        \
   } while (0)
 
 #endif

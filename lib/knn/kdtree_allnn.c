@@ -78,17 +78,7 @@ static void kd_point_walk(const bfcr_kdtree *t, const double *q, int64_t self, i
     const int64_t l = id + 1, r = nd->right;
     const double ll = bfcr_kd_point_box(q, t->bmin + l * d, t->bmax + l * d, d);
     const double lr = bfcr_kd_point_box(q, t->bmin + r * d, t->bmax + r * d, d);
-    if (ll <= lr) {
-      stack_id[sp] = r;
-      stack_lb[sp++] = lr;
-      stack_id[sp] = l;
-      stack_lb[sp++] = ll;
-    } else {
-      stack_id[sp] = l;
-      stack_lb[sp++] = ll;
-      stack_id[sp] = r;
-      stack_lb[sp++] = lr;
-    }
+    bfcr_kd_push2(stack_id, stack_lb, &sp, l, ll, r, lr, ll <= lr);
   }
   w->bd[i] = bd;
   w->bj[i] = bj;

@@ -38,7 +38,7 @@ struct bfcr_kdtree {
   double *bmin, *bmax; /* tight bounding box of node i: [i * d, i * d + d) */
   int64_t *leaf;       /* leaf node ids in tree order */
   int64_t nleaves;
-  int avx2;            /* use the 4-wide leaf kernel (CPU checked at build time) */
+  int avx2; /* use the 4-wide leaf kernel (CPU checked at build time) */
 };
 
 /* The same kernel 4 lanes wide (kdtree_avx2.c): separate multiply and add, no FMA, so
@@ -136,6 +136,25 @@ static inline void bfcr_kd_leaf_dist(const bfcr_kdtree *t, const double *q, int6
       acc[j] += u * u;
     }
   }
+}
+
+/* Push both children of a node on a search stack, the one to visit first (first_l
+ * better, ties to the left child l) on top, each with its lower bound. */
+static inline void bfcr_kd_push2(int64_t *stack_id, double *stack_lb, int *sp, int64_t l, double ll,
+                                 int64_t r, double lr, int l_first) {
+  int s = *sp;
+  if (l_first) {
+    stack_id[s] = r;
+    stack_lb[s++] = lr;
+    stack_id[s] = l;
+    stack_lb[s++] = ll;
+  } else {
+    stack_id[s] = l;
+    stack_lb[s++] = ll;
+    stack_id[s] = r;
+    stack_lb[s++] = lr;
+  }
+  *sp = s;
 }
 
 #endif

@@ -94,17 +94,7 @@ double bfcr_kdtree_max_ratio(const bfcr_kdtree *t, const double *w, const double
     /* The child with the larger possible ratio is walked first: compare
      * (wq + wmax_l)^2 / ll with (wq + wmax_r)^2 / lr without dividing. */
     const double nl = wq + node_max[l], nr = wq + node_max[r];
-    if (nl * nl * lr >= nr * nr * ll) {
-      stack_id[sp] = r;
-      stack_lb[sp++] = lr;
-      stack_id[sp] = l;
-      stack_lb[sp++] = ll;
-    } else {
-      stack_id[sp] = l;
-      stack_lb[sp++] = ll;
-      stack_id[sp] = r;
-      stack_lb[sp++] = lr;
-    }
+    bfcr_kd_push2(stack_id, stack_lb, &sp, l, ll, r, lr, nl * nl * lr >= nr * nr * ll);
   }
   return best;
 }

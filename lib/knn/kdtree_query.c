@@ -53,17 +53,7 @@ static void kd_query_one(const bfcr_kdtree *t, const double *q, int64_t excl, do
     const double ll = bfcr_kd_point_box(q, t->bmin + l * d, t->bmax + l * d, d);
     const double lr = bfcr_kd_point_box(q, t->bmin + r * d, t->bmax + r * d, d);
     /* Push the farther child first so the nearer one is searched first. */
-    if (ll <= lr) {
-      stack_id[sp] = r;
-      stack_lb[sp++] = lr;
-      stack_id[sp] = l;
-      stack_lb[sp++] = ll;
-    } else {
-      stack_id[sp] = l;
-      stack_lb[sp++] = ll;
-      stack_id[sp] = r;
-      stack_lb[sp++] = lr;
-    }
+    bfcr_kd_push2(stack_id, stack_lb, &sp, l, ll, r, lr, ll <= lr);
   }
   *bd_io = bd;
   *bj_io = bj;

@@ -44,17 +44,6 @@
 #include "regress/krr.h"
 #include "regress/svr.h"
 
-/* A collective step whose status is agreed (it opens with an agreement, so a rank that
- * failed locally and agrees in cleanup meets it): leave without agreeing again. */
-#define AGREED(expr)     \
-  do {                   \
-    st = (expr);         \
-    if (st != BFCR_OK) { \
-      agreed = 1;        \
-      goto cleanup;      \
-    }                    \
-  } while (0)
-
 /* A run of positions fitted as one model: a kernel piece, or a small cluster (linear). */
 typedef struct kunit {
   int64_t cluster, first, n;
@@ -276,14 +265,14 @@ bfcr_status bfcr_fit_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_zsrc *
 
   /* Target standardization (the kernel fits see a unit-scale target; any scale of y
    * gives the same choices). Collective; meet a rank that failed above first. */
-  AGREED(bfcr_agree(ctx, BFCR_OK));
-  AGREED(bfcr_agree(ctx,
+  BFCR_CALL_AGREED(bfcr_agree(ctx, BFCR_OK));
+  BFCR_CALL_AGREED(bfcr_agree(ctx,
                     bfcr_standardize_cols(ctx, y, nl, 1, n, t->offset, &m->ky_mean, &m->ky_scale)));
 
   /* Rows (z, y) into dendrogram order, then this rank's range of positions. */
   bfcr_zy_rows zy = {*zs, y};
-  AGREED(bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
-  AGREED(bfcr_fetch_rows(ctx, rows, d + 1, blo, bhi, plo, phi, &ext));
+  BFCR_CALL_AGREED(bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
+  BFCR_CALL_AGREED(bfcr_fetch_rows(ctx, rows, d + 1, blo, bhi, plo, phi, &ext));
   free(rows);
   rows = NULL;
   bfcr_phase_add(ctx, "kernel rows", bfcr_wtime() - t0, 0.0);
@@ -343,11 +332,11 @@ bfcr_status bfcr_fit_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_zsrc *
   bfcr_phase_add(ctx, "kernel fit", bfcr_wtime() - t0, 0.0);
   t0 = bfcr_wtime();
   BFCR_ALLOC(ctx, len, np > 0 ? np : 1);
-  AGREED(bfcr_allgather_items(ctx, mylen, q1 - q0, sizeof(int64_t), len));
+  BFCR_CALL_AGREED(bfcr_allgather_items(ctx, mylen, q1 - q0, sizeof(int64_t), len));
   int64_t total = 0;
   for (int64_t q = 0; q < np; q++) total += len[q];
   BFCR_ALLOC(ctx, all, total > 0 ? total : 1);
-  AGREED(bfcr_allgather_items(ctx, mine, ntot, sizeof(double), all));
+  BFCR_CALL_AGREED(bfcr_allgather_items(ctx, mine, ntot, sizeof(double), all));
   free(mine);
   mine = NULL;
   BFCR_CALL(unpack(ctx, u, nu, np, all, len, m));
@@ -372,8 +361,8 @@ bfcr_status bfcr_fit_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_zsrc *
     }
   for (int64_t p = 0; p < nr; p++) ytrue[p] = ext[p * (d + 1) + d];
   BFCR_CALL(bfcr_model_apply(ctx, m, ext, d + 1, nr, lab, piece, yhat));
-  AGREED(bfcr_agree(ctx, BFCR_OK));
-  AGREED(bfcr_score(ctx, ytrue, yhat, nr, &m->train_rmse, &m->train_mae, &m->train_r2));
+  BFCR_CALL_AGREED(bfcr_agree(ctx, BFCR_OK));
+  BFCR_CALL_AGREED(bfcr_score(ctx, ytrue, yhat, nr, &m->train_rmse, &m->train_mae, &m->train_r2));
   bfcr_phase_add(ctx, "kernel gather+score", bfcr_wtime() - t0, 0.0);
 cleanup:
   if (fits)

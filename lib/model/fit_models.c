@@ -43,16 +43,6 @@ typedef struct dist_rows {
   int64_t lo, hi;
 } dist_rows;
 
-/* A collective step whose status is already agreed: leave without agreeing again. */
-#define DIST_CALL(expr)  \
-  do {                   \
-    st = (expr);         \
-    if (st != BFCR_OK) { \
-      agreed = 1;        \
-      goto cleanup;      \
-    }                    \
-  } while (0)
-
 /* First position of node i of level l (level 0: the position itself). */
 static int64_t node_first(const bfcr_tree *t, int l, int64_t i) {
   return l == 0 ? i : t->lv[l].start[i];
@@ -109,7 +99,7 @@ static bfcr_status level_summaries_dist(bfcr_ctx *ctx, const bfcr_tree *t, int l
     start = iota;
   }
   drow_view v = {d, dr};
-  DIST_CALL(bfcr_reduce_ranges_dist(ctx, len, drow_elem, drow_merge, &v, m, start, dr->lo, dr->hi,
+  BFCR_CALL_AGREED(bfcr_reduce_ranges_dist(ctx, len, drow_elem, drow_merge, &v, m, start, dr->lo, dr->hi,
                                     lf->sum));
 cleanup:
   free(iota);
@@ -279,7 +269,7 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
   if (P > 1) {
     BFCR_ALLOC(ctx, mine, (ce > cb ? ce - cb : 1) * 2 * K);
     memcpy(mine, part + cb * 2 * K, (size_t)((ce - cb) * 2 * K) * sizeof(double));
-    DIST_CALL(bfcr_allgather_items(ctx, mine, ce - cb, (size_t)(2 * K) * sizeof(double), part));
+    BFCR_CALL_AGREED(bfcr_allgather_items(ctx, mine, ce - cb, (size_t)(2 * K) * sizeof(double), part));
   }
   double n = (double)t->n, best = INFINITY;
   int kbest = K - 1;
@@ -348,12 +338,12 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   for (int64_t i = 0; i < m; i++)
     fallback[i] = !top && (int64_t)lf->sum[i * len] < p->min_cluster_size;
   if (p->regressor == BFCR_REG_RIDGE && p->lambda_mode == BFCR_LAMBDA_LEVEL)
-    DIST_CALL(pooled_lambda(ctx, t, p, l, up, lf, fallback, &level_lambda, &level_gcv));
+    BFCR_CALL_AGREED(pooled_lambda(ctx, t, p, l, up, lf, fallback, &level_lambda, &level_gcv));
   if (p->lambda_mode == BFCR_LAMBDA_FIXED) level_lambda = p->lambda;
   if (dr && p->regressor == BFCR_REG_OLS) { /* my nodes' rows, including a straddling tail */
     ext_lo = i1 > i0 ? node_first(t, l, i0) : 0;
     int64_t ext_hi = i1 > i0 ? (i1 < m ? node_first(t, l, i1) : t->n) : 0;
-    DIST_CALL(bfcr_fetch_rows(ctx, dr->rows, d + 1, dr->lo, dr->hi, ext_lo, ext_hi, &ext));
+    BFCR_CALL_AGREED(bfcr_fetch_rows(ctx, dr->rows, d + 1, dr->lo, dr->hi, ext_lo, ext_hi, &ext));
   }
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nt) reduction(| : failed)
   for (int64_t i = i0; i < i1; i++) {
@@ -419,8 +409,8 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
     BFCR_ALLOC(ctx, cmine, i1 > i0 ? i1 - i0 : 1);
     memcpy(wmine, lf->w + i0 * d, (size_t)((i1 - i0) * d) * sizeof(double));
     memcpy(cmine, lf->cm + i0, (size_t)(i1 - i0) * sizeof(*cmine));
-    DIST_CALL(bfcr_allgather_items(ctx, wmine, i1 - i0, (size_t)d * sizeof(double), lf->w));
-    DIST_CALL(bfcr_allgather_items(ctx, cmine, i1 - i0, sizeof(*cmine), lf->cm));
+    BFCR_CALL_AGREED(bfcr_allgather_items(ctx, wmine, i1 - i0, (size_t)d * sizeof(double), lf->w));
+    BFCR_CALL_AGREED(bfcr_allgather_items(ctx, cmine, i1 - i0, sizeof(*cmine), lf->cm));
   }
   if (isnan(level_gcv)) { /* per-cluster or fixed penalties: size-weighted cluster GCV */
     double g = 0.0;
@@ -450,7 +440,7 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   dist_rows dr = {NULL, bfcr_block_lo(n, P, ctx->rank), bfcr_block_lo(n, P, ctx->rank + 1)};
   double t0 = bfcr_wtime();
   bfcr_zy_rows zy = {*zs, y};
-  DIST_CALL(bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
+  BFCR_CALL_AGREED(bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
   dr.rows = rows;
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
   { /* load balance of the data-parallel rows and of the model-parallel fits */
@@ -464,7 +454,7 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
                P, mx[0], (double)n / P, lo, mx[1], (double)m / P);
   }
   t0 = bfcr_wtime();
-  DIST_CALL(level_summaries_dist(ctx, t, lo, &dr, &lf[lo]));
+  BFCR_CALL_AGREED(level_summaries_dist(ctx, t, lo, &dr, &lf[lo]));
   for (int l = lo + 1; l <= T; l++)
     BFCR_CALL(level_summaries(ctx, t, NULL, y, l, 0, &lf[l - 1], &lf[l]));
   int64_t p1 = d + 1;
@@ -473,7 +463,7 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   t0 = bfcr_wtime();
   double flops = 0.0;
   for (int l = T; l >= lo; l--) {
-    DIST_CALL(fit_level(ctx, t, NULL, y, &dr, p, l, l < T ? &lf[l + 1] : NULL, &lf[l]));
+    BFCR_CALL_AGREED(fit_level(ctx, t, NULL, y, &dr, p, l, l < T ? &lf[l + 1] : NULL, &lf[l]));
     flops += (double)t->lv[l].m / P * 10.0 * d * d * d;
   }
   bfcr_phase_add(ctx, "model fit", bfcr_wtime() - t0, flops);
