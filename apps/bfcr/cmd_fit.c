@@ -64,24 +64,16 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
   fprintf(f, ",\"chosen_level\":%d,\"clusters\":%lld,\"train_rmse\":", r->chosen,
           (long long)r->clusters);
   json_num(f, r->rmse);
-  fputs(",\"train_mae\":", f);
-  json_num(f, r->mae);
-  fputs(",\"train_r2\":", f);
-  json_num(f, r->r2);
+  json_field(f, "train_mae", r->mae);
+  json_field(f, "train_r2", r->r2);
   fputs(",\"phases\":", f);
   print_phases_json(f, ph);
-  fputs(",\"peak_rss_mb_max\":", f);
-  json_num(f, ph->rss_max_mb);
-  fputs(",\"peak_rss_mb_min\":", f);
-  json_num(f, ph->rss_min_mb);
-  fputs(",\"sent_mb_max\":", f);
-  json_num(f, ph->sent_max_mb);
-  fputs(",\"sent_mb_min\":", f);
-  json_num(f, ph->sent_min_mb);
-  fputs(",\"sent_mb_total\":", f);
-  json_num(f, ph->sent_total_mb);
-  fputs(",\"wall_seconds\":", f);
-  json_num(f, MPI_Wtime() - a->t_start);
+  json_field(f, "peak_rss_mb_max", ph->rss_max_mb);
+  json_field(f, "peak_rss_mb_min", ph->rss_min_mb);
+  json_field(f, "sent_mb_max", ph->sent_max_mb);
+  json_field(f, "sent_mb_min", ph->sent_min_mb);
+  json_field(f, "sent_mb_total", ph->sent_total_mb);
+  json_field(f, "wall_seconds", MPI_Wtime() - a->t_start);
   fputs("}\n", f);
 }
 

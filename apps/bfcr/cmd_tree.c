@@ -117,8 +117,7 @@ static void print_json(const char *path, const bfcr_model *m, const bfcr_level_i
   printf(",\"below_min_cluster_size\":%lld,\"rank_deficient\":%lld,\"lambda_min\":",
          (long long)s->below_min, (long long)s->rank_deficient);
   json_num(stdout, s->lambda_min);
-  fputs(",\"lambda_max\":", stdout);
-  json_num(stdout, s->lambda_max);
+  json_field(stdout, "lambda_max", s->lambda_max);
   fputs(",\"params\":{\"criterion\":", stdout);
   json_str(stdout, app_choice_name(app_criteria, (int)p->criterion));
   printf(",\"level\":%d,\"regressor\":", p->level);
@@ -130,10 +129,8 @@ static void print_json(const char *path, const bfcr_model *m, const bfcr_level_i
   printf(",\"min_cluster_size\":%lld,\"standardize\":%d,\"max_levels\":%d,\"seed\":%llu",
          (long long)p->min_cluster_size, p->tree.standardize, p->tree.max_levels,
          (unsigned long long)p->seed);
-  fputs(",\"lambda_min\":", stdout);
-  json_num(stdout, p->lambda_min);
-  fputs(",\"lambda_max\":", stdout);
-  json_num(stdout, p->lambda_max);
+  json_field(stdout, "lambda_min", p->lambda_min);
+  json_field(stdout, "lambda_max", p->lambda_max);
   printf(",\"lambda_steps\":%d,\"rcond\":", p->lambda_steps);
   json_num(stdout, p->rcond);
   fputs("}}\n", stdout);

@@ -95,6 +95,11 @@ void json_num(FILE *f, double x) {
     fputs("null", f);
 }
 
+void json_field(FILE *f, const char *key, double x) {
+  fprintf(f, ",\"%s\":", key);
+  json_num(f, x);
+}
+
 void print_levels_json(FILE *f, const bfcr_level_info *lv, int n) {
   fputc('[', f);
   for (int l = 0; l < n; l++) {
@@ -103,16 +108,11 @@ void print_levels_json(FILE *f, const bfcr_level_info *lv, int n) {
             (long long)lv[l].max_size);
     fputs("\"hci\":", f);
     json_num(f, lv[l].hci);
-    fputs(",\"ch\":", f);
-    json_num(f, lv[l].ch);
-    fputs(",\"db\":", f);
-    json_num(f, lv[l].db);
-    fputs(",\"bic\":", f);
-    json_num(f, lv[l].bic);
-    fputs(",\"gcv\":", f);
-    json_num(f, lv[l].gcv);
-    fputs(",\"within_ss\":", f);
-    json_num(f, lv[l].within_ss);
+    json_field(f, "ch", lv[l].ch);
+    json_field(f, "db", lv[l].db);
+    json_field(f, "bic", lv[l].bic);
+    json_field(f, "gcv", lv[l].gcv);
+    json_field(f, "within_ss", lv[l].within_ss);
     fputc('}', f);
   }
   fputc(']', f);
@@ -203,12 +203,9 @@ void print_phases_json(FILE *f, const app_phases *ph) {
   for (int i = 0; i < ph->n; i++) {
     fputs(i ? ",{\"name\":" : "{\"name\":", f);
     json_str(f, ph->name[i]);
-    fputs(",\"seconds\":", f);
-    json_num(f, ph->seconds[i]);
-    fputs(",\"seconds_min\":", f);
-    json_num(f, ph->seconds_min[i]);
-    fputs(",\"flops\":", f);
-    json_num(f, ph->flops[i]);
+    json_field(f, "seconds", ph->seconds[i]);
+    json_field(f, "seconds_min", ph->seconds_min[i]);
+    json_field(f, "flops", ph->flops[i]);
     fputc('}', f);
   }
   fputc(']', f);

@@ -18,16 +18,18 @@ void print_levels_json(FILE *f, const bfcr_level_info *lv, int n);
 /* JSON string with escapes, and a number (%.17g; NaN and infinities as null). */
 void json_str(FILE *f, const char *s);
 void json_num(FILE *f, double x);
+/* `,"key":` then the number (key: plain ASCII, no escaping needed). */
+void json_field(FILE *f, const char *key, double x);
 
 /* Phase timers of the context, combined over the ranks: for each phase rank 0 ran,
  * the maximum seconds and the summed flops (valid on rank 0). */
 typedef struct app_phases {
   int n;
   char (*name)[64];
-  double *seconds;     /* max over ranks */
-  double *seconds_min; /* min over ranks */
-  double *flops;       /* sum over ranks */
-  double rss_max_mb, rss_min_mb; /* peak resident memory of a rank so far */
+  double *seconds;                                /* max over ranks */
+  double *seconds_min;                            /* min over ranks */
+  double *flops;                                  /* sum over ranks */
+  double rss_max_mb, rss_min_mb;                  /* peak resident memory of a rank so far */
   double sent_max_mb, sent_min_mb, sent_total_mb; /* bytes handed to MPI for sending so far
                                                       (traffic.c), max/min over ranks, sum */
 } app_phases;

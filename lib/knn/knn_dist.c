@@ -43,6 +43,7 @@
 
 #include "knn/knn.h"
 #include "knn/knn_dist.h"
+#include "par/redistribute.h"
 #include "core/zsrc.h"
 
 #define DIST_SAMPLE_TARGET 16384 /* rows sampled for the axis and the splitters (>= 64 P) */
@@ -401,22 +402,12 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   for (int p = 0; p < P; p++) sdis[p] -= scnt[p];
   free(dest);
   dest = NULL;
-  if (n_local > 0) { /* row i to slot pos[i], cycle by cycle (pos is rebuilt on the way) */
+  if (n_local > 0) { /* row i to slot pos[i], in place (pos is kept for step 5) */
     double *spare = dist_alloc(ctx, &st, rec, sizeof(double));
     int64_t *to = dist_alloc(ctx, &st, n_local, sizeof(int64_t));
     if (spare && to) {
       memcpy(to, pos, (size_t)n_local * sizeof(int64_t));
-      const size_t rb = (size_t)rec * sizeof(double);
-      for (int64_t i = 0; i < n_local; i++) {
-        while (to[i] != i) {
-          const int64_t j = to[i];
-          memcpy(spare, sbuf + j * rec, rb);
-          memcpy(sbuf + j * rec, sbuf + i * rec, rb);
-          memcpy(sbuf + i * rec, spare, rb);
-          to[i] = to[j];
-          to[j] = j;
-        }
-      }
+      bfcr_permute_rows(sbuf, to, n_local, rec, spare);
     }
     free(spare);
     free(to);

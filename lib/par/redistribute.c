@@ -67,9 +67,7 @@ static int input_owner(const int64_t *offs, int P, int64_t g) {
   return a;
 }
 
-/* Apply the permutation dest (row i goes to slot dest[i]) to m rows of width doubles in
- * place, cycle by cycle with one spare row: 8 bytes per row instead of a second copy. */
-static void permute_rows(double *rows, int64_t *dest, int64_t m, int64_t width, double *spare) {
+void bfcr_permute_rows(double *rows, int64_t *dest, int64_t m, int64_t width, double *spare) {
   size_t rb = (size_t)width * sizeof(double);
   for (int64_t i = 0; i < m; i++) {
     while (dest[i] != i) {
@@ -150,7 +148,7 @@ bfcr_status bfcr_redistribute_fn(bfcr_ctx *ctx, int64_t width, int64_t n_local, 
   if (st == BFCR_OK && hi > lo) {
     for (int p = 0; p < P; p++) cur[p] = x.rd[p];
     for (int64_t p = lo; p < hi; p++) dest[cur[input_owner(offs, P, pos2g[p])]++] = p - lo;
-    permute_rows(rbuf, dest, hi - lo, width, spare);
+    bfcr_permute_rows(rbuf, dest, hi - lo, width, spare);
   }
   BFCR_CALL(bfcr_agree(ctx, st));
   *out = rbuf;

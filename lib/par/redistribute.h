@@ -37,6 +37,11 @@ bfcr_status bfcr_redistribute_rows(bfcr_ctx *ctx, const double *rows, int64_t wi
  * row i (0 <= i < n_local, width doubles) to dst, so callers that assemble rows from
  * several arrays need no packed copy. Peak memory: the packed local rows plus the
  * received rows plus 8 bytes per received row (they are put in order in place). */
+/* Apply the permutation dest (row i goes to slot dest[i]) to m rows of width doubles in
+ * place, cycle by cycle with one spare row (width doubles): 8 bytes per row instead of a
+ * second copy. dest is left as the identity. */
+void bfcr_permute_rows(double *rows, int64_t *dest, int64_t m, int64_t width, double *spare);
+
 typedef void (*bfcr_pack_row_fn)(void *user, int64_t i, double *dst);
 bfcr_status bfcr_redistribute_fn(bfcr_ctx *ctx, int64_t width, int64_t n_local, int64_t offset,
                                  int64_t n, const int64_t *pos2g, bfcr_pack_row_fn pack, void *user,
