@@ -53,11 +53,16 @@ bfcr_status bfcr_criterion_parse(const char *s, bfcr_criterion *c) {
 /* Metric value of a level under a criterion, oriented so that larger is better. */
 static double crit_score(const bfcr_level_info *I, bfcr_criterion c) {
   switch (c) {
-    case BFCR_CRIT_HCI: return I->hci;
-    case BFCR_CRIT_CH: return I->ch;
-    case BFCR_CRIT_DB: return -I->db;
-    case BFCR_CRIT_BIC: return -I->bic;
-    case BFCR_CRIT_GCV: return -I->gcv;
+    case BFCR_CRIT_HCI:
+      return I->hci;
+    case BFCR_CRIT_CH:
+      return I->ch;
+    case BFCR_CRIT_DB:
+      return -I->db;
+    case BFCR_CRIT_BIC:
+      return -I->bic;
+    case BFCR_CRIT_GCV:
+      return -I->gcv;
   }
   return NAN;
 }
@@ -129,28 +134,15 @@ cleanup:
   return st;
 }
 
-/* Routing by nearest training row: every rank keeps all standardized rows and their
- * labels at the chosen level. Several ranks gather the raw rows (each rank's block in
- * rank order is the global order) and standardize them in place: the same expression on
- * the same values as on their owner, so no rank needs a standardized copy of its block.
- * Collective; with several ranks the status is agreed on return. */
-static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_zsrc *zs,
-                                      const int64_t *lab_local, bfcr_model *m) {
+/* Several ranks: every rank receives all training rows (raw; each rank's block in rank
+ * order is the global order) and their labels. Collective; agrees before the exchanges
+ * and on return. */
+static bfcr_status gather_training_rows(bfcr_ctx *ctx, const bfcr_data *train,
+                                        const int64_t *lab_local, bfcr_model *m) {
   bfcr_status st = BFCR_OK;
   int d = m->d, agreed = 0;
   int64_t n = train->n_global;
   int *counts = NULL, *displs = NULL;
-  m->n_train = n;
-  BFCR_ALLOC(ctx, m->train_z, n * d);
-  BFCR_ALLOC(ctx, m->train_label, n);
-  if (ctx->size == 1) {
-    if (zs->Z)
-      memcpy(m->train_z, zs->Z, (size_t)(n * d) * sizeof(double));
-    else
-      bfcr_standardize_apply(train->X, n, d, m->mean, m->scale, m->train_z, ctx->nthreads);
-    memcpy(m->train_label, lab_local, (size_t)n * sizeof(int64_t));
-    goto cleanup;
-  }
   BFCR_ALLOC(ctx, counts, ctx->size);
   BFCR_ALLOC(ctx, displs, ctx->size);
   /* A rank that failed above agrees in cleanup; meet it here. */
@@ -163,8 +155,9 @@ static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_data *train, con
   MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, ctx->comm);
   displs[0] = 0;
   for (int r = 1; r < ctx->size; r++) displs[r] = displs[r - 1] + counts[r - 1];
-  BFCR_CHECK(ctx, MPI_Allgatherv(lab_local, mine, MPI_INT64_T, m->train_label, counts, displs,
-                                 MPI_INT64_T, ctx->comm) == MPI_SUCCESS,
+  BFCR_CHECK(ctx,
+             MPI_Allgatherv(lab_local, mine, MPI_INT64_T, m->train_label, counts, displs,
+                            MPI_INT64_T, ctx->comm) == MPI_SUCCESS,
              BFCR_ERR_MPI, "MPI_Allgatherv of training labels failed");
   BFCR_CHECK(ctx, (int64_t)n * d < INT32_MAX, BFCR_ERR_NOMEM,
              "routing by training rows keeps n x d = %lld values: too many to replicate",
@@ -173,21 +166,45 @@ static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_data *train, con
     counts[r] *= d;
     displs[r] *= d;
   }
-  BFCR_CHECK(ctx, MPI_Allgatherv(train->X, mine * d, MPI_DOUBLE, m->train_z, counts, displs,
-                                 MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
+  BFCR_CHECK(ctx,
+             MPI_Allgatherv(train->X, mine * d, MPI_DOUBLE, m->train_z, counts, displs, MPI_DOUBLE,
+                            ctx->comm) == MPI_SUCCESS,
              BFCR_ERR_MPI, "MPI_Allgatherv of training rows failed");
-  bfcr_standardize_apply(m->train_z, n, d, m->mean, m->scale, m->train_z, ctx->nthreads);
 cleanup:
   free(counts);
   free(displs);
-  if (ctx->size > 1 && !agreed) st = bfcr_agree(ctx, st);
+  if (!agreed) st = bfcr_agree(ctx, st);
+  return st;
+}
+
+/* Routing by nearest training row: every rank keeps all standardized rows and their
+ * labels at the chosen level. The raw rows are collected and standardized in place: the
+ * same expression on the same values as Z on their owner, so no rank needs a
+ * standardized copy of its block. Collective; with several ranks the status is agreed on
+ * return. */
+static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_data *train,
+                                      const int64_t *lab_local, bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  int d = m->d;
+  int64_t n = train->n_global;
+  m->n_train = n;
+  m->train_z = bfcr_malloc(ctx, (size_t)(n * d), sizeof(double));
+  m->train_label = bfcr_malloc(ctx, (size_t)n, sizeof(int64_t));
+  if (!m->train_z || !m->train_label) st = BFCR_ERR_NOMEM;
+  if (ctx->size > 1) {
+    st = st == BFCR_OK ? gather_training_rows(ctx, train, lab_local, m) : bfcr_agree(ctx, st);
+  } else if (st == BFCR_OK) {
+    memcpy(m->train_z, train->X, (size_t)(n * d) * sizeof(double));
+    memcpy(m->train_label, lab_local, (size_t)n * sizeof(int64_t));
+  }
+  if (st == BFCR_OK)
+    bfcr_standardize_apply(m->train_z, n, d, m->mean, m->scale, m->train_z, ctx->nthreads);
   return st;
 }
 
 /* Models fitted to (y - ymean) / yscale back to target units: weights and intercepts
  * scale, GCV scores scale by yscale^2, penalties are unchanged. */
-static void unscale_target(bfcr_tree *t, bfcr_level_fit *lf, int lo, double ymean,
-                           double yscale) {
+static void unscale_target(bfcr_tree *t, bfcr_level_fit *lf, int lo, double ymean, double yscale) {
   int d = t->d;
   for (int l = lo; l < t->nlevels; l++) {
     if (!lf[l].cm) continue;
@@ -291,8 +308,8 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   /* The models are fitted to the standardized target (no under- or overflow in the
    * scatter for targets near 1e-300 or 1e300; the ridge penalty is scale-free), then
    * converted back to target units. */
-  BFCR_CALL(bfcr_standardize_cols(ctx, train->y, train->n_local, 1, train->n_global,
-                                  train->offset, &ymean, &yscale));
+  BFCR_CALL(bfcr_standardize_cols(ctx, train->y, train->n_local, 1, train->n_global, train->offset,
+                                  &ymean, &yscale));
   BFCR_ALLOC(ctx, ys, train->n_local > 0 ? train->n_local : 1);
   for (int64_t i = 0; i < train->n_local; i++) ys[i] = (train->y[i] - ymean) / yscale;
   /* Kernel regressors: ridge models for the level choice and the small clusters. */
@@ -325,7 +342,7 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     t = NULL;
   }
   if (p.routing == BFCR_ROUTE_SAMPLE) {
-    st = keep_training_rows(ctx, train, &zs, lab, m);
+    st = keep_training_rows(ctx, train, lab, m);
     if (st != BFCR_OK) {
       agreed = ctx->size > 1;
       goto cleanup;
@@ -334,8 +351,9 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   BFCR_CALL(train_scores(ctx, &zs, train->y, train->n_local, lab, m));
   if (kernel) BFCR_CALL(bfcr_fit_kernel(ctx, t, &zs, train->y, m)); /* KRR/SVR; agreed */
   if (m->chosen > 0 && m->levels[m->chosen].min_size < p.min_cluster_size)
-    bfcr_log(ctx, BFCR_LOG_INFO, "level %d: clusters smaller than %lld rows use their parent's model",
-             m->chosen, (long long)p.min_cluster_size);
+    bfcr_log(ctx, BFCR_LOG_INFO,
+             "level %d: clusters smaller than %lld rows use their parent's model", m->chosen,
+             (long long)p.min_cluster_size);
   *out = m;
   m = NULL;
 cleanup:

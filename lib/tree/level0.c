@@ -1,5 +1,5 @@
-/* Level 0 on one rank: the exact all-points search of lib/knn over the local rows.
- * Several ranks: see level0_dist.c. */
+/* Level 0 on one rank: the exact all-points search of lib/knn over the rows. Several
+ * ranks: level0_dist.c (bfcr_tree_build_src chooses). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -7,8 +7,8 @@
 #include "tree/level0.h"
 #include "tree/nodes.h"
 
-bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n_local, int64_t offset,
-                                    int64_t n, int d, bfcr_level *lv0) {
+bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n, int d,
+                                    bfcr_level *lv0) {
   bfcr_status st = BFCR_OK;
   BFCR_ALLOC(ctx, lv0->bf, n);
   BFCR_ALLOC(ctx, lv0->bfdist, n);
@@ -16,10 +16,6 @@ bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n_lo
     lv0->bf[0] = 0;
     lv0->bfdist[0] = 0.0;
     goto cleanup;
-  }
-  if (ctx->size > 1) {
-    bfcr_zsrc zs = {Z, NULL, NULL, NULL, d};
-    return bfcr_level0_dist_bestfriends(ctx, &zs, n_local, offset, n, d, lv0);
   }
   st = bfcr_knn_allnn(Z, n, d, ctx->nthreads, lv0->bf, lv0->bfdist);
   if (st != BFCR_OK) {
@@ -31,13 +27,8 @@ cleanup:
   return st;
 }
 
-bfcr_status bfcr_level0_nodes(bfcr_ctx *ctx, const double *Z, const double *y, int64_t n_local,
-                              int64_t offset, int64_t n, int d, const bfcr_level *lv0, int64_t k,
-                              bfcr_level *lv1) {
-  if (ctx->size > 1) {
-    bfcr_zsrc zs = {Z, NULL, NULL, NULL, d};
-    return bfcr_level0_dist_nodes(ctx, &zs, y, n_local, offset, n, d, lv0, k, lv1);
-  }
+bfcr_status bfcr_level0_nodes(bfcr_ctx *ctx, const double *Z, const double *y, int d,
+                              const bfcr_level *lv0, int64_t k, bfcr_level *lv1) {
   bfcr_item_view v = {d, Z, y, NULL, lv0->bf, lv0->bfdist, NULL};
   return bfcr_make_nodes(ctx, &v, lv0, NULL, k, lv1);
 }

@@ -6,15 +6,14 @@
 
 #include "tree/tree.h"
 
-/* Exact best friend of every sample: fills lv0->bf and lv0->bfdist for all n samples
- * (global indices; replicated on every rank: O(n) small values). Collective. */
-bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n_local,
-                                    int64_t offset, int64_t n, int d, bfcr_level *lv0);
+/* One rank (several: bfcr_level0_dist_* in tree.h). Exact best friend of every sample:
+ * fills lv0->bf and lv0->bfdist for all n samples. */
+bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n, int d,
+                                    bfcr_level *lv0);
 
-/* Nodes of level 1 (k components, lv0->parent filled): summaries reduced over members
- * in global sample order, identical for any rank count. Collective. */
-bfcr_status bfcr_level0_nodes(bfcr_ctx *ctx, const double *Z, const double *y, int64_t n_local,
-                              int64_t offset, int64_t n, int d, const bfcr_level *lv0, int64_t k,
-                              bfcr_level *lv1);
+/* One rank. Nodes of level 1 (k components, lv0->parent filled): summaries reduced
+ * over members in global sample order. */
+bfcr_status bfcr_level0_nodes(bfcr_ctx *ctx, const double *Z, const double *y, int d,
+                              const bfcr_level *lv0, int64_t k, bfcr_level *lv1);
 
 #endif

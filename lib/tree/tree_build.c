@@ -128,7 +128,7 @@ bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double
       goto cleanup;
     }
   } else {
-    BFCR_CALL(bfcr_level0_bestfriends(ctx, Z, n_local, offset, n, d, &t->lv[0]));
+    BFCR_CALL(bfcr_level0_bestfriends(ctx, Z, n, d, &t->lv[0]));
   }
   bfcr_phase_add(ctx, "nn level 0", bfcr_wtime() - t0, 0.0);
 
@@ -164,7 +164,7 @@ bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double
         goto cleanup;
       }
     } else if (l == 0) {
-      BFCR_CALL(bfcr_level0_nodes(ctx, Z, y, n_local, offset, n, d, cur, k, next));
+      BFCR_CALL(bfcr_level0_nodes(ctx, Z, y, d, cur, k, next));
     } else {
       bfcr_item_view v = {d, NULL, NULL, cur->ns, cur->bf, cur->bfdist, NULL};
       BFCR_CALL(bfcr_make_nodes(ctx, &v, cur, cur->minidx, k, next));
