@@ -14,8 +14,8 @@ int bfcr_kd_cpu_avx2(void) {
 }
 
 __attribute__((target("avx2"))) void bfcr_kd_leaf_dist_avx2(const double *base, int d,
-                                                             const double *q, int m, double cut,
-                                                             double *acc) {
+                                                            const double *q, int m, double cut,
+                                                            double *acc) {
   int j0 = 0;
   const __m256d cutv = _mm256_set1_pd(cut);
   for (; j0 + 16 <= m; j0 += 16) {
@@ -63,7 +63,9 @@ __attribute__((target("avx2"))) void bfcr_kd_leaf_dist_avx2(const double *base, 
 
 #else
 
-int bfcr_kd_cpu_avx2(void) { return 0; }
+int bfcr_kd_cpu_avx2(void) {
+  return 0;
+}
 
 void bfcr_kd_leaf_dist_avx2(const double *base, int d, const double *q, int m, double cut,
                             double *acc) {

@@ -175,6 +175,7 @@ void bfcr_kdtree_free(bfcr_kdtree *t) {
   free(t->node);
   free(t->bmin);
   free(t->bmax);
+  free(t->cb);
   free(t->leaf);
   free(t);
 }
@@ -194,6 +195,7 @@ static bfcr_status kd_build_owned(double *W, int64_t n, int d, int nthreads, bfc
   t->n = n;
   t->d = d;
   t->avx2 = bfcr_kd_cpu_avx2();
+  t->walks = t->avx2 ? bfcr_kd_walks_avx2(d) : bfcr_kd_walks_plain();
   b->t = t;
   t->nnodes = kd_count(&b->memo, n);
   size_t nd = (size_t)n * (size_t)d, bd = (size_t)t->nnodes * (size_t)d;
@@ -203,7 +205,8 @@ static bfcr_status kd_build_owned(double *W, int64_t n, int d, int nthreads, bfc
   t->bmin = malloc(bd * sizeof(double));
   t->bmax = malloc(bd * sizeof(double));
   t->leaf = malloc((size_t)t->nnodes * sizeof(int64_t));
-  if (!b->W || !t->P || !t->idx || !t->node || !t->bmin || !t->bmax || !t->leaf) {
+  t->cb = calloc((size_t)t->nnodes * 4 * (size_t)d, sizeof(double));
+  if (!b->W || !t->P || !t->idx || !t->node || !t->bmin || !t->bmax || !t->leaf || !t->cb) {
     st = BFCR_ERR_NOMEM;
     goto cleanup;
   }
@@ -226,6 +229,20 @@ static bfcr_status kd_build_owned(double *W, int64_t n, int d, int nthreads, bfc
     double *blk = t->P + lo * d;
     for (int64_t i = 0; i < m; i++) {
       for (int k = 0; k < d; k++) blk[k * m + i] = b->W[(lo + i) * d + k];
+    }
+  }
+  /* Side-by-side child boxes (kdtree_impl.h); leaves keep zeros. */
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(t, d)
+  for (int64_t id = 0; id < t->nnodes; id++) {
+    const bfcr_kd_node *nd = &t->node[id];
+    if (nd->right < 0) continue;
+    const int64_t l = id + 1, r = nd->right;
+    double *c = t->cb + id * 4 * d;
+    for (int k = 0; k < d; k++) {
+      c[4 * k] = t->bmin[l * d + k];
+      c[4 * k + 1] = t->bmin[r * d + k];
+      c[4 * k + 2] = -t->bmax[l * d + k];
+      c[4 * k + 3] = -t->bmax[r * d + k];
     }
   }
   t->X = b->W;

@@ -11,6 +11,7 @@
 #ifndef BFCR_KNN_KDTREE_IMPL_H
 #define BFCR_KNN_KDTREE_IMPL_H
 
+#include <math.h>
 #include <stdint.h>
 #include "knn/knn.h"
 #ifdef __SSE2__
@@ -27,6 +28,16 @@ typedef struct bfcr_kd_node {
   int64_t min_index; /* smallest caller index inside: prunes exact ties */
 } bfcr_kd_node;
 
+/* The searches that run on every tree, one instance per build (kdtree_walk.h). */
+typedef struct bfcr_kd_walks {
+  bfcr_status (*allnn_leaves)(const bfcr_kdtree *t, int64_t L0, int64_t L1, int nthreads,
+                              int64_t *nn, double *dist2, int64_t pos_base);
+  bfcr_status (*query)(const bfcr_kdtree *t, const double *Q, int64_t m, const int64_t *exclude,
+                       const double *bound2, int nthreads, int64_t *nn, double *dist2);
+  double (*max_ratio)(const bfcr_kdtree *t, const double *w, const double *node_max,
+                      const double *q, double wq, int64_t exclude, double best, double *qq);
+} bfcr_kd_walks;
+
 struct bfcr_kdtree {
   int64_t n;
   int d;
@@ -36,10 +47,39 @@ struct bfcr_kdtree {
   bfcr_kd_node *node; /* preorder: node 0 is the root, left child = id + 1 */
   int64_t nnodes;
   double *bmin, *bmax; /* tight bounding box of node i: [i * d, i * d + d) */
-  int64_t *leaf;       /* leaf node ids in tree order */
+  /* Children's boxes of internal node i side by side, for one pass that bounds both:
+   * cb[(i d + k) 4 ...] = lo_left[k], lo_right[k], -hi_left[k], -hi_right[k]. */
+  double *cb;
+  int64_t *leaf; /* leaf node ids in tree order */
   int64_t nleaves;
-  int avx2; /* use the 4-wide leaf kernel (CPU checked at build time) */
+  int avx2; /* the CPU has AVX2: 4-wide kernels and walks (checked at build time) */
+  const bfcr_kd_walks *walks; /* chosen at build time for this CPU and d */
 };
+
+/* The walks for a tree of dimension d: plain C (kdtree_walks.c) or AVX2 with d a
+ * compile-time constant up to 16 (kdtree_walks_avx2.c). Searches over tree positions
+ * write their results at the caller's index of each point, or at the tree position minus
+ * pos_base when pos_base >= 0; max_ratio takes a 4 d work buffer. */
+const bfcr_kd_walks *bfcr_kd_walks_plain(void);
+const bfcr_kd_walks *bfcr_kd_walks_avx2(int d);
+
+/* A squared distance above which no point with weight sum <= num can have a ratio above
+ * best (kdtree_maxratio.c); +inf when nothing can be skipped. */
+static inline double bfcr_kd_ratio_cut(double num, double best) {
+  if (!(best > 0.0)) return INFINITY;
+  const double r = num / best;
+  if (!(r <= 1e150)) return INFINITY;
+  if (r < 1e-140) return 1e-280;
+  return r * r * (1.0 + 0x1p-40);
+}
+
+/* The same with ib = 1 / best precomputed, for best in [1e-280, 1e280]. */
+static inline double bfcr_kd_ratio_cut_inv(double num, double ib) {
+  const double r = num * ib;
+  if (!(r <= 1e150)) return INFINITY;
+  if (r < 1e-140) return 1e-280;
+  return r * r * (1.0 + 0x1p-40);
+}
 
 /* The same kernel 4 lanes wide (kdtree_avx2.c): separate multiply and add, no FMA, so
  * every lane still rounds exactly like bfcr_dist2; results are bit-identical to the

@@ -47,54 +47,9 @@ bfcr_status bfcr_kdtree_node_max(const bfcr_kdtree *t, const double *w, double *
   return BFCR_OK;
 }
 
-/* A squared distance above which no point with weight sum <= num can have a ratio
- * above best (see the top comment); +inf when nothing can be skipped. */
-static double kd_ratio_cut(double num, double best) {
-  if (!(best > 0.0)) return INFINITY;
-  const double r = num / best;
-  if (!(r <= 1e150)) return INFINITY;
-  if (r < 1e-140) return 1e-280;
-  return r * r * (1.0 + 0x1p-40);
-}
-
 double bfcr_kdtree_max_ratio(const bfcr_kdtree *t, const double *w, const double *node_max,
-                             const double *q, double wq, int64_t exclude, double best) {
-  if (!t || !w || !node_max || !q || !isfinite(best)) return best;
-  const int d = t->d;
-  int64_t stack_id[KD_STACK];
-  double stack_lb[KD_STACK];
-  double acc[BFCR_KD_LEAF_MAX];
-  int sp = 0;
-  stack_id[sp] = 0;
-  stack_lb[sp++] = bfcr_kd_point_box(q, t->bmin, t->bmax, d);
-  while (sp > 0) {
-    sp--;
-    const int64_t id = stack_id[sp];
-    const bfcr_kd_node *nd = &t->node[id];
-    const double cut = kd_ratio_cut(wq + node_max[id], best);
-    if (stack_lb[sp] > cut) continue;
-    if (nd->right < 0) {
-      const int m = (int)(nd->hi - nd->lo);
-      bfcr_kd_leaf_dist(t, q, nd->lo, m, cut, acc);
-      for (int j = 0; j < m; j++) {
-        if (!(acc[j] <= cut)) continue;
-        const int64_t gj = t->idx[nd->lo + j];
-        if (gj == exclude) continue;
-        const double ratio = acc[j] > 0.0 ? (wq + w[gj]) / sqrt(acc[j]) : INFINITY;
-        if (ratio > best) {
-          best = ratio;
-          if (best == INFINITY) return best;
-        }
-      }
-      continue;
-    }
-    const int64_t l = id + 1, r = nd->right;
-    const double ll = bfcr_kd_point_box(q, t->bmin + l * d, t->bmax + l * d, d);
-    const double lr = bfcr_kd_point_box(q, t->bmin + r * d, t->bmax + r * d, d);
-    /* The child with the larger possible ratio is walked first: compare
-     * (wq + wmax_l)^2 / ll with (wq + wmax_r)^2 / lr without dividing. */
-    const double nl = wq + node_max[l], nr = wq + node_max[r];
-    bfcr_kd_push2(stack_id, stack_lb, &sp, l, ll, r, lr, nl * nl * lr >= nr * nr * ll);
-  }
-  return best;
+                             const double *q, double wq, int64_t exclude, double best,
+                             double *work) {
+  if (!t || !w || !node_max || !q || !work || !isfinite(best)) return best;
+  return t->walks->max_ratio(t, w, node_max, q, wq, exclude, best, work);
 }

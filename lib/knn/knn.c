@@ -1,6 +1,6 @@
 /* Method choice for exact nearest neighbours: kd-tree (kdtree_*.c) at or below
- * BFCR_KNN_KDTREE_MAX_D dimensions (not counting binary columns), GEMM shortlist with canonical re-check
- * (knn_gemm.c) above. Both return bfcr_dist2's exact value and the smallest index among
+ * BFCR_KNN_KDTREE_MAX_D dimensions (not counting binary columns), GEMM shortlist with canonical
+ * re-check (knn_gemm.c) above. Both return bfcr_dist2's exact value and the smallest index among
  * ties, so the switch changes speed only. The crossover was measured with
  * bench/bench_knn.c (docs/knn.md). */
 #include <stddef.h>
@@ -38,7 +38,8 @@ int bfcr_knn_prefers_kdtree(const double *X, int64_t n, int d) {
 bfcr_status bfcr_knn_allnn(const double *X, int64_t n, int d, int nthreads, int64_t *nn,
                            double *dist2) {
   if (!X || n < 2 || d < 1 || !nn || !dist2) return BFCR_ERR_ARG;
-  if (!bfcr_knn_prefers_kdtree(X, n, d)) return bfcr_knn_gemm(X, n, d, X, n, 1, nthreads, nn, dist2);
+  if (!bfcr_knn_prefers_kdtree(X, n, d))
+    return bfcr_knn_gemm(X, n, d, X, n, 1, nthreads, nn, dist2);
   bfcr_kdtree *t = NULL;
   bfcr_status st = bfcr_kdtree_build(X, n, d, nthreads, &t);
   if (st == BFCR_OK) st = bfcr_kdtree_allnn(t, nthreads, nn, dist2);
@@ -50,11 +51,11 @@ bfcr_status bfcr_knn_query(const double *R, int64_t nR, int d, const double *Q, 
                            int nthreads, int64_t *nn, double *dist2) {
   if (!R || nR < 1 || d < 1 || m < 0 || (m > 0 && (!Q || !nn || !dist2))) return BFCR_ERR_ARG;
   if (m == 0) return BFCR_OK;
-  if (!bfcr_knn_prefers_kdtree(R, nR, d)) return bfcr_knn_gemm(R, nR, d, Q, m, 0, nthreads, nn, dist2);
+  if (!bfcr_knn_prefers_kdtree(R, nR, d))
+    return bfcr_knn_gemm(R, nR, d, Q, m, 0, nthreads, nn, dist2);
   bfcr_kdtree *t = NULL;
   bfcr_status st = bfcr_kdtree_build(R, nR, d, nthreads, &t);
   if (st == BFCR_OK) st = bfcr_kdtree_query(t, Q, m, NULL, NULL, nthreads, nn, dist2);
   bfcr_kdtree_free(t);
   return st;
 }
-

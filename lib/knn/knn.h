@@ -77,11 +77,13 @@ void bfcr_kdtree_radius(const bfcr_kdtree *t, const double *q, double r2, bfcr_k
  * node, bfcr_kdtree_nnodes of them) with the largest weight below each node; then
  * bfcr_kdtree_max_ratio returns max(best, max over rows j != exclude of
  * (wq + w[j]) / sqrt(dist2(q, j))), a pair at dist2 == 0 giving +inf; dist2 is the
- * canonical distance, so the value is exact. A non-finite best is returned as is. */
+ * canonical distance, so the value is exact. A non-finite best is returned as is.
+ * work: 4 d doubles of scratch (one buffer per thread). */
 int64_t bfcr_kdtree_nnodes(const bfcr_kdtree *t);
 bfcr_status bfcr_kdtree_node_max(const bfcr_kdtree *t, const double *w, double *node_max);
 double bfcr_kdtree_max_ratio(const bfcr_kdtree *t, const double *w, const double *node_max,
-                             const double *q, double wq, int64_t exclude, double best);
+                             const double *q, double wq, int64_t exclude, double best,
+                             double *work);
 
 /* Best friend of every row of X (n >= 2), choosing the method by dimension: kd-tree
  * for low d, OpenBLAS GEMM tiles with an exact canonical re-check for high d. */

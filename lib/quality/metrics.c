@@ -52,12 +52,13 @@ cleanup:
 static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, double *db) {
   bfcr_status st = BFCR_OK;
   int64_t m = L->m, w = bfcr_ns_width(d);
-  double *cent = NULL, *s = NULL, *terms = NULL, *smax = NULL;
+  double *cent = NULL, *s = NULL, *terms = NULL, *tterms = NULL, *smax = NULL;
   bfcr_kdtree *kt = NULL;
   cent = malloc((size_t)(m * d) * sizeof *cent);
   s = malloc((size_t)m * sizeof *s);
   terms = malloc((size_t)m * sizeof *terms);
-  if (!cent || !s || !terms) {
+  tterms = malloc((size_t)m * sizeof *tterms);
+  if (!cent || !s || !terms || !tterms) {
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory for Davies-Bouldin on %lld clusters",
                   (long long)m);
   }
@@ -77,16 +78,36 @@ static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, dou
   /* Ranks agree before the gather, so a rank that failed never leaves the others waiting. */
   if (ctx->size > 1) st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
-  /* The level is replicated: each rank computes a contiguous slice of the terms and the
-   * slices are gathered, then summed in node order (the same on every rank). */
+  /* The level is replicated: each rank computes a contiguous slice of the terms, in
+   * kd-tree order (neighbouring queries walk the same nodes while they are in cache),
+   * the slices are gathered, put back in node order and summed in that order (the same
+   * on every rank). */
+  const int64_t *order = bfcr_kdtree_order(kt);
   int64_t lo = m * ctx->rank / ctx->size, hi = m * (ctx->rank + 1) / ctx->size;
-#pragma omp parallel for schedule(dynamic, 64) num_threads(ctx->nthreads)
-  for (int64_t i = lo; i < hi; i++) {
-    double dbf = L->bfdist[i];
-    double best = dbf > 0.0 ? (s[i] + s[L->bf[i]]) / dbf : INFINITY;
-    terms[i] = bfcr_kdtree_max_ratio(kt, s, smax, cent + i * d, s[i], i, best);
+  int failed = 0;
+#pragma omp parallel num_threads(ctx->nthreads) default(none) \
+    shared(L, s, smax, cent, tterms, kt, order, d, lo, hi, failed)
+  {
+    double *work = malloc((size_t)d * 4 * sizeof *work);
+    if (!work) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(dynamic, 64)
+    for (int64_t p = lo; p < hi; p++) {
+      if (!work) continue;
+      const int64_t i = order[p];
+      double dbf = L->bfdist[i];
+      double best = dbf > 0.0 ? (s[i] + s[L->bf[i]]) / dbf : INFINITY;
+      tterms[p] = bfcr_kdtree_max_ratio(kt, s, smax, cent + i * d, s[i], i, best, work);
+    }
+    free(work);
   }
-  if (ctx->size > 1) BFCR_CALL(gather_slices(ctx, terms, m));
+  if (failed) st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory for Davies-Bouldin work buffers");
+  if (ctx->size > 1) st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  if (ctx->size > 1) BFCR_CALL(gather_slices(ctx, tterms, m));
+  for (int64_t p = 0; p < m; p++) terms[order[p]] = tterms[p];
   double sum = 0.0;
   for (int64_t i = 0; i < m; i++) sum += terms[i];
   *db = sum / (double)m;
@@ -95,6 +116,7 @@ cleanup:
   free(cent);
   free(s);
   free(terms);
+  free(tterms);
   free(smax);
   return st;
 }
@@ -144,7 +166,8 @@ bfcr_status bfcr_tree_metrics(bfcr_ctx *ctx, bfcr_tree *t) {
     if (k >= 2 && L->bfdist) {
       double h = 0.0;
       for (int64_t i = 0; i < k; i++) {
-        double c = L->nchild[i] > 1 ? L->ns[i * w + bfcr_ns_edge(d)] / (double)(L->nchild[i] - 1) : 0.0;
+        double c =
+            L->nchild[i] > 1 ? L->ns[i * w + bfcr_ns_edge(d)] / (double)(L->nchild[i] - 1) : 0.0;
         double dd = L->bfdist[i];
         h += dd + c > 0.0 ? (dd - c) / (dd + c) : 0.0;
       }
@@ -157,7 +180,8 @@ bfcr_status bfcr_tree_metrics(bfcr_ctx *ctx, bfcr_tree *t) {
     }
     if (W > 0.0) {
       double var = W / ((double)n * d);
-      double loglik = loglik_n - 0.5 * (double)n * d * (log(2.0 * 3.14159265358979323846 * var) + 1.0);
+      double loglik =
+          loglik_n - 0.5 * (double)n * d * (log(2.0 * 3.14159265358979323846 * var) + 1.0);
       double q = (double)k * d + (double)(k - 1) + 1.0;
       I->bic = -2.0 * loglik + q * log((double)n);
     } else {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "knn/knn.h"
+#include "knn/kdtree_impl.h"
 
 static uint64_t rng(uint64_t *s) {
   uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
@@ -55,28 +55,40 @@ static void expect_same(const char *what, int64_t m, const int64_t *nn, const do
   }
 }
 
-/* Every all-points path (kd-tree, GEMM, dispatch), 1 and 2 threads, against brute. */
+/* The plain C walks instead of the ones chosen for this CPU (kdtree_walks*.c): both
+ * builds must give the same answers. */
+static void use_plain_walks(bfcr_kdtree *t) {
+  t->walks = bfcr_kd_walks_plain();
+  t->avx2 = 0;
+}
+
+/* Every all-points path (kd-tree, plain and CPU walks, GEMM, dispatch), 1 and 2 threads,
+ * against brute. */
 static void check_allnn(const char *label, const double *X, int64_t n, int d) {
   int64_t *enn = malloc((size_t)n * sizeof(int64_t)), *nn = malloc((size_t)n * sizeof(int64_t));
   double *ed2 = malloc((size_t)n * sizeof(double)), *d2 = malloc((size_t)n * sizeof(double));
   char what[160];
   bfcr_knn_brute(X, n, d, X, n, 1, enn, ed2);
   for (int nt = 1; nt <= 2; nt++) {
-    bfcr_kdtree *t = NULL;
-    cr_assert_eq(bfcr_kdtree_build(X, n, d, nt, &t), BFCR_OK);
-    memset(nn, 0xff, (size_t)n * sizeof(int64_t));
-    cr_assert_eq(bfcr_kdtree_allnn(t, nt, nn, d2), BFCR_OK);
-    snprintf(what, sizeof what, "%s kd allnn n=%lld d=%d threads=%d", label, (long long)n, d, nt);
-    expect_same(what, n, nn, d2, enn, ed2);
-    /* allnn and query with self-exclusion agree. */
-    int64_t *ex = malloc((size_t)n * sizeof(int64_t));
-    for (int64_t i = 0; i < n; i++) ex[i] = i;
-    cr_assert_eq(bfcr_kdtree_query(t, X, n, ex, NULL, nt, nn, d2), BFCR_OK);
-    snprintf(what, sizeof what, "%s kd query-exclude n=%lld d=%d threads=%d", label, (long long)n,
-             d, nt);
-    expect_same(what, n, nn, d2, enn, ed2);
-    free(ex);
-    bfcr_kdtree_free(t);
+    for (int plain = 0; plain <= 1; plain++) {
+      bfcr_kdtree *t = NULL;
+      cr_assert_eq(bfcr_kdtree_build(X, n, d, nt, &t), BFCR_OK);
+      if (plain) use_plain_walks(t);
+      memset(nn, 0xff, (size_t)n * sizeof(int64_t));
+      cr_assert_eq(bfcr_kdtree_allnn(t, nt, nn, d2), BFCR_OK);
+      snprintf(what, sizeof what, "%s kd allnn n=%lld d=%d threads=%d plain=%d", label,
+               (long long)n, d, nt, plain);
+      expect_same(what, n, nn, d2, enn, ed2);
+      /* allnn and query with self-exclusion agree. */
+      int64_t *ex = malloc((size_t)n * sizeof(int64_t));
+      for (int64_t i = 0; i < n; i++) ex[i] = i;
+      cr_assert_eq(bfcr_kdtree_query(t, X, n, ex, NULL, nt, nn, d2), BFCR_OK);
+      snprintf(what, sizeof what, "%s kd query-exclude n=%lld d=%d threads=%d plain=%d", label,
+               (long long)n, d, nt, plain);
+      expect_same(what, n, nn, d2, enn, ed2);
+      free(ex);
+      bfcr_kdtree_free(t);
+    }
 
     cr_assert_eq(bfcr_knn_gemm(X, n, d, X, n, 1, nt, nn, d2), BFCR_OK);
     snprintf(what, sizeof what, "%s gemm allnn n=%lld d=%d threads=%d", label, (long long)n, d, nt);
@@ -99,12 +111,16 @@ static void check_query(const char *label, const double *R, int64_t nR, int d, c
   char what[160];
   bfcr_knn_brute(R, nR, d, Q, m, 0, enn, ed2);
   for (int nt = 1; nt <= 2; nt++) {
-    bfcr_kdtree *t = NULL;
-    cr_assert_eq(bfcr_kdtree_build(R, nR, d, nt, &t), BFCR_OK);
-    cr_assert_eq(bfcr_kdtree_query(t, Q, m, NULL, NULL, nt, nn, d2), BFCR_OK);
-    bfcr_kdtree_free(t);
-    snprintf(what, sizeof what, "%s kd query nR=%lld d=%d threads=%d", label, (long long)nR, d, nt);
-    expect_same(what, m, nn, d2, enn, ed2);
+    for (int plain = 0; plain <= 1; plain++) {
+      bfcr_kdtree *t = NULL;
+      cr_assert_eq(bfcr_kdtree_build(R, nR, d, nt, &t), BFCR_OK);
+      if (plain) use_plain_walks(t);
+      cr_assert_eq(bfcr_kdtree_query(t, Q, m, NULL, NULL, nt, nn, d2), BFCR_OK);
+      bfcr_kdtree_free(t);
+      snprintf(what, sizeof what, "%s kd query nR=%lld d=%d threads=%d plain=%d", label,
+               (long long)nR, d, nt, plain);
+      expect_same(what, m, nn, d2, enn, ed2);
+    }
     cr_assert_eq(bfcr_knn_gemm(R, nR, d, Q, m, 0, nt, nn, d2), BFCR_OK);
     snprintf(what, sizeof what, "%s gemm query nR=%lld d=%d threads=%d", label, (long long)nR, d,
              nt);

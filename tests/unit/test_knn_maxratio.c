@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "knn/knn.h"
+#include "knn/kdtree_impl.h"
 
 static uint64_t rng_state;
 static double unif(void) {
@@ -27,28 +27,40 @@ static double scan(const double *X, const double *w, int64_t n, int d, int64_t i
   return best;
 }
 
-static void check(const double *X, const double *w, int64_t n, int d) {
+/* Every query against the scan, with the walks chosen for this CPU or (plain) the plain
+ * C ones. */
+static void check_walks(const double *X, const double *w, int64_t n, int d, int plain) {
   bfcr_kdtree *t = NULL;
   cr_assert_eq(bfcr_kdtree_build(X, n, d, 2, &t), BFCR_OK);
+  if (plain) {
+    t->walks = bfcr_kd_walks_plain();
+    t->avx2 = 0;
+  }
   double *nm = malloc((size_t)bfcr_kdtree_nnodes(t) * sizeof *nm);
+  double *work = malloc((size_t)d * 4 * sizeof *work);
   cr_assert_eq(bfcr_kdtree_node_max(t, w, nm), BFCR_OK);
   for (int64_t i = 0; i < n; i++) {
     double ref = scan(X, w, n, d, i, 0.0);
-    double got = bfcr_kdtree_max_ratio(t, w, nm, X + i * d, w[i], i, 0.0);
+    double got = bfcr_kdtree_max_ratio(t, w, nm, X + i * d, w[i], i, 0.0, work);
     cr_assert(got == ref || (isinf(got) && isinf(ref)), "row %lld: %.17g vs %.17g", (long long)i,
               got, ref);
     /* Starting from the answer returns it unchanged. */
-    cr_assert(bfcr_kdtree_max_ratio(t, w, nm, X + i * d, w[i], i, ref) == ref || isinf(ref));
+    cr_assert(bfcr_kdtree_max_ratio(t, w, nm, X + i * d, w[i], i, ref, work) == ref || isinf(ref));
   }
-  cr_assert(isinf(bfcr_kdtree_max_ratio(t, w, nm, X, w[0], 0, INFINITY)));
+  cr_assert(isinf(bfcr_kdtree_max_ratio(t, w, nm, X, w[0], 0, INFINITY, work)));
+  free(work);
   free(nm);
   bfcr_kdtree_free(t);
 }
 
-Test(knn_maxratio, blobs_with_spread_weights) {
+static void check(const double *X, const double *w, int64_t n, int d) {
+  check_walks(X, w, n, d, 0);
+  check_walks(X, w, n, d, 1);
+}
+
+static void blobs_with_spread_weights(int d) {
   rng_state = 99;
   const int64_t n = 3000;
-  const int d = 5;
   double *X = malloc((size_t)(n * d) * sizeof *X), *w = malloc((size_t)n * sizeof *w);
   for (int64_t i = 0; i < n; i++) {
     double c = (double)(i % 4) * 3.0;
@@ -59,6 +71,12 @@ Test(knn_maxratio, blobs_with_spread_weights) {
   check(X, w, n, d);
   free(X);
   free(w);
+}
+
+/* 5: the fixed-width walk of its dimension; 20: the walk for trees wider than 16. */
+Test(knn_maxratio, blobs_with_spread_weights) {
+  blobs_with_spread_weights(5);
+  blobs_with_spread_weights(20);
 }
 
 Test(knn_maxratio, grid_duplicates_and_zero_weights) {
