@@ -17,6 +17,7 @@
 #include <mpi.h>
 
 #include "app.h"
+#include "mpi_start.h"
 #include "bfcr/version.h"
 
 extern void openblas_set_num_threads(int);
@@ -176,12 +177,16 @@ static void print_help(FILE *f) {
           "code.\n\n" APP_EXIT_CODES_HELP);
 }
 
-static void print_version(void) {
+/* --verbose adds how MPI was started (tests/cli/test_singleton_start.sh reads it). */
+static void print_version(int verbose, app_pml_source pml) {
   char lib[MPI_MAX_LIBRARY_VERSION_STRING];
   int len = 0;
   MPI_Get_library_version(lib, &len);
   lib[strcspn(lib, "\n,")] = '\0';
   printf("bfcr %s (%s)\n", BFCR_VERSION_STRING, lib);
+  if (!verbose) return;
+  const char *env = getenv("OMPI_MCA_pml");
+  printf("mpi pml: %s (%s)\n", env ? env : "default", app_pml_source_text(pml));
 }
 
 int main(int argc, char **argv) {
@@ -192,6 +197,8 @@ int main(int argc, char **argv) {
    * (a 2-rank fit of 1M rows peaked at 279 MB per rank instead of 198 MB). */
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
+  /* Before MPI_Init, which reads it (see mpi_start.c). */
+  app_pml_source pml = app_mpi_start_env();
   int provided = 0;
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
     fprintf(stderr, "bfcr: error: MPI_Init_thread failed\n");
@@ -225,7 +232,8 @@ int main(int argc, char **argv) {
     goto done;
   }
   if (strcmp(cmd->name, "version") == 0) {
-    if (a.rank == 0) print_version();
+    int verbose = argc > 2 && (strcmp(argv[2], "--verbose") == 0 || strcmp(argv[2], "-v") == 0);
+    if (a.rank == 0) print_version(verbose, pml);
     goto done;
   }
   if (strcmp(cmd->name, "help") == 0) {
