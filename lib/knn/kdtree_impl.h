@@ -18,9 +18,11 @@
 #include <emmintrin.h>
 #endif
 
-/* Leaves hold at most this many points (a node of more is split in two halves). 48 was
- * the fastest of 48/64/96 on 1M x 8 blobs (per-point walk, docs/knn.md); 128 wins at 100k. */
-#define BFCR_KD_LEAF_MAX 48
+/* Leaves hold at most this many points (a node of more is split in two halves), so a
+ * leaf's candidate mask fits 64 bits. With the fixed-dimension walks (kdtree_walk.h) 64
+ * beats 48 on 1M x 8 blobs (leaves of 61 vs 30 points): all points 9% and Davies-Bouldin
+ * 13% less CPU time (docs/knn.md). */
+#define BFCR_KD_LEAF_MAX 64
 
 typedef struct bfcr_kd_node {
   int64_t lo, hi;    /* tree positions [lo, hi) */
