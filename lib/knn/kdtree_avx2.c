@@ -10,7 +10,7 @@
 
 int bfcr_kd_cpu_avx2(void) {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") != 0;
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 __attribute__((target("avx2"))) void bfcr_kd_leaf_dist_avx2(const double *base, int d,

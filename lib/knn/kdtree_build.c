@@ -15,6 +15,7 @@
  * Layout: rows are moved in a row-major work copy while partitioning (one contiguous
  * swap per row); that copy is kept as the tree's row-major points, and each leaf is
  * transposed once into the blocked column-major layout of the kernels (kdtree_impl.h). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
@@ -176,6 +177,7 @@ void bfcr_kdtree_free(bfcr_kdtree *t) {
   free(t->bmin);
   free(t->bmax);
   free(t->cb);
+  free(t->Pf);
   free(t->leaf);
   free(t);
 }
@@ -222,13 +224,34 @@ static bfcr_status kd_build_owned(double *W, int64_t n, int d, int nthreads, bfc
   for (int64_t i = 0; i < t->nnodes; i++) {
     if (t->node[i].right < 0) t->leaf[t->nleaves++] = i;
   }
-  /* Leaf-blocked column-major copy (kdtree_impl.h). */
+  /* Largest |coordinate| (a max: the same for any thread count) decides the float copy. */
+  double fmax = 0.0;
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(b, n, d) \
+    reduction(max                                                                       \
+              : fmax)
+  for (int64_t i = 0; i < n * d; i++) {
+    const double a = fabs(b->W[i]);
+    if (a > fmax) fmax = a;
+  }
+  t->fmax = fmax;
+  if (t->avx2 && fmax <= 1e15) {
+    t->Pf = malloc(nd * sizeof(float));
+    if (!t->Pf) {
+      st = BFCR_ERR_NOMEM;
+      goto cleanup;
+    }
+  }
+  /* Leaf-blocked column-major copies (kdtree_impl.h). */
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(t, b, d)
   for (int64_t L = 0; L < t->nleaves; L++) {
     const int64_t lo = t->node[t->leaf[L]].lo, m = t->node[t->leaf[L]].hi - lo;
     double *blk = t->P + lo * d;
+    float *fblk = t->Pf ? t->Pf + lo * d : NULL;
     for (int64_t i = 0; i < m; i++) {
       for (int k = 0; k < d; k++) blk[k * m + i] = b->W[(lo + i) * d + k];
+      if (fblk) {
+        for (int k = 0; k < d; k++) fblk[k * m + i] = (float)b->W[(lo + i) * d + k];
+      }
     }
   }
   /* Side-by-side child boxes (kdtree_impl.h); leaves keep zeros. */

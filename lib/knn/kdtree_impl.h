@@ -52,16 +52,20 @@ struct bfcr_kdtree {
   /* Children's boxes of internal node i side by side, for one pass that bounds both:
    * cb[(i d + k) 4 ...] = lo_left[k], lo_right[k], -hi_left[k], -hi_right[k]. */
   double *cb;
+  /* P in float, for the AVX2 walks' filter (kdtree_walk.h, kd_spread): NULL unless the
+   * CPU has AVX2 + FMA and fmax = max |coordinate| <= 1e15. */
+  float *Pf;
+  double fmax;
   int64_t *leaf; /* leaf node ids in tree order */
   int64_t nleaves;
-  int avx2; /* the CPU has AVX2: 4-wide kernels and walks (checked at build time) */
+  int avx2; /* the CPU has AVX2 and FMA: 4-wide kernels and walks (checked at build) */
   const bfcr_kd_walks *walks; /* chosen at build time for this CPU and d */
 };
 
 /* The walks for a tree of dimension d: plain C (kdtree_walks.c) or AVX2 with d a
  * compile-time constant up to 16 (kdtree_walks_avx2.c). Searches over tree positions
  * write their results at the caller's index of each point, or at the tree position minus
- * pos_base when pos_base >= 0; max_ratio takes a 4 d work buffer. */
+ * pos_base when pos_base >= 0; max_ratio takes a 5 d work buffer. */
 const bfcr_kd_walks *bfcr_kd_walks_plain(void);
 const bfcr_kd_walks *bfcr_kd_walks_avx2(int d);
 

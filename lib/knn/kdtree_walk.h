@@ -98,12 +98,55 @@ KD_INLINE void KD_FN(kd_child_lb)(const bfcr_kdtree *t, const double *qq, int64_
 #endif
 }
 
+#if KD_AVX2
+/* The float filter of kd_leaf_mask: bit j set when point j may be within cut (see
+ * kd_spread for the margin), every point of the leaf when cut is +inf. */
+KD_INLINE uint64_t KD_FN(kd_leaf_filter)(const bfcr_kdtree *t, const float *qf, double fm,
+                                         int64_t lo, int m, double cut) {
+  const int d = KD_D;
+  if (!(cut < INFINITY) || m < 8) return m == 64 ? ~(uint64_t)0 : ((uint64_t)1 << m) - 1;
+  const double r = sqrt(cut) * (1.0 + 0x1p-22) + fm;
+  const double cd = r * r * (1.0 + (double)(d + 2) * 0x1p-23) + 1e-43;
+  float cf = cd >= 3e38 ? INFINITY : (float)cd;
+  if ((double)cf < cd) cf = nextafterf(cf, INFINITY);
+  const __m256 cv = _mm256_set1_ps(cf);
+  const float *base = t->Pf + lo * d;
+  uint64_t cand = 0;
+  /* Blocks of 8; the last one ends at m (overlap: the same bits again). */
+  for (int next = 0; next < m; next += 8) {
+    const int j0 = next + 8 <= m ? next : m - 8;
+    __m256 a = _mm256_setzero_ps();
+    for (int k = 0; k < d; k++) {
+      const __m256 u = _mm256_sub_ps(_mm256_set1_ps(qf[k]), _mm256_loadu_ps(base + k * m + j0));
+      a = _mm256_fmadd_ps(u, u, a);
+    }
+    cand |= (uint64_t)_mm256_movemask_ps(_mm256_cmp_ps(a, cv, _CMP_LE_OQ)) << j0;
+  }
+  return cand;
+}
+#endif
+
 /* Canonical distances from q to the leaf at tree position lo (bfcr_kd_leaf_dist) and
- * the mask of the points whose distance is <= cut. */
-KD_INLINE uint64_t KD_FN(kd_leaf_mask)(const bfcr_kdtree *t, const double *q, int64_t lo, int m,
-                                       double cut, double *restrict acc) {
+ * the mask of the points whose distance is <= cut; acc[j] is only meaningful for bits
+ * set. fm >= 0: the AVX2 build filters in float first (qq from kd_spread) and computes
+ * canonical distances for the candidates only. */
+KD_INLINE uint64_t KD_FN(kd_leaf_mask)(const bfcr_kdtree *t, const double *q, const double *qq,
+                                       double fm, int64_t lo, int m, double cut,
+                                       double *restrict acc) {
 #if KD_AVX2
   const int d = KD_D;
+  if (fm >= 0.0) {
+    uint64_t cand = KD_FN(kd_leaf_filter)(t, (const float *)(qq + 4 * d), fm, lo, m, cut);
+    uint64_t mask = 0;
+    while (cand) {
+      const int j = KD_FN(kd_ctz)(cand);
+      cand &= cand - 1;
+      const double v = bfcr_dist2(q, t->X + (lo + j) * d, d);
+      acc[j] = v;
+      if (v <= cut) mask |= (uint64_t)1 << j;
+    }
+    return mask;
+  }
   const double *restrict base = t->P + lo * d;
   const __m256d cutv = _mm256_set1_pd(cut);
   uint64_t mask = 0;
@@ -163,6 +206,7 @@ KD_INLINE uint64_t KD_FN(kd_leaf_mask)(const bfcr_kdtree *t, const double *q, in
   }
   return mask;
 #else
+  (void)qq, (void)fm;
   bfcr_kd_leaf_dist(t, q, lo, m, cut, acc);
   uint64_t mask = 0;
   for (int j = 0; j < m; j++) {
@@ -197,12 +241,37 @@ static inline int KD_FN(kd_open)(const bfcr_kdtree *t, int64_t id, double lb, do
 }
 
 /* The query as kd_child_lb reads it. */
-static inline void KD_FN(kd_spread)(const bfcr_kdtree *t, const double *q, double *qq) {
-  (void)t;
+/* The query as the walk reads it: qq[0, 4 d) for kd_child_lb, then (AVX2 build, when
+ * the tree has float points) the query in float. Returns the float filter's margin fm,
+ * or -1 for no float filter.
+ * Why a float filter is exact: with M = max |coordinate| of tree and query, rounding to
+ * float moves each coordinate difference by at most 2^-23 M (+ 2^-149 near zero) and
+ * scales it by at most 1 + 2^-24, so by the triangle inequality the float difference
+ * vector is at most (1 + 2^-24) |q - p| + sqrt(d) (2^-23 M + 2^-148) long; the float
+ * sum of squares (FMA, d roundings of 2^-24) then stays below ((1 + 2^-22) sqrt(cut) +
+ * fm)^2 (1 + (d + 2) 2^-23) + 1e-43 whenever the canonical distance is <= cut (which is
+ * within (d + 3) 2^-53 of |q - p|^2), fm = sqrt(d) (2^-22 M + 1e-44). Every point
+ * passing that cut is then measured canonically. Trees with M > 1e15 (float squares
+ * could overflow) keep the double kernel. */
+static inline double KD_FN(kd_spread)(const bfcr_kdtree *t, const double *q, double *qq) {
+  double mq = 0.0;
   for (int k = 0; k < KD_D; k++) {
     qq[4 * k] = qq[4 * k + 1] = q[k];
     qq[4 * k + 2] = qq[4 * k + 3] = -q[k];
+    const double a = fabs(q[k]);
+    mq = a > mq ? a : mq;
   }
+#if KD_AVX2
+  if (!t->Pf) return -1.0;
+  if (t->fmax > mq) mq = t->fmax;
+  if (!(mq <= 1e15)) return -1.0;
+  float *qf = (float *)(qq + 4 * KD_D);
+  for (int k = 0; k < KD_D; k++) qf[k] = (float)q[k];
+  return sqrt((double)KD_D) * (0x1p-22 * mq + 1e-44);
+#else
+  (void)t, (void)mq;
+  return -1.0;
+#endif
 }
 
 /* Best (dist2, index) for q from (bd, bj), never taking tree position self or caller
@@ -210,7 +279,7 @@ static inline void KD_FN(kd_spread)(const bfcr_kdtree *t, const double *q, doubl
 static void KD_FN(kd_point_walk)(const bfcr_kdtree *t, const double *q, int64_t self, int64_t excl,
                                  int64_t qleaf, double *bd_io, int64_t *bj_io, double *acc,
                                  double *qq) {
-  KD_FN(kd_spread)(t, q, qq);
+  const double fm = KD_FN(kd_spread)(t, q, qq);
   double bd = *bd_io;
   int64_t bj = *bj_io;
   int64_t stack_id[KD_STACK];
@@ -237,7 +306,7 @@ static void KD_FN(kd_point_walk)(const bfcr_kdtree *t, const double *q, int64_t 
       }
     } else if (id != qleaf) {
       const int m = (int)(nd->hi - nd->lo);
-      const uint64_t mask = KD_FN(kd_leaf_mask)(t, q, nd->lo, m, bd, acc);
+      const uint64_t mask = KD_FN(kd_leaf_mask)(t, q, qq, fm, nd->lo, m, bd, acc);
       KD_FN(kd_fold)(t, acc, mask, nd->lo, self, excl, &bd, &bj);
     }
     id = -1;
@@ -258,12 +327,12 @@ typedef struct {
   double bd[BFCR_KD_LEAF_MAX];
   int64_t bj[BFCR_KD_LEAF_MAX];
   double acc[BFCR_KD_LEAF_MAX];
-  double *qq; /* 4 d */
+  double *qq; /* 5 d (kd_spread) */
 } KD_FN(kd_work);
 
 static KD_FN(kd_work) * KD_FN(kd_work_new)(const bfcr_kdtree *t) {
   KD_FN(kd_work) *w = malloc(sizeof(*w));
-  if (w && !(w->qq = malloc((size_t)t->d * 4 * sizeof(double)))) {
+  if (w && !(w->qq = malloc((size_t)t->d * 5 * sizeof(double)))) {
     free(w);
     w = NULL;
   }
@@ -287,7 +356,7 @@ static void KD_FN(kd_allnn_leaf)(const bfcr_kdtree *t, int64_t qleaf, KD_FN(kd_w
   for (int i = 0; i < m; i++) {
     w->bd[i] = INFINITY;
     w->bj[i] = INT64_MAX;
-    const uint64_t mask = KD_FN(kd_leaf_mask)(t, q + i * d, qlo, m, INFINITY, w->acc);
+    const uint64_t mask = KD_FN(kd_leaf_mask)(t, q + i * d, w->qq, -1.0, qlo, m, INFINITY, w->acc);
     KD_FN(kd_fold)(t, w->acc, mask, qlo, qlo + i, -1, &w->bd[i], &w->bj[i]);
   }
   for (int i = 0; i < m; i++)
@@ -350,11 +419,11 @@ static bfcr_status KD_FN(kd_query)(const bfcr_kdtree *t, const double *Q, int64_
 }
 
 /* Largest (wq + w[j]) / sqrt(dist2) from best (bfcr_kdtree_max_ratio, kdtree_maxratio.c
- * has the bound's argument); qq is a 4 d buffer. */
+ * has the bound's argument); qq is a 5 d buffer. */
 static double KD_FN(kd_max_ratio)(const bfcr_kdtree *t, const double *w, const double *node_max,
                                   const double *q, double wq, int64_t exclude, double best,
                                   double *qq) {
-  KD_FN(kd_spread)(t, q, qq);
+  const double fm = KD_FN(kd_spread)(t, q, qq);
   /* The cut of each node is ((wq + its largest weight) / best)^2: a multiplication by
    * 1 / best, refreshed when best grows, keeps a division off every node (one more
    * rounding, far inside the cut's 2^-40 margin; extreme best values divide). */
@@ -389,7 +458,7 @@ static double KD_FN(kd_max_ratio)(const bfcr_kdtree *t, const double *w, const d
     } else {
       const int m = (int)(nd->hi - nd->lo);
       const double cut = KD_CUT(wq + node_max[id]);
-      uint64_t mask = KD_FN(kd_leaf_mask)(t, q, nd->lo, m, cut, acc);
+      uint64_t mask = KD_FN(kd_leaf_mask)(t, q, qq, fm, nd->lo, m, cut, acc);
       while (mask) {
         const int j = KD_FN(kd_ctz)(mask);
         mask &= mask - 1;

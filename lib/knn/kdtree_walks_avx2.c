@@ -1,14 +1,14 @@
 /* The kd-tree walks (kdtree_walk.h) compiled for AVX2: one instance per dimension
  * 1..16 (the kd-tree range, BFCR_KNN_KDTREE_MAX_D) with the dimension a compile-time
  * constant, so coordinate loops unroll, and one for wider trees. Only used when the CPU
- * has AVX2 (t->avx2, checked when the tree is built). */
+ * has AVX2 and FMA (t->avx2, checked when the tree is built). */
 #include "knn/kdtree_impl.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #else
-#pragma GCC target("avx2")
+#pragma GCC target("avx2,fma")
 #endif
 #define KD_AVX2 1
 #define KD_CAT2(a, b) a##b

@@ -78,7 +78,7 @@ void bfcr_kdtree_radius(const bfcr_kdtree *t, const double *q, double r2, bfcr_k
  * bfcr_kdtree_max_ratio returns max(best, max over rows j != exclude of
  * (wq + w[j]) / sqrt(dist2(q, j))), a pair at dist2 == 0 giving +inf; dist2 is the
  * canonical distance, so the value is exact. A non-finite best is returned as is.
- * work: 4 d doubles of scratch (one buffer per thread). */
+ * work: 5 d doubles of scratch (one buffer per thread). */
 int64_t bfcr_kdtree_nnodes(const bfcr_kdtree *t);
 bfcr_status bfcr_kdtree_node_max(const bfcr_kdtree *t, const double *w, double *node_max);
 double bfcr_kdtree_max_ratio(const bfcr_kdtree *t, const double *w, const double *node_max,

@@ -88,7 +88,7 @@ static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, dou
 #pragma omp parallel num_threads(ctx->nthreads) default(none) \
     shared(L, s, smax, cent, tterms, kt, order, d, lo, hi, failed)
   {
-    double *work = malloc((size_t)d * 4 * sizeof *work);
+    double *work = malloc((size_t)d * 5 * sizeof *work);
     if (!work) {
 #pragma omp atomic write
       failed = 1;

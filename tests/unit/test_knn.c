@@ -247,6 +247,33 @@ Test(knn, magnitudes_and_constant_columns) {
   }
 }
 
+/* The AVX2 walks filter leaves in float before measuring candidates exactly: points far
+ * from the origin relative to their spacing (float keeps ~7 digits of 1e3 + noise, none
+ * of 1e9 + noise), exact duplicates and neighbours one double ulp apart must still give
+ * the canonical answer. */
+Test(knn, float_filter_offsets_and_near_ties) {
+  const double offsets[] = {1e3, 1e7, 1e9, 1e14};
+  for (int a = 0; a < 4; a++) {
+    const int d = 8;
+    const int64_t n = 3000, m = 400;
+    double *X = random_data(n, d, 500 + (uint64_t)a, 1e-2);
+    for (int64_t i = 0; i < n * d; i++) X[i] += offsets[a];
+    /* Every 7th row: a copy of the previous row nudged by one ulp in one coordinate. */
+    for (int64_t i = 7; i < n; i += 7) {
+      for (int k = 0; k < d; k++) X[i * d + k] = X[(i - 1) * d + k];
+      X[i * d + (int)(i % d)] = nextafter(X[i * d + (int)(i % d)], INFINITY);
+    }
+    char label[64];
+    snprintf(label, sizeof label, "offset %g", offsets[a]);
+    check_allnn(label, X, n, d);
+    double *Q = random_data(m, d, 600 + (uint64_t)a, 1e-2);
+    for (int64_t i = 0; i < m * d; i++) Q[i] += offsets[a];
+    check_query(label, X, n, d, Q, m);
+    free(Q);
+    free(X);
+  }
+}
+
 Test(knn, query_exclude_and_bound) {
   const int ds[] = {2, 8};
   for (int a = 0; a < 2; a++) {

@@ -37,7 +37,7 @@ static void check_walks(const double *X, const double *w, int64_t n, int d, int 
     t->avx2 = 0;
   }
   double *nm = malloc((size_t)bfcr_kdtree_nnodes(t) * sizeof *nm);
-  double *work = malloc((size_t)d * 4 * sizeof *work);
+  double *work = malloc((size_t)d * 5 * sizeof *work);
   cr_assert_eq(bfcr_kdtree_node_max(t, w, nm), BFCR_OK);
   for (int64_t i = 0; i < n; i++) {
     double ref = scan(X, w, n, d, i, 0.0);
@@ -58,13 +58,13 @@ static void check(const double *X, const double *w, int64_t n, int d) {
   check_walks(X, w, n, d, 1);
 }
 
-static void blobs_with_spread_weights(int d) {
+static void blobs_with_spread_weights(int d, double offset) {
   rng_state = 99;
   const int64_t n = 3000;
   double *X = malloc((size_t)(n * d) * sizeof *X), *w = malloc((size_t)n * sizeof *w);
   for (int64_t i = 0; i < n; i++) {
     double c = (double)(i % 4) * 3.0;
-    for (int k = 0; k < d; k++) X[i * d + k] = c + unif() - 0.5;
+    for (int k = 0; k < d; k++) X[i * d + k] = offset + c + unif() - 0.5;
     /* Mostly small weights, a few large ones: the node maxima must track them. */
     w[i] = unif() < 0.02 ? 2.0 * unif() : 0.05 * unif();
   }
@@ -73,10 +73,12 @@ static void blobs_with_spread_weights(int d) {
   free(w);
 }
 
-/* 5: the fixed-width walk of its dimension; 20: the walk for trees wider than 16. */
+/* 5: the fixed-width walk of its dimension; 20: the walk for trees wider than 16; the
+ * offset puts the points where float keeps few digits of their spread (float filter). */
 Test(knn_maxratio, blobs_with_spread_weights) {
-  blobs_with_spread_weights(5);
-  blobs_with_spread_weights(20);
+  blobs_with_spread_weights(5, 0.0);
+  blobs_with_spread_weights(20, 0.0);
+  blobs_with_spread_weights(8, 1e6);
 }
 
 Test(knn_maxratio, grid_duplicates_and_zero_weights) {
