@@ -1,7 +1,7 @@
 /* Internal pieces of the CSV reader shared by its files:
  *   csv_source.c  open/pread/streaming buffer over a file range
  *   csv_record.c  RFC 4180 record tokenizer (quotes, CRLF, limits)
- *   csv_scan.c    first pass: quote parity and record starts per rank byte range
+ *   csv_scan.c    first pass: quote parity and record starts per rank and thread part
  *   csv_dict.c    per-column category dictionaries and their cross-rank merge
  *   csv_read.c    bfcr_data_read_csv: header, kinds, parse, encode, agreement */
 #ifndef BFCR_IO_CSV_INTERNAL_H
@@ -83,6 +83,8 @@ typedef struct csv_stream {
 bfcr_status csv_stream_open(bfcr_ctx *ctx, csv_stream *s, const csv_src *src, int64_t from,
                             int64_t line, int64_t max_line);
 void csv_stream_close(csv_stream *s);
+/* Reuse an open stream's window from another offset (a thread's next part). */
+void csv_stream_seek(csv_stream *s, int64_t from, int64_t line);
 /* Next record (blank lines are returned with r->blank set). Returns CSV_REC_OK,
  * CSV_REC_EOF, or CSV_REC_ERR with r->syn set (call csv_syntax_error to report), or -1
  * after an I/O error (set on ctx). On OK, *line_out is the record's first line and
@@ -100,17 +102,48 @@ bfcr_status csv_syntax_error(bfcr_ctx *ctx, const char *path, int64_t line, cons
                              int64_t max_line);
 
 /* ---- first pass over a byte range ---- */
+
+/* A rank's byte range read by several OpenMP threads is cut into parts of at least
+ * this many bytes (a smaller part would not repay its window and start-up), at most
+ * CSV_PARTS_PER_THREAD per thread: threads take parts as they get free, so a thread
+ * slowed by another process on its core does not hold the others up. */
+#define CSV_PART_MIN_BYTES ((int64_t)4 << 20)
+#define CSV_PARTS_PER_THREAD 4
+
+/* One thread's share of a rank's range: the records whose first byte lies in it. */
+typedef struct csv_part {
+  int64_t start;   /* file offset of its first record (or blank line), -1 = none */
+  int64_t line;    /* line of that offset */
+  int64_t records; /* non-blank records starting in the part */
+  int64_t row0;    /* records of the earlier parts of this rank (its first row slot) */
+} csv_part;
+
 typedef struct csv_range {
-  int64_t first_start; /* file offset of this rank's first record, or -1 */
-  int64_t first_line;  /* its line */
-  int64_t records;     /* non-blank records starting in this rank's range */
+  int64_t records; /* non-blank records starting in this rank's range */
+  int nparts;      /* >= 1 on success */
+  csv_part *part;  /* [nparts], in file order; free with csv_range_free */
 } csv_range;
 
 /* Collective: split [data_begin, size) into ctx->size byte ranges and find, with quote
- * parity exchanged by MPI_Exscan, where this rank's records start. hdr_newlines: '\n'
- * bytes in [0, data_begin - 1). */
+ * parity exchanged by MPI_Exscan, where this rank's records start. The rank's range is
+ * further cut into min(max_parts, range / min_part_bytes) parts (at least 1), scanned
+ * by up to ctx->nthreads OpenMP threads. hdr_newlines: '\n' bytes in
+ * [0, data_begin - 1). */
 bfcr_status csv_find_records(bfcr_ctx *ctx, const csv_src *src, int64_t data_begin,
-                             int64_t hdr_newlines, csv_range *out);
+                             int64_t hdr_newlines, int max_parts, int64_t min_part_bytes,
+                             csv_range *out);
+void csv_range_free(csv_range *r);
+
+/* bfcr_data_read_csv with the least bytes per thread part as a parameter: the public
+ * entry passes CSV_PART_MIN_BYTES; tests pass a few bytes to split small files. */
+bfcr_status csv_read(bfcr_ctx *ctx, const char *path, const bfcr_csv_params *params,
+                     const bfcr_schema *schema, int64_t min_part_bytes, bfcr_data **out);
+
+/* Per-thread error slots for a parallel region: copies of ctx (status and message
+ * cleared) that threads may set errors on, since ctx itself is written only outside
+ * parallel regions. csv_errs_take reports a slot's message on ctx with code. */
+bfcr_ctx *csv_errs_new(bfcr_ctx *ctx, int n);
+bfcr_status csv_errs_take(bfcr_ctx *ctx, bfcr_status code, const bfcr_ctx *slot);
 
 /* ---- category dictionaries ---- */
 typedef struct csv_dict {

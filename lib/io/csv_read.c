@@ -13,13 +13,20 @@
  *    (a non-finite or overflowing number counts as numeric, and is then reported).
  *    Broadcast, so every rank encodes identically.
  * 4. Parse the owned records through a bounded streaming window: numbers straight
- *    into the row arrays, text values into per-column dictionaries.
+ *    into the row arrays, text values into per-column dictionaries. With
+ *    ctx->nthreads > 1, a range of at least 2 x 4 MiB is cut into up to 4 parts per
+ *    thread, parsed by the OpenMP threads, each part into its own slots of the row
+ *    arrays (the scan counted each part's records) with its own window and
+ *    dictionaries; the parts are then taken in file order (rows packed, dictionaries
+ *    merged, the first part that stopped ends the parse), which gives the values, ids
+ *    and messages of one sequential pass for any thread count.
  * 5. Errors: each rank stops at its first error; the lowest failing rank is the
  *    earliest in the file and bfcr_agree gives everyone its message. The category
  *    limit is decided after the cross-rank merge and competes with the earliest
  *    parse error by file position, so the message is the same for any rank count.
  * 6. Merge category tables (csv_dict_merge), build the schema, one-hot encode.
- * Memory per rank: its rows (doubles) + one window of max(4 MiB, 2 x line limit). */
+ * Memory per rank: its rows (doubles) + one window of max(4 MiB, 2 x line limit) per
+ * thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,17 +92,27 @@ static char *dup_str(const char *s, size_t len) {
   return c;
 }
 
+/* An input error at (line, col), remembered for ordering against the category limit. */
+static bfcr_status err_atv(bfcr_ctx *ctx, const char *path, int64_t *el, int64_t *ec, int64_t line,
+                           int64_t col, const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
+static bfcr_status err_atv(bfcr_ctx *ctx, const char *path, int64_t *el, int64_t *ec, int64_t line,
+                           int64_t col, const char *fmt, va_list ap) {
+  char msg[BFCR_ERRMSG_MAX];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  *el = line;
+  *ec = col;
+  return bfcr_err_at(ctx, BFCR_ERR_INPUT, path, line, col, "%s", msg);
+}
+
 static bfcr_status in_err(reader *R, int64_t line, int64_t col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static bfcr_status in_err(reader *R, int64_t line, int64_t col, const char *fmt, ...) {
-  char msg[BFCR_ERRMSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  bfcr_status st = err_atv(R->ctx, R->path, &R->err_line, &R->err_col, line, col, fmt, ap);
   va_end(ap);
-  R->err_line = line;
-  R->err_col = col;
-  return bfcr_err_at(R->ctx, BFCR_ERR_INPUT, R->path, line, col, "%s", msg);
+  return st;
 }
 
 /* A field's text for a message: quoted, truncated to 60 bytes, control bytes escaped. */
@@ -356,16 +373,41 @@ static int64_t field_line(const csv_rec *r, int i, int64_t line) {
   return line;
 }
 
-static bfcr_status number_error(reader *R, const csv_rec *rec, int i, int64_t line,
+/* One thread's parse of one part of the rank's range: its records go to the row slots
+ * [part->row0, part->row0 + part->records), kept rows first. */
+typedef struct worker {
+  bfcr_ctx *ctx; /* R->ctx for a single part, else the part's error slot */
+  const csv_part *part;
+  csv_dict *dicts;  /* fit: [ntext] */
+  int64_t *unseen;  /* predict: [ntext] */
+  int64_t n;        /* rows kept */
+  int64_t dropped;  /* rows dropped for missing values */
+  int dict_full;    /* stopped at a full dictionary */
+  int64_t err_line; /* position of the input error that stopped the part */
+  int64_t err_col;
+} worker;
+
+static bfcr_status part_err(const reader *R, worker *W, int64_t line, int64_t col, const char *fmt,
+                            ...) __attribute__((format(printf, 5, 6)));
+static bfcr_status part_err(const reader *R, worker *W, int64_t line, int64_t col, const char *fmt,
+                            ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  bfcr_status st = err_atv(W->ctx, R->path, &W->err_line, &W->err_col, line, col, fmt, ap);
+  va_end(ap);
+  return st;
+}
+
+static bfcr_status number_error(const reader *R, worker *W, const csv_rec *rec, int i, int64_t line,
                                 bfcr_num_result res) {
   char b[96];
   show(b, sizeof b, rec->f[i].p, rec->f[i].len);
   int64_t at = field_line(rec, i, line);
   if (res == BFCR_NUM_NONFINITE)
-    return in_err(R, at, i + 1, "expected a finite number, found %s", b);
+    return part_err(R, W, at, i + 1, "expected a finite number, found %s", b);
   if (res == BFCR_NUM_OVERFLOW)
-    return in_err(R, at, i + 1, "expected a finite number, found %s (overflows a double)", b);
-  return in_err(R, at, i + 1, "expected a number, found %s", b);
+    return part_err(R, W, at, i + 1, "expected a finite number, found %s (overflows a double)", b);
+  return part_err(R, W, at, i + 1, "expected a number, found %s", b);
 }
 
 static int cmp_str(const void *key, const void *elem) {
@@ -382,16 +424,18 @@ static int32_t schema_category(const bfcr_schema *S, int scol, const char *p, si
   return hit ? (int32_t)(hit - S->col_cats[scol]) : -1;
 }
 
-static bfcr_status parse_rows(reader *R) {
-  bfcr_ctx *ctx = R->ctx;
+/* Reads R (shared, read-only but for W's own row slots); writes W. Stops at the first
+ * error or full dictionary, like a parse of the whole range would. s: the calling
+ * thread's stream, opened at its first part (the caller closes it). */
+static bfcr_status parse_part(const reader *R, worker *W, csv_stream *s) {
+  bfcr_ctx *ctx = W->ctx;
   bfcr_status st = BFCR_OK;
-  csv_stream s;
   csv_rec rec = {0};
-  int stream_open = 0;
   char *tmp = NULL;
   size_t tmpcap = 0;
   double *vals = NULL;
-  if (R->range.records == 0) return BFCR_OK;
+  const csv_part *P = W->part;
+  if (P->records == 0) return BFCR_OK;
   rec.cap = R->ncols;
   BFCR_ALLOC(ctx, rec.f, rec.cap);
   if (R->train) {
@@ -406,9 +450,10 @@ static bfcr_status parse_rows(reader *R) {
     tmpcap += 1;
     BFCR_ALLOC(ctx, tmp, tmpcap);
   }
-  BFCR_CALL(csv_stream_open(ctx, &s, &R->src, R->range.first_start, R->range.first_line,
-                            R->prm.max_line_bytes));
-  stream_open = 1;
+  if (s->mem)
+    csv_stream_seek(s, P->start, P->line);
+  else
+    BFCR_CALL(csv_stream_open(ctx, s, &R->src, P->start, P->line, R->prm.max_line_bytes));
   const int nnum = R->nnum, ntext = R->ntext, ncols = R->ncols;
   const int drop_na = R->prm.na == BFCR_NA_DROP;
   /* Rows of numbers only take the fused path (one pass, no field table). */
@@ -417,10 +462,12 @@ static bfcr_status parse_rows(reader *R) {
     all_numeric &= R->kind[i] == BFCR_COL_NUMERIC || R->kind[i] == BFCR_COL_TARGET;
   if (all_numeric) BFCR_ALLOC(ctx, vals, ncols);
   int64_t seen = 0;
-  while (seen < R->range.records) {
+  /* The next row slot, in a local: the workers sit side by side in memory. */
+  int64_t row_next = P->row0;
+  while (seen < P->records) {
     int64_t line;
-    if (all_numeric && csv_stream_next_numeric(&s, ncols, vals, &line)) {
-      const int64_t row = R->n;
+    if (all_numeric && csv_stream_next_numeric(s, ncols, vals, &line)) {
+      const int64_t row = row_next;
       double *nrow = R->num + row * nnum;
       for (int i = 0; i < ncols; i++) {
         if (R->kind[i] == BFCR_COL_TARGET)
@@ -429,35 +476,35 @@ static bfcr_status parse_rows(reader *R) {
           nrow[R->slot[i]] = vals[i];
       }
       R->line[row] = line;
-      R->n++;
+      row_next++;
       seen++;
       continue;
     }
-    int rc = csv_stream_next(ctx, &s, &rec, &line);
+    int rc = csv_stream_next(ctx, s, &rec, &line);
     if (rc < 0) {
       st = ctx->err;
       goto cleanup;
     }
     if (rc == CSV_REC_ERR) {
-      R->err_line = line + rec.err_line;
-      R->err_col = rec.err_field;
+      W->err_line = line + rec.err_line;
+      W->err_col = rec.err_field;
       st = csv_syntax_error(ctx, R->path, line, &rec, R->prm.max_line_bytes);
       goto cleanup;
     }
     if (rc == CSV_REC_EOF) {
       st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "%s: record count mismatch (%lld of %lld)", R->path,
-                    (long long)seen, (long long)R->range.records);
+                    (long long)seen, (long long)P->records);
       goto cleanup;
     }
     if (rec.blank) continue;
     seen++;
     if (rec.nf != ncols) {
       int col = rec.nf > ncols ? ncols + 1 : rec.nf + 1;
-      st = in_err(R, field_line(&rec, col - 1, line), col, "expected %d fields, found %d", ncols,
-                  rec.nf);
+      st = part_err(R, W, field_line(&rec, col - 1, line), col, "expected %d fields, found %d",
+                    ncols, rec.nf);
       goto cleanup;
     }
-    const int64_t row = R->n;
+    const int64_t row = row_next;
     double *nrow = nnum ? R->num + row * nnum : NULL;
     int32_t *trow = ntext ? R->tid + row * ntext : NULL;
     int drop = 0;
@@ -474,10 +521,11 @@ static bfcr_status parse_rows(reader *R) {
           }
           int64_t at = field_line(&rec, i, line);
           if (tok[0] == '\0')
-            st = in_err(R, at, i + 1, "expected a value, found an empty field (missing value)");
-          else
             st =
-                in_err(R, at, i + 1, "expected a value, found the missing-value token \"%s\"", tok);
+                part_err(R, W, at, i + 1, "expected a value, found an empty field (missing value)");
+          else
+            st = part_err(R, W, at, i + 1, "expected a value, found the missing-value token \"%s\"",
+                          tok);
           goto cleanup;
         }
       }
@@ -487,8 +535,8 @@ static bfcr_status parse_rows(reader *R) {
         } else {
           size_t bad;
           if (!csv_utf8_valid(f->p, f->len, &bad)) {
-            st = in_err(R, field_line(&rec, i, line), i + 1,
-                        "expected valid UTF-8 text, found byte 0x%02x", (unsigned char)f->p[bad]);
+            st = part_err(R, W, field_line(&rec, i, line), i + 1,
+                          "expected valid UTF-8 text, found byte 0x%02x", (unsigned char)f->p[bad]);
             goto cleanup;
           }
         }
@@ -497,7 +545,7 @@ static bfcr_status parse_rows(reader *R) {
       double v;
       bfcr_num_result res = bfcr_parse_double(f->p, f->len, &v);
       if (res != BFCR_NUM_OK) {
-        st = number_error(R, &rec, i, line, res);
+        st = number_error(R, W, &rec, i, line, res);
         goto cleanup;
       }
       if (kind == BFCR_COL_TARGET)
@@ -506,36 +554,171 @@ static bfcr_status parse_rows(reader *R) {
         nrow[R->slot[i]] = v;
     }
     if (drop) {
-      R->dropped++;
+      W->dropped++;
       continue;
     }
     if (!R->train) {
       /* Categories enter the dictionaries only from kept rows. */
       for (int t = 0; t < ntext; t++) {
         int i = R->text_col[t];
-        int id = csv_dict_put(&R->dicts[t], rec.f[i].p, rec.f[i].len, field_line(&rec, i, line));
+        int id = csv_dict_put(&W->dicts[t], rec.f[i].p, rec.f[i].len, field_line(&rec, i, line));
         if (id == -2) {
           st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory for the categories of column \"%s\"",
                         R->names[i]);
           goto cleanup;
         }
         if (id == -1) { /* more than max_categories here: the merge reports where */
-          R->dict_full = 1;
+          W->dict_full = 1;
           goto cleanup;
         }
         trow[t] = id;
       }
     } else {
-      for (int t = 0; t < ntext; t++) R->unseen[t] += trow[t] < 0;
+      for (int t = 0; t < ntext; t++) W->unseen[t] += trow[t] < 0;
     }
     R->line[row] = line;
-    R->n++;
+    row_next++;
   }
+  W->n = row_next - P->row0;
 cleanup:
-  if (stream_open) csv_stream_close(&s);
   free(rec.f);
   free(tmp);
   free(vals);
+  return st;
+}
+
+/* Append part W's outcome (status part_st) to the rank's, in part order. Fit: its
+ * dictionaries are merged into R->dicts (first occurrences in file order, each column
+ * capped like one dictionary of the whole range, so the ids are those one parse of the
+ * range gives) and its rows' ids renumbered. Returns 1 when the rank's parse ends with
+ * this part: a full dictionary (*st stays BFCR_OK, the merge reports it), the part's
+ * error (moved to ctx), or a failed merge. */
+static int take_part(reader *R, worker *W, bfcr_status part_st, int32_t **map, bfcr_status *st) {
+  bfcr_ctx *ctx = R->ctx;
+  const int nnum = R->nnum, ntext = R->ntext;
+  const int64_t from = W->part->row0, to = R->n, n = W->n;
+  int full = W->dict_full;
+  for (int t = 0; !R->train && t < ntext; t++) {
+    const csv_dict *d = &W->dicts[t];
+    free(map[t]);
+    map[t] = malloc((size_t)(d->n ? d->n : 1) * sizeof **map);
+    if (!map[t]) {
+      *st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory merging the categories of column \"%s\"",
+                     R->names[R->text_col[t]]);
+      return 1;
+    }
+    for (int e = 0; e < d->n; e++) {
+      const char *v = csv_dict_str(d, e);
+      int id = csv_dict_put(&R->dicts[t], v, strlen(v), d->line[e]);
+      if (id == -2) {
+        *st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory for the categories of column \"%s\"",
+                       R->names[R->text_col[t]]);
+        return 1;
+      }
+      full |= id == -1;
+      map[t][e] = id;
+    }
+  }
+  /* The part's entries all precede its error, so a sequential parse would have stopped
+   * at this full dictionary first. */
+  if (full) {
+    R->dict_full = 1;
+    return 1;
+  }
+  if (part_st != BFCR_OK) {
+    *st = csv_errs_take(ctx, part_st, W->ctx);
+    R->err_line = W->err_line;
+    R->err_col = W->err_col;
+    return 1;
+  }
+  if (from != to && n > 0) {
+    if (nnum)
+      memmove(R->num + to * nnum, R->num + from * nnum, (size_t)(n * nnum) * sizeof *R->num);
+    if (ntext)
+      memmove(R->tid + to * ntext, R->tid + from * ntext, (size_t)(n * ntext) * sizeof *R->tid);
+    if (R->y) memmove(R->y + to, R->y + from, (size_t)n * sizeof *R->y);
+    memmove(R->line + to, R->line + from, (size_t)n * sizeof *R->line);
+  }
+  if (!R->train) {
+    for (int64_t r = to; r < to + n; r++)
+      for (int t = 0; t < ntext; t++) R->tid[r * ntext + t] = map[t][R->tid[r * ntext + t]];
+  } else {
+    for (int t = 0; t < ntext; t++) R->unseen[t] += W->unseen[t];
+  }
+  R->n += n;
+  R->dropped += W->dropped;
+  return 0;
+}
+
+/* Parse this rank's records: one part in the calling thread, or the parts shared by
+ * up to ctx->nthreads OpenMP threads, each part with its own window, dictionaries and
+ * error slot. The parts' outcomes are
+ * then taken in file order: rows packed in order, dictionaries merged in order, and
+ * the first part that stopped (error or full dictionary) ends the rank's parse, which
+ * is exactly what one sequential pass over the range gives. */
+static bfcr_status parse_rows(reader *R) {
+  bfcr_ctx *ctx = R->ctx;
+  bfcr_status st = BFCR_OK;
+  const int T = R->range.nparts, ntext = R->ntext, fit = R->train == NULL;
+  if (T == 1) {
+    worker W = {.ctx = ctx, .part = &R->range.part[0], .dicts = R->dicts, .unseen = R->unseen};
+    csv_stream s = {0};
+    st = parse_part(R, &W, &s);
+    csv_stream_close(&s);
+    R->n = W.n;
+    R->dropped = W.dropped;
+    R->dict_full = W.dict_full;
+    R->err_line = W.err_line;
+    R->err_col = W.err_col;
+    return st;
+  }
+  worker *W = NULL;
+  bfcr_ctx *errs = NULL;
+  bfcr_status *pst = NULL;
+  csv_dict *dicts = NULL;
+  int64_t *unseen = NULL;
+  int32_t **map = NULL;
+  BFCR_CALLOC(ctx, W, T);
+  BFCR_CALLOC(ctx, pst, T);
+  BFCR_CALLOC(ctx, map, ntext > 0 ? ntext : 1);
+  if (fit) {
+    BFCR_CALLOC(ctx, dicts, (size_t)T * (size_t)ntext);
+    for (int k = 0; k < T * ntext; k++) csv_dict_init(&dicts[k], R->prm.max_categories + 1);
+  } else {
+    BFCR_CALLOC(ctx, unseen, (size_t)T * (size_t)ntext);
+  }
+  errs = csv_errs_new(ctx, T);
+  if (!errs) {
+    st = BFCR_ERR_NOMEM;
+    goto cleanup;
+  }
+  for (int t = 0; t < T; t++) {
+    W[t].ctx = &errs[t];
+    W[t].part = &R->range.part[t];
+    W[t].dicts = dicts ? dicts + (size_t)t * (size_t)ntext : NULL;
+    W[t].unseen = unseen ? unseen + (size_t)t * (size_t)ntext : NULL;
+  }
+  const int nt = ctx->nthreads < T ? (ctx->nthreads > 1 ? ctx->nthreads : 1) : T;
+#pragma omp parallel num_threads(nt)
+  {
+    csv_stream s = {0}; /* one window per thread, reused over its parts */
+#pragma omp for schedule(dynamic, 1)
+    for (int t = 0; t < T; t++) pst[t] = parse_part(R, &W[t], &s);
+    csv_stream_close(&s);
+  }
+  for (int t = 0; t < T; t++)
+    if (take_part(R, &W[t], pst[t], map, &st)) break;
+cleanup:
+  if (dicts)
+    for (int k = 0; k < T * ntext; k++) csv_dict_free(&dicts[k]);
+  free(dicts);
+  if (map)
+    for (int t = 0; t < ntext; t++) free(map[t]);
+  free(map);
+  free(unseen);
+  free(errs);
+  free(pst);
+  free(W);
   return st;
 }
 
@@ -668,6 +851,7 @@ cleanup:
 
 static void reader_free(reader *R) {
   csv_close(&R->src);
+  csv_range_free(&R->range);
   if (R->names)
     for (int i = 0; i < R->ncols; i++) free(R->names[i]);
   free(R->names);
@@ -789,6 +973,11 @@ static bfcr_status merge_and_agree(reader *R, bfcr_status st, csv_cats *cats, in
 
 bfcr_status bfcr_data_read_csv(bfcr_ctx *ctx, const char *path, const bfcr_csv_params *params,
                                const bfcr_schema *schema, bfcr_data **out) {
+  return csv_read(ctx, path, params, schema, CSV_PART_MIN_BYTES, out);
+}
+
+bfcr_status csv_read(bfcr_ctx *ctx, const char *path, const bfcr_csv_params *params,
+                     const bfcr_schema *schema, int64_t min_part_bytes, bfcr_data **out) {
   if (!ctx) return BFCR_ERR_ARG;
   double t0 = bfcr_wtime();
   bfcr_status st = BFCR_OK;
@@ -816,7 +1005,9 @@ bfcr_status bfcr_data_read_csv(bfcr_ctx *ctx, const char *path, const bfcr_csv_p
   BFCR_CALL(bfcr_agree(ctx, st));
 
   /* 2. Record starts of this rank's byte range. */
-  st = csv_find_records(ctx, &R.src, R.data_begin, R.hdr_newlines, &R.range);
+  int max_parts = ctx->nthreads > 1 ? CSV_PARTS_PER_THREAD * ctx->nthreads : 1;
+  st = csv_find_records(ctx, &R.src, R.data_begin, R.hdr_newlines, max_parts, min_part_bytes,
+                        &R.range);
   BFCR_CALL(bfcr_agree(ctx, st));
 
   /* 3. Column kinds. */

@@ -1,7 +1,8 @@
 /* CSV file access: open with distinct I/O messages, pread, and a streaming window of
  * records. The window holds at most max(4 MiB, 2 * (line limit + 2)) bytes, so memory
  * does not grow with the file; a record longer than the limit is an error, never a
- * reallocation. */
+ * reallocation. Each thread of a split read has its own window (pread shares no file
+ * position) and its own error slot (csv_errs_new). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -83,6 +84,12 @@ bfcr_status csv_stream_open(bfcr_ctx *ctx, csv_stream *s, const csv_src *src, in
   return s->mem ? BFCR_OK : BFCR_ERR_NOMEM;
 }
 
+void csv_stream_seek(csv_stream *s, int64_t from, int64_t line) {
+  s->base = from;
+  s->len = s->pos = 0;
+  s->line = line;
+}
+
 void csv_stream_close(csv_stream *s) {
   free(s->mem);
   s->mem = NULL;
@@ -161,6 +168,20 @@ int csv_stream_next_numeric(csv_stream *s, int ncols, double *vals, int64_t *lin
   s->pos += bytes;
   s->line += 1;
   return 1;
+}
+
+bfcr_ctx *csv_errs_new(bfcr_ctx *ctx, int n) {
+  bfcr_ctx *e = bfcr_malloc(ctx, (size_t)n, sizeof *e);
+  for (int i = 0; e && i < n; i++) {
+    e[i] = *ctx;
+    e[i].err = BFCR_OK;
+    e[i].errmsg[0] = '\0';
+  }
+  return e;
+}
+
+bfcr_status csv_errs_take(bfcr_ctx *ctx, bfcr_status code, const bfcr_ctx *slot) {
+  return bfcr_err(ctx, code, "%s", slot->errmsg);
 }
 
 static void show_byte(char *out, size_t n, unsigned char c) {
