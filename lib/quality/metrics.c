@@ -49,26 +49,30 @@ cleanup:
   return st;
 }
 
-static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, double *db) {
+bfcr_status bfcr_level_db_terms(bfcr_ctx *ctx, const bfcr_level *L, int d, const bfcr_kdtree *kt_in,
+                                double *terms) {
   bfcr_status st = BFCR_OK;
   int64_t m = L->m, w = bfcr_ns_width(d);
-  double *cent = NULL, *s = NULL, *terms = NULL, *tterms = NULL, *smax = NULL;
-  bfcr_kdtree *kt = NULL;
-  cent = malloc((size_t)(m * d) * sizeof *cent);
+  double *cent = NULL, *s = NULL, *tterms = NULL, *smax = NULL;
+  bfcr_kdtree *own = NULL;
+  const bfcr_kdtree *kt = kt_in;
+  cent = kt ? NULL : malloc((size_t)(m * d) * sizeof *cent);
   s = malloc((size_t)m * sizeof *s);
-  terms = malloc((size_t)m * sizeof *terms);
   tterms = malloc((size_t)m * sizeof *tterms);
-  if (!cent || !s || !terms || !tterms) {
+  if ((!kt && !cent) || !s || !tterms) {
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory for Davies-Bouldin on %lld clusters",
                   (long long)m);
   }
   for (int64_t i = 0; st == BFCR_OK && i < m; i++) {
     const double *ns = L->ns + i * w;
     s[i] = sqrt(ns[bfcr_ns_sse(d)] / ns[BFCR_NS_N]);
-    memcpy(cent + i * d, ns + BFCR_NS_MEAN, (size_t)d * sizeof(double));
+    if (cent) memcpy(cent + i * d, ns + BFCR_NS_MEAN, (size_t)d * sizeof(double));
   }
   if (st == BFCR_OK) {
-    st = bfcr_kdtree_build(cent, m, d, ctx->nthreads, &kt);
+    if (!kt) {
+      st = bfcr_kdtree_build(cent, m, d, ctx->nthreads, &own);
+      kt = own;
+    }
     if (st == BFCR_OK) {
       smax = malloc((size_t)bfcr_kdtree_nnodes(kt) * sizeof *smax);
       st = smax ? bfcr_kdtree_node_max(kt, s, smax) : BFCR_ERR_NOMEM;
@@ -80,13 +84,14 @@ static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, dou
   if (st != BFCR_OK) goto cleanup;
   /* The level is replicated: each rank computes a contiguous slice of the terms, in
    * kd-tree order (neighbouring queries walk the same nodes while they are in cache),
-   * the slices are gathered, put back in node order and summed in that order (the same
-   * on every rank). */
+   * the slices are gathered and put back in item order. The centroid of item i is the
+   * tree's row i (kdtree_rows in caller order), which is what the walk reads. */
   const int64_t *order = bfcr_kdtree_order(kt);
+  const double *rows = bfcr_kdtree_rows(kt);
   int64_t lo = m * ctx->rank / ctx->size, hi = m * (ctx->rank + 1) / ctx->size;
   int failed = 0;
 #pragma omp parallel num_threads(ctx->nthreads) default(none) \
-    shared(L, s, smax, cent, tterms, kt, order, d, lo, hi, failed)
+    shared(L, s, smax, rows, tterms, kt, order, d, lo, hi, failed)
   {
     double *work = malloc((size_t)d * 5 * sizeof *work);
     if (!work) {
@@ -99,7 +104,7 @@ static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, dou
       const int64_t i = order[p];
       double dbf = L->bfdist[i];
       double best = dbf > 0.0 ? (s[i] + s[L->bf[i]]) / dbf : INFINITY;
-      tterms[p] = bfcr_kdtree_max_ratio(kt, s, smax, cent + i * d, s[i], i, best, work);
+      tterms[p] = bfcr_kdtree_max_ratio(kt, s, smax, rows + p * d, s[i], i, best, work);
     }
     free(work);
   }
@@ -108,14 +113,10 @@ static bfcr_status davies_bouldin(bfcr_ctx *ctx, const bfcr_level *L, int d, dou
   if (st != BFCR_OK) goto cleanup;
   if (ctx->size > 1) BFCR_CALL(gather_slices(ctx, tterms, m));
   for (int64_t p = 0; p < m; p++) terms[order[p]] = tterms[p];
-  double sum = 0.0;
-  for (int64_t i = 0; i < m; i++) sum += terms[i];
-  *db = sum / (double)m;
 cleanup:
-  bfcr_kdtree_free(kt);
+  bfcr_kdtree_free(own);
   free(cent);
   free(s);
-  free(terms);
   free(tterms);
   free(smax);
   return st;
@@ -172,7 +173,11 @@ bfcr_status bfcr_tree_metrics(bfcr_ctx *ctx, bfcr_tree *t) {
         h += dd + c > 0.0 ? (dd - c) / (dd + c) : 0.0;
       }
       I->hci = h / (double)k;
-      BFCR_CALL(davies_bouldin(ctx, L, d, &I->db));
+      if (L->dbterm) { /* terms from the level's build, now in dendrogram order */
+        double sum = 0.0;
+        for (int64_t i = 0; i < k; i++) sum += L->dbterm[i];
+        I->db = sum / (double)k;
+      }
     }
     if (k >= 2 && n > k) {
       double B = total_ss - W;

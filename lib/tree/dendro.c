@@ -77,6 +77,7 @@ bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t) {
     BFCR_CALL(permute_i(ctx, &L->nchild, f2p[l], m, NULL));
     BFCR_CALL(permute_i(ctx, &L->bf, f2p[l], m, p2f[l]));
     BFCR_CALL(permute_d(ctx, &L->bfdist, f2p[l], m, 1));
+    BFCR_CALL(permute_d(ctx, &L->dbterm, f2p[l], m, 1));
     BFCR_CALL(permute_i(ctx, &L->parent, f2p[l], m, l < T ? p2f[l + 1] : NULL));
     BFCR_ALLOC(ctx, L->start, m + 1);
     L->start[0] = 0;

@@ -21,27 +21,36 @@
 /* Width of a node summary: n, mean[d], sse, ymean, edge, then unused. */
 #define BFCR_NS_N 0
 #define BFCR_NS_MEAN 1
-static inline int64_t bfcr_ns_width(int d) { return d + 4; }
-static inline int64_t bfcr_ns_sse(int d) { return 1 + d; }
-static inline int64_t bfcr_ns_y(int d) { return 2 + d; }
-static inline int64_t bfcr_ns_edge(int d) { return 3 + d; }
+static inline int64_t bfcr_ns_width(int d) {
+  return d + 4;
+}
+static inline int64_t bfcr_ns_sse(int d) {
+  return 1 + d;
+}
+static inline int64_t bfcr_ns_y(int d) {
+  return 2 + d;
+}
+static inline int64_t bfcr_ns_edge(int d) {
+  return 3 + d;
+}
 
 typedef struct bfcr_level {
-  int64_t m;          /* nodes (items) at this level; level 0: n samples */
+  int64_t m; /* nodes (items) at this level; level 0: n samples */
   /* Nodes of this level, as produced by the components of level - 1 (level >= 1): */
-  double *ns;         /* [m * ns_width] summaries: count, centroid, sse, mean y, edge sum */
-  int64_t *minidx;    /* [m] smallest member sample (global index) */
-  int64_t *nchild;    /* [m] items of level - 1 merged into this node */
-  int64_t *start;     /* [m + 1] sample range in dendrogram order (after ordering) */
+  double *ns;      /* [m * ns_width] summaries: count, centroid, sse, mean y, edge sum */
+  int64_t *minidx; /* [m] smallest member sample (global index) */
+  int64_t *nchild; /* [m] items of level - 1 merged into this node */
+  int64_t *start;  /* [m + 1] sample range in dendrogram order (after ordering) */
   /* This level's items and their best friends (all levels but the top): */
-  int64_t *bf;        /* [m] best friend (item index at this level) */
-  double *bfdist;     /* [m] Euclidean distance to it */
-  int64_t *parent;    /* [m] node of level + 1 holding this item */
+  int64_t *bf;     /* [m] best friend (item index at this level) */
+  double *bfdist;  /* [m] Euclidean distance to it */
+  int64_t *parent; /* [m] node of level + 1 holding this item */
+  double *dbterm;  /* [m] Davies-Bouldin term of each item (levels >= 1 with m >= 2) */
 } bfcr_level;
 
 struct bfcr_tree {
   int d;
-  int64_t n;             /* samples (global) */
+  int64_t n; /* samples (global) */
   int64_t n_local, offset;
   int has_y;
   int nlevels;           /* levels including 0 */
@@ -83,7 +92,16 @@ void bfcr_ns_merge(int d, const double *a, const double *b, double *out);
 /* Renumber all levels in dendrogram order and fill start[] and order[]. Local. */
 bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t);
 
-/* Per-level metrics HCI, CH, DB, BIC and sizes into t->info (GCV left NaN). Local. */
+/* Davies-Bouldin terms of a level's items, max_j (s_i + s_j) / |mu_i - mu_j|, into
+ * terms[m] (metrics.c), on kt when given (a kd-tree over the level's centroids in item
+ * order, as the level's best-friend search builds it), else on a tree built here.
+ * Needs ns, bf and bfdist. Collective with several ranks (each computes a slice). */
+struct bfcr_kdtree;
+bfcr_status bfcr_level_db_terms(bfcr_ctx *ctx, const bfcr_level *L, int d,
+                                const struct bfcr_kdtree *kt, double *terms);
+
+/* Per-level metrics HCI, CH, DB (from the terms), BIC and sizes into t->info (GCV left
+ * NaN). Local. */
 bfcr_status bfcr_tree_metrics(bfcr_ctx *ctx, bfcr_tree *t);
 
 #endif

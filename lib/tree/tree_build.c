@@ -25,36 +25,49 @@
 
 /* Best friends of a replicated level. Several ranks split the kd-tree search by runs of
  * whole leaves (spatially coherent, unlike slices of the item order) and gather the
- * answers; every part is exactly what the whole search gives for those points. */
+ * answers; every part is exactly what the whole search gives for those points. The
+ * kd-tree, when the search used one, is handed to the caller (*tree_out) for the
+ * level's Davies-Bouldin terms, which walk the same centroids. */
 static bfcr_status level_bestfriends(bfcr_ctx *ctx, const double *cent, int64_t m, int d,
-                                     int64_t *bf, double *dist2) {
+                                     int64_t *bf, double *dist2, bfcr_kdtree **tree_out) {
   bfcr_status st = BFCR_OK;
   bfcr_kdtree *t = NULL;
   int64_t *pnn = NULL, *all_nn = NULL, lo = 0, hi = 0;
   double *pd2 = NULL, *all_d2 = NULL;
-  if (ctx->size == 1 || m < 4096 || !bfcr_knn_prefers_kdtree(cent, m, d)) {
+  *tree_out = NULL;
+  if (!bfcr_knn_prefers_kdtree(cent, m, d)) {
     st = bfcr_knn_allnn(cent, m, d, ctx->nthreads, bf, dist2);
     return st == BFCR_OK
                ? st
                : bfcr_err(ctx, st, "nearest-neighbour search failed (%lld items)", (long long)m);
   }
-  pnn = malloc((size_t)m * sizeof *pnn);
-  pd2 = malloc((size_t)m * sizeof *pd2);
-  all_nn = malloc((size_t)m * sizeof *all_nn);
-  all_d2 = malloc((size_t)m * sizeof *all_d2);
-  st = pnn && pd2 && all_nn && all_d2 ? bfcr_kdtree_build(cent, m, d, ctx->nthreads, &t)
-                                      : BFCR_ERR_NOMEM;
-  if (st == BFCR_OK)
+  const int split = ctx->size > 1 && m >= 4096;
+  if (split) {
+    pnn = malloc((size_t)m * sizeof *pnn);
+    pd2 = malloc((size_t)m * sizeof *pd2);
+    all_nn = malloc((size_t)m * sizeof *all_nn);
+    all_d2 = malloc((size_t)m * sizeof *all_d2);
+    if (!pnn || !pd2 || !all_nn || !all_d2) st = BFCR_ERR_NOMEM;
+  }
+  if (st == BFCR_OK) st = bfcr_kdtree_build(cent, m, d, ctx->nthreads, &t);
+  if (st == BFCR_OK && !split) st = bfcr_kdtree_allnn(t, ctx->nthreads, bf, dist2);
+  if (st == BFCR_OK && split)
     st = bfcr_kdtree_allnn_part(t, ctx->rank, ctx->size, ctx->nthreads, &lo, &hi, pnn, pd2);
   if (st != BFCR_OK)
     bfcr_err(ctx, st, "nearest-neighbour search failed (%lld items)", (long long)m);
-  BFCR_CALL(bfcr_agree(ctx, st));
-  BFCR_CALL(bfcr_allgather_items(ctx, pnn, hi - lo, sizeof(int64_t), all_nn));
-  BFCR_CALL(bfcr_allgather_items(ctx, pd2, hi - lo, sizeof(double), all_d2));
-  const int64_t *order = bfcr_kdtree_order(t);
-  for (int64_t p = 0; p < m; p++) {
-    bf[order[p]] = all_nn[p];
-    dist2[order[p]] = all_d2[p];
+  if (split) {
+    BFCR_CALL(bfcr_agree(ctx, st));
+    BFCR_CALL(bfcr_allgather_items(ctx, pnn, hi - lo, sizeof(int64_t), all_nn));
+    BFCR_CALL(bfcr_allgather_items(ctx, pd2, hi - lo, sizeof(double), all_d2));
+    const int64_t *order = bfcr_kdtree_order(t);
+    for (int64_t p = 0; p < m; p++) {
+      bf[order[p]] = all_nn[p];
+      dist2[order[p]] = all_d2[p];
+    }
+  }
+  if (st == BFCR_OK) {
+    *tree_out = t;
+    t = NULL;
   }
 cleanup:
   bfcr_kdtree_free(t);
@@ -76,6 +89,7 @@ void bfcr_tree_free(bfcr_tree *t) {
     free(L->bf);
     free(L->bfdist);
     free(L->parent);
+    free(L->dbterm);
   }
   free(t->lv);
   free(t->order);
@@ -95,6 +109,7 @@ bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double
   bfcr_status st = BFCR_OK;
   bfcr_tree *t = NULL;
   double *cent = NULL, *dist2 = NULL, *own = NULL;
+  bfcr_kdtree *kt = NULL; /* the current level's centroid tree */
   const double *Z = zs->Z;
   int64_t *work = NULL;
   int agreed = 0; /* st was agreed by a collective step: do not agree again */
@@ -143,11 +158,18 @@ bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double
         memcpy(cent + i * d, cur->ns + i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
       BFCR_ALLOC(ctx, cur->bf, m);
       BFCR_ALLOC(ctx, cur->bfdist, m);
-      BFCR_CALL(level_bestfriends(ctx, cent, m, d, cur->bf, cur->bfdist));
+      BFCR_CALL(level_bestfriends(ctx, cent, m, d, cur->bf, cur->bfdist, &kt));
       for (int64_t i = 0; i < m; i++) cur->bfdist[i] = sqrt(cur->bfdist[i]);
       free(cent);
       cent = NULL;
       bfcr_phase_add(ctx, "nn levels >= 1", bfcr_wtime() - tl, 0.0);
+      /* Davies-Bouldin while the level's kd-tree exists (one build per level, not two). */
+      tl = bfcr_wtime();
+      BFCR_ALLOC(ctx, cur->dbterm, m);
+      BFCR_CALL(bfcr_level_db_terms(ctx, cur, d, kt, cur->dbterm));
+      bfcr_kdtree_free(kt);
+      kt = NULL;
+      bfcr_phase_add(ctx, "davies-bouldin", bfcr_wtime() - tl, 0.0);
     }
     tl = bfcr_wtime();
     BFCR_ALLOC(ctx, cur->parent, m);
@@ -186,6 +208,7 @@ bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double
   *out = t;
   t = NULL;
 cleanup:
+  bfcr_kdtree_free(kt);
   free(cent);
   free(dist2);
   free(own);
