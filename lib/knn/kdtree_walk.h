@@ -22,6 +22,7 @@
  * compared by canonical distance and index. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <omp.h>
 
 #include "knn/kdtree_impl.h"
@@ -108,7 +109,12 @@ KD_INLINE uint64_t KD_FN(kd_leaf_filter)(const bfcr_kdtree *t, const float *qf, 
   const double r = sqrt(cut) * (1.0 + 0x1p-22) + fm;
   const double cd = r * r * (1.0 + (double)(d + 2) * 0x1p-23) + 1e-43;
   float cf = cd >= 3e38 ? INFINITY : (float)cd;
-  if ((double)cf < cd) cf = nextafterf(cf, INFINITY);
+  if ((double)cf < cd) { /* rounded down: the next float up (cf is positive, finite) */
+    uint32_t u;
+    memcpy(&u, &cf, sizeof u);
+    u++;
+    memcpy(&cf, &u, sizeof u);
+  }
   const __m256 cv = _mm256_set1_ps(cf);
   const float *base = t->Pf + lo * d;
   uint64_t cand = 0;
