@@ -13,4 +13,4 @@ set key outside right top vertical
 set yrange [0:*]
 set xtics rotate by -20
 colors = "#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f #bcbd22 #17becf #393b79 #e7ba52 #637939 #ad494a"
-plot for [i=2:11] "phases-strong.dat" using i:xtic(1) title columnheader(i) lc rgb word(colors, (i - 2) % 14 + 1)
+plot for [i=2:12] "phases-strong.dat" using i:xtic(1) title columnheader(i) lc rgb word(colors, (i - 2) % 14 + 1)
