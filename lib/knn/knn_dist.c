@@ -556,7 +556,11 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   }
   AGREE(); /* [5] */
   for (int p = 0; p < P; p++) qscnt[p] = 0;
-  for (int64_t j = 0; j < ns; j++) {
+  /* Queries leave in this slab's kd-tree order: spatial neighbours then walk the same
+   * nodes of the receiving tree one after the other (the slab order is the input order). */
+  const int64_t *tix = ns > 0 ? bfcr_kdtree_index(tree) : NULL;
+  for (int64_t k = 0; k < ns; k++) {
+    const int64_t j = tix[k];
     for (int p = qlo[j]; p <= qhi[j]; p++) {
       if (p == rank || info[4 * p + 3] == 0.0) continue;
       const int64_t q = qsdis[p] + qscnt[p]++;
