@@ -224,14 +224,17 @@ static bfcr_status kd_build_owned(double *W, int64_t n, int d, int nthreads, bfc
   for (int64_t i = 0; i < t->nnodes; i++) {
     if (t->node[i].right < 0) t->leaf[t->nleaves++] = i;
   }
-  /* Largest |coordinate| (a max: the same for any thread count) decides the float copy. */
+  /* Largest |coordinate| (a max: the same for any thread count) decides the float copy,
+   * which only the AVX2 walks read. */
   double fmax = 0.0;
+  if (t->avx2) {
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(b, n, d) \
     reduction(max                                                                       \
               : fmax)
-  for (int64_t i = 0; i < n * d; i++) {
-    const double a = fabs(b->W[i]);
-    if (a > fmax) fmax = a;
+    for (int64_t i = 0; i < n * d; i++) {
+      const double a = fabs(b->W[i]);
+      if (a > fmax) fmax = a;
+    }
   }
   t->fmax = fmax;
   if (t->avx2 && fmax <= 1e15) {

@@ -69,22 +69,22 @@ struct bfcr_kdtree {
 const bfcr_kd_walks *bfcr_kd_walks_plain(void);
 const bfcr_kd_walks *bfcr_kd_walks_avx2(int d);
 
-/* A squared distance above which no point with weight sum <= num can have a ratio above
- * best (kdtree_maxratio.c); +inf when nothing can be skipped. */
-static inline double bfcr_kd_ratio_cut(double num, double best) {
-  if (!(best > 0.0)) return INFINITY;
-  const double r = num / best;
+/* The squared-distance cut for a weight-sum-to-best ratio r = num / best (see below). */
+static inline double bfcr_kd_ratio_cut_r(double r) {
   if (!(r <= 1e150)) return INFINITY;
   if (r < 1e-140) return 1e-280;
   return r * r * (1.0 + 0x1p-40);
 }
 
+/* A squared distance above which no point with weight sum <= num can have a ratio above
+ * best (kdtree_maxratio.c); +inf when nothing can be skipped. */
+static inline double bfcr_kd_ratio_cut(double num, double best) {
+  return best > 0.0 ? bfcr_kd_ratio_cut_r(num / best) : INFINITY;
+}
+
 /* The same with ib = 1 / best precomputed, for best in [1e-280, 1e280]. */
 static inline double bfcr_kd_ratio_cut_inv(double num, double ib) {
-  const double r = num * ib;
-  if (!(r <= 1e150)) return INFINITY;
-  if (r < 1e-140) return 1e-280;
-  return r * r * (1.0 + 0x1p-40);
+  return bfcr_kd_ratio_cut_r(num * ib);
 }
 
 /* The same kernel 4 lanes wide (kdtree_avx2.c): separate multiply and add, no FMA, so
