@@ -90,6 +90,7 @@ DATASETS = {
 CONTENDERS = ["bfcr", "ols", "ridge", "kmeans+lr", "hgb", "rf", "xgboost"]
 ENSEMBLES = ["xgboost", "rf", "hgb"]
 KMEANS_GRID = [2, 4, 8, 16, 32]
+ORIG_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
 
 
 def parse_args():
@@ -202,6 +203,8 @@ def run_bfcr(args, name, train, test, target):
     model = os.path.join(args.work, name + ".bfcr")
     pred = os.path.join(args.work, name + "-pred.csv")
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    if ORIG_WAIT_POLICY is None:  # the passive wait set for the Python side only
+        env.pop("OMP_WAIT_POLICY", None)
     t0 = time.perf_counter()
     fit = subprocess.run([args.bfcr, "fit", train, "--target", target, "-o", model,
                           "--threads", str(args.threads)] + shlex.split(args.bfcr_args),
@@ -373,7 +376,9 @@ def geomean(xs):
 
 
 def fmt(x):
-    return "-" if x != x else "%.4g" % x
+    if x != x:
+        return "-"
+    return "%.0f" % x if abs(x) >= 1000 else "%.4g" % x
 
 
 def markdown(args, info, results, contenders, skipped, total):
@@ -500,7 +505,7 @@ def diamonds_cv(args):
     ver = subprocess.run([args.bfcr, "version"], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True).stdout.strip()
     L = ["# diamonds: %d-fold CV of the 80%% training part" % args.folds, "",
-         "bfcr %s, fit flags `%s`, seed %d; %.0f s in all; load at the end %s." % (
+         "%s, fit flags `%s`, seed %d; %.0f s in all; load at the end %s." % (
              ver or "?", args.bfcr_args or "(defaults)", args.seed, total,
              " ".join("%.2f" % x for x in os.getloadavg())), "",
          "| fold | train / held-out rows | bfcr RMSE | linear RMSE | bfcr worst abs error "
@@ -525,6 +530,9 @@ def main():
     args.shared_data = os.environ.get("BFCR_DATASETS")  # where paper sets live when not here
     args.bfcr = os.path.abspath(args.bfcr)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    # On a loaded machine, OpenMP threads spinning at barriers (HGB, xgboost) made small fits
+    # take seconds; read when the OpenMP runtime starts, i.e. at the first sklearn import.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.makedirs(args.work, exist_ok=True)
     if args.diamonds_cv:
         diamonds_cv(args)
