@@ -316,7 +316,7 @@ def benchmark(args):
         if c not in CONTENDERS:
             sys.exit("unknown contender %s (known: %s)" % (c, ",".join(CONTENDERS)))
     cache_path, cache = load_cache(args)
-    results, info, skipped = [], [], []
+    results, info, skipped, cached = [], [], [], 0
     t_all = time.perf_counter()
     for name in names:
         group, _, target = DATASETS[name]
@@ -340,7 +340,7 @@ def benchmark(args):
                 rmse, secs, note, _ = run_bfcr(args, name, train, test, target)
             elif key in cache:
                 rmse, secs, note = cache[key]["rmse"], cache[key]["seconds"], cache[key]["note"]
-                note = (note + ", cached").lstrip(", ")
+                cached += 1
             else:
                 if py is None:
                     py = Python(args, Xtr, ytr, Xte, yte)
@@ -353,8 +353,9 @@ def benchmark(args):
             results.append(dict(group=group, dataset=name, n_train=ntr, n_test=nte,
                                 d=Xtr.shape[1], contender=c, rmse=rmse, seconds=secs,
                                 note=note))
-            print("# %-12s %-10s RMSE %-12.6g %7.2f s  %s" % (name, c, rmse, secs, note),
-                  flush=True)
+            print("# %-12s %-10s RMSE %-12.6g %7.2f s  %s%s" % (
+                name, c, rmse, secs, note, " (cached)" if key in cache and c != "bfcr" else ""),
+                flush=True)
     total = time.perf_counter() - t_all
     out_csv = args.out_csv or os.path.join(args.work, "accuracy.csv")
     out_md = args.out_md or os.path.join(args.work, "accuracy.md")
@@ -363,7 +364,7 @@ def benchmark(args):
         w.writeheader()
         for r in results:
             w.writerow(dict(r, rmse="%.9g" % r["rmse"], seconds="%.3f" % r["seconds"]))
-    md = markdown(args, info, results, contenders, skipped, total)
+    md = markdown(args, info, results, contenders, skipped, total, cached)
     with open(out_md, "w") as f:
         f.write(md)
     print(md)
@@ -381,7 +382,7 @@ def fmt(x):
     return "%.0f" % x if abs(x) >= 1000 else "%.4g" % x
 
 
-def markdown(args, info, results, contenders, skipped, total):
+def markdown(args, info, results, contenders, skipped, total, cached):
     R = {(r["dataset"], r["contender"]): r["rmse"] for r in results}
     ver = subprocess.run([args.bfcr, "version"], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True).stdout.strip()
@@ -391,6 +392,9 @@ def markdown(args, info, results, contenders, skipped, total):
              ver or "?", args.bfcr_args or "(defaults)", args.seed,
              ", --quick" if args.quick else "", total,
              " ".join("%.2f" % x for x in os.getloadavg())), ""]
+    if cached:
+        L += ["%d peer results were taken from the cache (same split file, same settings)."
+              % cached, ""]
     if skipped:
         L += ["Skipped (data not available): %s." % ", ".join(skipped), ""]
     L += ["| dataset | group | train rows | test rows | features (one-hot) | target |",
