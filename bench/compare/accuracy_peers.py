@@ -31,9 +31,11 @@ seeded 20% part of the training rows):
   xgboost    XGBRegressor(tree_method="hist", n_estimators 500, learning_rate 0.05, max_depth
              6, random_state 1), early stopping (50 rounds) on the inner validation part, then
              refit on all training rows with the best number of rounds
-Text columns: one-hot encoded for the Python contenders exactly as bfcr's CSV reader does
-(one 0/1 column per category, sorted; unseen test categories give all zeros); bfcr reads the
-text columns itself.
+Text columns: one-hot encoded for the Python contenders into the same columns as bfcr's CSV
+reader makes (one 0/1 column per category of the training rows; unseen test categories give
+all zeros); bfcr reads the text columns itself. The Python side runs with OMP_WAIT_POLICY=PASSIVE
+(unless set): on a loaded machine, threads spinning at OpenMP barriers made small HistGB and
+xgboost fits take seconds. bfcr's processes get the environment as it was.
 
 Peer results are cached in --work/peers-cache.json (key: dataset, contender, training file
 sha256, quick flag) so that re-running bfcr alone is quick; --no-cache recomputes them. bfcr is
@@ -160,12 +162,7 @@ def source_file(args, name):
             return path
         return statsmodels_set(src[3:], path)
     path = os.path.join(ROOT, src)
-    if not os.path.exists(path):
-        shared = os.path.join(args.shared_data or "", os.path.relpath(src, "datasets"))
-        if args.shared_data and os.path.exists(shared):
-            return shared
-        return None
-    return path
+    return path if os.path.exists(path) else None
 
 
 def split_lines(path, frac, seed, train_path, test_path):
@@ -460,7 +457,6 @@ def markdown(args, info, results, contenders, skipped, total, cached):
 
 def diamonds_cv(args):
     import numpy as np
-    import pandas as pd
     from sklearn.linear_model import LinearRegression
     from sklearn.model_selection import KFold
     target = "price"
@@ -531,7 +527,6 @@ def diamonds_cv(args):
 
 def main():
     args = parse_args()
-    args.shared_data = os.environ.get("BFCR_DATASETS")  # where paper sets live when not here
     args.bfcr = os.path.abspath(args.bfcr)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     # On a loaded machine, OpenMP threads spinning at barriers (HGB, xgboost) made small fits
