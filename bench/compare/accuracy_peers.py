@@ -70,6 +70,7 @@ import types
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 import peers  # noqa: E402  (load(): pandas read + one-hot; Peers: OLS, HGB, k-means + linear)
 
 # name -> (group, source, target); source is a path relative to ROOT or "gen:" / "sm:".
