@@ -120,7 +120,7 @@ static bfcr_status assemble(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_
   BFCR_ALLOC(ctx, m->w, k * d);
   for (int64_t i = 0; i < k; i++) {
     if (c == 0) { /* level 0: the samples themselves (only chosen when n = 1) */
-      memcpy(m->centroids + i * d, lf[0].sum + i * bfcr_sum_len(d) + 1, (size_t)d * sizeof(double));
+      memcpy(m->centroids + i * d, bfcr_level_fit_mean(&lf[0], d, i), (size_t)d * sizeof(double));
     } else {
       memcpy(m->centroids + i * d, t->lv[c].ns + i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
     }

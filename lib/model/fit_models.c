@@ -30,6 +30,7 @@
 #include <omp.h>
 #endif
 
+#include "model/fit_rows.h"
 #include "model/standardize.h"
 #include "par/redistribute.h"
 #include "par/reduce.h"
@@ -443,6 +444,11 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   BFCR_CALL_AGREED(bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
   dr.rows = rows;
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
+  if (bfcr_fit_rows_mode(t, lo)) { /* wide data: from the rows (fit_rows.c) */
+    st = bfcr_fit_levels_rows(ctx, t, NULL, y, rows, dr.lo, dr.hi, p, lo, lf);
+    agreed = 1;
+    goto cleanup;
+  }
   { /* load balance of the data-parallel rows and of the model-parallel fits */
     int64_t m = t->lv[lo].m, i0, i1;
     fit_range(ctx, t, p, lo, &dr, &i0, &i1);
@@ -480,6 +486,7 @@ bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, co
   if (ctx->size > 1) return fit_levels_dist(ctx, t, zs, y, p, lo, lf);
   const double *Z = zs->Z;
   BFCR_CHECK(ctx, Z != NULL, BFCR_ERR_INTERNAL, "one-rank fit needs the stored rows");
+  if (bfcr_fit_rows_mode(t, lo)) return bfcr_fit_levels_rows(ctx, t, Z, y, NULL, 0, 0, p, lo, lf);
   double t0 = bfcr_wtime();
   for (int l = lo; l <= T; l++)
     BFCR_CALL(level_summaries(ctx, t, Z, y, l, l == lo, l > lo ? &lf[l - 1] : NULL, &lf[l]));
