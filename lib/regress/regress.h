@@ -38,8 +38,8 @@ void bfcr_sum_rows_work(const double *X, int64_t ldx, const double *y, int64_t n
 
 /* The same from row pointers (row i = xr[i], d values): bit-identical to
  * bfcr_sum_rows_work on the same rows stored contiguously. */
-void bfcr_sum_rowptrs_work(const double *const *xr, const double *y, int64_t n, int d,
-                           double *work, double *out);
+void bfcr_sum_rowptrs_work(const double *const *xr, const double *y, int64_t n, int d, double *work,
+                           double *out);
 
 typedef struct bfcr_ridge_grid {
   double lambda_min, lambda_max; /* relative to trace(Sxx)/d (1 when that is 0) */
@@ -77,13 +77,13 @@ bfcr_status bfcr_ridge_fit(const double *sum, int d, const double *w0, const bfc
  * (non-finite input, LAPACK failure). */
 int64_t bfcr_ridge_rows_work_len(int64_t n, int d);
 bfcr_status bfcr_ridge_rows_fit(const double *const *xr, const double *y, int64_t n, int d,
-                                const double *w0, const bfcr_ridge_grid *grid,
-                                double fixed_lambda, double *work, double *w, double *intercept,
-                                double *mean_out, bfcr_ridge_result *res);
+                                const double *w0, const bfcr_ridge_grid *grid, double fixed_lambda,
+                                double *work, double *w, double *intercept, double *mean_out,
+                                bfcr_ridge_result *res);
 /* RSS and df at each penalty from the rows (the counterpart of bfcr_ridge_path). */
 bfcr_status bfcr_ridge_rows_path(const double *const *xr, const double *y, int64_t n, int d,
-                                 const double *w0, int nlambda, const double *lambdas,
-                                 double *work, double *rss, double *df);
+                                 const double *w0, int nlambda, const double *lambdas, double *work,
+                                 double *rss, double *df);
 /* Flops of one fit (the path costs the same minus the coefficients): counted for the
  * BLAS calls (SYRK n(n+1)d, GEMV 2mn), an estimate for dsyevd (14/3 n^3, the
  * tridiagonal reduction, divide-and-conquer merges without deflation and the

@@ -88,8 +88,7 @@ static double grid_lambda(const bfcr_ridge_grid *g, double scale, int k) {
 }
 
 bfcr_status bfcr_spectrum_select(const bfcr_spectrum *sp, const bfcr_ridge_grid *grid,
-                                 double fixed_lambda, double trace, int d,
-                                 bfcr_ridge_result *res) {
+                                 double fixed_lambda, double trace, int d, bfcr_ridge_result *res) {
   double lambda, rss, df, gcv;
   if (!grid) {
     lambda = fixed_lambda;

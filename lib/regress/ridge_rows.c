@@ -46,8 +46,9 @@ static int64_t syevd_liwork(int64_t n) {
 int64_t bfcr_ridge_rows_work_len(int64_t n, int d) {
   if (n < 1 || d < 0) return 0;
   const int64_t kc = d < BFCR_ROWS_CHUNK ? (d > 0 ? d : 1) : BFCR_ROWS_CHUNK;
-  const int64_t liw = (syevd_liwork(n) * (int64_t)sizeof(lapack_int) + (int64_t)sizeof(double) - 1) /
-                      (int64_t)sizeof(double);
+  const int64_t liw =
+      (syevd_liwork(n) * (int64_t)sizeof(lapack_int) + (int64_t)sizeof(double) - 1) /
+      (int64_t)sizeof(double);
   /* mean (d + 1), chunk, G, s, a, y', alpha, dsyevd work + iwork */
   return ((int64_t)d + 1) + n * kc + n * n + 4 * n + syevd_lwork(n) + liw;
 }
@@ -132,9 +133,8 @@ static bfcr_status prepare(const double *const *xr, const double *y, int64_t n, 
   if (!isfinite(trace)) return BFCR_ERR_NUMERIC;
   if (n > 1) {
     lapack_int info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)n, L->G,
-                                          (lapack_int)n, L->s, L->lwork,
-                                          (lapack_int)syevd_lwork(n), L->iwork,
-                                          (lapack_int)syevd_liwork(n));
+                                          (lapack_int)n, L->s, L->lwork, (lapack_int)syevd_lwork(n),
+                                          L->iwork, (lapack_int)syevd_liwork(n));
     if (info != 0) return BFCR_ERR_NUMERIC;
   } else {
     L->s[0] = L->G[0];
@@ -172,14 +172,15 @@ static bfcr_status prepare(const double *const *xr, const double *y, int64_t n, 
   return BFCR_OK;
 }
 
-static int bad_args(const double *const *xr, const double *y, int64_t n, int d, const double *work) {
+static int bad_args(const double *const *xr, const double *y, int64_t n, int d,
+                    const double *work) {
   return !xr || !y || n < 1 || n > INT32_MAX || d < 0 || !work;
 }
 
 bfcr_status bfcr_ridge_rows_fit(const double *const *xr, const double *y, int64_t n, int d,
-                                const double *w0, const bfcr_ridge_grid *grid,
-                                double fixed_lambda, double *work, double *w, double *intercept,
-                                double *mean_out, bfcr_ridge_result *res) {
+                                const double *w0, const bfcr_ridge_grid *grid, double fixed_lambda,
+                                double *work, double *w, double *intercept, double *mean_out,
+                                bfcr_ridge_result *res) {
   if (bad_args(xr, y, n, d, work) || !intercept || !res || (d > 0 && !w)) return BFCR_ERR_ARG;
   const int search = !(fixed_lambda >= 0.0);
   if (!search && !isfinite(fixed_lambda)) return BFCR_ERR_ARG;
@@ -211,8 +212,8 @@ bfcr_status bfcr_ridge_rows_fit(const double *const *xr, const double *y, int64_
   for (int64_t c0 = 0; c0 < dd; c0 += BFCR_ROWS_CHUNK) {
     const int64_t kc = dd - c0 < BFCR_ROWS_CHUNK ? dd - c0 : BFCR_ROWS_CHUNK;
     centre_chunk(xr, n, c0, kc, L.mean, L.C);
-    cblas_dgemv(CblasColMajor, CblasTrans, (int)n, (int)kc, 1.0, L.C, (int)n, alpha, 1, 1.0,
-                w + c0, 1);
+    cblas_dgemv(CblasColMajor, CblasTrans, (int)n, (int)kc, 1.0, L.C, (int)n, alpha, 1, 1.0, w + c0,
+                1);
   }
   double b0 = L.mean[dd];
   for (int64_t i = 0; i < dd; i++) b0 -= L.mean[i] * w[i];
@@ -226,8 +227,8 @@ bfcr_status bfcr_ridge_rows_fit(const double *const *xr, const double *y, int64_
 }
 
 bfcr_status bfcr_ridge_rows_path(const double *const *xr, const double *y, int64_t n, int d,
-                                 const double *w0, int nlambda, const double *lambdas,
-                                 double *work, double *rss, double *df) {
+                                 const double *w0, int nlambda, const double *lambdas, double *work,
+                                 double *rss, double *df) {
   if (bad_args(xr, y, n, d, work) || nlambda < 0 || (nlambda > 0 && (!lambdas || !rss || !df)))
     return BFCR_ERR_ARG;
   const rows_layout L = layout(work, n, d);

@@ -70,18 +70,17 @@ void bfcr_sum_merge(const double *a, const double *b, int d, double *out) {
 }
 
 /* Row i: X + i ldx, or xr[i] when row pointers are given. */
-static inline const double *xrow(const double *X, int64_t ldx, const double *const *xr,
-                                 int64_t i) {
+static inline const double *xrow(const double *X, int64_t ldx, const double *const *xr, int64_t i) {
   return xr ? xr[i] : X + i * ldx;
 }
 /* z_i = (X[i, 0..d-1], y[i]) */
-static inline double zval(const double *X, int64_t ldx, const double *const *xr,
-                          const double *y, int d, int64_t i, int64_t j) {
+static inline double zval(const double *X, int64_t ldx, const double *const *xr, const double *y,
+                          int d, int64_t i, int64_t j) {
   return j < d ? xrow(X, ldx, xr, i)[j] : y[i];
 }
 
-static void sum_rows_impl(const double *X, int64_t ldx, const double *const *xr,
-                          const double *y, int64_t n, int d, double *work, double *out) {
+static void sum_rows_impl(const double *X, int64_t ldx, const double *const *xr, const double *y,
+                          int64_t n, int d, double *work, double *out) {
   const int64_t p = (int64_t)d + 1, len = bfcr_sum_len(d);
   memset(out, 0, (size_t)len * sizeof(double));
   if (n <= 0) return;
@@ -147,8 +146,8 @@ void bfcr_sum_rows_work(const double *X, int64_t ldx, const double *y, int64_t n
   sum_rows_impl(X, ldx, NULL, y, n, d, work, out);
 }
 
-void bfcr_sum_rowptrs_work(const double *const *xr, const double *y, int64_t n, int d,
-                           double *work, double *out) {
+void bfcr_sum_rowptrs_work(const double *const *xr, const double *y, int64_t n, int d, double *work,
+                           double *out) {
   sum_rows_impl(NULL, 0, xr, y, n, d, work, out);
 }
 

@@ -25,8 +25,12 @@ typedef struct rows {
 static rows make(unsigned long seed, int64_t n, int d, double noise) {
   gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
   gsl_rng_set(r, seed);
-  rows R = {n, d, malloc((size_t)(n * d) * sizeof(double)), malloc((size_t)n * sizeof(double)),
-            malloc((size_t)d * sizeof(double)), malloc((size_t)n * sizeof(double *))};
+  rows R = {n,
+            d,
+            malloc((size_t)(n * d) * sizeof(double)),
+            malloc((size_t)n * sizeof(double)),
+            malloc((size_t)d * sizeof(double)),
+            malloc((size_t)n * sizeof(double *))};
   for (int j = 0; j < d; j++) R.w0[j] = gsl_ran_gaussian(r, 0.3);
   for (int64_t i = 0; i < n; i++) {
     double t = 1.5;
@@ -92,8 +96,8 @@ static void compare(const rows *R, const double *w0, const bfcr_ridge_grid *g, d
   double wn = 0.0;
   for (int j = 0; j < R->d; j++) wn = fmax(wn, fabs(a.w[j]));
   for (int j = 0; j < R->d; j++)
-    cr_assert(rel(a.w[j], b.w[j], wn) < RTOL, "n=%lld d=%d w[%d]: %.17g vs %.17g",
-              (long long)R->n, R->d, j, a.w[j], b.w[j]);
+    cr_assert(rel(a.w[j], b.w[j], wn) < RTOL, "n=%lld d=%d w[%d]: %.17g vs %.17g", (long long)R->n,
+              R->d, j, a.w[j], b.w[j]);
   cr_assert(rel(a.b, b.b, fmax(fabs(a.b), 1.0)) < RTOL, "intercept %.17g vs %.17g", a.b, b.b);
   cr_assert(rel(a.res.df, b.res.df, a.res.df) < RTOL, "df %.17g vs %.17g", a.res.df, b.res.df);
   /* RSS to 1e-10 of the total sum of squares: the summary path forms its RSS as
