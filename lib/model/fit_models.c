@@ -100,8 +100,8 @@ static bfcr_status level_summaries_dist(bfcr_ctx *ctx, const bfcr_tree *t, int l
     start = iota;
   }
   drow_view v = {d, dr};
-  BFCR_CALL_AGREED(bfcr_reduce_ranges_dist(ctx, len, drow_elem, drow_merge, &v, m, start, dr->lo,
-                                           dr->hi, lf->sum));
+  BFCR_CALL_AGREED(bfcr_reduce_ranges_dist(ctx, len, drow_elem, drow_merge, &v, m, start, dr->lo, dr->hi,
+                                    lf->sum));
 cleanup:
   free(iota);
   if (!agreed) st = bfcr_agree(ctx, st);
@@ -275,8 +275,7 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
   if (P > 1) {
     BFCR_ALLOC(ctx, mine, (ce > cb ? ce - cb : 1) * 2 * K);
     memcpy(mine, part + cb * 2 * K, (size_t)((ce - cb) * 2 * K) * sizeof(double));
-    BFCR_CALL_AGREED(
-        bfcr_allgather_items(ctx, mine, ce - cb, (size_t)(2 * K) * sizeof(double), part));
+    BFCR_CALL_AGREED(bfcr_allgather_items(ctx, mine, ce - cb, (size_t)(2 * K) * sizeof(double), part));
   }
   double n = (double)t->n, best = INFINITY;
   int kbest = K - 1;
@@ -463,8 +462,7 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   dist_rows dr = {NULL, bfcr_block_lo(n, P, ctx->rank), bfcr_block_lo(n, P, ctx->rank + 1)};
   double t0 = bfcr_wtime();
   bfcr_zy_rows zy = {*zs, y};
-  BFCR_CALL_AGREED(
-      bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
+  BFCR_CALL_AGREED(bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
   dr.rows = rows;
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
   if (bfcr_fit_rows_mode(t, lo)) { /* wide data: from the rows (fit_rows.c) */
