@@ -51,7 +51,10 @@ void print_level_table(FILE *f, const bfcr_level_info *lv, int n, int mark) {
             (long long)lv[l].clusters, (long long)lv[l].min_size, (long long)lv[l].max_size);
     metric(f, lv[l].hci, 10);
     metric(f, lv[l].ch, 10);
-    metric(f, lv[l].db, 10);
+    if (lv[l].skipped & BFCR_METRIC_DB)
+      fprintf(f, " %10s", "skipped");
+    else
+      metric(f, lv[l].db, 10);
     metric(f, lv[l].bic, 10);
     metric(f, lv[l].gcv, 10);
     metric(f, lv[l].within_ss, 12);
@@ -113,6 +116,7 @@ void print_levels_json(FILE *f, const bfcr_level_info *lv, int n) {
     json_field(f, "bic", lv[l].bic);
     json_field(f, "gcv", lv[l].gcv);
     json_field(f, "within_ss", lv[l].within_ss);
+    if (lv[l].skipped & BFCR_METRIC_DB) fputs(",\"db_skipped\":true", f);
     fputc('}', f);
   }
   fputc(']', f);
@@ -187,9 +191,12 @@ void print_phase_table(FILE *f, const app_phases *ph, double wall) {
   for (int i = 0; i < ph->n; i++) {
     fprintf(f, "  %-24s %10.4f %6.1f%%", ph->name[i], ph->seconds[i],
             wall > 0 ? 100.0 * ph->seconds[i] / wall : 0.0);
-    if (ph->flops[i] > 0 && ph->seconds[i] > 0)
-      fprintf(f, " %s%9.3f", ph->est[i] ? "~" : " ", ph->flops[i] / ph->seconds[i] * 1e-9);
-    else
+    if (ph->flops[i] > 0 && ph->seconds[i] > 0) {
+      char rate[32];
+      snprintf(rate, sizeof rate, "%s%.3f", ph->est[i] ? "~" : "",
+               ph->flops[i] / ph->seconds[i] * 1e-9);
+      fprintf(f, " %10s", rate);
+    } else
       fprintf(f, " %10s", "-");
     fprintf(f, " %10.4f\n", ph->seconds_min[i]);
   }
