@@ -21,5 +21,6 @@ const app_choice app_routings[] = {
 const app_choice app_small_policies[] = {
     {"shrink", BFCR_SMALL_SHRINK}, {"ancestor", BFCR_SMALL_ANCESTOR}, {NULL, 0}};
 const app_choice app_na_policies[] = {{"error", BFCR_NA_ERROR}, {"drop", BFCR_NA_DROP}, {NULL, 0}};
+const app_choice app_metric_sets[] = {{"needed", 0}, {"all", 1}, {NULL, 0}};
 const app_choice app_text_policies[] = {
     {"onehot", BFCR_TEXT_ONEHOT}, {"error", BFCR_TEXT_ERROR}, {NULL, 0}};

@@ -11,5 +11,6 @@ extern const app_choice app_routings[];
 extern const app_choice app_small_policies[];
 extern const app_choice app_na_policies[];
 extern const app_choice app_text_policies[];
+extern const app_choice app_metric_sets[];
 
 #endif

@@ -241,6 +241,12 @@ int cmd_fit(app *a, int argc, char **argv) {
        .kind = APP_OPT_U64,
        .dest = &fp.seed,
        .help = "seed of any sampling (results are seeded, never random)"},
+      {.name = "--metrics",
+       .kind = APP_OPT_CHOICE,
+       .dest = &fp.all_metrics,
+       .choices = app_metric_sets,
+       .help = "level metrics to compute: those the level choice reads (Davies-Bouldin only "
+               "for --criterion db; others shown as skipped) or all"},
       {.name = "--report",
        .metavar = "FILE.json",
        .kind = APP_OPT_STRING,

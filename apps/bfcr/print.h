@@ -29,6 +29,7 @@ typedef struct app_phases {
   double *seconds;                                /* max over ranks */
   double *seconds_min;                            /* min over ranks */
   double *flops;                                  /* sum over ranks */
+  int *est;                                       /* flops include an estimate */
   double rss_max_mb, rss_min_mb;                  /* peak resident memory of a rank so far */
   double sent_max_mb, sent_min_mb, sent_total_mb; /* bytes handed to MPI for sending so far
                                                       (traffic.c), max/min over ranks, sum */

@@ -55,6 +55,10 @@ BFCR_API const char *bfcr_ctx_phase_name(const bfcr_ctx *ctx, int i);
 BFCR_API double bfcr_ctx_phase_seconds(const bfcr_ctx *ctx, int i);
 /* Analytic floating-point operation count of phase i (0 where not counted). */
 BFCR_API double bfcr_ctx_phase_flops(const bfcr_ctx *ctx, int i);
+/* 1 when phase i's flop count includes an estimate (LAPACK eigensolvers and least
+ * squares, whose work depends on the data; formulas in docs/regression.md), 0 when
+ * every operation is counted. */
+BFCR_API int bfcr_ctx_phase_flops_estimated(const bfcr_ctx *ctx, int i);
 BFCR_API void bfcr_ctx_reset_phases(bfcr_ctx *ctx);
 
 #ifdef __cplusplus

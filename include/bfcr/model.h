@@ -69,6 +69,10 @@ typedef struct bfcr_fit_params {
   int64_t kernel_cap;       /* KRR/SVR: most rows per kernel model; a larger cluster is SPLIT
                                into contiguous pieces. 0 = automatic (2000); unused (stored
                                as 0) for ridge and OLS */
+  int all_metrics;          /* 1: every level metric; 0 (default): Davies-Bouldin (the
+                               costly one) only when the level is chosen by db. Skipped
+                               metrics are NaN with their bit in bfcr_level_info.skipped.
+                               Not stored in the model file. */
 } bfcr_fit_params;
 
 BFCR_API void bfcr_tree_params_init(bfcr_tree_params *p);
@@ -85,7 +89,11 @@ typedef struct bfcr_level_info {
   int64_t min_size, max_size;
   double hci, ch, db, bic, gcv;
   double within_ss;         /* sum of squared distances to cluster centroids */
+  unsigned skipped;         /* BFCR_METRIC_* bits: metrics left NaN because nothing read them
+                               (bfcr_fit_params.all_metrics = 0), not because they do not
+                               apply to the level */
 } bfcr_level_info;
+#define BFCR_METRIC_DB 1u
 
 /* The hierarchical summary tree of a dataset (no regression). */
 typedef struct bfcr_tree bfcr_tree;

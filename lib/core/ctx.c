@@ -169,6 +169,13 @@ void bfcr_phase_add(bfcr_ctx *ctx, const char *name, double seconds, double flop
   snprintf(ctx->phase_name[i], sizeof ctx->phase_name[i], "%s", name);
   ctx->phase_sec[i] = seconds;
   ctx->phase_flops[i] = flops;
+  ctx->phase_est[i] = 0;
+}
+
+void bfcr_phase_add_est(bfcr_ctx *ctx, const char *name, double seconds, double flops) {
+  bfcr_phase_add(ctx, name, seconds, flops);
+  for (int i = 0; ctx && i < ctx->nphases; i++)
+    if (strcmp(ctx->phase_name[i], name) == 0) ctx->phase_est[i] = 1;
 }
 
 int bfcr_ctx_num_phases(const bfcr_ctx *ctx) { return ctx ? ctx->nphases : 0; }
@@ -180,6 +187,9 @@ double bfcr_ctx_phase_seconds(const bfcr_ctx *ctx, int i) {
 }
 double bfcr_ctx_phase_flops(const bfcr_ctx *ctx, int i) {
   return ctx && i >= 0 && i < ctx->nphases ? ctx->phase_flops[i] : 0.0;
+}
+int bfcr_ctx_phase_flops_estimated(const bfcr_ctx *ctx, int i) {
+  return ctx && i >= 0 && i < ctx->nphases ? ctx->phase_est[i] : 0;
 }
 void bfcr_ctx_reset_phases(bfcr_ctx *ctx) {
   if (ctx) ctx->nphases = 0;

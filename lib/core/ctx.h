@@ -28,6 +28,7 @@ struct bfcr_ctx {
   char phase_name[BFCR_MAX_PHASES][32];
   double phase_sec[BFCR_MAX_PHASES];
   double phase_flops[BFCR_MAX_PHASES];
+  unsigned char phase_est[BFCR_MAX_PHASES]; /* flops include an estimate (LAPACK) */
 };
 
 /* Set the context error with a printf-style message; returns code. */
@@ -48,6 +49,9 @@ bfcr_status bfcr_agree(bfcr_ctx *ctx, bfcr_status local);
 /* Phase timers: add wall seconds and flops to the named phase. */
 double bfcr_wtime(void);
 void bfcr_phase_add(bfcr_ctx *ctx, const char *name, double seconds, double flops);
+/* The same for a phase whose flop count includes an estimate (e.g. an eigensolver whose
+ * work depends on the data): the phase is marked so tables can say so. */
+void bfcr_phase_add_est(bfcr_ctx *ctx, const char *name, double seconds, double flops);
 
 /* Allocation that reports through the context (overflow-checked n * size). */
 void *bfcr_calloc(bfcr_ctx *ctx, size_t n, size_t size);

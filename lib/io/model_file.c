@@ -1166,6 +1166,8 @@ static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
         RD(rd_f64(r, &li->bic));
         RD(rd_f64(r, &li->gcv));
         RD(rd_f64(r, &li->within_ss));
+        /* DB is computed wherever HCI is, unless the fit skipped it (not stored). */
+        if (isnan(li->db) && !isnan(li->hci)) li->skipped |= BFCR_METRIC_DB;
       }
       break;
     case SEC_CENT: {

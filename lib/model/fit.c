@@ -120,7 +120,7 @@ static bfcr_status assemble(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_
   BFCR_ALLOC(ctx, m->w, k * d);
   for (int64_t i = 0; i < k; i++) {
     if (c == 0) { /* level 0: the samples themselves (only chosen when n = 1) */
-      memcpy(m->centroids + i * d, lf[0].sum + i * bfcr_sum_len(d) + 1, (size_t)d * sizeof(double));
+      memcpy(m->centroids + i * d, bfcr_level_fit_mean(&lf[0], d, i), (size_t)d * sizeof(double));
     } else {
       memcpy(m->centroids + i * d, t->lv[c].ns + i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
     }
@@ -281,8 +281,10 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   bfcr_zsrc zs = {Z, train->X, m->mean, m->scale, d};
   bfcr_phase_add(ctx, "standardize", bfcr_wtime() - t0, 3.0 * train->n_local * d);
 
-  st = bfcr_tree_build_src(ctx, &zs, train->y, train->n_local, train->offset, train->n_global, d,
-                           p.tree.max_levels, &t);
+  /* Davies-Bouldin (an exact max-ratio search, up to 29% of a fit) only when read. */
+  const int need_db = p.all_metrics || (p.level == 0 && p.criterion == BFCR_CRIT_DB);
+  st = bfcr_tree_build_src_ex(ctx, &zs, train->y, train->n_local, train->offset, train->n_global,
+                              d, p.tree.max_levels, need_db ? 0 : BFCR_TREE_SKIP_DB, &t);
   if (st != BFCR_OK) {
     agreed = ctx->size > 1;
     goto cleanup;

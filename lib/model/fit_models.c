@@ -30,6 +30,7 @@
 #include <omp.h>
 #endif
 
+#include "model/fit_rows.h"
 #include "model/standardize.h"
 #include "par/redistribute.h"
 #include "par/reduce.h"
@@ -218,7 +219,8 @@ static double summary_rss(const double *s, int d, const double *w, double b) {
  * absolute penalty. Returns the chosen penalty and the level's GCV. */
 static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_fit_params *p, int l,
                                  const bfcr_level_fit *up, const bfcr_level_fit *lf,
-                                 const int8_t *fallback, double *lambda, double *gcv) {
+                                 const int8_t *fallback, double *lambda, double *gcv,
+                                 double *flops) {
   bfcr_status st = BFCR_OK;
   int d = t->d, nt = ctx->nthreads, top = l == t->nlevels - 1, K = p->lambda_steps;
   int P = ctx->size, agreed = 0;
@@ -230,6 +232,7 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
   int64_t cb = bfcr_block_lo(nchunks, P, ctx->rank), ce = bfcr_block_lo(nchunks, P, ctx->rank + 1);
   double *lam = NULL, *part = NULL, *work = NULL, *mine = NULL;
   int failed = 0;
+  double fl = 0.0;
   BFCR_ALLOC(ctx, lam, K);
   for (int k = 0; k < K; k++)
     lam[k] = K == 1 ? p->lambda_min
@@ -237,7 +240,8 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
                           (log(p->lambda_max) - log(p->lambda_min)) * k / (double)(K - 1));
   BFCR_CALLOC(ctx, part, nchunks * 2 * K);
   BFCR_ALLOC(ctx, work, (wl + 2 * K) * nt);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed) \
+    reduction(+ : fl)
   for (int64_t c = cb; c < ce; c++) {
     int tid = 0;
 #ifdef _OPENMP
@@ -251,9 +255,11 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
       if (fallback[i]) {
         double r = summary_rss(s, d, up->w + par * d, up->cm[par].intercept);
         for (int k = 0; k < K; k++) acc[k] += r;
+        fl += 3.0 * d * d;
         continue;
       }
       const double *w0 = (p->small == BFCR_SMALL_SHRINK && !top) ? up->w + par * d : NULL;
+      fl += bfcr_ridge_flops(d) + 12.0 * K * d;
       if (bfcr_ridge_path(s, d, w0, K, lam, wk, rss, df) != BFCR_OK) {
         failed = 1;
         continue;
@@ -287,6 +293,7 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
   }
   *lambda = lam[kbest];
   *gcv = best;
+  *flops += fl;
 cleanup:
   free(lam);
   free(part);
@@ -320,9 +327,10 @@ static void fit_range(const bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_fit_pa
 
 static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const double *y,
                              const dist_rows *dr, const bfcr_fit_params *p, int l,
-                             const bfcr_level_fit *up, bfcr_level_fit *lf) {
+                             const bfcr_level_fit *up, bfcr_level_fit *lf, double *flops) {
   bfcr_status st = BFCR_OK;
   int d = t->d, nt = ctx->nthreads, top = l == t->nlevels - 1, agreed = 0;
+  double fl = 0.0;
   const bfcr_level *L = &t->lv[l];
   int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d), i0, i1, ext_lo = 0;
   double *work = NULL, *ext = NULL, *wmine = NULL, level_lambda = -1.0, level_gcv = NAN;
@@ -338,14 +346,16 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   for (int64_t i = 0; i < m; i++)
     fallback[i] = !top && (int64_t)lf->sum[i * len] < p->min_cluster_size;
   if (p->regressor == BFCR_REG_RIDGE && p->lambda_mode == BFCR_LAMBDA_LEVEL)
-    BFCR_CALL_AGREED(pooled_lambda(ctx, t, p, l, up, lf, fallback, &level_lambda, &level_gcv));
+    BFCR_CALL_AGREED(
+        pooled_lambda(ctx, t, p, l, up, lf, fallback, &level_lambda, &level_gcv, flops));
   if (p->lambda_mode == BFCR_LAMBDA_FIXED) level_lambda = p->lambda;
   if (dr && p->regressor == BFCR_REG_OLS) { /* my nodes' rows, including a straddling tail */
     ext_lo = i1 > i0 ? node_first(t, l, i0) : 0;
     int64_t ext_hi = i1 > i0 ? (i1 < m ? node_first(t, l, i1) : t->n) : 0;
     BFCR_CALL_AGREED(bfcr_fetch_rows(ctx, dr->rows, d + 1, dr->lo, dr->hi, ext_lo, ext_hi, &ext));
   }
-#pragma omp parallel for schedule(dynamic, 8) num_threads(nt) reduction(| : failed)
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nt) reduction(| : failed) \
+    reduction(+ : fl)
   for (int64_t i = i0; i < i1; i++) {
     int tid = 0;
 #ifdef _OPENMP
@@ -390,6 +400,7 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
       if (rank < d) cm->flags |= BFCR_CM_RANKDEF;
       cm->lambda = 0.0;
       cm->gcv = summary_gcv(s, d, w, 1.0 + rank);
+      fl += 4.0 * (double)(hi - lo) * d * d + 2.0 * d * d; /* estimate: dgelsd on (hi - lo) x d */
     } else {
       bfcr_ridge_result res;
       const double *w0 = (p->small == BFCR_SMALL_SHRINK && !top) ? up->w + par * d : NULL;
@@ -399,8 +410,10 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
       cm->lambda = res.lambda;
       cm->gcv = res.gcv;
       cm->rank = d;
+      fl += bfcr_ridge_flops(d) + 12.0 * (2 * p->lambda_steps + 2) * d;
     }
   }
+  *flops += fl;
   BFCR_CHECK(ctx, !(failed & 2), BFCR_ERR_NOMEM, "out of memory gathering cluster rows for OLS");
   BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC,
              "regression failed on a cluster of level %d (non-finite values or LAPACK error)", l);
@@ -428,6 +441,15 @@ cleanup:
   return st;
 }
 
+/* Flops of the summaries (counted: the merge loops of bfcr_sum_merge, 5 per packed
+ * scatter element plus 4 per mean, one merge per reduced element beyond the first). */
+static double summary_flops(const bfcr_tree *t, int lo) {
+  const double p = (double)t->d + 1.0, merge = 2.5 * p * (p + 1.0) + 4.0 * p + 3.0;
+  double merges = lo == 0 ? 0.0 : (double)(t->n - t->lv[lo].m);
+  for (int l = lo + 1; l < t->nlevels; l++) merges += (double)(t->lv[l - 1].m - t->lv[l].m);
+  return merges * merge;
+}
+
 /* Several ranks: rows into dendrogram order, then the same steps as bfcr_fit_levels with
  * the distributed summaries and fits. Collective; the status is agreed. */
 static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs,
@@ -443,6 +465,11 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   BFCR_CALL_AGREED(bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
   dr.rows = rows;
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
+  if (bfcr_fit_rows_mode(t, lo)) { /* wide data: from the rows (fit_rows.c) */
+    st = bfcr_fit_levels_rows(ctx, t, NULL, y, rows, dr.lo, dr.hi, p, lo, lf);
+    agreed = 1;
+    goto cleanup;
+  }
   { /* load balance of the data-parallel rows and of the model-parallel fits */
     int64_t m = t->lv[lo].m, i0, i1;
     fit_range(ctx, t, p, lo, &dr, &i0, &i1);
@@ -457,16 +484,14 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   BFCR_CALL_AGREED(level_summaries_dist(ctx, t, lo, &dr, &lf[lo]));
   for (int l = lo + 1; l <= T; l++)
     BFCR_CALL(level_summaries(ctx, t, NULL, y, l, 0, &lf[l - 1], &lf[l]));
-  int64_t p1 = d + 1;
-  bfcr_phase_add(ctx, "regression summaries", bfcr_wtime() - t0,
-                 (double)(T - lo + 1) * (double)n / P * (double)(p1 * p1 + 3 * p1));
+  bfcr_phase_add(ctx, "regression summaries", bfcr_wtime() - t0, summary_flops(t, lo) / P);
   t0 = bfcr_wtime();
   double flops = 0.0;
   for (int l = T; l >= lo; l--) {
-    BFCR_CALL_AGREED(fit_level(ctx, t, NULL, y, &dr, p, l, l < T ? &lf[l + 1] : NULL, &lf[l]));
-    flops += (double)t->lv[l].m / P * 10.0 * d * d * d;
+    BFCR_CALL_AGREED(
+        fit_level(ctx, t, NULL, y, &dr, p, l, l < T ? &lf[l + 1] : NULL, &lf[l], &flops));
   }
-  bfcr_phase_add(ctx, "model fit", bfcr_wtime() - t0, flops);
+  bfcr_phase_add_est(ctx, "model fit", bfcr_wtime() - t0, flops);
 cleanup:
   free(rows);
   if (!agreed) st = bfcr_agree(ctx, st);
@@ -480,19 +505,17 @@ bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, co
   if (ctx->size > 1) return fit_levels_dist(ctx, t, zs, y, p, lo, lf);
   const double *Z = zs->Z;
   BFCR_CHECK(ctx, Z != NULL, BFCR_ERR_INTERNAL, "one-rank fit needs the stored rows");
+  if (bfcr_fit_rows_mode(t, lo)) return bfcr_fit_levels_rows(ctx, t, Z, y, NULL, 0, 0, p, lo, lf);
   double t0 = bfcr_wtime();
   for (int l = lo; l <= T; l++)
     BFCR_CALL(level_summaries(ctx, t, Z, y, l, l == lo, l > lo ? &lf[l - 1] : NULL, &lf[l]));
-  int64_t p1 = t->d + 1;
-  bfcr_phase_add(ctx, "regression summaries", bfcr_wtime() - t0,
-                 (double)(T - lo + 1) * (double)t->n * (double)(p1 * p1 + 3 * p1));
+  bfcr_phase_add(ctx, "regression summaries", bfcr_wtime() - t0, summary_flops(t, lo));
   t0 = bfcr_wtime();
   double flops = 0.0;
   for (int l = T; l >= lo; l--) {
-    BFCR_CALL(fit_level(ctx, t, Z, y, NULL, p, l, l < T ? &lf[l + 1] : NULL, &lf[l]));
-    flops += (double)t->lv[l].m * 10.0 * t->d * t->d * t->d;
+    BFCR_CALL(fit_level(ctx, t, Z, y, NULL, p, l, l < T ? &lf[l + 1] : NULL, &lf[l], &flops));
   }
-  bfcr_phase_add(ctx, "model fit", bfcr_wtime() - t0, flops);
+  bfcr_phase_add_est(ctx, "model fit", bfcr_wtime() - t0, flops);
 cleanup:
   return st;
 }

@@ -4,10 +4,13 @@
 
 #include "model/model_impl.h"
 #include "model/standardize.h"
+#include "regress/regress.h"
 #include "tree/tree.h"
 
 typedef struct bfcr_level_fit {
-  double *sum;            /* [m * bfcr_sum_len(d)] regression summaries of the nodes */
+  double *sum;            /* [m * stride] regression summaries of the nodes */
+  int64_t sum_stride;     /* 0: full summaries (bfcr_sum_len(d)); rows mode: d + 2, only
+                           * count and means (fit_rows.h) */
   double *w;              /* [m * d] effective standardized coefficients */
   bfcr_cluster_model *cm; /* [m] effective models */
 } bfcr_level_fit;
@@ -20,6 +23,10 @@ typedef struct bfcr_level_fit {
  * p has min_cluster_size resolved. Collective. */
 bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, const double *y,
                             const bfcr_fit_params *p, int lo, bfcr_level_fit *lf);
+/* Mean of the features of node i (its centroid in standardized units). */
+static inline const double *bfcr_level_fit_mean(const bfcr_level_fit *lf, int d, int64_t i) {
+  return lf->sum + i * (lf->sum_stride ? lf->sum_stride : bfcr_sum_len(d)) + 1;
+}
 void bfcr_level_fit_free(bfcr_level_fit *lf, int nlevels);
 
 #endif

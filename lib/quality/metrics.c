@@ -173,6 +173,7 @@ bfcr_status bfcr_tree_metrics(bfcr_ctx *ctx, bfcr_tree *t) {
         h += dd + c > 0.0 ? (dd - c) / (dd + c) : 0.0;
       }
       I->hci = h / (double)k;
+      if (t->skip_db) I->skipped |= BFCR_METRIC_DB; /* not needed: left NaN */
       if (L->dbterm) { /* terms from the level's build, now in dendrogram order */
         double sum = 0.0;
         for (int64_t i = 0; i < k; i++) sum += L->dbterm[i];

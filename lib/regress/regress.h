@@ -36,6 +36,11 @@ int64_t bfcr_sum_rows_work_len(int d);
 void bfcr_sum_rows_work(const double *X, int64_t ldx, const double *y, int64_t n, int d,
                         double *work, double *out);
 
+/* The same from row pointers (row i = xr[i], d values): bit-identical to
+ * bfcr_sum_rows_work on the same rows stored contiguously. */
+void bfcr_sum_rowptrs_work(const double *const *xr, const double *y, int64_t n, int d, double *work,
+                           double *out);
+
 typedef struct bfcr_ridge_grid {
   double lambda_min, lambda_max; /* relative to trace(Sxx)/d (1 when that is 0) */
   int steps;                     /* log-spaced points, >= 1 */
@@ -60,6 +65,32 @@ int64_t bfcr_ridge_work_len(int d);
 bfcr_status bfcr_ridge_fit(const double *sum, int d, const double *w0, const bfcr_ridge_grid *grid,
                            double fixed_lambda, double *work, double *w, double *intercept,
                            bfcr_ridge_result *res);
+
+/* Ridge from a cluster's rows in the dual (kernel) form (ridge_rows.c): the estimator of
+ * bfcr_ridge_fit on the summary of the same rows (same grid, GCV, ties, shrinkage toward
+ * w0, rank cut), up to rounding, from one eigendecomposition of the n x n centred Gram
+ * matrix. Cheaper than the summary path when n < d and never forms anything d x d.
+ * Rows: xr[i] points at row i's d features, y[i] its target; 1 <= n <= INT32_MAX.
+ * mean_out (or NULL) receives the rows' mean of (x, y), d + 1 values. work holds
+ * bfcr_ridge_rows_work_len(n, d) doubles. Nothing is allocated; deterministic (fixed
+ * orders, single-threaded BLAS calls). Returns BFCR_ERR_ARG, BFCR_ERR_NUMERIC
+ * (non-finite input, LAPACK failure). */
+int64_t bfcr_ridge_rows_work_len(int64_t n, int d);
+bfcr_status bfcr_ridge_rows_fit(const double *const *xr, const double *y, int64_t n, int d,
+                                const double *w0, const bfcr_ridge_grid *grid, double fixed_lambda,
+                                double *work, double *w, double *intercept, double *mean_out,
+                                bfcr_ridge_result *res);
+/* RSS and df at each penalty from the rows (the counterpart of bfcr_ridge_path). */
+bfcr_status bfcr_ridge_rows_path(const double *const *xr, const double *y, int64_t n, int d,
+                                 const double *w0, int nlambda, const double *lambdas, double *work,
+                                 double *rss, double *df);
+/* Flops of one fit (the path costs the same minus the coefficients): counted for the
+ * BLAS calls (SYRK n(n+1)d, GEMV 2mn), an estimate for dsyevd (14/3 n^3, the
+ * tridiagonal reduction, divide-and-conquer merges without deflation and the
+ * back-transformation); see docs/regression.md. bfcr_ridge_flops: the summary path
+ * (dsyevd on d x d, same estimate). */
+double bfcr_ridge_rows_flops(int64_t n, int d, int with_w0);
+double bfcr_ridge_flops(int d);
 
 /* Suggested default rcond for bfcr_ols_fit (NIST Filip keeps full rank with it; exact
  * collinearity is still detected). */

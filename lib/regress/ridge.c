@@ -36,7 +36,7 @@
 
 #include <lapacke.h>
 
-#include "regress/regress.h"
+#include "regress/ridge_impl.h"
 
 #define BFCR_GCV_TIE_RTOL 1e-10
 
@@ -58,17 +58,8 @@ int64_t bfcr_ridge_work_len(int d) {
   return dd * dd + 3 * dd + syevd_lwork(d) + liwork_doubles(d);
 }
 
-/* Spectral quantities shared by every lambda. */
-typedef struct spectrum {
-  int d;
-  double n;
-  const double *s;    /* eigenvalues, 0 where dropped */
-  const double *beta; /* V^T s_xy', 0 where dropped */
-  double rss0;        /* residual sum of squares at lambda = 0 (clamped >= 0) */
-  double nfree;       /* n - 1 - (number of kept eigenvalues) */
-} spectrum;
-
-static void eval_lambda(const spectrum *sp, double lambda, double *rss, double *df, double *gcv) {
+void bfcr_spectrum_eval(const bfcr_spectrum *sp, double lambda, double *rss, double *df,
+                        double *gcv) {
   double r = sp->rss0, dfs = 0.0, resid_df = sp->nfree;
   for (int j = 0; j < sp->d; j++) {
     const double sj = sp->s[j];
@@ -84,6 +75,10 @@ static void eval_lambda(const spectrum *sp, double lambda, double *rss, double *
   *gcv = resid_df > 0.0 ? sp->n * r / (resid_df * resid_df) : INFINITY;
 }
 
+double bfcr_spectrum_tol(int d, double smax) {
+  return (d > 1 ? (double)d : 1.0) * DBL_EPSILON * smax;
+}
+
 static double grid_lambda(const bfcr_ridge_grid *g, double scale, int k) {
   if (k == 0) return scale * g->lambda_min;
   if (k == g->steps - 1) return scale * g->lambda_max;
@@ -92,10 +87,47 @@ static double grid_lambda(const bfcr_ridge_grid *g, double scale, int k) {
   return scale * exp(a + t * (b - a));
 }
 
+bfcr_status bfcr_spectrum_select(const bfcr_spectrum *sp, const bfcr_ridge_grid *grid,
+                                 double fixed_lambda, double trace, int d, bfcr_ridge_result *res) {
+  double lambda, rss, df, gcv;
+  if (!grid) {
+    lambda = fixed_lambda;
+    bfcr_spectrum_eval(sp, lambda, &rss, &df, &gcv);
+  } else {
+    double scale = d > 0 ? trace / (double)d : 0.0;
+    if (!isfinite(scale)) return BFCR_ERR_NUMERIC;
+    if (!(scale > 0.0)) scale = 1.0;
+    double gmin = INFINITY;
+    for (int k = 0; k < grid->steps; k++) {
+      bfcr_spectrum_eval(sp, grid_lambda(grid, scale, k), &rss, &df, &gcv);
+      if (isnan(gcv)) return BFCR_ERR_NUMERIC;
+      if (gcv < gmin) gmin = gcv;
+    }
+    /* Largest lambda within the tie tolerance of the minimum; every GCV is +inf -> the
+     * last (largest) lambda, since inf <= inf. */
+    const double cut = gmin * (1.0 + BFCR_GCV_TIE_RTOL);
+    int best = grid->steps - 1;
+    for (int k = grid->steps - 1; k >= 0; k--) {
+      bfcr_spectrum_eval(sp, grid_lambda(grid, scale, k), &rss, &df, &gcv);
+      if (gcv <= cut) {
+        best = k;
+        break;
+      }
+    }
+    lambda = grid_lambda(grid, scale, best);
+    bfcr_spectrum_eval(sp, lambda, &rss, &df, &gcv);
+  }
+  res->lambda = lambda;
+  res->rss = rss;
+  res->df = df;
+  res->gcv = gcv;
+  return BFCR_OK;
+}
+
 /* Shifted summary, eigendecomposition and rank cut shared by every lambda: fills the
  * spectrum (pointing into work) and the trace of Sxx. */
 static bfcr_status prepare(const double *sum, int d, const double *w0, double *work,
-                           spectrum *out, double *trace_out, const double **V_out) {
+                           bfcr_spectrum *out, double *trace_out, const double **V_out) {
   const int64_t p = (int64_t)d + 1, len = bfcr_sum_len(d);
   for (int64_t k = 0; k < len; k++)
     if (!isfinite(sum[k])) return BFCR_ERR_NUMERIC;
@@ -143,7 +175,7 @@ static bfcr_status prepare(const double *sum, int d, const double *w0, double *w
   /* Keep at most n - 1 eigenvalues (the scatter's rank bound) and only those above the
    * rounding level; dsyevd returns them in ascending order. */
   const double smax = d > 0 ? s[d - 1] : 0.0;
-  const double tol = (d > 1 ? (double)d : 1.0) * DBL_EPSILON * smax;
+  const double tol = bfcr_spectrum_tol(d, smax);
   const double nkeep_max = n >= 1.0 ? floor(n) - 1.0 : 0.0;
   int kept = 0;
   double rss0 = syy;
@@ -161,7 +193,7 @@ static bfcr_status prepare(const double *sum, int d, const double *w0, double *w
     }
   }
   if (!(rss0 >= 0.0)) rss0 = 0.0; /* rounding; NaN is caught by the final check */
-  *out = (spectrum){d, n, s, beta, rss0, n - 1.0 - (double)kept};
+  *out = (bfcr_spectrum){d, n, s, beta, rss0, n - 1.0 - (double)kept};
   *trace_out = trace;
   *V_out = V;
   (void)mean;
@@ -178,7 +210,7 @@ bfcr_status bfcr_ridge_fit(const double *sum, int d, const double *w0, const bfc
                  !(grid->lambda_max >= grid->lambda_min) || !isfinite(grid->lambda_max)))
     return BFCR_ERR_ARG;
 
-  spectrum sp;
+  bfcr_spectrum sp;
   double trace;
   const double *V;
   double none[1];
@@ -191,34 +223,10 @@ bfcr_status bfcr_ridge_fit(const double *sum, int d, const double *w0, const bfc
   (void)p;
   (void)n;
 
-  double lambda, rss, df, gcv;
-  if (!search) {
-    lambda = fixed_lambda;
-    eval_lambda(&sp, lambda, &rss, &df, &gcv);
-  } else {
-    double scale = d > 0 ? trace / (double)d : 0.0;
-    if (!isfinite(scale)) return BFCR_ERR_NUMERIC;
-    if (!(scale > 0.0)) scale = 1.0;
-    double gmin = INFINITY;
-    for (int k = 0; k < grid->steps; k++) {
-      eval_lambda(&sp, grid_lambda(grid, scale, k), &rss, &df, &gcv);
-      if (isnan(gcv)) return BFCR_ERR_NUMERIC;
-      if (gcv < gmin) gmin = gcv;
-    }
-    /* Largest lambda within the tie tolerance of the minimum; every GCV is +inf -> the
-     * last (largest) lambda, since inf <= inf. */
-    const double cut = gmin * (1.0 + BFCR_GCV_TIE_RTOL);
-    int best = grid->steps - 1;
-    for (int k = grid->steps - 1; k >= 0; k--) {
-      eval_lambda(&sp, grid_lambda(grid, scale, k), &rss, &df, &gcv);
-      if (gcv <= cut) {
-        best = k;
-        break;
-      }
-    }
-    lambda = grid_lambda(grid, scale, best);
-    eval_lambda(&sp, lambda, &rss, &df, &gcv);
-  }
+  bfcr_ridge_result r;
+  bfcr_status sst = bfcr_spectrum_select(&sp, search ? grid : NULL, fixed_lambda, trace, d, &r);
+  if (sst != BFCR_OK) return sst;
+  const double lambda = r.lambda, rss = r.rss, df = r.df, gcv = r.gcv;
 
   /* w = w0 + V diag(1/(s + lambda)) beta over the kept directions. */
   for (int64_t i = 0; i < dd; i++) w[i] = w0 ? w0[i] : 0.0;
@@ -247,14 +255,14 @@ bfcr_status bfcr_ridge_path(const double *sum, int d, const double *w0, int nlam
   if (!sum || d < 0 || nlambda < 0 || (nlambda > 0 && (!lambdas || !rss || !df)) ||
       (d > 0 && !work))
     return BFCR_ERR_ARG;
-  spectrum sp;
+  bfcr_spectrum sp;
   double trace, none[1], gcv;
   const double *V;
   if (d == 0) work = none;
   bfcr_status st = prepare(sum, d, w0, work, &sp, &trace, &V);
   if (st != BFCR_OK) return st;
   for (int k = 0; k < nlambda; k++) {
-    eval_lambda(&sp, lambdas[k], &rss[k], &df[k], &gcv);
+    bfcr_spectrum_eval(&sp, lambdas[k], &rss[k], &df[k], &gcv);
     if (isnan(rss[k]) || isnan(df[k])) return BFCR_ERR_NUMERIC;
   }
   return BFCR_OK;

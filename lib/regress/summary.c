@@ -69,14 +69,18 @@ void bfcr_sum_merge(const double *a, const double *b, int d, double *out) {
   out[0] = n;
 }
 
+/* Row i: X + i ldx, or xr[i] when row pointers are given. */
+static inline const double *xrow(const double *X, int64_t ldx, const double *const *xr, int64_t i) {
+  return xr ? xr[i] : X + i * ldx;
+}
 /* z_i = (X[i, 0..d-1], y[i]) */
-static inline double zval(const double *X, int64_t ldx, const double *y, int d, int64_t i,
-                          int64_t j) {
-  return j < d ? X[i * ldx + j] : y[i];
+static inline double zval(const double *X, int64_t ldx, const double *const *xr, const double *y,
+                          int d, int64_t i, int64_t j) {
+  return j < d ? xrow(X, ldx, xr, i)[j] : y[i];
 }
 
-void bfcr_sum_rows_work(const double *X, int64_t ldx, const double *y, int64_t n, int d,
-                        double *work, double *out) {
+static void sum_rows_impl(const double *X, int64_t ldx, const double *const *xr, const double *y,
+                          int64_t n, int d, double *work, double *out) {
   const int64_t p = (int64_t)d + 1, len = bfcr_sum_len(d);
   memset(out, 0, (size_t)len * sizeof(double));
   if (n <= 0) return;
@@ -85,7 +89,8 @@ void bfcr_sum_rows_work(const double *X, int64_t ldx, const double *y, int64_t n
 
   /* Pass 1: mean in row order. */
   for (int64_t i = 0; i < n; i++) {
-    for (int64_t j = 0; j < d; j++) mean[j] += X[i * ldx + j];
+    const double *xi = xrow(X, ldx, xr, i);
+    for (int64_t j = 0; j < d; j++) mean[j] += xi[j];
     mean[d] += y[i];
   }
   for (int64_t j = 0; j < p; j++) mean[j] /= (double)n;
@@ -95,7 +100,7 @@ void bfcr_sum_rows_work(const double *X, int64_t ldx, const double *y, int64_t n
   if (p < BFCR_SUM_SYRK_MIN) {
     for (int64_t i = 0; i < n; i++) {
       for (int64_t j = 0; j < p; j++) {
-        c[j] = zval(X, ldx, y, d, i, j) - mean[j];
+        c[j] = zval(X, ldx, xr, y, d, i, j) - mean[j];
         r[j] += c[j];
       }
       for (int64_t j = 0; j < p; j++) {
@@ -112,7 +117,7 @@ void bfcr_sum_rows_work(const double *X, int64_t ldx, const double *y, int64_t n
       for (int64_t i = 0; i < m; i++) {
         double *bi = blk + i * p;
         for (int64_t j = 0; j < p; j++) {
-          bi[j] = zval(X, ldx, y, d, i0 + i, j) - mean[j];
+          bi[j] = zval(X, ldx, xr, y, d, i0 + i, j) - mean[j];
           r[j] += bi[j];
         }
       }
@@ -134,6 +139,16 @@ void bfcr_sum_rows_work(const double *X, int64_t ldx, const double *y, int64_t n
   }
   for (int64_t j = 0; j < p; j++) mean[j] += r[j] / (double)n;
   out[0] = (double)n;
+}
+
+void bfcr_sum_rows_work(const double *X, int64_t ldx, const double *y, int64_t n, int d,
+                        double *work, double *out) {
+  sum_rows_impl(X, ldx, NULL, y, n, d, work, out);
+}
+
+void bfcr_sum_rowptrs_work(const double *const *xr, const double *y, int64_t n, int d, double *work,
+                           double *out) {
+  sum_rows_impl(NULL, 0, xr, y, n, d, work, out);
 }
 
 void bfcr_sum_rows(const double *X, int64_t ldx, const double *y, int64_t n, int d, double *out) {

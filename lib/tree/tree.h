@@ -57,6 +57,7 @@ struct bfcr_tree {
   bfcr_level *lv;        /* [nlevels]; level 0's ns/minidx/nchild are NULL */
   int64_t *order;        /* [n] dendrogram order: order[pos] = global sample index */
   bfcr_level_info *info; /* [nlevels] per-level metrics (GCV filled by the fit) */
+  int skip_db;           /* Davies-Bouldin terms not computed (BFCR_TREE_SKIP_DB) */
 };
 
 /* Build every level from standardized rows Z (n_local x d, rows [offset, offset +
@@ -69,6 +70,12 @@ bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, i
 bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
                                 int64_t n_local, int64_t offset, int64_t n, int d, int max_levels,
                                 bfcr_tree **out);
+/* The same with flags: BFCR_TREE_SKIP_DB leaves the Davies-Bouldin search out (DB NaN,
+ * flagged in info[].skipped); bfcr_tree_build_src computes every metric. */
+#define BFCR_TREE_SKIP_DB 1
+bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
+                                   int64_t n_local, int64_t offset, int64_t n, int d,
+                                   int max_levels, int flags, bfcr_tree **out);
 void bfcr_tree_free(bfcr_tree *t);
 
 /* Several ranks (level0_dist.c). Best friends of all n samples into lv0->bf and

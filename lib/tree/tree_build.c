@@ -106,6 +106,12 @@ bfcr_status bfcr_tree_build_z(bfcr_ctx *ctx, const double *Z, const double *y, i
 bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
                                 int64_t n_local, int64_t offset, int64_t n, int d, int max_levels,
                                 bfcr_tree **out) {
+  return bfcr_tree_build_src_ex(ctx, zs, y, n_local, offset, n, d, max_levels, 0, out);
+}
+
+bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
+                                   int64_t n_local, int64_t offset, int64_t n, int d,
+                                   int max_levels, int flags, bfcr_tree **out) {
   bfcr_status st = BFCR_OK;
   bfcr_tree *t = NULL;
   double *cent = NULL, *dist2 = NULL, *own = NULL;
@@ -129,6 +135,7 @@ bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double
   t->n_local = n_local;
   t->offset = offset;
   t->has_y = y != NULL;
+  t->skip_db = (flags & BFCR_TREE_SKIP_DB) != 0;
   BFCR_CALLOC(ctx, t->lv, max_levels + 2);
   t->nlevels = 1;
   t->lv[0].m = n;
@@ -165,11 +172,13 @@ bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double
       bfcr_phase_add(ctx, "nn levels >= 1", bfcr_wtime() - tl, 0.0);
       /* Davies-Bouldin while the level's kd-tree exists (one build per level, not two). */
       tl = bfcr_wtime();
-      BFCR_ALLOC(ctx, cur->dbterm, m);
-      BFCR_CALL(bfcr_level_db_terms(ctx, cur, d, kt, cur->dbterm));
+      if (!t->skip_db) {
+        BFCR_ALLOC(ctx, cur->dbterm, m);
+        BFCR_CALL(bfcr_level_db_terms(ctx, cur, d, kt, cur->dbterm));
+      }
       bfcr_kdtree_free(kt);
       kt = NULL;
-      bfcr_phase_add(ctx, "davies-bouldin", bfcr_wtime() - tl, 0.0);
+      if (!t->skip_db) bfcr_phase_add(ctx, "davies-bouldin", bfcr_wtime() - tl, 0.0);
     }
     tl = bfcr_wtime();
     BFCR_ALLOC(ctx, cur->parent, m);

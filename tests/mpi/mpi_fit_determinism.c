@@ -5,7 +5,8 @@
  * the tree labels of every level and the predictions of its own rows. Data: synthetic
  * blobs, datasets/boston.csv, a diamonds subset (one-hot columns), exact duplicates
  * (ties everywhere) and a regular grid (equal distances); 1 and 2 threads; ridge with
- * the pooled penalty, OLS, routing by sample, and the ancestor fallback. */
+ * the pooled penalty, OLS, routing by sample, and the ancestor fallback; wide data
+ * (40 x 300) and a mixed d = 40 set fitted from the clusters' rows. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +256,28 @@ int main(int argc, char **argv) {
   check_case(world, self, "boston/sample", make_csv, bos, &samp, 2);
   check_case(world, self, "grid/sample", make_ties, &grid, &samp, 1);
   check_case(world, self, "diamonds/ancestor", make_csv, dia, &anc, 2);
+  /* Wide data (d > n: clusters fitted from their rows in the dual form) and a mixed
+   * set (d = 40 >= 32: small clusters from rows, large ones from transient summaries). */
+  bfcr_synth_params wide = sp, mixed = sp;
+  wide.n = 40;
+  wide.d = 300;
+  wide.clusters = 4;
+  mixed.n = 600;
+  mixed.d = 40;
+  mixed.clusters = 6;
+  bfcr_fit_params shr = def, wols = ols, wcl = def;
+  shr.small = BFCR_SMALL_SHRINK;
+  shr.criterion = BFCR_CRIT_GCV;
+  wcl.small = BFCR_SMALL_SHRINK;
+  wcl.lambda_mode = BFCR_LAMBDA_CLUSTER;
+  wols.min_cluster_size = 2;
+  for (int th = 1; th <= 2; th++) {
+    check_case(world, self, "wide/default", make_synth, &wide, &def, th);
+    check_case(world, self, "wide/shrink-gcv", make_synth, &wide, &shr, th);
+  }
+  check_case(world, self, "wide/ols", make_synth, &wide, &wols, 1);
+  check_case(world, self, "wide/cluster-lambda", make_synth, &wide, &wcl, 2);
+  check_case(world, self, "mixed/shrink-gcv", make_synth, &mixed, &shr, 2);
   /* Large enough (n d >= 1e6) for the distributed level-0 search of lib/knn. */
   bfcr_synth_params big = sp;
   big.n = 126000;
