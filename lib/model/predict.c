@@ -10,6 +10,7 @@
 
 #include "knn/knn.h"
 #include "model/predict_impl.h"
+#include "model/route_cache.h"
 #include "model/standardize.h"
 
 bfcr_status bfcr_predict_route(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data,
@@ -32,7 +33,7 @@ bfcr_status bfcr_predict_route(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_da
   int by_row = m->params.routing == BFCR_ROUTE_SAMPLE && m->train_z;
   const double *R = by_row ? m->train_z : m->centroids;
   int64_t nR = by_row ? m->n_train : m->k;
-  st = bfcr_knn_query(R, nR, m->d, Z, n, ctx->nthreads, nn, dist2);
+  st = bfcr_route_nearest(m, R, nR, Z, n, ctx->nthreads, nn, dist2);
   if (st != BFCR_OK) {
     bfcr_err(ctx, st, "routing search failed");
     goto cleanup;
