@@ -180,7 +180,9 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
                 cols = (names, [0] * len(names), [])
         with _data.Data(ctx, Xe, y, cols, target) as data:
             h = c_void_p()
-            _lib.check(ctx, lib.bfcr_fit(ctx.handle, data.handle, params.ptr, ctypes.byref(h)))
+            with _lib.blas_single():
+                rc = lib.bfcr_fit(ctx.handle, data.handle, params.ptr, ctypes.byref(h))
+            _lib.check(ctx, rc)
         self._model = _Handle(h, lib.bfcr_model_destroy)
         self._set_fitted()
         return self
@@ -252,8 +254,10 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
         out = np.empty(X.shape[0])
         try:
             with _data.Data(ctx, X) as data:
-                _lib.check(ctx, lib.bfcr_predict(ctx.handle, self._model.handle, data.handle,
-                                                 out.ctypes.data_as(_lib.P_DBL)))
+                with _lib.blas_single():
+                    rc = lib.bfcr_predict(ctx.handle, self._model.handle, data.handle,
+                                          out.ctypes.data_as(_lib.P_DBL))
+                _lib.check(ctx, rc)
         except _lib.BFCRValueError as e:
             raise self._feature_error(e, X) from None
         return out
@@ -370,8 +374,9 @@ class BestFriendClustering(ClusterMixin, BaseEstimator):
             cols = None
         with _data.Data(ctx, Xe, None, cols) as data:
             h = c_void_p()
-            _lib.check(ctx, lib.bfcr_tree_build(ctx.handle, data.handle, p.ptr,
-                                                ctypes.byref(h)))
+            with _lib.blas_single():
+                rc = lib.bfcr_tree_build(ctx.handle, data.handle, p.ptr, ctypes.byref(h))
+            _lib.check(ctx, rc)
         tree = _Handle(h, lib.bfcr_tree_destroy)
         nl = lib.bfcr_tree_num_levels(h)
         self.n_levels_ = nl

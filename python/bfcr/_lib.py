@@ -86,6 +86,31 @@ _sig("bfcr_tree_level_info", c_int, c_void_p, c_int, c_void_p)
 _sig("bfcr_tree_labels", c_int, c_void_p, c_int, P_I64)
 
 
+# OpenBLAS runs single-threaded inside bfcr calls, as in the app (apps/bfcr/main.c): the
+# library parallelises with its own threads, and its results (bit for bit) assume one BLAS
+# thread. The caller's setting (numpy shares this OpenBLAS) is restored after each call.
+try:
+    _blas_get = lib.openblas_get_num_threads
+    _blas_set = lib.openblas_set_num_threads
+    _blas_get.restype, _blas_get.argtypes = c_int, []
+    _blas_set.restype, _blas_set.argtypes = None, [c_int]
+except AttributeError:  # pragma: no cover - another BLAS
+    _blas_get = _blas_set = None
+
+
+class blas_single:
+    """Context manager: one OpenBLAS thread for the duration of a bfcr call."""
+
+    def __enter__(self):
+        self.saved = _blas_get() if _blas_get else 1
+        if self.saved != 1:
+            _blas_set(1)
+
+    def __exit__(self, *exc):
+        if self.saved != 1:
+            _blas_set(self.saved)
+
+
 # ------------------------------------------------------------------ errors ----
 
 class BFCRError(Exception):
