@@ -50,8 +50,9 @@ def _text_values(series, name):
     return vals
 
 
-def encode_frame_fit(X):
-    """(names, ncat, categories, Xenc) of a DataFrame at fit."""
+def encode_frame_fit(X, comm=None):
+    """(names, ncat, categories, Xenc) of a DataFrame at fit. With an mpi4py
+    communicator, the categories are the union over the ranks' rows (collective)."""
     names, ncat, cats, blocks = [], [], [], []
     n = len(X)
     for c in X.columns:
@@ -60,7 +61,10 @@ def encode_frame_fit(X):
         names.append(name)
         if _is_text(s):
             vals = _text_values(s, name)
-            cs = sorted(set(vals.tolist()), key=_byte_key)
+            local = set(vals.tolist())
+            if comm is not None:
+                local = set().union(*comm.allgather(local))
+            cs = sorted(local, key=_byte_key)
             ncat.append(len(cs))
             cats.extend(cs)
             idx = {v: k for k, v in enumerate(cs)}

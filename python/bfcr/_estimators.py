@@ -164,7 +164,7 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
         if _data.frame_has_text(X):
             self._check_feature_names(X, reset=True)
             self._check_n_features(X, reset=True)
-            names, ncat, cats, Xe = _data.encode_frame_fit(X)
+            names, ncat, cats, Xe = _data.encode_frame_fit(X, self.comm)
             y = check_array(y, ensure_2d=False, dtype=np.float64, force_all_finite=False)
             if y.ndim != 1 or len(y) != len(Xe):
                 raise ValueError("y must be 1-D with one value per row of X")
@@ -367,7 +367,7 @@ class BestFriendClustering(ClusterMixin, BaseEstimator):
         if _data.frame_has_text(X):
             self._check_feature_names(X, reset=True)
             self._check_n_features(X, reset=True)
-            names, ncat, cats, Xe = _data.encode_frame_fit(X)
+            names, ncat, cats, Xe = _data.encode_frame_fit(X, self.comm)
             cols = (names, ncat, cats)
         else:
             Xe = self._validate_data(X, dtype=np.float64, order="C", force_all_finite=False)
