@@ -23,8 +23,17 @@ def _resolve(path):
 
 
 # Open MPI loads its components with dlopen; they need libmpi's symbols global.
-_mpi = ctypes.CDLL(os.environ.get("BFCR_LIBMPI") or _paths.LIBMPI or "libmpi.so.40",
-                   mode=ctypes.RTLD_GLOBAL)
+def _load_mpi():
+    for name in (os.environ.get("BFCR_LIBMPI"), _paths.LIBMPI, "libmpi.so.40"):
+        if name:
+            try:
+                return ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                continue
+    raise OSError("bfcr: cannot load Open MPI's libmpi (set BFCR_LIBMPI)")
+
+
+_mpi = _load_mpi()
 lib = ctypes.CDLL(os.environ.get("BFCR_LIBRARY") or _resolve(_paths.LIBBFCR),
                   mode=ctypes.RTLD_GLOBAL)
 
