@@ -113,17 +113,29 @@ def main():
                              out.ctypes.data_as(_lib.P_DBL))
 
     est.predict(Q)  # warm
-    py = median_time(lambda: est.predict(Q), a.repeat)
-    cc = median_time(c_call, a.repeat)
+    # Interleaved, so that a change of machine load hits both sides alike; wall and CPU
+    # time (CPU time of this process: with one thread, the work itself, less sensitive to
+    # other jobs on a shared machine).
+    wall = {"py": [], "c": []}
+    cpu = {"py": [], "c": []}
     phases = []
     for _ in range(a.repeat):
-        lib.bfcr_ctx_reset_phases(ctx.handle)
-        c_call()
-        phases.append(phase(ctx, "predict"))
+        for key, fn in (("py", lambda: est.predict(Q)), ("c", c_call)):
+            lib.bfcr_ctx_reset_phases(ctx.handle)
+            t, c = time.perf_counter(), time.process_time()
+            fn()
+            wall[key].append(time.perf_counter() - t)
+            cpu[key].append(time.process_time() - c)
+            if key == "c":
+                phases.append(phase(ctx, "predict"))
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
     ph = statistics.median(phases)
-    print("batch predict %d x %d: Python %.3f s; library call (from_arrays + predict) %.3f s "
-          "(Python +%.1f%%); bfcr_predict phase alone %.3f s (Python +%.1f%%)" %
-          (a.n, a.d, py, cc, 100 * (py / cc - 1), ph, 100 * (py / ph - 1)))
+    print("batch predict %d x %d (medians of %d): wall Python %.3f s, library call "
+          "(from_arrays + predict) %.3f s: Python +%.1f%%; CPU Python %.3f s, library call "
+          "%.3f s: Python +%.1f%%; bfcr_predict phase alone %.3f s wall" %
+          (a.n, a.d, a.repeat, med["py"], med["c"], 100 * (med["py"] / med["c"] - 1),
+           cmed["py"], cmed["c"], 100 * (cmed["py"] / cmed["c"] - 1), ph))
     print("load average after: %.2f %.2f %.2f" % os.getloadavg())
 
 

@@ -10,9 +10,9 @@ process); under mpirun pass an mpi4py communicator: BFCRegressor(comm=MPI.COMM_W
 See docs/python.md.
 """
 from ._layout import VERSION as __version__
-from ._lib import (BFCRError, BFCRMemoryError, BFCRNumericError, BFCROSError,
+from ._lib import (Comm, BFCRError, BFCRMemoryError, BFCRNumericError, BFCROSError,
                    BFCRValueError)
 from ._estimators import BestFriendClustering, BFCRegressor, load
 
-__all__ = ["BFCRegressor", "BestFriendClustering", "load", "BFCRError", "BFCRValueError",
+__all__ = ["BFCRegressor", "BestFriendClustering", "load", "Comm", "BFCRError", "BFCRValueError",
            "BFCROSError", "BFCRMemoryError", "BFCRNumericError", "__version__"]

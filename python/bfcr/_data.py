@@ -62,6 +62,8 @@ def encode_frame_fit(X, comm=None):
         if _is_text(s):
             vals = _text_values(s, name)
             local = set(vals.tolist())
+            if isinstance(comm, _lib.Comm):
+                comm = comm.comm
             if comm is not None:
                 local = set().union(*comm.allgather(local))
             cs = sorted(local, key=_byte_key)
@@ -129,19 +131,21 @@ class Data:
             y = np.ascontiguousarray(y, dtype=np.float64)
         xp = X.ctypes.data_as(_lib.P_DBL)
         yp = y.ctypes.data_as(_lib.P_DBL) if y is not None else None
-        if columns is None:
-            rc = lib.bfcr_data_from_arrays(ctx.handle, X.shape[0], X.shape[1], xp, yp, None,
-                                           ctypes.byref(self.handle))
-        else:
-            names, ncat, cats = columns
-            arr_n = (c_char_p * len(names))(*[s.encode() for s in names])
-            arr_k = (c_int * len(ncat))(*ncat)
-            arr_c = (c_char_p * max(len(cats), 1))(*[s.encode() for s in cats])
-            rc = lib.bfcr_data_from_columns(ctx.handle, X.shape[0], len(names), arr_n, arr_k,
-                                            arr_c, xp, yp,
-                                            target.encode() if target else None,
-                                            ctypes.byref(self.handle))
+        with _lib.library_call():
+            rc = self._make(ctx, X, xp, yp, columns, target)
         _lib.check(ctx, rc)
+
+    def _make(self, ctx, X, xp, yp, columns, target):
+        if columns is None:
+            return lib.bfcr_data_from_arrays(ctx.handle, X.shape[0], X.shape[1], xp, yp, None,
+                                             ctypes.byref(self.handle))
+        names, ncat, cats = columns
+        arr_n = (c_char_p * len(names))(*[s.encode() for s in names])
+        arr_k = (c_int * len(ncat))(*ncat)
+        arr_c = (c_char_p * max(len(cats), 1))(*[s.encode() for s in cats])
+        return lib.bfcr_data_from_columns(ctx.handle, X.shape[0], len(names), arr_n, arr_k,
+                                          arr_c, xp, yp, target.encode() if target else None,
+                                          ctypes.byref(self.handle))
 
     def __enter__(self):
         return self

@@ -68,14 +68,18 @@ class _Handle:
 def _model_bytes(ctx, model):
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "model.bfcr")
-        _lib.check(ctx, lib.bfcr_model_save(ctx.handle, model, path.encode()))
+        with _lib.library_call():
+            rc = lib.bfcr_model_save(ctx.handle, model, path.encode())
+        _lib.check(ctx, rc)
         with open(path, "rb") as f:
             return f.read()
 
 
 def _load_handle(ctx, path):
     h = c_void_p()
-    _lib.check(ctx, lib.bfcr_model_load(ctx.handle, os.fsencode(path), ctypes.byref(h)))
+    with _lib.library_call():
+        rc = lib.bfcr_model_load(ctx.handle, os.fsencode(path), ctypes.byref(h))
+    _lib.check(ctx, rc)
     return _Handle(h, lib.bfcr_model_destroy)
 
 
@@ -180,7 +184,7 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
                 cols = (names, [0] * len(names), [])
         with _data.Data(ctx, Xe, y, cols, target) as data:
             h = c_void_p()
-            with _lib.blas_single():
+            with _lib.library_call():
                 rc = lib.bfcr_fit(ctx.handle, data.handle, params.ptr, ctypes.byref(h))
             _lib.check(ctx, rc)
         self._model = _Handle(h, lib.bfcr_model_destroy)
@@ -254,7 +258,7 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
         out = np.empty(X.shape[0])
         try:
             with _data.Data(ctx, X) as data:
-                with _lib.blas_single():
+                with _lib.library_call():
                     rc = lib.bfcr_predict(ctx.handle, self._model.handle, data.handle,
                                           out.ctypes.data_as(_lib.P_DBL))
                 _lib.check(ctx, rc)
@@ -269,9 +273,10 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
         out = np.empty(X.shape[0], dtype=np.int64)
         try:
             with _data.Data(ctx, X) as data:
-                _lib.check(ctx, lib.bfcr_model_assign(ctx.handle, self._model.handle,
-                                                      data.handle,
-                                                      out.ctypes.data_as(_lib.P_I64)))
+                with _lib.library_call():
+                    rc = lib.bfcr_model_assign(ctx.handle, self._model.handle, data.handle,
+                                               out.ctypes.data_as(_lib.P_I64))
+                _lib.check(ctx, rc)
         except _lib.BFCRValueError as e:
             raise self._feature_error(e, X) from None
         return out
@@ -281,8 +286,9 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
         """Write the model file (the app's format; rank 0 writes; collective)."""
         check_is_fitted(self, "chosen_level_")
         ctx = self._ctx()
-        _lib.check(ctx, lib.bfcr_model_save(ctx.handle, self._model.handle,
-                                            os.fsencode(path)))
+        with _lib.library_call():
+            rc = lib.bfcr_model_save(ctx.handle, self._model.handle, os.fsencode(path))
+        _lib.check(ctx, rc)
 
     def to_bytes(self):
         """The model file's bytes."""
@@ -374,7 +380,7 @@ class BestFriendClustering(ClusterMixin, BaseEstimator):
             cols = None
         with _data.Data(ctx, Xe, None, cols) as data:
             h = c_void_p()
-            with _lib.blas_single():
+            with _lib.library_call():
                 rc = lib.bfcr_tree_build(ctx.handle, data.handle, p.ptr, ctypes.byref(h))
             _lib.check(ctx, rc)
         tree = _Handle(h, lib.bfcr_tree_destroy)

@@ -177,16 +177,21 @@ _LAUNCHER_VARS = ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK",
                   "PMIX_NAMESPACE", "PMI_RANK", "PMI_SIZE", "PMI_FD", "SLURM_PROCID")
 _mpi_lock = threading.Lock()
 _we_initialized = False
+_serial = None  # a lock around every library call when MPI is not MPI_THREAD_MULTIPLE
 
 
 def mpi_start():
     """Initialise MPI once, quietly, as the app does (a singleton with the ob1 pml when no
     launcher started the process). Does nothing when MPI is already running (mpi4py)."""
-    global _we_initialized
+    global _we_initialized, _serial
     with _mpi_lock:
         flag = c_int(0)
         _mpi.MPI_Initialized(ctypes.byref(flag))
         if flag.value:
+            if _serial is None:
+                level = c_int(0)
+                _mpi.MPI_Query_thread(ctypes.byref(level))
+                _serial = threading.RLock() if level.value < 3 else False
             return
         fin = c_int(0)
         _mpi.MPI_Finalized(ctypes.byref(fin))
@@ -196,11 +201,14 @@ def mpi_start():
                 os.environ.get(v) for v in _LAUNCHER_VARS):
             os.environ["OMPI_MCA_pml"] = "ob1"  # os.environ also calls setenv
         provided = c_int(0)
-        # MPI_THREAD_SERIALIZED (2): Python threads may take turns calling bfcr.
-        rc = _mpi.MPI_Init_thread(None, None, c_int(2), ctypes.byref(provided))
+        # MPI_THREAD_MULTIPLE (3): the GIL is released during calls, so Python threads may
+        # call bfcr (each on its own context) at the same time. When MPI gives less, the
+        # calls are serialised by a lock (library_call()).
+        rc = _mpi.MPI_Init_thread(None, None, c_int(3), ctypes.byref(provided))
         if rc != 0:
             raise RuntimeError("MPI_Init_thread failed (%d)" % rc)
         _we_initialized = True
+        _serial = threading.RLock() if provided.value < 3 else False
         atexit.register(_mpi_stop)
 
 
@@ -212,6 +220,40 @@ def _mpi_stop():
         _mpi.MPI_Finalize()
 
 
+class library_call:
+    """Context manager around every collective library call: one OpenBLAS thread (see
+    blas_single) and, when MPI is not thread-multiple, one call at a time."""
+
+    def __enter__(self):
+        if _serial:
+            _serial.acquire()
+        self.blas = blas_single()
+        self.blas.__enter__()
+
+    def __exit__(self, *exc):
+        self.blas.__exit__(*exc)
+        if _serial:
+            _serial.release()
+
+
+class Comm:
+    """An mpi4py communicator for the `comm` parameter that survives scikit-learn's clone
+    (clone deep-copies parameters, which mpi4py communicators refuse):
+    BFCRegressor(comm=bfcr.Comm(MPI.COMM_WORLD)). Copies are the object itself."""
+
+    def __init__(self, comm):
+        self.comm = comm
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __repr__(self):
+        return "bfcr.Comm(%r)" % (self.comm,)
+
+
 def comm_self():
     # Open MPI's MPI_COMM_SELF is the address of this object.
     return ctypes.addressof(ctypes.c_char.in_dll(_mpi, "ompi_mpi_comm_self"))
@@ -221,6 +263,8 @@ def comm_handle(comm):
     """C handle (an Open MPI pointer) of an mpi4py communicator, or MPI_COMM_SELF."""
     if comm is None:
         return comm_self()
+    if isinstance(comm, Comm):
+        comm = comm.comm
     try:
         from mpi4py import MPI
     except ImportError as e:  # pragma: no cover
@@ -237,7 +281,8 @@ class Context:
 
     def __init__(self, comm_h):
         self.handle = c_void_p()
-        rc = lib.bfcr_ctx_create(c_void_p(comm_h), ctypes.byref(self.handle))
+        with library_call():
+            rc = lib.bfcr_ctx_create(c_void_p(comm_h), ctypes.byref(self.handle))
         if rc != 0:
             raise BFCRError("bfcr_ctx_create failed: %s" % lib.bfcr_status_name(rc).decode(),
                             lib.bfcr_status_name(rc).decode())

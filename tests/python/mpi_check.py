@@ -40,6 +40,11 @@ dist = bfcr.BFCRegressor(comm=comm).fit(X[mine], y[mine])
 check("model bytes", dist.to_bytes() == alone.to_bytes())
 check("predictions", np.array_equal(dist.predict(X[mine]), alone.predict(X[mine])))
 
+# scikit-learn's clone keeps the communicator when it is wrapped in bfcr.Comm.
+from sklearn.base import clone  # noqa: E402
+wrapped = clone(bfcr.BFCRegressor(comm=bfcr.Comm(comm)))
+check("clone with bfcr.Comm", wrapped.fit(X[mine], y[mine]).to_bytes() == alone.to_bytes())
+
 # A DataFrame with text columns (categories merged over the ranks by the library).
 df = read_csv("cps1988")
 target = df.pop("wage")

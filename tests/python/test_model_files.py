@@ -84,3 +84,32 @@ def test_clustering_levels():
     assert k.n_clusters_ <= 20
     np.testing.assert_array_equal(bfcr.BestFriendClustering(level=2).fit_predict(X),
                                   cl.level_labels_[2])
+
+
+def test_threads_share_a_model():
+    # The GIL is released during library calls (ctypes.CDLL, not PyDLL), so Python threads
+    # may predict at once, each on its own context; the first calls race to build the
+    # routing cache, which is built once. Results equal the sequential ones.
+    import ctypes
+    import threading
+    assert not bfcr._lib.lib._func_flags_ & ctypes._FUNCFLAG_PYTHONAPI
+    X, y = blobs()
+    est = bfcr.BFCRegressor().fit(X, y)
+    Q, _ = blobs(n=400, seed=2)
+    out = [None] * 4
+    errors = []
+
+    def work(i):
+        try:
+            out[i] = est.predict(Q[i * 100:(i + 1) * 100])
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+    seq = est.predict(Q)
+    np.testing.assert_array_equal(np.concatenate(out), seq)
