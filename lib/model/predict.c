@@ -4,7 +4,8 @@
  * (KRR, SVR: predict_kernel.c). Models and centroids are replicated, so every rank
  * predicts its own rows with no communication beyond the final status agreement; the
  * exact nearest-neighbour rule (ties to the smaller index) makes the routing identical
- * for any rank and thread count. */
+ * for any rank and thread count. The routing search structure (kd-tree over the training
+ * rows or centroids) is built by the first call and kept in the model (route_cache.c). */
 #include <stdlib.h>
 #include <string.h>
 
