@@ -16,6 +16,9 @@ packages=(
   valgrind                         # memcheck test tier
   gnuplot-nox                      # benchmark plots
   python3                          # benchmark and comparison scripts
+  python3-dev python3-numpy        # the Python package (python/) and its tests:
+  python3-sklearn python3-pandas   #   scikit-learn estimators, DataFrames,
+  python3-pytest python3-mpi4py    #   pytest; mpi4py for the 2-rank test (optional)
 )
 
 check_only=0

@@ -55,6 +55,21 @@ BFCR_API bfcr_status bfcr_data_from_arrays(bfcr_ctx *ctx, int64_t n_local, int d
                                            const double *X, const double *y,
                                            const char *const *feature_names,
                                            bfcr_data **out);
+/* Caller arrays for a table whose text columns are one-hot encoded the way the CSV reader
+ * encodes them (copied): ncols feature columns in order; col_ncat[i] == 0 makes column i
+ * one numeric feature named col_names[i], col_ncat[i] > 0 makes it a text column with that
+ * many categories, the next col_ncat[i] entries of `categories` (non-empty, strictly
+ * increasing in byte order, as the reader sorts them), encoded as that many 0/1 features
+ * named "column=category". X holds n_local rows of d = sum(max(col_ncat[i], 1)) values.
+ * When y is given, the target column is named target ("y" when NULL) and comes after the
+ * features. The schema (and so a fitted model and its file) is the one the reader gives a
+ * file with these columns and the target last. Errors: BFCR_ERR_ARG (bad description),
+ * BFCR_ERR_INPUT (a non-finite value). Collective. */
+BFCR_API bfcr_status bfcr_data_from_columns(bfcr_ctx *ctx, int64_t n_local, int ncols,
+                                            const char *const *col_names, const int *col_ncat,
+                                            const char *const *categories, const double *X,
+                                            const double *y, const char *target,
+                                            bfcr_data **out);
 BFCR_API void bfcr_data_destroy(bfcr_data **data);
 
 BFCR_API int64_t bfcr_data_local_rows(const bfcr_data *data);
@@ -71,6 +86,15 @@ BFCR_API int bfcr_schema_features(const bfcr_schema *s);
 BFCR_API const char *bfcr_schema_feature_name(const bfcr_schema *s, int j);
 /* NULL when there is no target. */
 BFCR_API const char *bfcr_schema_target(const bfcr_schema *s);
+/* Source columns (the header: features, target and ignored columns), their names, kinds
+ * (0 numeric feature, 1 text feature one-hot encoded, 2 target, 3 ignored; -1 out of
+ * range) and, for text columns, the categories in feature order (0 / NULL otherwise).
+ * Not Collective. */
+BFCR_API int bfcr_schema_columns(const bfcr_schema *s);
+BFCR_API const char *bfcr_schema_column_name(const bfcr_schema *s, int i);
+BFCR_API int bfcr_schema_column_kind(const bfcr_schema *s, int i);
+BFCR_API int bfcr_schema_column_categories(const bfcr_schema *s, int i);
+BFCR_API const char *bfcr_schema_column_category(const bfcr_schema *s, int i, int k);
 
 #ifdef __cplusplus
 }

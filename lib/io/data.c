@@ -17,6 +17,11 @@ void bfcr_data_destroy(bfcr_data **data) {
   *data = NULL;
 }
 
+/* "NaN", "inf", "-inf": the spellings users (and numpy) know, whatever the C library prints. */
+static const char *nonfinite_name(double v) {
+  return isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf";
+}
+
 /* Local checks of the arguments and values; sets the error on ctx. */
 static bfcr_status check_arrays(bfcr_ctx *ctx, int64_t n_local, int d, const double *X,
                                 const double *y, const char *const *names, int64_t offset) {
@@ -44,11 +49,11 @@ static bfcr_status check_arrays(bfcr_ctx *ctx, int64_t n_local, int d, const dou
     for (int j = 0; j < d; j++)
       if (!isfinite(row[j]))
         return bfcr_err(ctx, BFCR_ERR_INPUT,
-                        "row %lld, column %d: expected a finite value, found %g",
-                        (long long)(offset + i + 1), j + 1, row[j]);
+                        "row %lld, column %d: expected a finite value, found %s",
+                        (long long)(offset + i + 1), j + 1, nonfinite_name(row[j]));
     if (y && !isfinite(y[i]))
-      return bfcr_err(ctx, BFCR_ERR_INPUT, "row %lld, target: expected a finite value, found %g",
-                      (long long)(offset + i + 1), y[i]);
+      return bfcr_err(ctx, BFCR_ERR_INPUT, "row %lld, target: expected a finite value, found %s",
+                      (long long)(offset + i + 1), nonfinite_name(y[i]));
   }
   return BFCR_OK;
 }

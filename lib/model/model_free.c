@@ -3,9 +3,11 @@
 #include <stdlib.h>
 
 #include "model/model_impl.h"
+#include "model/route_cache.h"
 
 void bfcr_model_free(bfcr_model *m) {
   if (!m) return;
+  bfcr_route_cache_free(atomic_load(&m->route));
   bfcr_schema_free(m->schema);
   free(m->mean);
   free(m->scale);

@@ -3,6 +3,7 @@
 #ifndef BFCR_MODEL_IMPL_H
 #define BFCR_MODEL_IMPL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include "core/ctx.h"
 #include "io/schema.h"
@@ -12,6 +13,9 @@ enum {
   BFCR_CM_FALLBACK = 1, /* too small: the model of an ancestor is used (small=ancestor) */
   BFCR_CM_RANKDEF = 2   /* OLS: numerical rank < d */
 };
+
+/* Routing search structure, built by the first predict and kept (route_cache.c). */
+typedef struct bfcr_route_cache bfcr_route_cache;
 
 typedef struct bfcr_cluster_model {
   int64_t size;      /* training rows in the cluster */
@@ -75,6 +79,9 @@ struct bfcr_model {
   double *kcoef;            /* [nkrows] */
   int64_t *train_piece;     /* [n_train] piece of each kept training row (-1: linear), or NULL */
   double ky_mean, ky_scale; /* target standardization of the kernel models (ky_scale > 0) */
+  /* Not part of the model's content (never saved): the routing kd-tree, NULL until the
+   * first predict (calloc'd models start empty). */
+  _Atomic(bfcr_route_cache *) route;
 };
 
 static inline int bfcr_is_kernel_regressor(int r) {

@@ -4,12 +4,14 @@
  * (KRR, SVR: predict_kernel.c). Models and centroids are replicated, so every rank
  * predicts its own rows with no communication beyond the final status agreement; the
  * exact nearest-neighbour rule (ties to the smaller index) makes the routing identical
- * for any rank and thread count. */
+ * for any rank and thread count. The routing search structure (kd-tree over the training
+ * rows or centroids) is built by the first call and kept in the model (route_cache.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "knn/knn.h"
 #include "model/predict_impl.h"
+#include "model/route_cache.h"
 #include "model/standardize.h"
 
 bfcr_status bfcr_predict_route(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data,
@@ -32,7 +34,7 @@ bfcr_status bfcr_predict_route(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_da
   int by_row = m->params.routing == BFCR_ROUTE_SAMPLE && m->train_z;
   const double *R = by_row ? m->train_z : m->centroids;
   int64_t nR = by_row ? m->n_train : m->k;
-  st = bfcr_knn_query(R, nR, m->d, Z, n, ctx->nthreads, nn, dist2);
+  st = bfcr_route_nearest(m, R, nR, Z, n, ctx->nthreads, nn, dist2);
   if (st != BFCR_OK) {
     bfcr_err(ctx, st, "routing search failed");
     goto cleanup;

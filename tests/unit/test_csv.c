@@ -500,7 +500,7 @@ Test(csv, from_arrays_copies_and_names) {
   bfcr_data_destroy(&d);
   X[4] = NAN;
   cr_assert_eq(bfcr_data_from_arrays(ctx, 2, 3, X, y, NULL, &d), BFCR_ERR_INPUT);
-  cr_assert_str_eq(bfcr_ctx_errmsg(ctx), "row 2, column 2: expected a finite value, found nan");
+  cr_assert_str_eq(bfcr_ctx_errmsg(ctx), "row 2, column 2: expected a finite value, found NaN");
   cr_assert_null(d);
   X[4] = 5;
   y[0] = INFINITY;
