@@ -281,6 +281,7 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   bfcr_zsrc zs = {Z, train->X, m->mean, m->scale, d};
   bfcr_phase_add(ctx, "standardize", bfcr_wtime() - t0, 3.0 * train->n_local * d);
 
+  ctx->nn_method = p.tree.nn_method;
   st = bfcr_tree_build_src(ctx, &zs, train->y, train->n_local, train->offset, train->n_global, d,
                            p.tree.max_levels, &t);
   if (st != BFCR_OK) {
