@@ -45,8 +45,8 @@ typedef enum bfcr_lambda_mode {
 } bfcr_lambda_mode;
 
 typedef struct bfcr_tree_params {
-  int standardize; /* z-score features before distances; default 1 */
-  int max_levels;  /* stop after this many levels; default 64 */
+  int standardize;          /* z-score features before distances; default 1 */
+  int max_levels;           /* stop after this many levels; default 64 */
   int nn_method;   /* nearest-neighbour search: 0 = auto (chosen by a probe of the data),
                       1 = kd-tree, 2 = GEMM tiles; same answers bit for bit, so the time only
                       changes (docs/knn.md); not stored in model files; default 0 */
@@ -54,24 +54,24 @@ typedef struct bfcr_tree_params {
 
 typedef struct bfcr_fit_params {
   bfcr_tree_params tree;
-  bfcr_criterion criterion;     /* default BFCR_CRIT_BIC (chosen by validation, see README) */
-  int level;                    /* fixed level (1..L), 0 = pick by criterion, -1 = top (L: one
-                                   global model) */
-  bfcr_regressor regressor;     /* default BFCR_REG_RIDGE */
-  bfcr_small_policy small;      /* default BFCR_SMALL_ANCESTOR */
-  int64_t min_cluster_size;     /* clusters below this take their parent's model; 0 = automatic
-                                   (2 for small = shrink, d + 2 for small = ancestor) */
-  bfcr_routing routing;         /* default BFCR_ROUTE_SAMPLE */
+  bfcr_criterion criterion; /* default BFCR_CRIT_BIC (chosen by validation, see README) */
+  int level;                /* fixed level (1..L), 0 = pick by criterion, -1 = top (L: one
+                               global model) */
+  bfcr_regressor regressor; /* default BFCR_REG_RIDGE */
+  bfcr_small_policy small;  /* default BFCR_SMALL_ANCESTOR */
+  int64_t min_cluster_size; /* clusters below this take their parent's model; 0 = automatic
+                               (2 for small = shrink, d + 2 for small = ancestor) */
+  bfcr_routing routing;     /* default BFCR_ROUTE_SAMPLE */
   bfcr_lambda_mode lambda_mode; /* default BFCR_LAMBDA_LEVEL */
-  double lambda;                /* BFCR_LAMBDA_FIXED: the ridge penalty */
-  double lambda_min;            /* ridge grid: absolute penalties on standardized features */
-  double lambda_max;            /* (a penalty of 1 weighs like one extra observation) */
+  double lambda;            /* BFCR_LAMBDA_FIXED: the ridge penalty */
+  double lambda_min;        /* ridge grid: absolute penalties on standardized features */
+  double lambda_max;        /* (a penalty of 1 weighs like one extra observation) */
   int lambda_steps;
-  double rcond;       /* OLS: singular values below rcond * s_max are dropped */
-  uint64_t seed;      /* for any sampling; results are seeded, never random */
-  int64_t kernel_cap; /* KRR/SVR: most rows per kernel model; a larger cluster is SPLIT
-                         into contiguous pieces. 0 = automatic (2000); unused (stored
-                         as 0) for ridge and OLS */
+  double rcond;             /* OLS: singular values below rcond * s_max are dropped */
+  uint64_t seed;            /* for any sampling; results are seeded, never random */
+  int64_t kernel_cap;       /* KRR/SVR: most rows per kernel model; a larger cluster is SPLIT
+                               into contiguous pieces. 0 = automatic (2000); unused (stored
+                               as 0) for ridge and OLS */
 } bfcr_fit_params;
 
 BFCR_API void bfcr_tree_params_init(bfcr_tree_params *p);
@@ -83,11 +83,11 @@ BFCR_API bfcr_status bfcr_criterion_parse(const char *s, bfcr_criterion *c);
 /* Quality of one level of the summary tree. Metrics that do not apply are NaN
  * (HCI and DB need >= 2 clusters, GCV needs a target). */
 typedef struct bfcr_level_info {
-  int level; /* 0 = samples, L = a single node */
+  int level;                /* 0 = samples, L = a single node */
   int64_t clusters;
   int64_t min_size, max_size;
   double hci, ch, db, bic, gcv;
-  double within_ss; /* sum of squared distances to cluster centroids */
+  double within_ss;         /* sum of squared distances to cluster centroids */
 } bfcr_level_info;
 
 /* The hierarchical summary tree of a dataset (no regression). */
@@ -106,13 +106,13 @@ BFCR_API bfcr_status bfcr_tree_labels(const bfcr_tree *tree, int level, int64_t 
 /* Fit: build the tree, score every level, pick one, fit one model per cluster.
  * The model is identical on every rank and for any number of ranks and threads.
  * Collective. */
-BFCR_API bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_params *params,
-                              bfcr_model **out);
+BFCR_API bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train,
+                              const bfcr_fit_params *params, bfcr_model **out);
 BFCR_API void bfcr_model_destroy(bfcr_model **model);
 
 /* Predict the local rows of data (encoded with the model's schema). Collective. */
-BFCR_API bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *model, const bfcr_data *data,
-                                  double *yhat_local);
+BFCR_API bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *model,
+                                  const bfcr_data *data, double *yhat_local);
 /* The same predictions, with every cluster's model applied on its owner rank: rows are
  * sent to the owners with MPI_Alltoallv and the results come back in input order (the
  * path for models too large to replicate). Bit-identical to bfcr_predict. Collective. */
@@ -129,8 +129,7 @@ BFCR_API bfcr_status bfcr_model_load(bfcr_ctx *ctx, const char *path, bfcr_model
 
 BFCR_API const bfcr_schema *bfcr_model_schema(const bfcr_model *model);
 BFCR_API int bfcr_model_num_levels(const bfcr_model *model);
-BFCR_API bfcr_status bfcr_model_level_info(const bfcr_model *model, int level,
-                                           bfcr_level_info *info);
+BFCR_API bfcr_status bfcr_model_level_info(const bfcr_model *model, int level, bfcr_level_info *info);
 BFCR_API int bfcr_model_chosen_level(const bfcr_model *model);
 BFCR_API int64_t bfcr_model_clusters(const bfcr_model *model);
 BFCR_API const bfcr_fit_params *bfcr_model_params(const bfcr_model *model);

@@ -17,14 +17,14 @@ extern "C" {
  * b_c ~ N(0, offset^2). Row i depends only on (seed, i), never on how rows are split
  * over ranks, so weak-scaling runs at every rank count see consistent data. */
 typedef struct bfcr_synth_params {
-  int64_t n;     /* rows in all; default 100000 */
-  int d;         /* features; default 8 */
-  int clusters;  /* default 16 */
-  double spread; /* default 10 */
-  double width;  /* default 1.5 */
-  double noise;  /* default 0.5 */
-  double offset; /* default 5 */
-  uint64_t seed; /* default 1 */
+  int64_t n;        /* rows in all; default 100000 */
+  int d;            /* features; default 8 */
+  int clusters;     /* default 16 */
+  double spread;    /* default 10 */
+  double width;     /* default 1.5 */
+  double noise;     /* default 0.5 */
+  double offset;    /* default 5 */
+  uint64_t seed;    /* default 1 */
   /* Low intrinsic dimension (docs/synthetic.md): with latent_dim = k in [1, d], centres,
    * row offsets and slopes live in R^k and x = A (centre + e) + N(0, latent_noise^2 I_d)
    * with one fixed d x k map A (entries N(0, 1/k)): rows near a k-dimensional clustered

@@ -9,24 +9,15 @@
 
 const char *bfcr_status_name(bfcr_status s) {
   switch (s) {
-    case BFCR_OK:
-      return "BFCR_OK";
-    case BFCR_ERR_ARG:
-      return "BFCR_ERR_ARG";
-    case BFCR_ERR_INPUT:
-      return "BFCR_ERR_INPUT";
-    case BFCR_ERR_NUMERIC:
-      return "BFCR_ERR_NUMERIC";
-    case BFCR_ERR_IO:
-      return "BFCR_ERR_IO";
-    case BFCR_ERR_FORMAT:
-      return "BFCR_ERR_FORMAT";
-    case BFCR_ERR_NOMEM:
-      return "BFCR_ERR_NOMEM";
-    case BFCR_ERR_MPI:
-      return "BFCR_ERR_MPI";
-    case BFCR_ERR_INTERNAL:
-      return "BFCR_ERR_INTERNAL";
+    case BFCR_OK: return "BFCR_OK";
+    case BFCR_ERR_ARG: return "BFCR_ERR_ARG";
+    case BFCR_ERR_INPUT: return "BFCR_ERR_INPUT";
+    case BFCR_ERR_NUMERIC: return "BFCR_ERR_NUMERIC";
+    case BFCR_ERR_IO: return "BFCR_ERR_IO";
+    case BFCR_ERR_FORMAT: return "BFCR_ERR_FORMAT";
+    case BFCR_ERR_NOMEM: return "BFCR_ERR_NOMEM";
+    case BFCR_ERR_MPI: return "BFCR_ERR_MPI";
+    case BFCR_ERR_INTERNAL: return "BFCR_ERR_INTERNAL";
   }
   return "BFCR_ERR_UNKNOWN";
 }
@@ -70,9 +61,7 @@ bfcr_status bfcr_ctx_set_threads(bfcr_ctx *ctx, int nthreads) {
   return BFCR_OK;
 }
 
-int bfcr_ctx_threads(const bfcr_ctx *ctx) {
-  return ctx ? ctx->nthreads : 1;
-}
+int bfcr_ctx_threads(const bfcr_ctx *ctx) { return ctx ? ctx->nthreads : 1; }
 
 void bfcr_ctx_set_log(bfcr_ctx *ctx, bfcr_log_fn fn, void *user, bfcr_log_level max_level) {
   if (!ctx) return;
@@ -87,21 +76,11 @@ void bfcr_ctx_set_progress(bfcr_ctx *ctx, bfcr_progress_fn fn, void *user) {
   ctx->progress_user = user;
 }
 
-int bfcr_ctx_rank(const bfcr_ctx *ctx) {
-  return ctx ? ctx->rank : 0;
-}
-int bfcr_ctx_size(const bfcr_ctx *ctx) {
-  return ctx ? ctx->size : 1;
-}
-MPI_Comm bfcr_ctx_comm(const bfcr_ctx *ctx) {
-  return ctx ? ctx->comm : MPI_COMM_NULL;
-}
-bfcr_status bfcr_ctx_errcode(const bfcr_ctx *ctx) {
-  return ctx ? ctx->err : BFCR_ERR_ARG;
-}
-const char *bfcr_ctx_errmsg(const bfcr_ctx *ctx) {
-  return ctx ? ctx->errmsg : "no context";
-}
+int bfcr_ctx_rank(const bfcr_ctx *ctx) { return ctx ? ctx->rank : 0; }
+int bfcr_ctx_size(const bfcr_ctx *ctx) { return ctx ? ctx->size : 1; }
+MPI_Comm bfcr_ctx_comm(const bfcr_ctx *ctx) { return ctx ? ctx->comm : MPI_COMM_NULL; }
+bfcr_status bfcr_ctx_errcode(const bfcr_ctx *ctx) { return ctx ? ctx->err : BFCR_ERR_ARG; }
+const char *bfcr_ctx_errmsg(const bfcr_ctx *ctx) { return ctx ? ctx->errmsg : "no context"; }
 
 void bfcr_ctx_clear_error(bfcr_ctx *ctx) {
   if (!ctx) return;
@@ -109,8 +88,8 @@ void bfcr_ctx_clear_error(bfcr_ctx *ctx) {
   ctx->errmsg[0] = '\0';
 }
 
-static bfcr_status set_errv(bfcr_ctx *ctx, bfcr_status code, const char *prefix, const char *fmt,
-                            va_list ap) {
+static bfcr_status set_errv(bfcr_ctx *ctx, bfcr_status code, const char *prefix,
+                            const char *fmt, va_list ap) {
   if (!ctx) return code;
   ctx->err = code;
   size_t used = 0;
@@ -157,8 +136,7 @@ void bfcr_log(const bfcr_ctx *ctx, bfcr_log_level level, const char *fmt, ...) {
 }
 
 void bfcr_progress(const bfcr_ctx *ctx, const char *phase, int64_t done, int64_t total) {
-  if (ctx && ctx->progress_fn && ctx->rank == 0)
-    ctx->progress_fn(ctx->progress_user, phase, done, total);
+  if (ctx && ctx->progress_fn && ctx->rank == 0) ctx->progress_fn(ctx->progress_user, phase, done, total);
 }
 
 bfcr_status bfcr_agree(bfcr_ctx *ctx, bfcr_status local) {
@@ -175,9 +153,7 @@ bfcr_status bfcr_agree(bfcr_ctx *ctx, bfcr_status local) {
   return ctx->err;
 }
 
-double bfcr_wtime(void) {
-  return MPI_Wtime();
-}
+double bfcr_wtime(void) { return MPI_Wtime(); }
 
 void bfcr_phase_add(bfcr_ctx *ctx, const char *name, double seconds, double flops) {
   if (!ctx) return;
@@ -195,9 +171,7 @@ void bfcr_phase_add(bfcr_ctx *ctx, const char *name, double seconds, double flop
   ctx->phase_flops[i] = flops;
 }
 
-int bfcr_ctx_num_phases(const bfcr_ctx *ctx) {
-  return ctx ? ctx->nphases : 0;
-}
+int bfcr_ctx_num_phases(const bfcr_ctx *ctx) { return ctx ? ctx->nphases : 0; }
 const char *bfcr_ctx_phase_name(const bfcr_ctx *ctx, int i) {
   return ctx && i >= 0 && i < ctx->nphases ? ctx->phase_name[i] : NULL;
 }

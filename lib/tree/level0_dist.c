@@ -36,13 +36,12 @@ static bfcr_status gather_search(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_l
                                  int d, int64_t *bf, double *dist2) {
   bfcr_status st = BFCR_OK;
   double *all = bfcr_malloc(ctx, (size_t)n, (size_t)d * sizeof(double));
-  double *mine =
-      zs->Z ? NULL
-            : bfcr_malloc(ctx, (size_t)(n_local > 0 ? n_local : 1), (size_t)d * sizeof(double));
+  double *mine = zs->Z ? NULL : bfcr_malloc(ctx, (size_t)(n_local > 0 ? n_local : 1),
+                                            (size_t)d * sizeof(double));
   BFCR_CALL(bfcr_agree(ctx, all && (zs->Z || mine) ? BFCR_OK : BFCR_ERR_NOMEM));
   for (int64_t i = 0; mine && i < n_local; i++) bfcr_zsrc_row(zs, i, mine + i * d);
-  BFCR_CALL(
-      bfcr_allgather_items(ctx, zs->Z ? zs->Z : mine, n_local, (size_t)d * sizeof(double), all));
+  BFCR_CALL(bfcr_allgather_items(ctx, zs->Z ? zs->Z : mine, n_local, (size_t)d * sizeof(double),
+                                 all));
   bfcr_knn_choice ch;
   st = bfcr_knn_allnn_m(all, n, d, ctx->nthreads, (bfcr_nn_method)ctx->nn_method, &ch, NULL, bf,
                         dist2);
@@ -71,7 +70,8 @@ bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int
   if ((double)n * d < SMALL_ND) {
     BFCR_CALL(gather_search(ctx, zs, n_local, n, d, lv0->bf, lv0->bfdist));
   } else {
-    BFCR_CALL(bfcr_knn_allnn_dist_src(ctx, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist, NULL));
+    BFCR_CALL(
+        bfcr_knn_allnn_dist_src(ctx, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist, NULL));
   }
   for (int64_t i = 0; i < n; i++) lv0->bfdist[i] = sqrt(lv0->bfdist[i]);
 cleanup:
@@ -106,9 +106,9 @@ static void l1_merge(void *user, const double *a, const double *b, double *out) 
   bfcr_ns_merge(v->d, a, b, out);
 }
 
-bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
-                                   int64_t n_local, int64_t offset, int64_t n, int d,
-                                   const bfcr_level *lv0, int64_t k, bfcr_level *lv1) {
+bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t n_local,
+                                   int64_t offset, int64_t n, int d, const bfcr_level *lv0,
+                                   int64_t k, bfcr_level *lv1) {
   bfcr_status st = BFCR_OK;
   int P = ctx->size, me = ctx->rank;
   int64_t w = bfcr_ns_width(d);
@@ -123,7 +123,8 @@ bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
   lv1->ns = bfcr_malloc(ctx, (size_t)k, (size_t)w * sizeof(double));
   lv1->minidx = bfcr_malloc(ctx, (size_t)k, sizeof(int64_t));
   lv1->nchild = bfcr_malloc(ctx, (size_t)k, sizeof(int64_t));
-  if (!start || !members || !lv1->ns || !lv1->minidx || !lv1->nchild) st = BFCR_ERR_NOMEM;
+  if (!start || !members || !lv1->ns || !lv1->minidx || !lv1->nchild)
+    st = BFCR_ERR_NOMEM;
   BFCR_CALL(bfcr_agree(ctx, st));
   bfcr_group_members(lv0->parent, n, k, start, members);
   for (int64_t c = 0; c < k; c++) {
@@ -131,8 +132,7 @@ bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     lv1->nchild[c] = start[c + 1] - start[c];
   }
   bfcr_zy_rows zy = {*zs, y};
-  BFCR_CALL(
-      bfcr_redistribute_fn(ctx, d + 1, n_local, offset, n, members, bfcr_pack_zy, &zy, &rows));
+  BFCR_CALL(bfcr_redistribute_fn(ctx, d + 1, n_local, offset, n, members, bfcr_pack_zy, &zy, &rows));
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
   l1_view v = {d, rows, lo, members, lv0->bf, lv0->bfdist};
   BFCR_CALL(bfcr_reduce_ranges_dist(ctx, w, l1_elem, l1_merge, &v, k, start, lo, hi, lv1->ns));

@@ -48,9 +48,7 @@ void bfcr_tree_destroy(bfcr_tree **tree) {
   *tree = NULL;
 }
 
-int bfcr_tree_num_levels(const bfcr_tree *tree) {
-  return tree ? tree->nlevels : 0;
-}
+int bfcr_tree_num_levels(const bfcr_tree *tree) { return tree ? tree->nlevels : 0; }
 
 bfcr_status bfcr_tree_level_info(const bfcr_tree *tree, int level, bfcr_level_info *info) {
   if (!tree || !info || level < 0 || level >= tree->nlevels) return BFCR_ERR_ARG;
