@@ -8,6 +8,8 @@
  *        bench_knn allnn N D T     one all-points search (kd-tree if D <= the crossover)
  *        bench_knn kd|gemm N D T   force a method
  *        bench_knn cross N T       kd-tree vs GEMM for d = 8..32 (crossover)
+ *        bench_knn probe N D K T   probe + cost model vs the kd-tree's CPU time
+ *                                  (K > 0: rows near a K-dim subspace, else blobs)
  *        bench_knn query NR NQ D T  kd-tree build on NR rows + NQ outside queries
  *        bench_knn dgemm           the DGEMM rate alone
  * Run with OPENBLAS_NUM_THREADS=1 (the benchmark forces it too). */
@@ -45,6 +47,29 @@ static double *blobs(int64_t n, int d, uint64_t seed) {
     int b = (int)(rng_next(&seed) >> 60);
     for (int k = 0; k < d; k++) X[i * d + k] = c[b * d + k] + rng_gauss(&seed, 1.5);
   }
+  free(c);
+  return X;
+}
+
+/* Rows near a k-dimensional clustered subspace of R^d: 16 centres ~ N(0, 10^2 I_k) in
+ * the latent space, latent point = centre + N(0, 1.5^2 I_k), mapped by a fixed random
+ * d x k matrix with N(0, 1/k) entries, plus N(0, 0.05^2 I_d) noise (bfcr gen
+ * --latent-dim draws its own rows with the same recipe). */
+static double *latent_rows(int64_t n, int d, int k, uint64_t seed) {
+  double *A = malloc((size_t)d * k * sizeof(double)), *c = malloc(16 * (size_t)k * sizeof(double));
+  double *X = malloc((size_t)n * (size_t)d * sizeof(double)), z[256];
+  for (int i = 0; i < d * k; i++) A[i] = rng_gauss(&seed, 1.0 / sqrt((double)k));
+  for (int i = 0; i < 16 * k; i++) c[i] = rng_gauss(&seed, 10.0);
+  for (int64_t i = 0; i < n; i++) {
+    int b = (int)(rng_next(&seed) >> 60);
+    for (int j = 0; j < k && j < 256; j++) z[j] = c[b * k + j] + rng_gauss(&seed, 1.5);
+    for (int r = 0; r < d; r++) {
+      double s = 0.0;
+      for (int j = 0; j < k && j < 256; j++) s += A[r * k + j] * z[j];
+      X[i * d + r] = s + rng_gauss(&seed, 0.05);
+    }
+  }
+  free(A);
   free(c);
   return X;
 }
@@ -95,8 +120,7 @@ static void run_allnn(const char *method, int64_t n, int d, int nt) {
   double *X = blobs(n, d, 12345);
   int64_t *nn = malloc((size_t)n * sizeof(int64_t));
   double *d2 = malloc((size_t)n * sizeof(double));
-  int kd =
-      strcmp(method, "kd") == 0 || (strcmp(method, "allnn") == 0 && d <= BFCR_KNN_KDTREE_MAX_D);
+  int kd = strcmp(method, "kd") == 0;
   double tb = 0.0, ts, cpu = 0.0;
   double t0 = omp_get_wtime();
   if (kd) {
@@ -128,6 +152,37 @@ static void run_allnn(const char *method, int64_t n, int d, int nt) {
         bad ? "FAIL" : "ok");
   }
   fflush(stdout);
+  free(X);
+  free(nn);
+  free(d2);
+}
+
+/* The probe of knn_choose.c against the kd-tree's measured CPU time (calibration of the
+ * cost model, docs/knn.md). latent > 0: rows near a latent-dimensional subspace. */
+static void run_probe(int64_t n, int d, int latent, int nt) {
+  double *X = latent > 0 ? latent_rows(n, d, latent, 12345) : blobs(n, d, 12345);
+  int64_t *nn = malloc((size_t)n * sizeof(int64_t));
+  double *d2 = malloc((size_t)n * sizeof(double));
+  bfcr_kdtree *t = NULL;
+  if (bfcr_kdtree_build(X, n, d, nt, &t) != BFCR_OK) exit(1);
+  bfcr_knn_choice c = {0};
+  double t0 = omp_get_wtime();
+  bfcr_knn_probe(t, n, 1, nt, &c);
+  double tp = omp_get_wtime() - t0;
+  bfcr_knn_decide(BFCR_NN_AUTO, &c);
+  clock_t c0 = clock();
+  t0 = omp_get_wtime();
+  if (bfcr_kdtree_allnn(t, nt, nn, d2) != BFCR_OK) exit(1);
+  double ts = omp_get_wtime() - t0, cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
+  char line[200];
+  bfcr_knn_choice_format(&c, line, sizeof line);
+  printf(
+      "probe n=%lld d=%d latent=%d threads=%d: %s; nodes/query %.1f; probe %.3fs; kd search "
+      "%.3fs (cpu %.3fs, %.2f ns per eval)\n",
+      (long long)n, d, latent, nt, line, c.nodes_per_query, tp, ts, cpu,
+      cpu / ((double)n * c.evals_per_query) * 1e9);
+  fflush(stdout);
+  bfcr_kdtree_free(t);
   free(X);
   free(nn);
   free(d2);
@@ -177,6 +232,8 @@ int main(int argc, char **argv) {
       run_allnn("kd", n, ds[i], nt);
       run_allnn("gemm", n, ds[i], nt);
     }
+  } else if (argc >= 6 && !strcmp(argv[1], "probe")) {
+    run_probe(atoll(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
   } else if (argc >= 6 && !strcmp(argv[1], "query")) {
     run_query(atoll(argv[2]), atoll(argv[3]), atoi(argv[4]), atoi(argv[5]));
   } else if (argc >= 2 && !strcmp(argv[1], "dgemm")) {

@@ -10,6 +10,8 @@ extern const app_choice app_regressors[];
 extern const app_choice app_routings[];
 extern const app_choice app_small_policies[];
 extern const app_choice app_na_policies[];
+/* --nn: nearest-neighbour method (bfcr_tree_params.nn_method). */
+extern const app_choice app_nn_methods[];
 extern const app_choice app_text_policies[];
 extern const app_choice app_metric_sets[];
 

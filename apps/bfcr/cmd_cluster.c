@@ -325,6 +325,12 @@ int cmd_cluster(app *a, int argc, char **argv) {
        .dest = &text,
        .choices = app_text_policies,
        .help = "text columns: one-hot encode, or fail"},
+      {.name = "--nn",
+       .kind = APP_OPT_CHOICE,
+       .dest = &tp.nn_method,
+       .choices = app_nn_methods,
+       .help = "nearest-neighbour search: chosen by a probe of the data, or forced (same "
+               "result, time only)"},
       {.name = "--no-standardize",
        .kind = APP_OPT_UNFLAG,
        .dest = &tp.standardize,

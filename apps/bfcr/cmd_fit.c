@@ -58,6 +58,14 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
           "\"kernel_cap\":%lld}",
           (long long)p->min_cluster_size, p->tree.standardize, p->tree.max_levels,
           (unsigned long long)p->seed, (long long)p->kernel_cap);
+  fputs(",\"nn_method\":", f);
+  json_str(f, app_choice_name(app_nn_methods, p->tree.nn_method));
+  fputs(",\"nn\":[", f); /* what each search chose ("level 0: kd-tree (probe: ...)") */
+  for (int i = 0; i < bfcr_ctx_num_nn_notes(a->ctx); i++) {
+    if (i) fputc(',', f);
+    json_str(f, bfcr_ctx_nn_note(a->ctx, i));
+  }
+  fputc(']', f);
   fprintf(f, ",\"kernel_pieces\":%lld", (long long)r->pieces);
   fputs(",\"levels\":", f);
   print_levels_json(f, r->levels, r->nlevels);
@@ -201,6 +209,12 @@ int cmd_fit(app *a, int argc, char **argv) {
        .dest = &fp.tree.standardize,
        .key = "standardize",
        .help = "cluster on raw feature units instead of z-scores"},
+      {.name = "--nn",
+       .kind = APP_OPT_CHOICE,
+       .dest = &fp.tree.nn_method,
+       .choices = app_nn_methods,
+       .help = "nearest-neighbour search: chosen by a probe of the data, or forced (same "
+               "result, time only)"},
       {.name = "--max-levels",
        .metavar = "N",
        .kind = APP_OPT_INT,
@@ -352,6 +366,8 @@ int cmd_fit(app *a, int argc, char **argv) {
       printf("%s: %lld kernel models (pieces of at most %lld rows)\n",
              app_choice_name(app_regressors, reg), (long long)r.pieces,
              (long long)r.params->kernel_cap);
+    for (int i = 0; i < bfcr_ctx_num_nn_notes(a->ctx); i++)
+      printf("nn %s\n", bfcr_ctx_nn_note(a->ctx, i));
     printf("training: RMSE %.6g  MAE %.6g  R^2 %.6f\n", r.rmse, r.mae, r.r2);
     printf("model written to %s%s%s\n\n", out, report ? ", run record to " : "",
            report ? report : "");

@@ -66,6 +66,20 @@ int cmd_gen(app *a, int argc, char **argv) {
        .help = "standard deviation of the per-cluster intercepts",
        .min = 0,
        .max = big},
+      {.name = "--latent-dim",
+       .metavar = "K",
+       .kind = APP_OPT_INT,
+       .dest = &sp.latent_dim,
+       .help = "rows near a K-dimensional clustered subspace of R^d (0: off)",
+       .min = 0,
+       .max = big},
+      {.name = "--latent-noise",
+       .metavar = "S",
+       .kind = APP_OPT_DOUBLE,
+       .dest = &sp.latent_noise,
+       .help = "with --latent-dim: standard deviation of the isotropic noise off the subspace",
+       .min = 0,
+       .max = big},
       {.name = "--seed",
        .metavar = "S",
        .kind = APP_OPT_U64,
@@ -79,7 +93,9 @@ int cmd_gen(app *a, int argc, char **argv) {
       .summary =
           "Write synthetic data: K centres ~ N(0, spread^2 I); each row picks a centre,\n"
           "x = centre + N(0, width^2 I), y = (x - centre) . beta_c + b_c + N(0, noise^2),\n"
-          "beta_c ~ N(0, I), b_c ~ N(0, offset^2). Columns x1..xd, y.",
+          "beta_c ~ N(0, I), b_c ~ N(0, offset^2). Columns x1..xd, y. --latent-dim K draws\n"
+          "centres, offsets and slopes in R^K and maps them by a fixed random d x K matrix,\n"
+          "plus N(0, latent_noise^2 I) (docs/synthetic.md).",
       .pos_names = NULL,
       .npos = 0,
       .pos = NULL,

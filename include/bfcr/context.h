@@ -60,6 +60,10 @@ BFCR_API double bfcr_ctx_phase_flops(const bfcr_ctx *ctx, int i);
  * every operation is counted. */
 BFCR_API int bfcr_ctx_phase_flops_estimated(const bfcr_ctx *ctx, int i);
 BFCR_API void bfcr_ctx_reset_phases(bfcr_ctx *ctx);
+/* The nearest-neighbour method choices of the calls since the last reset, one line each
+ * ("level 0: kd-tree (probe: ...)"), reset with the phases. Not Collective. */
+BFCR_API int bfcr_ctx_num_nn_notes(const bfcr_ctx *ctx);
+BFCR_API const char *bfcr_ctx_nn_note(const bfcr_ctx *ctx, int i);
 
 #ifdef __cplusplus
 }

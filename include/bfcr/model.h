@@ -47,6 +47,9 @@ typedef enum bfcr_lambda_mode {
 typedef struct bfcr_tree_params {
   int standardize;          /* z-score features before distances; default 1 */
   int max_levels;           /* stop after this many levels; default 64 */
+  int nn_method;   /* nearest-neighbour search: 0 = auto (chosen by a probe of the data),
+                      1 = kd-tree, 2 = GEMM tiles; same answers bit for bit, so the time only
+                      changes (docs/knn.md); not stored in model files; default 0 */
 } bfcr_tree_params;
 
 typedef struct bfcr_fit_params {

@@ -25,6 +25,12 @@ typedef struct bfcr_synth_params {
   double noise;     /* default 0.5 */
   double offset;    /* default 5 */
   uint64_t seed;    /* default 1 */
+  /* Low intrinsic dimension (docs/synthetic.md): with latent_dim = k in [1, d], centres,
+   * row offsets and slopes live in R^k and x = A (centre + e) + N(0, latent_noise^2 I_d)
+   * with one fixed d x k map A (entries N(0, 1/k)): rows near a k-dimensional clustered
+   * subspace of R^d. 0 (default) = the recipe above, unchanged. */
+  int latent_dim;
+  double latent_noise; /* default 0.05 */
 } bfcr_synth_params;
 
 BFCR_API void bfcr_synth_params_init(bfcr_synth_params *p);

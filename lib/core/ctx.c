@@ -193,6 +193,23 @@ int bfcr_ctx_phase_flops_estimated(const bfcr_ctx *ctx, int i) {
 }
 void bfcr_ctx_reset_phases(bfcr_ctx *ctx) {
   if (ctx) ctx->nphases = 0;
+  if (ctx) ctx->nn_nnotes = 0;
+}
+
+int bfcr_ctx_num_nn_notes(const bfcr_ctx *ctx) {
+  return ctx ? ctx->nn_nnotes : 0;
+}
+const char *bfcr_ctx_nn_note(const bfcr_ctx *ctx, int i) {
+  return ctx && i >= 0 && i < ctx->nn_nnotes ? ctx->nn_note[i] : NULL;
+}
+
+void bfcr_nn_note(bfcr_ctx *ctx, const char *where, const char *what) {
+  if (!ctx || ctx->nn_nnotes >= BFCR_MAX_NN_NOTES) return;
+  const size_t wl = strlen(where);
+  for (int i = 0; i < ctx->nn_nnotes; i++) {
+    if (!strncmp(ctx->nn_note[i], where, wl) && ctx->nn_note[i][wl] == ':') return;
+  }
+  snprintf(ctx->nn_note[ctx->nn_nnotes++], sizeof ctx->nn_note[0], "%s: %s", where, what);
 }
 
 void *bfcr_malloc(bfcr_ctx *ctx, size_t n, size_t size) {

@@ -12,6 +12,7 @@
 
 #define BFCR_ERRMSG_MAX 1024
 #define BFCR_MAX_PHASES 48
+#define BFCR_MAX_NN_NOTES 8
 
 struct bfcr_ctx {
   MPI_Comm comm; /* duplicated from the caller's */
@@ -29,7 +30,16 @@ struct bfcr_ctx {
   double phase_sec[BFCR_MAX_PHASES];
   double phase_flops[BFCR_MAX_PHASES];
   unsigned char phase_est[BFCR_MAX_PHASES]; /* flops include an estimate (LAPACK) */
+  /* Nearest-neighbour method (bfcr_nn_method of lib/knn: 0 auto, 1 tree, 2 gemm) for the
+   * searches of the current call, and what they chose: "where: method (probe ...)". */
+  int nn_method;
+  int nn_nnotes;
+  char nn_note[BFCR_MAX_NN_NOTES][192];
 };
+
+/* Record the choice of the search at `where` ("level 0", ...); the first one per place is
+ * kept. */
+void bfcr_nn_note(bfcr_ctx *ctx, const char *where, const char *what);
 
 /* Set the context error with a printf-style message; returns code. */
 bfcr_status bfcr_err(bfcr_ctx *ctx, bfcr_status code, const char *fmt, ...)

@@ -11,6 +11,7 @@
 #ifndef BFCR_KNN_H
 #define BFCR_KNN_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "bfcr/status.h"
 
@@ -85,15 +86,46 @@ double bfcr_kdtree_max_ratio(const bfcr_kdtree *t, const double *w, const double
                              const double *q, double wq, int64_t exclude, double best,
                              double *work);
 
-/* Best friend of every row of X (n >= 2), choosing the method by dimension: kd-tree
- * for low d, OpenBLAS GEMM tiles with an exact canonical re-check for high d. */
+/* Method of the exact search (docs/knn.md): chosen by a probe of the data, or forced.
+ * Every method returns the same answers bit for bit; the choice changes time only. */
+typedef enum bfcr_nn_method { BFCR_NN_AUTO = 0, BFCR_NN_TREE = 1, BFCR_NN_GEMM = 2 } bfcr_nn_method;
+const char *bfcr_nn_method_name(bfcr_nn_method m);
+/* "auto", "tree", "gemm" -> *out; -1 when unknown. */
+int bfcr_nn_method_parse(const char *s, bfcr_nn_method *out);
+
+/* What a search chose and why (knn_choose.c). */
+typedef struct bfcr_knn_choice {
+  bfcr_nn_method method; /* BFCR_NN_TREE or BFCR_NN_GEMM: what ran */
+  int forced;            /* forced by the caller (no decision made) */
+  int probe_queries;     /* 0: no probe ran */
+  double evals_per_query, nodes_per_query;
+  double est_tree_s, est_gemm_s; /* the cost model's estimates for the whole search */
+} bfcr_knn_choice;
+
+/* Walk a fixed sample of the tree's own points (self excluded when exclude_self) and
+ * estimate the tree and GEMM costs of m queries against the tree (cost model and
+ * constants in knn_choose.c and docs/knn.md). Deterministic: depends on the tree only. */
+void bfcr_knn_probe(const bfcr_kdtree *t, int64_t m, int exclude_self, int nthreads,
+                    bfcr_knn_choice *c);
+/* c->method from the estimates, or from forced when not BFCR_NN_AUTO. */
+void bfcr_knn_decide(bfcr_nn_method forced, bfcr_knn_choice *c);
+/* "kd-tree (probe: 256 queries, 41.0 dist evals/query, est tree 0.2 s vs gemm 30 s)". */
+void bfcr_knn_choice_format(const bfcr_knn_choice *c, char *buf, size_t size);
+
+/* Best friend of every row of X (n >= 2) by the method `method` (auto: probe). choice
+ * (may be NULL) receives what was chosen. tree_out (may be NULL) receives the kd-tree
+ * when one was built (the caller frees it), else NULL. */
+bfcr_status bfcr_knn_allnn_m(const double *X, int64_t n, int d, int nthreads, bfcr_nn_method method,
+                             bfcr_knn_choice *choice, bfcr_kdtree **tree_out, int64_t *nn,
+                             double *dist2);
+/* bfcr_knn_allnn_m with the automatic choice. */
 bfcr_status bfcr_knn_allnn(const double *X, int64_t n, int d, int nthreads, int64_t *nn,
                            double *dist2);
-/* Whether the dispatch above uses the kd-tree for these rows (d small, or few columns
- * that are not binary). */
-int bfcr_knn_prefers_kdtree(const double *X, int64_t n, int d);
 
-/* Nearest row of R for each row of Q, method by dimension as above. */
+/* Nearest row of R for each row of Q, method as above. */
+bfcr_status bfcr_knn_query_m(const double *R, int64_t nR, int d, const double *Q, int64_t m,
+                             int nthreads, bfcr_nn_method method, bfcr_knn_choice *choice,
+                             int64_t *nn, double *dist2);
 bfcr_status bfcr_knn_query(const double *R, int64_t nR, int d, const double *Q, int64_t m,
                            int nthreads, int64_t *nn, double *dist2);
 
@@ -107,8 +139,5 @@ bfcr_status bfcr_knn_gemm(const double *R, int64_t nR, int d, const double *Q, i
 /* Reference O(n^2 d) search, for tests. */
 void bfcr_knn_brute(const double *R, int64_t nR, int d, const double *Q, int64_t m,
                     int exclude_self, int64_t *nn, double *dist2);
-
-/* Dimension at or below which the kd-tree is used (chosen by measurement, bench/). */
-#define BFCR_KNN_KDTREE_MAX_D 16
 
 #endif

@@ -2,9 +2,9 @@
  *
  * What: the answer of bfcr_knn_allnn on the whole matrix (canonical bfcr_dist2, ties to the
  * smallest GLOBAL index) when the rows are spread over P ranks in contiguous blocks; every
- * rank ends with all n answers. The method follows bfcr_knn_allnn's own choice (knn.c): the
- * kd-tree range (d <= BFCR_KNN_KDTREE_MAX_D, or few non-binary columns, counted over all
- * ranks) uses slabs, the GEMM range uses the ring. Either choice gives the same bits.
+ * rank ends with all n answers. The method is chosen like bfcr_knn_allnn's (a probe of the
+ * kd-tree, knn_dist_probe.c, agreed by every rank) or forced: the tree uses slabs, GEMM the
+ * ring. Either choice gives the same bits.
  *
  * Slabs (O(n/P log n) per rank for low d):
  *   1. axis: rows whose global index is a multiple of a stride (about 16k rows, fixed by n)
@@ -110,56 +110,6 @@ static bfcr_status local_args(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_loca
                       (long long)(offset + i / d), (int)(i % d));
   }
   return BFCR_OK;
-}
-
-/* Distinct values of a column, capped at 3 (3 = "more than two"), as knn.c counts them. */
-typedef struct {
-  double cnt, a, b;
-} col_state;
-
-static void col_add(col_state *s, double v) {
-  if (s->cnt >= 3.0 || (s->cnt >= 1.0 && v == s->a) || (s->cnt >= 2.0 && v == s->b)) return;
-  if (s->cnt == 0.0) {
-    s->a = v;
-  } else if (s->cnt == 1.0) {
-    s->b = v;
-  }
-  s->cnt += 1.0;
-}
-
-/* Same decision as use_kdtree in knn.c, on the union of all ranks' rows. Collective. */
-static bfcr_status dist_use_kdtree(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsrc *zs,
-                                   int64_t n_local, int d, int *use_kd) {
-  *use_kd = 1;
-  if (d <= BFCR_KNN_KDTREE_MAX_D) return BFCR_OK;
-  bfcr_status st = BFCR_OK;
-  col_state *mine = dist_alloc(ctx, &st, d, sizeof(col_state));
-  col_state *all = dist_alloc(ctx, &st, (int64_t)d * L->P, sizeof(col_state));
-  AGREE();
-  for (int k = 0; k < d; k++) {
-    col_state s = {0.0, 0.0, 0.0};
-    for (int64_t i = 0; i < n_local && s.cnt < 3.0; i++) col_add(&s, bfcr_zsrc_at(zs, i, k));
-    mine[k] = s;
-  }
-  st = mpi_check(ctx, st, MPI_Allgather(mine, 3 * d, MPI_DOUBLE, all, 3 * d, MPI_DOUBLE, ctx->comm),
-                 "MPI_Allgather (column states)");
-  AGREE();
-  int eff = 0;
-  for (int k = 0; k < d; k++) {
-    col_state s = {0.0, 0.0, 0.0};
-    for (int p = 0; p < L->P; p++) {
-      const col_state *o = &all[(int64_t)p * d + k];
-      if (o->cnt >= 1.0) col_add(&s, o->a);
-      if (o->cnt >= 2.0) col_add(&s, o->b);
-      if (o->cnt >= 3.0) s.cnt = 3.0;
-    }
-    if (s.cnt >= 3.0) eff++;
-  }
-  *use_kd = eff <= BFCR_KNN_KDTREE_MAX_D;
-cleanup:
-  free(mine);
-  free(all);
-  return st;
 }
 
 /* Replicate the results: rank p's part [off_p, off_p + cnt_p) of bf and dist2 is filled.
@@ -856,8 +806,14 @@ bfcr_status bfcr_knn_allnn_dist_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t 
   } else {
     for (int p = 0; p < L.P; p++) L.dis[p] = (int)L.off[p];
   }
-  int use_kd = 1;
-  BFCR_CALL(dist_use_kdtree(ctx, &L, zs, n_local, d, &use_kd));
+  bfcr_knn_choice ch;
+  BFCR_CALL(bfcr_knn_dist_choose(ctx, zs, n_local, offset, n, d, &ch));
+  {
+    char line[160];
+    bfcr_knn_choice_format(&ch, line, sizeof line);
+    bfcr_nn_note(ctx, "level 0", line);
+  }
+  const int use_kd = ch.method != BFCR_NN_GEMM;
   if (stats) {
     stats->method = use_kd ? BFCR_KNN_DIST_SLABS : BFCR_KNN_DIST_RING;
     stats->sec_partition = bfcr_wtime() - t0;

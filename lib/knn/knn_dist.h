@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "core/ctx.h"
 #include "core/zsrc.h"
+#include "knn/knn.h"
 
 /* Exact best friend of every row of a dataset distributed over the ranks of ctx in contiguous
  * blocks of global rows: this rank holds rows [offset, offset + n_local) of n (n >= 2) in Z
@@ -43,6 +44,12 @@ typedef struct bfcr_knn_dist_stats {
   int64_t queries_answered; /* boundary queries this rank answered */
   int64_t bytes_sent;       /* bytes this rank sent to other ranks (all messages) */
 } bfcr_knn_dist_stats;
+
+/* The method of the distributed search: forced by ctx->nn_method, or the probe of
+ * knn_choose.c on a strided sample of rows replicated on every rank (knn_dist_probe.c), so
+ * all ranks agree. Collective. */
+bfcr_status bfcr_knn_dist_choose(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+                                 int64_t offset, int64_t n, int d, bfcr_knn_choice *c);
 
 /* bfcr_knn_allnn_dist that also fills *stats (may be NULL). Collective. */
 bfcr_status bfcr_knn_allnn_dist_stats(bfcr_ctx *ctx, const double *Z, int64_t n_local,

@@ -281,10 +281,11 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   bfcr_zsrc zs = {Z, train->X, m->mean, m->scale, d};
   bfcr_phase_add(ctx, "standardize", bfcr_wtime() - t0, 3.0 * train->n_local * d);
 
+  ctx->nn_method = p.tree.nn_method;
   /* Davies-Bouldin (an exact max-ratio search, up to 29% of a fit) only when read. */
   const int need_db = p.all_metrics || (p.level == 0 && p.criterion == BFCR_CRIT_DB);
-  st = bfcr_tree_build_src_ex(ctx, &zs, train->y, train->n_local, train->offset, train->n_global,
-                              d, p.tree.max_levels, need_db ? 0 : BFCR_TREE_SKIP_DB, &t);
+  st = bfcr_tree_build_src_ex(ctx, &zs, train->y, train->n_local, train->offset, train->n_global, d,
+                              p.tree.max_levels, need_db ? 0 : BFCR_TREE_SKIP_DB, &t);
   if (st != BFCR_OK) {
     agreed = ctx->size > 1;
     goto cleanup;

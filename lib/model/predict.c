@@ -34,7 +34,14 @@ bfcr_status bfcr_predict_route(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_da
   int by_row = m->params.routing == BFCR_ROUTE_SAMPLE && m->train_z;
   const double *R = by_row ? m->train_z : m->centroids;
   int64_t nR = by_row ? m->n_train : m->k;
-  st = bfcr_route_nearest(m, R, nR, Z, n, ctx->nthreads, nn, dist2);
+  bfcr_knn_choice ch;
+  st = bfcr_route_nearest(m, R, nR, Z, n, ctx->nthreads, (bfcr_nn_method)ctx->nn_method, &ch, nn,
+                          dist2);
+  if (st == BFCR_OK) {
+    char line[160];
+    bfcr_knn_choice_format(&ch, line, sizeof line);
+    bfcr_nn_note(ctx, "routing", line);
+  }
   if (st != BFCR_OK) {
     bfcr_err(ctx, st, "routing search failed");
     goto cleanup;

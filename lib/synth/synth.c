@@ -40,6 +40,8 @@ void bfcr_synth_params_init(bfcr_synth_params *p) {
   p->noise = 0.5;
   p->offset = 5.0;
   p->seed = 1;
+  p->latent_dim = 0;
+  p->latent_noise = 0.05;
 }
 
 static int bad_scale(double v) {
@@ -67,6 +69,12 @@ bfcr_status bfcr_synth_check(const bfcr_synth_params *p, char *msg, size_t len) 
              "%g, %g",
              p->spread, p->width, p->noise, p->offset);
     what = buf;
+  } else if (p->latent_dim < 0 || p->latent_dim > p->d || bad_scale(p->latent_noise)) {
+    snprintf(buf, sizeof buf,
+             "synthetic latent dimension must be in [0, d = %d] and its noise finite and >= 0, "
+             "got %d and %g",
+             p->d, p->latent_dim, p->latent_noise);
+    what = buf;
   } else if ((uint64_t)p->clusters * (uint64_t)p->d > (UINT64_C(1) << 32)) {
     snprintf(buf, sizeof buf, "synthetic clusters * d must be <= 2^32, got %d * %d", p->clusters,
              p->d);
@@ -80,11 +88,13 @@ bfcr_status bfcr_synth_check(const bfcr_synth_params *p, char *msg, size_t len) 
 bfcr_status bfcr_synth_model_init(bfcr_synth_model *m, const bfcr_synth_params *p) {
   memset(m, 0, sizeof *m);
   m->p = *p;
-  size_t cd = (size_t)p->clusters * (size_t)p->d;
+  const int k = p->latent_dim > 0 ? p->latent_dim : p->d; /* dimension of centres, slopes */
+  size_t cd = (size_t)p->clusters * (size_t)k;
   m->centre = malloc(cd * sizeof(double));
   m->beta = malloc(cd * sizeof(double));
   m->b = malloc((size_t)p->clusters * sizeof(double));
-  if (!m->centre || !m->beta || !m->b) {
+  if (p->latent_dim > 0) m->A = malloc((size_t)p->d * (size_t)k * sizeof(double));
+  if (!m->centre || !m->beta || !m->b || (p->latent_dim > 0 && !m->A)) {
     bfcr_synth_model_free(m);
     return BFCR_ERR_NOMEM;
   }
@@ -92,11 +102,19 @@ bfcr_status bfcr_synth_model_init(bfcr_synth_model *m, const bfcr_synth_params *
     bfcr_stream s;
     bfcr_stream_open(&s, p->seed, BFCR_STREAM_SYNTH_PARAMS, (uint64_t)c);
     gsl_rng r = bfcr_stream_rng(&s);
-    double *mu = m->centre + (size_t)c * (size_t)p->d;
-    double *be = m->beta + (size_t)c * (size_t)p->d;
-    for (int j = 0; j < p->d; j++) mu[j] = gsl_ran_gaussian_ziggurat(&r, p->spread);
-    for (int j = 0; j < p->d; j++) be[j] = gsl_ran_gaussian_ziggurat(&r, 1.0);
+    double *mu = m->centre + (size_t)c * (size_t)k;
+    double *be = m->beta + (size_t)c * (size_t)k;
+    for (int j = 0; j < k; j++) mu[j] = gsl_ran_gaussian_ziggurat(&r, p->spread);
+    for (int j = 0; j < k; j++) be[j] = gsl_ran_gaussian_ziggurat(&r, 1.0);
     m->b[c] = gsl_ran_gaussian_ziggurat(&r, p->offset);
+  }
+  if (p->latent_dim > 0) { /* the map: stream (seed, PARAMS, clusters), after the clusters' */
+    bfcr_stream s;
+    bfcr_stream_open(&s, p->seed, BFCR_STREAM_SYNTH_PARAMS, (uint64_t)p->clusters);
+    gsl_rng r = bfcr_stream_rng(&s);
+    const double sd = 1.0 / sqrt((double)k);
+    for (size_t i = 0; i < (size_t)p->d * (size_t)k; i++)
+      m->A[i] = gsl_ran_gaussian_ziggurat(&r, sd);
   }
   return BFCR_OK;
 }
@@ -105,13 +123,60 @@ void bfcr_synth_model_free(bfcr_synth_model *m) {
   free(m->centre);
   free(m->beta);
   free(m->b);
-  m->centre = m->beta = m->b = NULL;
+  free(m->A);
+  m->centre = m->beta = m->b = m->A = NULL;
+}
+
+/* latent_dim = q > 0: row i draws its cluster c, e ~ N(0, width^2 I_q) (q normals),
+ * eps ~ N(0, noise^2), then d normals u ~ N(0, latent_noise^2); z = mu_c + e and
+ * x_r = sum_j A_rj z_j (j ascending) + u_r, y = sum_j e_j beta_cj + b_c + eps. */
+static void latent_rows(const bfcr_synth_model *m, int64_t first, int64_t count, double *X,
+                        double *y, int64_t *label) {
+  const size_t d = (size_t)m->p.d, q = (size_t)m->p.latent_dim;
+  const unsigned long k = (unsigned long)m->p.clusters;
+  double zbuf[64];
+  double *z = q <= 64 ? zbuf : malloc(q * sizeof(double));
+  if (!z) { /* allocation failed: NaN rows, which every consumer refuses */
+    for (int64_t i = 0; i < count; i++) {
+      for (size_t r = 0; r < d; r++) X[(size_t)i * d + r] = NAN;
+      y[i] = NAN;
+      if (label) label[i] = 0;
+    }
+    return;
+  }
+  for (int64_t i = 0; i < count; i++) {
+    bfcr_stream s;
+    bfcr_stream_open(&s, m->p.seed, BFCR_STREAM_SYNTH_ROWS, (uint64_t)(first + i));
+    gsl_rng r = bfcr_stream_rng(&s);
+    const size_t c = (size_t)gsl_rng_uniform_int(&r, k);
+    const double *mu = m->centre + c * q, *be = m->beta + c * q;
+    double dot = 0.0;
+    for (size_t j = 0; j < q; j++) {
+      const double e = gsl_ran_gaussian_ziggurat(&r, m->p.width);
+      z[j] = mu[j] + e;
+      dot += e * be[j];
+    }
+    y[i] = dot + m->b[c] + gsl_ran_gaussian_ziggurat(&r, m->p.noise);
+    double *x = X + (size_t)i * d;
+    for (size_t row = 0; row < d; row++) {
+      const double *a = m->A + row * q;
+      double v = 0.0;
+      for (size_t j = 0; j < q; j++) v += a[j] * z[j];
+      x[row] = v + gsl_ran_gaussian_ziggurat(&r, m->p.latent_noise);
+    }
+    if (label) label[i] = (int64_t)c;
+  }
+  if (z != zbuf) free(z);
 }
 
 void bfcr_synth_model_rows(const bfcr_synth_model *m, int64_t first, int64_t count, double *X,
                            double *y, int64_t *label) {
   const size_t d = (size_t)m->p.d;
   const unsigned long k = (unsigned long)m->p.clusters;
+  if (m->A) {
+    latent_rows(m, first, count, X, y, label);
+    return;
+  }
   for (int64_t i = 0; i < count; i++) {
     bfcr_stream s;
     bfcr_stream_open(&s, m->p.seed, BFCR_STREAM_SYNTH_ROWS, (uint64_t)(first + i));

@@ -13,6 +13,7 @@ typedef struct bfcr_synth_model {
   double *centre; /* [clusters * d] */
   double *beta;   /* [clusters * d] */
   double *b;      /* [clusters] */
+  double *A;      /* [d * k] row-major latent map (latent_dim = k > 0), else NULL */
 } bfcr_synth_model;
 
 /* BFCR_OK, or BFCR_ERR_ARG with the reason in msg. */

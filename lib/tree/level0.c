@@ -17,7 +17,14 @@ bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n, i
     lv0->bfdist[0] = 0.0;
     goto cleanup;
   }
-  st = bfcr_knn_allnn(Z, n, d, ctx->nthreads, lv0->bf, lv0->bfdist);
+  bfcr_knn_choice ch;
+  st = bfcr_knn_allnn_m(Z, n, d, ctx->nthreads, (bfcr_nn_method)ctx->nn_method, &ch, NULL, lv0->bf,
+                        lv0->bfdist);
+  if (st == BFCR_OK) {
+    char line[160];
+    bfcr_knn_choice_format(&ch, line, sizeof line);
+    bfcr_nn_note(ctx, "level 0", line);
+  }
   if (st != BFCR_OK) {
     bfcr_err(ctx, st, "nearest-neighbour search failed at level 0");
     goto cleanup;

@@ -42,7 +42,14 @@ static bfcr_status gather_search(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_l
   for (int64_t i = 0; mine && i < n_local; i++) bfcr_zsrc_row(zs, i, mine + i * d);
   BFCR_CALL(bfcr_allgather_items(ctx, zs->Z ? zs->Z : mine, n_local, (size_t)d * sizeof(double),
                                  all));
-  st = bfcr_knn_allnn(all, n, d, ctx->nthreads, bf, dist2);
+  bfcr_knn_choice ch;
+  st = bfcr_knn_allnn_m(all, n, d, ctx->nthreads, (bfcr_nn_method)ctx->nn_method, &ch, NULL, bf,
+                        dist2);
+  if (st == BFCR_OK) { /* replicated rows: every rank's probe sees the same tree */
+    char line[160];
+    bfcr_knn_choice_format(&ch, line, sizeof line);
+    bfcr_nn_note(ctx, "level 0", line);
+  }
   if (st != BFCR_OK) bfcr_err(ctx, st, "nearest-neighbour search failed at level 0");
   st = bfcr_agree(ctx, st);
 cleanup:

@@ -9,6 +9,7 @@ void bfcr_tree_params_init(bfcr_tree_params *p) {
   if (!p) return;
   p->standardize = 1;
   p->max_levels = 64;
+  p->nn_method = 0;
 }
 
 bfcr_status bfcr_tree_build(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_tree_params *params,
@@ -31,6 +32,7 @@ bfcr_status bfcr_tree_build(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_tre
   BFCR_ALLOC(ctx, Z, data->n_local * data->d);
   bfcr_standardize_apply(data->X, data->n_local, data->d, mean, scale, Z, ctx->nthreads);
   bfcr_phase_add(ctx, "standardize", bfcr_wtime() - t0, 3.0 * data->n_local * data->d);
+  ctx->nn_method = params->nn_method;
   st = bfcr_tree_build_z(ctx, Z, data->y, data->n_local, data->offset, data->n_global, data->d,
                          params->max_levels, out);
 cleanup:

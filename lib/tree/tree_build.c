@@ -13,6 +13,7 @@
  * rank ever waits alone in a collective.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,18 +29,38 @@
  * answers; every part is exactly what the whole search gives for those points. The
  * kd-tree, when the search used one, is handed to the caller (*tree_out) for the
  * level's Davies-Bouldin terms, which walk the same centroids. */
-static bfcr_status level_bestfriends(bfcr_ctx *ctx, const double *cent, int64_t m, int d,
+static bfcr_status level_bestfriends(bfcr_ctx *ctx, int level, const double *cent, int64_t m, int d,
                                      int64_t *bf, double *dist2, bfcr_kdtree **tree_out) {
   bfcr_status st = BFCR_OK;
   bfcr_kdtree *t = NULL;
   int64_t *pnn = NULL, *all_nn = NULL, lo = 0, hi = 0;
   double *pd2 = NULL, *all_d2 = NULL;
   *tree_out = NULL;
-  if (!bfcr_knn_prefers_kdtree(cent, m, d)) {
-    st = bfcr_knn_allnn(cent, m, d, ctx->nthreads, bf, dist2);
-    return st == BFCR_OK
-               ? st
-               : bfcr_err(ctx, st, "nearest-neighbour search failed (%lld items)", (long long)m);
+  /* The method by the probe of knn_choose.c (on replicated centroids: every rank decides
+   * alike). The tree is built either way: the Davies-Bouldin terms walk it. */
+  bfcr_knn_choice ch = {0};
+  if ((bfcr_nn_method)ctx->nn_method == BFCR_NN_GEMM) {
+    bfcr_knn_decide(BFCR_NN_GEMM, &ch);
+  } else {
+    st = bfcr_kdtree_build(cent, m, d, ctx->nthreads, &t);
+    if (st != BFCR_OK) return bfcr_err(ctx, st, "kd-tree build failed (%lld items)", (long long)m);
+    if (ctx->nn_method == BFCR_NN_AUTO) bfcr_knn_probe(t, m, 1, ctx->nthreads, &ch);
+    bfcr_knn_decide((bfcr_nn_method)ctx->nn_method, &ch);
+  }
+  if (level <= 2) {
+    char where[24], line[160];
+    snprintf(where, sizeof where, "level %d", level);
+    bfcr_knn_choice_format(&ch, line, sizeof line);
+    bfcr_nn_note(ctx, where, line);
+  }
+  if (ch.method == BFCR_NN_GEMM) {
+    st = bfcr_knn_gemm(cent, m, d, cent, m, 1, ctx->nthreads, bf, dist2);
+    if (st == BFCR_OK) {
+      *tree_out = t;
+      return st;
+    }
+    bfcr_kdtree_free(t);
+    return bfcr_err(ctx, st, "nearest-neighbour search failed (%lld items)", (long long)m);
   }
   const int split = ctx->size > 1 && m >= 4096;
   if (split) {
@@ -49,7 +70,6 @@ static bfcr_status level_bestfriends(bfcr_ctx *ctx, const double *cent, int64_t 
     all_d2 = malloc((size_t)m * sizeof *all_d2);
     if (!pnn || !pd2 || !all_nn || !all_d2) st = BFCR_ERR_NOMEM;
   }
-  if (st == BFCR_OK) st = bfcr_kdtree_build(cent, m, d, ctx->nthreads, &t);
   if (st == BFCR_OK && !split) st = bfcr_kdtree_allnn(t, ctx->nthreads, bf, dist2);
   if (st == BFCR_OK && split)
     st = bfcr_kdtree_allnn_part(t, ctx->rank, ctx->size, ctx->nthreads, &lo, &hi, pnn, pd2);
@@ -165,7 +185,7 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
         memcpy(cent + i * d, cur->ns + i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
       BFCR_ALLOC(ctx, cur->bf, m);
       BFCR_ALLOC(ctx, cur->bfdist, m);
-      BFCR_CALL(level_bestfriends(ctx, cent, m, d, cur->bf, cur->bfdist, &kt));
+      BFCR_CALL(level_bestfriends(ctx, l, cent, m, d, cur->bf, cur->bfdist, &kt));
       for (int64_t i = 0; i < m; i++) cur->bfdist[i] = sqrt(cur->bfdist[i]);
       free(cent);
       cent = NULL;

@@ -78,11 +78,13 @@ expect_exit 0 "$BIN" gen --output="$T/g.csv" --n=40 --d 3 --clusters=2
 
 # The defaults --help prints are the ones the library applies: fit without options
 # and compare the model's recorded parameters with the help text.
+# awk reads the whole help (an early exit would end bfcr by SIGPIPE once the help is
+# longer than one stdio buffer, and pipefail would fail the test).
 default_of() { # default_of CMD OPTION -> the text in "(default: ...)" of that option's entry
   "$BIN" "$1" --help | awk -v opt="$2" '
     index($0, "  " opt " ") == 1 || index($0, ", " opt " ") > 0 { on = 1 }
     on { l = $0; sub(/^ +/, "", l); text = text " " l }
-    on && /\)$/ { print text; exit }' | sed -n 's/.*(default: \([^)]*\)).*/\1/p'
+    on && !done && /\)$/ { print text; done = 1 }' | sed -n 's/.*(default: \([^)]*\)).*/\1/p'
 }
 "$BIN" fit "$B" --target medv -o "$T/m" >/dev/null
 "$BIN" tree "$T/m" --json >"$T/tree.json"

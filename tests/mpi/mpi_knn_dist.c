@@ -103,18 +103,24 @@ static void block(int64_t n, int P, int rank, int how, int64_t *lo, int64_t *hi)
   }
 }
 
+#define SL_METHOD BFCR_KNN_DIST_SLABS
+#define RG_METHOD BFCR_KNN_DIST_RING
+
 static void check_case(bfcr_ctx *ctx, const char *name, const double *X, int64_t n, int d,
                        int expect_method) {
   const int P = bfcr_ctx_size(ctx), rank = bfcr_ctx_rank(ctx);
   int64_t *bf0 = malloc((size_t)n * sizeof(int64_t)), *bf = malloc((size_t)n * sizeof(int64_t));
   double *d0 = malloc((size_t)n * sizeof(double)), *d2 = malloc((size_t)n * sizeof(double));
   MT_CHECK(bfcr_knn_allnn(X, n, d, 1, bf0, d0) == BFCR_OK, "%s: reference", name);
+  (void)expect_method; /* the method is chosen by a probe (or forced), not by d */
   for (int threads = 1; threads <= 2; threads++) {
     bfcr_ctx_set_threads(ctx, threads);
-    for (int how = 0; how < 3; how++) {
+    for (int how = 0; how < 5; how++) {
       if (threads == 2 && how != 1) continue; /* threads change nothing across ranks */
+      /* how 3, 4: layout 0 with the slabs (tree) and the ring (GEMM) forced. */
+      ctx->nn_method = how == 3 ? BFCR_NN_TREE : how == 4 ? BFCR_NN_GEMM : BFCR_NN_AUTO;
       int64_t lo, hi;
-      block(n, P, rank, how, &lo, &hi);
+      block(n, P, rank, how > 2 ? 0 : how, &lo, &hi);
       for (int64_t i = 0; i < n; i++) {
         bf[i] = -7;
         d2[i] = -7.0;
@@ -125,9 +131,11 @@ static void check_case(bfcr_ctx *ctx, const char *name, const double *X, int64_t
       MT_CHECK(st == BFCR_OK, "%s (layout %d, %d threads): status %d: %s", name, how, threads,
                (int)st, bfcr_ctx_errmsg(ctx));
       if (st != BFCR_OK) continue;
-      const int method = P == 1 ? BFCR_KNN_DIST_LOCAL : expect_method;
-      MT_CHECK((int)stats.method == method, "%s: method %d, expected %d", name, (int)stats.method,
-               method);
+      if (how >= 3) {
+        const int method = P == 1 ? BFCR_KNN_DIST_LOCAL : how == 3 ? SL_METHOD : RG_METHOD;
+        MT_CHECK((int)stats.method == method, "%s: method %d, expected %d", name, (int)stats.method,
+                 method);
+      }
       int64_t bad = 0, first = -1;
       for (int64_t i = 0; i < n; i++) {
         if (bf[i] != bf0[i] || memcmp(&d2[i], &d0[i], sizeof(double)) != 0) {
@@ -144,6 +152,7 @@ static void check_case(bfcr_ctx *ctx, const char *name, const double *X, int64_t
     }
   }
   bfcr_ctx_set_threads(ctx, 1);
+  ctx->nn_method = BFCR_NN_AUTO;
   free(bf0);
   free(bf);
   free(d0);
