@@ -260,7 +260,7 @@ int cmd_fit(app *a, int argc, char **argv) {
        .dest = &fp.all_metrics,
        .choices = app_metric_sets,
        .help = "level metrics to compute: those the level choice reads (Davies-Bouldin only "
-               "for --criterion db; others shown as skipped) or all"},
+               "for --criterion db, else shown as skipped) or all"},
       {.name = "--report",
        .metavar = "FILE.json",
        .kind = APP_OPT_STRING,
