@@ -10,6 +10,8 @@
  *        bench_knn cross N T       kd-tree vs GEMM for d = 8..32 (crossover)
  *        bench_knn probe N D K T   probe + cost model vs the kd-tree's CPU time
  *                                  (K > 0: rows near a K-dim subspace, else blobs)
+ *        bench_knn shapes N T        probe for blobs and 4-dim-subspace rows at
+ *                                  d = 8, 20, 32, 64, 128
  *        bench_knn query NR NQ D T  kd-tree build on NR rows + NQ outside queries
  *        bench_knn dgemm           the DGEMM rate alone
  * Run with OPENBLAS_NUM_THREADS=1 (the benchmark forces it too). */
@@ -231,6 +233,13 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof(ds) / sizeof(ds[0]); i++) {
       run_allnn("kd", n, ds[i], nt);
       run_allnn("gemm", n, ds[i], nt);
+    }
+  } else if (argc >= 4 && !strcmp(argv[1], "shapes")) {
+    /* Both shapes (blobs; rows near a 4-dim subspace) at d = 8, 20, 32, 64, 128. */
+    const int ds[] = {8, 20, 32, 64, 128};
+    for (int k = 0; k <= 4; k += 4) {
+      for (size_t i = 0; i < sizeof(ds) / sizeof(ds[0]); i++)
+        run_probe(atoll(argv[2]), ds[i], k, atoi(argv[3]));
     }
   } else if (argc >= 6 && !strcmp(argv[1], "probe")) {
     run_probe(atoll(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));

@@ -15,8 +15,7 @@
  * against the leaf's largest bound was measured 1.5-2x slower on 8-d blobs (the leaf's
  * box and largest bound are loose in 8 dimensions); see docs/knn.md.
  * Complexity: O(n log n) expected for low d; the visited fraction grows with d like for
- * every space-partitioning method (the GEMM path takes over above
- * BFCR_KNN_KDTREE_MAX_D).
+ * every space-partitioning method (the probe of knn_choose.c then picks the GEMM path).
  * Exactness: bounds are lower bounds of bfcr_dist2 in floating point (kdtree_impl.h);
  * distances are bit-identical to bfcr_dist2; pruning is strict except on ties, so the
  * result is the unique minimum of (dist2, index).

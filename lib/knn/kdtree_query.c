@@ -6,7 +6,8 @@
  * better in the (dist2, index) order than the current best. Leaf distances come from
  * the column-major kernel, bit-identical to bfcr_dist2.
  * Complexity: O(log n) nodes per query for well-spread low-dimensional data, degrading
- * towards O(n) as d grows (hence the GEMM path above BFCR_KNN_KDTREE_MAX_D).
+ * towards O(n) as the intrinsic dimension grows (the probe of knn_choose.c then picks
+ * the GEMM path).
  * Ties: a node whose bound equals the best distance is still visited when its smallest
  * caller index is below the best index, so the smallest index among exact ties wins.
  * Threads: queries are independent; dynamic scheduling over blocks of queries; each

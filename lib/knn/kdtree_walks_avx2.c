@@ -1,5 +1,5 @@
 /* The kd-tree walks (kdtree_walk.h) compiled for AVX2: one instance per dimension
- * 1..16 (the kd-tree range, BFCR_KNN_KDTREE_MAX_D) with the dimension a compile-time
+ * 1..16 (the most common widths) with the dimension a compile-time
  * constant, so coordinate loops unroll, and one for wider trees. Only used when the CPU
  * has AVX2 and FMA (t->avx2, checked when the tree is built). */
 #include "knn/kdtree_impl.h"

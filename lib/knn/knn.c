@@ -68,6 +68,12 @@ bfcr_status bfcr_knn_query_m(const double *R, int64_t nR, int d, const double *Q
   if (st != BFCR_OK) return st;
   if (method == BFCR_NN_TREE) {
     choice_forced(method, c);
+  } else if (m < 256) {
+    /* Fewer queries than the probe would walk: the build already cost more than either
+     * search, and one walk never measures more points than one GEMM row. */
+    *c = (bfcr_knn_choice){0};
+    bfcr_knn_decide(BFCR_NN_TREE, c);
+    c->forced = 0;
   } else {
     /* The tree's own points stand in for the queries (drawn from the same population
      * when routing test rows; an estimate either way, never a change of answers). */
