@@ -55,9 +55,11 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
   json_str(f, app_choice_name(app_small_policies, (int)p->small));
   fprintf(f,
           ",\"min_cluster_size\":%lld,\"standardize\":%d,\"max_levels\":%d,\"seed\":%llu,"
-          "\"kernel_cap\":%lld}",
+          "\"kernel_cap\":%lld,\"guard_margin\":",
           (long long)p->min_cluster_size, p->tree.standardize, p->tree.max_levels,
           (unsigned long long)p->seed, (long long)p->kernel_cap);
+  json_num(f, p->guard_margin);
+  fputc('}', f);
   fprintf(f, ",\"kernel_pieces\":%lld", (long long)r->pieces);
   fputs(",\"levels\":", f);
   print_levels_json(f, r->levels, r->nlevels);
@@ -168,6 +170,15 @@ int cmd_fit(app *a, int argc, char **argv) {
        .min = 0,
        .max = 1e6,
        .defstr = fp.kernel_cap == 0 ? "0, automatic (2000)" : NULL},
+      {.name = "--guard-margin",
+       .metavar = "M",
+       .kind = APP_OPT_DOUBLE,
+       .dest = &fp.guard_margin,
+       .help = "safe extrapolation: a prediction outside its cluster's training target range "
+               "widened by M x the range on each side takes the global model's value, clipped; "
+               "negative = off",
+       .min = -1,
+       .max = 1e6},
       {.name = "--routing",
        .kind = APP_OPT_CHOICE,
        .dest = &route,

@@ -69,6 +69,10 @@ typedef struct bfcr_fit_params {
   int64_t kernel_cap;       /* KRR/SVR: most rows per kernel model; a larger cluster is SPLIT
                                into contiguous pieces. 0 = automatic (2000); unused (stored
                                as 0) for ridge and OLS */
+  double guard_margin;      /* safe extrapolation: a prediction outside its cluster's training
+                               target range widened by this fraction of the range on each side
+                               is replaced by the global model's, clipped to that interval
+                               (docs/accuracy.md); < 0 = off. Default 0.5 */
 } bfcr_fit_params;
 
 BFCR_API void bfcr_tree_params_init(bfcr_tree_params *p);
@@ -115,6 +119,11 @@ BFCR_API bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *model,
  * path for models too large to replicate). Bit-identical to bfcr_predict. Collective. */
 BFCR_API bfcr_status bfcr_predict_owned(bfcr_ctx *ctx, const bfcr_model *model,
                                         const bfcr_data *data, double *yhat_local);
+/* bfcr_predict, and the number of rows (over all ranks) whose prediction the
+ * safe-extrapolation guard replaced (bfcr_fit_params.guard_margin). Collective. */
+BFCR_API bfcr_status bfcr_predict_guarded(bfcr_ctx *ctx, const bfcr_model *model,
+                                          const bfcr_data *data, double *yhat_local,
+                                          int64_t *guarded);
 /* Cluster (at the chosen level) each local row is routed to. Collective. */
 BFCR_API bfcr_status bfcr_model_assign(bfcr_ctx *ctx, const bfcr_model *model,
                                        const bfcr_data *data, int64_t *labels_local);

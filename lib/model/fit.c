@@ -7,6 +7,7 @@
 
 #include "model/fit_kernel.h"
 #include "model/fit_models.h"
+#include "model/guard.h"
 #include "regress/regress.h"
 #include "model/model_impl.h"
 #include "model/standardize.h"
@@ -33,6 +34,7 @@ void bfcr_fit_params_init(bfcr_fit_params *p) {
   p->lambda_steps = 37;
   p->rcond = 1e-12;
   p->seed = 1;
+  p->guard_margin = 0.5;
 }
 
 static const char *const crit_names[] = {"hci", "ch", "db", "bic", "gcv"};
@@ -333,6 +335,13 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
              "labels of level %d unavailable", m->chosen);
   free(ys);
   ys = NULL;
+  if (p.guard_margin >= 0.0) {
+    st = bfcr_guard_fit(ctx, t, lf, lab, train->y, train->n_local, p.guard_margin, m);
+    if (st != BFCR_OK) {
+      agreed = ctx->size > 1;
+      goto cleanup;
+    }
+  }
   const int kernel = bfcr_is_kernel_regressor(p.regressor);
   if (!kernel) {
     bfcr_level_fit_free(lf, t->nlevels);

@@ -20,5 +20,7 @@ void bfcr_model_free(bfcr_model *m) {
   free(m->krows);
   free(m->kcoef);
   free(m->train_piece);
+  free(m->guard_range);
+  free(m->guard_w);
   free(m);
 }

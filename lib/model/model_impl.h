@@ -75,6 +75,11 @@ struct bfcr_model {
   double *kcoef;            /* [nkrows] */
   int64_t *train_piece;     /* [n_train] piece of each kept training row (-1: linear), or NULL */
   double ky_mean, ky_scale; /* target standardization of the kernel models (ky_scale > 0) */
+  /* Safe extrapolation (guard.c; file section GARD), all NULL / 0 when off. */
+  double *guard_range;      /* [2k] training target range (min, max) of each cluster's model */
+  double *guard_w;          /* [d] global (top level) model, standardized weights */
+  double guard_b;           /* its intercept */
+  double guard_margin;      /* accepted: range widened by margin x its width on each side */
 };
 
 static inline int bfcr_is_kernel_regressor(int r) {
