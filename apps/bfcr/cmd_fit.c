@@ -118,7 +118,7 @@ int cmd_fit(app *a, int argc, char **argv) {
   int threads = 1, verbose = 0;
   int crit = (int)fp.criterion, reg = (int)fp.regressor, route = (int)fp.routing;
   int small = (int)fp.small, na = (int)cp.na, text = (int)cp.text;
-  int level = fp.level;
+  int level = fp.level, sel = (int)fp.select;
   app_list features = {0};
   const double big = 1e300;
   app_opt opts[] = {
@@ -136,11 +136,26 @@ int cmd_fit(app *a, int argc, char **argv) {
        .help = "model file to write",
        .required = 1},
       APP_OPT_THREADS_ENTRY(&threads),
+      {.name = "--select",
+       .kind = APP_OPT_CHOICE,
+       .dest = &sel,
+       .choices = app_selects,
+       .help = "how the level is chosen: K-fold cross-validation of every level (one-standard-"
+               "error rule), or --criterion alone (the paper: --select criterion --criterion hci "
+               "--routing centroid)"},
+      {.name = "--folds",
+       .metavar = "K",
+       .kind = APP_OPT_INT,
+       .dest = &fp.folds,
+       .help = "cross-validation folds (fewer, with a warning, when there are fewer rows)",
+       .min = 2,
+       .max = 1000},
       {.name = "--criterion",
        .kind = APP_OPT_CHOICE,
        .dest = &crit,
        .choices = app_criteria,
-       .help = "rule choosing the level of the tree whose clusters get models"},
+       .help = "rule choosing the level of the tree whose clusters get models (given without "
+               "--select: implies --select criterion)"},
       {.name = "--level",
        .metavar = "L|top",
        .kind = APP_OPT_LEVEL,
@@ -282,6 +297,9 @@ int cmd_fit(app *a, int argc, char **argv) {
     return pr == APP_PARSE_HELP ? APP_EXIT_OK : APP_EXIT_USAGE;
   }
   fp.criterion = (bfcr_criterion)crit;
+  fp.select = (bfcr_select)sel;
+  if (app_seen(&spec, "--criterion") && !app_seen(&spec, "--select"))
+    fp.select = BFCR_SELECT_CRITERION;
   fp.regressor = (bfcr_regressor)reg;
   fp.routing = (bfcr_routing)route;
   fp.small = (bfcr_small_policy)small;
@@ -347,7 +365,14 @@ int cmd_fit(app *a, int argc, char **argv) {
            (long long)r.rows, r.d, target, a->size, a->size == 1 ? "" : "s",
            bfcr_ctx_threads(a->ctx), bfcr_ctx_threads(a->ctx) == 1 ? "" : "s");
     print_level_table(stdout, levels, nlevels, r.chosen);
-    if (fp.level == 0)
+    int folds = bfcr_model_cv(model, 0, NULL, NULL, NULL);
+    if (folds > 0) {
+      print_cv_table(stdout, model, nlevels, r.chosen);
+      printf(
+          "\nchosen level: %d (by %d-fold cross-validation, one-standard-error rule), %lld "
+          "clusters\n",
+          r.chosen, folds, (long long)r.clusters);
+    } else if (fp.level == 0)
       printf("\nchosen level: %d (by %s), %lld clusters\n", r.chosen,
              app_choice_name(app_criteria, crit), (long long)r.clusters);
     else

@@ -150,7 +150,7 @@ uint64_t bfcr_crc64(uint64_t crc, const void *data, size_t len) {
   ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 
 /* ROUT, KERN and GARD are optional (routing by sample; kernel regressors, since 1.1;
- * the prediction guard, since 1.2). */
+ * the prediction guard and the cross-validation table, since 1.2). */
 enum {
   SEC_PARM,
   SEC_SCHM,
@@ -162,15 +162,16 @@ enum {
   SEC_ROUT,
   SEC_KERN,
   SEC_GARD,
+  SEC_CVTB,
   NSEC
 };
 static const uint32_t sec_tag[NSEC] = {
     TAG('P', 'A', 'R', 'M'), TAG('S', 'C', 'H', 'M'), TAG('S', 'T', 'D', 'Z'),
     TAG('L', 'E', 'V', 'L'), TAG('C', 'E', 'N', 'T'), TAG('C', 'M', 'O', 'D'),
     TAG('W', 'G', 'H', 'T'), TAG('R', 'O', 'U', 'T'), TAG('K', 'E', 'R', 'N'),
-    TAG('G', 'A', 'R', 'D')};
-static const char *const sec_name[NSEC] = {"PARM", "SCHM", "STDZ", "LEVL", "CENT",
-                                           "CMOD", "WGHT", "ROUT", "KERN", "GARD"};
+    TAG('G', 'A', 'R', 'D'), TAG('C', 'V', 'T', 'B')};
+static const char *const sec_name[NSEC] = {"PARM", "SCHM", "STDZ", "LEVL", "CENT", "CMOD",
+                                           "WGHT", "ROUT", "KERN", "GARD", "CVTB"};
 /* Bytes of one piece record in KERN before its center: 4 i64 + 7 f64. */
 #define KERN_PIECE_BYTES 88
 
@@ -646,7 +647,7 @@ static void encode_schema(wbuf *b, const bfcr_schema *s) {
 /* Header and sections (everything the checksum covers). */
 static void encode_body(wbuf *b, const bfcr_model *m) {
   int d = m->d, kern = bfcr_is_kernel_regressor(m->params.regressor);
-  int nsec = SEC_ROUT + (m->n_train > 0) + kern + (m->guard_range != NULL);
+  int nsec = SEC_ROUT + (m->n_train > 0) + kern + (m->guard_range != NULL) + (m->cv_rmse != NULL);
   put_bytes(b, BFCR_MODEL_MAGIC, 8);
   put_bytes(b, text_guard, 4);
   put_u32(b, ENDIAN_MARK);
@@ -764,6 +765,16 @@ static void encode_body(wbuf *b, const bfcr_model *m) {
     put_f64(b, m->guard_b);
     put_f64s(b, m->guard_w, d);
     put_f64s(b, m->guard_range, 2 * m->k);
+    sec_end(b, at);
+  }
+
+  if (m->cv_rmse) {
+    at = sec_begin(b, SEC_CVTB);
+    put_u32(b, (uint32_t)m->cv_folds);
+    put_u32(b, (uint32_t)m->cv_best);
+    put_u32(b, (uint32_t)m->nlevels);
+    put_f64s(b, m->cv_rmse, m->nlevels);
+    put_f64s(b, m->cv_se, m->nlevels);
     sec_end(b, at);
   }
 }
@@ -1299,6 +1310,27 @@ static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
     case SEC_GARD:
       RD(decode_guard(r, m));
       break;
+    case SEC_CVTB: {
+      uint64_t f, b, L;
+      RD(rd_uint(r, 4, &f));
+      RD(rd_uint(r, 4, &b));
+      RD(rd_uint(r, 4, &L));
+      if (L != (uint64_t)m->nlevels || f < 2 || f > INT32_MAX || b >= L) {
+        st = bfcr_err(ctx, BFCR_ERR_FORMAT,
+                      "section CVTB: %llu folds, best level %llu of %llu levels (the model has %d)",
+                      (unsigned long long)f, (unsigned long long)b, (unsigned long long)L,
+                      m->nlevels);
+        goto cleanup;
+      }
+      RD(rd_need(r, (size_t)(2 * L * 8)));
+      BFCR_ALLOC(ctx, m->cv_rmse, L);
+      BFCR_ALLOC(ctx, m->cv_se, L);
+      RD(rd_f64s(r, m->cv_rmse, (int64_t)L));
+      RD(rd_f64s(r, m->cv_se, (int64_t)L));
+      m->cv_folds = (int)f;
+      m->cv_best = (int)b;
+      break;
+    }
   }
 cleanup:
   return st;
@@ -1453,6 +1485,8 @@ bfcr_status bfcr_model_decode(bfcr_ctx *ctx, const char *name, const unsigned ch
   BFCR_CHECK(ctx, next >= SEC_ROUT, BFCR_ERR_FORMAT, "%s: section %s is missing", name,
              next < NSEC ? sec_name[next] : "?");
   if (!m->guard_range) m->params.guard_margin = -1.0; /* 1.0 / 1.1 files: no guard */
+  m->params.select = m->cv_rmse ? BFCR_SELECT_CV : BFCR_SELECT_CRITERION;
+  m->params.folds = m->cv_rmse ? m->cv_folds : 5;
   RD(bfcr_model_validate(ctx, name, m));
   if (newer && ctx && ctx->rank == 0)
     bfcr_log(ctx, BFCR_LOG_WARN,

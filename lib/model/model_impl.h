@@ -80,6 +80,9 @@ struct bfcr_model {
   double *guard_w;          /* [d] global (top level) model, standardized weights */
   double guard_b;           /* its intercept */
   double guard_margin;      /* accepted: range widened by margin x its width on each side */
+  /* Level choice by cross-validation (cv.c; file section CVTB), NULL / 0 when not used. */
+  int cv_folds, cv_best;    /* folds used; level of lowest CV RMSE */
+  double *cv_rmse, *cv_se;  /* [nlevels] CV RMSE and its standard error (NaN at level 0) */
 };
 
 static inline int bfcr_is_kernel_regressor(int r) {
