@@ -190,6 +190,19 @@ static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const double 
   }
 }
 
+bfcr_status bfcr_cv_node_models(bfcr_ctx *ctx, const bfcr_tree *t, int l, int64_t c,
+                                const double *Z, const double *y, const int *fold, int K,
+                                int64_t minsize, double lambda, const double *par, double *out) {
+  int d = t->d;
+  int64_t W = 1 + d + 1 + (int64_t)d * d + d + 2;
+  double *acc = malloc((size_t)((K + 1) * W + (int64_t)d * d + d) * sizeof(double));
+  if (!acc) return bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation");
+  node_fold_models(t, l, c, Z, y, fold, K, minsize, lambda, par, out, acc, acc + (K + 1) * W,
+                   acc + (K + 1) * W + (int64_t)d * d);
+  free(acc);
+  return BFCR_OK;
+}
+
 static double fold_pred(const double *o, const double *g, const double *z, int d, double margin) {
   double s = o[d];
   for (int j = 0; j < d; j++) s += o[j] * z[j];
