@@ -28,6 +28,7 @@ typedef struct fit_result {
   int64_t clusters, pieces;
   double rmse, mae, r2;
   const bfcr_fit_params *params; /* as resolved by the model */
+  const bfcr_model *model;
 } fit_result;
 
 static void write_report(FILE *f, const app *a, const fit_result *r, const app_phases *ph) {
@@ -63,6 +64,22 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
   fprintf(f, ",\"kernel_pieces\":%lld", (long long)r->pieces);
   fputs(",\"levels\":", f);
   print_levels_json(f, r->levels, r->nlevels);
+  int best = -1, folds = bfcr_model_cv(r->model, 0, NULL, NULL, &best);
+  fprintf(f, ",\"cv\":{\"folds\":%d,\"best_level\":%d,\"rmse\":[", folds, best);
+  for (int l = 0; folds > 0 && l < r->nlevels; l++) {
+    double cr, cs;
+    bfcr_model_cv(r->model, l, &cr, &cs, NULL);
+    if (l) fputc(',', f);
+    json_num(f, cr);
+  }
+  fputs("],\"se\":[", f);
+  for (int l = 0; folds > 0 && l < r->nlevels; l++) {
+    double cs;
+    bfcr_model_cv(r->model, l, NULL, &cs, NULL);
+    if (l) fputc(',', f);
+    json_num(f, cs);
+  }
+  fputs("]}", f);
   fprintf(f, ",\"chosen_level\":%d,\"clusters\":%lld,\"train_rmse\":", r->chosen,
           (long long)r->clusters);
   json_num(f, r->rmse);
@@ -339,6 +356,7 @@ int cmd_fit(app *a, int argc, char **argv) {
   r.clusters = bfcr_model_clusters(model);
   r.pieces = bfcr_model_pieces(model);
   r.params = bfcr_model_params(model);
+  r.model = model;
   /* The model holds all it needs: the training rows leave before the save, whose encoded
    * copy of the model would otherwise sit on top of them on rank 0. */
   bfcr_data_destroy(&train);
