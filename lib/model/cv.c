@@ -5,12 +5,12 @@
  * than min_cluster_size rows takes its parent's model for that fold).
  *
  * A held-out row i of fold k goes where a new row would go: to the cluster (at each
- * level) of its nearest training row outside fold k (exact: kd-tree all-points search,
- * then, for the rows whose nearest row shares their fold, one search per other fold;
- * ties to the smaller index). It is predicted by that cluster's model
- * fitted without fold k, guarded as predict guards (guard.c) with the target range and
- * global model of the training part. The cluster structure itself is the one built on
- * all rows (the usual approximation; rebuilding the tree K times would cost K fits).
+ * level) of its nearest training row outside fold k (exact: the tree's level-0 best
+ * friend, the nearest training row, when it is outside fold k; then, for the rows whose nearest row
+ * shares their fold, one search per other fold; ties to the smaller index). It is predicted by that
+ * cluster's model fitted without fold k, guarded as predict guards (guard.c) with the target range
+ * and global model of the training part. The cluster structure itself is the one built on all rows
+ * (the usual approximation; rebuilding the tree K times would cost K fits).
  *
  * Models without fold k come from summaries, never from a refit over rows: per node the
  * rows are accumulated once, per fold, about the node's centroid (shifted sums keep the
@@ -68,16 +68,20 @@ void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work2n) 
  * (built on that fold's rows in global order, so its smallest index is the smallest
  * global index) and keep the best (distance, index). Exact, ties to the smaller index. */
 static bfcr_status route_rows(bfcr_ctx *ctx, const double *Z, int64_t n, int d, const int *fold,
-                              int K, int64_t *nn) {
+                              int K, const int64_t *bf, int64_t *nn) {
   bfcr_status st = BFCR_OK;
   bfcr_kdtree *kt = NULL;
   double *d2 = NULL, *R = NULL, *Q = NULL, *qd = NULL;
   int64_t *need = NULL, *map = NULL, *qi = NULL, *qnn = NULL, nneed = 0;
   BFCR_ALLOC(ctx, d2, n);
-  st = bfcr_kdtree_build(Z, n, d, ctx->nthreads, &kt);
-  if (st == BFCR_OK) st = bfcr_kdtree_allnn(kt, ctx->nthreads, nn, d2);
-  bfcr_kdtree_free(kt);
-  kt = NULL;
+  if (bf) { /* the tree's level-0 best friends: the same exact search, already done */
+    memcpy(nn, bf, (size_t)n * sizeof *nn);
+  } else {
+    st = bfcr_kdtree_build(Z, n, d, ctx->nthreads, &kt);
+    if (st == BFCR_OK) st = bfcr_kdtree_allnn(kt, ctx->nthreads, nn, d2);
+    bfcr_kdtree_free(kt);
+    kt = NULL;
+  }
   if (st != BFCR_OK) {
     bfcr_err(ctx, st, "cross-validation: nearest-row search failed");
     goto cleanup;
@@ -212,7 +216,8 @@ static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const double 
     double lam = lambda > 0 ? lambda : 0.0, floor = 1e-10 * (tr / d + 1e-300);
     if (lam < floor) lam = floor;
     for (int j = 0; j < d; j++) A[j * d + j] += lam;
-    if (LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', d, 1, A, d, rhs, 1) != 0)
+    /* A is symmetric (both triangles set): column-major, no transposed copy. */
+    if (LAPACKE_dposv_work(LAPACK_COL_MAJOR, 'U', d, 1, A, d, rhs, d) != 0)
       for (int j = 0; j < d; j++) rhs[j] = 0.0; /* not positive definite: mean model */
     double b = my + muy;
     for (int j = 0; j < d; j++) {
@@ -335,7 +340,9 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   BFCR_ALLOC(ctx, nn, n);
   BFCR_ALLOC(ctx, err, n);
   bfcr_cv_folds(p->seed, n, K, fold, work);
-  BFCR_CALL(route_rows(ctx, Z, n, d, fold, K, nn));
+  BFCR_CALL(route_rows(ctx, Z, n, d, fold, K, t->lv[0].bf, nn));
+  bfcr_phase_add(ctx, "cv: routing", bfcr_wtime() - t0, 0.0);
+  double t1 = bfcr_wtime();
   BFCR_CALLOC(ctx, fm, T + 1);
   for (int l = T; l >= 1; l--) BFCR_ALLOC(ctx, fm[l], t->lv[l].m * K * CVW(d));
   /* Fold models top-down (a small node copies its parent's). */
@@ -359,6 +366,8 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     }
     BFCR_CHECK(ctx, !failed, BFCR_ERR_NOMEM, "out of memory in cross-validation");
   }
+  bfcr_phase_add(ctx, "cv: fold models", bfcr_wtime() - t1, 0.0);
+  t1 = bfcr_wtime();
   BFCR_ALLOC(ctx, m->cv_rmse, T + 1);
   BFCR_ALLOC(ctx, m->cv_se, T + 1);
   m->cv_rmse[0] = m->cv_se[0] = NAN;
@@ -399,7 +408,7 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   m->cv_folds = K;
   m->cv_best = best;
   m->chosen = pick;
-  bfcr_phase_add(ctx, "cross-validation", bfcr_wtime() - t0, 0.0);
+  bfcr_phase_add(ctx, "cv: scoring", bfcr_wtime() - t1, 0.0);
 cleanup:
   for (int l = 0; fm && l <= T; l++) free(fm[l]);
   free(fm);
