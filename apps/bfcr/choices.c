@@ -25,3 +25,5 @@ const app_choice app_na_policies[] = {{"error", BFCR_NA_ERROR}, {"drop", BFCR_NA
 const app_choice app_metric_sets[] = {{"needed", 0}, {"all", 1}, {NULL, 0}};
 const app_choice app_text_policies[] = {
     {"onehot", BFCR_TEXT_ONEHOT}, {"error", BFCR_TEXT_ERROR}, {NULL, 0}};
+const app_choice app_selects[] = {
+    {"cv", BFCR_SELECT_CV}, {"criterion", BFCR_SELECT_CRITERION}, {NULL, 0}};

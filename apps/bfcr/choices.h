@@ -8,6 +8,7 @@ extern const app_choice app_criteria[];         /* hci ch db bic gcv */
 extern const app_choice app_cluster_criteria[]; /* hci ch db bic */
 extern const app_choice app_regressors[];
 extern const app_choice app_routings[];
+extern const app_choice app_selects[]; /* cv criterion */
 extern const app_choice app_small_policies[];
 extern const app_choice app_na_policies[];
 /* --nn: nearest-neighbour method (bfcr_tree_params.nn_method). */

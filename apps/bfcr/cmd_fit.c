@@ -28,6 +28,7 @@ typedef struct fit_result {
   int64_t clusters, pieces;
   double rmse, mae, r2;
   const bfcr_fit_params *params; /* as resolved by the model */
+  const bfcr_model *model;
 } fit_result;
 
 static void write_report(FILE *f, const app *a, const fit_result *r, const app_phases *ph) {
@@ -55,9 +56,11 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
   json_str(f, app_choice_name(app_small_policies, (int)p->small));
   fprintf(f,
           ",\"min_cluster_size\":%lld,\"standardize\":%d,\"max_levels\":%d,\"seed\":%llu,"
-          "\"kernel_cap\":%lld}",
+          "\"kernel_cap\":%lld,\"guard_margin\":",
           (long long)p->min_cluster_size, p->tree.standardize, p->tree.max_levels,
           (unsigned long long)p->seed, (long long)p->kernel_cap);
+  json_num(f, p->guard_margin);
+  fputc('}', f);
   fputs(",\"nn_method\":", f);
   json_str(f, app_choice_name(app_nn_methods, p->tree.nn_method));
   fputs(",\"nn\":[", f); /* what each search chose ("level 0: kd-tree (probe: ...)") */
@@ -69,6 +72,22 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
   fprintf(f, ",\"kernel_pieces\":%lld", (long long)r->pieces);
   fputs(",\"levels\":", f);
   print_levels_json(f, r->levels, r->nlevels);
+  int best = -1, folds = bfcr_model_cv(r->model, 0, NULL, NULL, &best);
+  fprintf(f, ",\"cv\":{\"folds\":%d,\"best_level\":%d,\"rmse\":[", folds, best);
+  for (int l = 0; folds > 0 && l < r->nlevels; l++) {
+    double cr, cs;
+    bfcr_model_cv(r->model, l, &cr, &cs, NULL);
+    if (l) fputc(',', f);
+    json_num(f, cr);
+  }
+  fputs("],\"se\":[", f);
+  for (int l = 0; folds > 0 && l < r->nlevels; l++) {
+    double cs;
+    bfcr_model_cv(r->model, l, NULL, &cs, NULL);
+    if (l) fputc(',', f);
+    json_num(f, cs);
+  }
+  fputs("]}", f);
   fprintf(f, ",\"chosen_level\":%d,\"clusters\":%lld,\"train_rmse\":", r->chosen,
           (long long)r->clusters);
   json_num(f, r->rmse);
@@ -124,7 +143,7 @@ int cmd_fit(app *a, int argc, char **argv) {
   int threads = 1, verbose = 0;
   int crit = (int)fp.criterion, reg = (int)fp.regressor, route = (int)fp.routing;
   int small = (int)fp.small, na = (int)cp.na, text = (int)cp.text;
-  int level = fp.level;
+  int level = fp.level, sel = (int)fp.select;
   app_list features = {0};
   const double big = 1e300;
   app_opt opts[] = {
@@ -142,11 +161,26 @@ int cmd_fit(app *a, int argc, char **argv) {
        .help = "model file to write",
        .required = 1},
       APP_OPT_THREADS_ENTRY(&threads),
+      {.name = "--select",
+       .kind = APP_OPT_CHOICE,
+       .dest = &sel,
+       .choices = app_selects,
+       .help = "how the level is chosen: K-fold cross-validation of every level (one-standard-"
+               "error rule), or --criterion alone (the paper: --select criterion --criterion hci "
+               "--routing centroid)"},
+      {.name = "--folds",
+       .metavar = "K",
+       .kind = APP_OPT_INT,
+       .dest = &fp.folds,
+       .help = "cross-validation folds (fewer, with a warning, when there are fewer rows)",
+       .min = 2,
+       .max = 1000},
       {.name = "--criterion",
        .kind = APP_OPT_CHOICE,
        .dest = &crit,
        .choices = app_criteria,
-       .help = "rule choosing the level of the tree whose clusters get models"},
+       .help = "rule choosing the level of the tree whose clusters get models (given without "
+               "--select: implies --select criterion)"},
       {.name = "--level",
        .metavar = "L|top",
        .kind = APP_OPT_LEVEL,
@@ -176,6 +210,15 @@ int cmd_fit(app *a, int argc, char **argv) {
        .min = 0,
        .max = 1e6,
        .defstr = fp.kernel_cap == 0 ? "0, automatic (2000)" : NULL},
+      {.name = "--guard-margin",
+       .metavar = "M",
+       .kind = APP_OPT_DOUBLE,
+       .dest = &fp.guard_margin,
+       .help = "safe extrapolation: a prediction outside its cluster's training target range "
+               "widened by M x the range on each side takes the global model's value, clipped; "
+               "negative = off",
+       .min = -1,
+       .max = 1e6},
       {.name = "--routing",
        .kind = APP_OPT_CHOICE,
        .dest = &route,
@@ -291,6 +334,9 @@ int cmd_fit(app *a, int argc, char **argv) {
     return pr == APP_PARSE_HELP ? APP_EXIT_OK : APP_EXIT_USAGE;
   }
   fp.criterion = (bfcr_criterion)crit;
+  fp.select = (bfcr_select)sel;
+  if (app_seen(&spec, "--criterion") && !app_seen(&spec, "--select"))
+    fp.select = BFCR_SELECT_CRITERION;
   fp.regressor = (bfcr_regressor)reg;
   fp.routing = (bfcr_routing)route;
   fp.small = (bfcr_small_policy)small;
@@ -330,6 +376,7 @@ int cmd_fit(app *a, int argc, char **argv) {
   r.clusters = bfcr_model_clusters(model);
   r.pieces = bfcr_model_pieces(model);
   r.params = bfcr_model_params(model);
+  r.model = model;
   /* The model holds all it needs: the training rows leave before the save, whose encoded
    * copy of the model would otherwise sit on top of them on rank 0. */
   bfcr_data_destroy(&train);
@@ -356,7 +403,14 @@ int cmd_fit(app *a, int argc, char **argv) {
            (long long)r.rows, r.d, target, a->size, a->size == 1 ? "" : "s",
            bfcr_ctx_threads(a->ctx), bfcr_ctx_threads(a->ctx) == 1 ? "" : "s");
     print_level_table(stdout, levels, nlevels, r.chosen);
-    if (fp.level == 0)
+    int folds = bfcr_model_cv(model, 0, NULL, NULL, NULL);
+    if (folds > 0) {
+      print_cv_table(stdout, model, nlevels, r.chosen);
+      printf(
+          "\nchosen level: %d (by %d-fold cross-validation, one-standard-error rule), %lld "
+          "clusters\n",
+          r.chosen, folds, (long long)r.clusters);
+    } else if (fp.level == 0)
       printf("\nchosen level: %d (by %s), %lld clusters\n", r.chosen,
              app_choice_name(app_criteria, crit), (long long)r.clusters);
     else

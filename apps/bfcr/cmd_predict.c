@@ -83,8 +83,9 @@ int cmd_predict(app *a, int argc, char **argv) {
     rc = app_fail(a, BFCR_ERR_NOMEM, "out of memory for %lld predictions", (long long)n_local);
     goto cleanup;
   }
+  int64_t guarded = 0;
   rc = app_fail_status(a, owned ? bfcr_predict_owned(a->ctx, model, data, yhat)
-                                : bfcr_predict(a->ctx, model, data, yhat));
+                                : bfcr_predict_guarded(a->ctx, model, data, yhat, &guarded));
   if (rc) goto cleanup;
   double rmse = 0, mae = 0, r2 = 0;
   if (truth) {
@@ -99,6 +100,9 @@ int cmd_predict(app *a, int argc, char **argv) {
     printf("bfcr predict: %lld rows of %s with %s -> %s\n", (long long)bfcr_data_global_rows(data),
            pos[1], pos[0], out);
     if (truth) printf("%s: RMSE %.6g  MAE %.6g  R^2 %.6f\n", truth, rmse, mae, r2);
+    if (verbose && !owned)
+      printf("guarded: %lld rows outside their cluster's target range took the global model\n",
+             (long long)guarded);
   }
 
 cleanup:

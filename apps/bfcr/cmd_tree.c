@@ -69,6 +69,8 @@ static void print_text(const char *path, const bfcr_model *m, const bfcr_level_i
   for (int j = 0; j < d; j++) printf("%s%s", j ? ", " : " ", bfcr_schema_feature_name(sc, j));
   printf("\n\n");
   print_level_table(stdout, lv, n, bfcr_model_chosen_level(m));
+  if (bfcr_model_cv(m, 0, NULL, NULL, NULL) > 0)
+    print_cv_table(stdout, m, n, bfcr_model_chosen_level(m));
   printf("\nchosen level: %d, %lld clusters\n", bfcr_model_chosen_level(m), (long long)s->k);
   if (s->k > 0) {
     printf("cluster sizes: min %lld, median %lld, max %lld, mean %.1f (%lld training rows)\n",
@@ -87,6 +89,9 @@ static void print_text(const char *path, const bfcr_model *m, const bfcr_level_i
   printf("  min_cluster_size %lld, standardize %d, max_levels %d, seed %llu\n",
          (long long)p->min_cluster_size, p->tree.standardize, p->tree.max_levels,
          (unsigned long long)p->seed);
+  printf("  select %s (%d folds), guard margin %g%s\n",
+         app_choice_name(app_selects, (int)p->select), p->select == BFCR_SELECT_CV ? p->folds : 0,
+         p->guard_margin, p->guard_margin < 0 ? " (off)" : "");
   printf("  lambda grid %g .. %g (%d steps), rcond %g\n", p->lambda_min, p->lambda_max,
          p->lambda_steps, p->rcond);
 }

@@ -228,3 +228,21 @@ void print_phases_json(FILE *f, const app_phases *ph) {
   }
   fputc(']', f);
 }
+
+void print_cv_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {
+  int best = -1;
+  int folds = bfcr_model_cv(m, 0, NULL, NULL, &best);
+  fprintf(f,
+          "\ncross-validation (%d folds; held-out rows routed to their nearest training row "
+          "outside the fold):\n",
+          folds);
+  fprintf(f, "%6s %10s %14s %12s  %s\n", "level", "clusters", "CV RMSE", "SE", "");
+  for (int l = 1; l < nlevels; l++) {
+    double r, se;
+    bfcr_level_info li;
+    bfcr_model_cv(m, l, &r, &se, NULL);
+    bfcr_model_level_info(m, l, &li);
+    fprintf(f, "%6d %10lld %14.6g %12.4g  %s%s\n", l, (long long)li.clusters, r, se,
+            l == chosen ? "chosen" : "", l == best && l != chosen ? "lowest" : "");
+  }
+}

@@ -18,6 +18,8 @@ void print_levels_json(FILE *f, const bfcr_level_info *lv, int n);
 /* JSON string with escapes, and a number (%.17g; NaN and infinities as null). */
 void json_str(FILE *f, const char *s);
 void json_num(FILE *f, double x);
+/* Cross-validation table of a fitted model (levels 1..nlevels-1). */
+void print_cv_table(FILE *f, const bfcr_model *m, int nlevels, int chosen);
 /* `,"key":` then the number (key: plain ASCII, no escaping needed). */
 void json_field(FILE *f, const char *key, double x);
 

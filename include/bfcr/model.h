@@ -44,6 +44,11 @@ typedef enum bfcr_lambda_mode {
   BFCR_LAMBDA_FIXED = 2    /* the penalty given in bfcr_fit_params.lambda */
 } bfcr_lambda_mode;
 
+typedef enum bfcr_select {
+  BFCR_SELECT_CV = 0,       /* K-fold cross-validation of every level (docs/accuracy.md) */
+  BFCR_SELECT_CRITERION = 1 /* the criterion (bfcr_fit_params.criterion) alone */
+} bfcr_select;
+
 typedef struct bfcr_tree_params {
   int standardize;          /* z-score features before distances; default 1 */
   int max_levels;           /* stop after this many levels; default 64 */
@@ -76,6 +81,12 @@ typedef struct bfcr_fit_params {
                                costly one) only when the level is chosen by db. Skipped
                                metrics are NaN with their bit in bfcr_level_info.skipped.
                                Not stored in the model file. */
+  double guard_margin;      /* safe extrapolation: a prediction outside its cluster's training
+                               target range widened by this fraction of the range on each side
+                               is replaced by the global model's, clipped to that interval
+                               (docs/accuracy.md); < 0 = off. Default 0.5 */
+  bfcr_select select;       /* how the level is chosen when level = 0; default BFCR_SELECT_CV */
+  int folds;                /* cross-validation folds (>= 2; fewer when n is smaller); default 5 */
 } bfcr_fit_params;
 
 BFCR_API void bfcr_tree_params_init(bfcr_tree_params *p);
@@ -126,6 +137,11 @@ BFCR_API bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *model,
  * path for models too large to replicate). Bit-identical to bfcr_predict. Collective. */
 BFCR_API bfcr_status bfcr_predict_owned(bfcr_ctx *ctx, const bfcr_model *model,
                                         const bfcr_data *data, double *yhat_local);
+/* bfcr_predict, and the number of rows (over all ranks) whose prediction the
+ * safe-extrapolation guard replaced (bfcr_fit_params.guard_margin). Collective. */
+BFCR_API bfcr_status bfcr_predict_guarded(bfcr_ctx *ctx, const bfcr_model *model,
+                                          const bfcr_data *data, double *yhat_local,
+                                          int64_t *guarded);
 /* Cluster (at the chosen level) each local row is routed to. Collective. */
 BFCR_API bfcr_status bfcr_model_assign(bfcr_ctx *ctx, const bfcr_model *model,
                                        const bfcr_data *data, int64_t *labels_local);
@@ -149,6 +165,12 @@ BFCR_API void bfcr_model_train_scores(const bfcr_model *model, double *rmse, dou
  * linear regressors. Clusters below min_cluster_size rows have no piece and keep their
  * linear (ridge) model. Not Collective. */
 BFCR_API int64_t bfcr_model_pieces(const bfcr_model *model);
+/* Cross-validation table of the fit (select = cv). Returns the folds used (0 when the
+ * level was not chosen by CV); for level 1..num_levels-1 the CV RMSE and its standard
+ * error (NaN at level 0); best_level: the level of lowest CV RMSE (the chosen level is
+ * the highest one within one standard error of it). Not Collective. */
+BFCR_API int bfcr_model_cv(const bfcr_model *model, int level, double *rmse, double *se,
+                           int *best_level);
 /* Coefficients of cluster c in original (unstandardized) feature units: d weights
  * then the intercept, written to coef[0..d]. Also the cluster's training size,
  * the ridge lambda (0 for OLS) and the numerical rank. For KRR/SVR models these are the

@@ -149,7 +149,8 @@ uint64_t bfcr_crc64(uint64_t crc, const void *data, size_t len) {
 #define TAG(a, b, c, d) \
   ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 
-/* ROUT and KERN are optional (routing by sample; kernel regressors, since 1.1). */
+/* ROUT, KERN and GARD are optional (routing by sample; kernel regressors, since 1.1;
+ * the prediction guard and the cross-validation table, since 1.2). */
 enum {
   SEC_PARM,
   SEC_SCHM,
@@ -160,14 +161,17 @@ enum {
   SEC_WGHT,
   SEC_ROUT,
   SEC_KERN,
+  SEC_GARD,
+  SEC_CVTB,
   NSEC
 };
 static const uint32_t sec_tag[NSEC] = {
     TAG('P', 'A', 'R', 'M'), TAG('S', 'C', 'H', 'M'), TAG('S', 'T', 'D', 'Z'),
     TAG('L', 'E', 'V', 'L'), TAG('C', 'E', 'N', 'T'), TAG('C', 'M', 'O', 'D'),
-    TAG('W', 'G', 'H', 'T'), TAG('R', 'O', 'U', 'T'), TAG('K', 'E', 'R', 'N')};
-static const char *const sec_name[NSEC] = {"PARM", "SCHM", "STDZ", "LEVL", "CENT",
-                                           "CMOD", "WGHT", "ROUT", "KERN"};
+    TAG('W', 'G', 'H', 'T'), TAG('R', 'O', 'U', 'T'), TAG('K', 'E', 'R', 'N'),
+    TAG('G', 'A', 'R', 'D'), TAG('C', 'V', 'T', 'B')};
+static const char *const sec_name[NSEC] = {"PARM", "SCHM", "STDZ", "LEVL", "CENT", "CMOD",
+                                           "WGHT", "ROUT", "KERN", "GARD", "CVTB"};
 /* Bytes of one piece record in KERN before its center: 4 i64 + 7 f64. */
 #define KERN_PIECE_BYTES 88
 
@@ -411,6 +415,17 @@ bfcr_status bfcr_model_validate(bfcr_ctx *ctx, const char *name, const bfcr_mode
              "kept training row %lld: cluster %lld out of range 0..%lld", (long long)i,
              (long long)m->train_label[i], (long long)(m->k - 1));
   }
+  if (m->guard_range) { /* GARD */
+    VCHECK(m->guard_w && isfinite(m->guard_b) && finite_all(m->guard_w, d, &bad),
+           "the guard's global model is missing or not finite");
+    VCHECK(isfinite(m->guard_margin) && m->guard_margin >= 0, "guard margin %g is not >= 0",
+           m->guard_margin);
+    for (int64_t c = 0; c < m->k; c++)
+      VCHECK(isfinite(m->guard_range[2 * c]) && isfinite(m->guard_range[2 * c + 1]) &&
+                 m->guard_range[2 * c] <= m->guard_range[2 * c + 1],
+             "cluster %lld: guard target range [%g, %g] is invalid", (long long)c,
+             m->guard_range[2 * c], m->guard_range[2 * c + 1]);
+  }
   return validate_kernel(ctx, name, m);
 }
 
@@ -632,7 +647,7 @@ static void encode_schema(wbuf *b, const bfcr_schema *s) {
 /* Header and sections (everything the checksum covers). */
 static void encode_body(wbuf *b, const bfcr_model *m) {
   int d = m->d, kern = bfcr_is_kernel_regressor(m->params.regressor);
-  int nsec = SEC_ROUT + (m->n_train > 0) + kern;
+  int nsec = SEC_ROUT + (m->n_train > 0) + kern + (m->guard_range != NULL) + (m->cv_rmse != NULL);
   put_bytes(b, BFCR_MODEL_MAGIC, 8);
   put_bytes(b, text_guard, 4);
   put_u32(b, ENDIAN_MARK);
@@ -739,6 +754,27 @@ static void encode_body(wbuf *b, const bfcr_model *m) {
     put_f64s(b, m->kcoef, m->nkrows);
     put_i64(b, m->train_piece ? m->n_train : 0);
     for (int64_t i = 0; m->train_piece && i < m->n_train; i++) put_i64(b, m->train_piece[i]);
+    sec_end(b, at);
+  }
+
+  if (m->guard_range) {
+    at = sec_begin(b, SEC_GARD);
+    put_i64(b, m->k);
+    put_u32(b, (uint32_t)d);
+    put_f64(b, m->guard_margin);
+    put_f64(b, m->guard_b);
+    put_f64s(b, m->guard_w, d);
+    put_f64s(b, m->guard_range, 2 * m->k);
+    sec_end(b, at);
+  }
+
+  if (m->cv_rmse) {
+    at = sec_begin(b, SEC_CVTB);
+    put_u32(b, (uint32_t)m->cv_folds);
+    put_u32(b, (uint32_t)m->cv_best);
+    put_u32(b, (uint32_t)m->nlevels);
+    put_f64s(b, m->cv_rmse, m->nlevels);
+    put_f64s(b, m->cv_se, m->nlevels);
     sec_end(b, at);
   }
 }
@@ -1124,6 +1160,33 @@ cleanup:
   return st;
 }
 
+/* GARD: the cluster count and width must be the model's; values checked by validate. */
+static bfcr_status decode_guard(rd *r, bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  bfcr_ctx *ctx = r->ctx;
+  int64_t k;
+  uint64_t d;
+  size_t at = r->pos;
+  RD(rd_i64(r, &k));
+  RD(rd_uint(r, 4, &d));
+  if (k != m->k || (int)d != m->d) {
+    st = bfcr_err(ctx, BFCR_ERR_FORMAT,
+                  "section GARD, byte %zu: %lld clusters x %llu features, the model has %lld x %d",
+                  at, (long long)k, (unsigned long long)d, (long long)m->k, m->d);
+    goto cleanup;
+  }
+  RD(rd_need(r, (size_t)(2 + d + 2 * (uint64_t)k) * 8)); /* k <= the CENT count, checked */
+  BFCR_ALLOC(ctx, m->guard_w, d > 0 ? d : 1);
+  BFCR_ALLOC(ctx, m->guard_range, 2 * k);
+  RD(rd_f64(r, &m->guard_margin));
+  RD(rd_f64(r, &m->guard_b));
+  RD(rd_f64s(r, m->guard_w, d));
+  RD(rd_f64s(r, m->guard_range, 2 * k));
+  m->params.guard_margin = m->guard_margin;
+cleanup:
+  return st;
+}
+
 static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
   bfcr_status st = BFCR_OK;
   bfcr_ctx *ctx = r->ctx;
@@ -1246,6 +1309,30 @@ static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
     case SEC_KERN:
       RD(decode_kernel(r, m));
       break;
+    case SEC_GARD:
+      RD(decode_guard(r, m));
+      break;
+    case SEC_CVTB: {
+      uint64_t f, b, L;
+      RD(rd_uint(r, 4, &f));
+      RD(rd_uint(r, 4, &b));
+      RD(rd_uint(r, 4, &L));
+      if (L != (uint64_t)m->nlevels || f < 2 || f > INT32_MAX || b >= L) {
+        st = bfcr_err(ctx, BFCR_ERR_FORMAT,
+                      "section CVTB: %llu folds, best level %llu of %llu levels (the model has %d)",
+                      (unsigned long long)f, (unsigned long long)b, (unsigned long long)L,
+                      m->nlevels);
+        goto cleanup;
+      }
+      RD(rd_need(r, (size_t)(2 * L * 8)));
+      BFCR_ALLOC(ctx, m->cv_rmse, L);
+      BFCR_ALLOC(ctx, m->cv_se, L);
+      RD(rd_f64s(r, m->cv_rmse, (int64_t)L));
+      RD(rd_f64s(r, m->cv_se, (int64_t)L));
+      m->cv_folds = (int)f;
+      m->cv_best = (int)b;
+      break;
+    }
   }
 cleanup:
   return st;
@@ -1399,6 +1486,9 @@ bfcr_status bfcr_model_decode(bfcr_ctx *ctx, const char *name, const unsigned ch
              body_end - r.pos, (unsigned long long)nsec, r.pos);
   BFCR_CHECK(ctx, next >= SEC_ROUT, BFCR_ERR_FORMAT, "%s: section %s is missing", name,
              next < NSEC ? sec_name[next] : "?");
+  if (!m->guard_range) m->params.guard_margin = -1.0; /* 1.0 / 1.1 files: no guard */
+  m->params.select = m->cv_rmse ? BFCR_SELECT_CV : BFCR_SELECT_CRITERION;
+  m->params.folds = m->cv_rmse ? m->cv_folds : 5;
   RD(bfcr_model_validate(ctx, name, m));
   if (newer && ctx && ctx->rank == 0)
     bfcr_log(ctx, BFCR_LOG_WARN,

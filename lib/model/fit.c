@@ -7,6 +7,8 @@
 
 #include "model/fit_kernel.h"
 #include "model/fit_models.h"
+#include "model/cv.h"
+#include "model/guard.h"
 #include "regress/regress.h"
 #include "model/model_impl.h"
 #include "model/standardize.h"
@@ -33,6 +35,9 @@ void bfcr_fit_params_init(bfcr_fit_params *p) {
   p->lambda_steps = 37;
   p->rcond = 1e-12;
   p->seed = 1;
+  p->guard_margin = 0.5;
+  p->select = BFCR_SELECT_CV;
+  p->folds = 5;
 }
 
 static const char *const crit_names[] = {"hci", "ch", "db", "bic", "gcv"};
@@ -102,6 +107,9 @@ static bfcr_status validate(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fi
   if ((int)p->regressor < 0 || (int)p->regressor > BFCR_REG_SVR || p->kernel_cap < 0)
     return bfcr_err(ctx, BFCR_ERR_ARG, "unknown regressor %d or negative kernel cap %lld",
                     (int)p->regressor, (long long)p->kernel_cap);
+  if ((int)p->select < 0 || (int)p->select > BFCR_SELECT_CRITERION || p->folds < 2)
+    return bfcr_err(ctx, BFCR_ERR_ARG, "invalid level selection %d or folds %d (at least 2)",
+                    (int)p->select, p->folds);
   if (p->min_cluster_size < 0)
     return bfcr_err(ctx, BFCR_ERR_ARG, "min cluster size %lld is negative",
                     (long long)p->min_cluster_size);
@@ -306,7 +314,8 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     m->chosen = choose_level(t, p.criterion);
   }
   /* GCV needs every level's models; otherwise only the chosen level and its ancestors. */
-  int lo = T == 0 ? 0 : (p.criterion == BFCR_CRIT_GCV && p.level == 0 ? 1 : m->chosen);
+  const int by_cv = p.select == BFCR_SELECT_CV && p.level == 0 && T >= 1;
+  int lo = T == 0 ? 0 : ((p.criterion == BFCR_CRIT_GCV || by_cv) && p.level == 0 ? 1 : m->chosen);
   BFCR_CALLOC(ctx, lf, t->nlevels);
   /* The models are fitted to the standardized target (no under- or overflow in the
    * scatter for targets near 1e-300 or 1e300; the ridge penalty is scale-free), then
@@ -325,6 +334,14 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     goto cleanup;
   }
   if (p.criterion == BFCR_CRIT_GCV && p.level == 0) m->chosen = choose_level(t, p.criterion);
+  if (by_cv) { /* replicated computation: the same status everywhere but for memory */
+    st = bfcr_cv_select(ctx, t, lf, &zs, train->y, train->n_local, &p, m);
+    if (ctx->size > 1) st = bfcr_agree(ctx, st);
+    if (st != BFCR_OK) {
+      agreed = ctx->size > 1;
+      goto cleanup;
+    }
+  }
   if (T == 0) m->chosen = 0;
   m->params = p;
   BFCR_CALL(assemble(ctx, t, lf, m));
@@ -336,6 +353,13 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
              "labels of level %d unavailable", m->chosen);
   free(ys);
   ys = NULL;
+  if (p.guard_margin >= 0.0) {
+    st = bfcr_guard_fit(ctx, t, lf, lab, train->y, train->n_local, p.guard_margin, m);
+    if (st != BFCR_OK) {
+      agreed = ctx->size > 1;
+      goto cleanup;
+    }
+  }
   const int kernel = bfcr_is_kernel_regressor(p.regressor);
   if (!kernel) {
     bfcr_level_fit_free(lf, t->nlevels);

@@ -68,3 +68,16 @@ void bfcr_model_train_scores(const bfcr_model *model, double *rmse, double *mae,
   if (mae) *mae = model ? model->train_mae : NAN;
   if (r2) *r2 = model ? model->train_r2 : NAN;
 }
+
+int bfcr_model_cv(const bfcr_model *m, int level, double *rmse, double *se, int *best_level) {
+  if (rmse) *rmse = NAN;
+  if (se) *se = NAN;
+  if (best_level) *best_level = -1;
+  if (!m || !m->cv_rmse) return 0;
+  if (level >= 0 && level < m->nlevels) {
+    if (rmse) *rmse = m->cv_rmse[level];
+    if (se) *se = m->cv_se[level];
+  }
+  if (best_level) *best_level = m->cv_best;
+  return m->cv_folds;
+}

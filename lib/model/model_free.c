@@ -22,5 +22,9 @@ void bfcr_model_free(bfcr_model *m) {
   free(m->krows);
   free(m->kcoef);
   free(m->train_piece);
+  free(m->guard_range);
+  free(m->guard_w);
+  free(m->cv_rmse);
+  free(m->cv_se);
   free(m);
 }

@@ -82,6 +82,14 @@ struct bfcr_model {
   /* Not part of the model's content (never saved): the routing kd-tree, NULL until the
    * first predict (calloc'd models start empty). */
   _Atomic(bfcr_route_cache *) route;
+  /* Safe extrapolation (guard.c; file section GARD), all NULL / 0 when off. */
+  double *guard_range;      /* [2k] training target range (min, max) of each cluster's model */
+  double *guard_w;          /* [d] global (top level) model, standardized weights */
+  double guard_b;           /* its intercept */
+  double guard_margin;      /* accepted: range widened by margin x its width on each side */
+  /* Level choice by cross-validation (cv.c; file section CVTB), NULL / 0 when not used. */
+  int cv_folds, cv_best;    /* folds used; level of lowest CV RMSE */
+  double *cv_rmse, *cv_se;  /* [nlevels] CV RMSE and its standard error (NaN at level 0) */
 };
 
 static inline int bfcr_is_kernel_regressor(int r) {

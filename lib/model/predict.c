@@ -77,7 +77,13 @@ cleanup:
 }
 
 bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data, double *yhat) {
+  return bfcr_predict_guarded(ctx, m, data, yhat, NULL);
+}
+
+bfcr_status bfcr_predict_guarded(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data,
+                                 double *yhat, int64_t *guarded) {
   bfcr_status st = BFCR_OK;
+  int64_t hits = 0;
   double *Z = NULL;
   int64_t *lab = NULL, *piece = NULL;
   if (!ctx) return BFCR_ERR_ARG;
@@ -90,11 +96,17 @@ bfcr_status bfcr_predict(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *da
   if (m->npieces > 0) BFCR_ALLOC(ctx, piece, n);
   bfcr_standardize_apply(data->X, n, d, m->mean, m->scale, Z, ctx->nthreads);
   BFCR_CALL(bfcr_predict_route(ctx, m, data, Z, lab, piece));
-  BFCR_CALL(bfcr_model_apply(ctx, m, Z, d, n, lab, piece, yhat));
+  BFCR_CALL(bfcr_model_apply_guarded(ctx, m, Z, d, n, lab, piece, yhat, &hits));
   bfcr_phase_add(ctx, "predict", bfcr_wtime() - t0, (double)n * (2.0 * d + 3.0 * d));
 cleanup:
   free(Z);
   free(lab);
   free(piece);
-  return bfcr_agree(ctx, st);
+  st = bfcr_agree(ctx, st);
+  /* An integer sum (the same for any rank order), on every rank whether asked or not. */
+  if (st == BFCR_OK && ctx->size > 1 &&
+      MPI_Allreduce(MPI_IN_PLACE, &hits, 1, MPI_INT64_T, MPI_SUM, ctx->comm) != MPI_SUCCESS)
+    st = bfcr_err(ctx, BFCR_ERR_MPI, "MPI_Allreduce of the guarded row count failed");
+  if (guarded) *guarded = hits;
+  return st;
 }

@@ -27,5 +27,10 @@ double bfcr_kernel_eval(const bfcr_model *m, int64_t q, const double *z, double 
  * depends only on its row and the model. OpenMP over rows. Local; BFCR_ERR_NOMEM. */
 bfcr_status bfcr_model_apply(bfcr_ctx *ctx, const bfcr_model *m, const double *Z, int64_t ldz,
                              int64_t n, const int64_t *lab, const int64_t *piece, double *yhat);
+/* The same, also counting (into *guarded when not NULL) the rows whose value the
+ * safe-extrapolation guard replaced (guard.c). Every value is the guarded one. */
+bfcr_status bfcr_model_apply_guarded(bfcr_ctx *ctx, const bfcr_model *m, const double *Z,
+                                     int64_t ldz, int64_t n, const int64_t *lab,
+                                     const int64_t *piece, double *yhat, int64_t *guarded);
 
 #endif

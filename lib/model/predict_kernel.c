@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "knn/knn.h"
+#include "model/guard.h"
 #include "model/predict_impl.h"
 #include "regress/krr.h"
 #include "regress/svr.h"
@@ -79,25 +80,37 @@ double bfcr_kernel_eval(const bfcr_model *m, int64_t q, const double *z, double 
 
 bfcr_status bfcr_model_apply(bfcr_ctx *ctx, const bfcr_model *m, const double *Z, int64_t ldz,
                              int64_t n, const int64_t *lab, const int64_t *piece, double *yhat) {
+  return bfcr_model_apply_guarded(ctx, m, Z, ldz, n, lab, piece, yhat, NULL);
+}
+
+bfcr_status bfcr_model_apply_guarded(bfcr_ctx *ctx, const bfcr_model *m, const double *Z,
+                                     int64_t ldz, int64_t n, const int64_t *lab,
+                                     const int64_t *piece, double *yhat, int64_t *guarded) {
   int d = m->d, failed = 0;
-#pragma omp parallel num_threads(ctx->nthreads) reduction(| : failed)
+  int64_t hits = 0;
+#pragma omp parallel num_threads(ctx->nthreads) reduction(| : failed) reduction(+ : hits)
   {
     double *scratch = piece ? malloc((size_t)d * sizeof *scratch) : NULL;
     if (piece && !scratch) failed = 1;
 #pragma omp for schedule(dynamic, 64)
     for (int64_t i = 0; i < n; i++) {
       const double *z = Z + i * ldz;
+      double s;
       if (piece && piece[i] >= 0) {
-        if (scratch) yhat[i] = bfcr_kernel_eval(m, piece[i], z, scratch);
-        continue;
+        if (!scratch) continue;
+        s = bfcr_kernel_eval(m, piece[i], z, scratch);
+      } else {
+        const double *w = m->w + lab[i] * d;
+        s = m->cm[lab[i]].intercept;
+        for (int j = 0; j < d; j++) s += w[j] * z[j];
       }
-      const double *w = m->w + lab[i] * d;
-      double s = m->cm[lab[i]].intercept;
-      for (int j = 0; j < d; j++) s += w[j] * z[j];
-      yhat[i] = s;
+      int hit;
+      yhat[i] = bfcr_guard_value(m, lab[i], z, s, &hit);
+      hits += hit;
     }
     free(scratch);
   }
+  if (guarded) *guarded = hits;
   if (failed) return bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory applying the kernel models");
   return BFCR_OK;
 }

@@ -221,10 +221,9 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
       BFCR_CALL(bfcr_make_nodes(ctx, &v, cur, cur->minidx, k, next));
     }
     bfcr_phase_add(ctx, "summaries", bfcr_wtime() - tl, 0.0);
-    if (l == 0) { /* the samples' links live on in level 1's edge sums: 16 B per row less */
-      free(cur->bf);
+    if (l == 0) { /* the samples' distances live on in level 1's edge sums: 8 B per row
+                     less; bf stays (the fit's cross-validation routes held-out rows by it) */
       free(cur->bfdist);
-      cur->bf = NULL;
       cur->bfdist = NULL;
     }
     t->nlevels++;

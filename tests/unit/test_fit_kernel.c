@@ -308,9 +308,15 @@ Test(fit_kernel, corrupt_kernel_section_is_rejected) {
   /* A kernel model without its KERN section. */
   size_t kstart = k - 12;
   memcpy(c, b, n);
-  memmove(c + kstart, b + n - 8, 8); /* drop the section, keep a trailer slot */
+  memmove(c + kstart, b + n - 8, 8); /* drop it and the optional sections after it */
   size_t n2 = kstart + 8;
-  c[20] = (unsigned char)(c[20] - 1);                          /* section count */
+  int dropped = 0;
+  for (size_t pos = kstart; pos + 12 <= n - 8; dropped++) {
+    uint64_t len = 0;
+    for (int i = 7; i >= 0; i--) len = len << 8 | b[pos + 4 + i];
+    pos += 12 + (size_t)len;
+  }
+  c[20] = (unsigned char)(c[20] - dropped);                    /* section count */
   put64(c + 24, (uint64_t)(kstart - BFCR_MODEL_HEADER_BYTES)); /* body length */
   reseal(c, n2);
   expect_reject(ctx, c, n2, "section KERN missing");

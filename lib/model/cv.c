@@ -1,0 +1,423 @@
+/* Level selection by K-fold cross-validation of the per-cluster ridge models.
+ *
+ * Candidates: every level 1..top (top = one global model), with the fit's routing by
+ * nearest training row and its small-cluster rule (a node whose training part has fewer
+ * than min_cluster_size rows takes its parent's model for that fold).
+ *
+ * A held-out row i of fold k goes where a new row would go: to the cluster (at each
+ * level) of its nearest training row outside fold k (exact: the tree's level-0 best
+ * friend, the nearest training row, when it is outside fold k; then, for the rows whose nearest row
+ * shares their fold, one search per other fold; ties to the smaller index). It is predicted by that
+ * cluster's model fitted without fold k, guarded as predict guards (guard.c) with the target range
+ * and global model of the training part. The cluster structure itself is the one built on all rows
+ * (the usual approximation; rebuilding the tree K times would cost K fits).
+ *
+ * Models without fold k come from summaries, never from a refit over rows: per node the
+ * rows are accumulated once, per fold, about the node's centroid (shifted sums keep the
+ * cancellation small); the training part of fold k is the total minus fold k's part
+ * (the downdate), centred, and solved with the node's ridge penalty:
+ *   (S' + lambda I) w = s'_zy,  intercept = ybar' - w . zbar'.
+ * Cost: one pass over the rows per level (n (d + 2)^2 / 2 flops), K d x d Cholesky
+ * solves per node, one all-points search; memory K (d + 3) doubles per node.
+ *
+ * Score: MSE of each level over all rows (per-row squared errors, summed in row order)
+ * and its standard error sd(e) / sqrt(n) (reported). The one-standard-error rule picks the
+ * highest level (fewest clusters) whose MSE exceeds the best one by at most one standard
+ * error of that difference, from the paired per-row differences e_l - e_best: the levels
+ * are scored on the same rows, so the paired error is far smaller than sd(e) / sqrt(n)
+ * on heavy-tailed targets (cps1988 wages: SE 24 against differences of 2..9), where the
+ * unpaired rule always fell back to the global model. The rows, folds and sums are
+ * replicated on every rank and processed in a fixed order, so the result does not depend
+ * on the rank or thread count. */
+#include "model/cv.h"
+
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knn/knn.h"
+#include "model/standardize.h"
+
+static uint64_t smix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+static int cmp_key(const void *a, const void *b) {
+  const int64_t *x = a, *y = b; /* (key as two's-complement bits, index) */
+  uint64_t ka = (uint64_t)x[0], kb = (uint64_t)y[0];
+  if (ka != kb) return ka < kb ? -1 : 1;
+  return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work2n) {
+  uint64_t key = smix(seed);
+  for (int64_t i = 0; i < n; i++) {
+    work2n[2 * i] = (int64_t)smix(key + (uint64_t)i);
+    work2n[2 * i + 1] = i;
+  }
+  qsort(work2n, (size_t)n, 2 * sizeof(int64_t), cmp_key);
+  for (int64_t r = 0; r < n; r++) fold[work2n[2 * r + 1]] = (int)(r % K);
+}
+
+/* Nearest training row outside each row's fold. The all-points search answers most rows
+ * (their nearest row is in another fold); the others query one kd-tree per other fold
+ * (built on that fold's rows in global order, so its smallest index is the smallest
+ * global index) and keep the best (distance, index). Exact, ties to the smaller index. */
+static bfcr_status route_rows(bfcr_ctx *ctx, const double *Z, int64_t n, int d, const int *fold,
+                              int K, const int64_t *bf, int64_t *nn) {
+  bfcr_status st = BFCR_OK;
+  bfcr_kdtree *kt = NULL;
+  double *d2 = NULL, *R = NULL, *Q = NULL, *qd = NULL;
+  int64_t *need = NULL, *map = NULL, *qi = NULL, *qnn = NULL, nneed = 0;
+  BFCR_ALLOC(ctx, d2, n);
+  if (bf) { /* the tree's level-0 best friends: the same exact search, already done */
+    memcpy(nn, bf, (size_t)n * sizeof *nn);
+  } else {
+    st = bfcr_kdtree_build(Z, n, d, ctx->nthreads, &kt);
+    if (st == BFCR_OK) st = bfcr_kdtree_allnn(kt, ctx->nthreads, nn, d2);
+    bfcr_kdtree_free(kt);
+    kt = NULL;
+  }
+  if (st != BFCR_OK) {
+    bfcr_err(ctx, st, "cross-validation: nearest-row search failed");
+    goto cleanup;
+  }
+  BFCR_ALLOC(ctx, need, n);
+  for (int64_t i = 0; i < n; i++)
+    if (fold[nn[i]] == fold[i]) {
+      need[nneed++] = i;
+      nn[i] = -1;
+      d2[i] = INFINITY;
+    }
+  if (nneed == 0) goto cleanup;
+  BFCR_ALLOC(ctx, R, n * d);
+  BFCR_ALLOC(ctx, map, n);
+  BFCR_ALLOC(ctx, Q, nneed * d);
+  BFCR_ALLOC(ctx, qi, nneed);
+  BFCR_ALLOC(ctx, qnn, nneed);
+  BFCR_ALLOC(ctx, qd, nneed);
+  for (int f = 0; f < K; f++) {
+    int64_t m = 0, q = 0;
+    for (int64_t i = 0; i < n; i++)
+      if (fold[i] == f) {
+        memcpy(R + m * d, Z + i * d, (size_t)d * sizeof(double));
+        map[m++] = i;
+      }
+    for (int64_t r = 0; r < nneed; r++)
+      if (fold[need[r]] != f) {
+        memcpy(Q + q * d, Z + need[r] * d, (size_t)d * sizeof(double));
+        qi[q++] = need[r];
+      }
+    if (m == 0 || q == 0) continue;
+    st = bfcr_kdtree_build(R, m, d, ctx->nthreads, &kt);
+    if (st == BFCR_OK) st = bfcr_kdtree_query(kt, Q, q, NULL, NULL, ctx->nthreads, qnn, qd);
+    bfcr_kdtree_free(kt);
+    kt = NULL;
+    if (st != BFCR_OK) {
+      bfcr_err(ctx, st, "cross-validation: nearest-row search failed");
+      goto cleanup;
+    }
+    for (int64_t r = 0; r < q; r++) {
+      int64_t i = qi[r], g = map[qnn[r]];
+      if (nn[i] < 0 || bfcr_nn_better(qd[r], g, d2[i], nn[i])) {
+        nn[i] = g;
+        d2[i] = qd[r];
+      }
+    }
+  }
+cleanup:
+  free(d2);
+  free(R);
+  free(Q);
+  free(qd);
+  free(need);
+  free(map);
+  free(qi);
+  free(qnn);
+  return st;
+}
+
+/* Per node and fold: d weights, intercept, target min, max of the training part. */
+#define CVW(d) ((int64_t)(d) + 3)
+
+/* Fold models of node c of level l. acc: scratch of K * (1 + 2 d + 1 + d d + 2) doubles,
+ * A: d * d, rhs: d. par: the parent's fold models (NULL at the top). */
+static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const double *Z, const double *y,
+                             const int *fold, int K, int64_t minsize, double lambda,
+                             const double *par, double *out, double *acc, double *A, double *rhs) {
+  int d = t->d;
+  int64_t W = 1 + d + 1 + (int64_t)d * d + d + 2; /* n, sz, sy, Szz, szy, ymin, ymax */
+  const double *mu = t->lv[l].ns + c * bfcr_ns_width(d) + BFCR_NS_MEAN;
+  double muy = t->lv[l].ns[c * bfcr_ns_width(d) + bfcr_ns_y(d)];
+  if (!isfinite(muy)) muy = 0.0;
+  memset(acc, 0, (size_t)(K + 1) * W * sizeof(double));
+  for (int k = 0; k <= K; k++) {
+    acc[k * W + W - 2] = INFINITY;
+    acc[k * W + W - 1] = -INFINITY;
+  }
+  for (int64_t p = t->lv[l].start[c]; p < t->lv[l].start[c + 1]; p++) {
+    int64_t g = t->order[p];
+    double *a = acc + (int64_t)fold[g] * W, u[256];
+    const double *z = Z + g * d;
+    double v = y[g] - muy;
+    for (int j = 0; j < d; j++) u[j] = z[j] - mu[j];
+    a[0] += 1.0;
+    for (int j = 0; j < d; j++) a[1 + j] += u[j];
+    a[1 + d] += v;
+    double *S = a + 2 + d, *sv = S + (int64_t)d * d;
+    for (int j = 0; j < d; j++) {
+      for (int q = j; q < d; q++) S[j * d + q] += u[j] * u[q];
+      sv[j] += u[j] * v;
+    }
+    if (y[g] < a[W - 2]) a[W - 2] = y[g];
+    if (y[g] > a[W - 1]) a[W - 1] = y[g];
+  }
+  double *tot = acc + (int64_t)K * W; /* totals, summed in fold order */
+  for (int k = 0; k < K; k++)
+    for (int64_t q = 0; q < W - 2; q++) tot[q] += acc[k * W + q];
+  for (int k = 0; k < K; k++) {
+    double *o = out + k * CVW(d);
+    const double *a = acc + k * W;
+    double nn = tot[0] - a[0];
+    if ((nn < (double)minsize || nn < 1.0) && par) {
+      memcpy(o, par + k * CVW(d), (size_t)CVW(d) * sizeof(double));
+      continue;
+    }
+    double lo = INFINITY, hi = -INFINITY;
+    for (int k2 = 0; k2 < K; k2++)
+      if (k2 != k) {
+        if (acc[k2 * W + W - 2] < lo) lo = acc[k2 * W + W - 2];
+        if (acc[k2 * W + W - 1] > hi) hi = acc[k2 * W + W - 1];
+      }
+    if (nn < 1.0) { /* top level, empty training part: cannot happen with K <= n */
+      memset(o, 0, (size_t)CVW(d) * sizeof(double));
+      o[d] = muy;
+      o[d + 1] = muy;
+      o[d + 2] = muy;
+      continue;
+    }
+    double mz[256], my = (tot[1 + d] - a[1 + d]) / nn, tr = 0.0;
+    for (int j = 0; j < d; j++) mz[j] = (tot[1 + j] - a[1 + j]) / nn;
+    const double *St = tot + 2 + d, *Sk = a + 2 + d;
+    for (int j = 0; j < d; j++) {
+      for (int q = j; q < d; q++) {
+        double s = (St[j * d + q] - Sk[j * d + q]) - nn * mz[j] * mz[q];
+        A[j * d + q] = s;
+        A[q * d + j] = s;
+      }
+      tr += A[j * d + j];
+      rhs[j] = (St[(int64_t)d * d + j] - Sk[(int64_t)d * d + j]) - nn * mz[j] * my;
+    }
+    /* The fit's penalty; a floor keeps OLS (lambda 0) and constant columns solvable. */
+    double lam = lambda > 0 ? lambda : 0.0, floor = 1e-10 * (tr / d + 1e-300);
+    if (lam < floor) lam = floor;
+    for (int j = 0; j < d; j++) A[j * d + j] += lam;
+    /* A is symmetric (both triangles set): column-major, no transposed copy. */
+    if (LAPACKE_dposv_work(LAPACK_COL_MAJOR, 'U', d, 1, A, d, rhs, d) != 0)
+      for (int j = 0; j < d; j++) rhs[j] = 0.0; /* not positive definite: mean model */
+    double b = my + muy;
+    for (int j = 0; j < d; j++) {
+      o[j] = rhs[j];
+      b -= rhs[j] * (mz[j] + mu[j]);
+    }
+    o[d] = b;
+    o[d + 1] = lo;
+    o[d + 2] = hi;
+  }
+}
+
+bfcr_status bfcr_cv_node_models(bfcr_ctx *ctx, const bfcr_tree *t, int l, int64_t c,
+                                const double *Z, const double *y, const int *fold, int K,
+                                int64_t minsize, double lambda, const double *par, double *out) {
+  int d = t->d;
+  int64_t W = 1 + d + 1 + (int64_t)d * d + d + 2;
+  double *acc = malloc((size_t)((K + 1) * W + (int64_t)d * d + d) * sizeof(double));
+  if (!acc) return bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation");
+  node_fold_models(t, l, c, Z, y, fold, K, minsize, lambda, par, out, acc, acc + (K + 1) * W,
+                   acc + (K + 1) * W + (int64_t)d * d);
+  free(acc);
+  return BFCR_OK;
+}
+
+static double fold_pred(const double *o, const double *g, const double *z, int d, double margin) {
+  double s = o[d];
+  for (int j = 0; j < d; j++) s += o[j] * z[j];
+  if (margin < 0) return s;
+  double lo = o[d + 1], hi = o[d + 2], pad = margin * (hi - lo);
+  lo -= pad;
+  hi += pad;
+  if (isnan(s) || (s >= lo && s <= hi)) return s;
+  double v = g[d];
+  for (int j = 0; j < d; j++) v += g[j] * z[j];
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Squared out-of-fold error of every row at level l (row-parallel, each value depends on
+ * its row alone). */
+static void score_level(const bfcr_tree *t, int l, int T, int K, int64_t n, int d,
+                        const int64_t *nn, const int *fold, const double *Z, const double *Y,
+                        double *const *fm, double margin, int nthreads, double *err) {
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+  for (int64_t i = 0; i < n; i++) {
+    int64_t c = t->lv[0].parent[nn[i]];
+    for (int q = 1; q < l; q++) c = t->lv[q].parent[c];
+    int k = fold[i];
+    double e =
+        Y[i] - fold_pred(fm[l] + (c * K + k) * CVW(d), fm[T] + k * CVW(d), Z + i * d, d, margin);
+    err[i] = e * e;
+  }
+}
+
+/* All rows and targets on every rank (raw rows gathered, then standardized as the
+ * model's kept rows are). */
+static bfcr_status gather_all(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t n_local,
+                              int64_t n, int d, double **Zall, double **yall) {
+  bfcr_status st = BFCR_OK;
+  int *cnt = NULL, *dsp = NULL, mine = (int)n_local;
+  BFCR_ALLOC(ctx, *Zall, n * d);
+  BFCR_ALLOC(ctx, *yall, n);
+  BFCR_ALLOC(ctx, cnt, ctx->size);
+  BFCR_ALLOC(ctx, dsp, ctx->size);
+  BFCR_CHECK(ctx, n * d < INT32_MAX, BFCR_ERR_NOMEM,
+             "cross-validation replicates n x d = %lld values: too many", (long long)(n * d));
+cleanup:
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) return st;
+  MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, ctx->comm);
+  dsp[0] = 0;
+  for (int r = 1; r < ctx->size; r++) dsp[r] = dsp[r - 1] + cnt[r - 1];
+  int ok =
+      MPI_Allgatherv(y, mine, MPI_DOUBLE, *yall, cnt, dsp, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS;
+  for (int r = 0; r < ctx->size; r++) {
+    cnt[r] *= d;
+    dsp[r] *= d;
+  }
+  ok = ok && MPI_Allgatherv(zs->X, mine * d, MPI_DOUBLE, *Zall, cnt, dsp, MPI_DOUBLE, ctx->comm) ==
+                 MPI_SUCCESS;
+  free(cnt);
+  free(dsp);
+  if (!ok) return bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: gathering the rows failed");
+  bfcr_standardize_apply(*Zall, n, d, zs->mean, zs->scale, *Zall, ctx->nthreads);
+  return BFCR_OK;
+}
+
+bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
+                           const bfcr_zsrc *zs, const double *y, int64_t n_local,
+                           const bfcr_fit_params *p, bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  int d = t->d, T = t->nlevels - 1, K = p->folds;
+  int64_t n = t->n, *work = NULL, *nn = NULL;
+  int *fold = NULL;
+  double *Zown = NULL, *yown = NULL, **fm = NULL, *err = NULL, *eb = NULL;
+  const double *Z = zs->Z, *Y = y;
+  if (T < 1) return BFCR_OK;
+  if (d > 256) {
+    bfcr_log(ctx, BFCR_LOG_WARN, "cross-validation supports up to 256 features: level by %s",
+             bfcr_criterion_name(p->criterion));
+    return BFCR_OK;
+  }
+  if (K > n) K = (int)n;
+  if (K < 2) {
+    bfcr_log(ctx, BFCR_LOG_WARN, "%lld training row%s: too few for cross-validation, level by %s",
+             (long long)n, n == 1 ? "" : "s", bfcr_criterion_name(p->criterion));
+    return BFCR_OK;
+  }
+  if (K < p->folds)
+    bfcr_log(ctx, BFCR_LOG_WARN, "%lld training rows: %d folds instead of %d", (long long)n, K,
+             p->folds);
+  double t0 = bfcr_wtime();
+  if (ctx->size > 1) {
+    BFCR_CALL(gather_all(ctx, zs, y, n_local, n, d, &Zown, &yown)); /* agreed */
+    Z = Zown;
+    Y = yown;
+  }
+  BFCR_ALLOC(ctx, fold, n);
+  BFCR_ALLOC(ctx, work, 2 * n);
+  BFCR_ALLOC(ctx, nn, n);
+  BFCR_ALLOC(ctx, err, n);
+  bfcr_cv_folds(p->seed, n, K, fold, work);
+  BFCR_CALL(route_rows(ctx, Z, n, d, fold, K, t->lv[0].bf, nn));
+  bfcr_phase_add(ctx, "cv: routing", bfcr_wtime() - t0, 0.0);
+  double t1 = bfcr_wtime();
+  BFCR_CALLOC(ctx, fm, T + 1);
+  for (int l = T; l >= 1; l--) BFCR_ALLOC(ctx, fm[l], t->lv[l].m * K * CVW(d));
+  /* Fold models top-down (a small node copies its parent's). */
+  int64_t W = 1 + d + 1 + (int64_t)d * d + d + 2;
+  int failed = 0;
+  for (int l = T; l >= 1; l--) {
+    const bfcr_level *L = &t->lv[l];
+#pragma omp parallel num_threads(ctx->nthreads) reduction(| : failed)
+    {
+      double *acc = malloc((size_t)((K + 1) * W + (int64_t)d * d + d) * sizeof(double));
+      if (!acc) failed = 1;
+#pragma omp for schedule(dynamic, 16)
+      for (int64_t c = 0; c < L->m; c++) {
+        if (!acc) continue;
+        const double *par = l < T ? fm[l + 1] + L->parent[c] * K * CVW(d) : NULL;
+        node_fold_models(t, l, c, Z, Y, fold, K, p->min_cluster_size, lf[l].cm[c].lambda, par,
+                         fm[l] + c * K * CVW(d), acc, acc + (K + 1) * W,
+                         acc + (K + 1) * W + (int64_t)d * d);
+      }
+      free(acc);
+    }
+    BFCR_CHECK(ctx, !failed, BFCR_ERR_NOMEM, "out of memory in cross-validation");
+  }
+  bfcr_phase_add(ctx, "cv: fold models", bfcr_wtime() - t1, 0.0);
+  t1 = bfcr_wtime();
+  BFCR_ALLOC(ctx, m->cv_rmse, T + 1);
+  BFCR_ALLOC(ctx, m->cv_se, T + 1);
+  m->cv_rmse[0] = m->cv_se[0] = NAN;
+  double *mse = m->cv_rmse, *se = m->cv_se;
+  for (int l = 1; l <= T; l++) {
+    score_level(t, l, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, err);
+    double s = 0.0, s2 = 0.0;
+    for (int64_t i = 0; i < n; i++) s += err[i];
+    s /= (double)n;
+    for (int64_t i = 0; i < n; i++) s2 += (err[i] - s) * (err[i] - s);
+    mse[l] = s;
+    se[l] = n > 1 ? sqrt(s2 / (double)(n - 1) / (double)n) : 0.0;
+  }
+  int best = T;
+  for (int l = T; l >= 1; l--)
+    if (mse[l] < mse[best]) best = l;
+  int pick = best;
+  BFCR_ALLOC(ctx, eb, n);
+  score_level(t, best, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, eb);
+  for (int l = T; l > best; l--) {
+    score_level(t, l, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, err);
+    double md = 0.0, s2 = 0.0;
+    for (int64_t i = 0; i < n; i++) md += err[i] - eb[i];
+    md /= (double)n;
+    for (int64_t i = 0; i < n; i++) s2 += (err[i] - eb[i] - md) * (err[i] - eb[i] - md);
+    double sed = n > 1 ? sqrt(s2 / (double)(n - 1) / (double)n) : 0.0;
+    if (md <= sed) {
+      pick = l;
+      break;
+    }
+  }
+  /* Stored as RMSE and the SE of the RMSE (delta method: SE(MSE) / (2 RMSE)). */
+  for (int l = 1; l <= T; l++) {
+    double r = sqrt(mse[l]);
+    se[l] = r > 0 ? se[l] / (2.0 * r) : 0.0;
+    mse[l] = r;
+  }
+  m->cv_folds = K;
+  m->cv_best = best;
+  m->chosen = pick;
+  bfcr_phase_add(ctx, "cv: scoring", bfcr_wtime() - t1, 0.0);
+cleanup:
+  for (int l = 0; fm && l <= T; l++) free(fm[l]);
+  free(fm);
+  free(fold);
+  free(work);
+  free(nn);
+  free(err);
+  free(eb);
+  free(Zown);
+  free(yown);
+  return st;
+}
