@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include "io/atomic.h"
+#include "model/route_shard.h"
+#include "par/redistribute.h"
 
 /* ---------------------------------------------------------------- checksum */
 
@@ -402,13 +404,19 @@ bfcr_status bfcr_model_validate(bfcr_ctx *ctx, const char *name, const bfcr_mode
   VCHECK(m->n_train > 0 || p->routing != BFCR_ROUTE_SAMPLE,
          "routing by sample but no training rows are kept");
   if (m->n_train > 0) {
-    VCHECK(m->train_z && m->train_label, "kept training rows are missing");
-    VCHECK(finite_all(m->train_z, m->n_train * d, &bad),
-           "kept training row %lld, feature %lld is not finite", (long long)(bad / d),
+    /* A sharded model (route_shard.h) holds rows [lo, lo + held) of the n_train rows. */
+    int64_t held = bfcr_route_rows_here(m), lo = bfcr_route_first_here(m);
+    VCHECK(!m->train_sharded || (m->train_lo >= 0 && m->train_nloc >= 0 &&
+                                 m->train_nloc <= m->n_train - m->train_lo),
+           "kept training rows [%lld, +%lld) outside 0..%lld", (long long)m->train_lo,
+           (long long)m->train_nloc, (long long)m->n_train);
+    VCHECK(held == 0 || (m->train_z && m->train_label), "kept training rows are missing");
+    VCHECK(finite_all(m->train_z, held * d, &bad),
+           "kept training row %lld, feature %lld is not finite", (long long)(lo + bad / d),
            (long long)(bad % d));
-    for (int64_t i = 0; i < m->n_train; i++)
+    for (int64_t i = 0; i < held; i++)
       VCHECK(m->train_label[i] >= 0 && m->train_label[i] < m->k,
-             "kept training row %lld: cluster %lld out of range 0..%lld", (long long)i,
+             "kept training row %lld: cluster %lld out of range 0..%lld", (long long)(lo + i),
              (long long)m->train_label[i], (long long)(m->k - 1));
   }
   return validate_kernel(ctx, name, m);
@@ -438,6 +446,10 @@ typedef struct wbuf {
   bfcr_atomic_file *af;
   uint64_t crc;
   bfcr_status st;
+  /* Sharded routing rows (route_shard.h), streamed by rank 0: every rank's block in rank
+   * order, received from its owner (model_write_sharded). held[r] = rows of rank r. */
+  const int64_t *held;
+  void *rx; /* STREAM_CHUNK bytes for the received pieces */
 } wbuf;
 
 static uint64_t wpos(const wbuf *b) {
@@ -629,6 +641,74 @@ static void encode_schema(wbuf *b, const bfcr_schema *s) {
   }
 }
 
+/* ROUT rows and labels of a sharded model (see wbuf.held): counted as the whole set;
+ * streamed by rank 0, which takes its own block and receives every other rank's block in
+ * rank order, in pieces of at most STREAM_CHUNK bytes (model_send_shard is the other
+ * side). Rank 0 keeps receiving after a write failure (the put calls then do nothing), so
+ * no sender is left waiting. */
+#define SHARD_TAG_ROWS 0x6266
+#define SHARD_TAG_LABELS 0x6267
+static void put_rout_sharded(wbuf *b, const bfcr_model *m) {
+  const int d = m->d, P = b->ctx ? b->ctx->size : 1;
+  if (b->mode == WB_COUNT) {
+    b->done += (uint64_t)m->n_train * (uint64_t)d * 8 + (uint64_t)m->n_train * 8;
+    return;
+  }
+  const int64_t per =
+      (int64_t)(STREAM_CHUNK / 8 / (size_t)d) > 0 ? (int64_t)(STREAM_CHUNK / 8 / (size_t)d) : 1;
+  void *tmp = b->rx;
+  for (int part = 0; part < 2; part++) {
+    for (int r = 0; r < P; r++) {
+      if (r == 0) {
+        if (part == 0) {
+          put_f64s(b, m->train_z, m->train_nloc * d);
+        } else {
+          for (int64_t i = 0; i < m->train_nloc; i++) put_i64(b, m->train_label[i]);
+        }
+        continue;
+      }
+      for (int64_t at = 0; at < b->held[r]; at += per) {
+        int64_t c = b->held[r] - at < per ? b->held[r] - at : per;
+        int w = part == 0 ? (int)(c * d) : (int)c;
+        int rc = tmp ? MPI_Recv(tmp, w, part == 0 ? MPI_DOUBLE : MPI_INT64_T, r,
+                                part == 0 ? SHARD_TAG_ROWS : SHARD_TAG_LABELS, b->ctx->comm,
+                                MPI_STATUS_IGNORE)
+                     : MPI_ERR_NO_MEM;
+        if (rc != MPI_SUCCESS) {
+          if (!b->oom)
+            b->st = bfcr_err(b->ctx, BFCR_ERR_MPI, "receiving rank %d's routing rows failed", r);
+          b->oom = 1;
+          return;
+        }
+        if (part == 0) {
+          put_f64s(b, tmp, c * d);
+        } else {
+          for (int64_t i = 0; i < c; i++) put_i64(b, ((const int64_t *)tmp)[i]);
+        }
+      }
+    }
+  }
+}
+
+/* The other side of put_rout_sharded on ranks 1.. P - 1: this rank's block, the same pieces. */
+static bfcr_status model_send_shard(bfcr_ctx *ctx, const bfcr_model *m) {
+  const int d = m->d;
+  const int64_t per =
+      (int64_t)(STREAM_CHUNK / 8 / (size_t)d) > 0 ? (int64_t)(STREAM_CHUNK / 8 / (size_t)d) : 1;
+  for (int part = 0; part < 2; part++) {
+    for (int64_t at = 0; at < m->train_nloc; at += per) {
+      int64_t c = m->train_nloc - at < per ? m->train_nloc - at : per;
+      int rc = part == 0 ? MPI_Send(m->train_z + at * d, (int)(c * d), MPI_DOUBLE, 0,
+                                    SHARD_TAG_ROWS, ctx->comm)
+                         : MPI_Send(m->train_label + at, (int)c, MPI_INT64_T, 0, SHARD_TAG_LABELS,
+                                    ctx->comm);
+      if (rc != MPI_SUCCESS)
+        return bfcr_err(ctx, BFCR_ERR_MPI, "sending the routing rows to rank 0 failed");
+    }
+  }
+  return BFCR_OK;
+}
+
 /* Header and sections (everything the checksum covers). */
 static void encode_body(wbuf *b, const bfcr_model *m) {
   int d = m->d, kern = bfcr_is_kernel_regressor(m->params.regressor);
@@ -707,8 +787,12 @@ static void encode_body(wbuf *b, const bfcr_model *m) {
     at = sec_begin(b, SEC_ROUT);
     put_i64(b, m->n_train);
     put_u32(b, (uint32_t)d);
-    put_f64s(b, m->train_z, m->n_train * d);
-    for (int64_t i = 0; i < m->n_train; i++) put_i64(b, m->train_label[i]);
+    if (b->held) {
+      put_rout_sharded(b, m);
+    } else {
+      put_f64s(b, m->train_z, m->n_train * d);
+      for (int64_t i = 0; i < m->n_train; i++) put_i64(b, m->train_label[i]);
+    }
     sec_end(b, at);
   }
 
@@ -745,8 +829,13 @@ static void encode_body(wbuf *b, const bfcr_model *m) {
 
 /* The model must pass bfcr_model_validate; then count its bytes (b->done after the
  * call: header and sections, without the trailer). */
-static bfcr_status encode_count(bfcr_ctx *ctx, const bfcr_model *m, wbuf *b) {
+static bfcr_status encode_count(bfcr_ctx *ctx, const bfcr_model *m, wbuf *b, const int64_t *held) {
   bfcr_status st = bfcr_model_validate(ctx, "model", m);
+  if (st == BFCR_OK && !held && bfcr_route_local_shard(m))
+    return bfcr_err(ctx, BFCR_ERR_ARG,
+                    "this rank holds %lld of the model's %lld routing rows: encode or save it "
+                    "on all of its ranks",
+                    (long long)m->train_nloc, (long long)m->n_train);
   if (st != BFCR_OK) {
     /* An in-memory model that breaks the file's rules is a bug in whatever built it. */
     char why[BFCR_ERRMSG_MAX];
@@ -755,6 +844,7 @@ static bfcr_status encode_count(bfcr_ctx *ctx, const bfcr_model *m, wbuf *b) {
   }
   memset(b, 0, sizeof *b);
   b->mode = WB_COUNT;
+  b->held = held;
   encode_body(b, m);
   if (b->oom || b->done > SIZE_MAX - BFCR_MODEL_TRAILER_BYTES)
     return bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory encoding the model");
@@ -762,12 +852,12 @@ static bfcr_status encode_count(bfcr_ctx *ctx, const bfcr_model *m, wbuf *b) {
   return BFCR_OK;
 }
 
-bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char **buf,
-                              size_t *len) {
+static bfcr_status encode_local(bfcr_ctx *ctx, const bfcr_model *m, unsigned char **buf,
+                                size_t *len) {
   *buf = NULL;
   *len = 0;
   wbuf b;
-  bfcr_status st = encode_count(ctx, m, &b);
+  bfcr_status st = encode_count(ctx, m, &b, NULL);
   if (st != BFCR_OK) return st;
   size_t size = (size_t)b.done + BFCR_MODEL_TRAILER_BYTES;
   wbuf w = {.mode = WB_MEMORY, .body = b.body};
@@ -786,22 +876,59 @@ bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char 
   return BFCR_OK;
 }
 
+bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char **buf,
+                              size_t *len) {
+  if (!(m && m->train_sharded && ctx && ctx->size > 1)) return encode_local(ctx, m, buf, len);
+  /* Sharded routing rows: every rank gathers them (collective) and encodes the whole. */
+  *buf = NULL;
+  *len = 0;
+  double *z = NULL;
+  int64_t *lab = NULL;
+  bfcr_status st = bfcr_route_gather(ctx, m, &z, &lab);
+  if (st == BFCR_OK) {
+    bfcr_model whole = *m;
+    whole.train_sharded = 0;
+    whole.train_z = z;
+    whole.train_label = lab;
+    st = encode_local(ctx, &whole, buf, len);
+  }
+  free(z);
+  free(lab);
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) {
+    free(*buf);
+    *buf = NULL;
+    *len = 0;
+  }
+  return st;
+}
+
 /* Encode straight into an atomic writer for path: chunks of STREAM_CHUNK bytes,
  * checksummed as they go; the trailer is the running checksum. Same bytes as
  * bfcr_model_encode. Local. */
-static bfcr_status model_write(bfcr_ctx *ctx, const bfcr_model *m, const char *path) {
-  wbuf b;
-  bfcr_status st = encode_count(ctx, m, &b);
-  if (st != BFCR_OK) return st;
+static bfcr_status model_write(bfcr_ctx *ctx, const bfcr_model *m, const char *path,
+                               const int64_t *held) {
+  wbuf b = {0};
+  bfcr_status st = encode_count(ctx, m, &b, held);
   bfcr_atomic_file af;
-  wbuf w = {.mode = WB_STREAM, .body = b.body, .ctx = ctx, .af = &af};
+  int opened = 0;
+  wbuf w = {.mode = WB_STREAM, .body = b.body, .ctx = ctx, .af = &af, .held = held};
   memcpy(w.seclen, b.seclen, sizeof w.seclen);
   uint64_t total = b.done;
   size_t cap = total < STREAM_CHUNK ? (size_t)total : STREAM_CHUNK;
-  if (!(w.p = malloc(cap))) return bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory saving the model");
+  size_t rxcap = STREAM_CHUNK > (size_t)m->d * 8 ? STREAM_CHUNK : (size_t)m->d * 8;
+  if (st == BFCR_OK && (!(w.p = malloc(cap)) || (held && !(w.rx = malloc(rxcap)))))
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory saving the model");
   w.cap = cap;
-  st = bfcr_atomic_open(ctx, path, &af);
-  if (st != BFCR_OK) goto cleanup;
+  if (st == BFCR_OK) st = bfcr_atomic_open(ctx, path, &af);
+  opened = st == BFCR_OK;
+  /* Sharded: the senders (model_send_shard) start only when the file is open here; from
+   * then on every piece is received, whatever happens to the writing. */
+  if (held) st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) {
+    if (opened) bfcr_atomic_abort(&af);
+    goto cleanup;
+  }
   encode_body(&w, m);
   wflush(&w);
   if (!w.oom && wpos(&w) != total) {
@@ -821,6 +948,7 @@ static bfcr_status model_write(bfcr_ctx *ctx, const bfcr_model *m, const char *p
   if (st == BFCR_OK) st = bfcr_atomic_commit(ctx, &af);
 cleanup:
   free(w.p);
+  free(w.rx);
   return st;
 }
 
@@ -1458,14 +1586,54 @@ cleanup:
   return st;
 }
 
+/* A sharded model (route_shard.h): the same bytes as the whole model's. Rank 0 writes the
+ * file through the atomic writer and receives every other rank's routing rows in rank
+ * order as it reaches them (ordered writes: no rank ever holds more than its block and a
+ * 1 MiB piece); the file is renamed into place only when complete, so a rank that fails
+ * or dies mid-write leaves any previous file untouched. Collective. */
+static bfcr_status model_save_sharded(bfcr_ctx *ctx, const bfcr_model *m, const char *path) {
+  bfcr_status st = BFCR_OK;
+  const int P = ctx->size;
+  int64_t mine[2] = {m->train_lo, m->train_nloc}, *lay = NULL, *held = NULL;
+  lay = bfcr_malloc(ctx, (size_t)P * 2, sizeof(int64_t));
+  held = bfcr_malloc(ctx, (size_t)P, sizeof(int64_t));
+  if (!lay || !held) st = BFCR_ERR_NOMEM;
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  if (MPI_Allgather(mine, 2, MPI_INT64_T, lay, 2, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
+    st = bfcr_err(ctx, BFCR_ERR_MPI, "MPI_Allgather of the routing-row layout failed");
+  for (int r = 0; r < P && st == BFCR_OK; r++) {
+    int64_t want = r == 0 ? 0 : lay[2 * r - 2] + lay[2 * r - 1];
+    held[r] = lay[2 * r + 1];
+    if (lay[2 * r] != want || held[r] < 0 || (r == P - 1 && want + held[r] != m->n_train))
+      st = bfcr_err(ctx, BFCR_ERR_INTERNAL,
+                    "routing rows: rank %d holds [%lld, +%lld), not the next block of %lld", r,
+                    (long long)lay[2 * r], (long long)held[r], (long long)m->n_train);
+  }
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  if (ctx->rank == 0) {
+    st = model_write(ctx, m, path, held); /* agrees once the file is open */
+  } else {
+    st = bfcr_agree(ctx, bfcr_model_validate(ctx, "model", m));
+    if (st == BFCR_OK) st = model_send_shard(ctx, m);
+  }
+cleanup:
+  free(lay);
+  free(held);
+  return st;
+}
+
 bfcr_status bfcr_model_save(bfcr_ctx *ctx, const bfcr_model *model, const char *path) {
   if (!ctx) return BFCR_ERR_ARG;
   bfcr_status st = BFCR_OK;
   double t0 = bfcr_wtime();
   if (!model || !path) {
     st = bfcr_err(ctx, BFCR_ERR_ARG, "bfcr_model_save: NULL %s", model ? "path" : "model");
+  } else if (model->train_sharded && ctx->size > 1) {
+    st = model_save_sharded(ctx, model, path);
   } else if (ctx->rank == 0) {
-    st = model_write(ctx, model, path);
+    st = model_write(ctx, model, path, NULL);
   }
   st = bfcr_agree(ctx, st);
   bfcr_phase_add(ctx, "model save", bfcr_wtime() - t0, 0);

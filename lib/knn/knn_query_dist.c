@@ -1,0 +1,117 @@
+/* Exact nearest reference row for query rows when the reference rows are spread over the
+ * ranks (a sharded routing model, lib/model/route_shard.c).
+ *
+ * Rank r holds reference rows [roff_r, roff_r + nr_r) (blocks tiling [0, nR) in rank order,
+ * empty blocks allowed) and its own query rows. The reference blocks travel around a ring
+ * (MPI_Sendrecv, one block in flight, with an optional int64 tag per row: the routing
+ * label), every rank searches each visiting block for its
+ * queries with bfcr_knn_query and keeps the best (canonical dist2, global index) with
+ * bfcr_nn_better. Within a block bfcr_knn_query returns the lexicographic minimum of
+ * (dist2, index) and a block is a contiguous range of global indices, so the combination
+ * is the minimum over all rows: exactly what bfcr_knn_query gives on the whole matrix in
+ * one process, for any rank count and any block sizes.
+ *
+ * Memory per rank: its block, one visiting block (the largest block), the queries and two
+ * O(queries) result arrays. Traffic per rank: every block once through every rank,
+ * (P - 1) blocks of about nR d / P doubles. Work per rank: one search of its queries
+ * against each block (the same tree builds in total as one process's single search).
+ * The slab variant of knn_dist.c (queries routed to spatial slabs) would divide the search
+ * work too; it is not used here (docs/distributed.md, open items). */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knn/knn.h"
+#include "knn/knn_query_dist.h"
+
+bfcr_status bfcr_knn_query_dist(bfcr_ctx *ctx, const double *R, const int64_t *Rtag, int64_t nr,
+                                int64_t roff, int d, const double *Q, int64_t nq, int64_t *nn,
+                                double *dist2, int64_t *tag) {
+  bfcr_status st = BFCR_OK;
+  const int P = ctx->size, me = ctx->rank;
+  int64_t *off = NULL, *bnn = NULL, *tcur = NULL, *tnxt = NULL, mine[2] = {roff, nr};
+  double *cur = NULL, *nxt = NULL, *bd2 = NULL;
+  int64_t maxr = 0;
+  off = bfcr_malloc(ctx, (size_t)2 * (size_t)P, sizeof(int64_t));
+  if (!off) st = BFCR_ERR_NOMEM;
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  if (MPI_Allgather(mine, 2, MPI_INT64_T, off, 2, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
+    st = bfcr_err(ctx, BFCR_ERR_MPI, "routing: MPI_Allgather of the reference blocks failed");
+  for (int p = 0; p < P && st == BFCR_OK; p++) {
+    int64_t want = p == 0 ? 0 : off[2 * (p - 1)] + off[2 * (p - 1) + 1];
+    if (off[2 * p] != want || off[2 * p + 1] < 0 || off[2 * p + 1] * (int64_t)d > INT_MAX)
+      st = bfcr_err(ctx, BFCR_ERR_ARG,
+                    "routing: the ranks' training-row blocks do not tile the rows in rank order "
+                    "(rank %d holds [%lld, +%lld))",
+                    p, (long long)off[2 * p], (long long)off[2 * p + 1]);
+    if (off[2 * p + 1] > maxr) maxr = off[2 * p + 1];
+  }
+  if (st == BFCR_OK) {
+    cur = bfcr_malloc(ctx, (size_t)(maxr > 0 ? maxr : 1), (size_t)d * sizeof(double));
+    nxt = bfcr_malloc(ctx, (size_t)(maxr > 0 ? maxr : 1), (size_t)d * sizeof(double));
+    bnn = bfcr_malloc(ctx, (size_t)(nq > 0 ? nq : 1), sizeof(int64_t));
+    bd2 = bfcr_malloc(ctx, (size_t)(nq > 0 ? nq : 1), sizeof(double));
+    if (!cur || !nxt || !bnn || !bd2) st = BFCR_ERR_NOMEM;
+    if (st == BFCR_OK && Rtag) {
+      tcur = bfcr_malloc(ctx, (size_t)(maxr > 0 ? maxr : 1), sizeof(int64_t));
+      tnxt = bfcr_malloc(ctx, (size_t)(maxr > 0 ? maxr : 1), sizeof(int64_t));
+      if (!tcur || !tnxt) st = BFCR_ERR_NOMEM;
+    }
+  }
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  for (int64_t i = 0; i < nq; i++) {
+    nn[i] = -1;
+    dist2[i] = INFINITY;
+  }
+  if (nr > 0) memcpy(cur, R, (size_t)(nr * d) * sizeof(double));
+  if (nr > 0 && Rtag) memcpy(tcur, Rtag, (size_t)nr * sizeof(int64_t));
+  const int to = (me + 1) % P, from = (me + P - 1) % P;
+  for (int s = 0; s < P; s++) {
+    const int src = (me + P - s) % P; /* the block held now */
+    const int64_t cnt = off[2 * src + 1], first = off[2 * src];
+    if (s + 1 < P) { /* pass the block on, receive the next one (from rank me - s - 1) */
+      const int nsrc = (me + P - s - 1) % P;
+      if (MPI_Sendrecv(cur, (int)(cnt * d), MPI_DOUBLE, to, 71, nxt, (int)(off[2 * nsrc + 1] * d),
+                       MPI_DOUBLE, from, 71, ctx->comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        st = bfcr_err(ctx, BFCR_ERR_MPI, "routing: MPI_Sendrecv of training rows failed");
+      if (st == BFCR_OK && Rtag &&
+          MPI_Sendrecv(tcur, (int)cnt, MPI_INT64_T, to, 72, tnxt, (int)off[2 * nsrc + 1],
+                       MPI_INT64_T, from, 72, ctx->comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        st = bfcr_err(ctx, BFCR_ERR_MPI, "routing: MPI_Sendrecv of training labels failed");
+    }
+    if (st == BFCR_OK && cnt > 0 && nq > 0) {
+      st = bfcr_knn_query(cur, cnt, d, Q, nq, ctx->nthreads, bnn, bd2);
+      if (st != BFCR_OK) bfcr_err(ctx, st, "routing search failed");
+      for (int64_t i = 0; i < nq && st == BFCR_OK; i++) {
+        if (bnn[i] < 0) continue;
+        const int64_t g = first + bnn[i];
+        if (nn[i] < 0 || bfcr_nn_better(bd2[i], g, dist2[i], nn[i])) {
+          nn[i] = g;
+          dist2[i] = bd2[i];
+          if (tag) tag[i] = tcur[bnn[i]];
+        }
+      }
+    }
+    /* One agreement per step keeps a failed rank from leaving the ring early. */
+    st = bfcr_agree(ctx, st);
+    if (st != BFCR_OK) goto cleanup;
+    double *t = cur;
+    cur = nxt;
+    nxt = t;
+    int64_t *u = tcur;
+    tcur = tnxt;
+    tnxt = u;
+  }
+cleanup:
+  free(off);
+  free(cur);
+  free(nxt);
+  free(bnn);
+  free(bd2);
+  free(tcur);
+  free(tnxt);
+  return st;
+}
