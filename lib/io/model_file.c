@@ -960,6 +960,7 @@ typedef struct rd {
   const unsigned char *p;
   size_t pos, end; /* read position and end of the current section */
   const char *sec;
+  int shard; /* ROUT holds only its counts: the rows are read in shards (load_sharded) */
 } rd;
 
 static uint64_t le_load(const unsigned char *q, int n) {
@@ -1356,11 +1357,17 @@ static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
       RD(rd_uint(r, 8, &n));
       RD(rd_same_d(r, d));
       /* Each kept row: d doubles and one label. */
-      if (n == 0 || n > (uint64_t)INT64_MAX || n > (r->end - r->pos) / 8 / ((uint64_t)d + 1)) {
+      if (n == 0 || n > (uint64_t)INT64_MAX ||
+          (!r->shard && n > (r->end - r->pos) / 8 / ((uint64_t)d + 1))) {
         st = bfcr_err_at(ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
                          "section ROUT, byte %zu: row count %llu does not fit the %zu bytes left",
                          at, (unsigned long long)n, r->end - r->pos);
         goto cleanup;
+      }
+      if (r->shard) { /* rows stay in the file; each rank reads its block */
+        m->n_train = (int64_t)n;
+        m->train_sharded = 1;
+        break;
       }
       BFCR_ALLOC(ctx, m->train_z, n * (uint64_t)d);
       BFCR_ALLOC(ctx, m->train_label, n);
@@ -1465,8 +1472,16 @@ static bfcr_status check_header(bfcr_ctx *ctx, const char *name, const unsigned 
   return BFCR_OK;
 }
 
+static bfcr_status decode_impl(bfcr_ctx *ctx, const char *name, const unsigned char *buf,
+                               size_t len, int shard, bfcr_model **out);
+
 bfcr_status bfcr_model_decode(bfcr_ctx *ctx, const char *name, const unsigned char *buf, size_t len,
                               bfcr_model **out) {
+  return decode_impl(ctx, name, buf, len, 0, out);
+}
+
+static bfcr_status decode_impl(bfcr_ctx *ctx, const char *name, const unsigned char *buf,
+                               size_t len, int shard, bfcr_model **out) {
   *out = NULL;
   if (!name) name = "model";
   bfcr_status st = BFCR_OK;
@@ -1478,7 +1493,7 @@ bfcr_status bfcr_model_decode(bfcr_ctx *ctx, const char *name, const unsigned ch
   uint64_t nsec = le_load(buf + 20, 4);
 
   BFCR_CALLOC(ctx, m, 1);
-  rd r = {ctx, name, buf, BFCR_MODEL_HEADER_BYTES, 0, "header"};
+  rd r = {ctx, name, buf, BFCR_MODEL_HEADER_BYTES, 0, "header", shard};
   size_t body_end = BFCR_MODEL_HEADER_BYTES + (size_t)body;
   int next = 0; /* sections come in the order of sec_tag; all but ROUT are required */
   for (uint64_t i = 0; i < nsec; i++) {
@@ -1651,6 +1666,153 @@ static bfcr_status bcast_bytes(bfcr_ctx *ctx, unsigned char *buf, size_t len) {
   return BFCR_OK;
 }
 
+/* ---------------------------------------------------------------- sharded load */
+
+/* Where a linear model's routing rows sit in its file, found by rank 0. */
+typedef struct shard_plan {
+  uint64_t ok;              /* 1: read in shards; 0: read the whole file as usual */
+  uint64_t len;             /* bytes of the compact copy (the file without rows and labels) */
+  uint64_t n, d;            /* kept rows, features */
+  uint64_t rows_at, lab_at; /* file offsets of the rows and of the labels */
+} shard_plan;
+
+static int pread_all(int fd, void *buf, size_t len, uint64_t at) {
+  unsigned char *p = buf;
+  while (len > 0) {
+    ssize_t r = pread(fd, p, len, (off_t)at);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    len -= (size_t)r;
+    at += (uint64_t)r;
+  }
+  return 0;
+}
+
+/* Rank 0: a file whose header and section table are sound, with a ROUT section and no
+ * KERN section, and whose checksum holds, gives plan->ok = 1 and *compact: the file
+ * without the row and label arrays, with ROUT's length, the body length and the checksum
+ * patched, so that decode_impl (shard = 1) reads every other section as usual. The file is
+ * read once in 1 MiB pieces, never whole. Anything else gives ok = 0: the whole-file path
+ * then reads it and reports what is wrong. */
+static void shard_plan_make(const char *path, shard_plan *plan, unsigned char **compact) {
+  memset(plan, 0, sizeof *plan);
+  *compact = NULL;
+  unsigned char h[32], *piece = NULL, *c = NULL;
+  int fd = open(path, O_RDONLY | O_NONBLOCK);
+  struct stat sb;
+  if (fd < 0) return;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 40 || pread_all(fd, h, 32, 0))
+    goto done;
+  uint64_t size = (uint64_t)sb.st_size, body = le_load(h + 24, 8), nsec = le_load(h + 20, 4);
+  if (memcmp(h, BFCR_MODEL_MAGIC, 8) != 0 || memcmp(h + 8, text_guard, 4) != 0 ||
+      le_load(h + 12, 4) != ENDIAN_MARK || le_load(h + 16, 2) != BFCR_MODEL_MAJOR || body > size ||
+      size - body != 40)
+    goto done;
+  uint64_t pos = 32, rout = 0, rlen = 0;
+  for (uint64_t i = 0; i < nsec; i++) {
+    unsigned char t[12];
+    if (pos + 12 > 32 + body || pread_all(fd, t, 12, pos)) goto done;
+    uint64_t tag = le_load(t, 4), slen = le_load(t + 4, 8);
+    if (slen > 32 + body - pos - 12) goto done;
+    if (tag == sec_tag[SEC_KERN]) goto done; /* kernel models keep all rows everywhere */
+    if (tag == sec_tag[SEC_ROUT]) {
+      rout = pos;
+      rlen = slen;
+    }
+    pos += 12 + slen;
+  }
+  if (!rout || rlen < 12 || pread_all(fd, h, 12, rout + 12)) goto done;
+  uint64_t n = le_load(h, 8), d = le_load(h + 8, 4);
+  if (n == 0 || d == 0 || n > (rlen - 12) / 8 / (d + 1) || rlen - 12 != n * (d + 1) * 8) goto done;
+  uint64_t rows_at = rout + 24, cut = n * (d + 1) * 8, clen = size - cut;
+  if (!(c = malloc(clen)) || !(piece = malloc(STREAM_CHUNK))) goto done;
+  uint64_t crc = 0, w = 0;
+  for (uint64_t at = 0; at < size - 8;) {
+    size_t m = size - 8 - at < STREAM_CHUNK ? (size_t)(size - 8 - at) : STREAM_CHUNK;
+    if (pread_all(fd, piece, m, at)) goto done;
+    crc = bfcr_crc64(crc, piece, m);
+    for (size_t k = 0; k < m;) { /* copy what lies outside [rows_at, rows_at + cut) */
+      uint64_t g = at + k;
+      if (g >= rows_at && g < rows_at + cut) {
+        k += (size_t)(rows_at + cut - g < m - k ? rows_at + cut - g : m - k);
+        continue;
+      }
+      size_t e = g < rows_at && rows_at - g < m - k ? (size_t)(rows_at - g) : m - k;
+      memcpy(c + w, piece + k, e);
+      w += e;
+      k += e;
+    }
+    at += m;
+  }
+  if (pread_all(fd, h, 8, size - 8) || le_load(h, 8) != crc || w != clen - 8) goto done;
+  le_store(c + 24, body - cut, 8);
+  le_store(c + rout + 4, rlen - cut, 8);
+  le_store(c + clen - 8, bfcr_crc64(0, c, clen - 8), 8);
+  plan->ok = 1;
+  plan->len = clen;
+  plan->n = n;
+  plan->d = d;
+  plan->rows_at = rows_at;
+  plan->lab_at = rows_at + n * d * 8;
+  *compact = c;
+  c = NULL;
+done:
+  free(c);
+  free(piece);
+  close(fd);
+}
+
+/* Every rank: the model from rank 0's compact copy, then its balanced block
+ * [block_lo(n, P, r), block_lo(n, P, r + 1)) of the routing rows read from the file.
+ * Collective; agreed status. */
+static bfcr_status load_sharded(bfcr_ctx *ctx, const char *path, const shard_plan *plan,
+                                unsigned char *compact, bfcr_model **out) {
+  bfcr_status st = BFCR_OK;
+  bfcr_model *m = NULL;
+  int fd = -1;
+  if (ctx->rank != 0 && !(compact = bfcr_malloc(ctx, (size_t)plan->len, 1))) st = BFCR_ERR_NOMEM;
+  BFCR_CALL(bfcr_agree(ctx, st));
+  BFCR_CALL(bfcr_agree(ctx, bcast_bytes(ctx, compact, (size_t)plan->len)));
+  st = decode_impl(ctx, path, compact, (size_t)plan->len, 1, &m);
+  if (st == BFCR_OK && (m->n_train != (int64_t)plan->n || m->d != (int)plan->d))
+    st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "%s: routing rows moved while loading", path);
+  if (st == BFCR_OK) {
+    int64_t n = m->n_train, d = m->d;
+    m->train_lo = bfcr_block_lo(n, ctx->size, ctx->rank);
+    m->train_nloc = bfcr_block_lo(n, ctx->size, ctx->rank + 1) - m->train_lo;
+    m->train_z = bfcr_malloc(ctx, (size_t)(m->train_nloc > 0 ? m->train_nloc * d : 1), 8);
+    m->train_label = bfcr_malloc(ctx, (size_t)(m->train_nloc > 0 ? m->train_nloc : 1), 8);
+    if (!m->train_z || !m->train_label) st = BFCR_ERR_NOMEM;
+    if (st == BFCR_OK && (fd = open(path, O_RDONLY)) < 0)
+      st = bfcr_err(ctx, BFCR_ERR_IO, "%s: cannot open the model file on rank %d", path, ctx->rank);
+    if (st == BFCR_OK && (pread_all(fd, m->train_z, (size_t)(m->train_nloc * d) * 8,
+                                    plan->rows_at + (uint64_t)(m->train_lo * d) * 8) ||
+                          pread_all(fd, m->train_label, (size_t)m->train_nloc * 8,
+                                    plan->lab_at + (uint64_t)m->train_lo * 8)))
+      st = bfcr_err(ctx, BFCR_ERR_IO, "%s: reading routing rows [%lld, +%lld) failed", path,
+                    (long long)m->train_lo, (long long)m->train_nloc);
+#if !(defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+      __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+    for (int64_t i = 0; st == BFCR_OK && i < m->train_nloc * d; i++) {
+      uint64_t u = le_load((const unsigned char *)(m->train_z + i), 8);
+      memcpy(m->train_z + i, &u, 8);
+    }
+    for (int64_t i = 0; st == BFCR_OK && i < m->train_nloc; i++)
+      m->train_label[i] = (int64_t)le_load((const unsigned char *)(m->train_label + i), 8);
+#endif
+    if (st == BFCR_OK) st = bfcr_model_validate(ctx, path, m);
+  }
+  BFCR_CALL(bfcr_agree(ctx, st));
+  *out = m;
+  m = NULL;
+cleanup:
+  if (fd >= 0) close(fd);
+  if (ctx->rank != 0) free(compact);
+  bfcr_model_free(m);
+  return st;
+}
+
 bfcr_status bfcr_model_load(bfcr_ctx *ctx, const char *path, bfcr_model **out) {
   if (!ctx) return BFCR_ERR_ARG;
   bfcr_status st = BFCR_OK;
@@ -1659,7 +1821,21 @@ bfcr_status bfcr_model_load(bfcr_ctx *ctx, const char *path, bfcr_model **out) {
   bfcr_model *m = NULL;
   double t0 = bfcr_wtime();
   if (out) *out = NULL;
-  if (!out || !path)
+  if (out && path && ctx->size > 1) { /* routing rows in shards when the file allows it */
+    shard_plan plan = {0};
+    unsigned char *compact = NULL;
+    if (ctx->rank == 0) shard_plan_make(path, &plan, &compact);
+    if (MPI_Bcast(&plan, 6, MPI_UINT64_T, 0, ctx->comm) != MPI_SUCCESS) {
+      st = bfcr_err(ctx, BFCR_ERR_MPI, "MPI_Bcast of the model layout failed");
+    } else if (plan.ok) {
+      st = load_sharded(ctx, path, &plan, compact, out);
+      free(compact);
+      goto cleanup;
+    }
+    free(compact);
+  }
+  if (st != BFCR_OK) {
+  } else if (!out || !path)
     st = bfcr_err(ctx, BFCR_ERR_ARG, "bfcr_model_load: NULL %s", out ? "path" : "output");
   else if (ctx->rank == 0)
     st = read_whole(ctx, path, &buf, &len);
