@@ -26,8 +26,8 @@ cores=$(nproc --all)
 root=()
 [[ $(id -u) == 0 ]] && root=(--allow-run-as-root)
 
-# Peak RSS (MB) of the largest rank from GNU time lines "rss_kb N".
-peak() { awk '/^rss_kb /{if ($2 > m) m = $2} END {printf "%.1f", m / 1024}' "$1"; }
+# Peak RSS (MB) of the largest rank: GNU time writes one file per rank (PREFIX.RANK).
+peak() { cat "$1".* | awk '{if ($1 > m) m = $1} END {printf "%.1f", m / 1024}'; }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| P | rows | fit peak MB (largest rank) | fit sent MB (busiest rank) | predict peak MB (largest rank) | model file MB | fit wall s | predict wall s | same model as P=1 |"
@@ -38,12 +38,20 @@ for p in $ranks; do
   [[ -s $data ]] || "$bfcr" gen -o "$data" --n "$n" --seed 5 >/dev/null
   over=()
   ((p > cores)) && over=(--oversubscribe --bind-to none)
-  run=("$mpiexec" "${root[@]}" "${over[@]}" -np "$p" "$gtime" -f "rss_kb %M")
+  # Every rank under GNU time, its peak into PREFIX.<rank> (Open MPI's or PMI's rank).
+  timed() {
+    local prefix=$1
+    shift
+    rm -f "$prefix".*
+    "$mpiexec" "${root[@]}" "${over[@]}" -np "$p" bash -c \
+      'exec "$0" -f %M -o "$1.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" "$2" "${@:3}"' \
+      "$gtime" "$prefix" "$bfcr" "$@"
+  }
   t0=$(date +%s.%N)
-  "${run[@]}" "$bfcr" fit "$data" --target y --threads 1 -o "$work/m-$p.bfcr" \
+  timed "$work/rss-fit-$p" fit "$data" --target y --threads 1 -o "$work/m-$p.bfcr" \
     --report "$work/fit-$p.json" "$@" >"$work/fit-$p.out" 2>"$work/fit-$p.err"
   t1=$(date +%s.%N)
-  "${run[@]}" "$bfcr" predict "$work/m-$p.bfcr" "$data" --threads 1 -o "$work/pred-$p.csv" \
+  timed "$work/rss-pred-$p" predict "$work/m-$p.bfcr" "$data" --threads 1 -o "$work/pred-$p.csv" \
     >"$work/pred-$p.out" 2>"$work/pred-$p.err"
   t2=$(date +%s.%N)
   same=-
@@ -58,7 +66,7 @@ for p in $ranks; do
   mark=""
   ((p > cores)) && mark="*"
   printf "| %s%s | %s | %s | %s | %s | %.1f | %.1f | %.1f | %s |\n" "$p" "$mark" "$n" \
-    "$(peak "$work/fit-$p.err")" "$sent" "$(peak "$work/pred-$p.err")" \
+    "$(peak "$work/rss-fit-$p")" "$sent" "$(peak "$work/rss-pred-$p")" \
     "$(echo "$size / 1048576" | bc -l)" "$(echo "$t1 - $t0" | bc -l)" "$(echo "$t2 - $t1" | bc -l)" "$same"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

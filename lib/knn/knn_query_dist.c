@@ -25,6 +25,38 @@
 #include "knn/knn.h"
 #include "knn/knn_query_dist.h"
 
+/* Search one block (rows [first, first + cnt)) for the queries and fold the answers into
+ * (nn, dist2, tag). A block this rank owns (own = 1) is handed to the kd-tree, which
+ * permutes it in place and frees it: no copy. The kd-tree queries are bounded by the best
+ * distance so far (ties at the bound are kept), which prunes most of the later blocks. */
+static bfcr_status search_block(bfcr_ctx *ctx, double *blk, int own, const int64_t *btag,
+                                int64_t cnt, int64_t first, int d, const double *Q, int64_t nq,
+                                int64_t *bnn, double *bd2, int64_t *nn, double *dist2,
+                                int64_t *tag) {
+  bfcr_status st = BFCR_OK;
+  if (bfcr_knn_prefers_kdtree(blk, cnt, d)) {
+    bfcr_kdtree *t = NULL;
+    st = own ? bfcr_kdtree_build_take(blk, cnt, d, ctx->nthreads, &t)
+             : bfcr_kdtree_build(blk, cnt, d, ctx->nthreads, &t);
+    if (st == BFCR_OK) st = bfcr_kdtree_query(t, Q, nq, NULL, dist2, ctx->nthreads, bnn, bd2);
+    bfcr_kdtree_free(t);
+  } else {
+    st = bfcr_knn_query(blk, cnt, d, Q, nq, ctx->nthreads, bnn, bd2);
+    if (own) free(blk);
+  }
+  if (st != BFCR_OK) return bfcr_err(ctx, st, "routing search failed");
+  for (int64_t i = 0; i < nq; i++) {
+    if (bnn[i] < 0) continue;
+    const int64_t g = first + bnn[i];
+    if (nn[i] < 0 || bfcr_nn_better(bd2[i], g, dist2[i], nn[i])) {
+      nn[i] = g;
+      dist2[i] = bd2[i];
+      if (tag) tag[i] = btag[bnn[i]];
+    }
+  }
+  return st;
+}
+
 bfcr_status bfcr_knn_query_dist(bfcr_ctx *ctx, const double *R, const int64_t *Rtag, int64_t nr,
                                 int64_t roff, int d, const double *Q, int64_t nq, int64_t *nn,
                                 double *dist2, int64_t *tag) {
@@ -32,9 +64,10 @@ bfcr_status bfcr_knn_query_dist(bfcr_ctx *ctx, const double *R, const int64_t *R
   const int P = ctx->size, me = ctx->rank;
   int64_t *off = NULL, *bnn = NULL, *tcur = NULL, *tnxt = NULL, mine[2] = {roff, nr};
   double *cur = NULL, *nxt = NULL, *bd2 = NULL;
-  int64_t maxr = 0;
   off = bfcr_malloc(ctx, (size_t)2 * (size_t)P, sizeof(int64_t));
-  if (!off) st = BFCR_ERR_NOMEM;
+  bnn = bfcr_malloc(ctx, (size_t)(nq > 0 ? nq : 1), sizeof(int64_t));
+  bd2 = bfcr_malloc(ctx, (size_t)(nq > 0 ? nq : 1), sizeof(double));
+  if (!off || !bnn || !bd2) st = BFCR_ERR_NOMEM;
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
   if (MPI_Allgather(mine, 2, MPI_INT64_T, off, 2, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
@@ -46,19 +79,6 @@ bfcr_status bfcr_knn_query_dist(bfcr_ctx *ctx, const double *R, const int64_t *R
                     "routing: the ranks' training-row blocks do not tile the rows in rank order "
                     "(rank %d holds [%lld, +%lld))",
                     p, (long long)off[2 * p], (long long)off[2 * p + 1]);
-    if (off[2 * p + 1] > maxr) maxr = off[2 * p + 1];
-  }
-  if (st == BFCR_OK) {
-    cur = bfcr_malloc(ctx, (size_t)(maxr > 0 ? maxr : 1), (size_t)d * sizeof(double));
-    nxt = bfcr_malloc(ctx, (size_t)(maxr > 0 ? maxr : 1), (size_t)d * sizeof(double));
-    bnn = bfcr_malloc(ctx, (size_t)(nq > 0 ? nq : 1), sizeof(int64_t));
-    bd2 = bfcr_malloc(ctx, (size_t)(nq > 0 ? nq : 1), sizeof(double));
-    if (!cur || !nxt || !bnn || !bd2) st = BFCR_ERR_NOMEM;
-    if (st == BFCR_OK && Rtag) {
-      tcur = bfcr_malloc(ctx, (size_t)(maxr > 0 ? maxr : 1), sizeof(int64_t));
-      tnxt = bfcr_malloc(ctx, (size_t)(maxr > 0 ? maxr : 1), sizeof(int64_t));
-      if (!tcur || !tnxt) st = BFCR_ERR_NOMEM;
-    }
   }
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
@@ -66,52 +86,53 @@ bfcr_status bfcr_knn_query_dist(bfcr_ctx *ctx, const double *R, const int64_t *R
     nn[i] = -1;
     dist2[i] = INFINITY;
   }
-  if (nr > 0) memcpy(cur, R, (size_t)(nr * d) * sizeof(double));
-  if (nr > 0 && Rtag) memcpy(tcur, Rtag, (size_t)nr * sizeof(int64_t));
+  /* Step s holds rank (me - s)'s block: R itself at s = 0, then received buffers. At most
+   * three blocks live at once: R, the block being searched (inside its tree), the next. */
+  cur = (double *)R;
+  tcur = (int64_t *)Rtag;
   const int to = (me + 1) % P, from = (me + P - 1) % P;
   for (int s = 0; s < P; s++) {
-    const int src = (me + P - s) % P; /* the block held now */
+    const int src = (me + P - s) % P;
     const int64_t cnt = off[2 * src + 1], first = off[2 * src];
     if (s + 1 < P) { /* pass the block on, receive the next one (from rank me - s - 1) */
-      const int nsrc = (me + P - s - 1) % P;
-      if (MPI_Sendrecv(cur, (int)(cnt * d), MPI_DOUBLE, to, 71, nxt, (int)(off[2 * nsrc + 1] * d),
-                       MPI_DOUBLE, from, 71, ctx->comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+      const int64_t ncnt = off[2 * ((me + P - s - 1) % P) + 1];
+      nxt = bfcr_malloc(ctx, (size_t)(ncnt > 0 ? ncnt * d : 1), sizeof(double));
+      tnxt = Rtag ? bfcr_malloc(ctx, (size_t)(ncnt > 0 ? ncnt : 1), sizeof(int64_t)) : NULL;
+      if (!nxt || (Rtag && !tnxt)) st = BFCR_ERR_NOMEM;
+      st = bfcr_agree(ctx, st);
+      if (st == BFCR_OK &&
+          MPI_Sendrecv(cur, (int)(cnt * d), MPI_DOUBLE, to, 71, nxt, (int)(ncnt * d), MPI_DOUBLE,
+                       from, 71, ctx->comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
         st = bfcr_err(ctx, BFCR_ERR_MPI, "routing: MPI_Sendrecv of training rows failed");
       if (st == BFCR_OK && Rtag &&
-          MPI_Sendrecv(tcur, (int)cnt, MPI_INT64_T, to, 72, tnxt, (int)off[2 * nsrc + 1],
-                       MPI_INT64_T, from, 72, ctx->comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+          MPI_Sendrecv(tcur, (int)cnt, MPI_INT64_T, to, 72, tnxt, (int)ncnt, MPI_INT64_T, from, 72,
+                       ctx->comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
         st = bfcr_err(ctx, BFCR_ERR_MPI, "routing: MPI_Sendrecv of training labels failed");
     }
+    const int own = s > 0;
     if (st == BFCR_OK && cnt > 0 && nq > 0) {
-      st = bfcr_knn_query(cur, cnt, d, Q, nq, ctx->nthreads, bnn, bd2);
-      if (st != BFCR_OK) bfcr_err(ctx, st, "routing search failed");
-      for (int64_t i = 0; i < nq && st == BFCR_OK; i++) {
-        if (bnn[i] < 0) continue;
-        const int64_t g = first + bnn[i];
-        if (nn[i] < 0 || bfcr_nn_better(bd2[i], g, dist2[i], nn[i])) {
-          nn[i] = g;
-          dist2[i] = bd2[i];
-          if (tag) tag[i] = tcur[bnn[i]];
-        }
-      }
+      st = search_block(ctx, cur, own, tcur, cnt, first, d, Q, nq, bnn, bd2, nn, dist2, tag);
+    } else if (own) {
+      free(cur);
     }
+    if (own) free(tcur);
+    cur = nxt;
+    tcur = tnxt;
+    nxt = NULL;
+    tnxt = NULL;
     /* One agreement per step keeps a failed rank from leaving the ring early. */
     st = bfcr_agree(ctx, st);
     if (st != BFCR_OK) goto cleanup;
-    double *t = cur;
-    cur = nxt;
-    nxt = t;
-    int64_t *u = tcur;
-    tcur = tnxt;
-    tnxt = u;
   }
+  cur = NULL;
+  tcur = NULL;
 cleanup:
-  free(off);
-  free(cur);
+  if (cur != R) free(cur);
+  if (tcur != Rtag) free(tcur);
   free(nxt);
+  free(tnxt);
+  free(off);
   free(bnn);
   free(bd2);
-  free(tcur);
-  free(tnxt);
   return st;
 }
