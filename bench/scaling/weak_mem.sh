@@ -9,8 +9,9 @@
 # Predict runs on the training file itself (N0 x P query rows).
 # usage: bench/scaling/weak_mem.sh [BUILD_DIR] [N0] [RANKS] [FIT_ARGS...]
 #   e.g. bench/scaling/weak_mem.sh build 250000 "1 2 4 8"
-# Env: WORK (data and outputs, default /tmp/bfcr-weak), MPIEXEC, CHECK_P1=1 to also fit
-# every size on one rank and compare the model bytes.
+# Env: WORK (data and outputs, default /tmp/bfcr-weak; on a cluster a file system the
+# nodes share), MPIEXEC (mpirun, or srun inside a Slurm allocation), CHECK_P1=1 to also
+# fit every size on one rank and compare the model bytes.
 set -euo pipefail
 build=${1:-build}
 n0=${2:-250000}
@@ -43,12 +44,15 @@ for p in $ranks; do
     local prefix=$1
     shift
     rm -f "$prefix".*
-    "$mpiexec" "${root[@]}" "${over[@]}" -np "$p" bash -c \
+    local launch=("$mpiexec" "${root[@]}" "${over[@]}" -np "$p")
+    [[ $(basename "$mpiexec") == srun ]] && launch=(srun -n "$p" -c 1 --cpu-bind=cores)
+    "${launch[@]}" bash -c \
       'exec "$0" -f %M -o "$1.${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" "$2" "${@:3}"' \
       "$gtime" "$prefix" "$bfcr" "$@"
   }
   t0=$(date +%s.%N)
-  timed "$work/rss-fit-$p" fit "$data" --target y --threads 1 -o "$work/m-$p.bfcr" \
+  rm -f "$work/tp-$p".*
+  BFCR_TRAFFIC_PHASES=$work/tp-$p timed "$work/rss-fit-$p" fit "$data" --target y --threads 1 -o "$work/m-$p.bfcr" \
     --report "$work/fit-$p.json" "$@" >"$work/fit-$p.out" 2>"$work/fit-$p.err"
   t1=$(date +%s.%N)
   timed "$work/rss-pred-$p" predict "$work/m-$p.bfcr" "$data" --threads 1 -o "$work/pred-$p.csv" \
@@ -69,5 +73,28 @@ for p in $ranks; do
     "$(peak "$work/rss-fit-$p")" "$sent" "$(peak "$work/rss-pred-$p")" \
     "$(echo "$size / 1048576" | bc -l)" "$(echo "$t1 - $t0" | bc -l)" "$(echo "$t2 - $t1" | bc -l)" "$same"
 done
+echo
+echo "Bytes sent during fit, per phase, busiest rank (MB; BFCR_TRAFFIC_PHASES: a phase is timed"
+echo "when it ends, so bytes go to the first phase that ended after them; the four knn_dist"
+echo "parts end together and show under 'knn_dist partition')"
+/usr/bin/python3 - "$work" $ranks <<'PY'
+import glob, sys
+work, ranks = sys.argv[1], sys.argv[2:]
+table, names = {}, []
+for p in ranks:
+    for f in glob.glob(f"{work}/tp-{p}.*"):
+        for line in open(f):
+            name, b = line.rstrip("\n").rsplit("\t", 1)
+            if name not in names:
+                names.append(name)
+            key = (name, p)
+            table[key] = max(table.get(key, 0.0), float(b) / 1e6)
+print("| phase | " + " | ".join(f"P={p}" for p in ranks) + " |")
+print("|---|" + "---:|" * len(ranks))
+for name in names:
+    if all(table.get((name, p), 0.0) < 0.05 for p in ranks):
+        continue
+    print(f"| {name} | " + " | ".join("%.1f" % table.get((name, p), 0.0) for p in ranks) + " |")
+PY
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(* = oversubscribed: more ranks than the $cores cores; times are not scaling figures, memory and bytes are exact)"
