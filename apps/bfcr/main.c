@@ -18,6 +18,7 @@
 
 #include "app.h"
 #include "mpi_start.h"
+#include "traffic.h"
 #include "bfcr/version.h"
 
 extern void openblas_set_num_threads(int);
@@ -262,12 +263,14 @@ int main(int argc, char **argv) {
                   bfcr_status_name(st));
     goto done;
   }
+  app_traffic_watch(a.ctx);
   app_set_verbose(&a, 0);
   bfcr_ctx_set_progress(a.ctx, on_progress, &a);
   rc = cmd->run(&a, argc - 1, argv + 1);
   app_progress_break(&a);
 
 done:
+  app_traffic_dump();
   fflush(stdout);
   bfcr_ctx_destroy(&a.ctx);
   MPI_Finalize();

@@ -4,7 +4,63 @@
 
 #include <mpi.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bfcr/bfcr.h"
+
 static double g_bytes;
+
+/* Bytes per library phase (BFCR_TRAFFIC_PHASES=PREFIX: app_traffic_dump writes them to
+ * PREFIX.<rank>): bytes sent since the last change of the phase table go to the first phase
+ * whose time changed next, i.e. the phase that ended after them (a phase is timed when it
+ * ends). Sub-phases are listed before their enclosing phase and so receive their bytes. */
+#define TRAFFIC_MAX_PHASES 64
+static const bfcr_ctx *g_ctx;
+static double g_pending, g_phase_bytes[TRAFFIC_MAX_PHASES], g_seen[TRAFFIC_MAX_PHASES];
+
+static void attribute(void) {
+  if (!g_ctx) return;
+  int n = bfcr_ctx_num_phases(g_ctx), first = -1;
+  if (n > TRAFFIC_MAX_PHASES) n = TRAFFIC_MAX_PHASES;
+  for (int i = 0; i < n; i++) {
+    double s = bfcr_ctx_phase_seconds(g_ctx, i);
+    if (s != g_seen[i] && first < 0) first = i;
+    g_seen[i] = s;
+  }
+  if (first >= 0) {
+    g_phase_bytes[first] += g_pending;
+    g_pending = 0.0;
+  }
+}
+
+static void add(double b) {
+  attribute();
+  g_pending += b;
+  g_bytes += b;
+}
+
+void app_traffic_watch(const bfcr_ctx *ctx) {
+  g_ctx = ctx;
+}
+
+void app_traffic_dump(void) {
+  const char *prefix = getenv("BFCR_TRAFFIC_PHASES");
+  if (prefix && g_ctx) {
+    attribute();
+    int r = 0;
+    PMPI_Comm_rank(MPI_COMM_WORLD, &r);
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%d", prefix, r);
+    FILE *f = fopen(path, "w");
+    int n = bfcr_ctx_num_phases(g_ctx);
+    for (int i = 0; f && i < n && i < TRAFFIC_MAX_PHASES; i++)
+      fprintf(f, "%s\t%.0f\n", bfcr_ctx_phase_name(g_ctx, i), g_phase_bytes[i]);
+    if (f) fprintf(f, "(after the last phase)\t%.0f\n", g_pending);
+    if (f) fclose(f);
+  }
+  g_ctx = NULL;
+}
 
 double app_traffic_bytes(void) {
   return g_bytes;
@@ -33,62 +89,62 @@ int MPI_Alltoallv(const void *sb, const int sc[], const int sd[], MPI_Datatype s
                   const int rc[], const int rd[], MPI_Datatype rt, MPI_Comm c) {
   const int P = csize(c), me = crank(c);
   for (int p = 0; p < P; p++)
-    if (p != me) g_bytes += (double)sc[p] * tsize(st);
+    if (p != me) add((double)sc[p] * tsize(st));
   return PMPI_Alltoallv(sb, sc, sd, st, rb, rc, rd, rt, c);
 }
 int MPI_Alltoall(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt,
                  MPI_Comm c) {
-  g_bytes += (double)sc * (csize(c) - 1) * tsize(st);
+  add((double)sc * (csize(c) - 1) * tsize(st));
   return PMPI_Alltoall(sb, sc, st, rb, rc, rt, c);
 }
 int MPI_Allgatherv(const void *sb, int sc, MPI_Datatype st, void *rb, const int rc[],
                    const int rd[], MPI_Datatype rt, MPI_Comm c) {
   const double mine = sb == MPI_IN_PLACE ? (double)rc[crank(c)] * tsize(rt) : sc * tsize(st);
-  g_bytes += mine * (csize(c) - 1);
+  add(mine * (csize(c) - 1));
   return PMPI_Allgatherv(sb, sc, st, rb, rc, rd, rt, c);
 }
 int MPI_Allgather(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt,
                   MPI_Comm c) {
   const double mine = sb == MPI_IN_PLACE ? (double)rc * tsize(rt) : sc * tsize(st);
-  g_bytes += mine * (csize(c) - 1);
+  add(mine * (csize(c) - 1));
   return PMPI_Allgather(sb, sc, st, rb, rc, rt, c);
 }
 int MPI_Allreduce(const void *sb, void *rb, int n, MPI_Datatype t, MPI_Op op, MPI_Comm c) {
-  if (csize(c) > 1) g_bytes += (double)n * tsize(t);
+  if (csize(c) > 1) add((double)n * tsize(t));
   return PMPI_Allreduce(sb, rb, n, t, op, c);
 }
 int MPI_Reduce(const void *sb, void *rb, int n, MPI_Datatype t, MPI_Op op, int root, MPI_Comm c) {
-  if (crank(c) != root) g_bytes += (double)n * tsize(t);
+  if (crank(c) != root) add((double)n * tsize(t));
   return PMPI_Reduce(sb, rb, n, t, op, root, c);
 }
 int MPI_Exscan(const void *sb, void *rb, int n, MPI_Datatype t, MPI_Op op, MPI_Comm c) {
-  if (csize(c) > 1) g_bytes += (double)n * tsize(t);
+  if (csize(c) > 1) add((double)n * tsize(t));
   return PMPI_Exscan(sb, rb, n, t, op, c);
 }
 int MPI_Bcast(void *b, int n, MPI_Datatype t, int root, MPI_Comm c) {
-  if (crank(c) == root) g_bytes += (double)n * tsize(t) * (csize(c) - 1);
+  if (crank(c) == root) add((double)n * tsize(t) * (csize(c) - 1));
   return PMPI_Bcast(b, n, t, root, c);
 }
 int MPI_Gather(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt, int root,
                MPI_Comm c) {
-  if (crank(c) != root) g_bytes += (double)sc * tsize(st);
+  if (crank(c) != root) add((double)sc * tsize(st));
   return PMPI_Gather(sb, sc, st, rb, rc, rt, root, c);
 }
 int MPI_Gatherv(const void *sb, int sc, MPI_Datatype st, void *rb, const int rc[], const int rd[],
                 MPI_Datatype rt, int root, MPI_Comm c) {
-  if (crank(c) != root) g_bytes += (double)sc * tsize(st);
+  if (crank(c) != root) add((double)sc * tsize(st));
   return PMPI_Gatherv(sb, sc, st, rb, rc, rd, rt, root, c);
 }
 int MPI_Send(const void *b, int n, MPI_Datatype t, int dst, int tag, MPI_Comm c) {
-  g_bytes += (double)n * tsize(t);
+  add((double)n * tsize(t));
   return PMPI_Send(b, n, t, dst, tag, c);
 }
 int MPI_Isend(const void *b, int n, MPI_Datatype t, int dst, int tag, MPI_Comm c, MPI_Request *r) {
-  g_bytes += (double)n * tsize(t);
+  add((double)n * tsize(t));
   return PMPI_Isend(b, n, t, dst, tag, c, r);
 }
 int MPI_Sendrecv(const void *sb, int sc, MPI_Datatype st, int dst, int stag, void *rb, int rc,
                  MPI_Datatype rt, int src, int rtag, MPI_Comm c, MPI_Status *s) {
-  g_bytes += (double)sc * tsize(st);
+  add((double)sc * tsize(st));
   return PMPI_Sendrecv(sb, sc, st, dst, stag, rb, rc, rt, src, rtag, c, s);
 }

@@ -6,7 +6,13 @@
 #ifndef BFCR_APP_TRAFFIC_H
 #define BFCR_APP_TRAFFIC_H
 
+struct bfcr_ctx;
 double app_traffic_bytes(void);
+/* Attribute the bytes to the phases of ctx (BFCR_TRAFFIC_PHASES, traffic.c). */
+void app_traffic_watch(const struct bfcr_ctx *ctx);
+/* With BFCR_TRAFFIC_PHASES=PREFIX set: write "phase<TAB>bytes" lines to PREFIX.<rank>
+ * (call before the context is destroyed); stops watching. */
+void app_traffic_dump(void);
 void app_traffic_reset(void);
 
 #endif

@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include "io/atomic.h"
+#include "model/route_shard.h"
+#include "par/redistribute.h"
 
 /* ---------------------------------------------------------------- checksum */
 
@@ -406,13 +408,19 @@ bfcr_status bfcr_model_validate(bfcr_ctx *ctx, const char *name, const bfcr_mode
   VCHECK(m->n_train > 0 || p->routing != BFCR_ROUTE_SAMPLE,
          "routing by sample but no training rows are kept");
   if (m->n_train > 0) {
-    VCHECK(m->train_z && m->train_label, "kept training rows are missing");
-    VCHECK(finite_all(m->train_z, m->n_train * d, &bad),
-           "kept training row %lld, feature %lld is not finite", (long long)(bad / d),
+    /* A sharded model (route_shard.h) holds rows [lo, lo + held) of the n_train rows. */
+    int64_t held = bfcr_route_rows_here(m), lo = bfcr_route_first_here(m);
+    VCHECK(!m->train_sharded || (m->train_lo >= 0 && m->train_nloc >= 0 &&
+                                 m->train_nloc <= m->n_train - m->train_lo),
+           "kept training rows [%lld, +%lld) outside 0..%lld", (long long)m->train_lo,
+           (long long)m->train_nloc, (long long)m->n_train);
+    VCHECK(held == 0 || (m->train_z && m->train_label), "kept training rows are missing");
+    VCHECK(finite_all(m->train_z, held * d, &bad),
+           "kept training row %lld, feature %lld is not finite", (long long)(lo + bad / d),
            (long long)(bad % d));
-    for (int64_t i = 0; i < m->n_train; i++)
+    for (int64_t i = 0; i < held; i++)
       VCHECK(m->train_label[i] >= 0 && m->train_label[i] < m->k,
-             "kept training row %lld: cluster %lld out of range 0..%lld", (long long)i,
+             "kept training row %lld: cluster %lld out of range 0..%lld", (long long)(lo + i),
              (long long)m->train_label[i], (long long)(m->k - 1));
   }
   if (m->guard_range) { /* GARD */
@@ -453,6 +461,10 @@ typedef struct wbuf {
   bfcr_atomic_file *af;
   uint64_t crc;
   bfcr_status st;
+  /* Sharded routing rows (route_shard.h), streamed by rank 0: every rank's block in rank
+   * order, received from its owner (model_write_sharded). held[r] = rows of rank r. */
+  const int64_t *held;
+  void *rx; /* STREAM_CHUNK bytes for the received pieces */
 } wbuf;
 
 static uint64_t wpos(const wbuf *b) {
@@ -644,6 +656,74 @@ static void encode_schema(wbuf *b, const bfcr_schema *s) {
   }
 }
 
+/* ROUT rows and labels of a sharded model (see wbuf.held): counted as the whole set;
+ * streamed by rank 0, which takes its own block and receives every other rank's block in
+ * rank order, in pieces of at most STREAM_CHUNK bytes (model_send_shard is the other
+ * side). Rank 0 keeps receiving after a write failure (the put calls then do nothing), so
+ * no sender is left waiting. */
+#define SHARD_TAG_ROWS 0x6266
+#define SHARD_TAG_LABELS 0x6267
+static void put_rout_sharded(wbuf *b, const bfcr_model *m) {
+  const int d = m->d, P = b->ctx ? b->ctx->size : 1;
+  if (b->mode == WB_COUNT) {
+    b->done += (uint64_t)m->n_train * (uint64_t)d * 8 + (uint64_t)m->n_train * 8;
+    return;
+  }
+  const int64_t per =
+      (int64_t)(STREAM_CHUNK / 8 / (size_t)d) > 0 ? (int64_t)(STREAM_CHUNK / 8 / (size_t)d) : 1;
+  void *tmp = b->rx;
+  for (int part = 0; part < 2; part++) {
+    for (int r = 0; r < P; r++) {
+      if (r == 0) {
+        if (part == 0) {
+          put_f64s(b, m->train_z, m->train_nloc * d);
+        } else {
+          for (int64_t i = 0; i < m->train_nloc; i++) put_i64(b, m->train_label[i]);
+        }
+        continue;
+      }
+      for (int64_t at = 0; at < b->held[r]; at += per) {
+        int64_t c = b->held[r] - at < per ? b->held[r] - at : per;
+        int w = part == 0 ? (int)(c * d) : (int)c;
+        int rc = tmp ? MPI_Recv(tmp, w, part == 0 ? MPI_DOUBLE : MPI_INT64_T, r,
+                                part == 0 ? SHARD_TAG_ROWS : SHARD_TAG_LABELS, b->ctx->comm,
+                                MPI_STATUS_IGNORE)
+                     : MPI_ERR_NO_MEM;
+        if (rc != MPI_SUCCESS) {
+          if (!b->oom)
+            b->st = bfcr_err(b->ctx, BFCR_ERR_MPI, "receiving rank %d's routing rows failed", r);
+          b->oom = 1;
+          return;
+        }
+        if (part == 0) {
+          put_f64s(b, tmp, c * d);
+        } else {
+          for (int64_t i = 0; i < c; i++) put_i64(b, ((const int64_t *)tmp)[i]);
+        }
+      }
+    }
+  }
+}
+
+/* The other side of put_rout_sharded on ranks 1.. P - 1: this rank's block, the same pieces. */
+static bfcr_status model_send_shard(bfcr_ctx *ctx, const bfcr_model *m) {
+  const int d = m->d;
+  const int64_t per =
+      (int64_t)(STREAM_CHUNK / 8 / (size_t)d) > 0 ? (int64_t)(STREAM_CHUNK / 8 / (size_t)d) : 1;
+  for (int part = 0; part < 2; part++) {
+    for (int64_t at = 0; at < m->train_nloc; at += per) {
+      int64_t c = m->train_nloc - at < per ? m->train_nloc - at : per;
+      int rc = part == 0 ? MPI_Send(m->train_z + at * d, (int)(c * d), MPI_DOUBLE, 0,
+                                    SHARD_TAG_ROWS, ctx->comm)
+                         : MPI_Send(m->train_label + at, (int)c, MPI_INT64_T, 0, SHARD_TAG_LABELS,
+                                    ctx->comm);
+      if (rc != MPI_SUCCESS)
+        return bfcr_err(ctx, BFCR_ERR_MPI, "sending the routing rows to rank 0 failed");
+    }
+  }
+  return BFCR_OK;
+}
+
 /* Header and sections (everything the checksum covers). */
 static void encode_body(wbuf *b, const bfcr_model *m) {
   int d = m->d, kern = bfcr_is_kernel_regressor(m->params.regressor);
@@ -722,8 +802,12 @@ static void encode_body(wbuf *b, const bfcr_model *m) {
     at = sec_begin(b, SEC_ROUT);
     put_i64(b, m->n_train);
     put_u32(b, (uint32_t)d);
-    put_f64s(b, m->train_z, m->n_train * d);
-    for (int64_t i = 0; i < m->n_train; i++) put_i64(b, m->train_label[i]);
+    if (b->held) {
+      put_rout_sharded(b, m);
+    } else {
+      put_f64s(b, m->train_z, m->n_train * d);
+      for (int64_t i = 0; i < m->n_train; i++) put_i64(b, m->train_label[i]);
+    }
     sec_end(b, at);
   }
 
@@ -781,8 +865,13 @@ static void encode_body(wbuf *b, const bfcr_model *m) {
 
 /* The model must pass bfcr_model_validate; then count its bytes (b->done after the
  * call: header and sections, without the trailer). */
-static bfcr_status encode_count(bfcr_ctx *ctx, const bfcr_model *m, wbuf *b) {
+static bfcr_status encode_count(bfcr_ctx *ctx, const bfcr_model *m, wbuf *b, const int64_t *held) {
   bfcr_status st = bfcr_model_validate(ctx, "model", m);
+  if (st == BFCR_OK && !held && bfcr_route_local_shard(m))
+    return bfcr_err(ctx, BFCR_ERR_ARG,
+                    "this rank holds %lld of the model's %lld routing rows: encode or save it "
+                    "on all of its ranks",
+                    (long long)m->train_nloc, (long long)m->n_train);
   if (st != BFCR_OK) {
     /* An in-memory model that breaks the file's rules is a bug in whatever built it. */
     char why[BFCR_ERRMSG_MAX];
@@ -791,6 +880,7 @@ static bfcr_status encode_count(bfcr_ctx *ctx, const bfcr_model *m, wbuf *b) {
   }
   memset(b, 0, sizeof *b);
   b->mode = WB_COUNT;
+  b->held = held;
   encode_body(b, m);
   if (b->oom || b->done > SIZE_MAX - BFCR_MODEL_TRAILER_BYTES)
     return bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory encoding the model");
@@ -798,12 +888,12 @@ static bfcr_status encode_count(bfcr_ctx *ctx, const bfcr_model *m, wbuf *b) {
   return BFCR_OK;
 }
 
-bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char **buf,
-                              size_t *len) {
+static bfcr_status encode_local(bfcr_ctx *ctx, const bfcr_model *m, unsigned char **buf,
+                                size_t *len) {
   *buf = NULL;
   *len = 0;
   wbuf b;
-  bfcr_status st = encode_count(ctx, m, &b);
+  bfcr_status st = encode_count(ctx, m, &b, NULL);
   if (st != BFCR_OK) return st;
   size_t size = (size_t)b.done + BFCR_MODEL_TRAILER_BYTES;
   wbuf w = {.mode = WB_MEMORY, .body = b.body};
@@ -822,22 +912,59 @@ bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char 
   return BFCR_OK;
 }
 
+bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char **buf,
+                              size_t *len) {
+  if (!(m && m->train_sharded && ctx && ctx->size > 1)) return encode_local(ctx, m, buf, len);
+  /* Sharded routing rows: every rank gathers them (collective) and encodes the whole. */
+  *buf = NULL;
+  *len = 0;
+  double *z = NULL;
+  int64_t *lab = NULL;
+  bfcr_status st = bfcr_route_gather(ctx, m, &z, &lab);
+  if (st == BFCR_OK) {
+    bfcr_model whole = *m;
+    whole.train_sharded = 0;
+    whole.train_z = z;
+    whole.train_label = lab;
+    st = encode_local(ctx, &whole, buf, len);
+  }
+  free(z);
+  free(lab);
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) {
+    free(*buf);
+    *buf = NULL;
+    *len = 0;
+  }
+  return st;
+}
+
 /* Encode straight into an atomic writer for path: chunks of STREAM_CHUNK bytes,
  * checksummed as they go; the trailer is the running checksum. Same bytes as
  * bfcr_model_encode. Local. */
-static bfcr_status model_write(bfcr_ctx *ctx, const bfcr_model *m, const char *path) {
-  wbuf b;
-  bfcr_status st = encode_count(ctx, m, &b);
-  if (st != BFCR_OK) return st;
+static bfcr_status model_write(bfcr_ctx *ctx, const bfcr_model *m, const char *path,
+                               const int64_t *held) {
+  wbuf b = {0};
+  bfcr_status st = encode_count(ctx, m, &b, held);
   bfcr_atomic_file af;
-  wbuf w = {.mode = WB_STREAM, .body = b.body, .ctx = ctx, .af = &af};
+  int opened = 0;
+  wbuf w = {.mode = WB_STREAM, .body = b.body, .ctx = ctx, .af = &af, .held = held};
   memcpy(w.seclen, b.seclen, sizeof w.seclen);
   uint64_t total = b.done;
   size_t cap = total < STREAM_CHUNK ? (size_t)total : STREAM_CHUNK;
-  if (!(w.p = malloc(cap))) return bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory saving the model");
+  size_t rxcap = STREAM_CHUNK > (size_t)m->d * 8 ? STREAM_CHUNK : (size_t)m->d * 8;
+  if (st == BFCR_OK && (!(w.p = malloc(cap)) || (held && !(w.rx = malloc(rxcap)))))
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory saving the model");
   w.cap = cap;
-  st = bfcr_atomic_open(ctx, path, &af);
-  if (st != BFCR_OK) goto cleanup;
+  if (st == BFCR_OK) st = bfcr_atomic_open(ctx, path, &af);
+  opened = st == BFCR_OK;
+  /* Sharded: the senders (model_send_shard) start only when the file is open here; from
+   * then on every piece is received, whatever happens to the writing. */
+  if (held) st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) {
+    if (opened) bfcr_atomic_abort(&af);
+    goto cleanup;
+  }
   encode_body(&w, m);
   wflush(&w);
   if (!w.oom && wpos(&w) != total) {
@@ -857,6 +984,7 @@ static bfcr_status model_write(bfcr_ctx *ctx, const bfcr_model *m, const char *p
   if (st == BFCR_OK) st = bfcr_atomic_commit(ctx, &af);
 cleanup:
   free(w.p);
+  free(w.rx);
   return st;
 }
 
@@ -868,6 +996,7 @@ typedef struct rd {
   const unsigned char *p;
   size_t pos, end; /* read position and end of the current section */
   const char *sec;
+  int shard; /* ROUT holds only its counts: the rows are read in shards (load_sharded) */
 } rd;
 
 static uint64_t le_load(const unsigned char *q, int n) {
@@ -1293,11 +1422,17 @@ static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
       RD(rd_uint(r, 8, &n));
       RD(rd_same_d(r, d));
       /* Each kept row: d doubles and one label. */
-      if (n == 0 || n > (uint64_t)INT64_MAX || n > (r->end - r->pos) / 8 / ((uint64_t)d + 1)) {
+      if (n == 0 || n > (uint64_t)INT64_MAX ||
+          (!r->shard && n > (r->end - r->pos) / 8 / ((uint64_t)d + 1))) {
         st = bfcr_err_at(ctx, BFCR_ERR_FORMAT, r->name, 0, 0,
                          "section ROUT, byte %zu: row count %llu does not fit the %zu bytes left",
                          at, (unsigned long long)n, r->end - r->pos);
         goto cleanup;
+      }
+      if (r->shard) { /* rows stay in the file; each rank reads its block */
+        m->n_train = (int64_t)n;
+        m->train_sharded = 1;
+        break;
       }
       BFCR_ALLOC(ctx, m->train_z, n * (uint64_t)d);
       BFCR_ALLOC(ctx, m->train_label, n);
@@ -1426,8 +1561,16 @@ static bfcr_status check_header(bfcr_ctx *ctx, const char *name, const unsigned 
   return BFCR_OK;
 }
 
+static bfcr_status decode_impl(bfcr_ctx *ctx, const char *name, const unsigned char *buf,
+                               size_t len, int shard, bfcr_model **out);
+
 bfcr_status bfcr_model_decode(bfcr_ctx *ctx, const char *name, const unsigned char *buf, size_t len,
                               bfcr_model **out) {
+  return decode_impl(ctx, name, buf, len, 0, out);
+}
+
+static bfcr_status decode_impl(bfcr_ctx *ctx, const char *name, const unsigned char *buf,
+                               size_t len, int shard, bfcr_model **out) {
   *out = NULL;
   if (!name) name = "model";
   bfcr_status st = BFCR_OK;
@@ -1439,7 +1582,7 @@ bfcr_status bfcr_model_decode(bfcr_ctx *ctx, const char *name, const unsigned ch
   uint64_t nsec = le_load(buf + 20, 4);
 
   BFCR_CALLOC(ctx, m, 1);
-  rd r = {ctx, name, buf, BFCR_MODEL_HEADER_BYTES, 0, "header"};
+  rd r = {ctx, name, buf, BFCR_MODEL_HEADER_BYTES, 0, "header", shard};
   size_t body_end = BFCR_MODEL_HEADER_BYTES + (size_t)body;
   int next = 0; /* sections come in the order of sec_tag; all but ROUT are required */
   for (uint64_t i = 0; i < nsec; i++) {
@@ -1550,14 +1693,54 @@ cleanup:
   return st;
 }
 
+/* A sharded model (route_shard.h): the same bytes as the whole model's. Rank 0 writes the
+ * file through the atomic writer and receives every other rank's routing rows in rank
+ * order as it reaches them (ordered writes: no rank ever holds more than its block and a
+ * 1 MiB piece); the file is renamed into place only when complete, so a rank that fails
+ * or dies mid-write leaves any previous file untouched. Collective. */
+static bfcr_status model_save_sharded(bfcr_ctx *ctx, const bfcr_model *m, const char *path) {
+  bfcr_status st = BFCR_OK;
+  const int P = ctx->size;
+  int64_t mine[2] = {m->train_lo, m->train_nloc}, *lay = NULL, *held = NULL;
+  lay = bfcr_malloc(ctx, (size_t)P * 2, sizeof(int64_t));
+  held = bfcr_malloc(ctx, (size_t)P, sizeof(int64_t));
+  if (!lay || !held) st = BFCR_ERR_NOMEM;
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  if (MPI_Allgather(mine, 2, MPI_INT64_T, lay, 2, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
+    st = bfcr_err(ctx, BFCR_ERR_MPI, "MPI_Allgather of the routing-row layout failed");
+  for (int r = 0; r < P && st == BFCR_OK; r++) {
+    int64_t want = r == 0 ? 0 : lay[2 * r - 2] + lay[2 * r - 1];
+    held[r] = lay[2 * r + 1];
+    if (lay[2 * r] != want || held[r] < 0 || (r == P - 1 && want + held[r] != m->n_train))
+      st = bfcr_err(ctx, BFCR_ERR_INTERNAL,
+                    "routing rows: rank %d holds [%lld, +%lld), not the next block of %lld", r,
+                    (long long)lay[2 * r], (long long)held[r], (long long)m->n_train);
+  }
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  if (ctx->rank == 0) {
+    st = model_write(ctx, m, path, held); /* agrees once the file is open */
+  } else {
+    st = bfcr_agree(ctx, bfcr_model_validate(ctx, "model", m));
+    if (st == BFCR_OK) st = model_send_shard(ctx, m);
+  }
+cleanup:
+  free(lay);
+  free(held);
+  return st;
+}
+
 bfcr_status bfcr_model_save(bfcr_ctx *ctx, const bfcr_model *model, const char *path) {
   if (!ctx) return BFCR_ERR_ARG;
   bfcr_status st = BFCR_OK;
   double t0 = bfcr_wtime();
   if (!model || !path) {
     st = bfcr_err(ctx, BFCR_ERR_ARG, "bfcr_model_save: NULL %s", model ? "path" : "model");
+  } else if (model->train_sharded && ctx->size > 1) {
+    st = model_save_sharded(ctx, model, path);
   } else if (ctx->rank == 0) {
-    st = model_write(ctx, model, path);
+    st = model_write(ctx, model, path, NULL);
   }
   st = bfcr_agree(ctx, st);
   bfcr_phase_add(ctx, "model save", bfcr_wtime() - t0, 0);
@@ -1575,6 +1758,153 @@ static bfcr_status bcast_bytes(bfcr_ctx *ctx, unsigned char *buf, size_t len) {
   return BFCR_OK;
 }
 
+/* ---------------------------------------------------------------- sharded load */
+
+/* Where a linear model's routing rows sit in its file, found by rank 0. */
+typedef struct shard_plan {
+  uint64_t ok;              /* 1: read in shards; 0: read the whole file as usual */
+  uint64_t len;             /* bytes of the compact copy (the file without rows and labels) */
+  uint64_t n, d;            /* kept rows, features */
+  uint64_t rows_at, lab_at; /* file offsets of the rows and of the labels */
+} shard_plan;
+
+static int pread_all(int fd, void *buf, size_t len, uint64_t at) {
+  unsigned char *p = buf;
+  while (len > 0) {
+    ssize_t r = pread(fd, p, len, (off_t)at);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    len -= (size_t)r;
+    at += (uint64_t)r;
+  }
+  return 0;
+}
+
+/* Rank 0: a file whose header and section table are sound, with a ROUT section and no
+ * KERN section, and whose checksum holds, gives plan->ok = 1 and *compact: the file
+ * without the row and label arrays, with ROUT's length, the body length and the checksum
+ * patched, so that decode_impl (shard = 1) reads every other section as usual. The file is
+ * read once in 1 MiB pieces, never whole. Anything else gives ok = 0: the whole-file path
+ * then reads it and reports what is wrong. */
+static void shard_plan_make(const char *path, shard_plan *plan, unsigned char **compact) {
+  memset(plan, 0, sizeof *plan);
+  *compact = NULL;
+  unsigned char h[32], *piece = NULL, *c = NULL;
+  int fd = open(path, O_RDONLY | O_NONBLOCK);
+  struct stat sb;
+  if (fd < 0) return;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 40 || pread_all(fd, h, 32, 0))
+    goto done;
+  uint64_t size = (uint64_t)sb.st_size, body = le_load(h + 24, 8), nsec = le_load(h + 20, 4);
+  if (memcmp(h, BFCR_MODEL_MAGIC, 8) != 0 || memcmp(h + 8, text_guard, 4) != 0 ||
+      le_load(h + 12, 4) != ENDIAN_MARK || le_load(h + 16, 2) != BFCR_MODEL_MAJOR || body > size ||
+      size - body != 40)
+    goto done;
+  uint64_t pos = 32, rout = 0, rlen = 0;
+  for (uint64_t i = 0; i < nsec; i++) {
+    unsigned char t[12];
+    if (pos + 12 > 32 + body || pread_all(fd, t, 12, pos)) goto done;
+    uint64_t tag = le_load(t, 4), slen = le_load(t + 4, 8);
+    if (slen > 32 + body - pos - 12) goto done;
+    if (tag == sec_tag[SEC_KERN]) goto done; /* kernel models keep all rows everywhere */
+    if (tag == sec_tag[SEC_ROUT]) {
+      rout = pos;
+      rlen = slen;
+    }
+    pos += 12 + slen;
+  }
+  if (!rout || rlen < 12 || pread_all(fd, h, 12, rout + 12)) goto done;
+  uint64_t n = le_load(h, 8), d = le_load(h + 8, 4);
+  if (n == 0 || d == 0 || n > (rlen - 12) / 8 / (d + 1) || rlen - 12 != n * (d + 1) * 8) goto done;
+  uint64_t rows_at = rout + 24, cut = n * (d + 1) * 8, clen = size - cut;
+  if (!(c = malloc(clen)) || !(piece = malloc(STREAM_CHUNK))) goto done;
+  uint64_t crc = 0, w = 0;
+  for (uint64_t at = 0; at < size - 8;) {
+    size_t m = size - 8 - at < STREAM_CHUNK ? (size_t)(size - 8 - at) : STREAM_CHUNK;
+    if (pread_all(fd, piece, m, at)) goto done;
+    crc = bfcr_crc64(crc, piece, m);
+    for (size_t k = 0; k < m;) { /* copy what lies outside [rows_at, rows_at + cut) */
+      uint64_t g = at + k;
+      if (g >= rows_at && g < rows_at + cut) {
+        k += (size_t)(rows_at + cut - g < m - k ? rows_at + cut - g : m - k);
+        continue;
+      }
+      size_t e = g < rows_at && rows_at - g < m - k ? (size_t)(rows_at - g) : m - k;
+      memcpy(c + w, piece + k, e);
+      w += e;
+      k += e;
+    }
+    at += m;
+  }
+  if (pread_all(fd, h, 8, size - 8) || le_load(h, 8) != crc || w != clen - 8) goto done;
+  le_store(c + 24, body - cut, 8);
+  le_store(c + rout + 4, rlen - cut, 8);
+  le_store(c + clen - 8, bfcr_crc64(0, c, clen - 8), 8);
+  plan->ok = 1;
+  plan->len = clen;
+  plan->n = n;
+  plan->d = d;
+  plan->rows_at = rows_at;
+  plan->lab_at = rows_at + n * d * 8;
+  *compact = c;
+  c = NULL;
+done:
+  free(c);
+  free(piece);
+  close(fd);
+}
+
+/* Every rank: the model from rank 0's compact copy, then its balanced block
+ * [block_lo(n, P, r), block_lo(n, P, r + 1)) of the routing rows read from the file.
+ * Collective; agreed status. */
+static bfcr_status load_sharded(bfcr_ctx *ctx, const char *path, const shard_plan *plan,
+                                unsigned char *compact, bfcr_model **out) {
+  bfcr_status st = BFCR_OK;
+  bfcr_model *m = NULL;
+  int fd = -1;
+  if (ctx->rank != 0 && !(compact = bfcr_malloc(ctx, (size_t)plan->len, 1))) st = BFCR_ERR_NOMEM;
+  BFCR_CALL(bfcr_agree(ctx, st));
+  BFCR_CALL(bfcr_agree(ctx, bcast_bytes(ctx, compact, (size_t)plan->len)));
+  st = decode_impl(ctx, path, compact, (size_t)plan->len, 1, &m);
+  if (st == BFCR_OK && (m->n_train != (int64_t)plan->n || m->d != (int)plan->d))
+    st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "%s: routing rows moved while loading", path);
+  if (st == BFCR_OK) {
+    int64_t n = m->n_train, d = m->d;
+    m->train_lo = bfcr_block_lo(n, ctx->size, ctx->rank);
+    m->train_nloc = bfcr_block_lo(n, ctx->size, ctx->rank + 1) - m->train_lo;
+    m->train_z = bfcr_malloc(ctx, (size_t)(m->train_nloc > 0 ? m->train_nloc * d : 1), 8);
+    m->train_label = bfcr_malloc(ctx, (size_t)(m->train_nloc > 0 ? m->train_nloc : 1), 8);
+    if (!m->train_z || !m->train_label) st = BFCR_ERR_NOMEM;
+    if (st == BFCR_OK && (fd = open(path, O_RDONLY)) < 0)
+      st = bfcr_err(ctx, BFCR_ERR_IO, "%s: cannot open the model file on rank %d", path, ctx->rank);
+    if (st == BFCR_OK && (pread_all(fd, m->train_z, (size_t)(m->train_nloc * d) * 8,
+                                    plan->rows_at + (uint64_t)(m->train_lo * d) * 8) ||
+                          pread_all(fd, m->train_label, (size_t)m->train_nloc * 8,
+                                    plan->lab_at + (uint64_t)m->train_lo * 8)))
+      st = bfcr_err(ctx, BFCR_ERR_IO, "%s: reading routing rows [%lld, +%lld) failed", path,
+                    (long long)m->train_lo, (long long)m->train_nloc);
+#if !(defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+      __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+    for (int64_t i = 0; st == BFCR_OK && i < m->train_nloc * d; i++) {
+      uint64_t u = le_load((const unsigned char *)(m->train_z + i), 8);
+      memcpy(m->train_z + i, &u, 8);
+    }
+    for (int64_t i = 0; st == BFCR_OK && i < m->train_nloc; i++)
+      m->train_label[i] = (int64_t)le_load((const unsigned char *)(m->train_label + i), 8);
+#endif
+    if (st == BFCR_OK) st = bfcr_model_validate(ctx, path, m);
+  }
+  BFCR_CALL(bfcr_agree(ctx, st));
+  *out = m;
+  m = NULL;
+cleanup:
+  if (fd >= 0) close(fd);
+  if (ctx->rank != 0) free(compact);
+  bfcr_model_free(m);
+  return st;
+}
+
 bfcr_status bfcr_model_load(bfcr_ctx *ctx, const char *path, bfcr_model **out) {
   if (!ctx) return BFCR_ERR_ARG;
   bfcr_status st = BFCR_OK;
@@ -1583,7 +1913,21 @@ bfcr_status bfcr_model_load(bfcr_ctx *ctx, const char *path, bfcr_model **out) {
   bfcr_model *m = NULL;
   double t0 = bfcr_wtime();
   if (out) *out = NULL;
-  if (!out || !path)
+  if (out && path && ctx->size > 1) { /* routing rows in shards when the file allows it */
+    shard_plan plan = {0};
+    unsigned char *compact = NULL;
+    if (ctx->rank == 0) shard_plan_make(path, &plan, &compact);
+    if (MPI_Bcast(&plan, 6, MPI_UINT64_T, 0, ctx->comm) != MPI_SUCCESS) {
+      st = bfcr_err(ctx, BFCR_ERR_MPI, "MPI_Bcast of the model layout failed");
+    } else if (plan.ok) {
+      st = load_sharded(ctx, path, &plan, compact, out);
+      free(compact);
+      goto cleanup;
+    }
+    free(compact);
+  }
+  if (st != BFCR_OK) {
+  } else if (!out || !path)
     st = bfcr_err(ctx, BFCR_ERR_ARG, "bfcr_model_load: NULL %s", out ? "path" : "output");
   else if (ctx->rank == 0)
     st = read_whole(ctx, path, &buf, &len);

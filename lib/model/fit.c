@@ -196,6 +196,23 @@ static bfcr_status keep_training_rows(bfcr_ctx *ctx, const bfcr_data *train,
   int d = m->d;
   int64_t n = train->n_global;
   m->n_train = n;
+  /* Several ranks, linear models: each rank keeps its own block (route_shard.h), so no
+   * rank holds more than its rows; kernel pieces index all rows, so they keep them all. */
+  if (ctx->size > 1 && !bfcr_is_kernel_regressor(m->params.regressor)) {
+    int64_t nl = train->n_local;
+    m->train_sharded = 1;
+    m->train_lo = train->offset;
+    m->train_nloc = nl;
+    m->train_z = bfcr_malloc(ctx, (size_t)(nl > 0 ? nl * d : 1), sizeof(double));
+    m->train_label = bfcr_malloc(ctx, (size_t)(nl > 0 ? nl : 1), sizeof(int64_t));
+    if (m->train_z && m->train_label) {
+      if (nl > 0) memcpy(m->train_label, lab_local, (size_t)nl * sizeof(int64_t));
+      bfcr_standardize_apply(train->X, nl, d, m->mean, m->scale, m->train_z, ctx->nthreads);
+    } else {
+      st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory keeping the routing rows");
+    }
+    return bfcr_agree(ctx, st);
+  }
   m->train_z = bfcr_malloc(ctx, (size_t)(n * d), sizeof(double));
   m->train_label = bfcr_malloc(ctx, (size_t)n, sizeof(int64_t));
   if (!m->train_z || !m->train_label) st = BFCR_ERR_NOMEM;

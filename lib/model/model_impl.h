@@ -26,7 +26,7 @@ typedef struct bfcr_cluster_model {
   int32_t flags;     /* BFCR_CM_* */
   int32_t src_level; /* level of the node whose model is used (== chosen level unless fallback) */
   int32_t pad;
-  int64_t src_node;  /* index of that node within its level */
+  int64_t src_node; /* index of that node within its level */
 } bfcr_cluster_model;
 
 /* One kernel model (regressor KRR or SVR): a contiguous piece of a cluster's training rows
@@ -52,23 +52,27 @@ typedef struct bfcr_kernel_piece {
 } bfcr_kernel_piece;
 
 struct bfcr_model {
-  bfcr_fit_params params;   /* as used, with automatic values resolved */
+  bfcr_fit_params params; /* as used, with automatic values resolved */
   bfcr_schema *schema;
   int d;
-  double *mean, *scale;     /* [d] standardization: z = (x - mean) / scale */
-  int nlevels;              /* levels including 0 (samples) */
-  bfcr_level_info *levels;  /* [nlevels] */
-  int chosen;               /* chosen level */
-  int64_t k;                /* clusters at the chosen level */
-  double *centroids;        /* [k * d] standardized */
-  bfcr_cluster_model *cm;   /* [k] */
-  double *w;                /* [k * d] standardized coefficients */
-  int64_t n_train;          /* routing = sample: training rows kept */
-  double *train_z;          /* [n_train * d] standardized training rows, or NULL */
-  int64_t *train_label;     /* [n_train] cluster of each kept row, or NULL */
-  double train_rmse;        /* in-sample scores: every training row predicted by the model */
-  double train_mae;         /* of its own cluster (what predict gives on the training rows */
-  double train_r2;          /* when routing = sample) */
+  double *mean, *scale;    /* [d] standardization: z = (x - mean) / scale */
+  int nlevels;             /* levels including 0 (samples) */
+  bfcr_level_info *levels; /* [nlevels] */
+  int chosen;              /* chosen level */
+  int64_t k;               /* clusters at the chosen level */
+  double *centroids;       /* [k * d] standardized */
+  bfcr_cluster_model *cm;  /* [k] */
+  double *w;               /* [k * d] standardized coefficients */
+  int64_t n_train;         /* routing = sample: training rows kept (all ranks together) */
+  int train_sharded;       /* 1: this rank holds only rows [train_lo, train_lo + train_nloc)
+                            * of the n_train kept rows (route_shard.h: a linear model
+                            * fitted or loaded on several ranks); 0: all of them */
+  int64_t train_lo, train_nloc;
+  double *train_z;      /* [rows held * d] standardized training rows, or NULL */
+  int64_t *train_label; /* [rows held] cluster of each kept row, or NULL */
+  double train_rmse;    /* in-sample scores: every training row predicted by the model */
+  double train_mae;     /* of its own cluster (what predict gives on the training rows */
+  double train_r2;      /* when routing = sample) */
   /* Kernel regressors only (all zero / NULL otherwise). Clusters with fewer than
    * min_cluster_size rows (and k > 1) have no piece: their linear model above applies. */
   int64_t npieces;

@@ -12,6 +12,7 @@
 #include "knn/knn.h"
 #include "model/predict_impl.h"
 #include "model/route_cache.h"
+#include "model/route_shard.h"
 #include "model/standardize.h"
 
 bfcr_status bfcr_predict_route(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data,
@@ -55,6 +56,22 @@ cleanup:
   return st;
 }
 
+bfcr_status bfcr_predict_route_all(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data,
+                                   const double *Z, int64_t *labels, int64_t *pieces,
+                                   bfcr_status st) {
+  int sharded = 0;
+  st = bfcr_route_sharded(ctx, m, st, &sharded);
+  if (st != BFCR_OK) return st;
+  if (!sharded) return bfcr_predict_route(ctx, m, data, Z, labels, pieces);
+  /* Sharded rows belong to linear models only: no kernel pieces. */
+  for (int64_t i = 0; pieces && i < data->n_local; i++) pieces[i] = -1;
+  if (m->k == 1) {
+    for (int64_t i = 0; i < data->n_local; i++) labels[i] = 0;
+    return BFCR_OK;
+  }
+  return bfcr_route_by_shards(ctx, m, Z, data->n_local, labels);
+}
+
 bfcr_status bfcr_predict_check(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data) {
   if (!m || !data) return bfcr_err(ctx, BFCR_ERR_ARG, "model and data must not be NULL");
   if (data->d != m->d)
@@ -67,11 +84,15 @@ bfcr_status bfcr_model_assign(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_dat
   bfcr_status st = BFCR_OK;
   double *Z = NULL;
   if (!ctx) return BFCR_ERR_ARG;
-  BFCR_CALL(bfcr_predict_check(ctx, m, data));
-  BFCR_ALLOC(ctx, Z, data->n_local * m->d);
-  bfcr_standardize_apply(data->X, data->n_local, m->d, m->mean, m->scale, Z, ctx->nthreads);
-  BFCR_CALL(bfcr_predict_route(ctx, m, data, Z, labels, NULL));
-cleanup:
+  st = bfcr_predict_check(ctx, m, data);
+  if (st == BFCR_OK) {
+    Z = bfcr_malloc(ctx, (size_t)(data->n_local > 0 ? data->n_local * m->d : 1), sizeof(double));
+    if (!Z) st = BFCR_ERR_NOMEM;
+  }
+  if (st == BFCR_OK)
+    bfcr_standardize_apply(data->X, data->n_local, m->d, m->mean, m->scale, Z, ctx->nthreads);
+  /* Collective from here (a sharded model routes across ranks): failures meet inside. */
+  st = bfcr_predict_route_all(ctx, m, data, Z, labels, NULL, st);
   free(Z);
   return bfcr_agree(ctx, st);
 }
@@ -87,18 +108,23 @@ bfcr_status bfcr_predict_guarded(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_
   double *Z = NULL;
   int64_t *lab = NULL, *piece = NULL;
   if (!ctx) return BFCR_ERR_ARG;
-  BFCR_CALL(bfcr_predict_check(ctx, m, data));
-  int d = m->d;
-  int64_t n = data->n_local;
   double t0 = bfcr_wtime();
-  BFCR_ALLOC(ctx, Z, n * d);
-  BFCR_ALLOC(ctx, lab, n);
-  if (m->npieces > 0) BFCR_ALLOC(ctx, piece, n);
-  bfcr_standardize_apply(data->X, n, d, m->mean, m->scale, Z, ctx->nthreads);
-  BFCR_CALL(bfcr_predict_route(ctx, m, data, Z, lab, piece));
-  BFCR_CALL(bfcr_model_apply_guarded(ctx, m, Z, d, n, lab, piece, yhat, &hits));
-  bfcr_phase_add(ctx, "predict", bfcr_wtime() - t0, (double)n * (2.0 * d + 3.0 * d));
-cleanup:
+  st = bfcr_predict_check(ctx, m, data);
+  int d = st == BFCR_OK ? m->d : 0;
+  int64_t n = st == BFCR_OK ? data->n_local : 0;
+  if (st == BFCR_OK) {
+    Z = bfcr_malloc(ctx, (size_t)(n > 0 ? n * d : 1), sizeof(double));
+    lab = bfcr_malloc(ctx, (size_t)(n > 0 ? n : 1), sizeof(int64_t));
+    if (m->npieces > 0) piece = bfcr_malloc(ctx, (size_t)(n > 0 ? n : 1), sizeof(int64_t));
+    if (!Z || !lab || (m->npieces > 0 && !piece)) st = BFCR_ERR_NOMEM;
+  }
+  if (st == BFCR_OK) bfcr_standardize_apply(data->X, n, d, m->mean, m->scale, Z, ctx->nthreads);
+  /* Collective (a sharded model routes across ranks): every rank gets here, and a local
+   * failure above is agreed inside. */
+  st = bfcr_predict_route_all(ctx, m, data, Z, lab, piece, st);
+  if (st == BFCR_OK) st = bfcr_model_apply_guarded(ctx, m, Z, d, n, lab, piece, yhat, &hits);
+  if (st == BFCR_OK)
+    bfcr_phase_add(ctx, "predict", bfcr_wtime() - t0, (double)n * (2.0 * d + 3.0 * d));
   free(Z);
   free(lab);
   free(piece);

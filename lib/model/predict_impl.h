@@ -13,6 +13,14 @@ bfcr_status bfcr_predict_check(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_da
 bfcr_status bfcr_predict_route(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data,
                                const double *Z, int64_t *labels, int64_t *pieces);
 
+/* bfcr_predict_route for every rank of ctx: when the model's routing rows are kept in
+ * shards (route_shard.h) the search runs across ranks. Collective: st (this rank's status
+ * so far; Z, labels, pieces are untouched unless it is BFCR_OK) is agreed first, and the
+ * returned status is agreed when the model is sharded. */
+bfcr_status bfcr_predict_route_all(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data,
+                                   const double *Z, int64_t *labels, int64_t *pieces,
+                                   bfcr_status st);
+
 /* predict_kernel.c. Kernel piece of each of n rows Z routed to clusters labels: the piece
  * of the nearest kept training row nn[i] when nn is given (routing by sample), else the
  * nearest piece center within the cluster (ties to the smaller piece); -1 when the

@@ -49,9 +49,10 @@ bfcr_status bfcr_predict_owned(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_da
   BFCR_CALLOC(ctx, rdsp, P);
   BFCR_CALLOC(ctx, fill, P);
   bfcr_standardize_apply(data->X, n, d, m->mean, m->scale, Z, ctx->nthreads);
-  BFCR_CALL(bfcr_predict_route(ctx, m, data, Z, lab, piece));
 cleanup:
-  /* Everyone agrees before the exchanges, so a failed rank never leaves others waiting. */
+  /* Everyone agrees before the routing (collective for a sharded model) and the
+   * exchanges, so a failed rank never leaves others waiting. */
+  st = bfcr_predict_route_all(ctx, m, data, Z, lab, piece, st);
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto done;
   for (int64_t i = 0; i < n; i++) scnt[row_owner(m, lab[i], piece[i], P)]++;
