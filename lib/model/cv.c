@@ -145,10 +145,12 @@ cleanup:
 #define CVW(d) ((int64_t)(d) + 3)
 
 /* Fold models of node c of level l. acc: scratch of K * (1 + 2 d + 1 + d d + 2) doubles,
- * A: d * d, rhs: d. par: the parent's fold models (NULL at the top). */
-static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const double *Z, const double *y,
-                             const int *fold, int K, int64_t minsize, double lambda,
-                             const double *par, double *out, double *acc, double *A, double *rhs) {
+ * A: d * d, rhs: d. par: the parent's fold models (NULL at the top). ord: t->order when
+ * Z, y, fold are in row order, NULL when they are in dendrogram order. */
+static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const int64_t *ord,
+                             const double *Z, const double *y, const int *fold, int K,
+                             int64_t minsize, double lambda, const double *par, double *out,
+                             double *acc, double *A, double *rhs) {
   int d = t->d;
   int64_t W = 1 + d + 1 + (int64_t)d * d + d + 2; /* n, sz, sy, Szz, szy, ymin, ymax */
   const double *mu = t->lv[l].ns + c * bfcr_ns_width(d) + BFCR_NS_MEAN;
@@ -160,7 +162,7 @@ static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const double 
     acc[k * W + W - 1] = -INFINITY;
   }
   for (int64_t p = t->lv[l].start[c]; p < t->lv[l].start[c + 1]; p++) {
-    int64_t g = t->order[p];
+    int64_t g = ord ? ord[p] : p; /* NULL: Z, y, fold are already in dendrogram order */
     double *a = acc + (int64_t)fold[g] * W, u[256];
     const double *z = Z + g * d;
     double v = y[g] - muy;
@@ -237,8 +239,8 @@ bfcr_status bfcr_cv_node_models(bfcr_ctx *ctx, const bfcr_tree *t, int l, int64_
   int64_t W = 1 + d + 1 + (int64_t)d * d + d + 2;
   double *acc = malloc((size_t)((K + 1) * W + (int64_t)d * d + d) * sizeof(double));
   if (!acc) return bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation");
-  node_fold_models(t, l, c, Z, y, fold, K, minsize, lambda, par, out, acc, acc + (K + 1) * W,
-                   acc + (K + 1) * W + (int64_t)d * d);
+  node_fold_models(t, l, c, t->order, Z, y, fold, K, minsize, lambda, par, out, acc,
+                   acc + (K + 1) * W, acc + (K + 1) * W + (int64_t)d * d);
   free(acc);
   return BFCR_OK;
 }
@@ -260,11 +262,17 @@ static double fold_pred(const double *o, const double *g, const double *z, int d
  * its row alone). */
 static void score_level(const bfcr_tree *t, int l, int T, int K, int64_t n, int d,
                         const int64_t *nn, const int *fold, const double *Z, const double *Y,
-                        double *const *fm, double margin, int nthreads, double *err) {
+                        double *const *fm, double margin, const int64_t *lab, int nthreads,
+                        double *err) {
 #pragma omp parallel for schedule(static) num_threads(nthreads)
   for (int64_t i = 0; i < n; i++) {
-    int64_t c = t->lv[0].parent[nn[i]];
-    for (int q = 1; q < l; q++) c = t->lv[q].parent[c];
+    int64_t c; /* cluster at level l of the routing row: lab, or up the parent links */
+    if (lab) {
+      c = lab[nn[i]];
+    } else {
+      c = t->lv[0].parent[nn[i]];
+      for (int q = 1; q < l; q++) c = t->lv[q].parent[c];
+    }
     int k = fold[i];
     double e =
         Y[i] - fold_pred(fm[l] + (c * K + k) * CVW(d), fm[T] + k * CVW(d), Z + i * d, d, margin);
@@ -312,7 +320,9 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   int d = t->d, T = t->nlevels - 1, K = p->folds;
   int64_t n = t->n, *work = NULL, *nn = NULL;
   int *fold = NULL;
-  double *Zown = NULL, *yown = NULL, **fm = NULL, *err = NULL, *eb = NULL;
+  double *Zown = NULL, *yown = NULL, **fm = NULL, *err = NULL, *eb = NULL, *Zd = NULL, *Yd = NULL;
+  int *fd = NULL;
+  int64_t *lab = NULL;
   const double *Z = zs->Z, *Y = y;
   if (T < 1) return BFCR_OK;
   if (d > 256) {
@@ -345,6 +355,18 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   double t1 = bfcr_wtime();
   BFCR_CALLOC(ctx, fm, T + 1);
   for (int l = T; l >= 1; l--) BFCR_ALLOC(ctx, fm[l], t->lv[l].m * K * CVW(d));
+  /* Rows in dendrogram order: every node is one contiguous, streamed range (the sums run
+   * over the same rows in the same order as through t->order, so the bits are equal). */
+  BFCR_ALLOC(ctx, Zd, n * d);
+  BFCR_ALLOC(ctx, Yd, n);
+  BFCR_ALLOC(ctx, fd, n);
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+  for (int64_t q = 0; q < n; q++) {
+    int64_t g = t->order[q];
+    memcpy(Zd + q * d, Z + g * d, (size_t)d * sizeof(double));
+    Yd[q] = Y[g];
+    fd[q] = fold[g];
+  }
   /* Fold models top-down (a small node copies its parent's). */
   int64_t W = 1 + d + 1 + (int64_t)d * d + d + 2;
   int failed = 0;
@@ -358,7 +380,7 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
       for (int64_t c = 0; c < L->m; c++) {
         if (!acc) continue;
         const double *par = l < T ? fm[l + 1] + L->parent[c] * K * CVW(d) : NULL;
-        node_fold_models(t, l, c, Z, Y, fold, K, p->min_cluster_size, lf[l].cm[c].lambda, par,
+        node_fold_models(t, l, c, NULL, Zd, Yd, fd, K, p->min_cluster_size, lf[l].cm[c].lambda, par,
                          fm[l] + c * K * CVW(d), acc, acc + (K + 1) * W,
                          acc + (K + 1) * W + (int64_t)d * d);
       }
@@ -366,14 +388,23 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     }
     BFCR_CHECK(ctx, !failed, BFCR_ERR_NOMEM, "out of memory in cross-validation");
   }
+  free(Zd);
+  free(Yd);
+  free(fd);
+  Zd = Yd = NULL;
+  fd = NULL;
   bfcr_phase_add(ctx, "cv: fold models", bfcr_wtime() - t1, 0.0);
   t1 = bfcr_wtime();
   BFCR_ALLOC(ctx, m->cv_rmse, T + 1);
   BFCR_ALLOC(ctx, m->cv_se, T + 1);
   m->cv_rmse[0] = m->cv_se[0] = NAN;
   double *mse = m->cv_rmse, *se = m->cv_se;
+  BFCR_ALLOC(ctx, lab, n);
   for (int l = 1; l <= T; l++) {
-    score_level(t, l, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, err);
+    const int64_t *up = t->lv[l - 1].parent; /* labels of the training rows, level by level */
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+    for (int64_t j = 0; j < n; j++) lab[j] = l == 1 ? up[j] : up[lab[j]];
+    score_level(t, l, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, lab, ctx->nthreads, err);
     double s = 0.0, s2 = 0.0;
     for (int64_t i = 0; i < n; i++) s += err[i];
     s /= (double)n;
@@ -386,9 +417,9 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     if (mse[l] < mse[best]) best = l;
   int pick = best;
   BFCR_ALLOC(ctx, eb, n);
-  score_level(t, best, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, eb);
+  score_level(t, best, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, NULL, ctx->nthreads, eb);
   for (int l = T; l > best; l--) {
-    score_level(t, l, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, err);
+    score_level(t, l, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, NULL, ctx->nthreads, err);
     double md = 0.0, s2 = 0.0;
     for (int64_t i = 0; i < n; i++) md += err[i] - eb[i];
     md /= (double)n;
@@ -417,6 +448,10 @@ cleanup:
   free(nn);
   free(err);
   free(eb);
+  free(Zd);
+  free(Yd);
+  free(fd);
+  free(lab);
   free(Zown);
   free(yown);
   return st;
