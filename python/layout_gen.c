@@ -34,6 +34,11 @@ int main(int argc, char **argv) {
   FIELD(bfcr_fit_params, rcond, "d");
   FIELD(bfcr_fit_params, seed, "Q");
   FIELD(bfcr_fit_params, kernel_cap, ICODE(bfcr_fit_params, kernel_cap));
+  FIELD(bfcr_fit_params, tree.nn_method, ICODE(bfcr_fit_params, tree.nn_method));
+  FIELD(bfcr_fit_params, all_metrics, ICODE(bfcr_fit_params, all_metrics));
+  FIELD(bfcr_fit_params, guard_margin, "d");
+  FIELD(bfcr_fit_params, select, ICODE(bfcr_fit_params, select));
+  FIELD(bfcr_fit_params, folds, ICODE(bfcr_fit_params, folds));
   fprintf(out, "}\nTREE_PARAMS_SIZE = %zu\nTREE_PARAMS = {\n", sizeof(bfcr_tree_params));
   FIELD(bfcr_tree_params, standardize, ICODE(bfcr_tree_params, standardize));
   FIELD(bfcr_tree_params, max_levels, ICODE(bfcr_tree_params, max_levels));
@@ -57,11 +62,13 @@ int main(int argc, char **argv) {
           "    'routing': {'centroid': %d, 'sample': %d},\n"
           "    'small': {'shrink': %d, 'ancestor': %d},\n"
           "    'lambda_mode': {'level': %d, 'cluster': %d, 'fixed': %d},\n"
+          "    'tree.nn_method': {'auto': 0, 'tree': 1, 'gemm': 2},\n"
+          "    'select': {'cv': %d, 'criterion': %d},\n"
           "}\n",
           BFCR_CRIT_HCI, BFCR_CRIT_CH, BFCR_CRIT_DB, BFCR_CRIT_BIC, BFCR_CRIT_GCV, BFCR_REG_RIDGE,
           BFCR_REG_OLS, BFCR_REG_KRR, BFCR_REG_SVR, BFCR_ROUTE_CENTROID, BFCR_ROUTE_SAMPLE,
           BFCR_SMALL_SHRINK, BFCR_SMALL_ANCESTOR, BFCR_LAMBDA_LEVEL, BFCR_LAMBDA_CLUSTER,
-          BFCR_LAMBDA_FIXED);
+          BFCR_LAMBDA_FIXED, BFCR_SELECT_CV, BFCR_SELECT_CRITERION);
   fprintf(out,
           "STATUS = {%d: 'BFCR_OK', %d: 'BFCR_ERR_ARG', %d: 'BFCR_ERR_INPUT', "
           "%d: 'BFCR_ERR_NUMERIC', %d: 'BFCR_ERR_IO', %d: 'BFCR_ERR_FORMAT', "

@@ -42,6 +42,11 @@ _PARAM_FIELDS = {
     "kernel_cap": "kernel_cap",
     "standardize": "tree.standardize",
     "max_levels": "tree.max_levels",
+    "nn": "tree.nn_method",
+    "all_metrics": "all_metrics",
+    "guard_margin": "guard_margin",
+    "select": "select",
+    "folds": "folds",
 }
 
 
@@ -65,14 +70,23 @@ class _Handle:
             self._destroy(ctypes.byref(self.handle))
 
 
-def _model_bytes(ctx, model):
+def _model_bytes(ctx, model, comm=None):
+    """The model file's bytes. Collective over comm: a model fitted on several ranks keeps
+    its routing rows sharded, rank 0 writes the one file, and the bytes are broadcast."""
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "model.bfcr")
         with _lib.library_call():
             rc = lib.bfcr_model_save(ctx.handle, model, path.encode())
         _lib.check(ctx, rc)
-        with open(path, "rb") as f:
-            return f.read()
+        mpi = comm.comm if isinstance(comm, _lib.Comm) else comm
+        if mpi is None or mpi.Get_size() == 1:
+            with open(path, "rb") as f:
+                return f.read()
+        blob = None
+        if mpi.Get_rank() == 0:
+            with open(path, "rb") as f:
+                blob = f.read()
+        return mpi.bcast(blob, root=0)
 
 
 def _load_handle(ctx, path):
@@ -117,7 +131,10 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
                  lambda_steps=_default("lambda_steps"), rcond=_default("rcond"),
                  seed=_default("seed"), kernel_cap=_default("kernel_cap"),
                  standardize=bool(_default("tree.standardize")),
-                 max_levels=_default("tree.max_levels"), threads=None, comm=None):
+                 max_levels=_default("tree.max_levels"), nn=_default("tree.nn_method"),
+                 all_metrics=bool(_default("all_metrics")),
+                 guard_margin=_default("guard_margin"), select=_default("select"),
+                 folds=_default("folds"), threads=None, comm=None):
         self.criterion = criterion
         self.level = level
         self.regressor = regressor
@@ -134,6 +151,11 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
         self.kernel_cap = kernel_cap
         self.standardize = standardize
         self.max_levels = max_levels
+        self.nn = nn
+        self.all_metrics = all_metrics
+        self.guard_margin = guard_margin
+        self.select = select
+        self.folds = folds
         self.threads = threads
         self.comm = comm
 
@@ -291,9 +313,9 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
         _lib.check(ctx, rc)
 
     def to_bytes(self):
-        """The model file's bytes."""
+        """The model file's bytes (collective over comm: every rank gets them)."""
         check_is_fitted(self, "chosen_level_")
-        return _model_bytes(_lib.context(None), self._model.handle)
+        return _model_bytes(self._ctx(), self._model.handle, self.comm)
 
     def __getstate__(self):
         state = dict(self.__dict__)
