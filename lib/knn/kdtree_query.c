@@ -26,6 +26,13 @@ bfcr_status bfcr_kdtree_query(const bfcr_kdtree *t, const double *Q, int64_t m,
   return t->walks->query(t, Q, m, exclude, bound2, nthreads, nn, dist2);
 }
 
+bfcr_status bfcr_kdtree_query_other(const bfcr_kdtree *t, const double *R, const int64_t *rows,
+                                    int64_t m, const int *grp, int nthreads, int64_t *nn,
+                                    double *dist2) {
+  if (!t || m < 0 || (m > 0 && (!R || !rows || !grp || !nn || !dist2))) return BFCR_ERR_ARG;
+  return t->walks->query_other(t, R, rows, m, grp, nthreads, nn, dist2);
+}
+
 void bfcr_kdtree_radius(const bfcr_kdtree *t, const double *q, double r2, bfcr_kd_visit_fn fn,
                         void *user) {
   if (!t || !q || !fn) return;

@@ -222,17 +222,18 @@ KD_INLINE uint64_t KD_FN(kd_leaf_mask)(const bfcr_kdtree *t, const double *q, co
 #endif
 }
 
-/* Fold the masked points of a leaf into the best (bd, bj), skipping tree position self
- * and caller index excl. */
+/* Fold the masked points of a leaf into the best (bd, bj), skipping tree position self,
+ * caller index excl and (grp non-NULL) every caller index j with grp[j] == qg. */
 static inline void KD_FN(kd_fold)(const bfcr_kdtree *t, const double *acc, uint64_t mask,
-                                  int64_t lo, int64_t self, int64_t excl, double *bd, int64_t *bj) {
+                                  int64_t lo, int64_t self, int64_t excl, const int *grp, int qg,
+                                  double *bd, int64_t *bj) {
   while (mask) {
     const int j = KD_FN(kd_ctz)(mask);
     mask &= mask - 1;
     const double a = acc[j];
     if (a <= *bd && lo + j != self) {
       const int64_t gj = t->idx[lo + j];
-      if ((a < *bd || gj < *bj) && gj != excl) {
+      if ((a < *bd || gj < *bj) && gj != excl && (!grp || grp[gj] != qg)) {
         *bd = a;
         *bj = gj;
       }
@@ -280,11 +281,14 @@ static inline double KD_FN(kd_spread)(const bfcr_kdtree *t, const double *q, dou
 #endif
 }
 
-/* Best (dist2, index) for q from (bd, bj), never taking tree position self or caller
- * index excl, and never entering leaf qleaf (already scanned); -1 for none. */
-static void KD_FN(kd_point_walk)(const bfcr_kdtree *t, const double *q, int64_t self, int64_t excl,
-                                 int64_t qleaf, double *bd_io, int64_t *bj_io, double *acc,
-                                 double *qq) {
+/* Best (dist2, index) for q from (bd, bj), never taking tree position self, caller
+ * index excl or (grp non-NULL) a caller index j with grp[j] == qg, and never entering
+ * leaf qleaf (already scanned); -1 for none. Inlined, so the grp test vanishes from the
+ * walks that pass NULL. Skipping points leaves the bounds valid (a node's box and
+ * min_index bound its remaining points too), so the search stays exact. */
+KD_INLINE void KD_FN(kd_point_walk)(const bfcr_kdtree *t, const double *q, int64_t self,
+                                    int64_t excl, const int *grp, int qg, int64_t qleaf,
+                                    double *bd_io, int64_t *bj_io, double *acc, double *qq) {
   const double fm = KD_FN(kd_spread)(t, q, qq);
   double bd = *bd_io;
   int64_t bj = *bj_io;
@@ -313,7 +317,7 @@ static void KD_FN(kd_point_walk)(const bfcr_kdtree *t, const double *q, int64_t 
     } else if (id != qleaf) {
       const int m = (int)(nd->hi - nd->lo);
       const uint64_t mask = KD_FN(kd_leaf_mask)(t, q, qq, fm, nd->lo, m, bd, acc);
-      KD_FN(kd_fold)(t, acc, mask, nd->lo, self, excl, &bd, &bj);
+      KD_FN(kd_fold)(t, acc, mask, nd->lo, self, excl, grp, qg, &bd, &bj);
     }
     id = -1;
     while (sp > 0) {
@@ -363,10 +367,10 @@ static void KD_FN(kd_allnn_leaf)(const bfcr_kdtree *t, int64_t qleaf, KD_FN(kd_w
     w->bd[i] = INFINITY;
     w->bj[i] = INT64_MAX;
     const uint64_t mask = KD_FN(kd_leaf_mask)(t, q + i * d, w->qq, -1.0, qlo, m, INFINITY, w->acc);
-    KD_FN(kd_fold)(t, w->acc, mask, qlo, qlo + i, -1, &w->bd[i], &w->bj[i]);
+    KD_FN(kd_fold)(t, w->acc, mask, qlo, qlo + i, -1, NULL, 0, &w->bd[i], &w->bj[i]);
   }
-  for (int i = 0; i < m; i++)
-    KD_FN(kd_point_walk)(t, q + i * d, qlo + i, -1, qleaf, &w->bd[i], &w->bj[i], w->acc, w->qq);
+  for (int i = 0; i < m; i++) KD_FN(kd_point_walk)
+  (t, q + i * d, qlo + i, -1, NULL, 0, qleaf, &w->bd[i], &w->bj[i], w->acc, w->qq);
   for (int i = 0; i < m; i++) {
     const int64_t gi = pos_base >= 0 ? qlo + i - pos_base : t->idx[qlo + i];
     nn[gi] = w->bj[i];
@@ -415,7 +419,37 @@ static bfcr_status KD_FN(kd_query)(const bfcr_kdtree *t, const double *Q, int64_
       double bd = bound2 ? bound2[i] : INFINITY;
       int64_t bj = INT64_MAX;
       KD_FN(kd_point_walk)
-      (t, Q + i * KD_D, -1, exclude ? exclude[i] : -1, -1, &bd, &bj, w->acc, w->qq);
+      (t, Q + i * KD_D, -1, exclude ? exclude[i] : -1, NULL, 0, -1, &bd, &bj, w->acc, w->qq);
+      nn[i] = bj == INT64_MAX ? -1 : bj;
+      dist2[i] = bj == INT64_MAX ? INFINITY : bd;
+    }
+    KD_FN(kd_work_free)(w);
+  }
+  return failed ? BFCR_ERR_NOMEM : BFCR_OK;
+}
+
+/* Queries from rows of the tree's own caller matrix, skipping their group
+ * (bfcr_kdtree_query_other). */
+static bfcr_status KD_FN(kd_query_other)(const bfcr_kdtree *t, const double *R, const int64_t *rows,
+                                         int64_t m, const int *grp, int nthreads, int64_t *nn,
+                                         double *dist2) {
+  const int nt = nthreads < 1 ? 1 : nthreads;
+  int failed = 0;
+#pragma omp parallel num_threads(nt) default(none) shared(t, R, rows, m, grp, nn, dist2, failed)
+  {
+    KD_FN(kd_work) *w = KD_FN(kd_work_new)(t);
+    if (!w) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(dynamic, 64)
+    for (int64_t i = 0; i < m; i++) {
+      if (!w) continue;
+      double bd = INFINITY;
+      int64_t bj = INT64_MAX;
+      const int64_t r = rows[i];
+      KD_FN(kd_point_walk)
+      (t, R + r * KD_D, -1, -1, grp, grp[r], -1, &bd, &bj, w->acc, w->qq);
       nn[i] = bj == INT64_MAX ? -1 : bj;
       dist2[i] = bj == INT64_MAX ? INFINITY : bd;
     }
@@ -494,6 +528,6 @@ static double KD_FN(kd_max_ratio)(const bfcr_kdtree *t, const double *w, const d
 }
 
 static const bfcr_kd_walks KD_FN(kd_walks) = {KD_FN(kd_allnn_leaves), KD_FN(kd_query),
-                                              KD_FN(kd_max_ratio)};
+                                              KD_FN(kd_max_ratio), KD_FN(kd_query_other)};
 
 #undef KD_D

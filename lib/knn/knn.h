@@ -53,6 +53,15 @@ bfcr_status bfcr_kdtree_query(const bfcr_kdtree *t, const double *Q, int64_t m,
                               const int64_t *exclude, const double *bound2, int nthreads,
                               int64_t *nn, double *dist2);
 
+/* For each of the m rows r = rows[i] of R (n x d row-major, the matrix the tree was built
+ * on, so caller indices are row indices of R), the nearest row j of the tree with
+ * grp[j] != grp[r]: nn[i], dist2[i] (-1, +inf when there is none). One exact search per
+ * row over the whole tree, ties to the smallest index (the cross-validation's nearest
+ * training row outside the held-out row's fold). */
+bfcr_status bfcr_kdtree_query_other(const bfcr_kdtree *t, const double *R, const int64_t *rows,
+                                    int64_t m, const int *grp, int nthreads, int64_t *nn,
+                                    double *dist2);
+
 /* All-points best friend among the tree's own points (query i excludes itself):
  * faster than bfcr_kdtree_query(t, R, ...) because queries run leaf by leaf. n >= 2. */
 bfcr_status bfcr_kdtree_allnn(const bfcr_kdtree *t, int nthreads, int64_t *nn, double *dist2);

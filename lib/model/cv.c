@@ -7,10 +7,10 @@
  * A held-out row i of fold k goes where a new row would go: to the cluster (at each
  * level) of its nearest training row outside fold k (exact: the tree's level-0 best
  * friend, the nearest training row, when it is outside fold k; then, for the rows whose nearest row
- * shares their fold, one search per other fold; ties to the smaller index). It is predicted by that
- * cluster's model fitted without fold k, guarded as predict guards (guard.c) with the target range
- * and global model of the training part. The cluster structure itself is the one built on all rows
- * (the usual approximation; rebuilding the tree K times would cost K fits).
+ * shares their fold, one search over all rows that skips fold k; ties to the smaller index). It is
+ * predicted by that cluster's model fitted without fold k, guarded as predict guards (guard.c) with
+ * the target range and global model of the training part. The cluster structure itself is the one
+ * built on all rows (the usual approximation; rebuilding the tree K times would cost K fits).
  *
  * Models without fold k come from summaries, never from a refit over rows: per node the
  * rows are accumulated once, per fold, about the node's centroid (shifted sums keep the
@@ -64,79 +64,49 @@ void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work2n) 
 }
 
 /* Nearest training row outside each row's fold. The all-points search answers most rows
- * (their nearest row is in another fold); the others query one kd-tree per other fold
- * (built on that fold's rows in global order, so its smallest index is the smallest
- * global index) and keep the best (distance, index). Exact, ties to the smaller index. */
+ * (their nearest row is in another fold); the others (about 1/K of them) run one search
+ * each over one kd-tree of all rows that skips the points of their own fold
+ * (bfcr_kdtree_query_other). Exact, ties to the smaller index. */
 static bfcr_status route_rows(bfcr_ctx *ctx, const double *Z, int64_t n, int d, const int *fold,
-                              int K, const int64_t *bf, int64_t *nn) {
+                              const int64_t *bf, int64_t *nn) {
   bfcr_status st = BFCR_OK;
   bfcr_kdtree *kt = NULL;
-  double *d2 = NULL, *R = NULL, *Q = NULL, *qd = NULL;
-  int64_t *need = NULL, *map = NULL, *qi = NULL, *qnn = NULL, nneed = 0;
+  double *d2 = NULL;
+  int64_t *need = NULL, *qnn = NULL, nneed = 0;
   BFCR_ALLOC(ctx, d2, n);
   if (bf) { /* the tree's level-0 best friends: the same exact search, already done */
     memcpy(nn, bf, (size_t)n * sizeof *nn);
   } else {
     st = bfcr_kdtree_build(Z, n, d, ctx->nthreads, &kt);
     if (st == BFCR_OK) st = bfcr_kdtree_allnn(kt, ctx->nthreads, nn, d2);
-    bfcr_kdtree_free(kt);
-    kt = NULL;
   }
   if (st != BFCR_OK) {
     bfcr_err(ctx, st, "cross-validation: nearest-row search failed");
     goto cleanup;
   }
-  BFCR_ALLOC(ctx, need, n);
-  for (int64_t i = 0; i < n; i++)
-    if (fold[nn[i]] == fold[i]) {
-      need[nneed++] = i;
-      nn[i] = -1;
-      d2[i] = INFINITY;
-    }
+  for (int64_t i = 0; i < n; i++) nneed += fold[nn[i]] == fold[i];
   if (nneed == 0) goto cleanup;
-  BFCR_ALLOC(ctx, R, n * d);
-  BFCR_ALLOC(ctx, map, n);
-  BFCR_ALLOC(ctx, Q, nneed * d);
-  BFCR_ALLOC(ctx, qi, nneed);
+  BFCR_ALLOC(ctx, need, nneed);
   BFCR_ALLOC(ctx, qnn, nneed);
-  BFCR_ALLOC(ctx, qd, nneed);
-  for (int f = 0; f < K; f++) {
-    int64_t m = 0, q = 0;
-    for (int64_t i = 0; i < n; i++)
-      if (fold[i] == f) {
-        memcpy(R + m * d, Z + i * d, (size_t)d * sizeof(double));
-        map[m++] = i;
-      }
-    for (int64_t r = 0; r < nneed; r++)
-      if (fold[need[r]] != f) {
-        memcpy(Q + q * d, Z + need[r] * d, (size_t)d * sizeof(double));
-        qi[q++] = need[r];
-      }
-    if (m == 0 || q == 0) continue;
-    st = bfcr_kdtree_build(R, m, d, ctx->nthreads, &kt);
-    if (st == BFCR_OK) st = bfcr_kdtree_query(kt, Q, q, NULL, NULL, ctx->nthreads, qnn, qd);
-    bfcr_kdtree_free(kt);
-    kt = NULL;
-    if (st != BFCR_OK) {
-      bfcr_err(ctx, st, "cross-validation: nearest-row search failed");
-      goto cleanup;
-    }
-    for (int64_t r = 0; r < q; r++) {
-      int64_t i = qi[r], g = map[qnn[r]];
-      if (nn[i] < 0 || bfcr_nn_better(qd[r], g, d2[i], nn[i])) {
-        nn[i] = g;
-        d2[i] = qd[r];
-      }
-    }
+  if (!kt) st = bfcr_kdtree_build(Z, n, d, ctx->nthreads, &kt);
+  if (st == BFCR_OK) {
+    /* Queries in tree order: neighbouring queries walk the same nodes and leaves; each
+     * answer depends on its row alone. */
+    const int64_t *ti = bfcr_kdtree_index(kt);
+    nneed = 0;
+    for (int64_t p = 0; p < n; p++)
+      if (fold[nn[ti[p]]] == fold[ti[p]]) need[nneed++] = ti[p];
+    st = bfcr_kdtree_query_other(kt, Z, need, nneed, fold, ctx->nthreads, qnn, d2);
   }
+  if (st != BFCR_OK) {
+    bfcr_err(ctx, st, "cross-validation: nearest-row search failed");
+    goto cleanup;
+  }
+  for (int64_t r = 0; r < nneed; r++) nn[need[r]] = qnn[r];
 cleanup:
+  bfcr_kdtree_free(kt);
   free(d2);
-  free(R);
-  free(Q);
-  free(qd);
   free(need);
-  free(map);
-  free(qi);
   free(qnn);
   return st;
 }
@@ -350,7 +320,7 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   BFCR_ALLOC(ctx, nn, n);
   BFCR_ALLOC(ctx, err, n);
   bfcr_cv_folds(p->seed, n, K, fold, work);
-  BFCR_CALL(route_rows(ctx, Z, n, d, fold, K, t->lv[0].bf, nn));
+  BFCR_CALL(route_rows(ctx, Z, n, d, fold, t->lv[0].bf, nn));
   bfcr_phase_add(ctx, "cv: routing", bfcr_wtime() - t0, 0.0);
   double t1 = bfcr_wtime();
   BFCR_CALLOC(ctx, fm, T + 1);

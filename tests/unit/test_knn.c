@@ -447,3 +447,70 @@ Test(knn, invalid_arguments) {
   bfcr_kdtree_free(t);
   bfcr_kdtree_free(NULL);
 }
+
+/* bfcr_kdtree_query_other against brute force: nearest row of another group, ties to the
+ * smallest index, -1 when every row shares the query's group; CPU and plain walks, 1 and 2
+ * threads, random rows and an integer grid (many exact ties). */
+static void check_query_other(const char *label, const double *R, int64_t n, int d, int ngrp) {
+  int *grp = malloc((size_t)n * sizeof(int));
+  int64_t *rows = malloc((size_t)n * sizeof(int64_t)), *nn = malloc((size_t)n * sizeof(int64_t));
+  int64_t *enn = malloc((size_t)n * sizeof(int64_t));
+  double *d2 = malloc((size_t)n * sizeof(double)), *ed2 = malloc((size_t)n * sizeof(double));
+  uint64_t s = 5;
+  for (int64_t i = 0; i < n; i++) grp[i] = (int)(rng(&s) % (uint64_t)ngrp);
+  int64_t m = 0;
+  for (int64_t i = n - 1; i >= 0; i -= 2) rows[m++] = i; /* every other row, reversed */
+  for (int64_t r = 0; r < m; r++) {
+    double bd = INFINITY;
+    int64_t bj = INT64_MAX, i = rows[r];
+    for (int64_t j = 0; j < n; j++) {
+      if (grp[j] == grp[i]) continue;
+      double v = bfcr_dist2(R + i * d, R + j * d, d);
+      if (bfcr_nn_better(v, j, bd, bj)) {
+        bd = v;
+        bj = j;
+      }
+    }
+    enn[r] = bj == INT64_MAX ? -1 : bj;
+    ed2[r] = bj == INT64_MAX ? INFINITY : bd;
+  }
+  for (int plain = 0; plain <= 1; plain++)
+    for (int nt = 1; nt <= 2; nt++) {
+      bfcr_kdtree *t = NULL;
+      cr_assert_eq(bfcr_kdtree_build(R, n, d, nt, &t), BFCR_OK);
+      if (plain) use_plain_walks(t);
+      cr_assert_eq(bfcr_kdtree_query_other(t, R, rows, m, grp, nt, nn, d2), BFCR_OK);
+      char what[96];
+      snprintf(what, sizeof what, "%s groups=%d plain=%d threads=%d", label, ngrp, plain, nt);
+      expect_same(what, m, nn, d2, enn, ed2);
+      bfcr_kdtree_free(t);
+    }
+  free(grp);
+  free(rows);
+  free(nn);
+  free(enn);
+  free(d2);
+  free(ed2);
+}
+
+Test(knn, query_other_group) {
+  const int dims[] = {1, 3, 8, 17};
+  for (int a = 0; a < 4; a++) {
+    double *X = random_data(700, dims[a], 40 + (uint64_t)a, 1.0);
+    check_query_other("random", X, 700, dims[a], 5);
+    check_query_other("random", X, 700, dims[a], 2);
+    free(X);
+  }
+  double *G = malloc(2 * 23 * 19 * sizeof(double));
+  for (int64_t i = 0; i < 23 * 19; i++) {
+    G[2 * i] = (double)((i * 7) % 23);
+    G[2 * i + 1] = (double)((i * 7) / 23 % 19);
+  }
+  check_query_other("grid", G, 23 * 19, 2, 5);
+  check_query_other("grid", G, 23 * 19, 2, 1); /* one group: no answer */
+  free(G);
+  int64_t r = 0, nn;
+  double d2 = 0.0;
+  int g = 0;
+  cr_assert_eq(bfcr_kdtree_query_other(NULL, &d2, &r, 1, &g, 1, &nn, &d2), BFCR_ERR_ARG);
+}
