@@ -326,6 +326,8 @@ static bfcr_status fit_level_rows(bfcr_ctx *ctx, bfcr_tree *t, rows_src *src, co
       goto cleanup;
     }
     int64_t k = i1 > i0 ? i1 - i0 : 1;
+    free(mine); /* the path values' buffer of the same name */
+    mine = NULL;
     BFCR_ALLOC(ctx, mine, k * d);
     BFCR_ALLOC(ctx, smine, k * sl);
     BFCR_ALLOC(ctx, cmine, k);
