@@ -41,7 +41,7 @@ from `bfcr split --help`, re-implemented here: 18431 / 40730 rows), or --whole f
 
 Run:  /usr/bin/python3 bench/compare/linkage_variants.py [--sets Compound,Aggregation,R15,cadata,
       Proteins] [--rules centroid,single,...] [--scalings raw,z,minmax] [--whole]
-      [--data /work/shared/datasets/paper]
+      [--data datasets/paper]
 Cost (one core): shape sets ~3 s; all rules x 3 scalings: cadata ~1.5 min, Proteins ~4 min.
 Prototype only: neighbours from scipy's cKDTree with exact ties broken to the smaller index
 where the tree reports them; not bit-for-bit bfcr.
