@@ -100,8 +100,8 @@ static bfcr_status level_summaries_dist(bfcr_ctx *ctx, const bfcr_tree *t, int l
     start = iota;
   }
   drow_view v = {d, dr};
-  BFCR_CALL_AGREED(bfcr_reduce_ranges_dist(ctx, len, drow_elem, drow_merge, &v, m, start, dr->lo, dr->hi,
-                                    lf->sum));
+  BFCR_CALL_AGREED(bfcr_reduce_ranges_dist(ctx, len, drow_elem, drow_merge, &v, m, start, dr->lo,
+                                           dr->hi, lf->sum));
 cleanup:
   free(iota);
   if (!agreed) st = bfcr_agree(ctx, st);
@@ -207,9 +207,25 @@ static double summary_rss(const double *s, int d, const double *w, double b) {
   return rss + s[0] * r0 * r0;
 }
 
-/* Nodes are pooled in fixed chunks (not per thread) so the level totals are the same
- * for any thread count. */
-#define POOL_CHUNK 256
+void bfcr_pooled_pick(const double *part, int64_t nchunks, int K, double n, const double *lam,
+                      double *lambda, double *gcv) {
+  double best = INFINITY;
+  int kbest = K - 1;
+  for (int k = 0; k < K; k++) {
+    double r = 0.0, df = 0.0;
+    for (int64_t c = 0; c < nchunks; c++) {
+      r += part[c * 2 * K + k];
+      df += part[c * 2 * K + K + k];
+    }
+    double g = n > df ? n * r / ((n - df) * (n - df)) : INFINITY;
+    if (g <= best * (1.0 + 1e-12) || (isinf(best) && isinf(g))) { /* ties: larger lambda */
+      if (g < best) best = g;
+      kbest = k;
+    }
+  }
+  *lambda = lam[kbest];
+  *gcv = best;
+}
 
 /* One penalty for the whole level: minimise the GCV of the level's piecewise model,
  * n RSS(lambda) / (n - df(lambda))^2 with RSS and df summed over its clusters (clusters
@@ -226,7 +242,7 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
   int P = ctx->size, agreed = 0;
   const bfcr_level *L = &t->lv[l];
   int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d);
-  int64_t nchunks = (m + POOL_CHUNK - 1) / POOL_CHUNK;
+  int64_t nchunks = (m + BFCR_POOL_CHUNK - 1) / BFCR_POOL_CHUNK;
   /* Several ranks: this rank's contiguous run of chunks; the partials are per chunk,
    * so the totals below are the same sums in the same order for any P. */
   int64_t cb = bfcr_block_lo(nchunks, P, ctx->rank), ce = bfcr_block_lo(nchunks, P, ctx->rank + 1);
@@ -249,7 +265,7 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
 #endif
     double *wk = work + (wl + 2 * K) * tid, *rss = wk + wl, *df = rss + K;
     double *acc = part + c * 2 * K;
-    for (int64_t i = c * POOL_CHUNK; i < m && i < (c + 1) * POOL_CHUNK; i++) {
+    for (int64_t i = c * BFCR_POOL_CHUNK; i < m && i < (c + 1) * BFCR_POOL_CHUNK; i++) {
       const double *s = lf->sum + i * len;
       int64_t par = top ? -1 : L->parent[i];
       if (fallback[i]) {
@@ -275,24 +291,10 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
   if (P > 1) {
     BFCR_ALLOC(ctx, mine, (ce > cb ? ce - cb : 1) * 2 * K);
     memcpy(mine, part + cb * 2 * K, (size_t)((ce - cb) * 2 * K) * sizeof(double));
-    BFCR_CALL_AGREED(bfcr_allgather_items(ctx, mine, ce - cb, (size_t)(2 * K) * sizeof(double), part));
+    BFCR_CALL_AGREED(
+        bfcr_allgather_items(ctx, mine, ce - cb, (size_t)(2 * K) * sizeof(double), part));
   }
-  double n = (double)t->n, best = INFINITY;
-  int kbest = K - 1;
-  for (int k = 0; k < K; k++) {
-    double r = 0.0, df = 0.0;
-    for (int64_t c = 0; c < nchunks; c++) {
-      r += part[c * 2 * K + k];
-      df += part[c * 2 * K + K + k];
-    }
-    double g = n > df ? n * r / ((n - df) * (n - df)) : INFINITY;
-    if (g <= best * (1.0 + 1e-12) || (isinf(best) && isinf(g))) { /* ties: larger lambda */
-      if (g < best) best = g;
-      kbest = k;
-    }
-  }
-  *lambda = lam[kbest];
-  *gcv = best;
+  bfcr_pooled_pick(part, nchunks, K, (double)t->n, lam, lambda, gcv);
   *flops += fl;
 cleanup:
   free(lam);
@@ -462,7 +464,8 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   dist_rows dr = {NULL, bfcr_block_lo(n, P, ctx->rank), bfcr_block_lo(n, P, ctx->rank + 1)};
   double t0 = bfcr_wtime();
   bfcr_zy_rows zy = {*zs, y};
-  BFCR_CALL_AGREED(bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
+  BFCR_CALL_AGREED(
+      bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
   dr.rows = rows;
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
   if (bfcr_fit_rows_mode(t, lo)) { /* wide data: from the rows (fit_rows.c) */

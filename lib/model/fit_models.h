@@ -7,6 +7,16 @@
 #include "regress/regress.h"
 #include "tree/tree.h"
 
+/* Nodes are pooled in fixed chunks (not per thread) so a level's totals are the same for
+ * any thread or rank count (fit_models.c and the rows mode of fit_rows.c). */
+#define BFCR_POOL_CHUNK 256
+
+/* The level's penalty by pooled GCV, n RSS / (n - df)^2, from per-chunk sums
+ * part[nchunks][2K] (RSS of the K penalties, then their df), summed over the chunks in
+ * order; ties within 1e-12 go to the larger penalty (the later grid point). */
+void bfcr_pooled_pick(const double *part, int64_t nchunks, int K, double n, const double *lam,
+                      double *lambda, double *gcv);
+
 typedef struct bfcr_level_fit {
   double *sum;            /* [m * stride] regression summaries of the nodes */
   int64_t sum_stride;     /* 0: full summaries (bfcr_sum_len(d)); rows mode: d + 2, only

@@ -37,8 +37,6 @@
 #include "par/reduce_ranges.h"
 #include "regress/regress.h"
 
-#define POOL_CHUNK 256 /* as fit_models.c: the level totals' summation blocks */
-
 static int64_t node_size(const bfcr_tree *t, int l, int64_t i) {
   return l == 0 ? 1 : t->lv[l].start[i + 1] - t->lv[l].start[i];
 }
@@ -144,29 +142,14 @@ static bfcr_status node_fit(const double *const *xr, const double *yv, int64_t n
  * exactly as fit_models.c's pooled_lambda sums them. */
 static void pooled_choice(const double *vals, int64_t m, int K, double n, const double *lam,
                           double *part, double *lambda, double *gcv) {
-  int64_t nchunks = (m + POOL_CHUNK - 1) / POOL_CHUNK;
+  int64_t nchunks = (m + BFCR_POOL_CHUNK - 1) / BFCR_POOL_CHUNK;
   memset(part, 0, (size_t)(nchunks * 2 * K) * sizeof(double));
   for (int64_t c = 0; c < nchunks; c++) {
     double *acc = part + c * 2 * K;
-    for (int64_t i = c * POOL_CHUNK; i < m && i < (c + 1) * POOL_CHUNK; i++)
+    for (int64_t i = c * BFCR_POOL_CHUNK; i < m && i < (c + 1) * BFCR_POOL_CHUNK; i++)
       for (int k = 0; k < 2 * K; k++) acc[k] += vals[i * 2 * K + k];
   }
-  double best = INFINITY;
-  int kbest = K - 1;
-  for (int k = 0; k < K; k++) {
-    double r = 0.0, df = 0.0;
-    for (int64_t c = 0; c < nchunks; c++) {
-      r += part[c * 2 * K + k];
-      df += part[c * 2 * K + K + k];
-    }
-    double g = n > df ? n * r / ((n - df) * (n - df)) : INFINITY;
-    if (g <= best * (1.0 + 1e-12) || (isinf(best) && isinf(g))) { /* ties: larger lambda */
-      if (g < best) best = g;
-      kbest = k;
-    }
-  }
-  *lambda = lam[kbest];
-  *gcv = best;
+  bfcr_pooled_pick(part, nchunks, K, n, lam, lambda, gcv);
 }
 
 static bfcr_status fit_level_rows(bfcr_ctx *ctx, bfcr_tree *t, rows_src *src, const double *drows,
@@ -260,7 +243,7 @@ static bfcr_status fit_level_rows(bfcr_ctx *ctx, bfcr_tree *t, rows_src *src, co
     }
     BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC,
                "ridge path failed on a cluster of level %d (non-finite values or LAPACK error)", l);
-    BFCR_ALLOC(ctx, part, ((m + POOL_CHUNK - 1) / POOL_CHUNK) * 2 * K);
+    BFCR_ALLOC(ctx, part, ((m + BFCR_POOL_CHUNK - 1) / BFCR_POOL_CHUNK) * 2 * K);
     pooled_choice(vals, m, K, (double)t->n, lam, part, &level_lambda, &level_gcv);
   }
   if (p->lambda_mode == BFCR_LAMBDA_FIXED) level_lambda = p->lambda;
