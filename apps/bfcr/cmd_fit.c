@@ -3,6 +3,7 @@
  * Nothing is written before the fit succeeded; the model file and the report are each
  * replaced atomically, and the report's temporary file is written before the model is
  * saved so that a failing report never follows a replaced model. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,29 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
     json_num(f, cs);
   }
   fputs("]}", f);
+  double shl = 0.0;
+  int ng = bfcr_model_shrink(r->model, &shl, 0, 0, NULL, NULL);
+  fputs(",\"shrink\":{\"lambda\":", f);
+  json_num(f, shl);
+  fputs(",\"grid\":[", f);
+  for (int g = 0; g < ng; g++) {
+    double gl;
+    bfcr_model_shrink(r->model, NULL, g, 0, &gl, NULL);
+    if (g) fputc(',', f);
+    json_num(f, gl);
+  }
+  fputs("],\"rmse\":[", f); /* [grid point][level] */
+  for (int g = 0; g < ng; g++) {
+    fputs(g ? ",[" : "[", f);
+    for (int l = 0; l < r->nlevels; l++) {
+      double cr;
+      bfcr_model_shrink(r->model, NULL, g, l, NULL, &cr);
+      if (l) fputc(',', f);
+      json_num(f, cr);
+    }
+    fputc(']', f);
+  }
+  fputs("]}", f);
   fprintf(f, ",\"chosen_level\":%d,\"clusters\":%lld,\"train_rmse\":", r->chosen,
           (long long)r->clusters);
   json_num(f, r->rmse);
@@ -139,7 +163,7 @@ int cmd_fit(app *a, int argc, char **argv) {
   bfcr_fit_params_init(&fp);
   bfcr_csv_params cp;
   bfcr_csv_params_init(&cp);
-  const char *target = NULL, *out = NULL, *report = NULL;
+  const char *target = NULL, *out = NULL, *report = NULL, *shrink = NULL;
   int threads = 1, verbose = 0;
   int crit = (int)fp.criterion, reg = (int)fp.regressor, route = (int)fp.routing;
   int small = (int)fp.small, na = (int)cp.na, text = (int)cp.text;
@@ -175,6 +199,15 @@ int cmd_fit(app *a, int argc, char **argv) {
        .help = "cross-validation folds (fewer, with a warning, when there are fewer rows)",
        .min = 2,
        .max = 1000},
+      {.name = "--shrink",
+       .metavar = "auto|off|LAMBDA",
+       .kind = APP_OPT_STRING,
+       .dest = &shrink,
+       .help = "hierarchical shrinkage of each cluster's model toward its ancestors' along the "
+               "routed path (increment of a level weighted 1 / (1 + LAMBDA / parent rows)): auto "
+               "= lambda and level chosen by the cross-validation, kept only when it beats hard "
+               "routing there; off = hard routing",
+       .defstr = "auto"},
       {.name = "--criterion",
        .kind = APP_OPT_CHOICE,
        .dest = &crit,
@@ -333,6 +366,22 @@ int cmd_fit(app *a, int argc, char **argv) {
     app_list_free(&features);
     return pr == APP_PARSE_HELP ? APP_EXIT_OK : APP_EXIT_USAGE;
   }
+  if (shrink) {
+    char *end = NULL;
+    double v = strtod(shrink, &end);
+    if (!strcmp(shrink, "auto"))
+      fp.shrink = -1.0;
+    else if (!strcmp(shrink, "off"))
+      fp.shrink = 0.0;
+    else if (end != shrink && *end == '\0' && isfinite(v) && v >= 0.0)
+      fp.shrink = v;
+    else {
+      app_usage_error(&spec, a->rank, "--shrink: expected auto, off or a lambda >= 0, got '%s'",
+                      shrink);
+      app_list_free(&features);
+      return APP_EXIT_USAGE;
+    }
+  }
   fp.criterion = (bfcr_criterion)crit;
   fp.select = (bfcr_select)sel;
   if (app_seen(&spec, "--criterion") && !app_seen(&spec, "--select"))
@@ -410,6 +459,13 @@ int cmd_fit(app *a, int argc, char **argv) {
           "\nchosen level: %d (by %d-fold cross-validation, one-standard-error rule), %lld "
           "clusters\n",
           r.chosen, folds, (long long)r.clusters);
+      double shl = 0.0;
+      bfcr_model_shrink(model, &shl, 0, 0, NULL, NULL);
+      if (shl > 0)
+        printf(
+            "hierarchical shrinkage toward the ancestors' models, lambda %g (lower CV RMSE "
+            "than hard routing)\n",
+            shl);
     } else if (fp.level == 0)
       printf("\nchosen level: %d (by %s), %lld clusters\n", r.chosen,
              app_choice_name(app_criteria, crit), (long long)r.clusters);

@@ -92,6 +92,12 @@ static void print_text(const char *path, const bfcr_model *m, const bfcr_level_i
   printf("  select %s (%d folds), guard margin %g%s\n",
          app_choice_name(app_selects, (int)p->select), p->select == BFCR_SELECT_CV ? p->folds : 0,
          p->guard_margin, p->guard_margin < 0 ? " (off)" : "");
+  double shl = 0.0;
+  bfcr_model_shrink(m, &shl, 0, 0, NULL, NULL);
+  if (shl > 0)
+    printf("  hierarchical shrinkage lambda %g (each level's model toward its ancestors')\n", shl);
+  else
+    printf("  hierarchical shrinkage off (hard routing)\n");
   printf("  lambda grid %g .. %g (%d steps), rcond %g\n", p->lambda_min, p->lambda_max,
          p->lambda_steps, p->rcond);
 }

@@ -245,4 +245,34 @@ void print_cv_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {
     fprintf(f, "%6d %10lld %14.6g %12.4g  %s%s\n", l, (long long)li.clusters, r, se,
             l == chosen ? "chosen" : "", l == best && l != chosen ? "lowest" : "");
   }
+  print_shrink_table(f, m, nlevels, chosen);
+}
+
+void print_shrink_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {
+  double lam = 0.0;
+  int ng = bfcr_model_shrink(m, &lam, 0, 0, NULL, NULL);
+  if (ng == 0) {
+    if (lam > 0) fprintf(f, "\nhierarchical shrinkage: lambda %g (fixed)\n", lam);
+    return;
+  }
+  fprintf(f,
+          "\nhierarchical shrinkage along the routed path (same folds; lambda 0 = hard "
+          "routing):\n%12s %12s %14s %14s  %s\n",
+          "lambda", "best level", "CV RMSE", "at chosen", "");
+  for (int g = 0; g < ng; g++) {
+    double gl, r, br = INFINITY;
+    int bl = -1;
+    bfcr_model_shrink(m, NULL, g, 0, &gl, NULL);
+    for (int l = nlevels - 1; l >= 1; l--) {
+      bfcr_model_shrink(m, NULL, g, l, NULL, &r);
+      if (r < br) {
+        br = r;
+        bl = l;
+      }
+    }
+    double rc;
+    bfcr_model_shrink(m, NULL, g, chosen, NULL, &rc);
+    fprintf(f, "%12g %12d %14.6g %14.6g  %s\n", gl, bl, br, rc,
+            gl == lam ? (lam > 0 ? "chosen" : "chosen (hard routing)") : "");
+  }
 }

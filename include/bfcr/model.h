@@ -87,6 +87,11 @@ typedef struct bfcr_fit_params {
                                (docs/accuracy.md); < 0 = off. Default 0.5 */
   bfcr_select select;       /* how the level is chosen when level = 0; default BFCR_SELECT_CV */
   int folds;                /* cross-validation folds (>= 2; fewer when n is smaller); default 5 */
+  double shrink;            /* hierarchical shrinkage of each level's model toward its
+                               ancestors' (docs/accuracy.md): < 0 = automatic (lambda and
+                               level chosen by the cross-validation; hard routing unless a
+                               shrunk candidate has a lower CV error; off without CV),
+                               0 = off (hard routing), > 0 = this lambda. Default -1 */
 } bfcr_fit_params;
 
 BFCR_API void bfcr_tree_params_init(bfcr_tree_params *p);
@@ -171,6 +176,12 @@ BFCR_API int64_t bfcr_model_pieces(const bfcr_model *model);
  * the highest one within one standard error of it). Not Collective. */
 BFCR_API int bfcr_model_cv(const bfcr_model *model, int level, double *rmse, double *se,
                            int *best_level);
+/* Hierarchical shrinkage: the lambda applied (0 = hard routing) into *lambda, and the
+ * number of lambda grid points of the CV table (0 when not computed). For grid point g <
+ * that number and level 1..num_levels-1: the grid's lambda (g = 0 is 0, hard routing) and
+ * the CV RMSE of that candidate. Not Collective. */
+BFCR_API int bfcr_model_shrink(const bfcr_model *model, double *lambda, int g, int level,
+                               double *grid_lambda, double *rmse);
 /* Coefficients of cluster c in original (unstandardized) feature units: d weights
  * then the intercept, written to coef[0..d]. Also the cluster's training size,
  * the ridge lambda (0 for OLS) and the numerical rank. For KRR/SVR models these are the

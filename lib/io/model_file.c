@@ -152,7 +152,8 @@ uint64_t bfcr_crc64(uint64_t crc, const void *data, size_t len) {
   ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 
 /* ROUT, KERN and GARD are optional (routing by sample; kernel regressors, since 1.1;
- * the prediction guard and the cross-validation table, since 1.2). */
+ * the prediction guard and the cross-validation table, since 1.2; hierarchical
+ * shrinkage, since 1.3). */
 enum {
   SEC_PARM,
   SEC_SCHM,
@@ -165,15 +166,16 @@ enum {
   SEC_KERN,
   SEC_GARD,
   SEC_CVTB,
+  SEC_SHRK,
   NSEC
 };
 static const uint32_t sec_tag[NSEC] = {
     TAG('P', 'A', 'R', 'M'), TAG('S', 'C', 'H', 'M'), TAG('S', 'T', 'D', 'Z'),
     TAG('L', 'E', 'V', 'L'), TAG('C', 'E', 'N', 'T'), TAG('C', 'M', 'O', 'D'),
     TAG('W', 'G', 'H', 'T'), TAG('R', 'O', 'U', 'T'), TAG('K', 'E', 'R', 'N'),
-    TAG('G', 'A', 'R', 'D'), TAG('C', 'V', 'T', 'B')};
+    TAG('G', 'A', 'R', 'D'), TAG('C', 'V', 'T', 'B'), TAG('S', 'H', 'R', 'K')};
 static const char *const sec_name[NSEC] = {"PARM", "SCHM", "STDZ", "LEVL", "CENT", "CMOD",
-                                           "WGHT", "ROUT", "KERN", "GARD", "CVTB"};
+                                           "WGHT", "ROUT", "KERN", "GARD", "CVTB", "SHRK"};
 /* Bytes of one piece record in KERN before its center: 4 i64 + 7 f64. */
 #define KERN_PIECE_BYTES 88
 
@@ -724,10 +726,16 @@ static bfcr_status model_send_shard(bfcr_ctx *ctx, const bfcr_model *m) {
   return BFCR_OK;
 }
 
+/* SHRK: hierarchical shrinkage (shrink.c), written when applied or scored. */
+static int has_shrink(const bfcr_model *m) {
+  return m->shrink_lambda > 0.0 || m->shrink_grid != NULL;
+}
+
 /* Header and sections (everything the checksum covers). */
 static void encode_body(wbuf *b, const bfcr_model *m) {
   int d = m->d, kern = bfcr_is_kernel_regressor(m->params.regressor);
-  int nsec = SEC_ROUT + (m->n_train > 0) + kern + (m->guard_range != NULL) + (m->cv_rmse != NULL);
+  int nsec = SEC_ROUT + (m->n_train > 0) + kern + (m->guard_range != NULL) + (m->cv_rmse != NULL) +
+             has_shrink(m);
   put_bytes(b, BFCR_MODEL_MAGIC, 8);
   put_bytes(b, text_guard, 4);
   put_u32(b, ENDIAN_MARK);
@@ -859,6 +867,19 @@ static void encode_body(wbuf *b, const bfcr_model *m) {
     put_u32(b, (uint32_t)m->nlevels);
     put_f64s(b, m->cv_rmse, m->nlevels);
     put_f64s(b, m->cv_se, m->nlevels);
+    sec_end(b, at);
+  }
+
+  if (has_shrink(m)) { /* SHRK: lambda applied, the parameter, then the CV table */
+    at = sec_begin(b, SEC_SHRK);
+    put_f64(b, m->shrink_lambda);
+    put_f64(b, m->params.shrink);
+    put_u32(b, (uint32_t)m->shrink_ng);
+    put_u32(b, (uint32_t)(m->shrink_grid ? m->nlevels : 0));
+    if (m->shrink_grid) {
+      put_f64s(b, m->shrink_grid, m->shrink_ng);
+      put_f64s(b, m->shrink_rmse, (int64_t)m->shrink_ng * m->nlevels);
+    }
     sec_end(b, at);
   }
 }
@@ -1468,6 +1489,30 @@ static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
       m->cv_best = (int)b;
       break;
     }
+    case SEC_SHRK: {
+      uint64_t g, L;
+      RD(rd_f64(r, &m->shrink_lambda));
+      RD(rd_f64(r, &m->params.shrink));
+      RD(rd_uint(r, 4, &g));
+      RD(rd_uint(r, 4, &L));
+      if (!(m->shrink_lambda >= 0.0) || !isfinite(m->shrink_lambda) ||
+          !isfinite(m->params.shrink) || g > 64 || (L != 0 && L != (uint64_t)m->nlevels) ||
+          (L == 0) != (g == 0)) {
+        st = bfcr_err(ctx, BFCR_ERR_FORMAT,
+                      "section SHRK: lambda %g, %llu grid points x %llu levels (the model has %d)",
+                      m->shrink_lambda, (unsigned long long)g, (unsigned long long)L, m->nlevels);
+        goto cleanup;
+      }
+      if (g > 0) {
+        RD(rd_need(r, (size_t)((g + g * L) * 8)));
+        BFCR_ALLOC(ctx, m->shrink_grid, g);
+        BFCR_ALLOC(ctx, m->shrink_rmse, g * L);
+        RD(rd_f64s(r, m->shrink_grid, (int64_t)g));
+        RD(rd_f64s(r, m->shrink_rmse, (int64_t)(g * L)));
+        m->shrink_ng = (int)g;
+      }
+      break;
+    }
   }
 cleanup:
   return st;
@@ -1630,6 +1675,7 @@ static bfcr_status decode_impl(bfcr_ctx *ctx, const char *name, const unsigned c
   BFCR_CHECK(ctx, next >= SEC_ROUT, BFCR_ERR_FORMAT, "%s: section %s is missing", name,
              next < NSEC ? sec_name[next] : "?");
   if (!m->guard_range) m->params.guard_margin = -1.0; /* 1.0 / 1.1 files: no guard */
+  if (!has_shrink(m)) m->params.shrink = 0.0; /* no SHRK (before 1.3, or off): hard routing */
   m->params.select = m->cv_rmse ? BFCR_SELECT_CV : BFCR_SELECT_CRITERION;
   m->params.folds = m->cv_rmse ? m->cv_folds : 5;
   RD(bfcr_model_validate(ctx, name, m));

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "knn/knn.h"
+#include "model/cv_shrink.h"
 #include "model/standardize.h"
 
 static uint64_t smix(uint64_t x) {
@@ -410,6 +411,12 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   m->cv_best = best;
   m->chosen = pick;
   bfcr_phase_add(ctx, "cv: scoring", bfcr_wtime() - t1, 0.0);
+  /* Hierarchical shrinkage (cv_shrink.c): the same fold models and routing; may move
+   * m->chosen. work: level-1 node of each row's routing row. */
+  t1 = bfcr_wtime();
+  for (int64_t i = 0; i < n; i++) work[i] = t->lv[0].parent[nn[i]];
+  BFCR_CALL(bfcr_cv_shrink(ctx, t, fm, K, n, n, Z, Y, fold, t->lv[0].parent, work, p, m));
+  bfcr_phase_add(ctx, "cv: shrinkage", bfcr_wtime() - t1, 0.0);
 cleanup:
   for (int l = 0; fm && l <= T; l++) free(fm[l]);
   free(fm);

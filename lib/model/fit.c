@@ -9,6 +9,7 @@
 #include "model/fit_models.h"
 #include "model/cv.h"
 #include "model/guard.h"
+#include "model/shrink.h"
 #include "regress/regress.h"
 #include "model/model_impl.h"
 #include "model/standardize.h"
@@ -38,6 +39,7 @@ void bfcr_fit_params_init(bfcr_fit_params *p) {
   p->guard_margin = 0.5;
   p->select = BFCR_SELECT_CV;
   p->folds = 5;
+  p->shrink = -1.0;
 }
 
 static const char *const crit_names[] = {"hci", "ch", "db", "bic", "gcv"};
@@ -110,6 +112,8 @@ static bfcr_status validate(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fi
   if ((int)p->select < 0 || (int)p->select > BFCR_SELECT_CRITERION || p->folds < 2)
     return bfcr_err(ctx, BFCR_ERR_ARG, "invalid level selection %d or folds %d (at least 2)",
                     (int)p->select, p->folds);
+  if (isnan(p->shrink) || isinf(p->shrink))
+    return bfcr_err(ctx, BFCR_ERR_ARG, "shrinkage lambda %g is not finite", p->shrink);
   if (p->min_cluster_size < 0)
     return bfcr_err(ctx, BFCR_ERR_ARG, "min cluster size %lld is negative",
                     (long long)p->min_cluster_size);
@@ -362,6 +366,10 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   if (T == 0) m->chosen = 0;
   m->params = p;
   BFCR_CALL(assemble(ctx, t, lf, m));
+  /* Hierarchical shrinkage: chosen by the CV, or a fixed lambda (shrink.c). */
+  if (!by_cv && p.shrink > 0.0 && !bfcr_is_kernel_regressor(p.regressor))
+    m->shrink_lambda = p.shrink;
+  BFCR_CALL(bfcr_shrink_apply(ctx, t, lf, m->shrink_lambda, m));
   /* Labels of the local rows at the chosen level, computed once for the scores and the
    * routing rows; a linear fit then drops the tree and the level fits before the model
    * replicates any rows (the kernel fits still need the tree). */

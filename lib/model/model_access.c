@@ -81,3 +81,16 @@ int bfcr_model_cv(const bfcr_model *m, int level, double *rmse, double *se, int 
   if (best_level) *best_level = m->cv_best;
   return m->cv_folds;
 }
+
+int bfcr_model_shrink(const bfcr_model *m, double *lambda, int g, int level, double *grid_lambda,
+                      double *rmse) {
+  if (lambda) *lambda = m ? m->shrink_lambda : 0.0;
+  if (grid_lambda) *grid_lambda = NAN;
+  if (rmse) *rmse = NAN;
+  if (!m || !m->shrink_grid) return 0;
+  if (g >= 0 && g < m->shrink_ng) {
+    if (grid_lambda) *grid_lambda = m->shrink_grid[g];
+    if (rmse && level >= 0 && level < m->nlevels) *rmse = m->shrink_rmse[g * m->nlevels + level];
+  }
+  return m->shrink_ng;
+}

@@ -25,6 +25,8 @@ void bfcr_model_free(bfcr_model *m) {
   free(m->guard_range);
   free(m->guard_w);
   free(m->cv_rmse);
+  free(m->shrink_grid);
+  free(m->shrink_rmse);
   free(m->cv_se);
   free(m);
 }

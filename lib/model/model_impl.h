@@ -94,6 +94,14 @@ struct bfcr_model {
   /* Level choice by cross-validation (cv.c; file section CVTB), NULL / 0 when not used. */
   int cv_folds, cv_best;    /* folds used; level of lowest CV RMSE */
   double *cv_rmse, *cv_se;  /* [nlevels] CV RMSE and its standard error (NaN at level 0) */
+  /* Hierarchical shrinkage along the routed path (shrink.c, cv_shrink.c; file section
+   * SHRK): the lambda applied (0: hard routing; m->w already holds the shrunk models) and
+   * the CV table of the candidates, NULL / 0 when not computed. */
+  double shrink_lambda;
+  int shrink_ng;            /* grid points, the first is 0 (hard routing) */
+  double *shrink_grid;      /* [shrink_ng] */
+  double *shrink_rmse;      /* [shrink_ng * nlevels] CV RMSE of (lambda g, level l) at
+                             * g * nlevels + l (NaN at level 0) */
 };
 
 static inline int bfcr_is_kernel_regressor(int r) {

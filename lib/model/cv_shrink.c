@@ -1,0 +1,173 @@
+/* Hierarchical shrinkage chosen by the level-selection CV.
+ *
+ * The CV of cv.c has, for every node and fold, the node's model fitted without the fold,
+ * and every held-out row's routing row (its nearest training row outside the fold). The
+ * held-out row's path predictions P_l (the fold models of the nodes of its routing row at
+ * levels 1..T, T = the global model) are computed once per row; a candidate (lambda, L)
+ * then predicts
+ *   f = P_T + sum_{l=T-1..L} (P_l - P_{l+1}) / (1 + lambda / N_k(a_{l+1})),
+ * summed from the top down as shrink.c sums the coefficients, with N_k the parent's
+ * training part in that fold, and guarded as predict guards (the target range of the
+ * level-L node's training part, the global fold model). lambda = 0 takes P_L itself, so
+ * its scores are bit for bit the hard routing scores of cv.c. Cost: O(n T d) for the
+ * path predictions, O(n T G) for G grid points; memory O(T G + chunk T).
+ *
+ * Choice: the candidate of lowest CV MSE over lambda > 0 and levels below the top
+ * replaces hard routing at the level chosen by the one-standard-error rule only when its
+ * CV MSE is lower (hard routing stays a candidate, so the CV never prefers something worse
+ * on CV). A fixed lambda (p->shrink > 0) takes the level of lowest CV MSE at that lambda.
+ * Grid: 0 and 4^j <= n (at most 15 points), a geometric grid on the scale of the node
+ * sizes N that the factor compares lambda with. */
+#include "model/cv_shrink.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/shrink.h"
+
+#define CHUNK 4096
+#define CVW(d) ((int64_t)(d) + 3)
+
+void bfcr_cv_sum_rows(const double *v, int64_t n_rows, int ncol, double *out) {
+  for (int64_t i = 0; i < n_rows; i++)
+    for (int c = 0; c < ncol; c++) out[c] += v[i * ncol + c];
+}
+
+static double lin(const double *o, const double *z, int d) {
+  double s = o[d];
+  for (int j = 0; j < d; j++) s += o[j] * z[j];
+  return s;
+}
+
+/* The guard of predict (guard.c) on a fold: range of the node's training part, global
+ * fold model's value g. Same operations as cv.c's fold_pred. */
+static double guarded(double s, const double *o, int d, double g, double margin) {
+  if (margin < 0) return s;
+  double lo = o[d + 1], hi = o[d + 2], pad = margin * (hi - lo);
+  lo -= pad;
+  hi += pad;
+  if (isnan(s) || (s >= lo && s <= hi)) return s;
+  return g < lo ? lo : g > hi ? hi : g;
+}
+
+bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm, int K,
+                           int64_t n_local, int64_t n_global, const double *Z, const double *Y,
+                           const int *fold, const int64_t *own1, const int64_t *route1,
+                           const bfcr_fit_params *p, bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  int d = t->d, T = t->nlevels - 1, G = 0;
+  double grid[16], *acc = NULL, *P = NULL, *E = NULL, **part = NULL;
+  int64_t **cnt = NULL, *node = NULL;
+  if (p->shrink == 0.0 || bfcr_is_kernel_regressor(p->regressor) || T < 2 || n_global < 1)
+    return BFCR_OK;
+  grid[G++] = 0.0;
+  if (p->shrink > 0.0)
+    grid[G++] = p->shrink;
+  else
+    for (double v = 1.0; v <= (double)n_global && G < 16; v *= 4.0) grid[G++] = v;
+  /* Rows of each node in each fold (integer sums: exact, canonical for any rank count),
+   * then the training part of fold k: part[l][c K + k] = total - fold k's rows. */
+  BFCR_CALLOC(ctx, cnt, T + 1);
+  BFCR_CALLOC(ctx, part, T + 1);
+  for (int l = 1; l <= T; l++) {
+    BFCR_CALLOC(ctx, cnt[l], t->lv[l].m * K);
+    BFCR_ALLOC(ctx, part[l], t->lv[l].m * K);
+  }
+  for (int64_t i = 0; i < n_local; i++) {
+    int64_t c = own1[i];
+    for (int l = 1; l <= T; l++) {
+      cnt[l][c * K + fold[i]]++;
+      if (l < T) c = t->lv[l].parent[c];
+    }
+  }
+  for (int l = 1; l <= T; l++)
+    for (int64_t c = 0; c < t->lv[l].m; c++) {
+      int64_t tot = 0;
+      for (int k = 0; k < K; k++) tot += cnt[l][c * K + k];
+      for (int k = 0; k < K; k++) part[l][c * K + k] = (double)(tot - cnt[l][c * K + k]);
+    }
+  BFCR_CALLOC(ctx, acc, (int64_t)G * T);
+  BFCR_ALLOC(ctx, P, (int64_t)CHUNK * T);
+  BFCR_ALLOC(ctx, E, (int64_t)CHUNK * T);
+  BFCR_ALLOC(ctx, node, (int64_t)CHUNK * T);
+  for (int64_t i0 = 0; i0 < n_local; i0 += CHUNK) {
+    int64_t nb = n_local - i0 < CHUNK ? n_local - i0 : CHUNK;
+    /* Path nodes and raw path predictions of the chunk's rows (column l - 1). */
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+    for (int64_t r = 0; r < nb; r++) {
+      int64_t i = i0 + r, c = route1[i];
+      int k = fold[i];
+      for (int l = 1; l <= T; l++) {
+        node[r * T + l - 1] = c;
+        P[r * T + l - 1] = lin(fm[l] + (c * K + k) * CVW(d), Z + i * d, d);
+        if (l < T) c = t->lv[l].parent[c];
+      }
+    }
+    for (int g = 0; g < G; g++) {
+      double lam = grid[g], margin = p->guard_margin;
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+      for (int64_t r = 0; r < nb; r++) {
+        int64_t i = i0 + r;
+        int k = fold[i];
+        const double *pr = P + r * T;
+        const int64_t *nd = node + r * T;
+        double gl = pr[T - 1], f = gl, *e = E + r * T;
+        for (int l = T; l >= 1; l--) {
+          if (l < T) {
+            double s = bfcr_shrink_factor(lam, part[l + 1][nd[l] * K + k]);
+            f += (pr[l - 1] - pr[l]) * s;
+          }
+          double v = lam == 0.0 ? pr[l - 1] : f; /* hard routing: P_L itself */
+          double err = Y[i] - guarded(v, fm[l] + (nd[l - 1] * K + k) * CVW(d), d, gl, margin);
+          e[l - 1] = err * err;
+        }
+      }
+      bfcr_cv_sum_rows(E, nb, T, acc + (int64_t)g * T);
+    }
+  }
+  /* Table (RMSE) and choice; the MSEs compare exactly as cv.c's. */
+  BFCR_ALLOC(ctx, m->shrink_grid, G);
+  BFCR_ALLOC(ctx, m->shrink_rmse, (int64_t)G * t->nlevels);
+  m->shrink_ng = G;
+  memcpy(m->shrink_grid, grid, (size_t)G * sizeof(double));
+  for (int g = 0; g < G; g++) {
+    m->shrink_rmse[g * t->nlevels] = NAN;
+    for (int l = 1; l <= T && l < t->nlevels; l++)
+      m->shrink_rmse[g * t->nlevels + l] = sqrt(acc[g * T + l - 1] / (double)n_global);
+  }
+  int L = m->chosen >= 1 && m->chosen <= T ? m->chosen : T, bg = 0, bl = L;
+  double best = acc[L - 1];
+  if (p->shrink > 0.0) { /* forced: the level of lowest CV error at that lambda */
+    bg = 1;
+    bl = T;
+    best = acc[T + T - 1];
+    for (int l = T - 1; l >= 1; l--)
+      if (acc[T + l - 1] < best) {
+        best = acc[T + l - 1];
+        bl = l;
+      }
+  } else {
+    for (int g = 1; g < G; g++)
+      for (int l = T - 1; l >= 1; l--)
+        if (acc[g * T + l - 1] < best) {
+          best = acc[g * T + l - 1];
+          bg = g;
+          bl = l;
+        }
+  }
+  m->shrink_lambda = bl < T ? grid[bg] : 0.0;
+  m->chosen = bl;
+cleanup:
+  for (int l = 0; l <= T; l++) {
+    if (cnt) free(cnt[l]);
+    if (part) free(part[l]);
+  }
+  free(cnt);
+  free(part);
+  free(acc);
+  free(P);
+  free(E);
+  free(node);
+  return st;
+}
