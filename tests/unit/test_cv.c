@@ -135,6 +135,7 @@ Test(cv, table_and_choice_are_consistent) {
   bfcr_data *data = blobs(ctx, 3000, 3, 6, 0.1, 5);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.shrink = 0; /* hard routing: the one-SE level (shrinkage: test_shrink.c) */
   bfcr_model *m = fit(ctx, data, &p);
   int best = -1, L = bfcr_model_num_levels(m), ch = bfcr_model_chosen_level(m);
   cr_assert_eq(bfcr_model_cv(m, 0, NULL, NULL, &best), 5);

@@ -1,0 +1,289 @@
+/* Hierarchical shrinkage along the routed path (lib/model/shrink.c, cv_shrink.c): lambda 0
+ * is hard routing bit for bit, a huge lambda is the global model, the CV table equals a
+ * direct computation from rows on a tiny data set, and the model file section SHRK
+ * (format 1.3) round-trips while a 1.2 file without it still loads. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/model_file.h"
+#include "model/cv.h"
+#include "model/model_impl.h"
+#include "model/standardize.h"
+#include "testutil.h"
+#include "tree/tree.h"
+
+static bfcr_data *blobs(bfcr_ctx *ctx, int64_t n, int d, int k, double noise, uint64_t seed) {
+  bfcr_synth_params sp;
+  bfcr_synth_params_init(&sp);
+  sp.n = n;
+  sp.d = d;
+  sp.clusters = k;
+  sp.noise = noise;
+  sp.seed = seed;
+  double *X = malloc(n * d * sizeof *X), *y = malloc(n * sizeof *y);
+  int64_t *lab = malloc(n * sizeof *lab);
+  cr_assert_eq(bfcr_synth_rows(&sp, 0, n, X, y, lab), BFCR_OK);
+  bfcr_data *data = NULL;
+  cr_assert_eq(bfcr_data_from_arrays(ctx, n, d, X, y, NULL, &data), BFCR_OK);
+  free(X);
+  free(y);
+  free(lab);
+  return data;
+}
+
+static bfcr_model *fit(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_fit_params *p) {
+  bfcr_model *m = NULL;
+  cr_assert_eq(bfcr_fit(ctx, data, p, &m), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
+  return m;
+}
+
+static double *predict(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data) {
+  double *yh = malloc(bfcr_data_local_rows(data) * sizeof *yh);
+  cr_assert_eq(bfcr_predict(ctx, m, data, yh), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
+  return yh;
+}
+
+Test(shrink, lambda_zero_is_hard_routing_bit_for_bit) {
+  bfcr_ctx *ctx = tu_ctx();
+  bfcr_data *data = blobs(ctx, 1500, 3, 6, 0.3, 5);
+  bfcr_fit_params p;
+  bfcr_fit_params_init(&p);
+  bfcr_model *m = fit(ctx, data, &p);
+  int L = bfcr_model_num_levels(m);
+  double lam = -1, g0 = -1;
+  int ng = bfcr_model_shrink(m, &lam, 0, 0, &g0, NULL);
+  cr_assert(ng >= 2 && g0 == 0.0, "%d grid points, first %g", ng, g0);
+  /* The hard-routing row of the shrinkage table is the level table, bit for bit. */
+  for (int l = 1; l < L; l++) {
+    double a, b;
+    bfcr_model_cv(m, l, &a, NULL, NULL);
+    bfcr_model_shrink(m, NULL, 0, l, NULL, &b);
+    cr_assert(memcmp(&a, &b, sizeof a) == 0, "level %d: %.17g vs %.17g", l, a, b);
+  }
+  /* The choice never has a higher CV error than hard routing at the one-SE level. */
+  int ch = bfcr_model_chosen_level(m);
+  double rc = NAN, rh = NAN;
+  for (int g = 0; g < ng; g++) {
+    double gl, r;
+    bfcr_model_shrink(m, NULL, g, ch, &gl, &r);
+    if (gl == lam) rc = r;
+  }
+  bfcr_fit_params off = p;
+  off.shrink = 0.0;
+  bfcr_model *h = fit(ctx, data, &off);
+  bfcr_model_cv(h, bfcr_model_chosen_level(h), &rh, NULL, NULL);
+  cr_assert(rc <= rh, "chosen CV RMSE %.17g, hard routing %.17g", rc, rh);
+  cr_assert_eq(bfcr_model_shrink(h, &lam, 0, 0, NULL, NULL), 0);
+  cr_assert_eq(lam, 0.0);
+  /* A fixed level with lambda 0 and the same level chosen with off: the same models. */
+  p.level = 2;
+  p.shrink = 0.0;
+  bfcr_model *a = fit(ctx, data, &p);
+  off.level = 2;
+  bfcr_model *b = fit(ctx, data, &off);
+  cr_assert_eq(a->k, b->k);
+  cr_assert(memcmp(a->w, b->w, a->k * a->d * sizeof(double)) == 0);
+  bfcr_model_destroy(&m);
+  bfcr_model_destroy(&h);
+  bfcr_model_destroy(&a);
+  bfcr_model_destroy(&b);
+  bfcr_data_destroy(&data);
+  tu_ctx_free(&ctx);
+}
+
+Test(shrink, huge_lambda_is_the_global_model) {
+  bfcr_ctx *ctx = tu_ctx();
+  bfcr_data *data = blobs(ctx, 800, 3, 5, 0.3, 9);
+  bfcr_fit_params p;
+  bfcr_fit_params_init(&p);
+  p.level = 1;
+  p.shrink = 1e300;
+  bfcr_model *m = fit(ctx, data, &p);
+  cr_assert(m->k > 1 && m->shrink_lambda == 1e300 && m->guard_w);
+  /* The guard keeps the same fit's top-level model: every cluster's model is it. */
+  for (int64_t c = 0; c < m->k; c++) {
+    cr_assert(memcmp(m->w + c * m->d, m->guard_w, m->d * sizeof(double)) == 0, "cluster %lld",
+              (long long)c);
+    cr_assert(m->cm[c].intercept == m->guard_b);
+  }
+  /* And predicts as a fit of the global model alone (whose sums run in another order). */
+  bfcr_model_destroy(&m);
+  p.guard_margin = -1; /* the guard clips to each cluster's own target range */
+  m = fit(ctx, data, &p);
+  p.level = -1;
+  p.shrink = 0;
+  bfcr_model *g = fit(ctx, data, &p);
+  cr_assert_eq(g->k, 1);
+  double *a = predict(ctx, m, data), *b = predict(ctx, g, data);
+  for (int64_t i = 0; i < bfcr_data_local_rows(data); i++)
+    cr_assert(fabs(a[i] - b[i]) <= 1e-9 * (1 + fabs(b[i])), "row %lld: %.17g vs %.17g",
+              (long long)i, a[i], b[i]);
+  p.shrink = 1e300;
+  /* In the CV: every level at that lambda scores as the top level with hard routing. */
+  p.level = 0;
+  bfcr_model *cv = fit(ctx, data, &p);
+  int L = bfcr_model_num_levels(cv);
+  double top;
+  bfcr_model_cv(cv, L - 1, &top, NULL, NULL);
+  cr_assert_eq(bfcr_model_shrink(cv, NULL, 0, 0, NULL, NULL), 2);
+  for (int l = 1; l < L; l++) {
+    double r;
+    bfcr_model_shrink(cv, NULL, 1, l, NULL, &r);
+    cr_assert(memcmp(&r, &top, sizeof r) == 0, "level %d: %.17g vs %.17g", l, r, top);
+  }
+  free(a);
+  free(b);
+  bfcr_model_destroy(&g);
+  bfcr_model_destroy(&m);
+  bfcr_model_destroy(&cv);
+  bfcr_data_destroy(&data);
+  tu_ctx_free(&ctx);
+}
+
+/* The CV table from scratch: tree on the standardized rows, fold models by refits
+ * (bfcr_cv_node_models, checked against rows in test_cv), routing by brute force. */
+Test(shrink, cv_table_matches_a_direct_computation) {
+  bfcr_ctx *ctx = tu_ctx();
+  int64_t n = 90;
+  int d = 2, K = 5;
+  bfcr_data *data = blobs(ctx, n, d, 3, 0.4, 21);
+  bfcr_fit_params p;
+  bfcr_fit_params_init(&p);
+  p.guard_margin = -1;
+  p.lambda_mode = BFCR_LAMBDA_FIXED;
+  p.lambda = 0.5;
+  p.min_cluster_size = 4;
+  bfcr_model *m = fit(ctx, data, &p);
+  const double *X = bfcr_data_X(data), *y = bfcr_data_y(data);
+  double *Z = malloc(n * d * sizeof *Z);
+  bfcr_standardize_apply(X, n, d, m->mean, m->scale, Z, 1);
+  bfcr_tree *t = NULL;
+  cr_assert_eq(bfcr_tree_build_z(ctx, Z, y, n, 0, n, d, 64, &t), BFCR_OK);
+  int T = t->nlevels - 1;
+  cr_assert_eq(t->nlevels, m->nlevels);
+  cr_assert(T >= 2);
+  int *fold = malloc(n * sizeof *fold);
+  int64_t *w2 = malloc(2 * n * sizeof *w2), *nn = malloc(n * sizeof *nn);
+  bfcr_cv_folds(p.seed, n, K, fold, w2);
+  double **fm = calloc(T + 1, sizeof *fm);
+  for (int l = T; l >= 1; l--) {
+    fm[l] = malloc(t->lv[l].m * K * (d + 3) * sizeof(double));
+    for (int64_t c = 0; c < t->lv[l].m; c++)
+      cr_assert_eq(bfcr_cv_node_models(ctx, t, l, c, Z, y, fold, K, 4, 0.5,
+                                       l < T ? fm[l + 1] + t->lv[l].parent[c] * K * (d + 3) : NULL,
+                                       fm[l] + c * K * (d + 3)),
+                   BFCR_OK);
+  }
+  for (int64_t i = 0; i < n; i++) { /* nearest row outside the fold, ties to the smaller */
+    double best = INFINITY;
+    for (int64_t j = 0; j < n; j++) {
+      if (fold[j] == fold[i]) continue;
+      double s = 0;
+      for (int q = 0; q < d; q++)
+        s += (Z[i * d + q] - Z[j * d + q]) * (Z[i * d + q] - Z[j * d + q]);
+      if (s < best) {
+        best = s;
+        nn[i] = j;
+      }
+    }
+  }
+  int ng = bfcr_model_shrink(m, NULL, 0, 0, NULL, NULL);
+  cr_assert(ng >= 3);
+  for (int g = 0; g < ng; g++) {
+    double lam;
+    bfcr_model_shrink(m, NULL, g, 0, &lam, NULL);
+    for (int L = 1; L <= T; L++) {
+      double sse = 0;
+      for (int64_t i = 0; i < n; i++) {
+        int k = fold[i];
+        int64_t path[64];
+        path[1] = t->lv[0].parent[nn[i]];
+        for (int l = 1; l < T; l++) path[l + 1] = t->lv[l].parent[path[l]];
+        double P[64];
+        for (int l = 1; l <= T; l++) {
+          const double *o = fm[l] + (path[l] * K + k) * (d + 3);
+          P[l] = o[d];
+          for (int q = 0; q < d; q++) P[l] += o[q] * Z[i * d + q];
+        }
+        double f = P[T];
+        for (int l = T - 1; l >= L; l--) {
+          double N = 0; /* the parent's training rows outside fold k */
+          for (int64_t r = t->lv[l + 1].start[path[l + 1]]; r < t->lv[l + 1].start[path[l + 1] + 1];
+               r++)
+            N += fold[t->order[r]] != k;
+          f += (P[l] - P[l + 1]) * (lam == 0 ? 1.0 : 1.0 / (1.0 + lam / N));
+        }
+        sse += (y[i] - f) * (y[i] - f);
+      }
+      double want = sqrt(sse / n), got;
+      bfcr_model_shrink(m, NULL, g, L, NULL, &got);
+      cr_assert(fabs(got - want) <= 1e-9 * want, "lambda %g level %d: %.17g vs %.17g", lam, L, got,
+                want);
+    }
+  }
+  for (int l = 1; l <= T; l++) free(fm[l]);
+  free(fm);
+  free(fold);
+  free(w2);
+  free(nn);
+  free(Z);
+  bfcr_tree_free(t);
+  bfcr_model_destroy(&m);
+  bfcr_data_destroy(&data);
+  tu_ctx_free(&ctx);
+}
+
+static void set_minor_and_crc(unsigned char *b, size_t n, unsigned minor) {
+  b[18] = (unsigned char)minor;
+  b[19] = 0;
+  uint64_t c = bfcr_crc64(0, b, n - 8);
+  for (int i = 0; i < 8; i++) b[n - 8 + i] = (unsigned char)(c >> (8 * i));
+}
+
+Test(shrink, model_file_round_trip_and_older_files) {
+  bfcr_ctx *ctx = tu_ctx();
+  bfcr_data *data = blobs(ctx, 600, 3, 5, 0.3, 4);
+  bfcr_fit_params p;
+  bfcr_fit_params_init(&p);
+  p.shrink = 16;
+  bfcr_model *m = fit(ctx, data, &p), *back = NULL;
+  cr_assert(m->shrink_ng == 2);
+  unsigned char *b = NULL, *b2 = NULL;
+  size_t n = 0, n2 = 0;
+  cr_assert_eq(bfcr_model_encode(ctx, m, &b, &n), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
+  cr_assert_eq(b[18], 3);
+  cr_assert_eq(bfcr_model_decode(ctx, "m", b, n, &back), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
+  cr_assert(back->shrink_lambda == m->shrink_lambda && back->params.shrink == 16);
+  cr_assert(back->shrink_ng == 2 &&
+            memcmp(back->shrink_rmse, m->shrink_rmse, 2 * m->nlevels * sizeof(double)) == 0);
+  cr_assert_eq(bfcr_model_encode(ctx, back, &b2, &n2), BFCR_OK);
+  cr_assert(n2 == n && memcmp(b, b2, n) == 0);
+  double *a = predict(ctx, m, data), *c = predict(ctx, back, data);
+  cr_assert(memcmp(a, c, bfcr_data_local_rows(data) * sizeof *a) == 0);
+  free(a);
+  free(c);
+  free(b);
+  free(b2);
+  bfcr_model_destroy(&back);
+  /* A model without shrinkage written as format 1.2 (no SHRK): loads, hard routing. */
+  p.shrink = 0;
+  bfcr_model *h = fit(ctx, data, &p);
+  cr_assert_eq(bfcr_model_encode(ctx, h, &b, &n), BFCR_OK);
+  set_minor_and_crc(b, n, 2);
+  cr_assert_eq(bfcr_model_decode(ctx, "old.bfcr", b, n, &back), BFCR_OK, "%s",
+               bfcr_ctx_errmsg(ctx));
+  cr_assert(back->shrink_lambda == 0 && back->params.shrink == 0 && !back->shrink_grid);
+  a = predict(ctx, h, data);
+  c = predict(ctx, back, data);
+  cr_assert(memcmp(a, c, bfcr_data_local_rows(data) * sizeof *a) == 0);
+  free(a);
+  free(c);
+  free(b);
+  bfcr_model_destroy(&back);
+  bfcr_model_destroy(&h);
+  bfcr_model_destroy(&m);
+  bfcr_data_destroy(&data);
+  tu_ctx_free(&ctx);
+}
