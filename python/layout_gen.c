@@ -39,6 +39,7 @@ int main(int argc, char **argv) {
   FIELD(bfcr_fit_params, guard_margin, "d");
   FIELD(bfcr_fit_params, select, ICODE(bfcr_fit_params, select));
   FIELD(bfcr_fit_params, folds, ICODE(bfcr_fit_params, folds));
+  FIELD(bfcr_fit_params, shrink, "d");
   fprintf(out, "}\nTREE_PARAMS_SIZE = %zu\nTREE_PARAMS = {\n", sizeof(bfcr_tree_params));
   FIELD(bfcr_tree_params, standardize, ICODE(bfcr_tree_params, standardize));
   FIELD(bfcr_tree_params, max_levels, ICODE(bfcr_tree_params, max_levels));

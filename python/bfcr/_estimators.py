@@ -47,6 +47,7 @@ _PARAM_FIELDS = {
     "guard_margin": "guard_margin",
     "select": "select",
     "folds": "folds",
+    "shrink": "shrink",
 }
 
 
@@ -134,7 +135,8 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
                  max_levels=_default("tree.max_levels"), nn=_default("tree.nn_method"),
                  all_metrics=bool(_default("all_metrics")),
                  guard_margin=_default("guard_margin"), select=_default("select"),
-                 folds=_default("folds"), threads=None, comm=None):
+                 folds=_default("folds"), shrink=_default("shrink"), threads=None,
+                 comm=None):
         self.criterion = criterion
         self.level = level
         self.regressor = regressor
@@ -156,6 +158,7 @@ class BFCRegressor(RegressorMixin, BaseEstimator):
         self.guard_margin = guard_margin
         self.select = select
         self.folds = folds
+        self.shrink = shrink
         self.threads = threads
         self.comm = comm
 
