@@ -10,7 +10,7 @@
  * training part in that fold, and guarded as predict guards (the target range of the
  * level-L node's training part, the global fold model). lambda = 0 takes P_L itself, so
  * its scores are bit for bit the hard routing scores of cv.c. Cost: O(n T d) for the
- * path predictions, O(n T G) for G grid points; memory O(T G + chunk T).
+ * path predictions, O(n T G) for G grid points; memory O(chunk G T) (8192 rows).
  *
  * Choice: the candidate of lowest CV MSE over lambda > 0 and levels below the top
  * replaces hard routing at the level chosen by the one-standard-error rule only when its
@@ -26,12 +26,16 @@
 
 #include "model/shrink.h"
 
-#define CHUNK 4096
+#define CHUNK 8192
+#define BFCR_SHRINK_MAXT 128 /* levels (the tree has at most 64 + 1) */
 #define CVW(d) ((int64_t)(d) + 3)
 
-void bfcr_cv_sum_rows(const double *v, int64_t n_rows, int ncol, double *out) {
+void bfcr_cv_sum_rows(const double *restrict v, int64_t n_rows, int ncol, int64_t ld,
+                      double *restrict out) {
+  /* Each column's sum is one chain in row order (vectorized across columns, never
+   * reassociated within one). */
   for (int64_t i = 0; i < n_rows; i++)
-    for (int c = 0; c < ncol; c++) out[c] += v[i * ncol + c];
+    for (int c = 0; c < ncol; c++) out[c] += v[i * ld + c];
 }
 
 static double lin(const double *o, const double *z, int d) {
@@ -40,26 +44,16 @@ static double lin(const double *o, const double *z, int d) {
   return s;
 }
 
-/* The guard of predict (guard.c) on a fold: range of the node's training part, global
- * fold model's value g. Same operations as cv.c's fold_pred. */
-static double guarded(double s, const double *o, int d, double g, double margin) {
-  if (margin < 0) return s;
-  double lo = o[d + 1], hi = o[d + 2], pad = margin * (hi - lo);
-  lo -= pad;
-  hi += pad;
-  if (isnan(s) || (s >= lo && s <= hi)) return s;
-  return g < lo ? lo : g > hi ? hi : g;
-}
-
 bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm, int K,
                            int64_t n_local, int64_t n_global, const double *Z, const double *Y,
                            const int *fold, const int64_t *own1, const int64_t *route1,
                            const bfcr_fit_params *p, bfcr_model *m) {
   bfcr_status st = BFCR_OK;
   int d = t->d, T = t->nlevels - 1, G = 0;
-  double grid[16], *acc = NULL, *P = NULL, *E = NULL, **part = NULL;
-  int64_t **cnt = NULL, *node = NULL;
-  if (p->shrink == 0.0 || bfcr_is_kernel_regressor(p->regressor) || T < 2 || n_global < 1)
+  double grid[16], *acc = NULL, *E = NULL, **part = NULL;
+  int64_t **cnt = NULL;
+  if (p->shrink == 0.0 || bfcr_is_kernel_regressor(p->regressor) || T < 2 || n_global < 1 ||
+      T > BFCR_SHRINK_MAXT)
     return BFCR_OK;
   grid[G++] = 0.0;
   if (p->shrink > 0.0)
@@ -88,42 +82,49 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm,
       for (int k = 0; k < K; k++) part[l][c * K + k] = (double)(tot - cnt[l][c * K + k]);
     }
   BFCR_CALLOC(ctx, acc, (int64_t)G * T);
-  BFCR_ALLOC(ctx, P, (int64_t)CHUNK * T);
-  BFCR_ALLOC(ctx, E, (int64_t)CHUNK * T);
-  BFCR_ALLOC(ctx, node, (int64_t)CHUNK * T);
+  /* One parallel region per chunk (few barriers: on a loaded machine each one can cost a
+   * time slice); each row computes its path predictions, its parents' training rows in
+   * its fold and its guard intervals once, then every candidate's squared error into E
+   * (column g T + L - 1); the column sums then run in row order. */
+  BFCR_ALLOC(ctx, E, (int64_t)CHUNK * G * T);
+  const double margin = p->guard_margin;
   for (int64_t i0 = 0; i0 < n_local; i0 += CHUNK) {
     int64_t nb = n_local - i0 < CHUNK ? n_local - i0 : CHUNK;
-    /* Path nodes and raw path predictions of the chunk's rows (column l - 1). */
-#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
-    for (int64_t r = 0; r < nb; r++) {
-      int64_t i = i0 + r, c = route1[i];
-      int k = fold[i];
-      for (int l = 1; l <= T; l++) {
-        node[r * T + l - 1] = c;
-        P[r * T + l - 1] = lin(fm[l] + (c * K + k) * CVW(d), Z + i * d, d);
-        if (l < T) c = t->lv[l].parent[c];
-      }
-    }
-    for (int g = 0; g < G; g++) {
-      double lam = grid[g], margin = p->guard_margin;
-#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+#pragma omp parallel num_threads(ctx->nthreads)
+    {
+#pragma omp for schedule(static)
       for (int64_t r = 0; r < nb; r++) {
-        int64_t i = i0 + r;
+        double pr[BFCR_SHRINK_MAXT], np[BFCR_SHRINK_MAXT], lo[BFCR_SHRINK_MAXT],
+            hi[BFCR_SHRINK_MAXT];
+        int64_t i = i0 + r, c = route1[i];
         int k = fold[i];
-        const double *pr = P + r * T;
-        const int64_t *nd = node + r * T;
-        double gl = pr[T - 1], f = gl, *e = E + r * T;
-        for (int l = T; l >= 1; l--) {
-          if (l < T) {
-            double s = bfcr_shrink_factor(lam, part[l + 1][nd[l] * K + k]);
-            f += (pr[l - 1] - pr[l]) * s;
+        for (int l = 1; l <= T; l++) {
+          const double *o = fm[l] + (c * K + k) * CVW(d);
+          pr[l - 1] = lin(o, Z + i * d, d);
+          /* guard.c's interval (as cv.c's fold_pred): the range widened by margin x width */
+          double a = o[d + 1], b = o[d + 2], pad = margin * (b - a);
+          lo[l - 1] = a - pad;
+          hi[l - 1] = b + pad;
+          if (l < T) c = t->lv[l].parent[c];
+          np[l - 1] = l < T ? part[l + 1][c * K + k] : 0.0; /* the level-l node's parent */
+        }
+        double gl = pr[T - 1], yi = Y[i];
+        for (int g = 0; g < G; g++) {
+          double lam = grid[g], f = gl, *e = E + (r * G + g) * T;
+          for (int l = T; l >= 1; l--) {
+            if (l < T) f += (pr[l - 1] - pr[l]) * bfcr_shrink_factor(lam, np[l - 1]);
+            double v = lam == 0.0 ? pr[l - 1] : f; /* hard routing: P_L itself */
+            if (margin >= 0 && !isnan(v) && !(v >= lo[l - 1] && v <= hi[l - 1]))
+              v = gl < lo[l - 1] ? lo[l - 1] : gl > hi[l - 1] ? hi[l - 1] : gl;
+            double err = yi - v;
+            e[l - 1] = err * err;
           }
-          double v = lam == 0.0 ? pr[l - 1] : f; /* hard routing: P_L itself */
-          double err = Y[i] - guarded(v, fm[l] + (nd[l - 1] * K + k) * CVW(d), d, gl, margin);
-          e[l - 1] = err * err;
         }
       }
-      bfcr_cv_sum_rows(E, nb, T, acc + (int64_t)g * T);
+      /* Column sums: one block of candidates per thread, each in row order. */
+#pragma omp for schedule(static)
+      for (int g = 0; g < G; g++)
+        bfcr_cv_sum_rows(E + (int64_t)g * T, nb, T, (int64_t)G * T, acc + (int64_t)g * T);
     }
   }
   /* Table (RMSE) and choice; the MSEs compare exactly as cv.c's. */
@@ -166,8 +167,6 @@ cleanup:
   free(cnt);
   free(part);
   free(acc);
-  free(P);
   free(E);
-  free(node);
   return st;
 }

@@ -5,11 +5,13 @@
 #include "model/model_impl.h"
 #include "tree/tree.h"
 
-/* out[c] += sum of v[i * ncol + c] over rows i = 0..n_rows-1, in row order. Every sum over
- * rows of the cross-validation of shrinkage goes through this function (called on
- * consecutive chunks of rows, in order): a distributed version must make it canonical
- * across ranks (the same bits for any rank count). Local. */
-void bfcr_cv_sum_rows(const double *v, int64_t n_rows, int ncol, double *out);
+/* out[c] += sum of v[i * ld + c] over rows i = 0..n_rows-1, c = 0..ncol-1, in row order.
+ * Every sum over rows of the cross-validation of shrinkage goes through this function
+ * (on consecutive chunks of rows, in order; columns may be split between threads): a
+ * distributed version must make it canonical across ranks (the same bits for any rank
+ * count). Local. */
+void bfcr_cv_sum_rows(const double *restrict v, int64_t n_rows, int ncol, int64_t ld,
+                      double *restrict out);
 
 /* Score hierarchical shrinkage candidates (lambda, level) by the same K-fold CV as the
  * levels (cv.c) and keep the best when it beats hard routing at the chosen level.

@@ -11,7 +11,7 @@
 static inline double bfcr_shrink_factor(double lambda, double N) {
   if (lambda == 0.0) return 1.0;
   if (!(N > 0.0)) return 0.0;
-  return 1.0 / (1.0 + lambda / N);
+  return N / (N + lambda); /* = 1 / (1 + lambda / N), one division */
 }
 
 /* Replace the chosen level's models in m (m->w, m->cm[].intercept; lf fitted on levels
