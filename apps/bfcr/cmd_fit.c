@@ -455,17 +455,18 @@ int cmd_fit(app *a, int argc, char **argv) {
     int folds = bfcr_model_cv(model, 0, NULL, NULL, NULL);
     if (folds > 0) {
       print_cv_table(stdout, model, nlevels, r.chosen);
-      printf(
-          "\nchosen level: %d (by %d-fold cross-validation, one-standard-error rule), %lld "
-          "clusters\n",
-          r.chosen, folds, (long long)r.clusters);
       double shl = 0.0;
       bfcr_model_shrink(model, &shl, 0, 0, NULL, NULL);
       if (shl > 0)
         printf(
-            "hierarchical shrinkage toward the ancestors' models, lambda %g (lower CV RMSE "
-            "than hard routing)\n",
-            shl);
+            "\nchosen level: %d (by %d-fold cross-validation, with hierarchical shrinkage "
+            "toward the ancestors' models, lambda %g), %lld clusters\n",
+            r.chosen, folds, shl, (long long)r.clusters);
+      else
+        printf(
+            "\nchosen level: %d (by %d-fold cross-validation, one-standard-error rule), %lld "
+            "clusters\n",
+            r.chosen, folds, (long long)r.clusters);
     } else if (fp.level == 0)
       printf("\nchosen level: %d (by %s), %lld clusters\n", r.chosen,
              app_choice_name(app_criteria, crit), (long long)r.clusters);
