@@ -10,7 +10,7 @@
  * training part in that fold, and guarded as predict guards (the target range of the
  * level-L node's training part, the global fold model). lambda = 0 takes P_L itself, so
  * its scores are bit for bit the hard routing scores of cv.c. Cost: O(n T d) for the
- * path predictions, O(n T G) for G grid points; memory O(chunk G T) (8192 rows).
+ * path predictions, O(n T G) for G grid points; memory 32 MiB of squared errors at most.
  *
  * Choice: the candidate of lowest CV MSE over lambda > 0 and levels below the top
  * replaces hard routing at the level chosen by the one-standard-error rule only when its
@@ -26,7 +26,9 @@
 
 #include "model/shrink.h"
 
-#define CHUNK 8192
+/* Squared errors buffered per chunk of rows: 2^22 doubles (32 MiB), so few chunks (and
+ * OpenMP barriers, which cost a time slice each on an oversubscribed machine). */
+#define EBUF ((int64_t)1 << 22)
 #define BFCR_SHRINK_MAXT 128 /* levels (the tree has at most 64 + 1) */
 #define CVW(d) ((int64_t)(d) + 3)
 
@@ -86,10 +88,13 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm,
    * time slice); each row computes its path predictions, its parents' training rows in
    * its fold and its guard intervals once, then every candidate's squared error into E
    * (column g T + L - 1); the column sums then run in row order. */
-  BFCR_ALLOC(ctx, E, (int64_t)CHUNK * G * T);
+  int64_t chunk = EBUF / ((int64_t)G * T);
+  if (chunk < 64) chunk = 64;
+  if (chunk > n_local) chunk = n_local > 0 ? n_local : 1;
+  BFCR_ALLOC(ctx, E, chunk * G * T);
   const double margin = p->guard_margin;
-  for (int64_t i0 = 0; i0 < n_local; i0 += CHUNK) {
-    int64_t nb = n_local - i0 < CHUNK ? n_local - i0 : CHUNK;
+  for (int64_t i0 = 0; i0 < n_local; i0 += chunk) {
+    int64_t nb = n_local - i0 < chunk ? n_local - i0 : chunk;
 #pragma omp parallel num_threads(ctx->nthreads)
     {
 #pragma omp for schedule(static)
