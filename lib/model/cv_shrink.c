@@ -9,8 +9,11 @@
  * summed from the top down as shrink.c sums the coefficients, with N_k the parent's
  * training part in that fold, and guarded as predict guards (the target range of the
  * level-L node's training part, the global fold model). lambda = 0 takes P_L itself, so
- * its scores are bit for bit the hard routing scores of cv.c. Cost: O(n T d) for the
- * path predictions, O(n T G) for G grid points; memory 32 MiB of squared errors at most.
+ * its squared errors are those of cv.c's hard routing. Every candidate's sum is exact
+ * (lib/par/xsum.h): each thread adds its rows, the ranks add their accumulators, one
+ * rounding; the same bits for any thread or rank split. Cost: O(n T d) for the path
+ * predictions, O(n T G) exact additions for G grid points; memory O(G T) accumulators
+ * per thread.
  *
  * Choice: the candidate of lowest CV MSE over lambda > 0 and levels below the top
  * replaces hard routing at the level chosen by the one-standard-error rule only when its
@@ -24,21 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/shrink.h"
+#include <mpi.h>
+#include <omp.h>
 
-/* Squared errors buffered per chunk of rows: 2^22 doubles (32 MiB), so few chunks (and
- * OpenMP barriers, which cost a time slice each on an oversubscribed machine). */
-#define EBUF ((int64_t)1 << 22)
+#include "model/shrink.h"
+#include "par/xsum.h"
+
 #define BFCR_SHRINK_MAXT 128 /* levels (the tree has at most 64 + 1) */
 #define CVW(d) ((int64_t)(d) + 3)
-
-void bfcr_cv_sum_rows(const double *restrict v, int64_t n_rows, int ncol, int64_t ld,
-                      double *restrict out) {
-  /* Each column's sum is one chain in row order (vectorized across columns, never
-   * reassociated within one). */
-  for (int64_t i = 0; i < n_rows; i++)
-    for (int c = 0; c < ncol; c++) out[c] += v[i * ld + c];
-}
 
 static double lin(const double *o, const double *z, int d) {
   double s = o[d];
@@ -48,11 +44,12 @@ static double lin(const double *o, const double *z, int d) {
 
 bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm, int K,
                            int64_t n_local, int64_t n_global, const double *Z, const double *Y,
-                           const int *fold, const int64_t *own1, const int64_t *route1,
+                           const int *fold, const int64_t *own1, const int64_t *route1, int dist,
                            const bfcr_fit_params *p, bfcr_model *m) {
   bfcr_status st = BFCR_OK;
   int d = t->d, T = t->nlevels - 1, G = 0;
-  double grid[16], *acc = NULL, *E = NULL, **part = NULL;
+  double grid[16], *acc = NULL, **part = NULL;
+  bfcr_xsum *xs = NULL;
   int64_t **cnt = NULL;
   if (p->shrink == 0.0 || bfcr_is_kernel_regressor(p->regressor) || T < 2 || n_global < 1 ||
       T > BFCR_SHRINK_MAXT)
@@ -64,12 +61,21 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm,
     for (double v = 1.0; v <= (double)n_global && G < 16; v *= 4.0) grid[G++] = v;
   /* Rows of each node in each fold (integer sums: exact, canonical for any rank count),
    * then the training part of fold k: part[l][c K + k] = total - fold k's rows. */
-  BFCR_CALLOC(ctx, cnt, T + 1);
-  BFCR_CALLOC(ctx, part, T + 1);
-  for (int l = 1; l <= T; l++) {
-    BFCR_CALLOC(ctx, cnt[l], t->lv[l].m * K);
-    BFCR_ALLOC(ctx, part[l], t->lv[l].m * K);
+  const int nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
+  const int64_t NC = (int64_t)G * T;
+  cnt = bfcr_calloc(ctx, (size_t)T + 1, sizeof *cnt);
+  part = bfcr_calloc(ctx, (size_t)T + 1, sizeof *part);
+  xs = bfcr_malloc(ctx, (size_t)(NC * nt), sizeof *xs);
+  acc = bfcr_malloc(ctx, (size_t)NC, sizeof *acc);
+  int ok = cnt && part && xs && acc;
+  for (int l = 1; ok && l <= T; l++) {
+    cnt[l] = bfcr_calloc(ctx, (size_t)(t->lv[l].m * K), sizeof *cnt[l]);
+    part[l] = bfcr_malloc(ctx, (size_t)(t->lv[l].m * K), sizeof *part[l]);
+    ok = cnt[l] && part[l];
   }
+  if (!ok) st = bfcr_err(ctx, BFCR_ERR_NOMEM, "shrinkage CV: out of memory");
+  if (dist) st = bfcr_agree(ctx, st); /* before the first collective step */
+  if (st != BFCR_OK) goto cleanup;
   for (int64_t i = 0; i < n_local; i++) {
     int64_t c = own1[i];
     for (int l = 1; l <= T; l++) {
@@ -77,62 +83,64 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm,
       if (l < T) c = t->lv[l].parent[c];
     }
   }
+  if (dist) { /* integer sums: exact, the same for any split of the rows */
+    for (int l = 1; l <= T && ok; l++)
+      for (int64_t o = 0, len = t->lv[l].m * K; o < len && ok; o += INT32_MAX / 2) {
+        int c = (int)(len - o < INT32_MAX / 2 ? len - o : INT32_MAX / 2);
+        ok = MPI_Allreduce(MPI_IN_PLACE, cnt[l] + o, c, MPI_INT64_T, MPI_SUM, ctx->comm) ==
+             MPI_SUCCESS;
+      }
+    BFCR_CHECK(ctx, ok, BFCR_ERR_MPI, "shrinkage CV: MPI_Allreduce of the fold counts failed");
+  }
   for (int l = 1; l <= T; l++)
     for (int64_t c = 0; c < t->lv[l].m; c++) {
       int64_t tot = 0;
       for (int k = 0; k < K; k++) tot += cnt[l][c * K + k];
       for (int k = 0; k < K; k++) part[l][c * K + k] = (double)(tot - cnt[l][c * K + k]);
     }
-  BFCR_CALLOC(ctx, acc, (int64_t)G * T);
-  /* One parallel region per chunk (few barriers: on a loaded machine each one can cost a
-   * time slice); each row computes its path predictions, its parents' training rows in
-   * its fold and its guard intervals once, then every candidate's squared error into E
-   * (column g T + L - 1); the column sums then run in row order. */
-  int64_t chunk = EBUF / ((int64_t)G * T);
-  if (chunk < 64) chunk = 64;
-  if (chunk > n_local) chunk = n_local > 0 ? n_local : 1;
-  BFCR_ALLOC(ctx, E, chunk * G * T);
+  /* Exact sums (lib/par/xsum.h): every thread adds its rows' squared errors into its own
+   * accumulators, the threads' and then the ranks' accumulators are added, and one
+   * rounding gives each candidate's sum: the same bits for any thread or rank count. */
+  for (int64_t j = 0; j < NC * nt; j++) bfcr_xsum_init(&xs[j]);
   const double margin = p->guard_margin;
-  for (int64_t i0 = 0; i0 < n_local; i0 += chunk) {
-    int64_t nb = n_local - i0 < chunk ? n_local - i0 : chunk;
-#pragma omp parallel num_threads(ctx->nthreads)
-    {
+#pragma omp parallel num_threads(nt)
+  {
+    bfcr_xsum *mine = xs + NC * omp_get_thread_num();
 #pragma omp for schedule(static)
-      for (int64_t r = 0; r < nb; r++) {
-        double pr[BFCR_SHRINK_MAXT], np[BFCR_SHRINK_MAXT], lo[BFCR_SHRINK_MAXT],
-            hi[BFCR_SHRINK_MAXT];
-        int64_t i = i0 + r, c = route1[i];
-        int k = fold[i];
-        for (int l = 1; l <= T; l++) {
-          const double *o = fm[l] + (c * K + k) * CVW(d);
-          pr[l - 1] = lin(o, Z + i * d, d);
-          /* guard.c's interval (as cv.c's fold_pred): the range widened by margin x width */
-          double a = o[d + 1], b = o[d + 2], pad = margin * (b - a);
-          lo[l - 1] = a - pad;
-          hi[l - 1] = b + pad;
-          if (l < T) c = t->lv[l].parent[c];
-          np[l - 1] = l < T ? part[l + 1][c * K + k] : 0.0; /* the level-l node's parent */
-        }
-        double gl = pr[T - 1], yi = Y[i];
-        for (int g = 0; g < G; g++) {
-          double lam = grid[g], f = gl, *e = E + (r * G + g) * T;
-          for (int l = T; l >= 1; l--) {
-            if (l < T) f += (pr[l - 1] - pr[l]) * bfcr_shrink_factor(lam, np[l - 1]);
-            double v = lam == 0.0 ? pr[l - 1] : f; /* hard routing: P_L itself */
-            if (margin >= 0 && !isnan(v) && !(v >= lo[l - 1] && v <= hi[l - 1]))
-              v = gl < lo[l - 1] ? lo[l - 1] : gl > hi[l - 1] ? hi[l - 1] : gl;
-            double err = yi - v;
-            e[l - 1] = err * err;
-          }
+    for (int64_t i = 0; i < n_local; i++) {
+      double pr[BFCR_SHRINK_MAXT], np[BFCR_SHRINK_MAXT], lo[BFCR_SHRINK_MAXT], hi[BFCR_SHRINK_MAXT];
+      int64_t c = route1[i];
+      int k = fold[i];
+      for (int l = 1; l <= T; l++) {
+        const double *o = fm[l] + (c * K + k) * CVW(d);
+        pr[l - 1] = lin(o, Z + i * d, d);
+        /* guard.c's interval (as cv.c's fold_pred): the range widened by margin x width */
+        double a = o[d + 1], b = o[d + 2], pad = margin * (b - a);
+        lo[l - 1] = a - pad;
+        hi[l - 1] = b + pad;
+        if (l < T) c = t->lv[l].parent[c];
+        np[l - 1] = l < T ? part[l + 1][c * K + k] : 0.0; /* the level-l node's parent */
+      }
+      double gl = pr[T - 1], yi = Y[i];
+      for (int g = 0; g < G; g++) {
+        double lam = grid[g], f = gl;
+        for (int l = T; l >= 1; l--) {
+          if (l < T) f += (pr[l - 1] - pr[l]) * bfcr_shrink_factor(lam, np[l - 1]);
+          double v = lam == 0.0 ? pr[l - 1] : f; /* hard routing: P_L itself */
+          if (margin >= 0 && !isnan(v) && !(v >= lo[l - 1] && v <= hi[l - 1]))
+            v = gl < lo[l - 1] ? lo[l - 1] : gl > hi[l - 1] ? hi[l - 1] : gl;
+          double err = yi - v;
+          bfcr_xsum_add(&mine[g * T + l - 1], err * err);
         }
       }
-      /* Column sums: one block of candidates per thread, each in row order. */
-#pragma omp for schedule(static)
-      for (int g = 0; g < G; g++)
-        bfcr_cv_sum_rows(E + (int64_t)g * T, nb, T, (int64_t)G * T, acc + (int64_t)g * T);
     }
   }
-  /* Table (RMSE) and choice; the MSEs compare exactly as cv.c's. */
+  for (int th = 1; th < nt; th++)
+    for (int64_t j = 0; j < NC; j++) bfcr_xsum_merge(&xs[j], &xs[NC * th + j]);
+  if (dist) BFCR_CALL(bfcr_xsum_allreduce(ctx, xs, (int)NC));
+  for (int64_t j = 0; j < NC; j++) acc[j] = bfcr_xsum_value(&xs[j]);
+  /* Table (RMSE) and choice (the lambda = 0 row agrees with cv.c's level table to the
+   * last bit or two: exact sums here, sums in row order there). */
   BFCR_ALLOC(ctx, m->shrink_grid, G);
   BFCR_ALLOC(ctx, m->shrink_rmse, (int64_t)G * t->nlevels);
   m->shrink_ng = G;
@@ -172,6 +180,6 @@ cleanup:
   free(cnt);
   free(part);
   free(acc);
-  free(E);
+  free(xs);
   return st;
 }
