@@ -415,7 +415,9 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
    * m->chosen. work: level-1 node of each row's routing row. */
   t1 = bfcr_wtime();
   for (int64_t i = 0; i < n; i++) work[i] = t->lv[0].parent[nn[i]];
-  BFCR_CALL(bfcr_cv_shrink(ctx, t, fm, K, n, n, Z, Y, fold, t->lv[0].parent, work, 0, p, m));
+  bfcr_cv_fm_tab tab = {fm, K, d};
+  BFCR_CALL(bfcr_cv_shrink(ctx, t, bfcr_cv_fm_table, &tab, K, n, n, Z, Y, fold, t->lv[0].parent,
+                           work, 0, p, m));
   bfcr_phase_add(ctx, "cv: shrinkage", bfcr_wtime() - t1, 0.0);
 cleanup:
   for (int l = 0; fm && l <= T; l++) free(fm[l]);

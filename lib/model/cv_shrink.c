@@ -42,10 +42,16 @@ static double lin(const double *o, const double *z, int d) {
   return s;
 }
 
-bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm, int K,
-                           int64_t n_local, int64_t n_global, const double *Z, const double *Y,
-                           const int *fold, const int64_t *own1, const int64_t *route1, int dist,
-                           const bfcr_fit_params *p, bfcr_model *m) {
+const double *bfcr_cv_fm_table(const void *u, int l, int64_t c, int k) {
+  const bfcr_cv_fm_tab *f = u;
+  return f->fm[l] + (c * f->K + k) * CVW(f->d);
+}
+
+bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmodel, const void *fu,
+                           int K, int64_t n_local, int64_t n_global, const double *Z,
+                           const double *Y, const int *fold, const int64_t *own1,
+                           const int64_t *route1, int dist, const bfcr_fit_params *p,
+                           bfcr_model *m) {
   bfcr_status st = BFCR_OK;
   int d = t->d, T = t->nlevels - 1, G = 0;
   double grid[16], *acc = NULL, **part = NULL;
@@ -112,7 +118,7 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm,
       int64_t c = route1[i];
       int k = fold[i];
       for (int l = 1; l <= T; l++) {
-        const double *o = fm[l] + (c * K + k) * CVW(d);
+        const double *o = fmodel(fu, l, c, k);
         pr[l - 1] = lin(o, Z + i * d, d);
         /* guard.c's interval (as cv.c's fold_pred): the range widened by margin x width */
         double a = o[d + 1], b = o[d + 2], pad = margin * (b - a);
