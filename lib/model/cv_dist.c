@@ -300,6 +300,17 @@ static bfcr_status dist_route(cvd *s, const double *Zl, const int *fold, int64_t
   if (st == BFCR_OK && s->nl > 0) st = bfcr_kdtree_build(Zl, s->nl, d, ctx->nthreads, &kt);
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
+  if (kt && nq > 0) { /* queries in tree order: neighbours walk the same nodes (as cv.c) */
+    const int64_t *ti = bfcr_kdtree_index(kt);
+    unsigned char *mark = calloc((size_t)s->nl, 1);
+    if (mark) {
+      for (int64_t q = 0; q < nq; q++) mark[need[q]] = 1;
+      nq = 0;
+      for (int64_t k = 0; k < s->nl; k++)
+        if (mark[ti[k]]) need[nq++] = ti[k];
+      free(mark);
+    } /* else: input order, the same answers */
+  }
   for (int64_t q = 0; q < nq; q++) {
     double *r = cur + q * QW;
     memcpy(r, Zl + need[q] * d, (size_t)d * sizeof(double));
@@ -388,14 +399,13 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
   unsigned char **usep = NULL;
   pack_user pu = {Zl, y, fold, d};
   BFCR_CALL(bfcr_redistribute_fn(ctx, d + 2, s->nl, s->off, s->n, t->order, pack_row, &pu, &D));
-  Zd = malloc((size_t)(cnt > 0 ? cnt : 1) * d * sizeof(double));
   Yd = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(double));
   fd = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(int));
   /* chain buffer: per level a flag and the accumulators of the node crossing the edge */
   chain = malloc((size_t)(T + 1) * (size_t)(AW + 1) * sizeof(double));
   scr = malloc((size_t)(AW + (int64_t)d * d + d) * sizeof(double));
   usep = calloc((size_t)T + 1, sizeof(*usep));
-  int bad = !Zd || !Yd || !fd || !chain || !scr || !usep;
+  int bad = (cnt > 0 && !D) || !Yd || !fd || !chain || !scr || !usep;
   for (int l = 1; l <= T && !bad; l++) {
     const int64_t *st0 = t->lv[l].start;
     int64_t c0 = cnt > 0 ? node_at(t, l, plo) : 0, c1 = cnt > 0 ? node_at(t, l, phi - 1) : -1;
@@ -408,12 +418,13 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
   st = bfcr_agree(
       ctx, bad ? bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation") : BFCR_OK);
   if (st != BFCR_OK) goto cleanup;
+  /* unpacked in place (rows move down: row q's z ends before row q's packed start) */
   for (int64_t q = 0; q < cnt; q++) {
-    memcpy(Zd + q * d, D + q * (d + 2), (size_t)d * sizeof(double));
     Yd[q] = D[q * (d + 2) + d];
     fd[q] = (int)D[q * (d + 2) + d + 1];
+    memmove(D + q * d, D + q * (d + 2), (size_t)d * sizeof(double));
   }
-  free(D);
+  Zd = D;
   D = NULL;
   /* 1. nodes inside the block, solved at once (OpenMP over nodes) */
   int failed = 0;
@@ -557,18 +568,14 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   Zl = malloc((size_t)nl * d * sizeof(double));
   fold = malloc((size_t)nl * sizeof(int));
   nn = malloc((size_t)nl * sizeof(int64_t));
-  err = malloc((size_t)(T + 1) * nl * sizeof(double));
-  tmp = malloc((size_t)nl * sizeof(double));
-  lab = malloc((size_t)nl * sizeof(int64_t));
-  keys = malloc((size_t)nl * sizeof(int64_t));
   fmT = malloc((size_t)(K * CVW(d)) * sizeof(double));
   m->cv_rmse = malloc((size_t)(T + 1) * sizeof(double));
   m->cv_se = malloc((size_t)(T + 1) * sizeof(double));
   /* every allocation before the first exchange, agreed once: no rank leaves alone */
-  st = bfcr_agree(ctx, s.offs && s.fm && s.own0 && s.nown && Zl && fold && nn && err && tmp &&
-                               lab && keys && fmT && m->cv_rmse && m->cv_se
-                           ? BFCR_OK
-                           : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
+  st = bfcr_agree(
+      ctx, s.offs && s.fm && s.own0 && s.nown && Zl && fold && nn && fmT && m->cv_rmse && m->cv_se
+               ? BFCR_OK
+               : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
   if (st != BFCR_OK) goto cleanup;
   if (MPI_Allgather(&s.nl, 1, MPI_INT64_T, s.offs + 1, 1, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
     st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Allgather failed");
@@ -595,8 +602,12 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   bfcr_phase_add(ctx, "cv: fold models", bfcr_wtime() - t1, 0.0);
   t1 = bfcr_wtime();
   /* Scoring: squared out-of-fold error of every own row at every level. */
+  err = malloc((size_t)(T + 1) * nl * sizeof(double));
+  tmp = malloc((size_t)nl * sizeof(double));
+  lab = malloc((size_t)nl * sizeof(int64_t));
+  keys = malloc((size_t)nl * sizeof(int64_t));
   val = malloc((size_t)nl * CVW(d) * sizeof(double));
-  BFCR_CALL(bfcr_agree(ctx, val ? BFCR_OK : BFCR_ERR_NOMEM));
+  BFCR_CALL(bfcr_agree(ctx, err && tmp && lab && keys && val ? BFCR_OK : BFCR_ERR_NOMEM));
   for (int l = 1; l <= T; l++) {
     const int64_t *up = t->lv[l - 1].parent; /* labels of the routing rows, level by level */
     for (int64_t i = 0; i < n_local; i++) {
