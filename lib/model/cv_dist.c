@@ -254,7 +254,7 @@ cleanup:
 /* ---- routing rows ---- */
 
 /* nn[i] (global) for the own rows: the nearest row outside the row's fold. */
-static bfcr_status dist_route(cvd *s, const double *Zl, const int *fold, int64_t *nn) {
+static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int64_t *nn) {
   bfcr_ctx *ctx = s->ctx;
   bfcr_status st = BFCR_OK;
   const int P = s->P, d = s->d, me = s->me;
@@ -297,7 +297,15 @@ static bfcr_status dist_route(cvd *s, const double *Zl, const int *fold, int64_t
   bnn = malloc((size_t)(qmax > 0 ? qmax : 1) * sizeof(int64_t));
   qg = malloc((size_t)(qmax > 0 ? qmax : 1) * sizeof(int));
   if (!cur || !nxt || !Q || !b2 || !bd2 || !bnn || !qg) st = BFCR_ERR_NOMEM;
-  if (st == BFCR_OK && s->nl > 0) st = bfcr_kdtree_build(Zl, s->nl, d, ctx->nthreads, &kt);
+  if (st == BFCR_OK && s->nl > 0) { /* the tree takes the standardized block over: one copy */
+    double *Zl = malloc((size_t)s->nl * d * sizeof(double));
+    if (!Zl) {
+      st = BFCR_ERR_NOMEM;
+    } else {
+      for (int64_t i = 0; i < s->nl; i++) bfcr_zsrc_row(zs, i, Zl + i * d);
+      st = bfcr_kdtree_build_take(Zl, s->nl, d, ctx->nthreads, &kt);
+    }
+  }
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
   if (kt && nq > 0) { /* queries in tree order: neighbours walk the same nodes (as cv.c) */
@@ -313,7 +321,7 @@ static bfcr_status dist_route(cvd *s, const double *Zl, const int *fold, int64_t
   }
   for (int64_t q = 0; q < nq; q++) {
     double *r = cur + q * QW;
-    memcpy(r, Zl + need[q] * d, (size_t)d * sizeof(double));
+    bfcr_zsrc_row(zs, need[q], r);
     r[d] = fold[need[q]];
     r[d + 1] = INFINITY;
     r[d + 2] = -1.0;
@@ -370,13 +378,14 @@ cleanup:
 /* ---- fold models ---- */
 
 typedef struct pack_user {
-  const double *Zl, *y;
+  const bfcr_zsrc *zs;
+  const double *y;
   const int *fold;
   int d;
 } pack_user;
 static void pack_row(void *u, int64_t i, double *dst) {
   const pack_user *p = u;
-  memcpy(dst, p->Zl + i * p->d, (size_t)p->d * sizeof(double));
+  bfcr_zsrc_row(p->zs, i, dst);
   dst[p->d] = p->y[i];
   dst[p->d + 1] = (double)p->fold[i];
 }
@@ -387,7 +396,7 @@ static int64_t node_at(const bfcr_tree *t, int l, int64_t pos) {
 }
 
 static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr_fit_params *p,
-                                    const double *Zl, const double *y, const int *fold) {
+                                    const bfcr_zsrc *zs, const double *y, const int *fold) {
   bfcr_ctx *ctx = s->ctx;
   bfcr_status st = BFCR_OK;
   const bfcr_tree *t = s->t;
@@ -397,7 +406,7 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
   double *D = NULL, *Zd = NULL, *Yd = NULL, *chain = NULL, *scr = NULL;
   int *fd = NULL;
   unsigned char **usep = NULL;
-  pack_user pu = {Zl, y, fold, d};
+  pack_user pu = {zs, y, fold, d};
   BFCR_CALL(bfcr_redistribute_fn(ctx, d + 2, s->nl, s->off, s->n, t->order, pack_row, &pu, &D));
   Yd = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(double));
   fd = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(int));
@@ -546,7 +555,7 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   bfcr_status st = BFCR_OK;
   const int d = t->d, T = t->nlevels - 1;
   cvd s = {0};
-  double *Zl = NULL, *err = NULL, *tmp = NULL, *fmT = NULL, *val = NULL;
+  double *err = NULL, *tmp = NULL, *fmT = NULL, *val = NULL;
   int *fold = NULL;
   int64_t *nn = NULL, *lab = NULL, *keys = NULL;
   s.ctx = ctx;
@@ -565,17 +574,16 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   s.fm = calloc((size_t)T + 1, sizeof(double *));
   s.own0 = calloc((size_t)T + 1, sizeof(int64_t));
   s.nown = calloc((size_t)T + 1, sizeof(int64_t));
-  Zl = malloc((size_t)nl * d * sizeof(double));
   fold = malloc((size_t)nl * sizeof(int));
   nn = malloc((size_t)nl * sizeof(int64_t));
   fmT = malloc((size_t)(K * CVW(d)) * sizeof(double));
   m->cv_rmse = malloc((size_t)(T + 1) * sizeof(double));
   m->cv_se = malloc((size_t)(T + 1) * sizeof(double));
   /* every allocation before the first exchange, agreed once: no rank leaves alone */
-  st = bfcr_agree(
-      ctx, s.offs && s.fm && s.own0 && s.nown && Zl && fold && nn && fmT && m->cv_rmse && m->cv_se
-               ? BFCR_OK
-               : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
+  st = bfcr_agree(ctx,
+                  s.offs && s.fm && s.own0 && s.nown && fold && nn && fmT && m->cv_rmse && m->cv_se
+                      ? BFCR_OK
+                      : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
   if (st != BFCR_OK) goto cleanup;
   if (MPI_Allgather(&s.nl, 1, MPI_INT64_T, s.offs + 1, 1, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
     st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Allgather failed");
@@ -586,13 +594,12 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   BFCR_CHECK(ctx, s.offs[s.P] == s.n, BFCR_ERR_ARG,
              /* the same on every rank */ "cross-validation: %lld rows, tree of %lld",
              (long long)s.offs[s.P], (long long)s.n);
-  for (int64_t i = 0; i < n_local; i++) bfcr_zsrc_row(zs, i, Zl + i * d);
   double t0 = bfcr_wtime();
   BFCR_CALL(dist_folds(&s, p->seed, fold));
-  BFCR_CALL(dist_route(&s, Zl, fold, nn));
+  BFCR_CALL(dist_route(&s, zs, fold, nn));
   bfcr_phase_add(ctx, "cv: routing", bfcr_wtime() - t0, 0.0);
   double t1 = bfcr_wtime();
-  BFCR_CALL(dist_fold_models(&s, lf, p, Zl, y, fold));
+  BFCR_CALL(dist_fold_models(&s, lf, p, zs, y, fold));
   /* the global model (top level, one node) on every rank: the guard's fallback */
   if (s.nown[T] > 0) memcpy(fmT, s.fm[T], (size_t)(K * CVW(d)) * sizeof(double));
   if (MPI_Bcast(fmT, (int)(K * CVW(d)), MPI_DOUBLE, bfcr_block_owner(s.n, s.P, s.n - 1),
@@ -601,30 +608,53 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   BFCR_CALL(bfcr_agree(ctx, st));
   bfcr_phase_add(ctx, "cv: fold models", bfcr_wtime() - t1, 0.0);
   t1 = bfcr_wtime();
-  /* Scoring: squared out-of-fold error of every own row at every level. */
+  /* Scoring: squared out-of-fold error of every own row at every level. The rows are
+   * sorted by their (node, fold) key and the fold models fetched for chunks of CV_CHUNK
+   * of them (the same number of rounds on every rank): small fetch buffers, and each key
+   * asked about once per rank but at chunk edges. */
+  enum { CV_CHUNK = 32768 };
+  int64_t nmax = 0, *ck = NULL;
+  if (MPI_Allreduce(&s.nl, &nmax, 1, MPI_INT64_T, MPI_MAX, ctx->comm) != MPI_SUCCESS)
+    st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Allreduce failed");
+  const int64_t nchunk = (nmax + CV_CHUNK - 1) / CV_CHUNK;
   err = malloc((size_t)(T + 1) * nl * sizeof(double));
   tmp = malloc((size_t)nl * sizeof(double));
   lab = malloc((size_t)nl * sizeof(int64_t));
-  keys = malloc((size_t)nl * sizeof(int64_t));
-  val = malloc((size_t)nl * CVW(d) * sizeof(double));
-  BFCR_CALL(bfcr_agree(ctx, err && tmp && lab && keys && val ? BFCR_OK : BFCR_ERR_NOMEM));
-  for (int l = 1; l <= T; l++) {
+  keys = malloc((size_t)nl * 2 * sizeof(int64_t)); /* (key, row) pairs */
+  ck = malloc((size_t)CV_CHUNK * sizeof(int64_t));
+  val = malloc((size_t)CV_CHUNK * CVW(d) * sizeof(double));
+  if (st == BFCR_OK && !(err && tmp && lab && keys && ck && val)) st = BFCR_ERR_NOMEM;
+  st = bfcr_agree(ctx, st);
+  for (int l = 1; l <= T && st == BFCR_OK; l++) {
     const int64_t *up = t->lv[l - 1].parent; /* labels of the routing rows, level by level */
     for (int64_t i = 0; i < n_local; i++) {
       lab[i] = l == 1 ? up[nn[i]] : up[lab[i]];
-      keys[i] = lab[i] * K + fold[i];
+      keys[2 * i] = lab[i] * K + fold[i];
+      keys[2 * i + 1] = i;
     }
+    qsort(keys, (size_t)n_local, 2 * sizeof(int64_t), cmp_i64pair);
     lvl_user lu = {l};
-    BFCR_CALL(fetch(&s, keys, n_local, CVW(d), model_owner, model_answer, &lu, val));
     double *e = err + l * nl;
+    for (int64_t ch = 0; ch < nchunk && st == BFCR_OK; ch++) {
+      const int64_t i0 = ch * CV_CHUNK < n_local ? ch * CV_CHUNK : n_local;
+      const int64_t i1 = i0 + CV_CHUNK < n_local ? i0 + CV_CHUNK : n_local;
+      for (int64_t j = i0; j < i1; j++) ck[j - i0] = keys[2 * j];
+      st = fetch(&s, ck, i1 - i0, CVW(d), model_owner, model_answer, &lu, val);
+      if (st != BFCR_OK) break;
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
-    for (int64_t i = 0; i < n_local; i++) {
-      const int k = fold[i];
-      double r = y[i] - bfcr_cv_fold_pred(val + i * CVW(d), fmT + k * CVW(d), Zl + i * d, d,
-                                          p->guard_margin);
-      e[i] = r * r;
+      for (int64_t j = i0; j < i1; j++) {
+        const int64_t i = keys[2 * j + 1];
+        const int k = fold[i];
+        double z[256];
+        bfcr_zsrc_row(zs, i, z);
+        double r = y[i] - bfcr_cv_fold_pred(val + (j - i0) * CVW(d), fmT + k * CVW(d), z, d,
+                                            p->guard_margin);
+        e[i] = r * r;
+      }
     }
   }
+  free(ck);
+  if (st != BFCR_OK) goto cleanup; /* agreed: fetch agrees its status */
   free(val);
   val = NULL;
   m->cv_rmse[0] = m->cv_se[0] = NAN;
@@ -673,7 +703,6 @@ cleanup:
   free(s.own0);
   free(s.nown);
   free(s.offs);
-  free(Zl);
   free(fold);
   free(nn);
   free(err);
