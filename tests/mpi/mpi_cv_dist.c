@@ -150,8 +150,7 @@ static void check_fit(bfcr_ctx *world, bfcr_ctx *self, int folds, int64_t minsiz
     MT_CHECK(bfcr_model_encode(world, mw, &bw, &lw) == BFCR_OK, "encode");
     MT_CHECK(bfcr_model_encode(self, ms, &bs, &ls) == BFCR_OK, "self encode");
     MT_CHECK(bw && bs && lw == ls && memcmp(bw, bs, lw) == 0,
-             "folds %d minsize %lld threads %d: model bytes differ", folds, (long long)minsize,
-             th);
+             "folds %d minsize %lld threads %d: model bytes differ", folds, (long long)minsize, th);
   }
   free(bw);
   free(bs);
