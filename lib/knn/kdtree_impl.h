@@ -40,6 +40,9 @@ typedef struct bfcr_kd_walks {
                       const double *q, double wq, int64_t exclude, double best, double *qq);
   bfcr_status (*query_other)(const bfcr_kdtree *t, const double *R, const int64_t *rows, int64_t m,
                              const int *grp, int nthreads, int64_t *nn, double *dist2);
+  bfcr_status (*query_grp)(const bfcr_kdtree *t, const double *Q, const int *qgrp, int64_t m,
+                           const int *grp, const double *bound2, int nthreads, int64_t *nn,
+                           double *dist2);
 } bfcr_kd_walks;
 
 struct bfcr_kdtree {

@@ -33,6 +33,13 @@ bfcr_status bfcr_kdtree_query_other(const bfcr_kdtree *t, const double *R, const
   return t->walks->query_other(t, R, rows, m, grp, nthreads, nn, dist2);
 }
 
+bfcr_status bfcr_kdtree_query_grp(const bfcr_kdtree *t, const double *Q, const int *qgrp, int64_t m,
+                                  const int *grp, const double *bound2, int nthreads, int64_t *nn,
+                                  double *dist2) {
+  if (!t || m < 0 || (m > 0 && (!Q || !qgrp || !grp || !nn || !dist2))) return BFCR_ERR_ARG;
+  return t->walks->query_grp(t, Q, qgrp, m, grp, bound2, nthreads, nn, dist2);
+}
+
 void bfcr_kdtree_radius(const bfcr_kdtree *t, const double *q, double r2, bfcr_kd_visit_fn fn,
                         void *user) {
   if (!t || !q || !fn) return;

@@ -527,7 +527,39 @@ static double KD_FN(kd_max_ratio)(const bfcr_kdtree *t, const double *w, const d
   return best;
 }
 
+/* Outside queries with a group each, skipping the tree's points of that group and
+ * starting from (bound2, bj) (bfcr_kdtree_query_grp: the distributed cross-validation's
+ * nearest row outside the query's fold). */
+static bfcr_status KD_FN(kd_query_grp)(const bfcr_kdtree *t, const double *Q, const int *qgrp,
+                                       int64_t m, const int *grp, const double *bound2,
+                                       int nthreads, int64_t *nn, double *dist2) {
+  const int nt = nthreads < 1 ? 1 : nthreads;
+  int failed = 0;
+#pragma omp parallel num_threads(nt) default(none) \
+    shared(t, Q, qgrp, m, grp, bound2, nn, dist2, failed)
+  {
+    KD_FN(kd_work) *w = KD_FN(kd_work_new)(t);
+    if (!w) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(dynamic, 64)
+    for (int64_t i = 0; i < m; i++) {
+      if (!w) continue;
+      double bd = bound2 ? bound2[i] : INFINITY;
+      int64_t bj = INT64_MAX;
+      KD_FN(kd_point_walk)
+      (t, Q + i * KD_D, -1, -1, grp, qgrp[i], -1, &bd, &bj, w->acc, w->qq);
+      nn[i] = bj == INT64_MAX ? -1 : bj;
+      dist2[i] = bj == INT64_MAX ? INFINITY : bd;
+    }
+    KD_FN(kd_work_free)(w);
+  }
+  return failed ? BFCR_ERR_NOMEM : BFCR_OK;
+}
+
 static const bfcr_kd_walks KD_FN(kd_walks) = {KD_FN(kd_allnn_leaves), KD_FN(kd_query),
-                                              KD_FN(kd_max_ratio), KD_FN(kd_query_other)};
+                                              KD_FN(kd_max_ratio), KD_FN(kd_query_other),
+                                              KD_FN(kd_query_grp)};
 
 #undef KD_D

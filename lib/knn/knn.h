@@ -61,6 +61,13 @@ bfcr_status bfcr_kdtree_query(const bfcr_kdtree *t, const double *Q, int64_t m,
 bfcr_status bfcr_kdtree_query_other(const bfcr_kdtree *t, const double *R, const int64_t *rows,
                                     int64_t m, const int *grp, int nthreads, int64_t *nn,
                                     double *dist2);
+/* For each of the m query rows Q[i] with group qgrp[i], the nearest tree row j with
+ * grp[j] != qgrp[i] (grp: per caller index of the tree's rows): nn[i], dist2[i]. bound2
+ * (NULL or per query) limits the search as in bfcr_kdtree_query (points at the bound are
+ * kept); -1, +inf when there is none. Exact, ties to the smallest index. */
+bfcr_status bfcr_kdtree_query_grp(const bfcr_kdtree *t, const double *Q, const int *qgrp, int64_t m,
+                                  const int *grp, const double *bound2, int nthreads, int64_t *nn,
+                                  double *dist2);
 
 /* All-points best friend among the tree's own points (query i excludes itself):
  * faster than bfcr_kdtree_query(t, R, ...) because queries run leaf by leaf. n >= 2. */

@@ -26,10 +26,12 @@
  * error of that difference, from the paired per-row differences e_l - e_best: the levels
  * are scored on the same rows, so the paired error is far smaller than sd(e) / sqrt(n)
  * on heavy-tailed targets (cps1988 wages: SE 24 against differences of 2..9), where the
- * unpaired rule always fell back to the global model. The rows, folds and sums are
- * replicated on every rank and processed in a fixed order, so the result does not depend
- * on the rank or thread count. */
+ * unpaired rule always fell back to the global model. One process runs bfcr_cv_select
+ * below; several ranks run the same computation with the rows distributed (cv_dist.c),
+ * with every sum in the same order, so the result does not depend on the rank or thread
+ * count. */
 #include "model/cv.h"
+#include "model/cv_impl.h"
 
 #include <lapacke.h>
 #include <math.h>
@@ -40,13 +42,6 @@
 #include "model/cv_shrink.h"
 #include "model/standardize.h"
 
-static uint64_t smix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 static int cmp_key(const void *a, const void *b) {
   const int64_t *x = a, *y = b; /* (key as two's-complement bits, index) */
   uint64_t ka = (uint64_t)x[0], kb = (uint64_t)y[0];
@@ -55,9 +50,9 @@ static int cmp_key(const void *a, const void *b) {
 }
 
 void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work2n) {
-  uint64_t key = smix(seed);
+  uint64_t key = bfcr_cv_smix(seed);
   for (int64_t i = 0; i < n; i++) {
-    work2n[2 * i] = (int64_t)smix(key + (uint64_t)i);
+    work2n[2 * i] = (int64_t)bfcr_cv_smix(key + (uint64_t)i);
     work2n[2 * i + 1] = i;
   }
   qsort(work2n, (size_t)n, 2 * sizeof(int64_t), cmp_key);
@@ -112,28 +107,29 @@ cleanup:
   return st;
 }
 
-/* Per node and fold: d weights, intercept, target min, max of the training part. */
-#define CVW(d) ((int64_t)(d) + 3)
-
-/* Fold models of node c of level l. acc: scratch of K * (1 + 2 d + 1 + d d + 2) doubles,
- * A: d * d, rhs: d. par: the parent's fold models (NULL at the top). ord: t->order when
- * Z, y, fold are in row order, NULL when they are in dendrogram order. */
-static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const int64_t *ord,
-                             const double *Z, const double *y, const int *fold, int K,
-                             int64_t minsize, double lambda, const double *par, double *out,
-                             double *acc, double *A, double *rhs) {
-  int d = t->d;
-  int64_t W = 1 + d + 1 + (int64_t)d * d + d + 2; /* n, sz, sy, Szz, szy, ymin, ymax */
-  const double *mu = t->lv[l].ns + c * bfcr_ns_width(d) + BFCR_NS_MEAN;
-  double muy = t->lv[l].ns[c * bfcr_ns_width(d) + bfcr_ns_y(d)];
-  if (!isfinite(muy)) muy = 0.0;
+/* Zero the K + 1 fold accumulators of one node (acc: (K + 1) * bfcr_cv_accw(d)). */
+void bfcr_cv_acc_init(double *acc, int K, int d) {
+  int64_t W = bfcr_cv_accw(d);
   memset(acc, 0, (size_t)(K + 1) * W * sizeof(double));
   for (int k = 0; k <= K; k++) {
     acc[k * W + W - 2] = INFINITY;
     acc[k * W + W - 1] = -INFINITY;
   }
-  for (int64_t p = t->lv[l].start[c]; p < t->lv[l].start[c + 1]; p++) {
-    int64_t g = ord ? ord[p] : p; /* NULL: Z, y, fold are already in dendrogram order */
+}
+
+/* Add positions [p0, p1) of node c of level l, in dendrogram order, to its fold
+ * accumulators. ord: t->order when Z, y, fold are in row order; NULL when they are in
+ * dendrogram order starting at position base. */
+void bfcr_cv_acc_rows(const bfcr_tree *t, int l, int64_t c, int64_t p0, int64_t p1,
+                      const int64_t *ord, int64_t base, const double *Z, const double *y,
+                      const int *fold, double *acc) {
+  int d = t->d;
+  int64_t W = bfcr_cv_accw(d);
+  const double *mu = t->lv[l].ns + c * bfcr_ns_width(d) + BFCR_NS_MEAN;
+  double muy = t->lv[l].ns[c * bfcr_ns_width(d) + bfcr_ns_y(d)];
+  if (!isfinite(muy)) muy = 0.0;
+  for (int64_t p = p0; p < p1; p++) {
+    int64_t g = ord ? ord[p] : p - base; /* NULL: Z, y, fold are already in dendrogram order */
     double *a = acc + (int64_t)fold[g] * W, u[256];
     const double *z = Z + g * d;
     double v = y[g] - muy;
@@ -149,6 +145,21 @@ static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const int64_t
     if (y[g] < a[W - 2]) a[W - 2] = y[g];
     if (y[g] > a[W - 1]) a[W - 1] = y[g];
   }
+}
+
+/* Fold models of node c of level l from its complete accumulators (acc, of which the
+ * last slot receives the totals). par: the parent's fold models, or NULL. A fold whose
+ * training part is smaller than minsize takes the parent's model: copied from par when
+ * given, else (has_par, the distributed path) marked in use_par[k] for the caller to
+ * fill in. A: d * d, rhs: d scratch. */
+void bfcr_cv_node_solve(const bfcr_tree *t, int l, int64_t c, int K, int64_t minsize, double lambda,
+                        const double *par, int has_par, double *acc, double *out,
+                        unsigned char *use_par, double *A, double *rhs) {
+  int d = t->d;
+  int64_t W = bfcr_cv_accw(d);
+  const double *mu = t->lv[l].ns + c * bfcr_ns_width(d) + BFCR_NS_MEAN;
+  double muy = t->lv[l].ns[c * bfcr_ns_width(d) + bfcr_ns_y(d)];
+  if (!isfinite(muy)) muy = 0.0;
   double *tot = acc + (int64_t)K * W; /* totals, summed in fold order */
   for (int k = 0; k < K; k++)
     for (int64_t q = 0; q < W - 2; q++) tot[q] += acc[k * W + q];
@@ -156,8 +167,12 @@ static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const int64_t
     double *o = out + k * CVW(d);
     const double *a = acc + k * W;
     double nn = tot[0] - a[0];
-    if ((nn < (double)minsize || nn < 1.0) && par) {
-      memcpy(o, par + k * CVW(d), (size_t)CVW(d) * sizeof(double));
+    if (use_par) use_par[k] = 0;
+    if ((nn < (double)minsize || nn < 1.0) && has_par) {
+      if (par)
+        memcpy(o, par + k * CVW(d), (size_t)CVW(d) * sizeof(double));
+      else if (use_par)
+        use_par[k] = 1;
       continue;
     }
     double lo = INFINITY, hi = -INFINITY;
@@ -203,6 +218,18 @@ static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const int64_t
   }
 }
 
+/* Fold models of node c of level l. acc: scratch of K * (1 + 2 d + 1 + d d + 2) doubles,
+ * A: d * d, rhs: d. par: the parent's fold models (NULL at the top). ord: t->order when
+ * Z, y, fold are in row order, NULL when they are in dendrogram order. */
+static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const int64_t *ord,
+                             const double *Z, const double *y, const int *fold, int K,
+                             int64_t minsize, double lambda, const double *par, double *out,
+                             double *acc, double *A, double *rhs) {
+  bfcr_cv_acc_init(acc, K, t->d);
+  bfcr_cv_acc_rows(t, l, c, t->lv[l].start[c], t->lv[l].start[c + 1], ord, 0, Z, y, fold, acc);
+  bfcr_cv_node_solve(t, l, c, K, minsize, lambda, par, par != NULL, acc, out, NULL, A, rhs);
+}
+
 bfcr_status bfcr_cv_node_models(bfcr_ctx *ctx, const bfcr_tree *t, int l, int64_t c,
                                 const double *Z, const double *y, const int *fold, int K,
                                 int64_t minsize, double lambda, const double *par, double *out) {
@@ -214,19 +241,6 @@ bfcr_status bfcr_cv_node_models(bfcr_ctx *ctx, const bfcr_tree *t, int l, int64_
                    acc + (K + 1) * W, acc + (K + 1) * W + (int64_t)d * d);
   free(acc);
   return BFCR_OK;
-}
-
-static double fold_pred(const double *o, const double *g, const double *z, int d, double margin) {
-  double s = o[d];
-  for (int j = 0; j < d; j++) s += o[j] * z[j];
-  if (margin < 0) return s;
-  double lo = o[d + 1], hi = o[d + 2], pad = margin * (hi - lo);
-  lo -= pad;
-  hi += pad;
-  if (isnan(s) || (s >= lo && s <= hi)) return s;
-  double v = g[d];
-  for (int j = 0; j < d; j++) v += g[j] * z[j];
-  return v < lo ? lo : v > hi ? hi : v;
 }
 
 /* Squared out-of-fold error of every row at level l (row-parallel, each value depends on
@@ -245,43 +259,10 @@ static void score_level(const bfcr_tree *t, int l, int T, int K, int64_t n, int 
       for (int q = 1; q < l; q++) c = t->lv[q].parent[c];
     }
     int k = fold[i];
-    double e =
-        Y[i] - fold_pred(fm[l] + (c * K + k) * CVW(d), fm[T] + k * CVW(d), Z + i * d, d, margin);
+    double e = Y[i] - bfcr_cv_fold_pred(fm[l] + (c * K + k) * CVW(d), fm[T] + k * CVW(d), Z + i * d,
+                                        d, margin);
     err[i] = e * e;
   }
-}
-
-/* All rows and targets on every rank (raw rows gathered, then standardized as the
- * model's kept rows are). */
-static bfcr_status gather_all(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t n_local,
-                              int64_t n, int d, double **Zall, double **yall) {
-  bfcr_status st = BFCR_OK;
-  int *cnt = NULL, *dsp = NULL, mine = (int)n_local;
-  BFCR_ALLOC(ctx, *Zall, n * d);
-  BFCR_ALLOC(ctx, *yall, n);
-  BFCR_ALLOC(ctx, cnt, ctx->size);
-  BFCR_ALLOC(ctx, dsp, ctx->size);
-  BFCR_CHECK(ctx, n * d < INT32_MAX, BFCR_ERR_NOMEM,
-             "cross-validation replicates n x d = %lld values: too many", (long long)(n * d));
-cleanup:
-  st = bfcr_agree(ctx, st);
-  if (st != BFCR_OK) return st;
-  MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, ctx->comm);
-  dsp[0] = 0;
-  for (int r = 1; r < ctx->size; r++) dsp[r] = dsp[r - 1] + cnt[r - 1];
-  int ok =
-      MPI_Allgatherv(y, mine, MPI_DOUBLE, *yall, cnt, dsp, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS;
-  for (int r = 0; r < ctx->size; r++) {
-    cnt[r] *= d;
-    dsp[r] *= d;
-  }
-  ok = ok && MPI_Allgatherv(zs->X, mine * d, MPI_DOUBLE, *Zall, cnt, dsp, MPI_DOUBLE, ctx->comm) ==
-                 MPI_SUCCESS;
-  free(cnt);
-  free(dsp);
-  if (!ok) return bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: gathering the rows failed");
-  bfcr_standardize_apply(*Zall, n, d, zs->mean, zs->scale, *Zall, ctx->nthreads);
-  return BFCR_OK;
 }
 
 bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
@@ -291,7 +272,7 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   int d = t->d, T = t->nlevels - 1, K = p->folds;
   int64_t n = t->n, *work = NULL, *nn = NULL;
   int *fold = NULL;
-  double *Zown = NULL, *yown = NULL, **fm = NULL, *err = NULL, *eb = NULL, *Zd = NULL, *Yd = NULL;
+  double **fm = NULL, *err = NULL, *eb = NULL, *Zd = NULL, *Yd = NULL;
   int *fd = NULL;
   int64_t *lab = NULL;
   const double *Z = zs->Z, *Y = y;
@@ -310,12 +291,9 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   if (K < p->folds)
     bfcr_log(ctx, BFCR_LOG_WARN, "%lld training rows: %d folds instead of %d", (long long)n, K,
              p->folds);
+  if (ctx->size > 1) /* rows, folds, fold models and sums stay distributed (cv_dist.c) */
+    return bfcr_cv_select_dist(ctx, t, lf, zs, y, n_local, K, p, m);
   double t0 = bfcr_wtime();
-  if (ctx->size > 1) {
-    BFCR_CALL(gather_all(ctx, zs, y, n_local, n, d, &Zown, &yown)); /* agreed */
-    Z = Zown;
-    Y = yown;
-  }
   BFCR_ALLOC(ctx, fold, n);
   BFCR_ALLOC(ctx, work, 2 * n);
   BFCR_ALLOC(ctx, nn, n);
@@ -431,7 +409,5 @@ cleanup:
   free(Yd);
   free(fd);
   free(lab);
-  free(Zown);
-  free(yown);
   return st;
 }

@@ -21,8 +21,9 @@ bfcr_status bfcr_cv_node_models(bfcr_ctx *ctx, const bfcr_tree *t, int l, int64_
 
 /* Choose the level by K-fold CV of the ridge models of every level 1..top (lf fitted on
  * levels 1..top, target units). Writes m->chosen, m->cv_rmse, m->cv_se, m->cv_folds.
- * Collective (gathers the rows when ctx->size > 1); the computation is replicated, so
- * the choice is the same on every rank for any rank and thread count. */
+ * Collective: with ctx->size > 1 the rows, folds, fold models and per-row errors stay
+ * distributed (cv_dist.c, O(n / P) per rank) and every sum keeps the one-process order,
+ * so the table and the choice are bit-identical for any rank and thread count. */
 bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
                            const bfcr_zsrc *zs, const double *y, int64_t n_local,
                            const bfcr_fit_params *p, bfcr_model *m);

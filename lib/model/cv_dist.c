@@ -1,0 +1,715 @@
+/* Cross-validated level selection with the rows distributed (several ranks).
+ *
+ * The same computation as the replicated path of cv.c, with the same bits, but every
+ * rank holds O(n / P) rows and per-row state:
+ *  - folds: the rows' keys splitmix64(splitmix64(seed) + g) are bucketed by key range
+ *    (bucket r = rank r), sorted there by (key, g) and dealt to folds by global rank
+ *    (bucket offsets by an exclusive scan): exactly bfcr_cv_folds's global sort;
+ *  - routing row of each held-out row (its nearest row outside its fold): the level-0
+ *    best friend when that is outside the fold (its fold fetched from its owner), else a
+ *    ring search: the rows that need it travel around the ranks with their best
+ *    (dist2, index) so far; each rank searches its own rows with a kd-tree that skips the
+ *    query's fold (bfcr_kdtree_query_grp), bounded by the best so far;
+ *  - fold models: the rows move to dendrogram-order blocks (bfcr_redistribute_fn); a
+ *    node is accumulated in position order as in cv.c: nodes inside a block locally,
+ *    the few nodes that cross a block edge by a chain (the partial accumulators of the
+ *    crossing node of every level go from rank r to r + 1, which continues them), so
+ *    every sum has the one-process order; the rank holding a node's last position
+ *    solves it and keeps its fold models (O(nodes / P) per rank). A fold that takes its
+ *    parent's model is filled top-down by fetching the parent's from its owner;
+ *  - scoring: each rank scores its own rows, fetching the fold model (node, fold) of
+ *    each from the node's owner (deduplicated), and the sums over rows go through
+ *    bfcr_sum_rows_canonical (the one-process order: the MSEs are stored in the model).
+ * Traffic per rank: O(n / P) rows for the redistribution and the model fetches; the
+ * ring moves about n / (K P) query rows P times (grows with P, see docs/scaling.md). */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knn/knn.h"
+#include "model/cv.h"
+#include "model/cv_impl.h"
+#include "par/redistribute.h"
+#include "par/reduce_ranges.h"
+#include "par/sum_rows.h"
+
+typedef struct cvd {
+  bfcr_ctx *ctx;
+  const bfcr_tree *t;
+  int d, K, T, P, me;
+  int64_t n, nl, off; /* own input rows [off, off + nl) */
+  int64_t *offs;      /* [P + 1] input blocks */
+  int64_t plo, phi;   /* dendrogram positions held after the redistribution */
+  double **fm;        /* [T + 1] fold models of the owned nodes of each level */
+  int64_t *own0;      /* [T + 1] first owned node of each level */
+  int64_t *nown;      /* [T + 1] owned nodes */
+} cvd;
+
+/* ---- a keyed fetch: values of w doubles for keys held by other ranks ---- */
+
+typedef int (*key_owner_fn)(const cvd *s, int64_t key, const void *u);
+typedef void (*key_answer_fn)(const cvd *s, int64_t key, const void *u, double *out);
+
+static int cmp_i64pair(const void *a, const void *b) {
+  const int64_t *x = a, *y = b;
+  if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+  return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* out[i * w] = the value of keys[i] (m keys). owner must be non-decreasing in the key.
+ * Each distinct key is asked once. Collective; status agreed. */
+static bfcr_status fetch(cvd *s, const int64_t *keys, int64_t m, int64_t w, key_owner_fn owner,
+                         key_answer_fn answer, const void *u, double *out) {
+  bfcr_ctx *ctx = s->ctx;
+  bfcr_status st = BFCR_OK;
+  const int P = s->P;
+  int64_t *pr = NULL, *uk = NULL, *rk = NULL, nu = 0, nr = 0;
+  int *sc = NULL, *rc = NULL, *sd = NULL, *rd = NULL, *sc2 = NULL, *rc2 = NULL, *sd2 = NULL,
+      *rd2 = NULL;
+  double *ans = NULL, *got = NULL;
+  pr = malloc((size_t)(m > 0 ? m : 1) * 2 * sizeof(int64_t));
+  uk = malloc((size_t)(m > 0 ? m : 1) * sizeof(int64_t));
+  sc = calloc((size_t)P * 8, sizeof(int));
+  if (!pr || !uk || !sc) st = BFCR_ERR_NOMEM;
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  rc = sc + P;
+  sd = rc + P;
+  rd = sd + P;
+  sc2 = rd + P;
+  rc2 = sc2 + P;
+  sd2 = rc2 + P;
+  rd2 = sd2 + P;
+  for (int64_t i = 0; i < m; i++) {
+    pr[2 * i] = keys[i];
+    pr[2 * i + 1] = i;
+  }
+  qsort(pr, (size_t)m, 2 * sizeof(int64_t), cmp_i64pair);
+  for (int64_t i = 0; i < m; i++)
+    if (nu == 0 || uk[nu - 1] != pr[2 * i]) {
+      uk[nu++] = pr[2 * i];
+      sc[owner(s, pr[2 * i], u)]++;
+    }
+  int ok = MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, ctx->comm) == MPI_SUCCESS;
+  for (int r = 0; r < P; r++) {
+    sd[r] = r ? sd[r - 1] + sc[r - 1] : 0;
+    rd[r] = r ? rd[r - 1] + rc[r - 1] : 0;
+  }
+  nr = rd[P - 1] + rc[P - 1];
+  rk = malloc((size_t)(nr > 0 ? nr : 1) * sizeof(int64_t));
+  ans = malloc((size_t)(nr > 0 ? nr : 1) * (size_t)w * sizeof(double));
+  got = malloc((size_t)(nu > 0 ? nu : 1) * (size_t)w * sizeof(double));
+  if (!rk || !ans || !got) st = BFCR_ERR_NOMEM;
+  if (!ok) st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Alltoall failed");
+  if ((double)nr * (double)w > INT_MAX || (double)nu * (double)w > INT_MAX)
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "cross-validation: fetch too large");
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  ok = MPI_Alltoallv(uk, sc, sd, MPI_INT64_T, rk, rc, rd, MPI_INT64_T, ctx->comm) == MPI_SUCCESS;
+  for (int64_t i = 0; i < nr; i++) answer(s, rk[i], u, ans + i * w);
+  for (int r = 0; r < P; r++) {
+    sc2[r] = rc[r] * (int)w;
+    sd2[r] = rd[r] * (int)w;
+    rc2[r] = sc[r] * (int)w;
+    rd2[r] = sd[r] * (int)w;
+  }
+  ok = ok && MPI_Alltoallv(ans, sc2, sd2, MPI_DOUBLE, got, rc2, rd2, MPI_DOUBLE, ctx->comm) ==
+                 MPI_SUCCESS;
+  st =
+      bfcr_agree(ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: fetch failed"));
+  if (st != BFCR_OK) goto cleanup;
+  for (int64_t i = 0, q = -1; i < m; i++) {
+    if (i == 0 || pr[2 * i] != pr[2 * (i - 1)]) q++;
+    memcpy(out + pr[2 * i + 1] * w, got + q * w, (size_t)w * sizeof(double));
+  }
+cleanup:
+  free(pr);
+  free(uk);
+  free(sc);
+  free(rk);
+  free(ans);
+  free(got);
+  return st;
+}
+
+/* Fold of a global row, held by the owner of its input block. */
+static int fold_owner(const cvd *s, int64_t g, const void *u) {
+  (void)u;
+  int a = 0, b = s->P - 1; /* last r with offs[r] <= g */
+  while (a < b) {
+    int mid = (a + b + 1) / 2;
+    if (s->offs[mid] <= g)
+      a = mid;
+    else
+      b = mid - 1;
+  }
+  return a;
+}
+static void fold_answer(const cvd *s, int64_t g, const void *u, double *out) {
+  out[0] = (double)((const int *)u)[g - s->off];
+}
+
+/* Fold models (node, fold) of level l, key node * K + fold; held by the rank holding the
+ * node's last dendrogram position. */
+typedef struct lvl_user {
+  int l;
+} lvl_user;
+static int model_owner(const cvd *s, int64_t key, const void *u) {
+  const int l = ((const lvl_user *)u)->l;
+  const int64_t c = key / s->K;
+  return bfcr_block_owner(s->n, s->P, s->t->lv[l].start[c + 1] - 1);
+}
+static void model_answer(const cvd *s, int64_t key, const void *u, double *out) {
+  const int l = ((const lvl_user *)u)->l;
+  const int64_t c = key / s->K, k = key % s->K;
+  memcpy(out, s->fm[l] + ((c - s->own0[l]) * s->K + k) * CVW(s->d),
+         (size_t)CVW(s->d) * sizeof(double));
+}
+
+/* ---- folds ---- */
+
+static int cmp_key3(const void *a, const void *b) {
+  const int64_t *x = a, *y = b; /* (key as two's-complement bits, index, position) */
+  uint64_t ka = (uint64_t)x[0], kb = (uint64_t)y[0];
+  if (ka != kb) return ka < kb ? -1 : 1;
+  return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* fold[i] of the own rows: bfcr_cv_folds's global sort done as a bucket sort by key
+ * range (keys are uniform hashes, so buckets hold about n / P keys). */
+static bfcr_status dist_folds(cvd *s, uint64_t seed, int *fold) {
+  bfcr_ctx *ctx = s->ctx;
+  bfcr_status st = BFCR_OK;
+  const int P = s->P;
+  const uint64_t key0 = bfcr_cv_smix(seed), bw = UINT64_MAX / (uint64_t)P + 1;
+  int64_t *sb = NULL, *rb = NULL, *spos = NULL, nr = 0;
+  int *cnt = calloc((size_t)P * 8, sizeof(int)), *rep = NULL, *back = NULL;
+  sb = malloc((size_t)(s->nl > 0 ? s->nl : 1) * 2 * sizeof(int64_t));
+  spos = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(int64_t));
+  if (!cnt || !sb || !spos) st = BFCR_ERR_NOMEM;
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  int *sc = cnt, *rc = cnt + P, *sd = cnt + 2 * P, *rd = cnt + 3 * P, *sc2 = cnt + 4 * P,
+      *sd2 = cnt + 5 * P, *rc2 = cnt + 6 * P, *rd2 = cnt + 7 * P;
+  for (int64_t i = 0; i < s->nl; i++) sc[(bfcr_cv_smix(key0 + (uint64_t)(s->off + i))) / bw]++;
+  for (int r = 0; r < P; r++) sd[r] = r ? sd[r - 1] + sc[r - 1] : 0;
+  for (int r = 0; r < P; r++) sc2[r] = sd[r];
+  for (int64_t i = 0; i < s->nl; i++) {
+    uint64_t key = bfcr_cv_smix(key0 + (uint64_t)(s->off + i));
+    int64_t q = sc2[key / bw]++;
+    sb[2 * q] = (int64_t)key;
+    sb[2 * q + 1] = s->off + i;
+    spos[i] = q;
+  }
+  int ok = MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, ctx->comm) == MPI_SUCCESS;
+  for (int r = 0; r < P; r++) rd[r] = r ? rd[r - 1] + rc[r - 1] : 0;
+  nr = rd[P - 1] + rc[P - 1];
+  rb = malloc((size_t)(nr > 0 ? nr : 1) * 3 * sizeof(int64_t));
+  rep = malloc((size_t)(nr > 0 ? nr : 1) * sizeof(int));
+  back = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(int));
+  if (!rb || !rep || !back) st = BFCR_ERR_NOMEM;
+  if (!ok) st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Alltoall failed");
+  if (2.0 * (double)nr > INT_MAX || 2.0 * (double)s->nl > INT_MAX)
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "cross-validation: too many rows per rank");
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  for (int r = 0; r < P; r++) {
+    sc2[r] = 2 * sc[r];
+    sd2[r] = 2 * sd[r];
+  }
+  for (int r = 0; r < P; r++) {
+    rc2[r] = 2 * rc[r];
+    rd2[r] = 2 * rd[r];
+  }
+  /* pairs land in the first 2 nr slots; spread to triples below (backwards, in place) */
+  ok =
+      MPI_Alltoallv(sb, sc2, sd2, MPI_INT64_T, rb, rc2, rd2, MPI_INT64_T, ctx->comm) == MPI_SUCCESS;
+  for (int64_t i = nr - 1; i >= 0; i--) {
+    int64_t k = rb[2 * i], g = rb[2 * i + 1];
+    rb[3 * i] = k;
+    rb[3 * i + 1] = g;
+    rb[3 * i + 2] = i;
+  }
+  qsort(rb, (size_t)nr, 3 * sizeof(int64_t), cmp_key3);
+  int64_t base = 0, mine = nr;
+  ok = ok && MPI_Exscan(&mine, &base, 1, MPI_INT64_T, MPI_SUM, ctx->comm) == MPI_SUCCESS;
+  if (s->me == 0) base = 0;
+  for (int64_t r = 0; r < nr; r++) rep[rb[3 * r + 2]] = (int)((base + r) % s->K);
+  ok = ok && MPI_Alltoallv(rep, rc, rd, MPI_INT, back, sc, sd, MPI_INT, ctx->comm) == MPI_SUCCESS;
+  st =
+      bfcr_agree(ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: folds failed"));
+  if (st != BFCR_OK) goto cleanup;
+  for (int64_t i = 0; i < s->nl; i++) fold[i] = back[spos[i]];
+cleanup:
+  free(cnt);
+  free(sb);
+  free(spos);
+  free(rb);
+  free(rep);
+  free(back);
+  return st;
+}
+
+/* ---- routing rows ---- */
+
+/* nn[i] (global) for the own rows: the nearest row outside the row's fold. */
+static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int64_t *nn) {
+  bfcr_ctx *ctx = s->ctx;
+  bfcr_status st = BFCR_OK;
+  const int P = s->P, d = s->d, me = s->me;
+  const int64_t QW = d + 3; /* query row, fold, best dist2, best index */
+  const int64_t *bf = s->t->lv[0].bf;
+  int64_t *need = NULL, nq = 0, *qcnt = NULL, *bnn = NULL;
+  double *fb = NULL, *cur = NULL, *nxt = NULL, *Q = NULL, *b2 = NULL, *bd2 = NULL;
+  int *qg = NULL;
+  bfcr_kdtree *kt = NULL;
+  need = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(int64_t));
+  qcnt = malloc((size_t)P * sizeof(int64_t));
+  if (!need || !qcnt) st = BFCR_ERR_NOMEM;
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  if (bf) { /* the tree's level-0 best friends: the nearest row; its fold from its owner */
+    fb = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(double));
+    st = bfcr_agree(ctx, fb ? BFCR_OK : BFCR_ERR_NOMEM);
+    if (st != BFCR_OK) goto cleanup;
+    BFCR_CALL(fetch(s, bf + s->off, s->nl, 1, fold_owner, fold_answer, fold, fb));
+    for (int64_t i = 0; i < s->nl; i++) {
+      nn[i] = bf[s->off + i];
+      if ((int)fb[i] == fold[i]) need[nq++] = i;
+    }
+    free(fb);
+    fb = NULL;
+  } else { /* no best friends kept: search every row (the same answer) */
+    for (int64_t i = 0; i < s->nl; i++) need[nq++] = i;
+  }
+  if (MPI_Allgather(&nq, 1, MPI_INT64_T, qcnt, 1, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
+    st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Allgather failed");
+  int64_t qmax = 0;
+  for (int r = 0; r < P; r++) qmax = qcnt[r] > qmax ? qcnt[r] : qmax;
+  if ((double)qmax * (double)QW > INT_MAX)
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "cross-validation: too many routing queries per rank");
+  cur = malloc((size_t)(qmax > 0 ? qmax : 1) * QW * sizeof(double));
+  nxt = malloc((size_t)(qmax > 0 ? qmax : 1) * QW * sizeof(double));
+  Q = malloc((size_t)(qmax > 0 ? qmax : 1) * d * sizeof(double));
+  b2 = malloc((size_t)(qmax > 0 ? qmax : 1) * sizeof(double));
+  bd2 = malloc((size_t)(qmax > 0 ? qmax : 1) * sizeof(double));
+  bnn = malloc((size_t)(qmax > 0 ? qmax : 1) * sizeof(int64_t));
+  qg = malloc((size_t)(qmax > 0 ? qmax : 1) * sizeof(int));
+  if (!cur || !nxt || !Q || !b2 || !bd2 || !bnn || !qg) st = BFCR_ERR_NOMEM;
+  if (st == BFCR_OK && s->nl > 0) { /* the tree takes the standardized block over: one copy */
+    double *Zl = malloc((size_t)s->nl * d * sizeof(double));
+    if (!Zl) {
+      st = BFCR_ERR_NOMEM;
+    } else {
+      for (int64_t i = 0; i < s->nl; i++) bfcr_zsrc_row(zs, i, Zl + i * d);
+      st = bfcr_kdtree_build_take(Zl, s->nl, d, ctx->nthreads, &kt);
+    }
+  }
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  if (kt && nq > 0) { /* queries in tree order: neighbours walk the same nodes (as cv.c) */
+    const int64_t *ti = bfcr_kdtree_index(kt);
+    unsigned char *mark = calloc((size_t)s->nl, 1);
+    if (mark) {
+      for (int64_t q = 0; q < nq; q++) mark[need[q]] = 1;
+      nq = 0;
+      for (int64_t k = 0; k < s->nl; k++)
+        if (mark[ti[k]]) need[nq++] = ti[k];
+      free(mark);
+    } /* else: input order, the same answers */
+  }
+  for (int64_t q = 0; q < nq; q++) {
+    double *r = cur + q * QW;
+    bfcr_zsrc_row(zs, need[q], r);
+    r[d] = fold[need[q]];
+    r[d + 1] = INFINITY;
+    r[d + 2] = -1.0;
+  }
+  const int to = (me + 1) % P, from = (me + P - 1) % P;
+  for (int step = 0; step < P; step++) {
+    const int64_t m = qcnt[(me + P - step) % P]; /* the batch of rank me - step */
+    if (kt && m > 0) {
+      for (int64_t q = 0; q < m; q++) {
+        memcpy(Q + q * d, cur + q * QW, (size_t)d * sizeof(double));
+        qg[q] = (int)cur[q * QW + d];
+        b2[q] = cur[q * QW + d + 1];
+      }
+      st = bfcr_kdtree_query_grp(kt, Q, qg, m, fold, b2, ctx->nthreads, bnn, bd2);
+      for (int64_t q = 0; st == BFCR_OK && q < m; q++) {
+        if (bnn[q] < 0) continue;
+        double *r = cur + q * QW;
+        const int64_t g = s->off + bnn[q];
+        if (r[d + 2] < 0 || bfcr_nn_better(bd2[q], g, r[d + 1], (int64_t)r[d + 2])) {
+          r[d + 1] = bd2[q];
+          r[d + 2] = (double)g;
+        }
+      }
+    }
+    st = bfcr_agree(ctx, st);
+    if (st != BFCR_OK) goto cleanup;
+    /* pass the batch on; after P passes every batch is home */
+    const int64_t mn = qcnt[(me + P - step - 1) % P];
+    if (MPI_Sendrecv(cur, (int)(m * QW), MPI_DOUBLE, to, 73, nxt, (int)(mn * QW), MPI_DOUBLE, from,
+                     73, ctx->comm, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+      st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: routing ring failed");
+    st = bfcr_agree(ctx, st);
+    if (st != BFCR_OK) goto cleanup;
+    double *tmp = cur;
+    cur = nxt;
+    nxt = tmp;
+  }
+  for (int64_t q = 0; q < nq; q++) nn[need[q]] = (int64_t)cur[q * QW + d + 2];
+cleanup:
+  bfcr_kdtree_free(kt);
+  free(need);
+  free(qcnt);
+  free(bnn);
+  free(fb);
+  free(cur);
+  free(nxt);
+  free(Q);
+  free(b2);
+  free(bd2);
+  free(qg);
+  return st;
+}
+
+/* ---- fold models ---- */
+
+typedef struct pack_user {
+  const bfcr_zsrc *zs;
+  const double *y;
+  const int *fold;
+  int d;
+} pack_user;
+static void pack_row(void *u, int64_t i, double *dst) {
+  const pack_user *p = u;
+  bfcr_zsrc_row(p->zs, i, dst);
+  dst[p->d] = p->y[i];
+  dst[p->d + 1] = (double)p->fold[i];
+}
+
+/* Node holding position pos at level l. */
+static int64_t node_at(const bfcr_tree *t, int l, int64_t pos) {
+  return bfcr_first_range_from(t->lv[l].start, t->lv[l].m, pos + 1) - 1;
+}
+
+static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr_fit_params *p,
+                                    const bfcr_zsrc *zs, const double *y, const int *fold) {
+  bfcr_ctx *ctx = s->ctx;
+  bfcr_status st = BFCR_OK;
+  const bfcr_tree *t = s->t;
+  const int d = s->d, K = s->K, T = s->T, me = s->me, P = s->P;
+  const int64_t W = bfcr_cv_accw(d), AW = (K + 1) * W, plo = s->plo, phi = s->phi;
+  const int64_t cnt = phi - plo;
+  double *D = NULL, *Zd = NULL, *Yd = NULL, *chain = NULL, *scr = NULL;
+  int *fd = NULL;
+  unsigned char **usep = NULL;
+  pack_user pu = {zs, y, fold, d};
+  BFCR_CALL(bfcr_redistribute_fn(ctx, d + 2, s->nl, s->off, s->n, t->order, pack_row, &pu, &D));
+  Yd = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(double));
+  fd = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(int));
+  /* chain buffer: per level a flag and the accumulators of the node crossing the edge */
+  chain = malloc((size_t)(T + 1) * (size_t)(AW + 1) * sizeof(double));
+  scr = malloc((size_t)(AW + (int64_t)d * d + d) * sizeof(double));
+  usep = calloc((size_t)T + 1, sizeof(*usep));
+  int bad = (cnt > 0 && !D) || !Yd || !fd || !chain || !scr || !usep;
+  for (int l = 1; l <= T && !bad; l++) {
+    const int64_t *st0 = t->lv[l].start;
+    int64_t c0 = cnt > 0 ? node_at(t, l, plo) : 0, c1 = cnt > 0 ? node_at(t, l, phi - 1) : -1;
+    s->own0[l] = c0;
+    s->nown[l] = cnt > 0 ? (st0[c1 + 1] <= phi ? c1 + 1 : c1) - c0 : 0;
+    s->fm[l] = malloc((size_t)(s->nown[l] > 0 ? s->nown[l] : 1) * K * CVW(d) * sizeof(double));
+    usep[l] = calloc((size_t)(s->nown[l] > 0 ? s->nown[l] : 1) * K, 1);
+    bad = !s->fm[l] || !usep[l];
+  }
+  st = bfcr_agree(
+      ctx, bad ? bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation") : BFCR_OK);
+  if (st != BFCR_OK) goto cleanup;
+  /* unpacked in place (rows move down: row q's z ends before row q's packed start) */
+  for (int64_t q = 0; q < cnt; q++) {
+    Yd[q] = D[q * (d + 2) + d];
+    fd[q] = (int)D[q * (d + 2) + d + 1];
+    memmove(D + q * d, D + q * (d + 2), (size_t)d * sizeof(double));
+  }
+  Zd = D;
+  D = NULL;
+  /* 1. nodes inside the block, solved at once (OpenMP over nodes) */
+  int failed = 0;
+  for (int l = 1; l <= T && cnt > 0; l++) {
+    const int64_t *st0 = t->lv[l].start;
+    const int64_t a = st0[s->own0[l]] == plo ? s->own0[l] : s->own0[l] + 1;
+    const int64_t b = s->own0[l] + s->nown[l];
+#pragma omp parallel num_threads(ctx->nthreads) reduction(| : failed)
+    {
+      double *acc = malloc((size_t)(AW + (int64_t)d * d + d) * sizeof(double));
+      if (!acc) failed = 1;
+#pragma omp for schedule(dynamic, 16)
+      for (int64_t c = a; c < b; c++) {
+        if (!acc) continue;
+        int64_t o = c - s->own0[l];
+        bfcr_cv_acc_init(acc, K, d);
+        bfcr_cv_acc_rows(t, l, c, st0[c], st0[c + 1], NULL, plo, Zd, Yd, fd, acc);
+        bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c].lambda, NULL, l < T, acc,
+                           s->fm[l] + o * K * CVW(d), usep[l] + o * K, acc + AW,
+                           acc + AW + (int64_t)d * d);
+      }
+      free(acc);
+    }
+  }
+  st = bfcr_agree(
+      ctx, failed ? bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation") : BFCR_OK);
+  if (st != BFCR_OK) goto cleanup;
+  /* 2. the chain: nodes crossing a block edge, accumulated in position order */
+  double *out = chain; /* slot l: flag, then AW accumulators */
+  double *in = malloc((size_t)(T + 1) * (size_t)(AW + 1) * sizeof(double));
+  st = bfcr_agree(ctx, in ? BFCR_OK : BFCR_ERR_NOMEM);
+  if (st != BFCR_OK) goto cleanup;
+  for (int l = 0; l <= T; l++) out[l * (AW + 1)] = in[l * (AW + 1)] = 0.0;
+  for (int l = 1; l <= T && cnt > 0; l++) { /* nodes starting here, ending past the block */
+    const int64_t *st0 = t->lv[l].start;
+    const int64_t c1 = node_at(t, l, phi - 1);
+    if (st0[c1 + 1] > phi && st0[c1] >= plo) {
+      double *a = out + l * (AW + 1);
+      a[0] = 1.0;
+      bfcr_cv_acc_init(a + 1, K, d);
+      bfcr_cv_acc_rows(t, l, c1, st0[c1], phi, NULL, plo, Zd, Yd, fd, a + 1);
+    }
+  }
+  int ok = 1;
+  if (me > 0)
+    ok = MPI_Recv(in, (int)((T + 1) * (AW + 1)), MPI_DOUBLE, me - 1, 82, ctx->comm,
+                  MPI_STATUS_IGNORE) == MPI_SUCCESS;
+  for (int l = 1; l <= T && ok; l++) {
+    double *a = in + l * (AW + 1);
+    if (a[0] == 0.0) continue;
+    if (cnt == 0) { /* empty block: pass it on */
+      memcpy(out + l * (AW + 1), a, (size_t)(AW + 1) * sizeof(double));
+      continue;
+    }
+    const int64_t *st0 = t->lv[l].start;
+    const int64_t c = node_at(t, l, plo), e = st0[c + 1];
+    bfcr_cv_acc_rows(t, l, c, plo, e < phi ? e : phi, NULL, plo, Zd, Yd, fd, a + 1);
+    if (e > phi) {
+      memcpy(out + l * (AW + 1), a, (size_t)(AW + 1) * sizeof(double));
+    } else {
+      bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c].lambda, NULL, l < T, a + 1,
+                         s->fm[l], usep[l], scr, scr + (int64_t)d * d);
+    }
+  }
+  if (me + 1 < P)
+    ok = ok &&
+         MPI_Send(out, (int)((T + 1) * (AW + 1)), MPI_DOUBLE, me + 1, 82, ctx->comm) == MPI_SUCCESS;
+  free(in);
+  st =
+      bfcr_agree(ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: chain failed"));
+  if (st != BFCR_OK) goto cleanup;
+  free(Zd);
+  free(Yd);
+  free(fd);
+  Zd = Yd = NULL;
+  fd = NULL;
+  /* 3. folds that take the parent's model, top-down (the top has no parent) */
+  for (int l = T - 1; l >= 1; l--) {
+    int64_t nk = 0, *keys = NULL, *slot = NULL;
+    double *val = NULL;
+    for (int64_t q = 0; q < s->nown[l] * K; q++) nk += usep[l][q];
+    keys = malloc((size_t)(nk > 0 ? nk : 1) * sizeof(int64_t));
+    slot = malloc((size_t)(nk > 0 ? nk : 1) * sizeof(int64_t));
+    val = malloc((size_t)(nk > 0 ? nk : 1) * CVW(d) * sizeof(double));
+    st = bfcr_agree(ctx, keys && slot && val ? BFCR_OK : BFCR_ERR_NOMEM);
+    if (st == BFCR_OK) {
+      nk = 0;
+      for (int64_t q = 0; q < s->nown[l] * K; q++)
+        if (usep[l][q]) {
+          int64_t c = s->own0[l] + q / K;
+          keys[nk] = t->lv[l].parent[c] * K + q % K;
+          slot[nk++] = q;
+        }
+      lvl_user lu = {l + 1};
+      st = fetch(s, keys, nk, CVW(d), model_owner, model_answer, &lu, val);
+      for (int64_t i = 0; st == BFCR_OK && i < nk; i++)
+        memcpy(s->fm[l] + slot[i] * CVW(d), val + i * CVW(d), (size_t)CVW(d) * sizeof(double));
+    }
+    free(keys);
+    free(slot);
+    free(val);
+    if (st != BFCR_OK) goto cleanup;
+  }
+cleanup:
+  free(D);
+  free(Zd);
+  free(Yd);
+  free(fd);
+  free(chain);
+  free(scr);
+  for (int l = 0; usep && l <= T; l++) free(usep[l]);
+  free(usep);
+  return st;
+}
+
+bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
+                                const bfcr_zsrc *zs, const double *y, int64_t n_local, int K,
+                                const bfcr_fit_params *p, bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  const int d = t->d, T = t->nlevels - 1;
+  cvd s = {0};
+  double *err = NULL, *tmp = NULL, *fmT = NULL, *val = NULL;
+  int *fold = NULL;
+  int64_t *nn = NULL, *lab = NULL, *keys = NULL;
+  s.ctx = ctx;
+  s.t = t;
+  s.d = d;
+  s.K = K;
+  s.T = T;
+  s.P = ctx->size;
+  s.me = ctx->rank;
+  s.n = t->n;
+  s.nl = n_local;
+  s.plo = bfcr_block_lo(s.n, s.P, s.me);
+  s.phi = bfcr_block_lo(s.n, s.P, s.me + 1);
+  const int64_t nl = n_local > 0 ? n_local : 1;
+  s.offs = malloc((size_t)(s.P + 1) * sizeof(int64_t));
+  s.fm = calloc((size_t)T + 1, sizeof(double *));
+  s.own0 = calloc((size_t)T + 1, sizeof(int64_t));
+  s.nown = calloc((size_t)T + 1, sizeof(int64_t));
+  fold = malloc((size_t)nl * sizeof(int));
+  nn = malloc((size_t)nl * sizeof(int64_t));
+  fmT = malloc((size_t)(K * CVW(d)) * sizeof(double));
+  m->cv_rmse = malloc((size_t)(T + 1) * sizeof(double));
+  m->cv_se = malloc((size_t)(T + 1) * sizeof(double));
+  /* every allocation before the first exchange, agreed once: no rank leaves alone */
+  st = bfcr_agree(ctx,
+                  s.offs && s.fm && s.own0 && s.nown && fold && nn && fmT && m->cv_rmse && m->cv_se
+                      ? BFCR_OK
+                      : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
+  if (st != BFCR_OK) goto cleanup;
+  if (MPI_Allgather(&s.nl, 1, MPI_INT64_T, s.offs + 1, 1, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
+    st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Allgather failed");
+  BFCR_CALL(bfcr_agree(ctx, st));
+  s.offs[0] = 0;
+  for (int r = 0; r < s.P; r++) s.offs[r + 1] += s.offs[r];
+  s.off = s.offs[s.me];
+  BFCR_CHECK(ctx, s.offs[s.P] == s.n, BFCR_ERR_ARG,
+             /* the same on every rank */ "cross-validation: %lld rows, tree of %lld",
+             (long long)s.offs[s.P], (long long)s.n);
+  double t0 = bfcr_wtime();
+  BFCR_CALL(dist_folds(&s, p->seed, fold));
+  BFCR_CALL(dist_route(&s, zs, fold, nn));
+  bfcr_phase_add(ctx, "cv: routing", bfcr_wtime() - t0, 0.0);
+  double t1 = bfcr_wtime();
+  BFCR_CALL(dist_fold_models(&s, lf, p, zs, y, fold));
+  /* the global model (top level, one node) on every rank: the guard's fallback */
+  if (s.nown[T] > 0) memcpy(fmT, s.fm[T], (size_t)(K * CVW(d)) * sizeof(double));
+  if (MPI_Bcast(fmT, (int)(K * CVW(d)), MPI_DOUBLE, bfcr_block_owner(s.n, s.P, s.n - 1),
+                ctx->comm) != MPI_SUCCESS)
+    st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Bcast failed");
+  BFCR_CALL(bfcr_agree(ctx, st));
+  bfcr_phase_add(ctx, "cv: fold models", bfcr_wtime() - t1, 0.0);
+  t1 = bfcr_wtime();
+  /* Scoring: squared out-of-fold error of every own row at every level. The rows are
+   * sorted by their (node, fold) key and the fold models fetched for chunks of CV_CHUNK
+   * of them (the same number of rounds on every rank): small fetch buffers, and each key
+   * asked about once per rank but at chunk edges. */
+  enum { CV_CHUNK = 32768 };
+  int64_t nmax = 0, *ck = NULL;
+  if (MPI_Allreduce(&s.nl, &nmax, 1, MPI_INT64_T, MPI_MAX, ctx->comm) != MPI_SUCCESS)
+    st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Allreduce failed");
+  const int64_t nchunk = (nmax + CV_CHUNK - 1) / CV_CHUNK;
+  err = malloc((size_t)(T + 1) * nl * sizeof(double));
+  tmp = malloc((size_t)nl * sizeof(double));
+  lab = malloc((size_t)nl * sizeof(int64_t));
+  keys = malloc((size_t)nl * 2 * sizeof(int64_t)); /* (key, row) pairs */
+  ck = malloc((size_t)CV_CHUNK * sizeof(int64_t));
+  val = malloc((size_t)CV_CHUNK * CVW(d) * sizeof(double));
+  if (st == BFCR_OK && !(err && tmp && lab && keys && ck && val)) st = BFCR_ERR_NOMEM;
+  st = bfcr_agree(ctx, st);
+  for (int l = 1; l <= T && st == BFCR_OK; l++) {
+    const int64_t *up = t->lv[l - 1].parent; /* labels of the routing rows, level by level */
+    for (int64_t i = 0; i < n_local; i++) {
+      lab[i] = l == 1 ? up[nn[i]] : up[lab[i]];
+      keys[2 * i] = lab[i] * K + fold[i];
+      keys[2 * i + 1] = i;
+    }
+    qsort(keys, (size_t)n_local, 2 * sizeof(int64_t), cmp_i64pair);
+    lvl_user lu = {l};
+    double *e = err + l * nl;
+    for (int64_t ch = 0; ch < nchunk && st == BFCR_OK; ch++) {
+      const int64_t i0 = ch * CV_CHUNK < n_local ? ch * CV_CHUNK : n_local;
+      const int64_t i1 = i0 + CV_CHUNK < n_local ? i0 + CV_CHUNK : n_local;
+      for (int64_t j = i0; j < i1; j++) ck[j - i0] = keys[2 * j];
+      st = fetch(&s, ck, i1 - i0, CVW(d), model_owner, model_answer, &lu, val);
+      if (st != BFCR_OK) break;
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+      for (int64_t j = i0; j < i1; j++) {
+        const int64_t i = keys[2 * j + 1];
+        const int k = fold[i];
+        double z[256];
+        bfcr_zsrc_row(zs, i, z);
+        double r = y[i] - bfcr_cv_fold_pred(val + (j - i0) * CVW(d), fmT + k * CVW(d), z, d,
+                                            p->guard_margin);
+        e[i] = r * r;
+      }
+    }
+  }
+  free(ck);
+  if (st != BFCR_OK) goto cleanup; /* agreed: fetch agrees its status */
+  free(val);
+  val = NULL;
+  m->cv_rmse[0] = m->cv_se[0] = NAN;
+  double *mse = m->cv_rmse, *se = m->cv_se, nd = (double)s.n;
+  BFCR_CALL(bfcr_sum_rows_canonical(ctx, err + nl, n_local, s.off, s.n, T, nl, mse + 1));
+  for (int l = 1; l <= T; l++) {
+    double sm = mse[l] / nd, s2 = 0.0;
+    mse[l] = sm;
+    const double *e = err + l * nl;
+    for (int64_t i = 0; i < n_local; i++) tmp[i] = (e[i] - sm) * (e[i] - sm);
+    BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp, n_local, s.off, s.n, 1, nl, &s2));
+    se[l] = s.n > 1 ? sqrt(s2 / (double)(s.n - 1) / nd) : 0.0;
+  }
+  int best = T;
+  for (int l = T; l >= 1; l--)
+    if (mse[l] < mse[best]) best = l;
+  int pick = best;
+  const double *eb = err + best * nl;
+  for (int l = T; l > best; l--) {
+    const double *e = err + l * nl;
+    double md = 0.0, s2 = 0.0;
+    for (int64_t i = 0; i < n_local; i++) tmp[i] = e[i] - eb[i];
+    BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp, n_local, s.off, s.n, 1, nl, &md));
+    md /= nd;
+    for (int64_t i = 0; i < n_local; i++) tmp[i] = (e[i] - eb[i] - md) * (e[i] - eb[i] - md);
+    BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp, n_local, s.off, s.n, 1, nl, &s2));
+    double sed = s.n > 1 ? sqrt(s2 / (double)(s.n - 1) / nd) : 0.0;
+    if (md <= sed) {
+      pick = l;
+      break;
+    }
+  }
+  for (int l = 1; l <= T; l++) {
+    double r = sqrt(mse[l]);
+    se[l] = r > 0 ? se[l] / (2.0 * r) : 0.0;
+    mse[l] = r;
+  }
+  m->cv_folds = K;
+  m->cv_best = best;
+  m->chosen = pick;
+  bfcr_phase_add(ctx, "cv: scoring", bfcr_wtime() - t1, 0.0);
+cleanup:
+  st = bfcr_agree(ctx, st);
+  for (int l = 0; s.fm && l <= T; l++) free(s.fm[l]);
+  free(s.fm);
+  free(s.own0);
+  free(s.nown);
+  free(s.offs);
+  free(fold);
+  free(nn);
+  free(err);
+  free(tmp);
+  free(fmT);
+  free(val);
+  free(lab);
+  free(keys);
+  return st;
+}

@@ -1,0 +1,175 @@
+/* ranks: 1 2 3 4 */
+/* The distributed cross-validation's pieces: bfcr_sum_rows_canonical equals the
+ * one-process left-to-right sum bit for bit on uneven splits with empty ranks and agrees
+ * on an error for blocks that do not tile; bfcr_kdtree_query_grp equals a brute-force
+ * search (groups skipped, bounds, ties); and a CV fit on uneven row blocks (one rank
+ * empty) with 2 and 7 folds and a large min_cluster_size (folds that take the parent's
+ * model, fetched from its owner) writes the one-process model bytes. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bfcr/bfcr.h"
+#include "core/ctx.h"
+#include "io/model_file.h"
+#include "knn/knn.h"
+#include "mpitest.h"
+#include "par/sum_rows.h"
+
+/* Split of n rows over P ranks: rank 1 empty (when P > 2), the others uneven. */
+static void split(int64_t n, int P, int r, int64_t *lo, int64_t *hi) {
+  int64_t *b = malloc(sizeof(int64_t) * (size_t)(P + 1));
+  b[0] = 0;
+  for (int q = 1; q <= P; q++) {
+    int64_t w = (q == 2 && P > 2) ? 0 : (int64_t)q * 3 + 1;
+    b[q] = b[q - 1] + w;
+  }
+  for (int q = 1; q <= P; q++) b[q] = b[q] * n / b[P];
+  *lo = b[r];
+  *hi = b[r + 1];
+  free(b);
+}
+
+static double val(int64_t i) { /* values of very different magnitudes: order matters */
+  return (i % 3 == 0 ? 1e16 : 1.0) * sin((double)i * 0.7) + (double)(i % 11) * 0.1;
+}
+
+static void check_sums(bfcr_ctx *ctx) {
+  int P = bfcr_ctx_size(ctx), r = bfcr_ctx_rank(ctx);
+  const int64_t n = 1001;
+  int64_t lo, hi;
+  split(n, P, r, &lo, &hi);
+  double *v = malloc(sizeof(double) * (size_t)(2 * (hi - lo) + 1)), ref[2] = {0, 0}, got[2];
+  for (int64_t i = lo; i < hi; i++) {
+    v[i - lo] = val(i);
+    v[(hi - lo) + i - lo] = -val(n - i);
+  }
+  for (int64_t i = 0; i < n; i++) {
+    ref[0] += val(i);
+    ref[1] += -val(n - i);
+  }
+  bfcr_status st = bfcr_sum_rows_canonical(ctx, v, hi - lo, lo, n, 2, hi - lo, got);
+  MT_CHECK(st == BFCR_OK, "sum: %s", bfcr_ctx_errmsg(ctx));
+  MT_CHECK(memcmp(got, ref, sizeof ref) == 0, "sum %.17g %.17g vs %.17g %.17g", got[0], got[1],
+           ref[0], ref[1]);
+  /* a wrong total: every rank reports it */
+  st = bfcr_sum_rows_canonical(ctx, v, hi - lo, lo, n + 1, 1, hi - lo, got);
+  MT_CHECK(st == BFCR_ERR_ARG, "sum over a wrong total: status %d", (int)st);
+  free(v);
+}
+
+static void check_query_grp(void) {
+  const int d = 3;
+  const int64_t n = 700, m = 120;
+  double *R = malloc(sizeof(double) * n * d), *Q = malloc(sizeof(double) * m * d);
+  double *b2 = malloc(sizeof(double) * m), *dist2 = malloc(sizeof(double) * m);
+  int *grp = malloc(sizeof(int) * n), *qg = malloc(sizeof(int) * m);
+  int64_t *nn = malloc(sizeof(int64_t) * m);
+  for (int64_t i = 0; i < n; i++) {
+    for (int j = 0; j < d; j++) R[i * d + j] = (double)((i * (7 + j * 5)) % 13); /* ties */
+    grp[i] = (int)(i % 4);
+  }
+  for (int64_t q = 0; q < m; q++) {
+    for (int j = 0; j < d; j++) Q[q * d + j] = (double)((q * (3 + j)) % 14) - 0.5 * (q % 2);
+    qg[q] = (int)(q % 5); /* group 4: nothing skipped */
+    b2[q] = q % 3 == 0 ? 2.0 : INFINITY;
+  }
+  for (int th = 1; th <= 2; th++) {
+    bfcr_kdtree *t = NULL;
+    MT_CHECK(bfcr_kdtree_build(R, n, d, th, &t) == BFCR_OK, "kdtree build");
+    if (!t) break;
+    MT_CHECK(bfcr_kdtree_query_grp(t, Q, qg, m, grp, b2, th, nn, dist2) == BFCR_OK, "query_grp");
+    for (int64_t q = 0; q < m; q++) {
+      double bd = b2[q];
+      int64_t bj = -1;
+      for (int64_t i = 0; i < n; i++) {
+        if (grp[i] == qg[q]) continue;
+        double s = 0.0;
+        for (int j = 0; j < d; j++) {
+          double e = Q[q * d + j] - R[i * d + j];
+          s += e * e;
+        }
+        if (s < bd || (s == bd && bj < 0)) {
+          bd = s;
+          bj = i;
+        }
+      }
+      MT_CHECK(nn[q] == bj && (bj < 0 || dist2[q] == bd), "query %lld: %lld (%g) vs %lld (%g)",
+               (long long)q, (long long)nn[q], dist2[q], (long long)bj, bd);
+    }
+    bfcr_kdtree_free(t);
+  }
+  free(R);
+  free(Q);
+  free(b2);
+  free(dist2);
+  free(grp);
+  free(qg);
+  free(nn);
+}
+
+static void row(int64_t i, double *x, double *y) {
+  double c = (double)(i % 9);
+  x[0] = c + 0.01 * (double)((i * 37) % 101);
+  x[1] = 0.5 * c - 0.02 * (double)((i * 53) % 97);
+  x[2] = (double)((i * 11) % 7);
+  *y = (c < 4 ? 3.0 : -1.0) * x[0] + x[1] - 0.3 * x[2] + 0.05 * (double)(i % 5);
+}
+
+static bfcr_status make(bfcr_ctx *ctx, int64_t n, int uneven, bfcr_data **out) {
+  int P = bfcr_ctx_size(ctx), r = bfcr_ctx_rank(ctx);
+  int64_t lo = 0, hi = n;
+  if (uneven) split(n, P, r, &lo, &hi);
+  double *X = malloc(sizeof(double) * (size_t)(3 * (hi - lo) + 1)),
+         *y = malloc(sizeof(double) * (size_t)(hi - lo + 1));
+  for (int64_t i = lo; i < hi; i++) row(i, X + 3 * (i - lo), y + (i - lo));
+  bfcr_status st = bfcr_data_from_arrays(ctx, hi - lo, 3, X, y, NULL, out);
+  free(X);
+  free(y);
+  return st;
+}
+
+static void check_fit(bfcr_ctx *world, bfcr_ctx *self, int folds, int64_t minsize, int th) {
+  const int64_t n = 2400;
+  bfcr_data *dw = NULL, *ds = NULL;
+  bfcr_model *mw = NULL, *ms = NULL;
+  unsigned char *bw = NULL, *bs = NULL;
+  size_t lw = 0, ls = 0;
+  bfcr_fit_params fp;
+  bfcr_fit_params_init(&fp);
+  fp.folds = folds;
+  fp.min_cluster_size = minsize;
+  bfcr_ctx_set_threads(world, th);
+  bfcr_ctx_set_threads(self, th);
+  MT_CHECK(make(world, n, 1, &dw) == BFCR_OK, "data");
+  MT_CHECK(make(self, n, 0, &ds) == BFCR_OK, "self data");
+  MT_CHECK(bfcr_fit(world, dw, &fp, &mw) == BFCR_OK, "fit: %s", bfcr_ctx_errmsg(world));
+  MT_CHECK(bfcr_fit(self, ds, &fp, &ms) == BFCR_OK, "self fit: %s", bfcr_ctx_errmsg(self));
+  if (mw && ms) {
+    MT_CHECK(bfcr_model_encode(world, mw, &bw, &lw) == BFCR_OK, "encode");
+    MT_CHECK(bfcr_model_encode(self, ms, &bs, &ls) == BFCR_OK, "self encode");
+    MT_CHECK(bw && bs && lw == ls && memcmp(bw, bs, lw) == 0,
+             "folds %d minsize %lld threads %d: model bytes differ", folds, (long long)minsize, th);
+  }
+  free(bw);
+  free(bs);
+  bfcr_model_destroy(&mw);
+  bfcr_model_destroy(&ms);
+  bfcr_data_destroy(&dw);
+  bfcr_data_destroy(&ds);
+}
+
+int main(int argc, char **argv) {
+  mt_init(&argc, &argv);
+  bfcr_ctx *world = NULL, *self = NULL;
+  bfcr_ctx_create(MPI_COMM_WORLD, &world);
+  bfcr_ctx_create(MPI_COMM_SELF, &self);
+  check_sums(world);
+  check_query_grp();
+  check_fit(world, self, 2, 0, 1);
+  check_fit(world, self, 7, 60, 2);
+  bfcr_ctx_destroy(&self);
+  bfcr_ctx_destroy(&world);
+  return mt_finish("mpi_cv_dist");
+}
