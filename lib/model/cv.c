@@ -394,7 +394,8 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   t1 = bfcr_wtime();
   for (int64_t i = 0; i < n; i++) work[i] = t->lv[0].parent[nn[i]];
   bfcr_cv_fm_tab tab = {fm, K, d};
-  BFCR_CALL(bfcr_cv_shrink(ctx, t, bfcr_cv_fm_table, &tab, K, n, n, Z, Y, fold, t->lv[0].parent,
+  bfcr_zsrc zall = {Z, NULL, NULL, NULL, d};
+  BFCR_CALL(bfcr_cv_shrink(ctx, t, bfcr_cv_fm_table, &tab, K, n, n, &zall, Y, fold, t->lv[0].parent,
                            work, 0, p, m));
   bfcr_phase_add(ctx, "cv: shrinkage", bfcr_wtime() - t1, 0.0);
 cleanup:

@@ -32,6 +32,7 @@
 #include "model/cv_impl.h"
 #include "par/redistribute.h"
 #include "par/reduce_ranges.h"
+#include "model/cv_shrink.h"
 #include "par/sum_rows.h"
 
 typedef struct cvd {
@@ -549,6 +550,106 @@ cleanup:
   return st;
 }
 
+/* ---- hierarchical shrinkage on the own rows ---- */
+
+/* The fold models on the own rows' routing paths, per level: sorted distinct keys
+ * (node K + fold) and their values. */
+typedef struct shrink_lk {
+  int K, d;
+  int64_t *nk, **key;
+  double **val;
+} shrink_lk;
+
+static const double *shrink_lookup(const void *u, int l, int64_t c, int k) {
+  const shrink_lk *q = u;
+  const int64_t key = c * q->K + k, *a = q->key[l];
+  int64_t lo = 0, hi = q->nk[l] - 1;
+  while (lo < hi) { /* the key is there: every row's path was fetched */
+    int64_t mid = (lo + hi) / 2;
+    if (a[mid] < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return q->val[l] + lo * CVW(q->d);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Collective: cv_shrink.c's candidates scored on this rank's rows (exact sums over the
+ * ranks). The distinct (node, fold) keys of the rows' paths are at most n/P per level, so
+ * the fetched models stay O(n/P) per rank. Status agreed. */
+static bfcr_status dist_shrink(cvd *s, const bfcr_zsrc *zs, const double *y, const int *fold,
+                               const int64_t *nn, const bfcr_fit_params *p, bfcr_model *m) {
+  enum { CHUNK = 32768 };
+  bfcr_ctx *ctx = s->ctx;
+  const bfcr_tree *t = s->t;
+  const int T = s->T, K = s->K;
+  if (p->shrink == 0.0 || bfcr_is_kernel_regressor(p->regressor) || T < 2) return BFCR_OK;
+  bfcr_status st = BFCR_OK;
+  const int64_t nl = s->nl > 0 ? s->nl : 1;
+  shrink_lk lk = {K, s->d, calloc((size_t)T + 1, sizeof(int64_t)),
+                  calloc((size_t)T + 1, sizeof(int64_t *)),
+                  calloc((size_t)T + 1, sizeof(double *))};
+  int64_t *own1 = malloc((size_t)nl * sizeof(int64_t)),
+          *route1 = malloc((size_t)nl * sizeof(int64_t)),
+          *lab = malloc((size_t)nl * sizeof(int64_t));
+  int ok = lk.nk && lk.key && lk.val && own1 && route1 && lab;
+  st = bfcr_agree(
+      ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
+  if (st != BFCR_OK) goto cleanup;
+  for (int64_t i = 0; i < s->nl; i++) {
+    own1[i] = t->lv[0].parent[s->off + i];
+    route1[i] = lab[i] = t->lv[0].parent[nn[i]];
+  }
+  for (int l = 1; l <= T && st == BFCR_OK; l++) {
+    int64_t *key = malloc((size_t)nl * sizeof(int64_t)), nk = 0;
+    if (key) {
+      for (int64_t i = 0; i < s->nl; i++) {
+        if (l > 1) lab[i] = t->lv[l - 1].parent[lab[i]];
+        key[i] = lab[i] * K + fold[i];
+      }
+      qsort(key, (size_t)s->nl, sizeof(int64_t), cmp_i64);
+      for (int64_t i = 0; i < s->nl; i++)
+        if (nk == 0 || key[nk - 1] != key[i]) key[nk++] = key[i];
+    }
+    lk.key[l] = key;
+    lk.nk[l] = nk;
+    lk.val[l] = malloc((size_t)(nk > 0 ? nk : 1) * CVW(s->d) * sizeof(double));
+    int64_t rounds = (nk + CHUNK - 1) / CHUNK;
+    ok = key && lk.val[l];
+    st = bfcr_agree(
+        ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
+    if (st == BFCR_OK &&
+        MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ctx->comm) != MPI_SUCCESS)
+      st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Allreduce failed");
+    lvl_user lu = {l};
+    for (int64_t r = 0; r < rounds && st == BFCR_OK; r++) { /* the same rounds on every rank */
+      const int64_t i0 = r * CHUNK < nk ? r * CHUNK : nk, i1 = i0 + CHUNK < nk ? i0 + CHUNK : nk;
+      st = fetch(s, key + i0, i1 - i0, CVW(s->d), model_owner, model_answer, &lu,
+                 lk.val[l] + i0 * CVW(s->d));
+    }
+  }
+  if (st != BFCR_OK) goto cleanup; /* agreed */
+  st = bfcr_cv_shrink(ctx, t, shrink_lookup, &lk, K, s->nl, s->n, zs, y, fold, own1, route1, 1, p,
+                      m);
+cleanup:
+  for (int l = 0; l <= T; l++) {
+    if (lk.key) free(lk.key[l]);
+    if (lk.val) free(lk.val[l]);
+  }
+  free(lk.nk);
+  free(lk.key);
+  free(lk.val);
+  free(own1);
+  free(route1);
+  free(lab);
+  return bfcr_agree(ctx, st);
+}
+
 bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
                                 const bfcr_zsrc *zs, const double *y, int64_t n_local, int K,
                                 const bfcr_fit_params *p, bfcr_model *m) {
@@ -696,6 +797,13 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   m->cv_best = best;
   m->chosen = pick;
   bfcr_phase_add(ctx, "cv: scoring", bfcr_wtime() - t1, 0.0);
+  /* Hierarchical shrinkage (cv_shrink.c): the same fold models and routing; may move
+   * m->chosen. */
+  t1 = bfcr_wtime();
+  free(err); /* the per-row errors are not needed any more */
+  err = NULL;
+  BFCR_CALL(dist_shrink(&s, zs, y, fold, nn, p, m));
+  bfcr_phase_add(ctx, "cv: shrinkage", bfcr_wtime() - t1, 0.0);
 cleanup:
   st = bfcr_agree(ctx, st);
   for (int l = 0; s.fm && l <= T; l++) free(s.fm[l]);

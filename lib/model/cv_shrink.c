@@ -34,6 +34,7 @@
 #include "par/xsum.h"
 
 #define BFCR_SHRINK_MAXT 128 /* levels (the tree has at most 64 + 1) */
+#define BFCR_SHRINK_MAXD 256 /* features (the CV's limit) */
 #define CVW(d) ((int64_t)(d) + 3)
 
 static double lin(const double *o, const double *z, int d) {
@@ -48,7 +49,7 @@ const double *bfcr_cv_fm_table(const void *u, int l, int64_t c, int k) {
 }
 
 bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmodel, const void *fu,
-                           int K, int64_t n_local, int64_t n_global, const double *Z,
+                           int K, int64_t n_local, int64_t n_global, const bfcr_zsrc *zs,
                            const double *Y, const int *fold, const int64_t *own1,
                            const int64_t *route1, int dist, const bfcr_fit_params *p,
                            bfcr_model *m) {
@@ -58,7 +59,7 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
   bfcr_xsum *xs = NULL;
   int64_t **cnt = NULL;
   if (p->shrink == 0.0 || bfcr_is_kernel_regressor(p->regressor) || T < 2 || n_global < 1 ||
-      T > BFCR_SHRINK_MAXT)
+      T > BFCR_SHRINK_MAXT || d > BFCR_SHRINK_MAXD)
     return BFCR_OK;
   grid[G++] = 0.0;
   if (p->shrink > 0.0)
@@ -117,9 +118,11 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
       double pr[BFCR_SHRINK_MAXT], np[BFCR_SHRINK_MAXT], lo[BFCR_SHRINK_MAXT], hi[BFCR_SHRINK_MAXT];
       int64_t c = route1[i];
       int k = fold[i];
+      double z[BFCR_SHRINK_MAXD];
+      bfcr_zsrc_row(zs, i, z);
       for (int l = 1; l <= T; l++) {
         const double *o = fmodel(fu, l, c, k);
-        pr[l - 1] = lin(o, Z + i * d, d);
+        pr[l - 1] = lin(o, z, d);
         /* guard.c's interval (as cv.c's fold_pred): the range widened by margin x width */
         double a = o[d + 1], b = o[d + 2], pad = margin * (b - a);
         lo[l - 1] = a - pad;

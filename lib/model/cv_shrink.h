@@ -2,6 +2,7 @@
 #ifndef BFCR_MODEL_CV_SHRINK_H
 #define BFCR_MODEL_CV_SHRINK_H
 
+#include "core/zsrc.h"
 #include "model/model_impl.h"
 #include "tree/tree.h"
 
@@ -20,9 +21,9 @@ const double *bfcr_cv_fm_table(const void *u, int l, int64_t c, int k);
  * levels (cv.c) and keep the best when it beats hard routing at the chosen level.
  * Input: the fold models through fmodel (every (level, node, fold) on the routing paths of
  * the rows passed), and n_local rows (this rank's; all rows while the CV replicates
- * them): standardized Z, targets Y, fold, level-1 node of the row itself (own1: its fold
- * counts give each node's training part) and of its routing row (route1: its held-out
- * path). n_global: all rows. dist = 0: the caller holds all n_global rows (one rank, or
+ * them): standardized rows zs (local indices), targets Y, fold, level-1 node of the row itself
+ * (own1: its fold counts give each node's training part) and of its routing row (route1: its
+ * held-out path). n_global: all rows. dist = 0: the caller holds all n_global rows (one rank, or
  * rows replicated on every rank): local; dist = 1: each rank passes its own rows and the
  * call is collective (fold counts and sums combined over the ranks). m->chosen holds the level
  * chosen with hard routing; on return m->chosen, m->shrink_lambda and the table m->shrink_* are set
@@ -32,7 +33,7 @@ const double *bfcr_cv_fm_table(const void *u, int l, int64_t c, int k);
  * dist = 1 BFCR_ERR_MPI, agreed over the ranks only through the exact sums' opening
  * agreement (callers agree after). */
 bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmodel, const void *fu,
-                           int K, int64_t n_local, int64_t n_global, const double *Z,
+                           int K, int64_t n_local, int64_t n_global, const bfcr_zsrc *zs,
                            const double *Y, const int *fold, const int64_t *own1,
                            const int64_t *route1, int dist, const bfcr_fit_params *p,
                            bfcr_model *m);
