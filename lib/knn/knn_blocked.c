@@ -126,20 +126,15 @@ static int64_t split_node(const double *Xs, int d, int64_t *perm, int64_t lo, in
     for (int k = 0; k < d; k++) mean[k] += x[k];
   }
   for (int k = 0; k < d; k++) mean[k] /= (double)ns;
-  /* Start: the widest coordinate of the sample (fixed, never orthogonal to all data). */
-  int kmax = 0;
-  double vmax = -1.0;
-  for (int k = 0; k < d; k++) {
-    double v = 0.0;
-    for (int64_t p = lo; p < hi; p += step) {
-      const double t = Xs[perm[p] * d + k] - mean[k];
-      v += t * t;
-    }
-    if (v > vmax) {
-      vmax = v;
-      kmax = k;
-    }
+  /* Start: the widest coordinate of the sample (fixed, never orthogonal to all data);
+   * one pass over the sample's rows (row-major: a column walk misses the cache). */
+  for (int k = 0; k < d; k++) w[k] = 0.0;
+  for (int64_t p = lo; p < hi; p += step) {
+    const double *x = Xs + perm[p] * d;
+    for (int k = 0; k < d; k++) w[k] += (x[k] - mean[k]) * (x[k] - mean[k]);
   }
+  int kmax = 0;
+  for (int k = 1; k < d; k++) kmax = w[k] > w[kmax] ? k : kmax;
   for (int k = 0; k < d; k++) dir[k] = k == kmax ? 1.0 : 0.0;
   for (int it = 0; it < SPLIT_ITERS; it++) {
     for (int k = 0; k < d; k++) w[k] = 0.0;
