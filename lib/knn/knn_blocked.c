@@ -461,12 +461,12 @@ bfcr_status bfcr_knn_blocked(const double *R, int64_t nR, int d, const double *Q
       qsort(ord, (size_t)nbr, sizeof *ord, lb_cmp);
       pairs_all += (int64_t)mq * nR;
       for (int64_t o = 0; o < nbr; o++) {
-        /* Block bound: the widest of the queries' current thresholds. */
-        double U = 0.0;
-        for (int i = 0; i < mq; i++) {
-          const double u = blk_threshold(bd[i], d, e) + tiny;
-          if (!(u <= U)) U = u; /* NaN/inf: no pruning */
-        }
+        /* Block bound: the widest of the queries' current thresholds (blk_threshold is
+         * monotone, so it is the threshold of the largest best; +inf: no pruning). */
+        double wb = 0.0;
+        for (int i = 0; i < mq; i++) wb = bd[i] > wb ? bd[i] : wb;
+        double U = blk_threshold(wb, d, e) + tiny;
+        if (isnan(U)) U = INFINITY;
         if (ord[o].lb > U) break; /* sorted: no later block can do better */
         const int64_t kr = ord[o].k;
         const int64_t j0 = rb[kr];
