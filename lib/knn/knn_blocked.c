@@ -53,8 +53,8 @@
 
 #include "knn/knn.h"
 
-#define SPLIT_SAMPLE 1024 /* rows per node used to find the split direction */
-#define SPLIT_ITERS 6     /* power iterations */
+#define SPLIT_SAMPLE 256 /* rows per node used to find the split direction */
+#define SPLIT_ITERS 5    /* power iterations */
 #ifndef BLK_QSUB
 #define BLK_QSUB 512 /* queries per DGEMM call: the product slice stays in L2 for the scan */
 #endif
@@ -65,6 +65,21 @@ static double thread_cpu(void) {
   struct timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* x . v (and (x - c) . v) in four partial sums: a heuristic value (the split direction and
+ * position), not a distance, so the order is free; one chain would wait on every add. */
+static inline double dot4(const double *x, const double *v, int d) {
+  double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+  int k = 0;
+  for (; k + 4 <= d; k += 4) {
+    a0 += x[k] * v[k];
+    a1 += x[k + 1] * v[k + 1];
+    a2 += x[k + 2] * v[k + 2];
+    a3 += x[k + 3] * v[k + 3];
+  }
+  for (; k < d; k++) a0 += x[k] * v[k];
+  return (a0 + a1) + (a2 + a3);
 }
 
 typedef struct proj_item {
@@ -137,11 +152,11 @@ static int64_t split_node(const double *Xs, int d, int64_t *perm, int64_t lo, in
   for (int k = 1; k < d; k++) kmax = w[k] > w[kmax] ? k : kmax;
   for (int k = 0; k < d; k++) dir[k] = k == kmax ? 1.0 : 0.0;
   for (int it = 0; it < SPLIT_ITERS; it++) {
+    const double cm = dot4(mean, dir, d);
     for (int k = 0; k < d; k++) w[k] = 0.0;
     for (int64_t p = lo; p < hi; p += step) {
       const double *x = Xs + perm[p] * d;
-      double a = 0.0;
-      for (int k = 0; k < d; k++) a += (x[k] - mean[k]) * dir[k];
+      const double a = dot4(x, dir, d) - cm; /* (x - mean) . dir */
       for (int k = 0; k < d; k++) w[k] += a * (x[k] - mean[k]);
     }
     double nrm = 0.0;
@@ -152,9 +167,7 @@ static int64_t split_node(const double *Xs, int d, int64_t *perm, int64_t lo, in
   }
   for (int64_t p = lo; p < hi; p++) {
     const double *x = Xs + perm[p] * d;
-    double a = 0.0;
-    for (int k = 0; k < d; k++) a += x[k] * dir[k];
-    work[p - lo] = (proj_item){a, perm[p]};
+    work[p - lo] = (proj_item){dot4(x, dir, d), perm[p]};
   }
   /* Cut at the projections' mean (where a gap between groups usually lies: a split
    * through a cluster makes both halves' balls wide), kept within the middle half so
