@@ -14,6 +14,10 @@
  *                                  d = 8, 20, 32, 64, 128
  *        bench_knn query NR NQ D T  kd-tree build on NR rows + NQ outside queries
  *        bench_knn dgemm           the DGEMM rate alone
+ *        bench_knn blocked N D K T [tiles|-] [LEAF]  pruned blocked GEMM search (K > 0: rows near a
+ *                                  K-dim subspace, 0 blobs, -1 uniform): flops done and
+ *                                  avoided, GEMM-phase GFLOP/s per core vs the measured
+ *                                  single-core DGEMM rate; `tiles`: also every tile
  * Run with OPENBLAS_NUM_THREADS=1 (the benchmark forces it too). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,9 +111,12 @@ static double dgemm_rate(int M, int N, int K) {
   for (int64_t i = 0; i < (int64_t)N * K; i++) B[i] = (double)(i % 5) - 2.0;
   double best = 1e30;
   for (int rep = 0; rep < 5; rep++) {
-    double t0 = omp_get_wtime();
+    /* Thread CPU time: the rate of the core while it runs, as the blocked search's stats. */
+    struct timespec a, b;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0, A, K, B, K, 0.0, C, N);
-    double t = omp_get_wtime() - t0;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    double t = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
     if (t < best) best = t;
   }
   free(A);
@@ -214,6 +221,61 @@ static void run_query(int64_t nr, int64_t nq, int d, int nt) {
   free(d2);
 }
 
+static double *uniform_rows(int64_t n, int d, uint64_t seed) {
+  double *X = malloc((size_t)n * (size_t)d * sizeof(double));
+  for (int64_t i = 0; i < n * d; i++) X[i] = rng_unif(&seed);
+  return X;
+}
+
+/* The pruned blocked search (knn_blocked.c) with its counts, against the DGEMM rate of
+ * its own tile shape measured in the same run (one thread). */
+static void run_blocked(int64_t n, int d, int latent, int nt, int tiles, int leaf) {
+  double *X = latent > 0    ? latent_rows(n, d, latent, 12345)
+              : latent == 0 ? blobs(n, d, 12345)
+                            : uniform_rows(n, d, 12345);
+  int64_t *nn = malloc((size_t)n * sizeof(int64_t));
+  double *d2 = malloc((size_t)n * sizeof(double));
+  const int L = leaf > 0 ? leaf : BFCR_KNN_BLOCK_LEAF;
+  const double peak_tile = dgemm_rate(L * 3 / 4, L * 3 / 4, d + 1);
+  const double peak_big = dgemm_rate(2000, 2000, 2000);
+  bfcr_knn_blocked_stats s;
+  double t0 = omp_get_wtime();
+  if (bfcr_knn_blocked(X, n, d, X, n, 1, nt, L, &s, nn, d2) != BFCR_OK) exit(1);
+  double tw = omp_get_wtime() - t0;
+  int bad = check(X, n, d, nn, d2, 1, NULL, 0);
+  const double all = s.flops_done + s.flops_avoided;
+  printf(
+      "blocked n=%lld d=%d latent=%d threads=%d: total %.3fs (setup %.3fs, tiles %.3fs wall); "
+      "blocks %lld; tiles %lld; rechecks %.2f/query; flops done %.3g, avoided %.3g (%.1f%%); "
+      "GEMM phase %.2f GFLOP/s per core (dgemm only %.2f); single-core DGEMM %dx%dx%d %.2f, "
+      "2000^3 %.2f GFLOP/s -> phase %.0f%% / %.0f%% of them; check=%s\n",
+      (long long)n, d, latent, nt, tw, s.sec_setup, s.sec_tiles_wall, (long long)s.blocks_r,
+      (long long)s.tiles, (double)s.rechecks / n, s.flops_done, s.flops_avoided,
+      all > 0 ? 100.0 * s.flops_avoided / all : 0.0, s.flops_done / s.sec_tiles / 1e9,
+      s.flops_done / s.sec_dgemm / 1e9, L * 3 / 4, L * 3 / 4, d + 1, peak_tile, peak_big,
+      100.0 * s.flops_done / s.sec_tiles / 1e9 / peak_tile,
+      100.0 * s.flops_done / s.sec_tiles / 1e9 / peak_big, bad ? "FAIL" : "ok");
+  fflush(stdout);
+  if (tiles) {
+    int64_t *nn2 = malloc((size_t)n * sizeof(int64_t));
+    double *e2 = malloc((size_t)n * sizeof(double));
+    t0 = omp_get_wtime();
+    if (bfcr_knn_gemm_tiles(X, n, d, X, n, 1, nt, nn2, e2) != BFCR_OK) exit(1);
+    double tt = omp_get_wtime() - t0;
+    int same = memcmp(nn, nn2, (size_t)n * sizeof *nn) == 0 && memcmp(d2, e2, (size_t)n * 8) == 0;
+    printf(
+        "every tile: %.3fs (%.2f GFLOP/s per core, 2 (d+1) n^2 flops); blocked speedup %.2fx; "
+        "answers %s\n",
+        tt, 2.0 * (d + 1) * (double)n * n / tt / nt / 1e9, tt / tw, same ? "identical" : "DIFFER");
+    fflush(stdout);
+    free(nn2);
+    free(e2);
+  }
+  free(X);
+  free(nn);
+  free(d2);
+}
+
 static void run_dgemm(void) {
   printf("dgemm 1 thread: 2000x2000x2000 %.2f GFLOP/s; tile shape 256x512x65 %.2f GFLOP/s\n",
          dgemm_rate(2000, 2000, 2000), dgemm_rate(256, 512, 65));
@@ -245,6 +307,9 @@ int main(int argc, char **argv) {
     run_probe(atoll(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
   } else if (argc >= 6 && !strcmp(argv[1], "query")) {
     run_query(atoll(argv[2]), atoll(argv[3]), atoi(argv[4]), atoi(argv[5]));
+  } else if (argc >= 6 && !strcmp(argv[1], "blocked")) {
+    run_blocked(atoll(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
+                argc >= 7 && !strcmp(argv[6], "tiles"), argc >= 8 ? atoi(argv[7]) : 0);
   } else if (argc >= 2 && !strcmp(argv[1], "dgemm")) {
     run_dgemm();
   } else {

@@ -148,9 +148,34 @@ bfcr_status bfcr_knn_query(const double *R, int64_t nR, int d, const double *Q, 
 /* GEMM path (exported for tests and benchmarks): shortlist by |q|^2 + |r|^2 - 2 q.r
  * computed with cblas_dgemm on tiles, then every candidate within the rounding margin
  * of the best is re-checked with bfcr_dist2. exclude_self: query i skips R row i
- * (requires Q == R, m == nR). */
+ * (requires Q == R, m == nR). Runs the pruned blocked search (bfcr_knn_blocked) when both
+ * sides span several blocks, else every tile (bfcr_knn_gemm_tiles). */
 bfcr_status bfcr_knn_gemm(const double *R, int64_t nR, int d, const double *Q, int64_t m,
                           int exclude_self, int nthreads, int64_t *nn, double *dist2);
+
+/* The same search on every tile pair (no pruning): 2 (d + 1) m nR flops. bfcr_knn_gemm runs
+ * it for small inputs and bfcr_knn_blocked otherwise; same answers bit for bit. */
+bfcr_status bfcr_knn_gemm_tiles(const double *R, int64_t nR, int d, const double *Q, int64_t m,
+                                int exclude_self, int nthreads, int64_t *nn, double *dist2);
+
+/* What the pruned blocked search did (knn_blocked.c). Counts depend on the data only;
+ * sec_dgemm (inside cblas_dgemm) and sec_tiles (DGEMM + scan + re-checks) are thread CPU
+ * seconds summed over threads; sec_setup and sec_tiles_wall are wall seconds. */
+typedef struct bfcr_knn_blocked_stats {
+  int64_t blocks_q, blocks_r, tiles, rechecks;
+  double flops_done, flops_avoided; /* 2 (d + 1) per pair run / skipped */
+  double sec_setup, sec_tiles_wall, sec_dgemm, sec_tiles;
+  int fallback; /* 1: coordinates overflow when shifted, the brute scan ran */
+} bfcr_knn_blocked_stats;
+
+/* Rows are partitioned into blocks of at most BFCR_KNN_BLOCK_LEAF rows (principal-direction
+ * split tree); block pairs whose ball lower bound exceeds the query block's current worst
+ * best are skipped, surviving pairs run as DGEMM tiles with knn_gemm.c's margin and
+ * re-check. Same contract and answers as bfcr_knn_gemm_tiles. stats may be NULL. */
+#define BFCR_KNN_BLOCK_LEAF 320
+bfcr_status bfcr_knn_blocked(const double *R, int64_t nR, int d, const double *Q, int64_t m,
+                             int exclude_self, int nthreads, int64_t leaf,
+                             bfcr_knn_blocked_stats *stats, int64_t *nn, double *dist2);
 
 /* Reference O(n^2 d) search, for tests. */
 void bfcr_knn_brute(const double *R, int64_t nR, int d, const double *Q, int64_t m,

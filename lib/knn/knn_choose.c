@@ -34,6 +34,10 @@
 #define KNN_TREE_NODE_S 0.4e-9
 #define KNN_GEMM_FLOPS 30e9
 #define KNN_GEMM_PAIR_S 0.3e-9
+/* Pruned blocked GEMM (knn_blocked.c): its setup (split tree, balls, copies) per row and
+ * coordinate, measured at 50k x 64 (about 0.5 CPU s); its pairs are estimated by
+ * blocked_pairs(). */
+#define KNN_BLOCK_ROW_S 0.16e-6
 /* Queries walked by the probe (fewer when the tree has fewer points). */
 #define KNN_PROBE_QUERIES 256
 #define KNN_PROBE_STACK 192
@@ -63,7 +67,7 @@ int bfcr_nn_method_parse(const char *s, bfcr_nn_method *out) {
 /* One probe walk from q (excluding tree position self): points measured and nodes
  * bounded, up to the budget. */
 static void probe_walk(const bfcr_kdtree *t, const double *q, int64_t self, double budget,
-                       double *evals, double *nodes) {
+                       double *evals, double *nodes, double *best) {
   const int d = t->d;
   int64_t stack[KNN_PROBE_STACK];
   double slb[KNN_PROBE_STACK];
@@ -96,6 +100,63 @@ static void probe_walk(const bfcr_kdtree *t, const double *q, int64_t self, doub
   }
   *evals = ne < budget ? ne : budget;
   *nodes = nn;
+  *best = bd;
+}
+
+static int dbl_cmp(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Reference rows per query that the pruned blocked GEMM (knn_blocked.c) multiplies, as
+ * estimated from the tree: its nodes of at most BFCR_KNN_BLOCK_LEAF points stand in for the
+ * blocks and their boxes for the balls; every block's bound is the 90th percentile of the
+ * probe's best distances (walks stopped at the budget give larger values: a larger,
+ * pessimistic count). For each probe query, the points of the blocks whose box gap to the
+ * query's own block is within that bound. Deterministic (fixed order). */
+static double blocked_pairs(const bfcr_kdtree *t, const int64_t *pos, const double *best, int S) {
+  const int d = t->d;
+  int64_t *blk = malloc((size_t)t->nnodes * sizeof *blk), *stack = malloc(128 * sizeof *stack);
+  double *sb = malloc((size_t)S * sizeof *sb);
+  double pairs = (double)t->n;
+  if (!blk || !stack || !sb) goto done;
+  int64_t nb = 0;
+  int sp = 0;
+  stack[sp++] = 0;
+  while (sp > 0) {
+    const int64_t id = stack[--sp];
+    const bfcr_kd_node *nd = &t->node[id];
+    if (nd->hi - nd->lo <= BFCR_KNN_BLOCK_LEAF || nd->right < 0 || sp + 2 > 128) {
+      blk[nb++] = id;
+    } else {
+      stack[sp++] = nd->right;
+      stack[sp++] = id + 1;
+    }
+  }
+  memcpy(sb, best, (size_t)S * sizeof *sb);
+  qsort(sb, (size_t)S, sizeof *sb, dbl_cmp);
+  const double U = sb[(int)(0.9 * (S - 1))];
+  double tot = 0.0;
+  for (int s = 0; s < S; s++) {
+    int64_t own = -1;
+    for (int64_t b = 0; b < nb && own < 0; b++) {
+      const bfcr_kd_node *nd = &t->node[blk[b]];
+      if (nd->lo <= pos[s] && pos[s] < nd->hi) own = blk[b];
+    }
+    if (own < 0) continue;
+    for (int64_t b = 0; b < nb; b++) {
+      const int64_t id = blk[b];
+      if (bfcr_kd_box_box(t->bmin + own * d, t->bmax + own * d, t->bmin + id * d, t->bmax + id * d,
+                          d) <= U)
+        tot += (double)(t->node[id].hi - t->node[id].lo);
+    }
+  }
+  pairs = tot / S;
+done:
+  free(blk);
+  free(stack);
+  free(sb);
+  return pairs;
 }
 
 void bfcr_knn_probe(const bfcr_kdtree *t, int64_t m, int exclude_self, int nthreads,
@@ -109,29 +170,41 @@ void bfcr_knn_probe(const bfcr_kdtree *t, int64_t m, int exclude_self, int nthre
   if (budget > (double)n) budget = (double)n;
   double se = 0.0, sn = 0.0;
   const int nt = nthreads < 1 ? 1 : nthreads;
-  double *ev = malloc((size_t)S * 2 * sizeof(double));
-  if (!ev) { /* no memory for the probe: assume the tree visits everything */
+  double *ev = malloc((size_t)S * 3 * sizeof(double));
+  int64_t *pos = malloc((size_t)S * sizeof *pos);
+  double gemm_pairs = (double)n;
+  if (!ev || !pos) { /* no memory for the probe: assume the tree visits everything */
     se = (double)S * budget;
   } else {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 8) default(none) \
-    shared(t, ev, S, n, d, budget, exclude_self)
+    shared(t, ev, pos, S, n, d, budget, exclude_self)
     for (int s = 0; s < S; s++) {
       const int64_t p = (int64_t)(((double)s + 0.5) * (double)n / (double)S);
-      probe_walk(t, t->X + p * d, exclude_self ? p : -1, budget, &ev[2 * s], &ev[2 * s + 1]);
+      pos[s] = p;
+      probe_walk(t, t->X + p * d, exclude_self ? p : -1, budget, &ev[2 * s], &ev[2 * s + 1],
+                 &ev[2 * S + s]);
     }
     /* Fixed-order sums: the same totals for any thread count. */
     for (int s = 0; s < S; s++) {
       se += ev[2 * s];
       sn += ev[2 * s + 1];
     }
-    free(ev);
+    /* The pruned GEMM runs from 4 blocks on (bfcr_knn_gemm); queries from outside the
+     * tree (exclude_self == 0) are assumed to lie where its points do. */
+    if (n >= 4 * BFCR_KNN_BLOCK_LEAF && m >= BFCR_KNN_BLOCK_LEAF)
+      gemm_pairs = blocked_pairs(t, pos, ev + 2 * S, S);
   }
+  free(ev);
+  free(pos);
   c->probe_queries = S;
   c->evals_per_query = se / S;
   c->nodes_per_query = sn / S;
   const double tree_q = c->evals_per_query * eval_s + c->nodes_per_query * KNN_TREE_NODE_S * d;
   c->est_tree_s = tree_q * (double)m / nt;
-  c->est_gemm_s = gemm_q * (double)m / nt;
+  const double pair_s = 2.0 * (d + 1) / KNN_GEMM_FLOPS + KNN_GEMM_PAIR_S;
+  const double blocked_q =
+      gemm_pairs < (double)n ? gemm_pairs * pair_s + KNN_BLOCK_ROW_S * d : gemm_q;
+  c->est_gemm_s = (blocked_q < gemm_q ? blocked_q : gemm_q) * (double)m / nt;
 }
 
 void bfcr_knn_decide(bfcr_nn_method forced, bfcr_knn_choice *c) {

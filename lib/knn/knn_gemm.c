@@ -51,6 +51,15 @@ static double gemm_threshold(double best, int d, int e) {
 
 bfcr_status bfcr_knn_gemm(const double *R, int64_t nR, int d, const double *Q, int64_t m,
                           int exclude_self, int nthreads, int64_t *nn, double *dist2) {
+  /* Pruning needs several blocks on both sides to pay for the split tree. */
+  if (nR >= 4 * BFCR_KNN_BLOCK_LEAF && m >= BFCR_KNN_BLOCK_LEAF)
+    return bfcr_knn_blocked(R, nR, d, Q, m, exclude_self, nthreads, BFCR_KNN_BLOCK_LEAF, NULL, nn,
+                            dist2);
+  return bfcr_knn_gemm_tiles(R, nR, d, Q, m, exclude_self, nthreads, nn, dist2);
+}
+
+bfcr_status bfcr_knn_gemm_tiles(const double *R, int64_t nR, int d, const double *Q, int64_t m,
+                                int exclude_self, int nthreads, int64_t *nn, double *dist2) {
   if (!R || d < 1 || nR < 1 || m < 0 || (m > 0 && (!Q || !nn || !dist2))) return BFCR_ERR_ARG;
   if (exclude_self && (m != nR || nR < 2)) return BFCR_ERR_ARG;
   if (nR > INT64_MAX / 8 / (d + 1) || m > INT64_MAX / 8 / (d + 1)) return BFCR_ERR_NOMEM;
