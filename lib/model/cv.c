@@ -69,9 +69,10 @@ void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work2n) 
  * each over one kd-tree of all rows that skips the points of their own fold
  * (bfcr_kdtree_query_other). Exact, ties to the smaller index. */
 static bfcr_status route_rows(bfcr_ctx *ctx, const double *Z, int64_t n, int d, const int *fold,
-                              const int64_t *bf, int64_t *nn) {
+                              const int64_t *bf, const bfcr_kdtree *kd0, int64_t *nn) {
   bfcr_status st = BFCR_OK;
-  bfcr_kdtree *kt = NULL;
+  bfcr_kdtree *kt = NULL;      /* built here when no tree over Z was handed over */
+  const bfcr_kdtree *kq = kd0; /* the tree the fold-skipping queries walk */
   double *d2 = NULL;
   int64_t *need = NULL, *qnn = NULL, nneed = 0;
   BFCR_ALLOC(ctx, d2, n);
@@ -89,15 +90,16 @@ static bfcr_status route_rows(bfcr_ctx *ctx, const double *Z, int64_t n, int d, 
   if (nneed == 0) goto cleanup;
   BFCR_ALLOC(ctx, need, nneed);
   BFCR_ALLOC(ctx, qnn, nneed);
-  if (!kt) st = bfcr_kdtree_build(Z, n, d, ctx->nthreads, &kt);
+  if (!kq && !kt) st = bfcr_kdtree_build(Z, n, d, ctx->nthreads, &kt);
+  if (!kq) kq = kt;
   if (st == BFCR_OK) {
     /* Queries in tree order: neighbouring queries walk the same nodes and leaves; each
-     * answer depends on its row alone. */
-    const int64_t *ti = bfcr_kdtree_index(kt);
+     * answer depends on its row alone (the search is exact, so on any tree over Z). */
+    const int64_t *ti = bfcr_kdtree_index(kq);
     nneed = 0;
     for (int64_t p = 0; p < n; p++)
       if (fold[nn[ti[p]]] == fold[ti[p]]) need[nneed++] = ti[p];
-    st = bfcr_kdtree_query_other(kt, Z, need, nneed, fold, ctx->nthreads, qnn, d2);
+    st = bfcr_kdtree_query_other(kq, Z, need, nneed, fold, ctx->nthreads, qnn, d2);
   }
   if (st != BFCR_OK) {
     bfcr_err(ctx, st, "cross-validation: nearest-row search failed");
@@ -321,7 +323,8 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   BFCR_ALLOC(ctx, nn, n);
   BFCR_ALLOC(ctx, err, n);
   bfcr_cv_folds(p->seed, n, K, fold, work);
-  BFCR_CALL(route_rows(ctx, Z, n, d, fold, t->lv[0].bf, nn));
+  /* Level 0's kd-tree is over the same standardized rows on one rank (t->kd0). */
+  BFCR_CALL(route_rows(ctx, Z, n, d, fold, t->lv[0].bf, ctx->size == 1 ? t->kd0 : NULL, nn));
   bfcr_phase_add(ctx, "cv: routing", bfcr_wtime() - t0, 0.0);
   double t1 = bfcr_wtime();
   BFCR_CALLOC(ctx, fm, T + 1);
