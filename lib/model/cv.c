@@ -232,20 +232,13 @@ static double fold_pred(const double *o, const double *g, const double *z, int d
 }
 
 /* Squared out-of-fold error of every row at level l (row-parallel, each value depends on
- * its row alone). */
-static void score_level(const bfcr_tree *t, int l, int T, int K, int64_t n, int d,
-                        const int64_t *nn, const int *fold, const double *Z, const double *Y,
-                        double *const *fm, double margin, const int64_t *lab, int nthreads,
-                        double *err) {
+ * its row alone). cl: cluster at level l of each row's routing row. */
+static void score_level(int l, int T, int K, int64_t n, int d, const int64_t *cl, const int *fold,
+                        const double *Z, const double *Y, double *const *fm, double margin,
+                        int nthreads, double *err) {
 #pragma omp parallel for schedule(static) num_threads(nthreads)
   for (int64_t i = 0; i < n; i++) {
-    int64_t c; /* cluster at level l of the routing row: lab, or up the parent links */
-    if (lab) {
-      c = lab[nn[i]];
-    } else {
-      c = t->lv[0].parent[nn[i]];
-      for (int q = 1; q < l; q++) c = t->lv[q].parent[c];
-    }
+    int64_t c = cl[i];
     int k = fold[i];
     double e =
         Y[i] - fold_pred(fm[l] + (c * K + k) * CVW(d), fm[T] + k * CVW(d), Z + i * d, d, margin);
@@ -373,36 +366,59 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   BFCR_ALLOC(ctx, m->cv_se, T + 1);
   m->cv_rmse[0] = m->cv_se[0] = NAN;
   double *mse = m->cv_rmse, *se = m->cv_se;
+  /* lab: cluster of each held-out row's routing row, level by level up the parent links
+   * (small arrays above level 1, so few cache misses). eb keeps the errors of the lowest
+   * MSE so far (ties: the higher level, as the choice below), so the one-SE pass need
+   * not score the best level again. */
   BFCR_ALLOC(ctx, lab, n);
+  BFCR_ALLOC(ctx, eb, n);
+  int run = 0; /* the level whose errors eb holds, 0: none */
   for (int l = 1; l <= T; l++) {
-    const int64_t *up = t->lv[l - 1].parent; /* labels of the training rows, level by level */
+    const int64_t *up = t->lv[l - 1].parent;
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
-    for (int64_t j = 0; j < n; j++) lab[j] = l == 1 ? up[j] : up[lab[j]];
-    score_level(t, l, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, lab, ctx->nthreads, err);
+    for (int64_t i = 0; i < n; i++) lab[i] = l == 1 ? up[nn[i]] : up[lab[i]];
+    score_level(l, T, K, n, d, lab, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, err);
     double s = 0.0, s2 = 0.0;
     for (int64_t i = 0; i < n; i++) s += err[i];
     s /= (double)n;
     for (int64_t i = 0; i < n; i++) s2 += (err[i] - s) * (err[i] - s);
     mse[l] = s;
     se[l] = n > 1 ? sqrt(s2 / (double)(n - 1) / (double)n) : 0.0;
+    if (run == 0 || mse[l] <= mse[run]) {
+      double *sw = eb;
+      eb = err;
+      err = sw;
+      run = l;
+    }
   }
   int best = T;
   for (int l = T; l >= 1; l--)
     if (mse[l] < mse[best]) best = l;
   int pick = best;
-  BFCR_ALLOC(ctx, eb, n);
-  score_level(t, best, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, NULL, ctx->nthreads, eb);
-  for (int l = T; l > best; l--) {
-    score_level(t, l, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, NULL, ctx->nthreads, err);
+  /* One-SE rule: the highest level within one SE of the paired differences of best.
+   * Levels best + 1..T are scored bottom-up (labels by one parent step each), the
+   * highest that passes wins, as a top-down search that stops at the first pass. */
+  if (best < T) {
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+    for (int64_t i = 0; i < n; i++) {
+      int64_t c = t->lv[0].parent[nn[i]];
+      for (int q = 1; q < best; q++) c = t->lv[q].parent[c];
+      lab[i] = c;
+    }
+    if (run != best)
+      score_level(best, T, K, n, d, lab, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, eb);
+  }
+  for (int l = best + 1; l <= T; l++) {
+    const int64_t *up = t->lv[l - 1].parent;
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+    for (int64_t i = 0; i < n; i++) lab[i] = up[lab[i]];
+    score_level(l, T, K, n, d, lab, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, err);
     double md = 0.0, s2 = 0.0;
     for (int64_t i = 0; i < n; i++) md += err[i] - eb[i];
     md /= (double)n;
     for (int64_t i = 0; i < n; i++) s2 += (err[i] - eb[i] - md) * (err[i] - eb[i] - md);
     double sed = n > 1 ? sqrt(s2 / (double)(n - 1) / (double)n) : 0.0;
-    if (md <= sed) {
-      pick = l;
-      break;
-    }
+    if (md <= sed) pick = l;
   }
   /* Stored as RMSE and the SE of the RMSE (delta method: SE(MSE) / (2 RMSE)). */
   for (int l = 1; l <= T; l++) {
