@@ -47,21 +47,38 @@ static uint64_t smix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-static int cmp_key(const void *a, const void *b) {
-  const int64_t *x = a, *y = b; /* (key as two's-complement bits, index) */
-  uint64_t ka = (uint64_t)x[0], kb = (uint64_t)y[0];
-  if (ka != kb) return ka < kb ? -1 : 1;
-  return x[1] < y[1] ? -1 : x[1] > y[1];
-}
-
+/* Sorted by (key, index): a stable LSD radix sort of the indices on the 64-bit keys
+ * (recomputed per pass, so the 2n words of work2n hold two index arrays), 6 passes of
+ * 11 bits; stability keeps equal keys in index order, as a (key, index) comparison sort
+ * would (the qsort it replaced, O(n log n) and serial: ~0.2 s at 1M rows). */
+#define FOLD_BITS 11
+#define FOLD_PASSES 6 /* 6 x 11 >= 64; even, so the result ends in the first array */
 void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work2n) {
+  enum { B = 1 << FOLD_BITS };
   uint64_t key = smix(seed);
+  int64_t *a = work2n, *b = work2n + n, cnt[FOLD_PASSES][B];
+  memset(cnt, 0, sizeof cnt);
   for (int64_t i = 0; i < n; i++) {
-    work2n[2 * i] = (int64_t)smix(key + (uint64_t)i);
-    work2n[2 * i + 1] = i;
+    uint64_t v = smix(key + (uint64_t)i);
+    a[i] = i;
+    for (int q = 0; q < FOLD_PASSES; q++) cnt[q][(v >> (q * FOLD_BITS)) & (B - 1)]++;
   }
-  qsort(work2n, (size_t)n, 2 * sizeof(int64_t), cmp_key);
-  for (int64_t r = 0; r < n; r++) fold[work2n[2 * r + 1]] = (int)(r % K);
+  for (int q = 0; q < FOLD_PASSES; q++) {
+    int64_t s = 0;
+    for (int h = 0; h < B; h++) {
+      int64_t c = cnt[q][h];
+      cnt[q][h] = s;
+      s += c;
+    }
+    for (int64_t r = 0; r < n; r++) {
+      uint64_t v = smix(key + (uint64_t)a[r]);
+      b[cnt[q][(v >> (q * FOLD_BITS)) & (B - 1)]++] = a[r];
+    }
+    int64_t *sw = a;
+    a = b;
+    b = sw;
+  }
+  for (int64_t r = 0; r < n; r++) fold[a[r]] = (int)(r % K);
 }
 
 /* Nearest training row outside each row's fold. The all-points search answers most rows
