@@ -70,13 +70,14 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm,
     BFCR_CALLOC(ctx, cnt[l], t->lv[l].m * K);
     BFCR_ALLOC(ctx, part[l], t->lv[l].m * K);
   }
-  for (int64_t i = 0; i < n_local; i++) {
-    int64_t c = own1[i];
-    for (int l = 1; l <= T; l++) {
-      cnt[l][c * K + fold[i]]++;
-      if (l < T) c = t->lv[l].parent[c];
+  /* Level 1 from the rows, each higher level from its children's counts (the same
+   * integers as counting every row at every level, with n + sum_l m_l K steps). */
+  for (int64_t i = 0; i < n_local; i++) cnt[1][own1[i] * K + fold[i]]++;
+  for (int l = 1; l < T; l++)
+    for (int64_t c = 0; c < t->lv[l].m; c++) {
+      int64_t a = t->lv[l].parent[c];
+      for (int k = 0; k < K; k++) cnt[l + 1][a * K + k] += cnt[l][c * K + k];
     }
-  }
   for (int l = 1; l <= T; l++)
     for (int64_t c = 0; c < t->lv[l].m; c++) {
       int64_t tot = 0;
