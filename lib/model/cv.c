@@ -146,6 +146,12 @@ static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const int64_t
   const double *mu = t->lv[l].ns + c * bfcr_ns_width(d) + BFCR_NS_MEAN;
   double muy = t->lv[l].ns[c * bfcr_ns_width(d) + bfcr_ns_y(d)];
   if (!isfinite(muy)) muy = 0.0;
+  if (par && t->lv[l].start[c + 1] - t->lv[l].start[c] < minsize) {
+    /* Every fold's training part is smaller than the node: all folds take the parent's
+     * models (as below), no pass over the rows (most of level 1). */
+    memcpy(out, par, (size_t)K * CVW(d) * sizeof(double));
+    return;
+  }
   memset(acc, 0, (size_t)(K + 1) * W * sizeof(double));
   for (int k = 0; k <= K; k++) {
     acc[k * W + W - 2] = INFINITY;
