@@ -86,15 +86,13 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm,
     }
   BFCR_CALLOC(ctx, acc, (int64_t)G * T);
   /* One parallel region per chunk (few barriers: on a loaded machine each one can cost a
-   * time slice). Rows in parallel: each row's path predictions, its parents' training
-   * rows in its fold and its guard intervals, once, into E (4 T values per row). Then
-   * candidates in parallel: a thread scores its lambdas on every row of the chunk in row
-   * order and adds each squared error to its candidate's sum at once (the same chain as
-   * summing a column of squared errors in row order; no n x G x T buffer streamed). */
-  int64_t chunk = EBUF / (4 * (int64_t)T);
+   * time slice); each row computes its path predictions, its parents' training rows in
+   * its fold and its guard intervals once, then every candidate's squared error into E
+   * (column g T + L - 1); the column sums then run in row order. */
+  int64_t chunk = EBUF / ((int64_t)G * T);
   if (chunk < 64) chunk = 64;
   if (chunk > n_local) chunk = n_local > 0 ? n_local : 1;
-  BFCR_ALLOC(ctx, E, chunk * 4 * T);
+  BFCR_ALLOC(ctx, E, chunk * G * T);
   const double margin = p->guard_margin;
   for (int64_t i0 = 0; i0 < n_local; i0 += chunk) {
     int64_t nb = n_local - i0 < chunk ? n_local - i0 : chunk;
@@ -102,7 +100,8 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm,
     {
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < nb; r++) {
-        double *pr = E + r * 4 * T, *np = pr + T, *lo = np + T, *hi = lo + T;
+        double pr[BFCR_SHRINK_MAXT], np[BFCR_SHRINK_MAXT], lo[BFCR_SHRINK_MAXT],
+            hi[BFCR_SHRINK_MAXT];
         int64_t i = i0 + r, c = route1[i];
         int k = fold[i];
         for (int l = 1; l <= T; l++) {
@@ -115,23 +114,23 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, double *const *fm,
           if (l < T) c = t->lv[l].parent[c];
           np[l - 1] = l < T ? part[l + 1][c * K + k] : 0.0; /* the level-l node's parent */
         }
-      }
-#pragma omp for schedule(static)
-      for (int g = 0; g < G; g++) {
-        double lam = grid[g], *s = acc + (int64_t)g * T;
-        for (int64_t r = 0; r < nb; r++) {
-          const double *pr = E + r * 4 * T, *np = pr + T, *lo = np + T, *hi = lo + T;
-          double gl = pr[T - 1], yi = Y[i0 + r], f = gl;
+        double gl = pr[T - 1], yi = Y[i];
+        for (int g = 0; g < G; g++) {
+          double lam = grid[g], f = gl, *e = E + (r * G + g) * T;
           for (int l = T; l >= 1; l--) {
             if (l < T) f += (pr[l - 1] - pr[l]) * bfcr_shrink_factor(lam, np[l - 1]);
             double v = lam == 0.0 ? pr[l - 1] : f; /* hard routing: P_L itself */
             if (margin >= 0 && !isnan(v) && !(v >= lo[l - 1] && v <= hi[l - 1]))
               v = gl < lo[l - 1] ? lo[l - 1] : gl > hi[l - 1] ? hi[l - 1] : gl;
-            double err = yi - v, e2 = err * err;
-            s[l - 1] += e2;
+            double err = yi - v;
+            e[l - 1] = err * err;
           }
         }
       }
+      /* Column sums: one block of candidates per thread, each in row order. */
+#pragma omp for schedule(static)
+      for (int g = 0; g < G; g++)
+        bfcr_cv_sum_rows(E + (int64_t)g * T, nb, T, (int64_t)G * T, acc + (int64_t)g * T);
     }
   }
   /* Table (RMSE) and choice; the MSEs compare exactly as cv.c's. */
