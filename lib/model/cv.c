@@ -339,8 +339,15 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   BFCR_ALLOC(ctx, nn, n);
   BFCR_ALLOC(ctx, err, n);
   bfcr_cv_folds(p->seed, n, K, fold, work);
-  /* Level 0's kd-tree is over the same standardized rows on one rank (t->kd0). */
-  BFCR_CALL(route_rows(ctx, Z, n, d, fold, t->lv[0].bf, ctx->size == 1 ? t->kd0 : NULL, nn));
+  /* Level 0's kd-tree is over the same standardized rows on one rank (t->kd0); freed
+   * once the rows are routed (an n x d copy of the rows). */
+  const bfcr_kdtree *kd0 = ctx->size == 1 && t->kd0 ? *t->kd0 : NULL;
+  st = route_rows(ctx, Z, n, d, fold, t->lv[0].bf, kd0, nn);
+  if (t->kd0) {
+    bfcr_kdtree_free(*t->kd0);
+    *t->kd0 = NULL;
+  }
+  if (st != BFCR_OK) goto cleanup;
   bfcr_phase_add(ctx, "cv: routing", bfcr_wtime() - t0, 0.0);
   double t1 = bfcr_wtime();
   BFCR_CALLOC(ctx, fm, T + 1);

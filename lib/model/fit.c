@@ -367,8 +367,10 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
       goto cleanup;
     }
   }
-  bfcr_kdtree_free(t->kd0); /* an n x d copy of the rows: not needed after the CV */
-  t->kd0 = NULL;
+  if (t->kd0) { /* an n x d copy of the rows, when the CV did not run */
+    bfcr_kdtree_free(*t->kd0);
+    *t->kd0 = NULL;
+  }
   if (T == 0) m->chosen = 0;
   m->params = p;
   BFCR_CALL(assemble(ctx, t, lf, m));

@@ -59,9 +59,10 @@ struct bfcr_tree {
   bfcr_level_info *info; /* [nlevels] per-level metrics (GCV filled by the fit) */
   int skip_db;           /* Davies-Bouldin terms not computed (BFCR_TREE_SKIP_DB) */
   /* Level 0's kd-tree over the rows, kept (BFCR_TREE_KEEP_KD0, one rank) for the fit's
-   * cross-validation, which routes held-out rows on it instead of building it again;
-   * NULL otherwise. Freed by bfcr_tree_free or earlier by its user. */
-  struct bfcr_kdtree *kd0;
+   * cross-validation, which routes held-out rows on it instead of building it again and
+   * frees it right after (a separately allocated slot, so it can be freed through a const
+   * tree before the CV's own arrays raise the peak); NULL when not kept. */
+  struct bfcr_kdtree **kd0;
 };
 
 /* Build every level from standardized rows Z (n_local x d, rows [offset, offset +
