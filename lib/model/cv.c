@@ -42,21 +42,38 @@
 #include "model/cv_shrink.h"
 #include "model/standardize.h"
 
-static int cmp_key(const void *a, const void *b) {
-  const int64_t *x = a, *y = b; /* (key as two's-complement bits, index) */
-  uint64_t ka = (uint64_t)x[0], kb = (uint64_t)y[0];
-  if (ka != kb) return ka < kb ? -1 : 1;
-  return x[1] < y[1] ? -1 : x[1] > y[1];
-}
-
+/* Sorted by (key, index): a stable LSD radix sort of the indices on the 64-bit keys
+ * (recomputed per pass, so the 2n words of work2n hold two index arrays), 6 passes of
+ * 11 bits; stability keeps equal keys in index order, as a (key, index) comparison sort
+ * would (the qsort it replaced, O(n log n) and serial: ~0.2 s at 1M rows). */
+#define FOLD_BITS 11
+#define FOLD_PASSES 6 /* 6 x 11 >= 64; even, so the result ends in the first array */
 void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work2n) {
+  enum { B = 1 << FOLD_BITS };
   uint64_t key = bfcr_cv_smix(seed);
+  int64_t *a = work2n, *b = work2n + n, cnt[FOLD_PASSES][B];
+  memset(cnt, 0, sizeof cnt);
   for (int64_t i = 0; i < n; i++) {
-    work2n[2 * i] = (int64_t)bfcr_cv_smix(key + (uint64_t)i);
-    work2n[2 * i + 1] = i;
+    uint64_t v = bfcr_cv_smix(key + (uint64_t)i);
+    a[i] = i;
+    for (int q = 0; q < FOLD_PASSES; q++) cnt[q][(v >> (q * FOLD_BITS)) & (B - 1)]++;
   }
-  qsort(work2n, (size_t)n, 2 * sizeof(int64_t), cmp_key);
-  for (int64_t r = 0; r < n; r++) fold[work2n[2 * r + 1]] = (int)(r % K);
+  for (int q = 0; q < FOLD_PASSES; q++) {
+    int64_t s = 0;
+    for (int h = 0; h < B; h++) {
+      int64_t c = cnt[q][h];
+      cnt[q][h] = s;
+      s += c;
+    }
+    for (int64_t r = 0; r < n; r++) {
+      uint64_t v = bfcr_cv_smix(key + (uint64_t)a[r]);
+      b[cnt[q][(v >> (q * FOLD_BITS)) & (B - 1)]++] = a[r];
+    }
+    int64_t *sw = a;
+    a = b;
+    b = sw;
+  }
+  for (int64_t r = 0; r < n; r++) fold[a[r]] = (int)(r % K);
 }
 
 /* Nearest training row outside each row's fold. The all-points search answers most rows
@@ -64,9 +81,10 @@ void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work2n) 
  * each over one kd-tree of all rows that skips the points of their own fold
  * (bfcr_kdtree_query_other). Exact, ties to the smaller index. */
 static bfcr_status route_rows(bfcr_ctx *ctx, const double *Z, int64_t n, int d, const int *fold,
-                              const int64_t *bf, int64_t *nn) {
+                              const int64_t *bf, const bfcr_kdtree *kd0, int64_t *nn) {
   bfcr_status st = BFCR_OK;
-  bfcr_kdtree *kt = NULL;
+  bfcr_kdtree *kt = NULL;      /* built here when no tree over Z was handed over */
+  const bfcr_kdtree *kq = kd0; /* the tree the fold-skipping queries walk */
   double *d2 = NULL;
   int64_t *need = NULL, *qnn = NULL, nneed = 0;
   BFCR_ALLOC(ctx, d2, n);
@@ -84,15 +102,16 @@ static bfcr_status route_rows(bfcr_ctx *ctx, const double *Z, int64_t n, int d, 
   if (nneed == 0) goto cleanup;
   BFCR_ALLOC(ctx, need, nneed);
   BFCR_ALLOC(ctx, qnn, nneed);
-  if (!kt) st = bfcr_kdtree_build(Z, n, d, ctx->nthreads, &kt);
+  if (!kq && !kt) st = bfcr_kdtree_build(Z, n, d, ctx->nthreads, &kt);
+  if (!kq) kq = kt;
   if (st == BFCR_OK) {
     /* Queries in tree order: neighbouring queries walk the same nodes and leaves; each
-     * answer depends on its row alone. */
-    const int64_t *ti = bfcr_kdtree_index(kt);
+     * answer depends on its row alone (the search is exact, so on any tree over Z). */
+    const int64_t *ti = bfcr_kdtree_index(kq);
     nneed = 0;
     for (int64_t p = 0; p < n; p++)
       if (fold[nn[ti[p]]] == fold[ti[p]]) need[nneed++] = ti[p];
-    st = bfcr_kdtree_query_other(kt, Z, need, nneed, fold, ctx->nthreads, qnn, d2);
+    st = bfcr_kdtree_query_other(kq, Z, need, nneed, fold, ctx->nthreads, qnn, d2);
   }
   if (st != BFCR_OK) {
     bfcr_err(ctx, st, "cross-validation: nearest-row search failed");
@@ -225,6 +244,12 @@ static void node_fold_models(const bfcr_tree *t, int l, int64_t c, const int64_t
                              const double *Z, const double *y, const int *fold, int K,
                              int64_t minsize, double lambda, const double *par, double *out,
                              double *acc, double *A, double *rhs) {
+  if (par && t->lv[l].start[c + 1] - t->lv[l].start[c] < minsize) {
+    /* Every fold's training part is smaller than the node: all folds take the parent's
+     * models (as bfcr_cv_node_solve would), no pass over the rows (most of level 1). */
+    memcpy(out, par, (size_t)K * CVW(t->d) * sizeof(double));
+    return;
+  }
   bfcr_cv_acc_init(acc, K, t->d);
   bfcr_cv_acc_rows(t, l, c, t->lv[l].start[c], t->lv[l].start[c + 1], ord, 0, Z, y, fold, acc);
   bfcr_cv_node_solve(t, l, c, K, minsize, lambda, par, par != NULL, acc, out, NULL, A, rhs);
@@ -244,20 +269,13 @@ bfcr_status bfcr_cv_node_models(bfcr_ctx *ctx, const bfcr_tree *t, int l, int64_
 }
 
 /* Squared out-of-fold error of every row at level l (row-parallel, each value depends on
- * its row alone). */
-static void score_level(const bfcr_tree *t, int l, int T, int K, int64_t n, int d,
-                        const int64_t *nn, const int *fold, const double *Z, const double *Y,
-                        double *const *fm, double margin, const int64_t *lab, int nthreads,
-                        double *err) {
+ * its row alone). cl: cluster at level l of each row's routing row. */
+static void score_level(int l, int T, int K, int64_t n, int d, const int64_t *cl, const int *fold,
+                        const double *Z, const double *Y, double *const *fm, double margin,
+                        int nthreads, double *err) {
 #pragma omp parallel for schedule(static) num_threads(nthreads)
   for (int64_t i = 0; i < n; i++) {
-    int64_t c; /* cluster at level l of the routing row: lab, or up the parent links */
-    if (lab) {
-      c = lab[nn[i]];
-    } else {
-      c = t->lv[0].parent[nn[i]];
-      for (int q = 1; q < l; q++) c = t->lv[q].parent[c];
-    }
+    int64_t c = cl[i];
     int k = fold[i];
     double e = Y[i] - bfcr_cv_fold_pred(fm[l] + (c * K + k) * CVW(d), fm[T] + k * CVW(d), Z + i * d,
                                         d, margin);
@@ -299,7 +317,15 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   BFCR_ALLOC(ctx, nn, n);
   BFCR_ALLOC(ctx, err, n);
   bfcr_cv_folds(p->seed, n, K, fold, work);
-  BFCR_CALL(route_rows(ctx, Z, n, d, fold, t->lv[0].bf, nn));
+  /* Level 0's kd-tree is over the same standardized rows on one rank (t->kd0); freed
+   * once the rows are routed (an n x d copy of the rows). */
+  const bfcr_kdtree *kd0 = ctx->size == 1 && t->kd0 ? *t->kd0 : NULL;
+  st = route_rows(ctx, Z, n, d, fold, t->lv[0].bf, kd0, nn);
+  if (t->kd0) {
+    bfcr_kdtree_free(*t->kd0);
+    *t->kd0 = NULL;
+  }
+  if (st != BFCR_OK) goto cleanup;
   bfcr_phase_add(ctx, "cv: routing", bfcr_wtime() - t0, 0.0);
   double t1 = bfcr_wtime();
   BFCR_CALLOC(ctx, fm, T + 1);
@@ -348,36 +374,59 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   BFCR_ALLOC(ctx, m->cv_se, T + 1);
   m->cv_rmse[0] = m->cv_se[0] = NAN;
   double *mse = m->cv_rmse, *se = m->cv_se;
+  /* lab: cluster of each held-out row's routing row, level by level up the parent links
+   * (small arrays above level 1, so few cache misses). eb keeps the errors of the lowest
+   * MSE so far (ties: the higher level, as the choice below), so the one-SE pass need
+   * not score the best level again. */
   BFCR_ALLOC(ctx, lab, n);
+  BFCR_ALLOC(ctx, eb, n);
+  int run = 0; /* the level whose errors eb holds, 0: none */
   for (int l = 1; l <= T; l++) {
-    const int64_t *up = t->lv[l - 1].parent; /* labels of the training rows, level by level */
+    const int64_t *up = t->lv[l - 1].parent;
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
-    for (int64_t j = 0; j < n; j++) lab[j] = l == 1 ? up[j] : up[lab[j]];
-    score_level(t, l, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, lab, ctx->nthreads, err);
+    for (int64_t i = 0; i < n; i++) lab[i] = l == 1 ? up[nn[i]] : up[lab[i]];
+    score_level(l, T, K, n, d, lab, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, err);
     double s = 0.0, s2 = 0.0;
     for (int64_t i = 0; i < n; i++) s += err[i];
     s /= (double)n;
     for (int64_t i = 0; i < n; i++) s2 += (err[i] - s) * (err[i] - s);
     mse[l] = s;
     se[l] = n > 1 ? sqrt(s2 / (double)(n - 1) / (double)n) : 0.0;
+    if (run == 0 || mse[l] <= mse[run]) {
+      double *sw = eb;
+      eb = err;
+      err = sw;
+      run = l;
+    }
   }
   int best = T;
   for (int l = T; l >= 1; l--)
     if (mse[l] < mse[best]) best = l;
   int pick = best;
-  BFCR_ALLOC(ctx, eb, n);
-  score_level(t, best, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, NULL, ctx->nthreads, eb);
-  for (int l = T; l > best; l--) {
-    score_level(t, l, T, K, n, d, nn, fold, Z, Y, fm, p->guard_margin, NULL, ctx->nthreads, err);
+  /* One-SE rule: the highest level within one SE of the paired differences of best.
+   * Levels best + 1..T are scored bottom-up (labels by one parent step each), the
+   * highest that passes wins, as a top-down search that stops at the first pass. */
+  if (best < T) {
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+    for (int64_t i = 0; i < n; i++) {
+      int64_t c = t->lv[0].parent[nn[i]];
+      for (int q = 1; q < best; q++) c = t->lv[q].parent[c];
+      lab[i] = c;
+    }
+    if (run != best)
+      score_level(best, T, K, n, d, lab, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, eb);
+  }
+  for (int l = best + 1; l <= T; l++) {
+    const int64_t *up = t->lv[l - 1].parent;
+#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
+    for (int64_t i = 0; i < n; i++) lab[i] = up[lab[i]];
+    score_level(l, T, K, n, d, lab, fold, Z, Y, fm, p->guard_margin, ctx->nthreads, err);
     double md = 0.0, s2 = 0.0;
     for (int64_t i = 0; i < n; i++) md += err[i] - eb[i];
     md /= (double)n;
     for (int64_t i = 0; i < n; i++) s2 += (err[i] - eb[i] - md) * (err[i] - eb[i] - md);
     double sed = n > 1 ? sqrt(s2 / (double)(n - 1) / (double)n) : 0.0;
-    if (md <= sed) {
-      pick = l;
-      break;
-    }
+    if (md <= sed) pick = l;
   }
   /* Stored as RMSE and the SE of the RMSE (delta method: SE(MSE) / (2 RMSE)). */
   for (int l = 1; l <= T; l++) {

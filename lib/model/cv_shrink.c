@@ -75,7 +75,7 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
   xs = bfcr_malloc(ctx, (size_t)(NC * nt), sizeof *xs);
   acc = bfcr_malloc(ctx, (size_t)NC, sizeof *acc);
   int ok = cnt && part && xs && acc;
-  for (int l = 1; ok && l <= T; l++) {
+  for (int l = 2; ok && l <= T; l++) {
     cnt[l] = bfcr_calloc(ctx, (size_t)(t->lv[l].m * K), sizeof *cnt[l]);
     part[l] = bfcr_malloc(ctx, (size_t)(t->lv[l].m * K), sizeof *part[l]);
     ok = cnt[l] && part[l];
@@ -83,23 +83,25 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
   if (!ok) st = bfcr_err(ctx, BFCR_ERR_NOMEM, "shrinkage CV: out of memory");
   if (dist) st = bfcr_agree(ctx, st); /* before the first collective step */
   if (st != BFCR_OK) goto cleanup;
-  for (int64_t i = 0; i < n_local; i++) {
-    int64_t c = own1[i];
-    for (int l = 1; l <= T; l++) {
-      cnt[l][c * K + fold[i]]++;
-      if (l < T) c = t->lv[l].parent[c];
+  /* Only parents' training parts are read (levels 2..T). Level 2 from the rows, each
+   * higher level from its children's counts (the same integers as counting every row at
+   * every level, in n + sum_l m_l K steps); with distributed rows level 2 is summed over
+   * the ranks first (integers: exact for any split). */
+  for (int64_t i = 0; i < n_local; i++) cnt[2][t->lv[1].parent[own1[i]] * K + fold[i]]++;
+  if (dist) {
+    for (int64_t o = 0, len = t->lv[2].m * K; o < len && ok; o += INT32_MAX / 2) {
+      int c = (int)(len - o < INT32_MAX / 2 ? len - o : INT32_MAX / 2);
+      ok = MPI_Allreduce(MPI_IN_PLACE, cnt[2] + o, c, MPI_INT64_T, MPI_SUM, ctx->comm) ==
+           MPI_SUCCESS;
     }
-  }
-  if (dist) { /* integer sums: exact, the same for any split of the rows */
-    for (int l = 1; l <= T && ok; l++)
-      for (int64_t o = 0, len = t->lv[l].m * K; o < len && ok; o += INT32_MAX / 2) {
-        int c = (int)(len - o < INT32_MAX / 2 ? len - o : INT32_MAX / 2);
-        ok = MPI_Allreduce(MPI_IN_PLACE, cnt[l] + o, c, MPI_INT64_T, MPI_SUM, ctx->comm) ==
-             MPI_SUCCESS;
-      }
     BFCR_CHECK(ctx, ok, BFCR_ERR_MPI, "shrinkage CV: MPI_Allreduce of the fold counts failed");
   }
-  for (int l = 1; l <= T; l++)
+  for (int l = 2; l < T; l++)
+    for (int64_t c = 0; c < t->lv[l].m; c++) {
+      int64_t a = t->lv[l].parent[c];
+      for (int k = 0; k < K; k++) cnt[l + 1][a * K + k] += cnt[l][c * K + k];
+    }
+  for (int l = 2; l <= T; l++)
     for (int64_t c = 0; c < t->lv[l].m; c++) {
       int64_t tot = 0;
       for (int k = 0; k < K; k++) tot += cnt[l][c * K + k];

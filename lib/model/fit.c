@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "knn/knn.h"
 #include "model/fit_kernel.h"
 #include "model/fit_models.h"
 #include "model/cv.h"
@@ -313,8 +314,11 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   ctx->nn_method = p.tree.nn_method;
   /* Davies-Bouldin (an exact max-ratio search, up to 29% of a fit) only when read. */
   const int need_db = p.all_metrics || (p.level == 0 && p.criterion == BFCR_CRIT_DB);
-  st = bfcr_tree_build_src_ex(ctx, &zs, train->y, train->n_local, train->offset, train->n_global, d,
-                              p.tree.max_levels, need_db ? 0 : BFCR_TREE_SKIP_DB, &t);
+  /* One rank: the CV routes held-out rows on level 0's kd-tree (no second build). */
+  const int keep_kd0 = ctx->size == 1 && p.select == BFCR_SELECT_CV && p.level == 0;
+  st = bfcr_tree_build_src_ex(
+      ctx, &zs, train->y, train->n_local, train->offset, train->n_global, d, p.tree.max_levels,
+      (need_db ? 0 : BFCR_TREE_SKIP_DB) | (keep_kd0 ? BFCR_TREE_KEEP_KD0 : 0), &t);
   if (st != BFCR_OK) {
     agreed = ctx->size > 1;
     goto cleanup;
@@ -362,6 +366,10 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
       agreed = ctx->size > 1;
       goto cleanup;
     }
+  }
+  if (t->kd0) { /* an n x d copy of the rows, when the CV did not run */
+    bfcr_kdtree_free(*t->kd0);
+    *t->kd0 = NULL;
   }
   if (T == 0) m->chosen = 0;
   m->params = p;

@@ -8,8 +8,9 @@
 #include "tree/nodes.h"
 
 bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n, int d,
-                                    bfcr_level *lv0) {
+                                    bfcr_level *lv0, bfcr_kdtree **keep) {
   bfcr_status st = BFCR_OK;
+  if (keep) *keep = NULL;
   BFCR_ALLOC(ctx, lv0->bf, n);
   BFCR_ALLOC(ctx, lv0->bfdist, n);
   if (n == 1) {
@@ -18,7 +19,7 @@ bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n, i
     goto cleanup;
   }
   bfcr_knn_choice ch;
-  st = bfcr_knn_allnn_m(Z, n, d, ctx->nthreads, (bfcr_nn_method)ctx->nn_method, &ch, NULL, lv0->bf,
+  st = bfcr_knn_allnn_m(Z, n, d, ctx->nthreads, (bfcr_nn_method)ctx->nn_method, &ch, keep, lv0->bf,
                         lv0->bfdist);
   if (st == BFCR_OK) {
     char line[160];
@@ -27,6 +28,10 @@ bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n, i
   }
   if (st != BFCR_OK) {
     bfcr_err(ctx, st, "nearest-neighbour search failed at level 0");
+    if (keep) {
+      bfcr_kdtree_free(*keep);
+      *keep = NULL;
+    }
     goto cleanup;
   }
   for (int64_t i = 0; i < n; i++) lv0->bfdist[i] = sqrt(lv0->bfdist[i]);

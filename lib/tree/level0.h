@@ -7,9 +7,10 @@
 #include "tree/tree.h"
 
 /* One rank (several: bfcr_level0_dist_* in tree.h). Exact best friend of every sample:
- * fills lv0->bf and lv0->bfdist for all n samples. */
+ * fills lv0->bf and lv0->bfdist for all n samples. keep (may be NULL) receives the
+ * search's kd-tree over Z when one was built (the caller frees it), else NULL. */
 bfcr_status bfcr_level0_bestfriends(bfcr_ctx *ctx, const double *Z, int64_t n, int d,
-                                    bfcr_level *lv0);
+                                    bfcr_level *lv0, struct bfcr_kdtree **keep);
 
 /* One rank. Nodes of level 1 (k components, lv0->parent filled): summaries reduced
  * over members in global sample order. */

@@ -58,6 +58,11 @@ struct bfcr_tree {
   int64_t *order;        /* [n] dendrogram order: order[pos] = global sample index */
   bfcr_level_info *info; /* [nlevels] per-level metrics (GCV filled by the fit) */
   int skip_db;           /* Davies-Bouldin terms not computed (BFCR_TREE_SKIP_DB) */
+  /* Level 0's kd-tree over the rows, kept (BFCR_TREE_KEEP_KD0, one rank) for the fit's
+   * cross-validation, which routes held-out rows on it instead of building it again and
+   * frees it right after (a separately allocated slot, so it can be freed through a const
+   * tree before the CV's own arrays raise the peak); NULL when not kept. */
+  struct bfcr_kdtree **kd0;
 };
 
 /* Build every level from standardized rows Z (n_local x d, rows [offset, offset +
@@ -73,6 +78,8 @@ bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double
 /* The same with flags: BFCR_TREE_SKIP_DB leaves the Davies-Bouldin search out (DB NaN,
  * flagged in info[].skipped); bfcr_tree_build_src computes every metric. */
 #define BFCR_TREE_SKIP_DB 1
+/* One rank: keep level 0's kd-tree in t->kd0 (when the search built one). */
+#define BFCR_TREE_KEEP_KD0 2
 bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
                                    int64_t n_local, int64_t offset, int64_t n, int d,
                                    int max_levels, int flags, bfcr_tree **out);

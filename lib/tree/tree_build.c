@@ -111,6 +111,8 @@ void bfcr_tree_free(bfcr_tree *t) {
     free(L->parent);
     free(L->dbterm);
   }
+  if (t->kd0) bfcr_kdtree_free(*t->kd0);
+  free(t->kd0);
   free(t->lv);
   free(t->order);
   free(t->info);
@@ -170,7 +172,8 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
       goto cleanup;
     }
   } else {
-    BFCR_CALL(bfcr_level0_bestfriends(ctx, Z, n, d, &t->lv[0]));
+    if (flags & BFCR_TREE_KEEP_KD0) BFCR_CALLOC(ctx, t->kd0, 1);
+    BFCR_CALL(bfcr_level0_bestfriends(ctx, Z, n, d, &t->lv[0], t->kd0));
   }
   bfcr_phase_add(ctx, "nn level 0", bfcr_wtime() - t0, 0.0);
 
