@@ -12,31 +12,6 @@
 #include "testutil.h"
 #include "tree/tree.h"
 
-static bfcr_data *blobs(bfcr_ctx *ctx, int64_t n, int d, int k, double noise, uint64_t seed) {
-  bfcr_synth_params sp;
-  bfcr_synth_params_init(&sp);
-  sp.n = n;
-  sp.d = d;
-  sp.clusters = k;
-  sp.noise = noise;
-  sp.seed = seed;
-  double *X = malloc(n * d * sizeof *X), *y = malloc(n * sizeof *y);
-  int64_t *lab = malloc(n * sizeof *lab);
-  cr_assert_eq(bfcr_synth_rows(&sp, 0, n, X, y, lab), BFCR_OK);
-  bfcr_data *data = NULL;
-  cr_assert_eq(bfcr_data_from_arrays(ctx, n, d, X, y, NULL, &data), BFCR_OK);
-  free(X);
-  free(y);
-  free(lab);
-  return data;
-}
-
-static bfcr_model *fit(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_fit_params *p) {
-  bfcr_model *m = NULL;
-  cr_assert_eq(bfcr_fit(ctx, data, p, &m), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
-  return m;
-}
-
 Test(cv, folds_are_balanced_and_seeded) {
   int64_t n = 1003;
   int K = 5, *f = malloc(n * sizeof *f), *g = malloc(n * sizeof *g), cnt[5] = {0};
@@ -93,7 +68,7 @@ Test(cv, downdate_equals_refit_from_rows) {
   bfcr_ctx *ctx = tu_ctx();
   int64_t n = 600;
   int d = 3, K = 5;
-  bfcr_data *data = blobs(ctx, n, d, 4, 0.3, 11);
+  bfcr_data *data = tu_blobs(ctx, n, d, 4, 0.3, 11, NULL);
   const double *X = bfcr_data_X(data), *y = bfcr_data_y(data);
   /* Offset features: the shifted sums must not lose the digits a raw downdate would. */
   double *Z = malloc(n * d * sizeof *Z);
@@ -132,11 +107,11 @@ Test(cv, downdate_equals_refit_from_rows) {
 
 Test(cv, table_and_choice_are_consistent) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *data = blobs(ctx, 3000, 3, 6, 0.1, 5);
+  bfcr_data *data = tu_blobs(ctx, 3000, 3, 6, 0.1, 5, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   p.shrink = 0; /* hard routing: the one-SE level (shrinkage: test_shrink.c) */
-  bfcr_model *m = fit(ctx, data, &p);
+  bfcr_model *m = tu_fit(ctx, data, &p);
   int best = -1, L = bfcr_model_num_levels(m), ch = bfcr_model_chosen_level(m);
   cr_assert_eq(bfcr_model_cv(m, 0, NULL, NULL, &best), 5);
   double rb, sb, rc;
@@ -153,12 +128,12 @@ Test(cv, table_and_choice_are_consistent) {
   cr_assert(ch < L - 1, "chose the top level %d", ch);
   /* --level fixes the level; select = criterion gives no table. */
   p.level = 1;
-  bfcr_model *m1 = fit(ctx, data, &p);
+  bfcr_model *m1 = tu_fit(ctx, data, &p);
   cr_assert_eq(bfcr_model_chosen_level(m1), 1);
   cr_assert_eq(bfcr_model_cv(m1, 1, NULL, NULL, NULL), 0);
   p.level = 0;
   p.select = BFCR_SELECT_CRITERION;
-  bfcr_model *m2 = fit(ctx, data, &p);
+  bfcr_model *m2 = tu_fit(ctx, data, &p);
   cr_assert_eq(bfcr_model_cv(m2, 1, NULL, NULL, NULL), 0);
   bfcr_model_destroy(&m);
   bfcr_model_destroy(&m1);
@@ -169,7 +144,7 @@ Test(cv, table_and_choice_are_consistent) {
 
 Test(guard, bounds_an_extrapolating_row_and_counts_it) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *data = blobs(ctx, 2000, 2, 4, 0.1, 9);
+  bfcr_data *data = tu_blobs(ctx, 2000, 2, 4, 0.1, 9, NULL);
   const double *y = bfcr_data_y(data);
   double ylo = INFINITY, yhi = -INFINITY;
   for (int i = 0; i < 2000; i++) {
@@ -182,7 +157,7 @@ Test(guard, bounds_an_extrapolating_row_and_counts_it) {
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   p.level = 1; /* small clusters, steep local models */
-  bfcr_model *m = fit(ctx, data, &p);
+  bfcr_model *m = tu_fit(ctx, data, &p);
   double v;
   int64_t g = -1;
   cr_assert_eq(bfcr_predict_guarded(ctx, m, q, &v, &g), BFCR_OK);
@@ -196,7 +171,7 @@ Test(guard, bounds_an_extrapolating_row_and_counts_it) {
   cr_assert(g < 20, "%lld training rows guarded", (long long)g);
   /* Off: the plain linear value. */
   p.guard_margin = -1;
-  bfcr_model *m0 = fit(ctx, data, &p);
+  bfcr_model *m0 = tu_fit(ctx, data, &p);
   double v0;
   cr_assert_eq(bfcr_predict_guarded(ctx, m0, q, &v0, &g), BFCR_OK);
   cr_assert_eq(g, 0);
@@ -216,7 +191,7 @@ static void check_finite_fit(bfcr_ctx *ctx, int64_t n, int d, const double *X, c
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   p.folds = folds;
-  bfcr_model *m = fit(ctx, data, &p);
+  bfcr_model *m = tu_fit(ctx, data, &p);
   double *pr = malloc(n * sizeof *pr);
   cr_assert_eq(bfcr_predict(ctx, m, data, pr), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
   for (int64_t i = 0; i < n; i++) cr_assert(isfinite(pr[i]), "row %lld: %g", (long long)i, pr[i]);

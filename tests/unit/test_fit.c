@@ -7,42 +7,18 @@
 #include "model/model_impl.h"
 #include "testutil.h"
 
-static bfcr_data *make_data(bfcr_ctx *ctx, int64_t n, int d, int k, double noise, uint64_t seed,
-                            int64_t **labels) {
-  bfcr_synth_params sp;
-  bfcr_synth_params_init(&sp);
-  sp.n = n;
-  sp.d = d;
-  sp.clusters = k;
-  sp.noise = noise;
-  sp.seed = seed;
-  double *X = malloc(n * d * sizeof *X), *y = malloc(n * sizeof *y);
-  int64_t *lab = malloc(n * sizeof *lab);
-  cr_assert_eq(bfcr_synth_rows(&sp, 0, n, X, y, lab), BFCR_OK);
-  bfcr_data *data = NULL;
-  cr_assert_eq(bfcr_data_from_arrays(ctx, n, d, X, y, NULL, &data), BFCR_OK, "%s",
-               bfcr_ctx_errmsg(ctx));
-  free(X);
-  free(y);
-  if (labels)
-    *labels = lab;
-  else
-    free(lab);
-  return data;
-}
-
 static double rmse_of(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data, double *pred) {
   cr_assert_eq(bfcr_predict(ctx, m, data, pred), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
   double rmse;
-  cr_assert_eq(bfcr_score(ctx, bfcr_data_y(data), pred, bfcr_data_local_rows(data), &rmse, NULL,
-                          NULL),
-               BFCR_OK);
+  cr_assert_eq(
+      bfcr_score(ctx, bfcr_data_y(data), pred, bfcr_data_local_rows(data), &rmse, NULL, NULL),
+      BFCR_OK);
   return rmse;
 }
 
 Test(fit, recovers_noise_free_piecewise_linear_with_ols) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *data = make_data(ctx, 4000, 3, 4, 0.0, 3, NULL);
+  bfcr_data *data = tu_blobs(ctx, 4000, 3, 4, 0.0, 3, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   p.regressor = BFCR_REG_OLS;
@@ -62,7 +38,7 @@ Test(fit, recovers_noise_free_piecewise_linear_with_ols) {
 
 Test(fit, noisy_regression_beats_global_model) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *data = make_data(ctx, 5000, 4, 8, 0.5, 5, NULL);
+  bfcr_data *data = tu_blobs(ctx, 5000, 4, 8, 0.5, 5, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   bfcr_model *m = NULL, *g = NULL;
@@ -83,7 +59,7 @@ Test(fit, noisy_regression_beats_global_model) {
 
 Test(fit, threads_give_identical_models_and_predictions) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *data = make_data(ctx, 6000, 5, 6, 0.3, 9, NULL);
+  bfcr_data *data = tu_blobs(ctx, 6000, 5, 6, 0.3, 9, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   bfcr_model *a = NULL, *b = NULL;
@@ -112,7 +88,7 @@ Test(fit, threads_give_identical_models_and_predictions) {
 
 Test(fit, save_load_gives_identical_predictions) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *data = make_data(ctx, 3000, 3, 5, 0.2, 21, NULL);
+  bfcr_data *data = tu_blobs(ctx, 3000, 3, 5, 0.2, 21, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   p.routing = BFCR_ROUTE_SAMPLE;
@@ -140,7 +116,8 @@ Test(fit, save_load_gives_identical_predictions) {
 
 Test(fit, errors_name_the_problem) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *data = make_data(ctx, 500, 3, 3, 0.2, 2, NULL), *other = make_data(ctx, 10, 4, 2, 0.1, 2, NULL);
+  bfcr_data *data = tu_blobs(ctx, 500, 3, 3, 0.2, 2, NULL),
+            *other = tu_blobs(ctx, 10, 4, 2, 0.1, 2, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   p.level = 99;

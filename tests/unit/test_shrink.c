@@ -15,31 +15,6 @@
 #include "testutil.h"
 #include "tree/tree.h"
 
-static bfcr_data *blobs(bfcr_ctx *ctx, int64_t n, int d, int k, double noise, uint64_t seed) {
-  bfcr_synth_params sp;
-  bfcr_synth_params_init(&sp);
-  sp.n = n;
-  sp.d = d;
-  sp.clusters = k;
-  sp.noise = noise;
-  sp.seed = seed;
-  double *X = malloc(n * d * sizeof *X), *y = malloc(n * sizeof *y);
-  int64_t *lab = malloc(n * sizeof *lab);
-  cr_assert_eq(bfcr_synth_rows(&sp, 0, n, X, y, lab), BFCR_OK);
-  bfcr_data *data = NULL;
-  cr_assert_eq(bfcr_data_from_arrays(ctx, n, d, X, y, NULL, &data), BFCR_OK);
-  free(X);
-  free(y);
-  free(lab);
-  return data;
-}
-
-static bfcr_model *fit(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_fit_params *p) {
-  bfcr_model *m = NULL;
-  cr_assert_eq(bfcr_fit(ctx, data, p, &m), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
-  return m;
-}
-
 static double *predict(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data) {
   double *yh = malloc(bfcr_data_local_rows(data) * sizeof *yh);
   cr_assert_eq(bfcr_predict(ctx, m, data, yh), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
@@ -48,10 +23,10 @@ static double *predict(bfcr_ctx *ctx, const bfcr_model *m, const bfcr_data *data
 
 Test(shrink, lambda_zero_is_hard_routing) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *data = blobs(ctx, 1500, 3, 6, 0.3, 5);
+  bfcr_data *data = tu_blobs(ctx, 1500, 3, 6, 0.3, 5, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
-  bfcr_model *m = fit(ctx, data, &p);
+  bfcr_model *m = tu_fit(ctx, data, &p);
   int L = bfcr_model_num_levels(m);
   double lam = -1, g0 = -1;
   int ng = bfcr_model_shrink(m, &lam, 0, 0, &g0, NULL);
@@ -74,7 +49,7 @@ Test(shrink, lambda_zero_is_hard_routing) {
   }
   bfcr_fit_params off = p;
   off.shrink = 0.0;
-  bfcr_model *h = fit(ctx, data, &off);
+  bfcr_model *h = tu_fit(ctx, data, &off);
   bfcr_model_cv(h, bfcr_model_chosen_level(h), &rh, NULL, NULL);
   cr_assert(rc <= rh, "chosen CV RMSE %.17g, hard routing %.17g", rc, rh);
   cr_assert_eq(bfcr_model_shrink(h, &lam, 0, 0, NULL, NULL), 0);
@@ -82,9 +57,9 @@ Test(shrink, lambda_zero_is_hard_routing) {
   /* A fixed level with lambda 0 and the same level chosen with off: the same models. */
   p.level = 2;
   p.shrink = 0.0;
-  bfcr_model *a = fit(ctx, data, &p);
+  bfcr_model *a = tu_fit(ctx, data, &p);
   off.level = 2;
-  bfcr_model *b = fit(ctx, data, &off);
+  bfcr_model *b = tu_fit(ctx, data, &off);
   cr_assert_eq(a->k, b->k);
   cr_assert(memcmp(a->w, b->w, a->k * a->d * sizeof(double)) == 0);
   bfcr_model_destroy(&m);
@@ -97,12 +72,12 @@ Test(shrink, lambda_zero_is_hard_routing) {
 
 Test(shrink, huge_lambda_is_the_global_model) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *data = blobs(ctx, 800, 3, 5, 0.3, 9);
+  bfcr_data *data = tu_blobs(ctx, 800, 3, 5, 0.3, 9, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   p.level = 1;
   p.shrink = 1e300;
-  bfcr_model *m = fit(ctx, data, &p);
+  bfcr_model *m = tu_fit(ctx, data, &p);
   cr_assert(m->k > 1 && m->shrink_lambda == 1e300 && m->guard_w);
   /* The guard keeps the same fit's top-level model: every cluster's model is it. */
   for (int64_t c = 0; c < m->k; c++) {
@@ -113,10 +88,10 @@ Test(shrink, huge_lambda_is_the_global_model) {
   /* And predicts as a fit of the global model alone (whose sums run in another order). */
   bfcr_model_destroy(&m);
   p.guard_margin = -1; /* the guard clips to each cluster's own target range */
-  m = fit(ctx, data, &p);
+  m = tu_fit(ctx, data, &p);
   p.level = -1;
   p.shrink = 0;
-  bfcr_model *g = fit(ctx, data, &p);
+  bfcr_model *g = tu_fit(ctx, data, &p);
   cr_assert_eq(g->k, 1);
   double *a = predict(ctx, m, data), *b = predict(ctx, g, data);
   for (int64_t i = 0; i < bfcr_data_local_rows(data); i++)
@@ -125,7 +100,7 @@ Test(shrink, huge_lambda_is_the_global_model) {
   p.shrink = 1e300;
   /* In the CV: every level at that lambda scores as the top level with hard routing. */
   p.level = 0;
-  bfcr_model *cv = fit(ctx, data, &p);
+  bfcr_model *cv = tu_fit(ctx, data, &p);
   int L = bfcr_model_num_levels(cv);
   double top; /* the hard-routing top level of the same (exactly summed) table */
   bfcr_model_shrink(cv, NULL, 0, L - 1, NULL, &top);
@@ -150,14 +125,14 @@ Test(shrink, cv_table_matches_a_direct_computation) {
   bfcr_ctx *ctx = tu_ctx();
   int64_t n = 90;
   int d = 2, K = 5;
-  bfcr_data *data = blobs(ctx, n, d, 3, 0.4, 21);
+  bfcr_data *data = tu_blobs(ctx, n, d, 3, 0.4, 21, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   p.guard_margin = -1;
   p.lambda_mode = BFCR_LAMBDA_FIXED;
   p.lambda = 0.5;
   p.min_cluster_size = 4;
-  bfcr_model *m = fit(ctx, data, &p);
+  bfcr_model *m = tu_fit(ctx, data, &p);
   const double *X = bfcr_data_X(data), *y = bfcr_data_y(data);
   double *Z = malloc(n * d * sizeof *Z);
   bfcr_standardize_apply(X, n, d, m->mean, m->scale, Z, 1);
@@ -246,11 +221,11 @@ static void set_minor_and_crc(unsigned char *b, size_t n, unsigned minor) {
 
 Test(shrink, model_file_round_trip_and_older_files) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *data = blobs(ctx, 600, 3, 5, 0.3, 4);
+  bfcr_data *data = tu_blobs(ctx, 600, 3, 5, 0.3, 4, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   p.shrink = 16;
-  bfcr_model *m = fit(ctx, data, &p), *back = NULL;
+  bfcr_model *m = tu_fit(ctx, data, &p), *back = NULL;
   cr_assert(m->shrink_ng == 2);
   unsigned char *b = NULL, *b2 = NULL;
   size_t n = 0, n2 = 0;
@@ -271,7 +246,7 @@ Test(shrink, model_file_round_trip_and_older_files) {
   bfcr_model_destroy(&back);
   /* A model without shrinkage written as format 1.2 (no SHRK): loads, hard routing. */
   p.shrink = 0;
-  bfcr_model *h = fit(ctx, data, &p);
+  bfcr_model *h = tu_fit(ctx, data, &p);
   cr_assert_eq(bfcr_model_encode(ctx, h, &b, &n), BFCR_OK);
   set_minor_and_crc(b, n, 2);
   cr_assert_eq(bfcr_model_decode(ctx, "old.bfcr", b, n, &back), BFCR_OK, "%s",

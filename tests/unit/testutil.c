@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <criterion/criterion.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,3 +58,34 @@ static const char *under(const char *env, const char *fallback, const char *name
 
 const char *tu_dataset(const char *name) { return under("BFCR_DATA", "datasets", name); }
 const char *tu_testdata(const char *name) { return under("BFCR_TESTDATA", "tests/data", name); }
+
+bfcr_data *tu_blobs(bfcr_ctx *ctx, int64_t n, int d, int k, double noise, uint64_t seed,
+                    int64_t **labels) {
+  bfcr_synth_params sp;
+  bfcr_synth_params_init(&sp);
+  sp.n = n;
+  sp.d = d;
+  sp.clusters = k;
+  sp.noise = noise;
+  sp.seed = seed;
+  double *X = malloc(n * d * sizeof *X), *y = malloc(n * sizeof *y);
+  int64_t *lab = malloc(n * sizeof *lab);
+  cr_assert(X && y && lab, "out of memory");
+  cr_assert_eq(bfcr_synth_rows(&sp, 0, n, X, y, lab), BFCR_OK);
+  bfcr_data *data = NULL;
+  cr_assert_eq(bfcr_data_from_arrays(ctx, n, d, X, y, NULL, &data), BFCR_OK, "%s",
+               bfcr_ctx_errmsg(ctx));
+  free(X);
+  free(y);
+  if (labels)
+    *labels = lab;
+  else
+    free(lab);
+  return data;
+}
+
+bfcr_model *tu_fit(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_fit_params *p) {
+  bfcr_model *m = NULL;
+  cr_assert_eq(bfcr_fit(ctx, data, p, &m), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
+  return m;
+}
