@@ -1,9 +1,12 @@
+/* nftw() */
+#define _XOPEN_SOURCE 700
 #include "testutil.h"
 
 #include <criterion/criterion.h>
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <ftw.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,11 +32,27 @@ bfcr_ctx *tu_ctx(void) {
 void tu_ctx_free(bfcr_ctx **ctx) { bfcr_ctx_destroy(ctx); }
 
 static char tmpdir[256];
+static pid_t tmpdir_pid;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+/* The folder (and whatever the test wrote into it) goes when the process that made it
+ * exits normally: Criterion runs each test in its own process, so each removes its own. */
+static void remove_tmpdir(void) {
+  if (tmpdir[0] && getpid() == tmpdir_pid) nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 const char *tu_write_file(const char *name, const char *text, size_t len) {
   if (!tmpdir[0]) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/bfcr-test-XXXXXX");
     if (!mkdtemp(tmpdir)) return NULL;
+    tmpdir_pid = getpid();
+    atexit(remove_tmpdir);
   }
   static char paths[64][512];
   static int next;
