@@ -284,6 +284,8 @@ typedef struct path_ctx {
   const int8_t *fallback; /* of nodes o0.. */
   int64_t o0;
   const double *lam;
+  const double *pw; /* coefficients of the parents of nodes o0.., from parent pw_lo on */
+  int64_t pw_lo;
 } path_ctx;
 
 /* Node i's ridge path on the penalty grid: RSS per penalty into v[0, K), df into
@@ -294,13 +296,14 @@ static int node_path(const path_ctx *c, int64_t i, double *wk, double *v, double
   const double *s = c->lf->sum + (i - c->lf->sum_lo) * bfcr_sum_len(d);
   int64_t par = c->top ? -1 : c->t->lv[c->l].parent[i];
   if (c->fallback[i - c->o0]) {
-    double r = summary_rss(s, d, c->up->w + par * d, c->up->cm[par].intercept);
+    double r = summary_rss(s, d, c->pw + (par - c->pw_lo) * d, c->up->cm[par].intercept);
     for (int k = 0; k < K; k++) v[k] = r;
     v[2 * K] = 1.0;
     *fl += 3.0 * d * d;
     return 1;
   }
-  const double *w0 = (c->p->small == BFCR_SMALL_SHRINK && !c->top) ? c->up->w + par * d : NULL;
+  const double *w0 =
+      (c->p->small == BFCR_SMALL_SHRINK && !c->top) ? c->pw + (par - c->pw_lo) * d : NULL;
   *fl += bfcr_ridge_flops(d) + 12.0 * K * d;
   v[2 * K] = 0.0;
   return bfcr_ridge_path(s, d, w0, K, c->lam, wk, v, v + K) == BFCR_OK;
@@ -324,9 +327,9 @@ static void chunk_add(double *acc, const double *v, int K) {
  * past o1 is finished with the path values of the next ranks' first nodes (one fetch of
  * at most 255 nodes), so every chunk's sum has the one-process order. */
 static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_fit_params *p, int l,
-                                 const bfcr_level_fit *up, const bfcr_level_fit *lf,
-                                 const int8_t *fallback, int64_t o0, int64_t o1, double *lambda,
-                                 double *gcv, double *flops) {
+                                 const bfcr_level_fit *up, const double *pw, int64_t pw_lo,
+                                 const bfcr_level_fit *lf, const int8_t *fallback, int64_t o0,
+                                 int64_t o1, double *lambda, double *gcv, double *flops) {
   bfcr_status st = BFCR_OK;
   const int64_t CH = BFCR_POOL_CHUNK;
   int d = t->d, nt = ctx->nthreads, top = l == t->nlevels - 1, K = p->lambda_steps;
@@ -349,7 +352,7 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
   BFCR_CALLOC(ctx, part, nchunks * 2 * K);
   BFCR_ALLOC(ctx, work, (wl + vw) * nt);
   BFCR_ALLOC(ctx, head, hb > o0 ? (hb - o0) * vw : 1);
-  path_ctx pc = {t, p, l, top, K, up, lf, fallback, o0, lam};
+  path_ctx pc = {t, p, l, top, K, up, lf, fallback, o0, lam, pw, pw_lo};
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed) \
     reduction(+ : fl)
   for (int64_t c = cb - 1; c < ce; c++) { /* c = cb - 1: my head nodes */
@@ -417,21 +420,35 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   double fl = 0.0;
   const bfcr_level *L = &t->lv[l];
   int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d), i0, i1, ext_lo = 0;
-  double *work = NULL, *ext = NULL, *wmine = NULL, level_lambda = -1.0, level_gcv = NAN;
+  double *work = NULL, *ext = NULL, *pfetch = NULL, level_lambda = -1.0, level_gcv = NAN;
   bfcr_cluster_model *cmine = NULL;
   int8_t *fallback = NULL;
   int failed = 0;
   bfcr_ridge_grid grid = {p->lambda_min, p->lambda_max, p->lambda_steps};
   fit_range(t, l, dr, &i0, &i1);
-  BFCR_ALLOC(ctx, lf->w, m * d);
+  /* several ranks: the coefficients stay with their owner, the models are replicated */
+  BFCR_ALLOC(ctx, lf->w, dr ? (i1 > i0 ? i1 - i0 : 1) * d : m * d);
+  lf->w_part = dr != NULL;
+  lf->w_lo = dr ? i0 : 0;
+  lf->w_hi = dr ? i1 : m;
   BFCR_CALLOC(ctx, lf->cm, m);
   BFCR_ALLOC(ctx, work, wl * nt);
   BFCR_CALLOC(ctx, fallback, i1 > i0 ? i1 - i0 : 1);
   for (int64_t i = i0; i < i1; i++)
     fallback[i - i0] = !top && (int64_t)lf->sum[(i - lf->sum_lo) * len] < p->min_cluster_size;
+  /* the parents' coefficients: my nodes' parents are one contiguous run of the level
+   * above, fetched from their owners when they are not whole here */
+  const double *pw = top ? NULL : up->w;
+  int64_t pw_lo = top || !up->w_part ? 0 : up->w_lo;
+  if (!top && up->w_part) {
+    int64_t pa = i1 > i0 ? L->parent[i0] : 0, pb = i1 > i0 ? L->parent[i1 - 1] + 1 : 0;
+    BFCR_CALL_AGREED(bfcr_fetch_rows(ctx, up->w, d, up->w_lo, up->w_hi, pa, pb, &pfetch));
+    pw = pfetch;
+    pw_lo = pa;
+  }
   if (p->regressor == BFCR_REG_RIDGE && p->lambda_mode == BFCR_LAMBDA_LEVEL)
-    BFCR_CALL_AGREED(
-        pooled_lambda(ctx, t, p, l, up, lf, fallback, i0, i1, &level_lambda, &level_gcv, flops));
+    BFCR_CALL_AGREED(pooled_lambda(ctx, t, p, l, up, pw, pw_lo, lf, fallback, i0, i1, &level_lambda,
+                                   &level_gcv, flops));
   if (p->lambda_mode == BFCR_LAMBDA_FIXED) level_lambda = p->lambda;
   if (dr && p->regressor == BFCR_REG_OLS) { /* my nodes' rows, including a straddling tail */
     ext_lo = i1 > i0 ? node_first(t, l, i0) : 0;
@@ -446,7 +463,7 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
     tid = omp_get_thread_num();
 #endif
     const double *s = lf->sum + (i - lf->sum_lo) * len;
-    double *w = lf->w + i * d;
+    double *w = lf->w + (i - lf->w_lo) * d;
     bfcr_cluster_model *cm = &lf->cm[i];
     int64_t size = (int64_t)s[0];
     int64_t par = top ? -1 : L->parent[i];
@@ -457,7 +474,7 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
       *cm = up->cm[par];
       cm->size = size;
       cm->flags |= BFCR_CM_FALLBACK;
-      memcpy(w, up->w + par * d, (size_t)d * sizeof(double));
+      memcpy(w, pw + (par - pw_lo) * d, (size_t)d * sizeof(double));
       continue;
     }
     if (p->regressor == BFCR_REG_OLS) {
@@ -487,7 +504,7 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
       fl += 4.0 * (double)(hi - lo) * d * d + 2.0 * d * d; /* estimate: dgelsd on (hi - lo) x d */
     } else {
       bfcr_ridge_result res;
-      const double *w0 = (p->small == BFCR_SMALL_SHRINK && !top) ? up->w + par * d : NULL;
+      const double *w0 = (p->small == BFCR_SMALL_SHRINK && !top) ? pw + (par - pw_lo) * d : NULL;
       if (bfcr_ridge_fit(s, d, w0, &grid, level_lambda, work + wl * tid, w, &cm->intercept, &res) !=
           BFCR_OK)
         failed |= 1;
@@ -501,12 +518,9 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   BFCR_CHECK(ctx, !(failed & 2), BFCR_ERR_NOMEM, "out of memory gathering cluster rows for OLS");
   BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC,
              "regression failed on a cluster of level %d (non-finite values or LAPACK error)", l);
-  if (dr) { /* replicate the models in node order */
-    BFCR_ALLOC(ctx, wmine, (i1 > i0 ? i1 - i0 : 1) * d);
+  if (dr) { /* replicate the models in node order (the coefficients stay) */
     BFCR_ALLOC(ctx, cmine, i1 > i0 ? i1 - i0 : 1);
-    memcpy(wmine, lf->w + i0 * d, (size_t)((i1 - i0) * d) * sizeof(double));
     memcpy(cmine, lf->cm + i0, (size_t)(i1 - i0) * sizeof(*cmine));
-    BFCR_CALL_AGREED(bfcr_allgather_items(ctx, wmine, i1 - i0, (size_t)d * sizeof(double), lf->w));
     BFCR_CALL_AGREED(bfcr_allgather_items(ctx, cmine, i1 - i0, sizeof(*cmine), lf->cm));
   }
   if (isnan(level_gcv)) { /* per-cluster or fixed penalties: size-weighted cluster GCV */
@@ -519,7 +533,7 @@ cleanup:
   free(work);
   free(fallback);
   free(ext);
-  free(wmine);
+  free(pfetch);
   free(cmine);
   if (dr && !agreed) st = bfcr_agree(ctx, st);
   return st;
@@ -612,6 +626,29 @@ bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, co
   }
   bfcr_phase_add_est(ctx, "model fit", bfcr_wtime() - t0, flops);
 cleanup:
+  return st;
+}
+
+bfcr_status bfcr_level_fit_share(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf, int from) {
+  bfcr_status st = BFCR_OK;
+  int d = t->d, agreed = 0;
+  double *all = NULL;
+  if (ctx->size == 1) return BFCR_OK;
+  for (int l = from; l < t->nlevels; l++) {
+    if (!lf[l].w_part) continue; /* the same on every rank */
+    BFCR_ALLOC(ctx, all, t->lv[l].m * d);
+    BFCR_CALL_AGREED(bfcr_allgather_items(ctx, lf[l].w, lf[l].w_hi - lf[l].w_lo,
+                                          (size_t)d * sizeof(double), all));
+    free(lf[l].w);
+    lf[l].w = all;
+    all = NULL;
+    lf[l].w_part = 0;
+    lf[l].w_lo = 0;
+    lf[l].w_hi = t->lv[l].m;
+  }
+cleanup:
+  free(all);
+  if (!agreed) st = bfcr_agree(ctx, st);
   return st;
 }
 
