@@ -23,7 +23,9 @@ Model, per phase ph of the measured run (n rows, d features, P ranks):
                 best friends replicated (Allgatherv): log2(P) alpha + 16 n beta
                 rows into level-1 order (Alltoallv):  (P-1) alpha + 8 (d+1) n/P beta
                 level-1 summaries (Allgatherv):        log2(P) alpha + 8 w k1 beta
-                chosen-level regression summaries:    log2(P) alpha + 8 w kc beta
+                chosen-level models (Allgatherv):     log2(P) alpha + 8 (d+7) kc beta
+                  (its regression summaries stay on their owners: P - 1 straddling
+                  nodes, a few words per rank, not modelled)
                 one small reduction per level:        L log2(P) alpha
               w = 2 + d + (d+1)(d+2)/2 doubles per node summary; k1, kc and L are
               the measured level sizes scaled with n.
@@ -145,7 +147,7 @@ def comm_seconds(m, n, d, p):
     t += lg * a + 16.0 * n * b  # best friends replicated on every rank
     t += (p - 1) * a + 8.0 * (d + 1) * n / p * b  # rows into level-1 order (Alltoallv)
     t += lg * a + 8.0 * w * m["k1_fraction"] * n * b  # level-1 node summaries
-    t += lg * a + 8.0 * w * m["kc_fraction"] * n * b  # chosen level's regression summaries
+    t += lg * a + 8.0 * (d + 7) * m["kc_fraction"] * n * b  # chosen level's models replicated
     # Levels grow with log n (each level shrinks the count about 5x on blob data).
     levels = max(m["levels"], 1) + max(0, int(round(math.log(n / float(m["n_ref"]), 5))))
     t += levels * lg * a

@@ -242,7 +242,8 @@ static void unscale_target(bfcr_tree *t, bfcr_level_fit *lf, int lo, double ymea
       bfcr_cluster_model *cm = &lf[l].cm[i];
       cm->intercept = ymean + yscale * cm->intercept;
       cm->gcv *= yscale * yscale;
-      for (int j = 0; j < d; j++) lf[l].w[i * d + j] *= yscale;
+      if (lf[l].w_part && (i < lf[l].w_lo || i >= lf[l].w_hi)) continue; /* another rank's */
+      for (int j = 0; j < d; j++) bfcr_level_fit_w(&lf[l], d, i)[j] *= yscale;
     }
     t->info[l].gcv *= yscale * yscale;
   }
@@ -373,6 +374,13 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   }
   if (T == 0) m->chosen = 0;
   m->params = p;
+  /* Several ranks: the coefficients stayed with their owners; the chosen level and its
+   * ancestors are what the model, the shrinkage and the guard read. */
+  st = bfcr_level_fit_share(ctx, t, lf, m->chosen);
+  if (st != BFCR_OK) {
+    agreed = ctx->size > 1;
+    goto cleanup;
+  }
   BFCR_CALL(assemble(ctx, t, lf, m));
   /* Hierarchical shrinkage: chosen by the CV, or a fixed lambda (shrink.c). */
   if (!by_cv && p.shrink > 0.0 && !bfcr_is_kernel_regressor(p.regressor))

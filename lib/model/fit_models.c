@@ -10,17 +10,21 @@
  * own rows by SVD.
  *
  * Several ranks: the rows move once into dendrogram order, P balanced contiguous chunks
- * (data parallel: every node of every level is one range of positions). The lowest
- * fitted level is reduced with bfcr_reduce_ranges_dist (local ranges on their rank, the
- * at most P - 1 ranges straddling a chunk edge by one batched canonical exchange), so
- * every summary has the one-process bits; higher levels merge replicated children as
- * with one rank. Models are fitted in parallel (model parallel): each rank fits a
- * contiguous range of the level's nodes (ridge: equal node counts, the cost is O(d^3)
- * per node whatever its size; OLS: the nodes starting in its chunk, with the rows of a
- * node that runs past the chunk fetched from the next ranks), the pooled-penalty
- * partials of the fixed 256-node chunks are split the same way and summed in chunk
- * order, then one Allgatherv replicates the coefficients. Every collective step opens
- * with a status agreement; a local failure is agreed in cleanup (no rank waits alone). */
+ * (data parallel: every node of every level is one range of positions). A node is owned
+ * by the rank holding its first position, and its summary lives there only (O(m / P)
+ * summaries per rank and level, never replicated): the lowest fitted level is reduced
+ * from the rows with bfcr_reduce_ranges_own (local ranges on their rank, the at most
+ * P - 1 ranges straddling a chunk edge by one batched canonical exchange), and every
+ * higher level the same way from the owned summaries of its children (a node's children
+ * are a contiguous run of nodes, and its first child has the same owner), so every
+ * summary has the one-process bits. Owners fit their nodes (model parallel; OLS fetches
+ * the rows of a node that runs past the chunk from the next ranks); the pooled-penalty
+ * partials of the fixed 256-node chunks are summed by the owner of each chunk's first
+ * node, in node order, with the path values of the at most 255 nodes that run past its
+ * own fetched from the next ranks; then one Allgatherv replicates the coefficients and
+ * models (d + 7 doubles per node, against 1 + (d + 1)(d + 4)/2 for a summary: CV, the
+ * shrinkage, the guard and the saved model read them). Every collective step opens with
+ * a status agreement; a local failure is agreed in cleanup (no rank waits alone). */
 #include "model/fit_models.h"
 
 #include <math.h>
@@ -70,6 +74,8 @@ static void row_elem(void *user, int64_t i, double *out) {
 typedef struct drow_view {
   int d;
   const dist_rows *dr;
+  const double *child; /* or: the owned summaries of the level below, */
+  int64_t child_lo;    /* from its node child_lo on */
 } drow_view;
 
 static void drow_elem(void *user, int64_t pos, double *out) {
@@ -81,29 +87,72 @@ static void drow_elem(void *user, int64_t pos, double *out) {
   memset(out + 1 + p, 0, (size_t)(p * (p + 1) / 2) * sizeof(double));
 }
 
+static void dchild_elem(void *user, int64_t i, double *out) {
+  const drow_view *v = user;
+  int64_t len = bfcr_sum_len(v->d);
+  memcpy(out, v->child + (i - v->child_lo) * len, (size_t)len * sizeof(double));
+}
+
 static void drow_merge(void *user, const double *a, const double *b, double *out) {
   const drow_view *v = user;
   bfcr_sum_merge(a, b, v->d, out);
 }
 
-/* Several ranks: summaries of level l's nodes from the rows (collective, agreed). */
-static bfcr_status level_summaries_dist(bfcr_ctx *ctx, const bfcr_tree *t, int l,
-                                        const dist_rows *dr, bfcr_level_fit *lf) {
+/* Several ranks: the nodes of level l this rank owns, [*o0, *o1): those whose first
+ * position is in its chunk (level 0: the positions themselves). The owned runs of all
+ * ranks tile the level in rank order, and a node's first child starts where it does, so
+ * the owner of a node also owns its first child (a reduction over children, as over
+ * rows, has one straddling node at most per chunk edge). */
+static void own_range(const bfcr_tree *t, int l, const dist_rows *dr, int64_t *o0, int64_t *o1) {
+  if (l == 0) {
+    *o0 = dr->lo;
+    *o1 = dr->hi;
+  } else {
+    bfcr_owned_ranges(t->lv[l].start, t->lv[l].m, dr->lo, dr->hi, o0, o1);
+  }
+}
+
+/* Several ranks: summaries of the nodes of level l this rank owns, into lf->sum from
+ * node lf->sum_lo on: from the rows (l == lo) or from the owned summaries of level
+ * l - 1 (below), the children of a node being a contiguous run of nodes. Both are the
+ * canonical reduction over the node's rows or children, so every summary has the
+ * one-process bits, and none is replicated. Collective, agreed. */
+static bfcr_status level_summaries_dist(bfcr_ctx *ctx, const bfcr_tree *t, int l, int lo,
+                                        const dist_rows *dr, const bfcr_level_fit *below,
+                                        bfcr_level_fit *lf) {
   bfcr_status st = BFCR_OK;
   int d = t->d, agreed = 0;
-  int64_t m = t->lv[l].m, len = bfcr_sum_len(d), *iota = NULL;
+  int64_t m = t->lv[l].m, len = bfcr_sum_len(d), *iota = NULL, *cs = NULL, o0, o1, c0, c1;
   const int64_t *start = t->lv[l].start;
-  BFCR_ALLOC(ctx, lf->sum, m * len);
+  drow_view v = {d, dr, NULL, 0};
+  bfcr_pos_elem_fn elem = drow_elem;
+  int64_t plo = dr->lo, phi = dr->hi;
+  own_range(t, l, dr, &o0, &o1);
+  BFCR_ALLOC(ctx, lf->sum, o1 > o0 ? (o1 - o0) * len : 1);
+  lf->sum_lo = o0;
   if (l == 0) { /* single samples (a 1-row dataset): node i is position i */
     BFCR_ALLOC(ctx, iota, m + 1);
     for (int64_t i = 0; i <= m; i++) iota[i] = i;
     start = iota;
+  } else if (l > lo) { /* over the children: node i covers children [cs[i], cs[i + 1]) */
+    BFCR_ALLOC(ctx, cs, m + 1);
+    cs[0] = 0;
+    for (int64_t i = 0; i < m; i++) cs[i + 1] = cs[i] + t->lv[l].nchild[i];
+    start = cs;
+    own_range(t, l - 1, dr, &plo, &phi);
+    v.child = below->sum;
+    v.child_lo = below->sum_lo;
+    elem = dchild_elem;
   }
-  drow_view v = {d, dr};
-  BFCR_CALL_AGREED(bfcr_reduce_ranges_dist(ctx, len, drow_elem, drow_merge, &v, m, start, dr->lo,
-                                           dr->hi, lf->sum));
+  bfcr_owned_ranges(start, m, plo, phi, &c0, &c1);
+  BFCR_CHECK(ctx, c0 == o0 && c1 == o1, BFCR_ERR_INTERNAL,
+             "level %d: owned nodes [%lld, %lld) differ from the owned children's [%lld, %lld)", l,
+             (long long)o0, (long long)o1, (long long)c0, (long long)c1);
+  BFCR_CALL_AGREED(
+      bfcr_reduce_ranges_own(ctx, len, elem, drow_merge, &v, m, start, plo, phi, lf->sum));
 cleanup:
   free(iota);
+  free(cs);
   if (!agreed) st = bfcr_agree(ctx, st);
   return st;
 }
@@ -227,26 +276,72 @@ void bfcr_pooled_pick(const double *part, int64_t nchunks, int K, double n, cons
   *gcv = best;
 }
 
+typedef struct path_ctx {
+  const bfcr_tree *t;
+  const bfcr_fit_params *p;
+  int l, top, K;
+  const bfcr_level_fit *up, *lf;
+  const int8_t *fallback; /* of nodes o0.. */
+  int64_t o0;
+  const double *lam;
+  const double *pw; /* coefficients of the parents of nodes o0.., from parent pw_lo on */
+  int64_t pw_lo;
+} path_ctx;
+
+/* Node i's ridge path on the penalty grid: RSS per penalty into v[0, K), df into
+ * v[K, 2K), v[2K] = 0; a node taking its parent's model: the RSS of that model K times
+ * and v[2K] = 1 (it adds no df). Returns 0 on failure. */
+static int node_path(const path_ctx *c, int64_t i, double *wk, double *v, double *fl) {
+  int d = c->t->d, K = c->K;
+  const double *s = c->lf->sum + (i - c->lf->sum_lo) * bfcr_sum_len(d);
+  int64_t par = c->top ? -1 : c->t->lv[c->l].parent[i];
+  if (c->fallback[i - c->o0]) {
+    double r = summary_rss(s, d, c->pw + (par - c->pw_lo) * d, c->up->cm[par].intercept);
+    for (int k = 0; k < K; k++) v[k] = r;
+    v[2 * K] = 1.0;
+    *fl += 3.0 * d * d;
+    return 1;
+  }
+  const double *w0 =
+      (c->p->small == BFCR_SMALL_SHRINK && !c->top) ? c->pw + (par - c->pw_lo) * d : NULL;
+  *fl += bfcr_ridge_flops(d) + 12.0 * K * d;
+  v[2 * K] = 0.0;
+  return bfcr_ridge_path(s, d, w0, K, c->lam, wk, v, v + K) == BFCR_OK;
+}
+
+/* A node's path values added to its chunk's sums, in node order. */
+static void chunk_add(double *acc, const double *v, int K) {
+  for (int k = 0; k < K; k++) acc[k] += v[k];
+  if (v[2 * K] == 0.0)
+    for (int k = 0; k < K; k++) acc[K + k] += v[K + k];
+}
+
 /* One penalty for the whole level: minimise the GCV of the level's piecewise model,
  * n RSS(lambda) / (n - df(lambda))^2 with RSS and df summed over its clusters (clusters
  * that take their parent's model add their RSS and no df). Per-cluster GCV on a few
  * rows is noisy; the pooled criterion is the GCV of the block-diagonal model the level
  * really is, and it shrinks small clusters harder than large ones through the same
- * absolute penalty. Returns the chosen penalty and the level's GCV. */
+ * absolute penalty. Returns the chosen penalty and the level's GCV.
+ * This rank computes the paths of its nodes [o0, o1) (their summaries live here) and
+ * sums the fixed 256-node chunks that start among them, in node order; a chunk running
+ * past o1 is finished with the path values of the next ranks' first nodes (one fetch of
+ * at most 255 nodes), so every chunk's sum has the one-process order. */
 static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_fit_params *p, int l,
-                                 const bfcr_level_fit *up, const bfcr_level_fit *lf,
-                                 const int8_t *fallback, double *lambda, double *gcv,
-                                 double *flops) {
+                                 const bfcr_level_fit *up, const double *pw, int64_t pw_lo,
+                                 const bfcr_level_fit *lf, const int8_t *fallback, int64_t o0,
+                                 int64_t o1, double *lambda, double *gcv, double *flops) {
   bfcr_status st = BFCR_OK;
+  const int64_t CH = BFCR_POOL_CHUNK;
   int d = t->d, nt = ctx->nthreads, top = l == t->nlevels - 1, K = p->lambda_steps;
   int P = ctx->size, agreed = 0;
-  const bfcr_level *L = &t->lv[l];
-  int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d);
-  int64_t nchunks = (m + BFCR_POOL_CHUNK - 1) / BFCR_POOL_CHUNK;
-  /* Several ranks: this rank's contiguous run of chunks; the partials are per chunk,
-   * so the totals below are the same sums in the same order for any P. */
-  int64_t cb = bfcr_block_lo(nchunks, P, ctx->rank), ce = bfcr_block_lo(nchunks, P, ctx->rank + 1);
-  double *lam = NULL, *part = NULL, *work = NULL, *mine = NULL;
+  int64_t m = t->lv[l].m, wl = bfcr_ridge_work_len(d), vw = 2 * K + 1;
+  int64_t nchunks = (m + CH - 1) / CH;
+  /* chunks starting among my nodes, [cb, ce); my first nodes [o0, hb) belong to the
+   * chunk of an earlier rank, the nodes [o1, te) after mine to my last chunk */
+  int64_t cb = (o0 + CH - 1) / CH, ce = o1 > o0 ? (o1 + CH - 1) / CH : cb;
+  int64_t hb = cb * CH < o1 ? cb * CH : o1, te = ce > cb && ce * CH < m ? ce * CH : m;
+  if (ce == cb || te < o1) te = o1;
+  double *lam = NULL, *part = NULL, *work = NULL, *mine = NULL, *head = NULL, *tail = NULL;
   int failed = 0;
   double fl = 0.0;
   BFCR_ALLOC(ctx, lam, K);
@@ -255,40 +350,38 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
                     : exp(log(p->lambda_min) +
                           (log(p->lambda_max) - log(p->lambda_min)) * k / (double)(K - 1));
   BFCR_CALLOC(ctx, part, nchunks * 2 * K);
-  BFCR_ALLOC(ctx, work, (wl + 2 * K) * nt);
+  BFCR_ALLOC(ctx, work, (wl + vw) * nt);
+  BFCR_ALLOC(ctx, head, hb > o0 ? (hb - o0) * vw : 1);
+  path_ctx pc = {t, p, l, top, K, up, lf, fallback, o0, lam, pw, pw_lo};
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed) \
     reduction(+ : fl)
-  for (int64_t c = cb; c < ce; c++) {
+  for (int64_t c = cb - 1; c < ce; c++) { /* c = cb - 1: my head nodes */
     int tid = 0;
 #ifdef _OPENMP
     tid = omp_get_thread_num();
 #endif
-    double *wk = work + (wl + 2 * K) * tid, *rss = wk + wl, *df = rss + K;
+    double *wk = work + (wl + vw) * tid, *v = wk + wl;
+    if (c < cb) {
+      for (int64_t i = o0; i < hb; i++)
+        if (!node_path(&pc, i, wk, head + (i - o0) * vw, &fl)) failed = 1;
+      continue;
+    }
     double *acc = part + c * 2 * K;
-    for (int64_t i = c * BFCR_POOL_CHUNK; i < m && i < (c + 1) * BFCR_POOL_CHUNK; i++) {
-      const double *s = lf->sum + i * len;
-      int64_t par = top ? -1 : L->parent[i];
-      if (fallback[i]) {
-        double r = summary_rss(s, d, up->w + par * d, up->cm[par].intercept);
-        for (int k = 0; k < K; k++) acc[k] += r;
-        fl += 3.0 * d * d;
-        continue;
-      }
-      const double *w0 = (p->small == BFCR_SMALL_SHRINK && !top) ? up->w + par * d : NULL;
-      fl += bfcr_ridge_flops(d) + 12.0 * K * d;
-      if (bfcr_ridge_path(s, d, w0, K, lam, wk, rss, df) != BFCR_OK) {
+    for (int64_t i = c * CH; i < o1 && i < (c + 1) * CH; i++) {
+      if (!node_path(&pc, i, wk, v, &fl)) {
         failed = 1;
         continue;
       }
-      for (int k = 0; k < K; k++) {
-        acc[k] += rss[k];
-        acc[K + k] += df[k];
-      }
+      chunk_add(acc, v, K);
     }
   }
   BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC,
              "ridge path failed on a cluster of level %d (non-finite values or LAPACK error)", l);
   if (P > 1) {
+    /* The heads of the next ranks tile [o1, te) (bfcr_fetch_rows only needs the held
+     * blocks disjoint and covering the wants). */
+    BFCR_CALL_AGREED(bfcr_fetch_rows(ctx, head, vw, o0, hb, o1, te, &tail));
+    for (int64_t i = o1; i < te; i++) chunk_add(part + (ce - 1) * 2 * K, tail + (i - o1) * vw, K);
     BFCR_ALLOC(ctx, mine, (ce > cb ? ce - cb : 1) * 2 * K);
     memcpy(mine, part + cb * 2 * K, (size_t)((ce - cb) * 2 * K) * sizeof(double));
     BFCR_CALL_AGREED(
@@ -301,29 +394,21 @@ cleanup:
   free(part);
   free(work);
   free(mine);
+  free(head);
+  free(tail);
   if (P > 1 && !agreed) st = bfcr_agree(ctx, st);
   return st;
 }
 
-/* Nodes fitted by this rank: all of them with one rank; with several, a contiguous run
- * (ridge: equal counts; OLS: the nodes whose first row is in this rank's chunk). */
-static void fit_range(const bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_fit_params *p, int l,
-                      const dist_rows *dr, int64_t *i0, int64_t *i1) {
-  int64_t m = t->lv[l].m;
+/* Nodes fitted by this rank: all of them with one rank; with several, the nodes it owns
+ * (their summaries live here; OLS fetches the rows of a node that runs past the chunk
+ * from the next ranks). */
+static void fit_range(const bfcr_tree *t, int l, const dist_rows *dr, int64_t *i0, int64_t *i1) {
   if (!dr) {
     *i0 = 0;
-    *i1 = m;
-  } else if (p->regressor == BFCR_REG_OLS) {
-    if (l == 0) {
-      *i0 = dr->lo;
-      *i1 = dr->hi;
-    } else {
-      *i0 = bfcr_first_range_from(t->lv[l].start, m, dr->lo);
-      *i1 = dr->hi > dr->lo ? bfcr_first_range_from(t->lv[l].start, m, dr->hi) : *i0;
-    }
+    *i1 = t->lv[l].m;
   } else {
-    *i0 = bfcr_block_lo(m, ctx->size, ctx->rank);
-    *i1 = bfcr_block_lo(m, ctx->size, ctx->rank + 1);
+    own_range(t, l, dr, i0, i1);
   }
 }
 
@@ -335,21 +420,35 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   double fl = 0.0;
   const bfcr_level *L = &t->lv[l];
   int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d), i0, i1, ext_lo = 0;
-  double *work = NULL, *ext = NULL, *wmine = NULL, level_lambda = -1.0, level_gcv = NAN;
+  double *work = NULL, *ext = NULL, *pfetch = NULL, level_lambda = -1.0, level_gcv = NAN;
   bfcr_cluster_model *cmine = NULL;
   int8_t *fallback = NULL;
   int failed = 0;
   bfcr_ridge_grid grid = {p->lambda_min, p->lambda_max, p->lambda_steps};
-  fit_range(ctx, t, p, l, dr, &i0, &i1);
-  BFCR_ALLOC(ctx, lf->w, m * d);
+  fit_range(t, l, dr, &i0, &i1);
+  /* several ranks: the coefficients stay with their owner, the models are replicated */
+  BFCR_ALLOC(ctx, lf->w, dr ? (i1 > i0 ? i1 - i0 : 1) * d : m * d);
+  lf->w_part = dr != NULL;
+  lf->w_lo = dr ? i0 : 0;
+  lf->w_hi = dr ? i1 : m;
   BFCR_CALLOC(ctx, lf->cm, m);
   BFCR_ALLOC(ctx, work, wl * nt);
-  BFCR_CALLOC(ctx, fallback, m);
-  for (int64_t i = 0; i < m; i++)
-    fallback[i] = !top && (int64_t)lf->sum[i * len] < p->min_cluster_size;
+  BFCR_CALLOC(ctx, fallback, i1 > i0 ? i1 - i0 : 1);
+  for (int64_t i = i0; i < i1; i++)
+    fallback[i - i0] = !top && (int64_t)lf->sum[(i - lf->sum_lo) * len] < p->min_cluster_size;
+  /* the parents' coefficients: my nodes' parents are one contiguous run of the level
+   * above, fetched from their owners when they are not whole here */
+  const double *pw = top ? NULL : up->w;
+  int64_t pw_lo = top || !up->w_part ? 0 : up->w_lo;
+  if (!top && up->w_part) {
+    int64_t pa = i1 > i0 ? L->parent[i0] : 0, pb = i1 > i0 ? L->parent[i1 - 1] + 1 : 0;
+    BFCR_CALL_AGREED(bfcr_fetch_rows(ctx, up->w, d, up->w_lo, up->w_hi, pa, pb, &pfetch));
+    pw = pfetch;
+    pw_lo = pa;
+  }
   if (p->regressor == BFCR_REG_RIDGE && p->lambda_mode == BFCR_LAMBDA_LEVEL)
-    BFCR_CALL_AGREED(
-        pooled_lambda(ctx, t, p, l, up, lf, fallback, &level_lambda, &level_gcv, flops));
+    BFCR_CALL_AGREED(pooled_lambda(ctx, t, p, l, up, pw, pw_lo, lf, fallback, i0, i1, &level_lambda,
+                                   &level_gcv, flops));
   if (p->lambda_mode == BFCR_LAMBDA_FIXED) level_lambda = p->lambda;
   if (dr && p->regressor == BFCR_REG_OLS) { /* my nodes' rows, including a straddling tail */
     ext_lo = i1 > i0 ? node_first(t, l, i0) : 0;
@@ -363,19 +462,19 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
 #ifdef _OPENMP
     tid = omp_get_thread_num();
 #endif
-    const double *s = lf->sum + i * len;
-    double *w = lf->w + i * d;
+    const double *s = lf->sum + (i - lf->sum_lo) * len;
+    double *w = lf->w + (i - lf->w_lo) * d;
     bfcr_cluster_model *cm = &lf->cm[i];
     int64_t size = (int64_t)s[0];
     int64_t par = top ? -1 : L->parent[i];
     cm->size = size;
     cm->src_level = l;
     cm->src_node = i;
-    if (fallback[i]) { /* too small: the parent's model */
+    if (fallback[i - i0]) { /* too small: the parent's model */
       *cm = up->cm[par];
       cm->size = size;
       cm->flags |= BFCR_CM_FALLBACK;
-      memcpy(w, up->w + par * d, (size_t)d * sizeof(double));
+      memcpy(w, pw + (par - pw_lo) * d, (size_t)d * sizeof(double));
       continue;
     }
     if (p->regressor == BFCR_REG_OLS) {
@@ -405,7 +504,7 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
       fl += 4.0 * (double)(hi - lo) * d * d + 2.0 * d * d; /* estimate: dgelsd on (hi - lo) x d */
     } else {
       bfcr_ridge_result res;
-      const double *w0 = (p->small == BFCR_SMALL_SHRINK && !top) ? up->w + par * d : NULL;
+      const double *w0 = (p->small == BFCR_SMALL_SHRINK && !top) ? pw + (par - pw_lo) * d : NULL;
       if (bfcr_ridge_fit(s, d, w0, &grid, level_lambda, work + wl * tid, w, &cm->intercept, &res) !=
           BFCR_OK)
         failed |= 1;
@@ -419,12 +518,9 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   BFCR_CHECK(ctx, !(failed & 2), BFCR_ERR_NOMEM, "out of memory gathering cluster rows for OLS");
   BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC,
              "regression failed on a cluster of level %d (non-finite values or LAPACK error)", l);
-  if (dr) { /* replicate the models in node order */
-    BFCR_ALLOC(ctx, wmine, (i1 > i0 ? i1 - i0 : 1) * d);
+  if (dr) { /* replicate the models in node order (the coefficients stay) */
     BFCR_ALLOC(ctx, cmine, i1 > i0 ? i1 - i0 : 1);
-    memcpy(wmine, lf->w + i0 * d, (size_t)((i1 - i0) * d) * sizeof(double));
     memcpy(cmine, lf->cm + i0, (size_t)(i1 - i0) * sizeof(*cmine));
-    BFCR_CALL_AGREED(bfcr_allgather_items(ctx, wmine, i1 - i0, (size_t)d * sizeof(double), lf->w));
     BFCR_CALL_AGREED(bfcr_allgather_items(ctx, cmine, i1 - i0, sizeof(*cmine), lf->cm));
   }
   if (isnan(level_gcv)) { /* per-cluster or fixed penalties: size-weighted cluster GCV */
@@ -437,7 +533,7 @@ cleanup:
   free(work);
   free(fallback);
   free(ext);
-  free(wmine);
+  free(pfetch);
   free(cmine);
   if (dr && !agreed) st = bfcr_agree(ctx, st);
   return st;
@@ -460,7 +556,7 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   bfcr_status st = BFCR_OK;
   int T = t->nlevels - 1, d = t->d, P = ctx->size, agreed = 0;
   int64_t n = t->n, nl = t->n_local;
-  double *rows = NULL;
+  double *rows = NULL, *all0 = NULL;
   dist_rows dr = {NULL, bfcr_block_lo(n, P, ctx->rank), bfcr_block_lo(n, P, ctx->rank + 1)};
   double t0 = bfcr_wtime();
   bfcr_zy_rows zy = {*zs, y};
@@ -475,7 +571,7 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   }
   { /* load balance of the data-parallel rows and of the model-parallel fits */
     int64_t m = t->lv[lo].m, i0, i1;
-    fit_range(ctx, t, p, lo, &dr, &i0, &i1);
+    fit_range(t, lo, &dr, &i0, &i1);
     double loc[2] = {(double)(dr.hi - dr.lo), (double)(i1 - i0)}, mx[2] = {0, 0};
     if (MPI_Allreduce(loc, mx, 2, MPI_DOUBLE, MPI_MAX, ctx->comm) == MPI_SUCCESS && ctx->rank == 0)
       bfcr_log(ctx, BFCR_LOG_INFO,
@@ -484,9 +580,18 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
                P, mx[0], (double)n / P, lo, mx[1], (double)m / P);
   }
   t0 = bfcr_wtime();
-  BFCR_CALL_AGREED(level_summaries_dist(ctx, t, lo, &dr, &lf[lo]));
-  for (int l = lo + 1; l <= T; l++)
-    BFCR_CALL(level_summaries(ctx, t, NULL, y, l, 0, &lf[l - 1], &lf[l]));
+  for (int l = lo; l <= T; l++)
+    BFCR_CALL_AGREED(level_summaries_dist(ctx, t, l, lo, &dr, l > lo ? &lf[l - 1] : NULL, &lf[l]));
+  if (lo == 0) { /* a tree without levels (one row): its means are the model's centroids */
+    int64_t len = bfcr_sum_len(d), o0 = lf[0].sum_lo, o1 = dr.hi > dr.lo ? dr.hi : o0;
+    BFCR_ALLOC(ctx, all0, t->lv[0].m * len);
+    BFCR_CALL_AGREED(
+        bfcr_allgather_items(ctx, lf[0].sum, o1 - o0, (size_t)len * sizeof(double), all0));
+    free(lf[0].sum);
+    lf[0].sum = all0;
+    lf[0].sum_lo = 0;
+    all0 = NULL;
+  }
   bfcr_phase_add(ctx, "regression summaries", bfcr_wtime() - t0, summary_flops(t, lo) / P);
   t0 = bfcr_wtime();
   double flops = 0.0;
@@ -497,6 +602,7 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   bfcr_phase_add_est(ctx, "model fit", bfcr_wtime() - t0, flops);
 cleanup:
   free(rows);
+  free(all0);
   if (!agreed) st = bfcr_agree(ctx, st);
   return st;
 }
@@ -520,6 +626,29 @@ bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, co
   }
   bfcr_phase_add_est(ctx, "model fit", bfcr_wtime() - t0, flops);
 cleanup:
+  return st;
+}
+
+bfcr_status bfcr_level_fit_share(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf, int from) {
+  bfcr_status st = BFCR_OK;
+  int d = t->d, agreed = 0;
+  double *all = NULL;
+  if (ctx->size == 1) return BFCR_OK;
+  for (int l = from; l < t->nlevels; l++) {
+    if (!lf[l].w_part) continue; /* the same on every rank */
+    BFCR_ALLOC(ctx, all, t->lv[l].m * d);
+    BFCR_CALL_AGREED(bfcr_allgather_items(ctx, lf[l].w, lf[l].w_hi - lf[l].w_lo,
+                                          (size_t)d * sizeof(double), all));
+    free(lf[l].w);
+    lf[l].w = all;
+    all = NULL;
+    lf[l].w_part = 0;
+    lf[l].w_lo = 0;
+    lf[l].w_hi = t->lv[l].m;
+  }
+cleanup:
+  free(all);
+  if (!agreed) st = bfcr_agree(ctx, st);
   return st;
 }
 

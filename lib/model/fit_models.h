@@ -18,10 +18,17 @@ void bfcr_pooled_pick(const double *part, int64_t nchunks, int K, double n, cons
                       double *lambda, double *gcv);
 
 typedef struct bfcr_level_fit {
-  double *sum;            /* [m * stride] regression summaries of the nodes */
-  int64_t sum_stride;     /* 0: full summaries (bfcr_sum_len(d)); rows mode: d + 2, only
-                           * count and means (fit_rows.h) */
-  double *w;              /* [m * d] effective standardized coefficients */
+  double *sum;        /* [nodes held * stride] regression summaries of nodes sum_lo.. */
+  int64_t sum_lo;     /* first node held: 0 (all of them), or with several ranks the
+                       * first node this rank owns (those starting in its chunk of
+                       * the dendrogram order; fit_models.c) */
+  int64_t sum_stride; /* 0: full summaries (bfcr_sum_len(d)); rows mode: d + 2, only
+                       * count and means (fit_rows.h) */
+  double *w;          /* [nodes held * d] effective standardized coefficients */
+  int w_part;         /* 0: w holds all m nodes; 1 (several ranks, until
+                       * bfcr_level_fit_share): only the nodes [w_lo, w_hi) this rank
+                       * owns (every rank holds every node's cm) */
+  int64_t w_lo, w_hi;
   bfcr_cluster_model *cm; /* [m] effective models */
 } bfcr_level_fit;
 
@@ -33,10 +40,18 @@ typedef struct bfcr_level_fit {
  * p has min_cluster_size resolved. Collective. */
 bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, const double *y,
                             const bfcr_fit_params *p, int lo, bfcr_level_fit *lf);
-/* Mean of the features of node i (its centroid in standardized units). */
+/* Mean of the features of node i (its centroid in standardized units); i must be held. */
 static inline const double *bfcr_level_fit_mean(const bfcr_level_fit *lf, int d, int64_t i) {
-  return lf->sum + i * (lf->sum_stride ? lf->sum_stride : bfcr_sum_len(d)) + 1;
+  return lf->sum + (i - lf->sum_lo) * (lf->sum_stride ? lf->sum_stride : bfcr_sum_len(d)) + 1;
 }
+/* Coefficients of node i (it must be held: see w_part). */
+static inline double *bfcr_level_fit_w(const bfcr_level_fit *lf, int d, int64_t i) {
+  return lf->w + (i - (lf->w_part ? lf->w_lo : 0)) * d;
+}
+/* Several ranks: replicate the coefficients of levels from..top on every rank (the saved
+ * model, the shrinkage and the guard read them; the CV reads only cm). A no-op for
+ * levels already whole. Collective; the status is agreed. */
+bfcr_status bfcr_level_fit_share(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf, int from);
 void bfcr_level_fit_free(bfcr_level_fit *lf, int nlevels);
 
 #endif

@@ -5,7 +5,9 @@
  * ranges, dynamic schedule: sizes vary a lot). A range that crosses the edge between
  * two parts is the only one that needs other ranks; with contiguous parts there are at
  * most P - 1 such ranges, and all of them are reduced in one batched exchange of
- * canonical partial nodes, so their values carry the one-process bits too. */
+ * canonical partial nodes, so their values carry the one-process bits too.
+ * bfcr_reduce_ranges_own stops there (each range's value stays on its owner: O(m / P)
+ * per rank); bfcr_reduce_ranges_dist then replicates them with one Allgatherv. */
 #include "par/reduce_ranges.h"
 
 #include <stdlib.h>
@@ -52,22 +54,42 @@ static void pass_merge(void *u, const double *a, const double *b, double *out) {
   r->merge(r->user, a, b, out);
 }
 
+void bfcr_owned_ranges(const int64_t *start, int64_t m, int64_t lo, int64_t hi, int64_t *c0,
+                       int64_t *c1) {
+  *c0 = bfcr_first_range_from(start, m, lo);
+  *c1 = lo < hi ? bfcr_first_range_from(start, m, hi) : *c0;
+}
+
 bfcr_status bfcr_reduce_ranges_dist(bfcr_ctx *ctx, int64_t width, bfcr_pos_elem_fn elem,
                                     bfcr_merge_fn merge, void *user, int64_t m,
                                     const int64_t *start, int64_t lo, int64_t hi, double *out) {
   bfcr_status st = BFCR_OK;
+  int64_t c0, c1;
+  bfcr_owned_ranges(start, m, lo, hi, &c0, &c1);
+  double *mine = bfcr_malloc(ctx, (size_t)(c1 > c0 ? c1 - c0 : 1), (size_t)width * sizeof(double));
+  BFCR_CALL(bfcr_agree(ctx, mine ? BFCR_OK : BFCR_ERR_NOMEM));
+  BFCR_CALL(bfcr_reduce_ranges_own(ctx, width, elem, merge, user, m, start, lo, hi, mine));
+  BFCR_CALL(bfcr_allgather_items(ctx, mine, c1 - c0, (size_t)width * sizeof(double), out));
+cleanup:
+  free(mine);
+  return st;
+}
+
+bfcr_status bfcr_reduce_ranges_own(bfcr_ctx *ctx, int64_t width, bfcr_pos_elem_fn elem,
+                                   bfcr_merge_fn merge, void *user, int64_t m, const int64_t *start,
+                                   int64_t lo, int64_t hi, double *mine) {
+  bfcr_status st = BFCR_OK;
   int P = ctx->size, nt = ctx->nthreads > 0 ? ctx->nthreads : 1;
   int64_t n = start[m], nseg = 0, slen = 2 * width * 64;
   int64_t *parts = NULL, *seg = NULL, *seg_n = NULL, *seg_lo = NULL, *seg_hi = NULL;
-  double *scratch = NULL, *segval = NULL, *mine = NULL;
+  double *scratch = NULL, *segval = NULL;
   parts = bfcr_malloc(ctx, (size_t)P, 2 * sizeof(int64_t));
   seg = bfcr_malloc(ctx, (size_t)P, 4 * sizeof(int64_t));
   scratch = bfcr_malloc(ctx, (size_t)nt, (size_t)slen * sizeof(double));
   segval = bfcr_malloc(ctx, (size_t)P, (size_t)width * sizeof(double));
-  int64_t c0 = bfcr_first_range_from(start, m, lo), c1 = bfcr_first_range_from(start, m, hi);
-  if (lo >= hi) c1 = c0;
-  mine = bfcr_malloc(ctx, (size_t)(c1 > c0 ? c1 - c0 : 1), (size_t)width * sizeof(double));
-  BFCR_CALL(bfcr_agree(ctx, parts && seg && scratch && segval && mine ? BFCR_OK : BFCR_ERR_NOMEM));
+  int64_t c0, c1;
+  bfcr_owned_ranges(start, m, lo, hi, &c0, &c1);
+  BFCR_CALL(bfcr_agree(ctx, parts && seg && scratch && segval ? BFCR_OK : BFCR_ERR_NOMEM));
   int64_t part[2] = {lo, hi};
   BFCR_CHECK(ctx,
              MPI_Allgather(part, 2, MPI_INT64_T, parts, 2, MPI_INT64_T, ctx->comm) == MPI_SUCCESS,
@@ -111,12 +133,10 @@ bfcr_status bfcr_reduce_ranges_dist(bfcr_ctx *ctx, int64_t width, bfcr_pos_elem_
   for (int64_t s = 0; s < nseg; s++)
     if (seg[s] >= c0 && seg[s] < c1)
       memcpy(mine + (seg[s] - c0) * width, segval + s * width, (size_t)width * sizeof(double));
-  BFCR_CALL(bfcr_allgather_items(ctx, mine, c1 - c0, (size_t)width * sizeof(double), out));
 cleanup:
   free(parts);
   free(seg);
   free(scratch);
   free(segval);
-  free(mine);
   return st;
 }

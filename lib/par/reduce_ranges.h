@@ -23,6 +23,17 @@ bfcr_status bfcr_reduce_ranges_dist(bfcr_ctx *ctx, int64_t width, bfcr_pos_elem_
                                     bfcr_merge_fn merge, void *user, int64_t m,
                                     const int64_t *start, int64_t lo, int64_t hi, double *out);
 
+/* The same reduction without the replication: each range's value stays on its owner,
+ * the rank holding its first position. On return mine[(i - c0) * width] holds the ranges
+ * i in [c0, c1) of bfcr_owned_ranges (the owned runs of all ranks tile [0, m) in rank
+ * order). Collective; returns the same status on every rank. */
+bfcr_status bfcr_reduce_ranges_own(bfcr_ctx *ctx, int64_t width, bfcr_pos_elem_fn elem,
+                                   bfcr_merge_fn merge, void *user, int64_t m, const int64_t *start,
+                                   int64_t lo, int64_t hi, double *mine);
+/* Ranges owned by a rank holding positions [lo, hi): those starting in it, [*c0, *c1). */
+void bfcr_owned_ranges(const int64_t *start, int64_t m, int64_t lo, int64_t hi, int64_t *c0,
+                       int64_t *c1);
+
 /* First range whose start is >= pos (start has m + 1 entries). */
 int64_t bfcr_first_range_from(const int64_t *start, int64_t m, int64_t pos);
 
