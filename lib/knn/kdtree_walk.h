@@ -399,14 +399,20 @@ static bfcr_status KD_FN(kd_allnn_leaves)(const bfcr_kdtree *t, int64_t L0, int6
   return failed ? BFCR_ERR_NOMEM : BFCR_OK;
 }
 
-/* Outside queries (bfcr_kdtree_query). */
-static bfcr_status KD_FN(kd_query)(const bfcr_kdtree *t, const double *Q, int64_t m,
-                                   const int64_t *exclude, const double *bound2, int nthreads,
-                                   int64_t *nn, double *dist2) {
+/* Outside queries, one walk each, in parallel: query i is row rows[i] of Q when rows is
+ * given (the tree's own caller matrix), else row i. It skips caller index exclude[i]
+ * (exclude non-NULL) and, grp non-NULL, every tree point of its group: qgrp[i], or
+ * grp[rows[i]] without qgrp; it starts from bound2[i] (bound2 non-NULL). One loop serves
+ * bfcr_kdtree_query, _query_other and _query_grp; the group test costs one
+ * well-predicted branch per candidate point of a scanned leaf. */
+static bfcr_status KD_FN(kd_queries)(const bfcr_kdtree *t, const double *Q, const int64_t *rows,
+                                     int64_t m, const int64_t *exclude, const int *qgrp,
+                                     const int *grp, const double *bound2, int nthreads,
+                                     int64_t *nn, double *dist2) {
   const int nt = nthreads < 1 ? 1 : nthreads;
   int failed = 0;
 #pragma omp parallel num_threads(nt) default(none) \
-    shared(t, Q, m, exclude, bound2, nn, dist2, failed)
+    shared(t, Q, rows, m, exclude, qgrp, grp, bound2, nn, dist2, failed)
   {
     KD_FN(kd_work) *w = KD_FN(kd_work_new)(t);
     if (!w) {
@@ -418,8 +424,10 @@ static bfcr_status KD_FN(kd_query)(const bfcr_kdtree *t, const double *Q, int64_
       if (!w) continue;
       double bd = bound2 ? bound2[i] : INFINITY;
       int64_t bj = INT64_MAX;
+      const int64_t r = rows ? rows[i] : i;
+      const int qg = !grp ? 0 : qgrp ? qgrp[i] : grp[r];
       KD_FN(kd_point_walk)
-      (t, Q + i * KD_D, -1, exclude ? exclude[i] : -1, NULL, 0, -1, &bd, &bj, w->acc, w->qq);
+      (t, Q + r * KD_D, -1, exclude ? exclude[i] : -1, grp, qg, -1, &bd, &bj, w->acc, w->qq);
       nn[i] = bj == INT64_MAX ? -1 : bj;
       dist2[i] = bj == INT64_MAX ? INFINITY : bd;
     }
@@ -428,34 +436,28 @@ static bfcr_status KD_FN(kd_query)(const bfcr_kdtree *t, const double *Q, int64_
   return failed ? BFCR_ERR_NOMEM : BFCR_OK;
 }
 
+/* bfcr_kdtree_query. */
+static bfcr_status KD_FN(kd_query)(const bfcr_kdtree *t, const double *Q, int64_t m,
+                                   const int64_t *exclude, const double *bound2, int nthreads,
+                                   int64_t *nn, double *dist2) {
+  return KD_FN(kd_queries)(t, Q, NULL, m, exclude, NULL, NULL, bound2, nthreads, nn, dist2);
+}
+
 /* Queries from rows of the tree's own caller matrix, skipping their group
  * (bfcr_kdtree_query_other). */
 static bfcr_status KD_FN(kd_query_other)(const bfcr_kdtree *t, const double *R, const int64_t *rows,
                                          int64_t m, const int *grp, int nthreads, int64_t *nn,
                                          double *dist2) {
-  const int nt = nthreads < 1 ? 1 : nthreads;
-  int failed = 0;
-#pragma omp parallel num_threads(nt) default(none) shared(t, R, rows, m, grp, nn, dist2, failed)
-  {
-    KD_FN(kd_work) *w = KD_FN(kd_work_new)(t);
-    if (!w) {
-#pragma omp atomic write
-      failed = 1;
-    }
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t i = 0; i < m; i++) {
-      if (!w) continue;
-      double bd = INFINITY;
-      int64_t bj = INT64_MAX;
-      const int64_t r = rows[i];
-      KD_FN(kd_point_walk)
-      (t, R + r * KD_D, -1, -1, grp, grp[r], -1, &bd, &bj, w->acc, w->qq);
-      nn[i] = bj == INT64_MAX ? -1 : bj;
-      dist2[i] = bj == INT64_MAX ? INFINITY : bd;
-    }
-    KD_FN(kd_work_free)(w);
-  }
-  return failed ? BFCR_ERR_NOMEM : BFCR_OK;
+  return KD_FN(kd_queries)(t, R, rows, m, NULL, NULL, grp, NULL, nthreads, nn, dist2);
+}
+
+/* Outside queries with a group each, skipping the tree's points of that group and
+ * starting from bound2 (bfcr_kdtree_query_grp: the distributed cross-validation's nearest
+ * row outside the query's fold). */
+static bfcr_status KD_FN(kd_query_grp)(const bfcr_kdtree *t, const double *Q, const int *qgrp,
+                                       int64_t m, const int *grp, const double *bound2,
+                                       int nthreads, int64_t *nn, double *dist2) {
+  return KD_FN(kd_queries)(t, Q, NULL, m, NULL, qgrp, grp, bound2, nthreads, nn, dist2);
 }
 
 /* Largest (wq + w[j]) / sqrt(dist2) from best (bfcr_kdtree_max_ratio, kdtree_maxratio.c
@@ -525,37 +527,6 @@ static double KD_FN(kd_max_ratio)(const bfcr_kdtree *t, const double *w, const d
   }
 #undef KD_CUT
   return best;
-}
-
-/* Outside queries with a group each, skipping the tree's points of that group and
- * starting from (bound2, bj) (bfcr_kdtree_query_grp: the distributed cross-validation's
- * nearest row outside the query's fold). */
-static bfcr_status KD_FN(kd_query_grp)(const bfcr_kdtree *t, const double *Q, const int *qgrp,
-                                       int64_t m, const int *grp, const double *bound2,
-                                       int nthreads, int64_t *nn, double *dist2) {
-  const int nt = nthreads < 1 ? 1 : nthreads;
-  int failed = 0;
-#pragma omp parallel num_threads(nt) default(none) \
-    shared(t, Q, qgrp, m, grp, bound2, nn, dist2, failed)
-  {
-    KD_FN(kd_work) *w = KD_FN(kd_work_new)(t);
-    if (!w) {
-#pragma omp atomic write
-      failed = 1;
-    }
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t i = 0; i < m; i++) {
-      if (!w) continue;
-      double bd = bound2 ? bound2[i] : INFINITY;
-      int64_t bj = INT64_MAX;
-      KD_FN(kd_point_walk)
-      (t, Q + i * KD_D, -1, -1, grp, qgrp[i], -1, &bd, &bj, w->acc, w->qq);
-      nn[i] = bj == INT64_MAX ? -1 : bj;
-      dist2[i] = bj == INT64_MAX ? INFINITY : bd;
-    }
-    KD_FN(kd_work_free)(w);
-  }
-  return failed ? BFCR_ERR_NOMEM : BFCR_OK;
 }
 
 static const bfcr_kd_walks KD_FN(kd_walks) = {KD_FN(kd_allnn_leaves), KD_FN(kd_query),

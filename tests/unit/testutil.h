@@ -12,4 +12,19 @@ const char *tu_write_file(const char *name, const char *text, size_t len);
 /* Path of a file under datasets/ or tests/data/ (from BFCR_DATA / BFCR_TESTDATA). */
 const char *tu_dataset(const char *name);
 const char *tu_testdata(const char *name);
+/* ---- exact nearest-neighbour references (test_knn_blocked.c, test_knn_choose.c) ---- */
+#include <stdint.h>
+/* splitmix64 step, and a uniform double in [0, 1) from it: seeded, platform-independent. */
+uint64_t tu_rng(uint64_t *s);
+double tu_unif(uint64_t *s);
+/* Brute-force answers (bfcr_knn_brute: canonical distance, smallest index on ties) of m
+ * queries Q against nR rows R (self: Q is R, a row skips itself) in fresh arrays of m
+ * values each (*enn, *ed2; the caller frees them). */
+void tu_knn_ref(const double *R, int64_t nR, int d, const double *Q, int64_t m, int self,
+                int64_t **enn, double **ed2);
+/* Asserts nn[i] == enn[i] and d2[i] bit-identical to ed2[i] (or both infinite) for every
+ * query; what names the case in the failure message. */
+void tu_expect_nn(const char *what, int64_t m, const int64_t *nn, const double *d2,
+                  const int64_t *enn, const double *ed2);
+/* ---- end of the nearest-neighbour references ---- */
 #endif
