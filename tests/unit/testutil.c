@@ -57,7 +57,7 @@ static const char *under(const char *env, const char *fallback, const char *name
 const char *tu_dataset(const char *name) { return under("BFCR_DATA", "datasets", name); }
 const char *tu_testdata(const char *name) { return under("BFCR_TESTDATA", "tests/data", name); }
 
-/* ---- exact nearest-neighbour references (test_knn_blocked.c, test_knn_choose.c) ---- */
+/* ---- exact nearest-neighbour references (test_knn*.c) ---- */
 #include <criterion/criterion.h>
 #include <math.h>
 

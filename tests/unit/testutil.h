@@ -12,7 +12,7 @@ const char *tu_write_file(const char *name, const char *text, size_t len);
 /* Path of a file under datasets/ or tests/data/ (from BFCR_DATA / BFCR_TESTDATA). */
 const char *tu_dataset(const char *name);
 const char *tu_testdata(const char *name);
-/* ---- exact nearest-neighbour references (test_knn_blocked.c, test_knn_choose.c) ---- */
+/* ---- exact nearest-neighbour references (test_knn*.c) ---- */
 #include <stdint.h>
 /* splitmix64 step, and a uniform double in [0, 1) from it: seeded, platform-independent. */
 uint64_t tu_rng(uint64_t *s);
