@@ -51,9 +51,17 @@ typedef struct {
   kd_count_memo memo;
 } kd_builder;
 
-static void kd_swap_rows(double *W, int64_t *idx, int d, int64_t a, int64_t b) {
+static inline void kd_swap_rows(double *W, int64_t *idx, int d, int64_t a, int64_t b) {
   double *ra = W + a * d, *rb = W + b * d;
-  for (int k = 0; k < d; k++) {
+  int k = 0;
+#ifdef __SSE2__
+  for (; k + 2 <= d; k += 2) { /* both loads before the stores: a == b is a no-op */
+    const __m128d x = _mm_loadu_pd(ra + k), y = _mm_loadu_pd(rb + k);
+    _mm_storeu_pd(ra + k, y);
+    _mm_storeu_pd(rb + k, x);
+  }
+#endif
+  for (; k < d; k++) {
     double x = ra[k];
     ra[k] = rb[k];
     rb[k] = x;
@@ -95,18 +103,16 @@ static void kd_select(double *W, int64_t *idx, int d, int dim, int64_t lo, int64
     double p = kd_median3(a, b, c);
     /* Dutch national flag: [lo, lt) < p, [lt, i) == p, (gt, hi) > p. */
     int64_t lt = lo, i = lo, gt = hi - 1;
+    /* Without branches on the key (they mispredicted on about every other row): row i
+     * goes to lt (below p), to gt (above p) or stays (equal: a swap with itself, which
+     * changes nothing), so the rows end where the branchy form put them. */
     while (i <= gt) {
-      double x = W[i * d + dim];
-      if (x < p) {
-        if (i != lt) kd_swap_rows(W, idx, d, i, lt);
-        lt++;
-        i++;
-      } else if (x > p) {
-        kd_swap_rows(W, idx, d, i, gt);
-        gt--;
-      } else {
-        i++;
-      }
+      const double x = W[i * d + dim];
+      const int64_t below = x<p, above = x> p;
+      kd_swap_rows(W, idx, d, i, i + below * (lt - i) + above * (gt - i));
+      lt += below;
+      i += 1 - above;
+      gt -= above;
     }
     if (kth < lt) {
       hi = lt;
@@ -118,6 +124,52 @@ static void kd_select(double *W, int64_t *idx, int d, int dim, int64_t lo, int64
   }
 }
 
+/* Tight bounding box of rows [lo, hi) of W: bmin[k] = the first row's value, replaced by
+ * every later value below it (bmax likewise above), i.e. min/max in row order with the
+ * earlier value kept on equality (MINPD/MAXPD return their second operand then, the running
+ * value here). Eight columns at a time in registers, rows in the outer loop (one pass over
+ * the rows per 8 columns): no data-dependent branches, which mispredicted on every other
+ * row in the former scalar scan. */
+static void kd_box(const double *W, int d, int64_t lo, int64_t hi, double *bmin, double *bmax) {
+  for (int k = 0; k < d; k++) bmin[k] = bmax[k] = W[lo * d + k];
+  int k0 = 0;
+#ifdef __SSE2__
+  for (; k0 + 8 <= d; k0 += 8) {
+    __m128d n0 = _mm_loadu_pd(bmin + k0), n1 = _mm_loadu_pd(bmin + k0 + 2);
+    __m128d n2 = _mm_loadu_pd(bmin + k0 + 4), n3 = _mm_loadu_pd(bmin + k0 + 6);
+    __m128d x0 = n0, x1 = n1, x2 = n2, x3 = n3;
+    for (int64_t i = lo + 1; i < hi; i++) {
+      const double *r = W + i * d + k0;
+      const __m128d r0 = _mm_loadu_pd(r), r1 = _mm_loadu_pd(r + 2);
+      const __m128d r2 = _mm_loadu_pd(r + 4), r3 = _mm_loadu_pd(r + 6);
+      n0 = _mm_min_pd(r0, n0), n1 = _mm_min_pd(r1, n1);
+      n2 = _mm_min_pd(r2, n2), n3 = _mm_min_pd(r3, n3);
+      x0 = _mm_max_pd(r0, x0), x1 = _mm_max_pd(r1, x1);
+      x2 = _mm_max_pd(r2, x2), x3 = _mm_max_pd(r3, x3);
+    }
+    _mm_storeu_pd(bmin + k0, n0), _mm_storeu_pd(bmin + k0 + 2, n1);
+    _mm_storeu_pd(bmin + k0 + 4, n2), _mm_storeu_pd(bmin + k0 + 6, n3);
+    _mm_storeu_pd(bmax + k0, x0), _mm_storeu_pd(bmax + k0 + 2, x1);
+    _mm_storeu_pd(bmax + k0 + 4, x2), _mm_storeu_pd(bmax + k0 + 6, x3);
+  }
+#endif
+  if (k0 < d) {
+    double mn[8], mx[8]; /* the remaining d - k0 < 8 columns (any d without SSE2) */
+    for (; k0 < d; k0 += 8) {
+      const int w = d - k0 < 8 ? d - k0 : 8;
+      for (int k = 0; k < w; k++) mn[k] = mx[k] = bmin[k0 + k];
+      for (int64_t i = lo + 1; i < hi; i++) {
+        const double *r = W + i * d + k0;
+        for (int k = 0; k < w; k++) {
+          mn[k] = r[k] < mn[k] ? r[k] : mn[k];
+          mx[k] = r[k] > mx[k] ? r[k] : mx[k];
+        }
+      }
+      for (int k = 0; k < w; k++) bmin[k0 + k] = mn[k], bmax[k0 + k] = mx[k];
+    }
+  }
+}
+
 static void kd_build_node(kd_builder *b, int64_t id, int64_t lo, int64_t hi) {
   bfcr_kdtree *t = b->t;
   const int d = t->d;
@@ -125,14 +177,7 @@ static void kd_build_node(kd_builder *b, int64_t id, int64_t lo, int64_t hi) {
   double *bmin = t->bmin + id * d, *bmax = t->bmax + id * d;
   nd->lo = lo;
   nd->hi = hi;
-  for (int k = 0; k < d; k++) bmin[k] = bmax[k] = b->W[lo * d + k];
-  for (int64_t i = lo + 1; i < hi; i++) {
-    const double *r = b->W + i * d;
-    for (int k = 0; k < d; k++) {
-      if (r[k] < bmin[k]) bmin[k] = r[k];
-      if (r[k] > bmax[k]) bmax[k] = r[k];
-    }
-  }
+  kd_box(b->W, d, lo, hi, bmin, bmax);
   if (hi - lo <= BFCR_KD_LEAF_MAX) {
     nd->right = -1;
     int64_t mi = t->idx[lo];

@@ -99,13 +99,11 @@ KD_INLINE void KD_FN(kd_child_lb)(const bfcr_kdtree *t, const double *qq, int64_
 #endif
 }
 
-#if KD_AVX2
-/* The float filter of kd_leaf_mask: bit j set when point j may be within cut (see
- * kd_spread for the margin), every point of the leaf when cut is +inf. */
-KD_INLINE uint64_t KD_FN(kd_leaf_filter)(const bfcr_kdtree *t, const float *qf, double fm,
-                                         int64_t lo, int m, double cut) {
-  const int d = KD_D;
-  if (!(cut < INFINITY) || m < 8) return m == 64 ? ~(uint64_t)0 : ((uint64_t)1 << m) - 1;
+/* The float cut of the filter below for the double cut (see kd_spread for the margin):
+ * every point whose canonical distance is <= cut has a float sum of squares <= the
+ * returned value. A walk keeps it while its best is unchanged (a square root and a
+ * rounding step less per leaf). */
+static inline float KD_FN(kd_float_cut)(double fm, double cut, int d) {
   const double r = sqrt(cut) * (1.0 + 0x1p-22) + fm;
   const double cd = r * r * (1.0 + (double)(d + 2) * 0x1p-23) + 1e-43;
   float cf = cd >= 3e38 ? INFINITY : (float)cd;
@@ -115,17 +113,38 @@ KD_INLINE uint64_t KD_FN(kd_leaf_filter)(const bfcr_kdtree *t, const float *qf, 
     u++;
     memcpy(&cf, &u, sizeof u);
   }
+  return cf;
+}
+
+#if KD_AVX2
+/* The float filter of kd_leaf_mask: bit j set when point j may be within cut (cf =
+ * kd_float_cut(fm, cut)), every point of the leaf when cut is +inf. Each block of 8
+ * points sums its squares in two chains (even and odd k) added at the end: every term
+ * goes through at most d roundings, as the margin allows, in half the latency. */
+KD_INLINE uint64_t KD_FN(kd_leaf_filter)(const bfcr_kdtree *t, const float *qf, int64_t lo, int m,
+                                         double cut, float cf) {
+  const int d = KD_D;
+  if (!(cut < INFINITY) || m < 8) return m == 64 ? ~(uint64_t)0 : ((uint64_t)1 << m) - 1;
   const __m256 cv = _mm256_set1_ps(cf);
   const float *base = t->Pf + lo * d;
   uint64_t cand = 0;
   /* Blocks of 8; the last one ends at m (overlap: the same bits again). */
   for (int next = 0; next < m; next += 8) {
     const int j0 = next + 8 <= m ? next : m - 8;
-    __m256 a = _mm256_setzero_ps();
-    for (int k = 0; k < d; k++) {
+    __m256 a = _mm256_setzero_ps(), b = a;
+    int k = 0;
+    for (; k + 1 < d; k += 2) {
+      const __m256 u = _mm256_sub_ps(_mm256_set1_ps(qf[k]), _mm256_loadu_ps(base + k * m + j0));
+      const __m256 v =
+          _mm256_sub_ps(_mm256_set1_ps(qf[k + 1]), _mm256_loadu_ps(base + (k + 1) * m + j0));
+      a = _mm256_fmadd_ps(u, u, a);
+      b = _mm256_fmadd_ps(v, v, b);
+    }
+    if (k < d) {
       const __m256 u = _mm256_sub_ps(_mm256_set1_ps(qf[k]), _mm256_loadu_ps(base + k * m + j0));
       a = _mm256_fmadd_ps(u, u, a);
     }
+    a = _mm256_add_ps(a, b);
     cand |= (uint64_t)_mm256_movemask_ps(_mm256_cmp_ps(a, cv, _CMP_LE_OQ)) << j0;
   }
   return cand;
@@ -137,12 +156,12 @@ KD_INLINE uint64_t KD_FN(kd_leaf_filter)(const bfcr_kdtree *t, const float *qf, 
  * set. fm >= 0: the AVX2 build filters in float first (qq from kd_spread) and computes
  * canonical distances for the candidates only. */
 KD_INLINE uint64_t KD_FN(kd_leaf_mask)(const bfcr_kdtree *t, const double *q, const double *qq,
-                                       double fm, int64_t lo, int m, double cut,
+                                       double fm, int64_t lo, int m, double cut, float cf,
                                        double *restrict acc) {
 #if KD_AVX2
   const int d = KD_D;
   if (fm >= 0.0) {
-    uint64_t cand = KD_FN(kd_leaf_filter)(t, (const float *)(qq + 4 * d), fm, lo, m, cut);
+    uint64_t cand = KD_FN(kd_leaf_filter)(t, (const float *)(qq + 4 * d), lo, m, cut, cf);
     uint64_t mask = 0;
     while (cand) {
       const int j = KD_FN(kd_ctz)(cand);
@@ -212,7 +231,7 @@ KD_INLINE uint64_t KD_FN(kd_leaf_mask)(const bfcr_kdtree *t, const double *q, co
   }
   return mask;
 #else
-  (void)qq, (void)fm;
+  (void)qq, (void)fm, (void)cf;
   bfcr_kd_leaf_dist(t, q, lo, m, cut, acc);
   uint64_t mask = 0;
   for (int j = 0; j < m; j++) {
@@ -292,6 +311,9 @@ KD_INLINE void KD_FN(kd_point_walk)(const bfcr_kdtree *t, const double *q, int64
   const double fm = KD_FN(kd_spread)(t, q, qq);
   double bd = *bd_io;
   int64_t bj = *bj_io;
+  /* The float filter's cut for the best it was computed for (NaN: none yet). */
+  double cf_for = NAN;
+  float cf = INFINITY;
   int64_t stack_id[KD_STACK];
   double stack_lb[KD_STACK];
   int sp = 0;
@@ -316,7 +338,11 @@ KD_INLINE void KD_FN(kd_point_walk)(const bfcr_kdtree *t, const double *q, int64
       }
     } else if (id != qleaf) {
       const int m = (int)(nd->hi - nd->lo);
-      const uint64_t mask = KD_FN(kd_leaf_mask)(t, q, qq, fm, nd->lo, m, bd, acc);
+      if (fm >= 0.0 && !(bd == cf_for) && bd < INFINITY) {
+        cf = KD_FN(kd_float_cut)(fm, bd, KD_D);
+        cf_for = bd;
+      }
+      const uint64_t mask = KD_FN(kd_leaf_mask)(t, q, qq, fm, nd->lo, m, bd, cf, acc);
       KD_FN(kd_fold)(t, acc, mask, nd->lo, self, excl, grp, qg, &bd, &bj);
     }
     id = -1;
@@ -366,7 +392,8 @@ static void KD_FN(kd_allnn_leaf)(const bfcr_kdtree *t, int64_t qleaf, KD_FN(kd_w
   for (int i = 0; i < m; i++) {
     w->bd[i] = INFINITY;
     w->bj[i] = INT64_MAX;
-    const uint64_t mask = KD_FN(kd_leaf_mask)(t, q + i * d, w->qq, -1.0, qlo, m, INFINITY, w->acc);
+    const uint64_t mask =
+        KD_FN(kd_leaf_mask)(t, q + i * d, w->qq, -1.0, qlo, m, INFINITY, INFINITY, w->acc);
     KD_FN(kd_fold)(t, w->acc, mask, qlo, qlo + i, -1, NULL, 0, &w->bd[i], &w->bj[i]);
   }
   for (int i = 0; i < m; i++) KD_FN(kd_point_walk)
@@ -399,14 +426,20 @@ static bfcr_status KD_FN(kd_allnn_leaves)(const bfcr_kdtree *t, int64_t L0, int6
   return failed ? BFCR_ERR_NOMEM : BFCR_OK;
 }
 
-/* Outside queries (bfcr_kdtree_query). */
-static bfcr_status KD_FN(kd_query)(const bfcr_kdtree *t, const double *Q, int64_t m,
-                                   const int64_t *exclude, const double *bound2, int nthreads,
-                                   int64_t *nn, double *dist2) {
+/* Outside queries, one walk each, in parallel: query i is row rows[i] of Q when rows is
+ * given (the tree's own caller matrix), else row i. It skips caller index exclude[i]
+ * (exclude non-NULL) and, grp non-NULL, every tree point of its group: qgrp[i], or
+ * grp[rows[i]] without qgrp; it starts from bound2[i] (bound2 non-NULL). One loop serves
+ * bfcr_kdtree_query, _query_other and _query_grp; the group test costs one
+ * well-predicted branch per candidate point of a scanned leaf. */
+static bfcr_status KD_FN(kd_queries)(const bfcr_kdtree *t, const double *Q, const int64_t *rows,
+                                     int64_t m, const int64_t *exclude, const int *qgrp,
+                                     const int *grp, const double *bound2, int nthreads,
+                                     int64_t *nn, double *dist2) {
   const int nt = nthreads < 1 ? 1 : nthreads;
   int failed = 0;
 #pragma omp parallel num_threads(nt) default(none) \
-    shared(t, Q, m, exclude, bound2, nn, dist2, failed)
+    shared(t, Q, rows, m, exclude, qgrp, grp, bound2, nn, dist2, failed)
   {
     KD_FN(kd_work) *w = KD_FN(kd_work_new)(t);
     if (!w) {
@@ -418,8 +451,10 @@ static bfcr_status KD_FN(kd_query)(const bfcr_kdtree *t, const double *Q, int64_
       if (!w) continue;
       double bd = bound2 ? bound2[i] : INFINITY;
       int64_t bj = INT64_MAX;
+      const int64_t r = rows ? rows[i] : i;
+      const int qg = !grp ? 0 : qgrp ? qgrp[i] : grp[r];
       KD_FN(kd_point_walk)
-      (t, Q + i * KD_D, -1, exclude ? exclude[i] : -1, NULL, 0, -1, &bd, &bj, w->acc, w->qq);
+      (t, Q + r * KD_D, -1, exclude ? exclude[i] : -1, grp, qg, -1, &bd, &bj, w->acc, w->qq);
       nn[i] = bj == INT64_MAX ? -1 : bj;
       dist2[i] = bj == INT64_MAX ? INFINITY : bd;
     }
@@ -428,34 +463,28 @@ static bfcr_status KD_FN(kd_query)(const bfcr_kdtree *t, const double *Q, int64_
   return failed ? BFCR_ERR_NOMEM : BFCR_OK;
 }
 
+/* bfcr_kdtree_query. */
+static bfcr_status KD_FN(kd_query)(const bfcr_kdtree *t, const double *Q, int64_t m,
+                                   const int64_t *exclude, const double *bound2, int nthreads,
+                                   int64_t *nn, double *dist2) {
+  return KD_FN(kd_queries)(t, Q, NULL, m, exclude, NULL, NULL, bound2, nthreads, nn, dist2);
+}
+
 /* Queries from rows of the tree's own caller matrix, skipping their group
  * (bfcr_kdtree_query_other). */
 static bfcr_status KD_FN(kd_query_other)(const bfcr_kdtree *t, const double *R, const int64_t *rows,
                                          int64_t m, const int *grp, int nthreads, int64_t *nn,
                                          double *dist2) {
-  const int nt = nthreads < 1 ? 1 : nthreads;
-  int failed = 0;
-#pragma omp parallel num_threads(nt) default(none) shared(t, R, rows, m, grp, nn, dist2, failed)
-  {
-    KD_FN(kd_work) *w = KD_FN(kd_work_new)(t);
-    if (!w) {
-#pragma omp atomic write
-      failed = 1;
-    }
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t i = 0; i < m; i++) {
-      if (!w) continue;
-      double bd = INFINITY;
-      int64_t bj = INT64_MAX;
-      const int64_t r = rows[i];
-      KD_FN(kd_point_walk)
-      (t, R + r * KD_D, -1, -1, grp, grp[r], -1, &bd, &bj, w->acc, w->qq);
-      nn[i] = bj == INT64_MAX ? -1 : bj;
-      dist2[i] = bj == INT64_MAX ? INFINITY : bd;
-    }
-    KD_FN(kd_work_free)(w);
-  }
-  return failed ? BFCR_ERR_NOMEM : BFCR_OK;
+  return KD_FN(kd_queries)(t, R, rows, m, NULL, NULL, grp, NULL, nthreads, nn, dist2);
+}
+
+/* Outside queries with a group each, skipping the tree's points of that group and
+ * starting from bound2 (bfcr_kdtree_query_grp: the distributed cross-validation's nearest
+ * row outside the query's fold). */
+static bfcr_status KD_FN(kd_query_grp)(const bfcr_kdtree *t, const double *Q, const int *qgrp,
+                                       int64_t m, const int *grp, const double *bound2,
+                                       int nthreads, int64_t *nn, double *dist2) {
+  return KD_FN(kd_queries)(t, Q, NULL, m, NULL, qgrp, grp, bound2, nthreads, nn, dist2);
 }
 
 /* Largest (wq + w[j]) / sqrt(dist2) from best (bfcr_kdtree_max_ratio, kdtree_maxratio.c
@@ -498,7 +527,8 @@ static double KD_FN(kd_max_ratio)(const bfcr_kdtree *t, const double *w, const d
     } else {
       const int m = (int)(nd->hi - nd->lo);
       const double cut = KD_CUT(wq + node_max[id]);
-      uint64_t mask = KD_FN(kd_leaf_mask)(t, q, qq, fm, nd->lo, m, cut, acc);
+      const float cf = fm >= 0.0 && cut < INFINITY ? KD_FN(kd_float_cut)(fm, cut, KD_D) : INFINITY;
+      uint64_t mask = KD_FN(kd_leaf_mask)(t, q, qq, fm, nd->lo, m, cut, cf, acc);
       while (mask) {
         const int j = KD_FN(kd_ctz)(mask);
         mask &= mask - 1;
@@ -525,37 +555,6 @@ static double KD_FN(kd_max_ratio)(const bfcr_kdtree *t, const double *w, const d
   }
 #undef KD_CUT
   return best;
-}
-
-/* Outside queries with a group each, skipping the tree's points of that group and
- * starting from (bound2, bj) (bfcr_kdtree_query_grp: the distributed cross-validation's
- * nearest row outside the query's fold). */
-static bfcr_status KD_FN(kd_query_grp)(const bfcr_kdtree *t, const double *Q, const int *qgrp,
-                                       int64_t m, const int *grp, const double *bound2,
-                                       int nthreads, int64_t *nn, double *dist2) {
-  const int nt = nthreads < 1 ? 1 : nthreads;
-  int failed = 0;
-#pragma omp parallel num_threads(nt) default(none) \
-    shared(t, Q, qgrp, m, grp, bound2, nn, dist2, failed)
-  {
-    KD_FN(kd_work) *w = KD_FN(kd_work_new)(t);
-    if (!w) {
-#pragma omp atomic write
-      failed = 1;
-    }
-#pragma omp for schedule(dynamic, 64)
-    for (int64_t i = 0; i < m; i++) {
-      if (!w) continue;
-      double bd = bound2 ? bound2[i] : INFINITY;
-      int64_t bj = INT64_MAX;
-      KD_FN(kd_point_walk)
-      (t, Q + i * KD_D, -1, -1, grp, qgrp[i], -1, &bd, &bj, w->acc, w->qq);
-      nn[i] = bj == INT64_MAX ? -1 : bj;
-      dist2[i] = bj == INT64_MAX ? INFINITY : bd;
-    }
-    KD_FN(kd_work_free)(w);
-  }
-  return failed ? BFCR_ERR_NOMEM : BFCR_OK;
 }
 
 static const bfcr_kd_walks KD_FN(kd_walks) = {KD_FN(kd_allnn_leaves), KD_FN(kd_query),

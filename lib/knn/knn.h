@@ -11,6 +11,8 @@
 #ifndef BFCR_KNN_H
 #define BFCR_KNN_H
 
+#include <float.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "bfcr/status.h"
@@ -157,6 +159,28 @@ bfcr_status bfcr_knn_gemm(const double *R, int64_t nR, int d, const double *Q, i
  * it for small inputs and bfcr_knn_blocked otherwise; same answers bit for bit. */
 bfcr_status bfcr_knn_gemm_tiles(const double *R, int64_t nR, int d, const double *Q, int64_t m,
                                 int exclude_self, int nthreads, int64_t *nn, double *dist2);
+
+/* Set-up shared by the GEMM paths (knn_gemm.c, knn_blocked.c), so the rounding margin
+ * of docs/knn.md ("Margin") is stated once: the shift mu = R's column means (d values,
+ * caller's buffer), the exponent e with every |shifted coordinate| of R and Q below 2^e
+ * (rows are scaled by 2^-e, exactly), c_eps = (4 d + 32) eps, the relative widening of a
+ * shortlist value, and tiny = (4 d + 32) 2^-1074 for scaled coordinates that became
+ * subnormal. Returns 0, or -1 when a shifted coordinate overflows (the caller then runs
+ * the exact brute scan). */
+typedef struct bfcr_gemm_prep {
+  int e;
+  double c_eps, tiny;
+} bfcr_gemm_prep;
+int bfcr_knn_gemm_prep(const double *R, int64_t nR, int d, const double *Q, int64_t m, double *mu,
+                       bfcr_gemm_prep *p);
+
+/* Shortlist threshold, in scaled units, of a query whose best canonical value is best:
+ * 2^-2e (best (1 + 4 d eps) + 4 (d + 2) 2^-1074), best widened by its own rounding. A pair
+ * can be the answer only if its value minus c_eps S is within this (plus tiny). */
+static inline double bfcr_knn_gemm_threshold(double best, int d, int e) {
+  const double w = best * (1.0 + 4.0 * d * DBL_EPSILON) + 4.0 * (d + 2) * ldexp(1.0, -1074);
+  return ldexp(ldexp(w, -e), -e);
+}
 
 /* What the pruned blocked search did (knn_blocked.c). Counts depend on the data only;
  * sec_dgemm (inside cblas_dgemm) and sec_tiles (DGEMM + scan + re-checks) are thread CPU

@@ -259,11 +259,6 @@ static double ball_lb(const double *cq, double rq, const double *cr, double rr, 
   return g > 0.0 ? g * g * (1.0 - 8.0 * DBL_EPSILON) : 0.0;
 }
 
-static double blk_threshold(double best, int d, int e) {
-  double w = best * (1.0 + 4.0 * d * DBL_EPSILON) + 4.0 * (d + 2) * ldexp(1.0, -1074);
-  return ldexp(ldexp(w, -e), -e);
-}
-
 /* Mask of the values g[0..7] that are <= t (bit j for g[j]); two SSE2 compares per pair of
  * values, no branches (a scalar scan costs a few cycles per value). */
 static inline unsigned chunk_le(const double *g, double t) {
@@ -330,6 +325,26 @@ static void scale_rows(const double *X, int64_t n, int d, const double *mu, int 
   }
 }
 
+/* One side of the search: its rows scaled ((x - mu) 2^-e, *Xs), split into blocks (*perm:
+ * the row order, *bounds: nb + 1 offsets) and each block's ball (*cen, *rad). Returns nb,
+ * or -1 on allocation failure (whatever was allocated is in the outputs, for the caller to
+ * free). */
+static int64_t partition_rows(const double *X, int64_t n, int d, const double *mu, int e,
+                              int64_t leaf, int nt, double **Xs, int64_t **perm, int64_t **bounds,
+                              double **cen, double **rad) {
+  *Xs = malloc((size_t)n * d * sizeof(double));
+  *perm = malloc((size_t)n * sizeof(int64_t));
+  if (!*Xs || !*perm) return -1;
+  scale_rows(X, n, d, mu, e, nt, *Xs);
+  const int64_t nb = split_tree(*Xs, n, d, leaf, nt, *perm, bounds);
+  if (nb < 0) return -1;
+  *cen = malloc((size_t)nb * d * sizeof(double));
+  *rad = malloc((size_t)nb * sizeof(double));
+  if (!*cen || !*rad) return -1;
+  block_balls(*Xs, d, *perm, *bounds, nb, nt, *cen, *rad);
+  return nb;
+}
+
 bfcr_status bfcr_knn_blocked(const double *R, int64_t nR, int d, const double *Q, int64_t m,
                              int exclude_self, int nthreads, int64_t leaf,
                              bfcr_knn_blocked_stats *stats, int64_t *nn, double *dist2) {
@@ -343,8 +358,6 @@ bfcr_status bfcr_knn_blocked(const double *R, int64_t nR, int d, const double *Q
   const int nt = nthreads < 1 ? 1 : nthreads;
   const int K = d + 1;
   const int same = exclude_self != 0; /* Q is R: one partition serves both sides */
-  const double c_eps = (4.0 * d + 32.0) * DBL_EPSILON;
-  const double tiny = (4.0 * d + 32.0) * ldexp(1.0, -1074);
   bfcr_status st = BFCR_OK;
   double *mu = calloc((size_t)d, sizeof(double));
   double *Rs = NULL, *Qs = NULL, *Ra = NULL, *Qa = NULL, *qn = NULL;
@@ -353,49 +366,23 @@ bfcr_status bfcr_knn_blocked(const double *R, int64_t nR, int d, const double *Q
   int64_t nbr = 0, nbq = 0;
   int failed = 0;
   if (!mu) return BFCR_ERR_NOMEM;
-  for (int64_t j = 0; j < nR; j++) {
-    for (int k = 0; k < d; k++) mu[k] += R[j * d + k];
-  }
-  for (int k = 0; k < d; k++) mu[k] /= (double)nR;
-  double amax = 0.0;
-  for (int64_t j = 0; j < nR; j++) {
-    for (int k = 0; k < d; k++) amax = fmax(amax, fabs(R[j * d + k] - mu[k]));
-  }
-  for (int64_t i = 0; i < m; i++) {
-    for (int k = 0; k < d; k++) amax = fmax(amax, fabs(Q[i * d + k] - mu[k]));
-  }
-  if (!isfinite(amax)) {
-    bfcr_knn_brute(R, nR, d, Q, m, exclude_self, nn, dist2);
+  bfcr_gemm_prep gp;
+  if (bfcr_knn_gemm_prep(R, nR, d, Q, m, mu, &gp) != 0) {
+    bfcr_knn_brute(R, nR, d, Q, m, exclude_self, nn, dist2); /* overflow: exact scan */
     if (stats) stats->fallback = 1;
     goto cleanup;
   }
-  int e = 0;
-  if (amax > 0.0) (void)frexp(amax, &e);
+  const int e = gp.e;
+  const double c_eps = gp.c_eps, tiny = gp.tiny;
 
   /* Partition (scaled rows), block balls. */
-  Rs = malloc((size_t)nR * d * sizeof(double));
-  rperm = malloc((size_t)nR * sizeof(int64_t));
-  if (!Rs || !rperm) goto nomem;
-  scale_rows(R, nR, d, mu, e, nt, Rs);
-  nbr = split_tree(Rs, nR, d, leaf, nt, rperm, &rb);
+  nbr = partition_rows(R, nR, d, mu, e, leaf, nt, &Rs, &rperm, &rb, &rcen, &rrad);
   if (nbr < 0) goto nomem;
-  rcen = malloc((size_t)nbr * d * sizeof(double));
-  rrad = malloc((size_t)nbr * sizeof(double));
-  if (!rcen || !rrad) goto nomem;
-  block_balls(Rs, d, rperm, rb, nbr, nt, rcen, rrad);
   if (same) {
     Qs = Rs, qperm = rperm, qb = rb, nbq = nbr, qcen = rcen, qrad = rrad;
   } else {
-    Qs = malloc((size_t)m * d * sizeof(double));
-    qperm = malloc((size_t)m * sizeof(int64_t));
-    if (!Qs || !qperm) goto nomem;
-    scale_rows(Q, m, d, mu, e, nt, Qs);
-    nbq = split_tree(Qs, m, d, leaf, nt, qperm, &qb);
+    nbq = partition_rows(Q, m, d, mu, e, leaf, nt, &Qs, &qperm, &qb, &qcen, &qrad);
     if (nbq < 0) goto nomem;
-    qcen = malloc((size_t)nbq * d * sizeof(double));
-    qrad = malloc((size_t)nbq * sizeof(double));
-    if (!qcen || !qrad) goto nomem;
-    block_balls(Qs, d, qperm, qb, nbq, nt, qcen, qrad);
   }
 
   /* Augmented rows in block order (knn_gemm.c's layout). */
@@ -474,11 +461,11 @@ bfcr_status bfcr_knn_blocked(const double *R, int64_t nR, int d, const double *Q
       qsort(ord, (size_t)nbr, sizeof *ord, lb_cmp);
       pairs_all += (int64_t)mq * nR;
       for (int64_t o = 0; o < nbr; o++) {
-        /* Block bound: the widest of the queries' current thresholds (blk_threshold is
+        /* Block bound: the widest of the queries' current thresholds (bfcr_knn_gemm_threshold is
          * monotone, so it is the threshold of the largest best; +inf: no pruning). */
         double wb = 0.0;
         for (int i = 0; i < mq; i++) wb = bd[i] > wb ? bd[i] : wb;
-        double U = blk_threshold(wb, d, e) + tiny;
+        double U = bfcr_knn_gemm_threshold(wb, d, e) + tiny;
         if (isnan(U)) U = INFINITY;
         if (ord[o].lb > U) break; /* sorted: no later block can do better */
         const int64_t kr = ord[o].k;
@@ -518,7 +505,7 @@ bfcr_status bfcr_knn_blocked(const double *R, int64_t nR, int d, const double *Q
                   if (bfcr_nn_better(dc, gj, bd[i], bj[i])) {
                     bd[i] = dc;
                     bj[i] = gj;
-                    t = blk_threshold(dc, d, e) + c_eps * qn[i0 + i] - qn[i0 + i] + tiny;
+                    t = bfcr_knn_gemm_threshold(dc, d, e) + c_eps * qn[i0 + i] - qn[i0 + i] + tiny;
                     if (isnan(t)) t = INFINITY;
                   }
                 }

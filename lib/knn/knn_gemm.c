@@ -43,10 +43,27 @@
 #define GEMM_BQ 256 /* queries per tile */
 #define GEMM_BR 512 /* reference rows per tile */
 
-static double gemm_threshold(double best, int d, int e) {
-  /* Bound on 2^-2e * (canonical D* widened by its own rounding) in the scaled units. */
-  double w = best * (1.0 + 4.0 * d * DBL_EPSILON) + 4.0 * (d + 2) * ldexp(1.0, -1074);
-  return ldexp(ldexp(w, -e), -e);
+int bfcr_knn_gemm_prep(const double *R, int64_t nR, int d, const double *Q, int64_t m, double *mu,
+                       bfcr_gemm_prep *p) {
+  p->c_eps = (4.0 * d + 32.0) * DBL_EPSILON;
+  p->tiny = (4.0 * d + 32.0) * ldexp(1.0, -1074);
+  p->e = 0;
+  /* Shift: R's column means (any value works for exactness; this one shortens vectors). */
+  for (int k = 0; k < d; k++) mu[k] = 0.0;
+  for (int64_t j = 0; j < nR; j++) {
+    for (int k = 0; k < d; k++) mu[k] += R[j * d + k];
+  }
+  for (int k = 0; k < d; k++) mu[k] /= (double)nR;
+  double amax = 0.0;
+  for (int64_t j = 0; j < nR; j++) {
+    for (int k = 0; k < d; k++) amax = fmax(amax, fabs(R[j * d + k] - mu[k]));
+  }
+  for (int64_t i = 0; i < m; i++) {
+    for (int k = 0; k < d; k++) amax = fmax(amax, fabs(Q[i * d + k] - mu[k]));
+  }
+  if (!isfinite(amax)) return -1; /* coordinates near DBL_MAX: the shifted values overflow */
+  if (amax > 0.0) (void)frexp(amax, &p->e);
+  return 0;
 }
 
 bfcr_status bfcr_knn_gemm(const double *R, int64_t nR, int d, const double *Q, int64_t m,
@@ -66,9 +83,6 @@ bfcr_status bfcr_knn_gemm_tiles(const double *R, int64_t nR, int d, const double
   if (m == 0) return BFCR_OK;
   const int nt = nthreads < 1 ? 1 : nthreads;
   const int K = d + 1;
-  const double c_eps = (4.0 * d + 32.0) * DBL_EPSILON;
-  /* Scaled coordinates that fall into the subnormal range carry absolute errors. */
-  const double tiny = (4.0 * d + 32.0) * ldexp(1.0, -1074);
   bfcr_status st = BFCR_OK;
   double *mu = calloc((size_t)d, sizeof(double));
   double *Ra = malloc((size_t)nR * (size_t)K * sizeof(double));
@@ -79,25 +93,13 @@ bfcr_status bfcr_knn_gemm_tiles(const double *R, int64_t nR, int d, const double
     st = BFCR_ERR_NOMEM;
     goto cleanup;
   }
-  /* Shift: R's column means (any value works for exactness; this one shortens vectors). */
-  for (int64_t j = 0; j < nR; j++) {
-    for (int k = 0; k < d; k++) mu[k] += R[j * d + k];
-  }
-  for (int k = 0; k < d; k++) mu[k] /= (double)nR;
-  double amax = 0.0;
-  for (int64_t j = 0; j < nR; j++) {
-    for (int k = 0; k < d; k++) amax = fmax(amax, fabs(R[j * d + k] - mu[k]));
-  }
-  for (int64_t i = 0; i < m; i++) {
-    for (int k = 0; k < d; k++) amax = fmax(amax, fabs(Q[i * d + k] - mu[k]));
-  }
-  if (!isfinite(amax)) {
-    /* Coordinates near DBL_MAX: the shifted values overflow. Exact scan instead. */
-    bfcr_knn_brute(R, nR, d, Q, m, exclude_self, nn, dist2);
+  bfcr_gemm_prep gp;
+  if (bfcr_knn_gemm_prep(R, nR, d, Q, m, mu, &gp) != 0) {
+    bfcr_knn_brute(R, nR, d, Q, m, exclude_self, nn, dist2); /* overflow: exact scan */
     goto cleanup;
   }
-  int e = 0;
-  if (amax > 0.0) (void)frexp(amax, &e);
+  const int e = gp.e;
+  const double c_eps = gp.c_eps, tiny = gp.tiny;
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
     shared(R, Ra, mu, nR, d, K, e, c_eps)
   for (int64_t j = 0; j < nR; j++) {
@@ -159,7 +161,7 @@ bfcr_status bfcr_knn_gemm_tiles(const double *R, int64_t nR, int d, const double
             if (bfcr_nn_better(dc, gj, bd[i], bj[i])) {
               bd[i] = dc;
               bj[i] = gj;
-              t = gemm_threshold(dc, d, e) + c_eps * qn[gi] - qn[gi] + tiny;
+              t = bfcr_knn_gemm_threshold(dc, d, e) + c_eps * qn[gi] - qn[gi] + tiny;
               if (isnan(t)) t = INFINITY;
             }
           }

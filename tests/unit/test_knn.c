@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "knn/kdtree_impl.h"
+#include "testutil.h"
 
 /* Under memcheck (the valgrind tier) the largest random case runs at 1500 rows instead of
  * 5000 for d >= 17: still several kd-tree levels and enough rows for bfcr_knn_gemm's
@@ -23,19 +24,9 @@
 #define UNDER_VALGRIND() 0
 #endif
 
-static uint64_t rng(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double unif(uint64_t *s) {
-  return (double)(rng(s) >> 11) * 0x1p-53;
-}
-
 static double *random_data(int64_t n, int d, uint64_t seed, double scale) {
   double *X = malloc((size_t)(n * d) * sizeof(double));
-  for (int64_t i = 0; i < n * d; i++) X[i] = scale * (2.0 * unif(&seed) - 1.0);
+  for (int64_t i = 0; i < n * d; i++) X[i] = scale * (2.0 * tu_unif(&seed) - 1.0);
   return X;
 }
 
@@ -55,16 +46,6 @@ static void brute_ex(const double *R, int64_t nR, int d, const double *Q, int64_
     }
     nn[i] = bj == INT64_MAX ? -1 : bj;
     d2[i] = bj == INT64_MAX ? INFINITY : bd;
-  }
-}
-
-static void expect_same(const char *what, int64_t m, const int64_t *nn, const double *d2,
-                        const int64_t *enn, const double *ed2) {
-  for (int64_t i = 0; i < m; i++) {
-    cr_assert_eq(nn[i], enn[i], "%s: query %lld: index %lld, expected %lld", what, (long long)i,
-                 (long long)nn[i], (long long)enn[i]);
-    cr_assert(d2[i] == ed2[i] || (isinf(d2[i]) && isinf(ed2[i])),
-              "%s: query %lld: dist2 %.17g, expected %.17g", what, (long long)i, d2[i], ed2[i]);
   }
 }
 
@@ -92,24 +73,24 @@ static void check_allnn(const char *label, const double *X, int64_t n, int d) {
       cr_assert_eq(bfcr_kdtree_allnn(t, nt, nn, d2), BFCR_OK);
       snprintf(what, sizeof what, "%s kd allnn n=%lld d=%d threads=%d plain=%d", label,
                (long long)n, d, nt, plain);
-      expect_same(what, n, nn, d2, enn, ed2);
+      tu_expect_nn(what, n, nn, d2, enn, ed2);
       /* allnn and query with self-exclusion agree. */
       int64_t *ex = malloc((size_t)n * sizeof(int64_t));
       for (int64_t i = 0; i < n; i++) ex[i] = i;
       cr_assert_eq(bfcr_kdtree_query(t, X, n, ex, NULL, nt, nn, d2), BFCR_OK);
       snprintf(what, sizeof what, "%s kd query-exclude n=%lld d=%d threads=%d plain=%d", label,
                (long long)n, d, nt, plain);
-      expect_same(what, n, nn, d2, enn, ed2);
+      tu_expect_nn(what, n, nn, d2, enn, ed2);
       free(ex);
       bfcr_kdtree_free(t);
     }
 
     cr_assert_eq(bfcr_knn_gemm(X, n, d, X, n, 1, nt, nn, d2), BFCR_OK);
     snprintf(what, sizeof what, "%s gemm allnn n=%lld d=%d threads=%d", label, (long long)n, d, nt);
-    expect_same(what, n, nn, d2, enn, ed2);
+    tu_expect_nn(what, n, nn, d2, enn, ed2);
     cr_assert_eq(bfcr_knn_allnn(X, n, d, nt, nn, d2), BFCR_OK);
     snprintf(what, sizeof what, "%s knn_allnn n=%lld d=%d threads=%d", label, (long long)n, d, nt);
-    expect_same(what, n, nn, d2, enn, ed2);
+    tu_expect_nn(what, n, nn, d2, enn, ed2);
   }
   free(enn);
   free(nn);
@@ -133,16 +114,16 @@ static void check_query(const char *label, const double *R, int64_t nR, int d, c
       bfcr_kdtree_free(t);
       snprintf(what, sizeof what, "%s kd query nR=%lld d=%d threads=%d plain=%d", label,
                (long long)nR, d, nt, plain);
-      expect_same(what, m, nn, d2, enn, ed2);
+      tu_expect_nn(what, m, nn, d2, enn, ed2);
     }
     cr_assert_eq(bfcr_knn_gemm(R, nR, d, Q, m, 0, nt, nn, d2), BFCR_OK);
     snprintf(what, sizeof what, "%s gemm query nR=%lld d=%d threads=%d", label, (long long)nR, d,
              nt);
-    expect_same(what, m, nn, d2, enn, ed2);
+    tu_expect_nn(what, m, nn, d2, enn, ed2);
     cr_assert_eq(bfcr_knn_query(R, nR, d, Q, m, nt, nn, d2), BFCR_OK);
     snprintf(what, sizeof what, "%s knn_query nR=%lld d=%d threads=%d", label, (long long)nR, d,
              nt);
-    expect_same(what, m, nn, d2, enn, ed2);
+    tu_expect_nn(what, m, nn, d2, enn, ed2);
   }
   free(enn);
   free(nn);
@@ -180,7 +161,7 @@ Test(knn, duplicates) {
     double *X = malloc((size_t)(n * d) * sizeof(double));
     uint64_t s = 5;
     for (int64_t i = 0; i < n; i++) {
-      int64_t r = (int64_t)(rng(&s) % (uint64_t)distinct);
+      int64_t r = (int64_t)(tu_rng(&s) % (uint64_t)distinct);
       memcpy(X + i * d, U + r * d, (size_t)d * sizeof(double));
     }
     check_allnn("duplicates", X, n, d);
@@ -199,7 +180,7 @@ Test(knn, integer_grids_ties_go_to_smallest_index) {
   for (int64_t i = 0; i < n2; i++) perm[i] = i;
   uint64_t s = 11;
   for (int64_t i = n2 - 1; i > 0; i--) {
-    int64_t j = (int64_t)(rng(&s) % (uint64_t)(i + 1)), x = perm[i];
+    int64_t j = (int64_t)(tu_rng(&s) % (uint64_t)(i + 1)), x = perm[i];
     perm[i] = perm[j];
     perm[j] = x;
   }
@@ -230,7 +211,7 @@ Test(knn, integer_grids_ties_go_to_smallest_index) {
   check_allnn("grid3", H, n3, 3);
   const int64_t n17 = 600;
   double *L = malloc((size_t)n17 * 17 * sizeof(double));
-  for (int64_t i = 0; i < n17 * 17; i++) L[i] = (double)(rng(&s) % 3);
+  for (int64_t i = 0; i < n17 * 17; i++) L[i] = (double)(tu_rng(&s) % 3);
   check_allnn("lattice17", L, n17, 17);
   check_query("lattice17", L, n17, 17, L, 50);
   free(G);
@@ -301,10 +282,10 @@ Test(knn, query_exclude_and_bound) {
     double *b2 = malloc((size_t)m * sizeof(double));
     uint64_t s = 3;
     for (int64_t i = 0; i < m; i++) {
-      int64_t j = (int64_t)(rng(&s) % (uint64_t)n);
+      int64_t j = (int64_t)(tu_rng(&s) % (uint64_t)n);
       if (i % 3 == 0) memcpy(Q + i * d, X + j * d, (size_t)d * sizeof(double));
       ex[i] = i % 3 == 2 ? -1 : j;
-      b2[i] = (i % 5 == 0) ? 0.0 : 0.02 * unif(&s) * d;
+      b2[i] = (i % 5 == 0) ? 0.0 : 0.02 * tu_unif(&s) * d;
     }
     /* Exact bound hits: the bound equals the true answer's distance. */
     int64_t *enn = malloc((size_t)m * sizeof(int64_t)), *nn = malloc((size_t)m * sizeof(int64_t));
@@ -316,7 +297,7 @@ Test(knn, query_exclude_and_bound) {
     cr_assert_eq(bfcr_kdtree_build(X, n, d, 2, &t), BFCR_OK);
     for (int nt = 1; nt <= 2; nt++) {
       cr_assert_eq(bfcr_kdtree_query(t, Q, m, ex, b2, nt, nn, d2), BFCR_OK);
-      expect_same("exclude+bound", m, nn, d2, enn, ed2);
+      tu_expect_nn("exclude+bound", m, nn, d2, enn, ed2);
     }
     int found = 0, none = 0;
     for (int64_t i = 0; i < m; i++) {
@@ -328,7 +309,7 @@ Test(knn, query_exclude_and_bound) {
     cr_assert(found > 10 && none > 10, "bounds should both admit and reject (%d, %d)", found, none);
     brute_ex(X, n, d, Q, m, ex, NULL, enn, ed2);
     cr_assert_eq(bfcr_kdtree_query(t, Q, m, ex, NULL, 2, nn, d2), BFCR_OK);
-    expect_same("exclude", m, nn, d2, enn, ed2);
+    tu_expect_nn("exclude", m, nn, d2, enn, ed2);
     bfcr_kdtree_free(t);
     free(X);
     free(Q);
@@ -421,7 +402,7 @@ Test(knn, larger_random_kd_two_threads) {
   double *a = malloc((size_t)n * sizeof(double)), *b = malloc((size_t)n * sizeof(double));
   cr_assert_eq(bfcr_knn_allnn(X, n, d, 1, nn1, a), BFCR_OK);
   cr_assert_eq(bfcr_knn_allnn(X, n, d, 2, nn2, b), BFCR_OK);
-  expect_same("threads 1 vs 2", n, nn2, b, nn1, a);
+  tu_expect_nn("threads 1 vs 2", n, nn2, b, nn1, a);
   /* Spot-check against brute. */
   for (int64_t i = 0; i < n; i += 997) {
     int64_t e;
@@ -470,7 +451,7 @@ static void check_query_other(const char *label, const double *R, int64_t n, int
   int64_t *enn = malloc((size_t)n * sizeof(int64_t));
   double *d2 = malloc((size_t)n * sizeof(double)), *ed2 = malloc((size_t)n * sizeof(double));
   uint64_t s = 5;
-  for (int64_t i = 0; i < n; i++) grp[i] = (int)(rng(&s) % (uint64_t)ngrp);
+  for (int64_t i = 0; i < n; i++) grp[i] = (int)(tu_rng(&s) % (uint64_t)ngrp);
   int64_t m = 0;
   for (int64_t i = n - 1; i >= 0; i -= 2) rows[m++] = i; /* every other row, reversed */
   for (int64_t r = 0; r < m; r++) {
@@ -495,7 +476,7 @@ static void check_query_other(const char *label, const double *R, int64_t n, int
       cr_assert_eq(bfcr_kdtree_query_other(t, R, rows, m, grp, nt, nn, d2), BFCR_OK);
       char what[96];
       snprintf(what, sizeof what, "%s groups=%d plain=%d threads=%d", label, ngrp, plain, nt);
-      expect_same(what, m, nn, d2, enn, ed2);
+      tu_expect_nn(what, m, nn, d2, enn, ed2);
       bfcr_kdtree_free(t);
     }
   free(grp);

@@ -11,37 +11,18 @@
 #include <string.h>
 
 #include "knn/knn.h"
-
-static uint64_t rng(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double unif(uint64_t *s) {
-  return (double)(rng(s) >> 11) * 0x1p-53;
-}
+#include "testutil.h"
 
 /* k clusters of radius ~spread around centres in [-10, 10]^d. */
 static double *clustered(int64_t n, int d, int k, double spread, uint64_t seed) {
   double *c = malloc((size_t)k * d * sizeof(double)), *X = malloc((size_t)n * d * sizeof(double));
-  for (int i = 0; i < k * d; i++) c[i] = 20.0 * unif(&seed) - 10.0;
+  for (int i = 0; i < k * d; i++) c[i] = 20.0 * tu_unif(&seed) - 10.0;
   for (int64_t i = 0; i < n; i++) {
-    const int b = (int)(rng(&seed) % (uint64_t)k);
-    for (int j = 0; j < d; j++) X[i * d + j] = c[b * d + j] + spread * (2.0 * unif(&seed) - 1.0);
+    const int b = (int)(tu_rng(&seed) % (uint64_t)k);
+    for (int j = 0; j < d; j++) X[i * d + j] = c[b * d + j] + spread * (2.0 * tu_unif(&seed) - 1.0);
   }
   free(c);
   return X;
-}
-
-static void expect_same(const char *what, int64_t m, const int64_t *nn, const double *d2,
-                        const int64_t *enn, const double *ed2) {
-  for (int64_t i = 0; i < m; i++) {
-    cr_assert_eq(nn[i], enn[i], "%s: query %lld: index %lld, expected %lld", what, (long long)i,
-                 (long long)nn[i], (long long)enn[i]);
-    cr_assert(d2[i] == ed2[i] || (isinf(d2[i]) && isinf(ed2[i])),
-              "%s: query %lld: dist2 %.17g, expected %.17g", what, (long long)i, d2[i], ed2[i]);
-  }
 }
 
 /* Blocked search (leaf rows per block) of Q against R (Q == NULL: all points of R) at 1
@@ -53,17 +34,17 @@ static bfcr_knn_blocked_stats check_case(const char *label, const double *R, int
     Q = R;
     m = nR;
   }
-  int64_t *enn = malloc((size_t)m * sizeof(int64_t)), *nn = malloc((size_t)m * sizeof(int64_t));
-  double *ed2 = malloc((size_t)m * sizeof(double)), *d2 = malloc((size_t)m * sizeof(double));
+  int64_t *enn, *nn = malloc((size_t)m * sizeof(int64_t));
+  double *ed2, *d2 = malloc((size_t)m * sizeof(double));
   bfcr_knn_blocked_stats s[2];
   char what[200];
-  bfcr_knn_brute(R, nR, d, Q, m, self, enn, ed2);
+  tu_knn_ref(R, nR, d, Q, m, self, &enn, &ed2);
   for (int nt = 1; nt <= 2; nt++) {
     memset(nn, 0xff, (size_t)m * sizeof(int64_t));
     cr_assert_eq(bfcr_knn_blocked(R, nR, d, Q, m, self, nt, leaf, &s[nt - 1], nn, d2), BFCR_OK);
     snprintf(what, sizeof what, "%s %s nR=%lld m=%lld d=%d leaf=%lld threads=%d", label,
              self ? "allnn" : "query", (long long)nR, (long long)m, d, (long long)leaf, nt);
-    expect_same(what, m, nn, d2, enn, ed2);
+    tu_expect_nn(what, m, nn, d2, enn, ed2);
   }
   cr_assert_eq(s[0].tiles, s[1].tiles, "%s: tiles depend on threads", label);
   cr_assert_eq(s[0].rechecks, s[1].rechecks, "%s: re-checks depend on threads", label);
@@ -104,7 +85,7 @@ Test(knn_blocked, uniform_no_structure) {
   const int64_t n = 300;
   const int d = 20;
   double *X = malloc((size_t)n * d * sizeof(double));
-  for (int64_t i = 0; i < n * d; i++) X[i] = unif(&seed);
+  for (int64_t i = 0; i < n * d; i++) X[i] = tu_unif(&seed);
   check_case("uniform", X, n, d, NULL, 0, 8);
   check_case("uniform", X, n, d, NULL, 0, 37);
   check_case("uniform", X, n, d, X + 10 * d, 200, 23);
@@ -117,9 +98,9 @@ Test(knn_blocked, duplicates_and_one_distinct_row) {
   double *X = malloc((size_t)n * d * sizeof(double));
   uint64_t seed = 9;
   double base[20 * 3];
-  for (int i = 0; i < 60; i++) base[i] = (double)(rng(&seed) % 7);
+  for (int i = 0; i < 60; i++) base[i] = (double)(tu_rng(&seed) % 7);
   for (int64_t i = 0; i < n; i++) {
-    const int64_t r = (int64_t)(rng(&seed) % 20);
+    const int64_t r = (int64_t)(tu_rng(&seed) % 20);
     memcpy(X + i * d, base + r * d, (size_t)d * sizeof(double));
   }
   check_case("20 distinct rows", X, n, d, NULL, 0, 16);
@@ -138,7 +119,7 @@ Test(knn_blocked, integer_grids_with_ties) {
   uint64_t seed = 3;
   for (int64_t i = 0; i < n; i++) perm[i] = i;
   for (int64_t i = n - 1; i > 0; i--) {
-    const int64_t j = (int64_t)(rng(&seed) % (uint64_t)(i + 1)), t = perm[i];
+    const int64_t j = (int64_t)(tu_rng(&seed) % (uint64_t)(i + 1)), t = perm[i];
     perm[i] = perm[j];
     perm[j] = t;
   }
@@ -155,7 +136,7 @@ Test(knn_blocked, integer_grids_with_ties) {
   const int d = 20;
   const int64_t m = 300;
   double *L = malloc((size_t)m * d * sizeof(double));
-  for (int64_t i = 0; i < m * d; i++) L[i] = (double)(rng(&seed) % 3);
+  for (int64_t i = 0; i < m * d; i++) L[i] = (double)(tu_rng(&seed) % 3);
   check_case("lattice d=20", L, m, d, NULL, 0, 16);
   free(L);
 }
@@ -195,13 +176,13 @@ Test(knn_blocked, gemm_dispatch_and_arguments) {
   const int d = 5;
   const int64_t n = 4 * BFCR_KNN_BLOCK_LEAF + 7;
   double *X = clustered(n, d, 8, 0.3, 31);
-  int64_t *nn = malloc((size_t)n * sizeof(int64_t)), *enn = malloc((size_t)n * sizeof(int64_t));
-  double *d2 = malloc((size_t)n * sizeof(double)), *ed2 = malloc((size_t)n * sizeof(double));
-  bfcr_knn_brute(X, n, d, X, n, 1, enn, ed2);
+  int64_t *nn = malloc((size_t)n * sizeof(int64_t)), *enn;
+  double *d2 = malloc((size_t)n * sizeof(double)), *ed2;
+  tu_knn_ref(X, n, d, X, n, 1, &enn, &ed2);
   cr_assert_eq(bfcr_knn_gemm(X, n, d, X, n, 1, 2, nn, d2), BFCR_OK);
-  expect_same("gemm dispatch", n, nn, d2, enn, ed2);
+  tu_expect_nn("gemm dispatch", n, nn, d2, enn, ed2);
   cr_assert_eq(bfcr_knn_gemm_tiles(X, n, d, X, n, 1, 2, nn, d2), BFCR_OK);
-  expect_same("gemm tiles", n, nn, d2, enn, ed2);
+  tu_expect_nn("gemm tiles", n, nn, d2, enn, ed2);
   cr_assert_eq(bfcr_knn_blocked(X, 1, d, X, 1, 1, 1, 16, NULL, nn, d2), BFCR_ERR_ARG);
   cr_assert_eq(bfcr_knn_blocked(NULL, n, d, X, n, 0, 1, 16, NULL, nn, d2), BFCR_ERR_ARG);
   cr_assert_eq(bfcr_knn_blocked(X, n, d, X, 0, 0, 1, 16, NULL, nn, d2), BFCR_OK);

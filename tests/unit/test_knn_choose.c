@@ -13,36 +13,17 @@
 #include <string.h>
 
 #include "knn/knn.h"
-
-static uint64_t rng(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double unif(uint64_t *s) {
-  return (double)(rng(s) >> 11) * 0x1p-53;
-}
+#include "testutil.h"
 
 static const bfcr_nn_method methods[] = {BFCR_NN_AUTO, BFCR_NN_TREE, BFCR_NN_GEMM};
-
-static void expect_same(const char *what, int64_t m, const int64_t *nn, const double *d2,
-                        const int64_t *enn, const double *ed2) {
-  for (int64_t i = 0; i < m; i++) {
-    cr_assert_eq(nn[i], enn[i], "%s: query %lld: index %lld, expected %lld", what, (long long)i,
-                 (long long)nn[i], (long long)enn[i]);
-    cr_assert(d2[i] == ed2[i] || (isinf(d2[i]) && isinf(ed2[i])),
-              "%s: query %lld: dist2 %.17g, expected %.17g", what, (long long)i, d2[i], ed2[i]);
-  }
-}
 
 /* All-points search and outside queries (the first half of the rows against the second)
  * by every method and thread count, against brute force. */
 static void check_all(const char *label, const double *X, int64_t n, int d) {
-  int64_t *enn = malloc((size_t)n * sizeof(int64_t)), *nn = malloc((size_t)n * sizeof(int64_t));
-  double *ed2 = malloc((size_t)n * sizeof(double)), *d2 = malloc((size_t)n * sizeof(double));
+  int64_t *enn, *nn = malloc((size_t)n * sizeof(int64_t));
+  double *ed2, *d2 = malloc((size_t)n * sizeof(double));
   char what[200];
-  bfcr_knn_brute(X, n, d, X, n, 1, enn, ed2);
+  tu_knn_ref(X, n, d, X, n, 1, &enn, &ed2);
   for (int nt = 1; nt <= 2; nt++) {
     for (int k = 0; k < 3; k++) {
       bfcr_knn_choice c;
@@ -52,20 +33,22 @@ static void check_all(const char *label, const double *X, int64_t n, int d) {
       if (methods[k] != BFCR_NN_AUTO) cr_assert_eq(c.method, methods[k]);
       snprintf(what, sizeof what, "%s allnn n=%lld d=%d threads=%d nn=%s (ran %s)", label,
                (long long)n, d, nt, bfcr_nn_method_name(methods[k]), bfcr_nn_method_name(c.method));
-      expect_same(what, n, nn, d2, enn, ed2);
+      tu_expect_nn(what, n, nn, d2, enn, ed2);
     }
   }
   const int64_t nR = n - n / 2, m = n / 2;
   if (m > 0) {
     const double *R = X + m * d;
-    bfcr_knn_brute(R, nR, d, X, m, 0, enn, ed2);
+    free(enn);
+    free(ed2);
+    tu_knn_ref(R, nR, d, X, m, 0, &enn, &ed2);
     for (int nt = 1; nt <= 2; nt++) {
       for (int k = 0; k < 3; k++) {
         bfcr_knn_choice c;
         cr_assert_eq(bfcr_knn_query_m(R, nR, d, X, m, nt, methods[k], &c, nn, d2), BFCR_OK);
         snprintf(what, sizeof what, "%s query nR=%lld d=%d threads=%d nn=%s", label, (long long)nR,
                  d, nt, bfcr_nn_method_name(methods[k]));
-        expect_same(what, m, nn, d2, enn, ed2);
+        tu_expect_nn(what, m, nn, d2, enn, ed2);
       }
     }
   }
@@ -83,7 +66,7 @@ Test(knn_choose, random_rows_every_method) {
     const int64_t n = 700;
     uint64_t s = 11 + (uint64_t)d;
     double *X = malloc((size_t)n * d * sizeof(double));
-    for (int64_t i = 0; i < n * d; i++) X[i] = 2.0 * unif(&s) - 1.0;
+    for (int64_t i = 0; i < n * d; i++) X[i] = 2.0 * tu_unif(&s) - 1.0;
     check_all("uniform", X, n, d);
     free(X);
   }
@@ -96,10 +79,10 @@ Test(knn_choose, low_intrinsic_dimension) {
     const int64_t n = 900;
     uint64_t s = 5 + (uint64_t)d;
     double *A = malloc((size_t)2 * d * sizeof(double)), *X = malloc((size_t)n * d * sizeof(double));
-    for (int i = 0; i < 2 * d; i++) A[i] = 2.0 * unif(&s) - 1.0;
+    for (int i = 0; i < 2 * d; i++) A[i] = 2.0 * tu_unif(&s) - 1.0;
     for (int64_t i = 0; i < n; i++) {
-      const double u = 10.0 * unif(&s), v = 10.0 * unif(&s);
-      for (int k = 0; k < d; k++) X[i * d + k] = A[k] * u + A[d + k] * v + 1e-3 * unif(&s);
+      const double u = 10.0 * tu_unif(&s), v = 10.0 * tu_unif(&s);
+      for (int k = 0; k < d; k++) X[i * d + k] = A[k] * u + A[d + k] * v + 1e-3 * tu_unif(&s);
     }
     check_all("latent-2", X, n, d);
     free(A);
@@ -115,11 +98,11 @@ Test(knn_choose, duplicates_and_grids) {
     uint64_t s = 3 + (uint64_t)d;
     double *X = malloc((size_t)n * d * sizeof(double));
     for (int64_t i = 0; i < n; i++) { /* 40 distinct rows, each about 15 times */
-      const uint64_t base = rng(&s) % 40;
+      const uint64_t base = tu_rng(&s) % 40;
       for (int k = 0; k < d; k++) X[i * d + k] = (double)((base * 7 + (uint64_t)k * 3) % 5);
     }
     check_all("duplicates", X, n, d);
-    for (int64_t i = 0; i < n * d; i++) X[i] = (double)(rng(&s) % 3); /* coarse grid */
+    for (int64_t i = 0; i < n * d; i++) X[i] = (double)(tu_rng(&s) % 3); /* coarse grid */
     check_all("grid", X, n, d);
     free(X);
   }
@@ -134,7 +117,7 @@ Test(knn_choose, bad_input) {
     const int d = 20;
     double *X = malloc((size_t)n * d * sizeof(double));
     for (int64_t i = 0; i < n; i++)
-      for (int k = 0; k < d; k++) X[i * d + k] = k % 3 == 0 ? unif(&s) : 4.25;
+      for (int k = 0; k < d; k++) X[i * d + k] = k % 3 == 0 ? tu_unif(&s) : 4.25;
     check_all("constant-columns", X, n, d);
     free(X);
   }
@@ -152,7 +135,7 @@ Test(knn_choose, bad_input) {
     const int64_t n = 7;
     const int d = 64;
     double *X = malloc((size_t)n * d * sizeof(double));
-    for (int64_t i = 0; i < n * d; i++) X[i] = unif(&s);
+    for (int64_t i = 0; i < n * d; i++) X[i] = tu_unif(&s);
     check_all("d>n", X, n, d);
     free(X);
   }
@@ -162,9 +145,9 @@ Test(knn_choose, bad_input) {
     const int64_t n = 200;
     const int d = 17;
     double *X = malloc((size_t)n * d * sizeof(double));
-    for (int64_t i = 0; i < n * d; i++) X[i] = (2.0 * unif(&s) - 1.0) * (i % 5 ? 1e300 : 1.0);
+    for (int64_t i = 0; i < n * d; i++) X[i] = (2.0 * tu_unif(&s) - 1.0) * (i % 5 ? 1e300 : 1.0);
     check_all("near-1e300", X, n, d);
-    for (int64_t i = 0; i < n * d; i++) X[i] = (2.0 * unif(&s) - 1.0) * 1e150;
+    for (int64_t i = 0; i < n * d; i++) X[i] = (2.0 * tu_unif(&s) - 1.0) * 1e150;
     check_all("1e150", X, n, d);
     free(X);
   }
@@ -176,7 +159,7 @@ Test(knn_choose, probe_is_deterministic) {
   const int d = 20;
   uint64_t s = 7;
   double *X = malloc((size_t)n * d * sizeof(double));
-  for (int64_t i = 0; i < n * d; i++) X[i] = unif(&s);
+  for (int64_t i = 0; i < n * d; i++) X[i] = tu_unif(&s);
   bfcr_knn_choice c[2];
   for (int nt = 1; nt <= 2; nt++) {
     bfcr_kdtree *t = NULL;

@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <ftw.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "knn/knn.h"
 
 static void finalize_mpi(void) {
   int fin = 0;
@@ -108,3 +111,34 @@ bfcr_model *tu_fit(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_fit_params *
   cr_assert_eq(bfcr_fit(ctx, data, p, &m), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
   return m;
 }
+
+/* ---- exact nearest-neighbour references (test_knn*.c) ---- */
+uint64_t tu_rng(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+double tu_unif(uint64_t *s) {
+  return (double)(tu_rng(s) >> 11) * 0x1p-53;
+}
+
+void tu_knn_ref(const double *R, int64_t nR, int d, const double *Q, int64_t m, int self,
+                int64_t **enn, double **ed2) {
+  *enn = malloc((size_t)(m > 0 ? m : 1) * sizeof(int64_t));
+  *ed2 = malloc((size_t)(m > 0 ? m : 1) * sizeof(double));
+  cr_assert(*enn && *ed2, "reference arrays: out of memory");
+  bfcr_knn_brute(R, nR, d, Q, m, self, *enn, *ed2);
+}
+
+void tu_expect_nn(const char *what, int64_t m, const int64_t *nn, const double *d2,
+                  const int64_t *enn, const double *ed2) {
+  for (int64_t i = 0; i < m; i++) {
+    cr_assert_eq(nn[i], enn[i], "%s: query %lld: index %lld, expected %lld", what, (long long)i,
+                 (long long)nn[i], (long long)enn[i]);
+    cr_assert(d2[i] == ed2[i] || (isinf(d2[i]) && isinf(ed2[i])),
+              "%s: query %lld: dist2 %.17g, expected %.17g", what, (long long)i, d2[i], ed2[i]);
+  }
+}
+/* ---- end of the nearest-neighbour references ---- */

@@ -1,6 +1,8 @@
 /* Shared helpers for the Criterion unit tests. */
 #ifndef BFCR_TESTUTIL_H
 #define BFCR_TESTUTIL_H
+#include <stdint.h>
+
 #include "bfcr/bfcr.h"
 
 /* A context on MPI_COMM_SELF (MPI initialized once per test process as a singleton). */
@@ -18,4 +20,19 @@ bfcr_data *tu_blobs(bfcr_ctx *ctx, int64_t n, int d, int k, double noise, uint64
                     int64_t **labels);
 /* bfcr_fit that asserts success (the context's message on failure). */
 bfcr_model *tu_fit(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_fit_params *p);
+
+/* ---- exact nearest-neighbour references (test_knn*.c) ---- */
+/* splitmix64 step, and a uniform double in [0, 1) from it: seeded, platform-independent. */
+uint64_t tu_rng(uint64_t *s);
+double tu_unif(uint64_t *s);
+/* Brute-force answers (bfcr_knn_brute: canonical distance, smallest index on ties) of m
+ * queries Q against nR rows R (self: Q is R, a row skips itself) in fresh arrays of m
+ * values each (*enn, *ed2; the caller frees them). */
+void tu_knn_ref(const double *R, int64_t nR, int d, const double *Q, int64_t m, int self,
+                int64_t **enn, double **ed2);
+/* Asserts nn[i] == enn[i] and d2[i] bit-identical to ed2[i] (or both infinite) for every
+ * query; what names the case in the failure message. */
+void tu_expect_nn(const char *what, int64_t m, const int64_t *nn, const double *d2,
+                  const int64_t *enn, const double *ed2);
+/* ---- end of the nearest-neighbour references ---- */
 #endif
