@@ -15,10 +15,16 @@
  * predictions, O(n T G) exact additions for G grid points; memory O(G T) accumulators
  * per thread.
  *
- * Choice: the candidate of lowest CV MSE over lambda > 0 and levels below the top
- * replaces hard routing at the level chosen by the one-standard-error rule only when its
- * CV MSE is lower (hard routing stays a candidate, so the CV never prefers something worse
- * on CV). A fixed lambda (p->shrink > 0) takes the level of lowest CV MSE at that lambda.
+ * Choice: hard routing at the level picked by the one-standard-error rule (cv.c) is the
+ * simpler model; a candidate (lambda > 0, level below the top) replaces it only when it is
+ * better by more than one standard error, the rule the levels follow: with d_i = e_i^2 -
+ * p_i^2 per held-out row (e: the candidate's error, p: the pick's, both on the same rows),
+ * mean(d) < -SE(d) = -sd(d) / sqrt(n). Of the candidates that pass, the lowest CV MSE wins.
+ * sum d is the exact difference of the two exact sums of squared errors, sum d^2 a third
+ * exact sum per candidate, so the decision is bit-identical for any thread or rank split
+ * (the pick's errors are computed in the same row loop: the lambda = 0 candidate at the
+ * pick's level). A fixed lambda (p->shrink > 0) takes the level of lowest CV MSE at that
+ * lambda.
  * Grid: 0 and 4^j <= n (at most 15 points), a geometric grid on the scale of the node
  * sizes N that the factor compares lambda with. */
 #include "model/cv_shrink.h"
@@ -41,6 +47,15 @@ static double lin(const double *o, const double *z, int d) {
   double s = o[d];
   for (int j = 0; j < d; j++) s += o[j] * z[j];
   return s;
+}
+
+/* (sum of a) - (sum of b), exactly, then rounded once. */
+static double xsum_diff(const bfcr_xsum *a, const bfcr_xsum *b) {
+  bfcr_xsum s = *a, nb = *b;
+  for (int q = 0; q < BFCR_XSUM_LIMBS; q++) nb.limb[q] = -nb.limb[q];
+  nb.special = -nb.special;
+  bfcr_xsum_merge(&s, &nb);
+  return bfcr_xsum_value(&s);
 }
 
 const double *bfcr_cv_fm_table(const void *u, int l, int64_t c, int k) {
@@ -72,7 +87,8 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
   const int64_t NC = (int64_t)G * T;
   cnt = bfcr_calloc(ctx, (size_t)T + 1, sizeof *cnt);
   part = bfcr_calloc(ctx, (size_t)T + 1, sizeof *part);
-  xs = bfcr_malloc(ctx, (size_t)(NC * nt), sizeof *xs);
+  /* per thread: NC sums of squared errors, then NC sums of d^2 (paired differences) */
+  xs = bfcr_malloc(ctx, (size_t)(2 * NC * nt), sizeof *xs);
   acc = bfcr_malloc(ctx, (size_t)NC, sizeof *acc);
   int ok = cnt && part && xs && acc;
   for (int l = 2; ok && l <= T; l++) {
@@ -110,11 +126,13 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
   /* Exact sums (lib/par/xsum.h): every thread adds its rows' squared errors into its own
    * accumulators, the threads' and then the ranks' accumulators are added, and one
    * rounding gives each candidate's sum: the same bits for any thread or rank count. */
-  for (int64_t j = 0; j < NC * nt; j++) bfcr_xsum_init(&xs[j]);
+  for (int64_t j = 0; j < 2 * NC * nt; j++) bfcr_xsum_init(&xs[j]);
   const double margin = p->guard_margin;
+  /* The pick: hard routing at the level of the one-SE rule (the top when none). */
+  const int L = m->chosen >= 1 && m->chosen <= T ? m->chosen : T, paired = p->shrink < 0.0;
 #pragma omp parallel num_threads(nt)
   {
-    bfcr_xsum *mine = xs + NC * omp_get_thread_num();
+    bfcr_xsum *mine = xs + 2 * NC * omp_get_thread_num(), *dd = mine + NC;
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < n_local; i++) {
       double pr[BFCR_SHRINK_MAXT], np[BFCR_SHRINK_MAXT], lo[BFCR_SHRINK_MAXT], hi[BFCR_SHRINK_MAXT];
@@ -132,7 +150,7 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
         if (l < T) c = t->lv[l].parent[c];
         np[l - 1] = l < T ? part[l + 1][c * K + k] : 0.0; /* the level-l node's parent */
       }
-      double gl = pr[T - 1], yi = Y[i];
+      double gl = pr[T - 1], yi = Y[i], ep = 0.0;
       for (int g = 0; g < G; g++) {
         double lam = grid[g], f = gl;
         for (int l = T; l >= 1; l--) {
@@ -140,20 +158,26 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
           double v = lam == 0.0 ? pr[l - 1] : f; /* hard routing: P_L itself */
           if (margin >= 0 && !isnan(v) && !(v >= lo[l - 1] && v <= hi[l - 1]))
             v = gl < lo[l - 1] ? lo[l - 1] : gl > hi[l - 1] ? hi[l - 1] : gl;
-          double err = yi - v;
-          bfcr_xsum_add(&mine[g * T + l - 1], err * err);
+          double err = yi - v, e2 = err * err;
+          bfcr_xsum_add(&mine[g * T + l - 1], e2);
+          if (g == 0 && l == L) ep = e2; /* g = 0 comes first: ep is set for g >= 1 */
+          if (paired && g > 0 && l < T) bfcr_xsum_add(&dd[g * T + l - 1], (e2 - ep) * (e2 - ep));
         }
       }
     }
   }
   for (int th = 1; th < nt; th++)
-    for (int64_t j = 0; j < NC; j++) bfcr_xsum_merge(&xs[j], &xs[NC * th + j]);
-  if (dist) BFCR_CALL(bfcr_xsum_allreduce(ctx, xs, (int)NC));
+    for (int64_t j = 0; j < 2 * NC; j++) bfcr_xsum_merge(&xs[j], &xs[2 * NC * th + j]);
+  if (dist) BFCR_CALL(bfcr_xsum_allreduce(ctx, xs, (int)(2 * NC)));
   for (int64_t j = 0; j < NC; j++) acc[j] = bfcr_xsum_value(&xs[j]);
   /* Table (RMSE) and choice (the lambda = 0 row agrees with cv.c's level table to the
    * last bit or two: exact sums here, sums in row order there). */
   BFCR_ALLOC(ctx, m->shrink_grid, G);
   BFCR_ALLOC(ctx, m->shrink_rmse, (int64_t)G * t->nlevels);
+  if (paired) {
+    BFCR_ALLOC(ctx, m->shrink_dmse, (int64_t)G * t->nlevels);
+    BFCR_ALLOC(ctx, m->shrink_dse, (int64_t)G * t->nlevels);
+  }
   m->shrink_ng = G;
   memcpy(m->shrink_grid, grid, (size_t)G * sizeof(double));
   for (int g = 0; g < G; g++) {
@@ -161,9 +185,9 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
     for (int l = 1; l <= T && l < t->nlevels; l++)
       m->shrink_rmse[g * t->nlevels + l] = sqrt(acc[g * T + l - 1] / (double)n_global);
   }
-  int L = m->chosen >= 1 && m->chosen <= T ? m->chosen : T, bg = 0, bl = L;
+  int bg = 0, bl = L;
   double best = acc[L - 1];
-  if (p->shrink > 0.0) { /* forced: the level of lowest CV error at that lambda */
+  if (!paired) { /* forced: the level of lowest CV error at that lambda */
     bg = 1;
     bl = T;
     best = acc[T + T - 1];
@@ -173,13 +197,25 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
         bl = l;
       }
   } else {
+    const double nd = (double)n_global;
+    double bc = INFINITY; /* lowest CV MSE among the candidates that pass */
+    for (int64_t j = 0; j < (int64_t)G * t->nlevels; j++)
+      m->shrink_dmse[j] = m->shrink_dse[j] = NAN;
     for (int g = 1; g < G; g++)
-      for (int l = T - 1; l >= 1; l--)
-        if (acc[g * T + l - 1] < best) {
-          best = acc[g * T + l - 1];
+      for (int l = T - 1; l >= 1; l--) {
+        const int64_t j = g * T + l - 1;
+        const double md = xsum_diff(&xs[j], &xs[L - 1]) / nd, sdd = bfcr_xsum_value(&xs[NC + j]);
+        double s2 = sdd - nd * md * md; /* sum (d - md)^2 */
+        if (!(s2 > 0.0)) s2 = 0.0;
+        const double se = nd > 1 ? sqrt(s2 / (nd - 1) / nd) : 0.0;
+        m->shrink_dmse[g * t->nlevels + l] = md;
+        m->shrink_dse[g * t->nlevels + l] = se;
+        if (md < -se && acc[j] < bc) {
+          bc = acc[j];
           bg = g;
           bl = l;
         }
+      }
   }
   m->shrink_lambda = bl < T ? grid[bg] : 0.0;
   m->chosen = bl;
