@@ -279,7 +279,7 @@ void print_shrink_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {
     char a[16] = "", b[16] = "";
     if (has) {
       snprintf(a, sizeof a, "%.4g", dm);
-      snprintf(b, sizeof b, "%.4g", ds);
+      if (!isnan(ds)) snprintf(b, sizeof b, "%.4g", ds);
     }
     fprintf(f, "%12g %12d %14.6g %14.6g %12s %12s  %s\n", gl, bl, br, rc, a, b,
             gl == lam         ? (lam > 0 ? "chosen" : "chosen (hard routing)")
