@@ -111,7 +111,24 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
     }
     fputc(']', f);
   }
-  fputs("]}", f);
+  fputs("]", f);
+  /* the one-SE decision: mean paired difference of squared errors against the pick and
+   * its SE, [grid point][level] (null where no candidate) */
+  for (int w = 0; w < 2 && bfcr_model_shrink_diff(r->model, 0, 0, NULL, NULL); w++) {
+    fputs(w ? ",\"dmse_se\":[" : ",\"dmse\":[", f);
+    for (int g = 0; g < ng; g++) {
+      fputs(g ? ",[" : "[", f);
+      for (int l = 0; l < r->nlevels; l++) {
+        double dm, ds;
+        bfcr_model_shrink_diff(r->model, g, l, &dm, &ds);
+        if (l) fputc(',', f);
+        json_num(f, w ? ds : dm);
+      }
+      fputc(']', f);
+    }
+    fputc(']', f);
+  }
+  fputs("}", f);
   fprintf(f, ",\"chosen_level\":%d,\"clusters\":%lld,\"train_rmse\":", r->chosen,
           (long long)r->clusters);
   json_num(f, r->rmse);

@@ -257,8 +257,8 @@ void print_shrink_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {
   }
   fprintf(f,
           "\nhierarchical shrinkage along the routed path (same folds; lambda 0 = hard "
-          "routing):\n%12s %12s %14s %14s  %s\n",
-          "lambda", "best level", "CV RMSE", "at chosen", "");
+          "routing):\n%12s %12s %14s %14s %12s %12s  %s\n",
+          "lambda", "best level", "CV RMSE", "at chosen", "dMSE vs pick", "SE of dMSE", "");
   for (int g = 0; g < ng; g++) {
     double gl, r, br = INFINITY;
     int bl = -1;
@@ -272,7 +272,18 @@ void print_shrink_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {
     }
     double rc;
     bfcr_model_shrink(m, NULL, g, chosen, NULL, &rc);
-    fprintf(f, "%12g %12d %14.6g %14.6g  %s\n", gl, bl, br, rc,
-            gl == lam ? (lam > 0 ? "chosen" : "chosen (hard routing)") : "");
+    /* the one-SE decision at the lambda's best level: it may replace hard routing only
+     * when dMSE < -SE (paired per-row differences against the pick) */
+    double dm = NAN, ds = NAN;
+    int has = g > 0 && bfcr_model_shrink_diff(m, g, bl, &dm, &ds) && !isnan(dm);
+    char a[16] = "", b[16] = "";
+    if (has) {
+      snprintf(a, sizeof a, "%.4g", dm);
+      if (!isnan(ds)) snprintf(b, sizeof b, "%.4g", ds);
+    }
+    fprintf(f, "%12g %12d %14.6g %14.6g %12s %12s  %s\n", gl, bl, br, rc, a, b,
+            gl == lam         ? (lam > 0 ? "chosen" : "chosen (hard routing)")
+            : has && dm < -ds ? "passes"
+                              : "");
   }
 }

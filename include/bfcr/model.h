@@ -182,6 +182,13 @@ BFCR_API int bfcr_model_cv(const bfcr_model *model, int level, double *rmse, dou
  * the CV RMSE of that candidate. Not Collective. */
 BFCR_API int bfcr_model_shrink(const bfcr_model *model, double *lambda, int g, int level,
                                double *grid_lambda, double *rmse);
+/* The one-standard-error decision of the shrinkage CV, for the model returned by the fit
+ * (not stored in the model file): for candidate (grid point g > 0, level below the top),
+ * the mean paired per-row difference of squared errors against the hard-routing pick and
+ * its standard error; the candidate could replace the pick only when dmse < -se. Returns
+ * 1 when available (NaN for a (g, level) that was no candidate), else 0. Not Collective. */
+BFCR_API int bfcr_model_shrink_diff(const bfcr_model *model, int g, int level, double *dmse,
+                                    double *se);
 /* Coefficients of cluster c in original (unstandardized) feature units: d weights
  * then the intercept, written to coef[0..d]. Also the cluster's training size,
  * the ridge lambda (0 for OLS) and the numerical rank. For KRR/SVR models these are the

@@ -15,10 +15,16 @@
  * predictions, O(n T G) exact additions for G grid points; memory O(G T) accumulators
  * per thread.
  *
- * Choice: the candidate of lowest CV MSE over lambda > 0 and levels below the top
- * replaces hard routing at the level chosen by the one-standard-error rule only when its
- * CV MSE is lower (hard routing stays a candidate, so the CV never prefers something worse
- * on CV). A fixed lambda (p->shrink > 0) takes the level of lowest CV MSE at that lambda.
+ * Choice: hard routing at the level picked by the one-standard-error rule (cv.c) is the
+ * simpler model; a candidate (lambda > 0, level below the top) replaces it only when it is
+ * better by more than one standard error, the rule the levels follow: with d_i = e_i^2 -
+ * p_i^2 per held-out row (e: the candidate's error, p: the pick's, both on the same rows),
+ * mean(d) < -SE(d) = -sd(d) / sqrt(n). Of the candidates that pass, the lowest CV MSE wins.
+ * sum d is the exact difference of the two exact sums of squared errors, sum d^2 a third
+ * exact sum per candidate, so the decision is bit-identical for any thread or rank split
+ * (the pick's errors are computed in the same row loop: the lambda = 0 candidate at the
+ * pick's level). A fixed lambda (p->shrink > 0) takes the level of lowest CV MSE at that
+ * lambda.
  * Grid: 0 and 4^j <= n (at most 15 points), a geometric grid on the scale of the node
  * sizes N that the factor compares lambda with. */
 #include "model/cv_shrink.h"
@@ -41,6 +47,63 @@ static double lin(const double *o, const double *z, int d) {
   double s = o[d];
   for (int j = 0; j < d; j++) s += o[j] * z[j];
   return s;
+}
+
+/* (sum of a) - (sum of b), exactly, then rounded once. */
+static double xsum_diff(const bfcr_xsum *a, const bfcr_xsum *b) {
+  bfcr_xsum s = *a, nb = *b;
+  for (int q = 0; q < BFCR_XSUM_LIMBS; q++) nb.limb[q] = -nb.limb[q];
+  nb.special = -nb.special;
+  bfcr_xsum_merge(&s, &nb);
+  return bfcr_xsum_value(&s);
+}
+
+/* What the squared errors of one held-out row need (read only, shared by the threads). */
+typedef struct row_eval {
+  const bfcr_tree *t;
+  bfcr_cv_fm_fn fmodel;
+  const void *fu;
+  const bfcr_zsrc *zs;
+  const double *Y;
+  const int *fold;
+  const int64_t *route1;
+  double *const *part;
+  const double *grid;
+  double margin;
+  int K, d, T, G;
+} row_eval;
+
+/* Squared error of row i for every candidate: e2[g T + l - 1] for grid point g, level l. */
+static void eval_row(const row_eval *ev, int64_t i, double *e2) {
+  const int d = ev->d, T = ev->T, K = ev->K;
+  const double margin = ev->margin;
+  double pr[BFCR_SHRINK_MAXT], np[BFCR_SHRINK_MAXT], lo[BFCR_SHRINK_MAXT], hi[BFCR_SHRINK_MAXT];
+  int64_t c = ev->route1[i];
+  int k = ev->fold[i];
+  double z[BFCR_SHRINK_MAXD];
+  bfcr_zsrc_row(ev->zs, i, z);
+  for (int l = 1; l <= T; l++) {
+    const double *o = ev->fmodel(ev->fu, l, c, k);
+    pr[l - 1] = lin(o, z, d);
+    /* guard.c's interval (as cv.c's fold_pred): the range widened by margin x width */
+    double a = o[d + 1], b = o[d + 2], pad = margin * (b - a);
+    lo[l - 1] = a - pad;
+    hi[l - 1] = b + pad;
+    if (l < T) c = ev->t->lv[l].parent[c];
+    np[l - 1] = l < T ? ev->part[l + 1][c * K + k] : 0.0; /* the level-l node's parent */
+  }
+  double gl = pr[T - 1], yi = ev->Y[i];
+  for (int g = 0; g < ev->G; g++) {
+    double lam = ev->grid[g], f = gl;
+    for (int l = T; l >= 1; l--) {
+      if (l < T) f += (pr[l - 1] - pr[l]) * bfcr_shrink_factor(lam, np[l - 1]);
+      double v = lam == 0.0 ? pr[l - 1] : f; /* hard routing: P_L itself */
+      if (margin >= 0 && !isnan(v) && !(v >= lo[l - 1] && v <= hi[l - 1]))
+        v = gl < lo[l - 1] ? lo[l - 1] : gl > hi[l - 1] ? hi[l - 1] : gl;
+      double err = yi - v;
+      e2[g * T + l - 1] = err * err;
+    }
+  }
 }
 
 const double *bfcr_cv_fm_table(const void *u, int l, int64_t c, int k) {
@@ -72,7 +135,8 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
   const int64_t NC = (int64_t)G * T;
   cnt = bfcr_calloc(ctx, (size_t)T + 1, sizeof *cnt);
   part = bfcr_calloc(ctx, (size_t)T + 1, sizeof *part);
-  xs = bfcr_malloc(ctx, (size_t)(NC * nt), sizeof *xs);
+  /* per thread: NC sums of squared errors, then NC sums of d^2 (paired differences) */
+  xs = bfcr_malloc(ctx, (size_t)(2 * NC * nt), sizeof *xs);
   acc = bfcr_malloc(ctx, (size_t)NC, sizeof *acc);
   int ok = cnt && part && xs && acc;
   for (int l = 2; ok && l <= T; l++) {
@@ -110,50 +174,60 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
   /* Exact sums (lib/par/xsum.h): every thread adds its rows' squared errors into its own
    * accumulators, the threads' and then the ranks' accumulators are added, and one
    * rounding gives each candidate's sum: the same bits for any thread or rank count. */
-  for (int64_t j = 0; j < NC * nt; j++) bfcr_xsum_init(&xs[j]);
-  const double margin = p->guard_margin;
+  for (int64_t j = 0; j < 2 * NC * nt; j++) bfcr_xsum_init(&xs[j]);
+  /* The pick: hard routing at the level of the one-SE rule (the top when none). */
+  const int L = m->chosen >= 1 && m->chosen <= T ? m->chosen : T, paired = p->shrink < 0.0;
+  const row_eval ev = {t, fmodel, fu, zs, Y, fold, route1, part, grid, p->guard_margin, K, d, T, G};
 #pragma omp parallel num_threads(nt)
   {
-    bfcr_xsum *mine = xs + NC * omp_get_thread_num();
+    bfcr_xsum *mine = xs + 2 * NC * omp_get_thread_num();
+    double e2[16 * BFCR_SHRINK_MAXT];
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < n_local; i++) {
-      double pr[BFCR_SHRINK_MAXT], np[BFCR_SHRINK_MAXT], lo[BFCR_SHRINK_MAXT], hi[BFCR_SHRINK_MAXT];
-      int64_t c = route1[i];
-      int k = fold[i];
-      double z[BFCR_SHRINK_MAXD];
-      bfcr_zsrc_row(zs, i, z);
-      for (int l = 1; l <= T; l++) {
-        const double *o = fmodel(fu, l, c, k);
-        pr[l - 1] = lin(o, z, d);
-        /* guard.c's interval (as cv.c's fold_pred): the range widened by margin x width */
-        double a = o[d + 1], b = o[d + 2], pad = margin * (b - a);
-        lo[l - 1] = a - pad;
-        hi[l - 1] = b + pad;
-        if (l < T) c = t->lv[l].parent[c];
-        np[l - 1] = l < T ? part[l + 1][c * K + k] : 0.0; /* the level-l node's parent */
-      }
-      double gl = pr[T - 1], yi = Y[i];
-      for (int g = 0; g < G; g++) {
-        double lam = grid[g], f = gl;
-        for (int l = T; l >= 1; l--) {
-          if (l < T) f += (pr[l - 1] - pr[l]) * bfcr_shrink_factor(lam, np[l - 1]);
-          double v = lam == 0.0 ? pr[l - 1] : f; /* hard routing: P_L itself */
-          if (margin >= 0 && !isnan(v) && !(v >= lo[l - 1] && v <= hi[l - 1]))
-            v = gl < lo[l - 1] ? lo[l - 1] : gl > hi[l - 1] ? hi[l - 1] : gl;
-          double err = yi - v;
-          bfcr_xsum_add(&mine[g * T + l - 1], err * err);
-        }
-      }
+      eval_row(&ev, i, e2);
+      for (int64_t j = 0; j < NC; j++) bfcr_xsum_add(&mine[j], e2[j]);
     }
   }
   for (int th = 1; th < nt; th++)
-    for (int64_t j = 0; j < NC; j++) bfcr_xsum_merge(&xs[j], &xs[NC * th + j]);
+    for (int64_t j = 0; j < NC; j++) bfcr_xsum_merge(&xs[j], &xs[2 * NC * th + j]);
   if (dist) BFCR_CALL(bfcr_xsum_allreduce(ctx, xs, (int)NC));
+  /* Paired differences d = e^2 - p^2 against the pick, second pass: only a candidate
+   * whose exact sum of squared errors is below the pick's can pass (mean d < -SE <= 0),
+   * so sum d^2 is needed for those alone, often none (then no pass; the same decision
+   * on every rank: it depends on the exact sums only). */
+  int ncand = 0, cand[16 * BFCR_SHRINK_MAXT];
+  for (int g = 1; paired && g < G; g++)
+    for (int l = T - 1; l >= 1; l--)
+      if (xsum_diff(&xs[g * T + l - 1], &xs[L - 1]) < 0.0) cand[ncand++] = g * T + l - 1;
+  if (ncand > 0) {
+#pragma omp parallel num_threads(nt)
+    {
+      bfcr_xsum *dd = xs + 2 * NC * omp_get_thread_num() + NC;
+      double e2[16 * BFCR_SHRINK_MAXT];
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < n_local; i++) {
+        eval_row(&ev, i, e2);
+        const double ep = e2[L - 1];
+        for (int q = 0; q < ncand; q++) {
+          const double dq = e2[cand[q]] - ep;
+          bfcr_xsum_add(&dd[cand[q]], dq * dq);
+        }
+      }
+    }
+    for (int th = 1; th < nt; th++)
+      for (int q = 0; q < ncand; q++)
+        bfcr_xsum_merge(&xs[NC + cand[q]], &xs[2 * NC * th + NC + cand[q]]);
+    if (dist) BFCR_CALL(bfcr_xsum_allreduce(ctx, xs + NC, (int)NC));
+  }
   for (int64_t j = 0; j < NC; j++) acc[j] = bfcr_xsum_value(&xs[j]);
   /* Table (RMSE) and choice (the lambda = 0 row agrees with cv.c's level table to the
    * last bit or two: exact sums here, sums in row order there). */
   BFCR_ALLOC(ctx, m->shrink_grid, G);
   BFCR_ALLOC(ctx, m->shrink_rmse, (int64_t)G * t->nlevels);
+  if (paired) {
+    BFCR_ALLOC(ctx, m->shrink_dmse, (int64_t)G * t->nlevels);
+    BFCR_ALLOC(ctx, m->shrink_dse, (int64_t)G * t->nlevels);
+  }
   m->shrink_ng = G;
   memcpy(m->shrink_grid, grid, (size_t)G * sizeof(double));
   for (int g = 0; g < G; g++) {
@@ -161,9 +235,9 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
     for (int l = 1; l <= T && l < t->nlevels; l++)
       m->shrink_rmse[g * t->nlevels + l] = sqrt(acc[g * T + l - 1] / (double)n_global);
   }
-  int L = m->chosen >= 1 && m->chosen <= T ? m->chosen : T, bg = 0, bl = L;
+  int bg = 0, bl = L;
   double best = acc[L - 1];
-  if (p->shrink > 0.0) { /* forced: the level of lowest CV error at that lambda */
+  if (!paired) { /* forced: the level of lowest CV error at that lambda */
     bg = 1;
     bl = T;
     best = acc[T + T - 1];
@@ -173,13 +247,28 @@ bfcr_status bfcr_cv_shrink(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_cv_fm_fn fmod
         bl = l;
       }
   } else {
+    const double nd = (double)n_global;
+    double bc = INFINITY; /* lowest CV MSE among the candidates that pass */
+    for (int64_t j = 0; j < (int64_t)G * t->nlevels; j++)
+      m->shrink_dmse[j] = m->shrink_dse[j] = NAN;
     for (int g = 1; g < G; g++)
-      for (int l = T - 1; l >= 1; l--)
-        if (acc[g * T + l - 1] < best) {
-          best = acc[g * T + l - 1];
+      for (int l = T - 1; l >= 1; l--) {
+        const int64_t j = g * T + l - 1;
+        const double md = xsum_diff(&xs[j], &xs[L - 1]) / nd;
+        double se = NAN; /* not needed (md >= 0 cannot pass): not computed */
+        if (md < 0.0) {
+          double s2 = bfcr_xsum_value(&xs[NC + j]) - nd * md * md; /* sum (d - md)^2 */
+          if (!(s2 > 0.0)) s2 = 0.0;
+          se = nd > 1 ? sqrt(s2 / (nd - 1) / nd) : 0.0;
+        }
+        m->shrink_dmse[g * t->nlevels + l] = md;
+        m->shrink_dse[g * t->nlevels + l] = se;
+        if (md < -se && acc[j] < bc) {
+          bc = acc[j];
           bg = g;
           bl = l;
         }
+      }
   }
   m->shrink_lambda = bl < T ? grid[bg] : 0.0;
   m->chosen = bl;

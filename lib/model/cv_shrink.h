@@ -18,7 +18,8 @@ typedef struct bfcr_cv_fm_tab {
 const double *bfcr_cv_fm_table(const void *u, int l, int64_t c, int k);
 
 /* Score hierarchical shrinkage candidates (lambda, level) by the same K-fold CV as the
- * levels (cv.c) and keep the best when it beats hard routing at the chosen level.
+ * levels (cv.c) and keep the best when it beats hard routing at the chosen level by more
+ * than one standard error of the paired per-row difference (the levels' one-SE rule).
  * Input: the fold models through fmodel (every (level, node, fold) on the routing paths of
  * the rows passed), and n_local rows (this rank's; all rows while the CV replicates
  * them): standardized rows zs (local indices), targets Y, fold, level-1 node of the row itself

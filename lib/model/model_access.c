@@ -94,3 +94,13 @@ int bfcr_model_shrink(const bfcr_model *m, double *lambda, int g, int level, dou
   }
   return m->shrink_ng;
 }
+
+int bfcr_model_shrink_diff(const bfcr_model *m, int g, int level, double *dmse, double *se) {
+  if (dmse) *dmse = NAN;
+  if (se) *se = NAN;
+  if (!m || !m->shrink_dse || g < 0 || g >= m->shrink_ng || level < 0 || level >= m->nlevels)
+    return 0;
+  if (dmse) *dmse = m->shrink_dmse[g * m->nlevels + level];
+  if (se) *se = m->shrink_dse[g * m->nlevels + level];
+  return 1;
+}

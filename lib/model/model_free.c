@@ -27,6 +27,8 @@ void bfcr_model_free(bfcr_model *m) {
   free(m->cv_rmse);
   free(m->shrink_grid);
   free(m->shrink_rmse);
+  free(m->shrink_dmse);
+  free(m->shrink_dse);
   free(m->cv_se);
   free(m);
 }

@@ -102,6 +102,10 @@ struct bfcr_model {
   double *shrink_grid;      /* [shrink_ng] */
   double *shrink_rmse;      /* [shrink_ng * nlevels] CV RMSE of (lambda g, level l) at
                              * g * nlevels + l (NaN at level 0) */
+  /* The one-SE decision of the fit (cv_shrink.c; not in the file, NULL when loaded): mean
+   * paired difference of squared errors against the pick and its standard error, same
+   * layout, NaN where (g, l) was no candidate. */
+  double *shrink_dmse, *shrink_dse;
 };
 
 static inline int bfcr_is_kernel_regressor(int r) {

@@ -121,11 +121,11 @@ Test(shrink, huge_lambda_is_the_global_model) {
 
 /* The CV table from scratch: tree on the standardized rows, fold models by refits
  * (bfcr_cv_node_models, checked against rows in test_cv), routing by brute force. */
-Test(shrink, cv_table_matches_a_direct_computation) {
+static int cv_table_direct(int clusters, uint64_t seed) {
   bfcr_ctx *ctx = tu_ctx();
   int64_t n = 90;
   int d = 2, K = 5;
-  bfcr_data *data = tu_blobs(ctx, n, d, 3, 0.4, 21, NULL);
+  bfcr_data *data = tu_blobs(ctx, n, d, clusters, 0.4, seed, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   p.guard_margin = -1;
@@ -168,6 +168,7 @@ Test(shrink, cv_table_matches_a_direct_computation) {
   }
   int ng = bfcr_model_shrink(m, NULL, 0, 0, NULL, NULL);
   cr_assert(ng >= 3);
+  double *e2 = malloc(ng * (T + 1) * n * sizeof *e2); /* squared error of (g, L, row) */
   for (int g = 0; g < ng; g++) {
     double lam;
     bfcr_model_shrink(m, NULL, g, 0, &lam, NULL);
@@ -193,6 +194,7 @@ Test(shrink, cv_table_matches_a_direct_computation) {
           f += (P[l] - P[l + 1]) * (lam == 0 ? 1.0 : 1.0 / (1.0 + lam / N));
         }
         sse += (y[i] - f) * (y[i] - f);
+        e2[(g * (T + 1) + L) * n + i] = (y[i] - f) * (y[i] - f);
       }
       double want = sqrt(sse / n), got;
       bfcr_model_shrink(m, NULL, g, L, NULL, &got);
@@ -200,6 +202,54 @@ Test(shrink, cv_table_matches_a_direct_computation) {
                 want);
     }
   }
+  /* The one-SE decision: the pick is hard routing at the level the same fit chooses
+   * without shrinkage; a candidate replaces it only when its mean paired difference of
+   * squared errors is below minus its standard error; the lowest CV MSE of those wins. */
+  bfcr_fit_params off = p;
+  off.shrink = 0.0;
+  bfcr_model *h = fit(ctx, data, &off);
+  int pick = bfcr_model_chosen_level(h), want_l = pick, npass = 0;
+  double want_lam = 0.0, bc = INFINITY;
+  for (int g = 1; g < ng; g++) {
+    double lam;
+    bfcr_model_shrink(m, NULL, g, 0, &lam, NULL);
+    for (int L = T - 1; L >= 1; L--) {
+      const double *e = e2 + (g * (T + 1) + L) * n, *ep = e2 + pick * n;
+      double md = 0, s2 = 0, mse = 0;
+      for (int64_t i = 0; i < n; i++) {
+        md += e[i] - ep[i];
+        mse += e[i];
+      }
+      md /= n;
+      for (int64_t i = 0; i < n; i++) s2 += (e[i] - ep[i] - md) * (e[i] - ep[i] - md);
+      double se = sqrt(s2 / (n - 1) / n), gm, gs;
+      cr_assert(bfcr_model_shrink_diff(m, g, L, &gm, &gs));
+      /* the SE is computed where the candidate can pass (dMSE < 0), else NaN */
+      cr_assert(fabs(gm - md) <= 1e-9 * (fabs(md) + mse / n) &&
+                    (gm >= 0 ? isnan(gs) : fabs(gs - se) <= 1e-6 * (se + 1e-12)),
+                "lambda %g level %d: diff %.17g vs %.17g, SE %.17g vs %.17g", lam, L, gm, md, gs,
+                se);
+      if (md < -se) {
+        npass++;
+        if (mse < bc) {
+          bc = mse;
+          want_l = L;
+          want_lam = lam;
+        }
+      }
+    }
+  }
+  double lam_m;
+  bfcr_model_shrink(m, &lam_m, 0, 0, NULL, NULL);
+  cr_assert(bfcr_model_chosen_level(m) == want_l && lam_m == want_lam,
+            "chosen level %d lambda %g, want %d %g (%d candidates pass)",
+            bfcr_model_chosen_level(m), lam_m, want_l, want_lam, npass);
+  /* the pick's own entries are no candidates */
+  double gm = 0, gs = 0;
+  bfcr_model_shrink_diff(m, 0, pick, &gm, &gs);
+  cr_assert(isnan(gm) && isnan(gs));
+  bfcr_model_destroy(&h);
+  free(e2);
   for (int l = 1; l <= T; l++) free(fm[l]);
   free(fm);
   free(fold);
@@ -210,6 +260,14 @@ Test(shrink, cv_table_matches_a_direct_computation) {
   bfcr_model_destroy(&m);
   bfcr_data_destroy(&data);
   tu_ctx_free(&ctx);
+  return npass;
+}
+
+/* Two tiny sets: on the first no shrinkage candidate beats hard routing by one SE (hard
+ * routing stays), on the second one does and replaces it. */
+Test(shrink, cv_table_matches_a_direct_computation) {
+  cr_assert_eq(cv_table_direct(3, 21), 0);
+  cr_assert_gt(cv_table_direct(6, 5), 0);
 }
 
 static void set_minor_and_crc(unsigned char *b, size_t n, unsigned minor) {
