@@ -218,13 +218,6 @@ static void model_answer(const cvd *s, int64_t key, const void *u, double *out) 
 
 /* ---- folds ---- */
 
-static int cmp_key3(const void *a, const void *b) {
-  const int64_t *x = a, *y = b; /* (key as two's-complement bits, index, position) */
-  uint64_t ka = (uint64_t)x[0], kb = (uint64_t)y[0];
-  if (ka != kb) return ka < kb ? -1 : 1;
-  return x[1] < y[1] ? -1 : x[1] > y[1];
-}
-
 /* fold[i] of the own rows: bfcr_cv_folds's global sort done as a bucket sort by key
  * range (keys are uniform hashes, so buckets hold about n / P keys). */
 static bfcr_status dist_folds(cvd *s, uint64_t seed, int *fold) {
@@ -254,7 +247,7 @@ static bfcr_status dist_folds(cvd *s, uint64_t seed, int *fold) {
   int ok = MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, ctx->comm) == MPI_SUCCESS;
   for (int r = 0; r < P; r++) rd[r] = r ? rd[r - 1] + rc[r - 1] : 0;
   nr = rd[P - 1] + rc[P - 1];
-  rb = malloc((size_t)(nr > 0 ? nr : 1) * 3 * sizeof(int64_t));
+  rb = malloc((size_t)(nr > 0 ? nr : 1) * 6 * sizeof(int64_t));
   rep = malloc((size_t)(nr > 0 ? nr : 1) * sizeof(int));
   back = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(int));
   if (!rb || !rep || !back) st = BFCR_ERR_NOMEM;
@@ -271,20 +264,21 @@ static bfcr_status dist_folds(cvd *s, uint64_t seed, int *fold) {
     rc2[r] = 2 * rc[r];
     rd2[r] = 2 * rd[r];
   }
-  /* pairs land in the first 2 nr slots; spread to triples below (backwards, in place) */
+  /* (key, g) pairs arrive in increasing g (rank blocks in rank order, each in row
+   * order), so a stable sort by key gives bfcr_cv_folds's (key, index) order */
   ok =
       MPI_Alltoallv(sb, sc2, sd2, MPI_INT64_T, rb, rc2, rd2, MPI_INT64_T, ctx->comm) == MPI_SUCCESS;
-  for (int64_t i = nr - 1; i >= 0; i--) {
-    int64_t k = rb[2 * i], g = rb[2 * i + 1];
-    rb[3 * i] = k;
-    rb[3 * i + 1] = g;
-    rb[3 * i + 2] = i;
+  uint64_t *rk = (uint64_t *)rb + 2 * nr; /* keys and their arrival slots, plus scratch */
+  int64_t *rv = rb + 4 * nr;
+  for (int64_t i = 0; i < nr; i++) {
+    rk[i] = (uint64_t)rb[2 * i];
+    rv[i] = i;
   }
-  qsort(rb, (size_t)nr, 3 * sizeof(int64_t), cmp_key3);
+  bfcr_radix_sort_pairs(rk, rv, nr, 64, rk + nr, rv + nr);
   int64_t base = 0, mine = nr;
   ok = ok && MPI_Exscan(&mine, &base, 1, MPI_INT64_T, MPI_SUM, ctx->comm) == MPI_SUCCESS;
   if (s->me == 0) base = 0;
-  for (int64_t r = 0; r < nr; r++) rep[rb[3 * r + 2]] = (int)((base + r) % s->K);
+  for (int64_t r = 0; r < nr; r++) rep[rv[r]] = (int)((base + r) % s->K);
   ok = ok && MPI_Alltoallv(rep, rc, rd, MPI_INT, back, sc, sd, MPI_INT, ctx->comm) == MPI_SUCCESS;
   st =
       bfcr_agree(ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: folds failed"));
