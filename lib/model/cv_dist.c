@@ -37,8 +37,6 @@
 #include "par/radix.h"
 #include "model/cv_finish.h"
 
-#define BFCR_CV_MAXT 128 /* levels (the tree has at most 64 + 1) */
-
 typedef struct cvd {
   bfcr_ctx *ctx;
   const bfcr_tree *t;
@@ -824,44 +822,29 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   m->cv_rmse[0] = m->cv_se[0] = NAN;
   double *mse = m->cv_rmse, *se = m->cv_se, nd = (double)s.n;
   BFCR_CALL(bfcr_sum_rows_canonical(ctx, err + nl, n_local, s.off, s.n, T, nl, mse + 1));
-  for (int l = 1; l <= T; l++) mse[l] /= nd;
-  /* the spreads of all levels in one pass of the chain */
-  free(tmp);
-  tmp = malloc((size_t)(T + 1) * nl * sizeof(double));
-  BFCR_CALL(bfcr_agree(ctx, tmp ? BFCR_OK : BFCR_ERR_NOMEM));
   for (int l = 1; l <= T; l++) {
-    const double sm = mse[l], *e = err + l * nl;
-    double *q = tmp + l * nl;
-    for (int64_t i = 0; i < n_local; i++) q[i] = (e[i] - sm) * (e[i] - sm);
+    double sm = mse[l] / nd, s2 = 0.0;
+    mse[l] = sm;
+    const double *e = err + l * nl;
+    for (int64_t i = 0; i < n_local; i++) tmp[i] = (e[i] - sm) * (e[i] - sm);
+    BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp, n_local, s.off, s.n, 1, nl, &s2));
+    se[l] = s.n > 1 ? sqrt(s2 / (double)(s.n - 1) / nd) : 0.0;
   }
-  double s2v[BFCR_CV_MAXT + 1];
-  BFCR_CHECK(ctx, T <= BFCR_CV_MAXT, BFCR_ERR_ARG, "cross-validation: %d levels", T);
-  BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp + nl, n_local, s.off, s.n, T, nl, s2v + 1));
-  for (int l = 1; l <= T; l++) se[l] = s.n > 1 ? sqrt(s2v[l] / (double)(s.n - 1) / nd) : 0.0;
+  /* one chain per sum (a hop of a few doubles): a T-vector chain would need T row arrays */
   const int best = bfcr_cv_best_level(mse, T);
   int pick = best;
-  /* One-SE rule: the highest level within one SE of the paired differences of best.
-   * The mean differences of all levels above best in one chain, then their spreads. */
   const double *eb = err + best * nl;
-  const int nu = T - best;
-  double mdv[BFCR_CV_MAXT + 1], sdv[BFCR_CV_MAXT + 1];
-  for (int u = 0; u < nu; u++) {
-    const double *e = err + (best + 1 + u) * nl;
-    double *q = tmp + u * nl;
-    for (int64_t i = 0; i < n_local; i++) q[i] = e[i] - eb[i];
-  }
-  if (nu > 0) BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp, n_local, s.off, s.n, nu, nl, mdv));
-  for (int u = 0; u < nu; u++) {
-    const double md = mdv[u] / nd, *e = err + (best + 1 + u) * nl;
-    double *q = tmp + u * nl;
-    mdv[u] = md;
-    for (int64_t i = 0; i < n_local; i++) q[i] = (e[i] - eb[i] - md) * (e[i] - eb[i] - md);
-  }
-  if (nu > 0) BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp, n_local, s.off, s.n, nu, nl, sdv));
-  for (int u = nu - 1; u >= 0; u--) {
-    double sed = s.n > 1 ? sqrt(sdv[u] / (double)(s.n - 1) / nd) : 0.0;
-    if (mdv[u] <= sed) {
-      pick = best + 1 + u;
+  for (int l = T; l > best; l--) { /* one-SE rule: the highest level that passes */
+    const double *e = err + l * nl;
+    double md = 0.0, s2 = 0.0;
+    for (int64_t i = 0; i < n_local; i++) tmp[i] = e[i] - eb[i];
+    BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp, n_local, s.off, s.n, 1, nl, &md));
+    md /= nd;
+    for (int64_t i = 0; i < n_local; i++) tmp[i] = (e[i] - eb[i] - md) * (e[i] - eb[i] - md);
+    BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp, n_local, s.off, s.n, 1, nl, &s2));
+    double sed = s.n > 1 ? sqrt(s2 / (double)(s.n - 1) / nd) : 0.0;
+    if (md <= sed) {
+      pick = l;
       break;
     }
   }
