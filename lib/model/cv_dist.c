@@ -17,9 +17,14 @@
  *    every sum has the one-process order; the rank holding a node's last position
  *    solves it and keeps its fold models (O(nodes / P) per rank). A fold that takes its
  *    parent's model is filled top-down by fetching the parent's from its owner;
- *  - scoring: each rank scores its own rows, fetching the fold model (node, fold) of
- *    each from the node's owner (deduplicated), and the sums over rows go through
- *    bfcr_sum_rows_canonical (the one-process order: the MSEs are stored in the model).
+ *  - scoring: each rank scores its own rows. They are sorted once (radix sort,
+ *    lib/par/radix.h) by (fold, level-1 node of the routing row); nodes are numbered in
+ *    dendrogram order, so parents never decrease with their children and that order
+ *    stays sorted by (fold, level-l node) at every level: each level's distinct fold
+ *    models come from one linear scan and are fetched once from their owners, then kept
+ *    for the shrinkage candidates (cv_shrink.c, through a hash from (l, node, fold)).
+ *    The sums over rows go through bfcr_sum_rows_canonical (the one-process order: the
+ *    MSEs are stored in the model, so an exact sum would change their last bits).
  * Traffic per rank: O(n / P) rows for the redistribution and the model fetches; the
  * ring moves about n / (K P) query rows P times (grows with P, see docs/scaling.md). */
 #include <limits.h>
@@ -53,12 +58,6 @@ typedef struct cvd {
 
 typedef int (*key_owner_fn)(const cvd *s, int64_t key, const void *u);
 typedef void (*key_answer_fn)(const cvd *s, int64_t key, const void *u, double *out);
-
-static int cmp_i64pair(const void *a, const void *b) {
-  const int64_t *x = a, *y = b;
-  if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
-  return x[1] < y[1] ? -1 : x[1] > y[1];
-}
 
 /* out[i * w] = the value of keys[i] (m keys, any order, each asked as given: callers
  * that hold repeated keys deduplicate first). Collective; status agreed. */
@@ -143,40 +142,6 @@ static bfcr_status fetch_rounds(cvd *s, const int64_t *keys, int64_t m, int64_t 
     const int64_t i0 = r * chunk < m ? r * chunk : m, i1 = i0 + chunk < m ? i0 + chunk : m;
     st = fetch_each(s, keys + i0, i1 - i0, w, owner, answer, u, out + i0 * w);
   }
-  return st;
-}
-
-/* out[i * w] = the value of keys[i] (m keys, repeats allowed): each distinct key is asked
- * once. Collective; status agreed. */
-static bfcr_status fetch(cvd *s, const int64_t *keys, int64_t m, int64_t w, key_owner_fn owner,
-                         key_answer_fn answer, const void *u, double *out) {
-  bfcr_ctx *ctx = s->ctx;
-  bfcr_status st = BFCR_OK;
-  int64_t *pr = malloc((size_t)(m > 0 ? m : 1) * 2 * sizeof(int64_t));
-  int64_t *uk = malloc((size_t)(m > 0 ? m : 1) * sizeof(int64_t)), nu = 0;
-  double *got = NULL;
-  st = bfcr_agree(ctx, pr && uk ? BFCR_OK : BFCR_ERR_NOMEM);
-  if (st != BFCR_OK) goto cleanup;
-  for (int64_t i = 0; i < m; i++) {
-    pr[2 * i] = keys[i];
-    pr[2 * i + 1] = i;
-  }
-  qsort(pr, (size_t)m, 2 * sizeof(int64_t), cmp_i64pair);
-  for (int64_t i = 0; i < m; i++)
-    if (nu == 0 || uk[nu - 1] != pr[2 * i]) uk[nu++] = pr[2 * i];
-  got = malloc((size_t)(nu > 0 ? nu : 1) * (size_t)w * sizeof(double));
-  st = bfcr_agree(ctx, got ? BFCR_OK : BFCR_ERR_NOMEM);
-  if (st != BFCR_OK) goto cleanup;
-  st = fetch_each(s, uk, nu, w, owner, answer, u, got);
-  if (st != BFCR_OK) goto cleanup;
-  for (int64_t i = 0, q = -1; i < m; i++) {
-    if (i == 0 || pr[2 * i] != pr[2 * (i - 1)]) q++;
-    memcpy(out + pr[2 * i + 1] * w, got + q * w, (size_t)w * sizeof(double));
-  }
-cleanup:
-  free(pr);
-  free(uk);
-  free(got);
   return st;
 }
 
@@ -551,30 +516,45 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
   free(fd);
   Zd = Yd = NULL;
   fd = NULL;
-  /* 3. folds that take the parent's model, top-down (the top has no parent) */
+  /* 3. folds that take the parent's model, top-down (the top has no parent). Parents
+   * never decrease with their children's index, so the distinct (parent, fold) keys come
+   * from one pass (pk: the key slot of each fold of the current parent). */
   for (int l = T - 1; l >= 1; l--) {
-    int64_t nk = 0, *keys = NULL, *slot = NULL;
+    int64_t nk = 0, nu = 0, *keys = NULL, *slot = NULL, *uix = NULL, *pk = NULL, last = -1;
     double *val = NULL;
     for (int64_t q = 0; q < s->nown[l] * K; q++) nk += usep[l][q];
     keys = malloc((size_t)(nk > 0 ? nk : 1) * sizeof(int64_t));
     slot = malloc((size_t)(nk > 0 ? nk : 1) * sizeof(int64_t));
+    uix = malloc((size_t)(nk > 0 ? nk : 1) * sizeof(int64_t));
+    pk = malloc((size_t)K * sizeof(int64_t));
     val = malloc((size_t)(nk > 0 ? nk : 1) * CVW(d) * sizeof(double));
-    st = bfcr_agree(ctx, keys && slot && val ? BFCR_OK : BFCR_ERR_NOMEM);
+    st = bfcr_agree(ctx, keys && slot && uix && pk && val ? BFCR_OK : BFCR_ERR_NOMEM);
     if (st == BFCR_OK) {
       nk = 0;
       for (int64_t q = 0; q < s->nown[l] * K; q++)
         if (usep[l][q]) {
-          int64_t c = s->own0[l] + q / K;
-          keys[nk] = t->lv[l].parent[c] * K + q % K;
+          const int64_t par = t->lv[l].parent[s->own0[l] + q / K];
+          const int k = (int)(q % K);
+          if (par != last) {
+            for (int j = 0; j < K; j++) pk[j] = -1;
+            last = par;
+          }
+          if (pk[k] < 0) {
+            pk[k] = nu;
+            keys[nu++] = par * K + k;
+          }
+          uix[nk] = pk[k];
           slot[nk++] = q;
         }
       lvl_user lu = {l + 1};
-      st = fetch(s, keys, nk, CVW(d), model_owner, model_answer, &lu, val);
+      st = fetch_rounds(s, keys, nu, CVW(d), model_owner, model_answer, &lu, val, 1 << 16);
       for (int64_t i = 0; st == BFCR_OK && i < nk; i++)
-        memcpy(s->fm[l] + slot[i] * CVW(d), val + i * CVW(d), (size_t)CVW(d) * sizeof(double));
+        memcpy(s->fm[l] + slot[i] * CVW(d), val + uix[i] * CVW(d), (size_t)CVW(d) * sizeof(double));
     }
     free(keys);
     free(slot);
+    free(uix);
+    free(pk);
     free(val);
     if (st != BFCR_OK) goto cleanup;
   }
