@@ -17,9 +17,14 @@
  *    every sum has the one-process order; the rank holding a node's last position
  *    solves it and keeps its fold models (O(nodes / P) per rank). A fold that takes its
  *    parent's model is filled top-down by fetching the parent's from its owner;
- *  - scoring: each rank scores its own rows, fetching the fold model (node, fold) of
- *    each from the node's owner (deduplicated), and the sums over rows go through
- *    bfcr_sum_rows_canonical (the one-process order: the MSEs are stored in the model).
+ *  - scoring: each rank scores its own rows. They are sorted once (radix sort,
+ *    lib/par/radix.h) by (fold, level-1 node of the routing row); nodes are numbered in
+ *    dendrogram order, so parents never decrease with their children and that order
+ *    stays sorted by (fold, level-l node) at every level: each level's distinct fold
+ *    models come from one linear scan and are fetched once from their owners, then kept
+ *    for the shrinkage candidates (cv_shrink.c, through a hash from (l, node, fold)).
+ *    The sums over rows go through bfcr_sum_rows_canonical (the one-process order: the
+ *    MSEs are stored in the model, so an exact sum would change their last bits).
  * Traffic per rank: O(n / P) rows for the redistribution and the model fetches; the
  * ring moves about n / (K P) query rows P times (grows with P, see docs/scaling.md). */
 #include <limits.h>
@@ -34,6 +39,8 @@
 #include "par/reduce_ranges.h"
 #include "model/cv_shrink.h"
 #include "par/sum_rows.h"
+#include "par/radix.h"
+#include "model/cv_finish.h"
 
 typedef struct cvd {
   bfcr_ctx *ctx;
@@ -52,27 +59,22 @@ typedef struct cvd {
 typedef int (*key_owner_fn)(const cvd *s, int64_t key, const void *u);
 typedef void (*key_answer_fn)(const cvd *s, int64_t key, const void *u, double *out);
 
-static int cmp_i64pair(const void *a, const void *b) {
-  const int64_t *x = a, *y = b;
-  if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
-  return x[1] < y[1] ? -1 : x[1] > y[1];
-}
-
-/* out[i * w] = the value of keys[i] (m keys). owner must be non-decreasing in the key.
- * Each distinct key is asked once. Collective; status agreed. */
-static bfcr_status fetch(cvd *s, const int64_t *keys, int64_t m, int64_t w, key_owner_fn owner,
-                         key_answer_fn answer, const void *u, double *out) {
+/* out[i * w] = the value of keys[i] (m keys, any order, each asked as given: callers
+ * that hold repeated keys deduplicate first). Collective; status agreed. */
+static bfcr_status fetch_each(cvd *s, const int64_t *keys, int64_t m, int64_t w, key_owner_fn owner,
+                              key_answer_fn answer, const void *u, double *out) {
   bfcr_ctx *ctx = s->ctx;
   bfcr_status st = BFCR_OK;
   const int P = s->P;
-  int64_t *pr = NULL, *uk = NULL, *rk = NULL, nu = 0, nr = 0;
+  int64_t *sk = NULL, *rk = NULL, *pos = NULL, nr = 0;
   int *sc = NULL, *rc = NULL, *sd = NULL, *rd = NULL, *sc2 = NULL, *rc2 = NULL, *sd2 = NULL,
-      *rd2 = NULL;
+      *rd2 = NULL, *who = NULL;
   double *ans = NULL, *got = NULL;
-  pr = malloc((size_t)(m > 0 ? m : 1) * 2 * sizeof(int64_t));
-  uk = malloc((size_t)(m > 0 ? m : 1) * sizeof(int64_t));
+  sk = malloc((size_t)(m > 0 ? m : 1) * sizeof(int64_t));
+  pos = malloc((size_t)(m > 0 ? m : 1) * sizeof(int64_t));
+  who = malloc((size_t)(m > 0 ? m : 1) * sizeof(int));
   sc = calloc((size_t)P * 8, sizeof(int));
-  if (!pr || !uk || !sc) st = BFCR_ERR_NOMEM;
+  if (!sk || !pos || !who || !sc) st = BFCR_ERR_NOMEM;
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
   rc = sc + P;
@@ -82,32 +84,26 @@ static bfcr_status fetch(cvd *s, const int64_t *keys, int64_t m, int64_t w, key_
   rc2 = sc2 + P;
   sd2 = rc2 + P;
   rd2 = sd2 + P;
-  for (int64_t i = 0; i < m; i++) {
-    pr[2 * i] = keys[i];
-    pr[2 * i + 1] = i;
+  for (int64_t i = 0; i < m; i++) sc[who[i] = owner(s, keys[i], u)]++;
+  for (int r = 0; r < P; r++) sd[r] = r ? sd[r - 1] + sc[r - 1] : 0;
+  for (int r = 0; r < P; r++) sc2[r] = sd[r];
+  for (int64_t i = 0; i < m; i++) { /* grouped by owner, in key order inside a group */
+    pos[i] = sc2[who[i]]++;
+    sk[pos[i]] = keys[i];
   }
-  qsort(pr, (size_t)m, 2 * sizeof(int64_t), cmp_i64pair);
-  for (int64_t i = 0; i < m; i++)
-    if (nu == 0 || uk[nu - 1] != pr[2 * i]) {
-      uk[nu++] = pr[2 * i];
-      sc[owner(s, pr[2 * i], u)]++;
-    }
   int ok = MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, ctx->comm) == MPI_SUCCESS;
-  for (int r = 0; r < P; r++) {
-    sd[r] = r ? sd[r - 1] + sc[r - 1] : 0;
-    rd[r] = r ? rd[r - 1] + rc[r - 1] : 0;
-  }
+  for (int r = 0; r < P; r++) rd[r] = r ? rd[r - 1] + rc[r - 1] : 0;
   nr = rd[P - 1] + rc[P - 1];
   rk = malloc((size_t)(nr > 0 ? nr : 1) * sizeof(int64_t));
   ans = malloc((size_t)(nr > 0 ? nr : 1) * (size_t)w * sizeof(double));
-  got = malloc((size_t)(nu > 0 ? nu : 1) * (size_t)w * sizeof(double));
+  got = malloc((size_t)(m > 0 ? m : 1) * (size_t)w * sizeof(double));
   if (!rk || !ans || !got) st = BFCR_ERR_NOMEM;
   if (!ok) st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Alltoall failed");
-  if ((double)nr * (double)w > INT_MAX || (double)nu * (double)w > INT_MAX)
+  if ((double)nr * (double)w > INT_MAX || (double)m * (double)w > INT_MAX)
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "cross-validation: fetch too large");
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
-  ok = MPI_Alltoallv(uk, sc, sd, MPI_INT64_T, rk, rc, rd, MPI_INT64_T, ctx->comm) == MPI_SUCCESS;
+  ok = MPI_Alltoallv(sk, sc, sd, MPI_INT64_T, rk, rc, rd, MPI_INT64_T, ctx->comm) == MPI_SUCCESS;
   for (int64_t i = 0; i < nr; i++) answer(s, rk[i], u, ans + i * w);
   for (int r = 0; r < P; r++) {
     sc2[r] = rc[r] * (int)w;
@@ -120,17 +116,32 @@ static bfcr_status fetch(cvd *s, const int64_t *keys, int64_t m, int64_t w, key_
   st =
       bfcr_agree(ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: fetch failed"));
   if (st != BFCR_OK) goto cleanup;
-  for (int64_t i = 0, q = -1; i < m; i++) {
-    if (i == 0 || pr[2 * i] != pr[2 * (i - 1)]) q++;
-    memcpy(out + pr[2 * i + 1] * w, got + q * w, (size_t)w * sizeof(double));
-  }
+  for (int64_t i = 0; i < m; i++) memcpy(out + i * w, got + pos[i] * w, (size_t)w * sizeof(double));
 cleanup:
-  free(pr);
-  free(uk);
+  free(sk);
+  free(pos);
+  free(who);
   free(sc);
   free(rk);
   free(ans);
   free(got);
+  return st;
+}
+
+/* fetch_each in rounds of at most `chunk` keys (the same number of rounds on every
+ * rank): bounded message and answer buffers. Collective; status agreed. */
+static bfcr_status fetch_rounds(cvd *s, const int64_t *keys, int64_t m, int64_t w,
+                                key_owner_fn owner, key_answer_fn answer, const void *u,
+                                double *out, int64_t chunk) {
+  int64_t rounds = (m + chunk - 1) / chunk;
+  if (MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, s->ctx->comm) != MPI_SUCCESS)
+    return bfcr_agree(s->ctx,
+                      bfcr_err(s->ctx, BFCR_ERR_MPI, "cross-validation: MPI_Allreduce failed"));
+  bfcr_status st = BFCR_OK;
+  for (int64_t r = 0; r < rounds && st == BFCR_OK; r++) {
+    const int64_t i0 = r * chunk < m ? r * chunk : m, i1 = i0 + chunk < m ? i0 + chunk : m;
+    st = fetch_each(s, keys + i0, i1 - i0, w, owner, answer, u, out + i0 * w);
+  }
   return st;
 }
 
@@ -170,13 +181,6 @@ static void model_answer(const cvd *s, int64_t key, const void *u, double *out) 
 
 /* ---- folds ---- */
 
-static int cmp_key3(const void *a, const void *b) {
-  const int64_t *x = a, *y = b; /* (key as two's-complement bits, index, position) */
-  uint64_t ka = (uint64_t)x[0], kb = (uint64_t)y[0];
-  if (ka != kb) return ka < kb ? -1 : 1;
-  return x[1] < y[1] ? -1 : x[1] > y[1];
-}
-
 /* fold[i] of the own rows: bfcr_cv_folds's global sort done as a bucket sort by key
  * range (keys are uniform hashes, so buckets hold about n / P keys). */
 static bfcr_status dist_folds(cvd *s, uint64_t seed, int *fold) {
@@ -206,7 +210,7 @@ static bfcr_status dist_folds(cvd *s, uint64_t seed, int *fold) {
   int ok = MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, ctx->comm) == MPI_SUCCESS;
   for (int r = 0; r < P; r++) rd[r] = r ? rd[r - 1] + rc[r - 1] : 0;
   nr = rd[P - 1] + rc[P - 1];
-  rb = malloc((size_t)(nr > 0 ? nr : 1) * 3 * sizeof(int64_t));
+  rb = malloc((size_t)(nr > 0 ? nr : 1) * 6 * sizeof(int64_t));
   rep = malloc((size_t)(nr > 0 ? nr : 1) * sizeof(int));
   back = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(int));
   if (!rb || !rep || !back) st = BFCR_ERR_NOMEM;
@@ -223,20 +227,21 @@ static bfcr_status dist_folds(cvd *s, uint64_t seed, int *fold) {
     rc2[r] = 2 * rc[r];
     rd2[r] = 2 * rd[r];
   }
-  /* pairs land in the first 2 nr slots; spread to triples below (backwards, in place) */
+  /* (key, g) pairs arrive in increasing g (rank blocks in rank order, each in row
+   * order), so a stable sort by key gives bfcr_cv_folds's (key, index) order */
   ok =
       MPI_Alltoallv(sb, sc2, sd2, MPI_INT64_T, rb, rc2, rd2, MPI_INT64_T, ctx->comm) == MPI_SUCCESS;
-  for (int64_t i = nr - 1; i >= 0; i--) {
-    int64_t k = rb[2 * i], g = rb[2 * i + 1];
-    rb[3 * i] = k;
-    rb[3 * i + 1] = g;
-    rb[3 * i + 2] = i;
+  uint64_t *rk = (uint64_t *)rb + 2 * nr; /* keys and their arrival slots, plus scratch */
+  int64_t *rv = rb + 4 * nr;
+  for (int64_t i = 0; i < nr; i++) {
+    rk[i] = (uint64_t)rb[2 * i];
+    rv[i] = i;
   }
-  qsort(rb, (size_t)nr, 3 * sizeof(int64_t), cmp_key3);
+  bfcr_radix_sort_pairs(rk, rv, nr, 64, rk + nr, rv + nr);
   int64_t base = 0, mine = nr;
   ok = ok && MPI_Exscan(&mine, &base, 1, MPI_INT64_T, MPI_SUM, ctx->comm) == MPI_SUCCESS;
   if (s->me == 0) base = 0;
-  for (int64_t r = 0; r < nr; r++) rep[rb[3 * r + 2]] = (int)((base + r) % s->K);
+  for (int64_t r = 0; r < nr; r++) rep[rv[r]] = (int)((base + r) % s->K);
   ok = ok && MPI_Alltoallv(rep, rc, rd, MPI_INT, back, sc, sd, MPI_INT, ctx->comm) == MPI_SUCCESS;
   st =
       bfcr_agree(ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: folds failed"));
@@ -274,7 +279,7 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
     fb = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(double));
     st = bfcr_agree(ctx, fb ? BFCR_OK : BFCR_ERR_NOMEM);
     if (st != BFCR_OK) goto cleanup;
-    BFCR_CALL(fetch(s, bf + s->off, s->nl, 1, fold_owner, fold_answer, fold, fb));
+    BFCR_CALL(fetch_rounds(s, bf + s->off, s->nl, 1, fold_owner, fold_answer, fold, fb, 1 << 22));
     for (int64_t i = 0; i < s->nl; i++) {
       nn[i] = bf[s->off + i];
       if ((int)fb[i] == fold[i]) need[nq++] = i;
@@ -511,30 +516,45 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
   free(fd);
   Zd = Yd = NULL;
   fd = NULL;
-  /* 3. folds that take the parent's model, top-down (the top has no parent) */
+  /* 3. folds that take the parent's model, top-down (the top has no parent). Parents
+   * never decrease with their children's index, so the distinct (parent, fold) keys come
+   * from one pass (pk: the key slot of each fold of the current parent). */
   for (int l = T - 1; l >= 1; l--) {
-    int64_t nk = 0, *keys = NULL, *slot = NULL;
+    int64_t nk = 0, nu = 0, *keys = NULL, *slot = NULL, *uix = NULL, *pk = NULL, last = -1;
     double *val = NULL;
     for (int64_t q = 0; q < s->nown[l] * K; q++) nk += usep[l][q];
     keys = malloc((size_t)(nk > 0 ? nk : 1) * sizeof(int64_t));
     slot = malloc((size_t)(nk > 0 ? nk : 1) * sizeof(int64_t));
+    uix = malloc((size_t)(nk > 0 ? nk : 1) * sizeof(int64_t));
+    pk = malloc((size_t)K * sizeof(int64_t));
     val = malloc((size_t)(nk > 0 ? nk : 1) * CVW(d) * sizeof(double));
-    st = bfcr_agree(ctx, keys && slot && val ? BFCR_OK : BFCR_ERR_NOMEM);
+    st = bfcr_agree(ctx, keys && slot && uix && pk && val ? BFCR_OK : BFCR_ERR_NOMEM);
     if (st == BFCR_OK) {
       nk = 0;
       for (int64_t q = 0; q < s->nown[l] * K; q++)
         if (usep[l][q]) {
-          int64_t c = s->own0[l] + q / K;
-          keys[nk] = t->lv[l].parent[c] * K + q % K;
+          const int64_t par = t->lv[l].parent[s->own0[l] + q / K];
+          const int k = (int)(q % K);
+          if (par != last) {
+            for (int j = 0; j < K; j++) pk[j] = -1;
+            last = par;
+          }
+          if (pk[k] < 0) {
+            pk[k] = nu;
+            keys[nu++] = par * K + k;
+          }
+          uix[nk] = pk[k];
           slot[nk++] = q;
         }
       lvl_user lu = {l + 1};
-      st = fetch(s, keys, nk, CVW(d), model_owner, model_answer, &lu, val);
+      st = fetch_rounds(s, keys, nu, CVW(d), model_owner, model_answer, &lu, val, 1 << 16);
       for (int64_t i = 0; st == BFCR_OK && i < nk; i++)
-        memcpy(s->fm[l] + slot[i] * CVW(d), val + i * CVW(d), (size_t)CVW(d) * sizeof(double));
+        memcpy(s->fm[l] + slot[i] * CVW(d), val + uix[i] * CVW(d), (size_t)CVW(d) * sizeof(double));
     }
     free(keys);
     free(slot);
+    free(uix);
+    free(pk);
     free(val);
     if (st != BFCR_OK) goto cleanup;
   }
@@ -550,104 +570,130 @@ cleanup:
   return st;
 }
 
-/* ---- hierarchical shrinkage on the own rows ---- */
+/* ---- the fold models on the own rows' routing paths ---- */
 
-/* The fold models on the own rows' routing paths, per level: sorted distinct keys
- * (node K + fold) and their values. */
-typedef struct shrink_lk {
-  int K, d;
-  int64_t *nk, **key;
-  double **val;
-} shrink_lk;
+/* Per level l: the distinct keys fold m_l + node of the own rows' routing paths, in
+ * increasing order, their fold models (CVW(d) doubles each, fetched once from the
+ * nodes' owners) and an open-addressing hash from key to slot (the shrinkage's lookup).
+ * Nodes are numbered in dendrogram order, so a parent's index never decreases with its
+ * child's: rows sorted once by (fold, level-1 node) stay sorted by (fold, level-l node)
+ * at every level, and each level's distinct keys come from one linear scan. */
+typedef struct cv_paths {
+  const bfcr_tree *t;
+  int d;
+  int64_t *nk;    /* [T + 1] distinct keys per level */
+  int64_t **key;  /* [T + 1][nk] */
+  double **val;   /* [T + 1][nk CVW(d)] */
+  int32_t **hash; /* [T + 1][2^hbits] slot + 1, 0: empty */
+  int *hbits;
+} cv_paths;
 
-static const double *shrink_lookup(const void *u, int l, int64_t c, int k) {
-  const shrink_lk *q = u;
-  const int64_t key = c * q->K + k, *a = q->key[l];
-  int64_t lo = 0, hi = q->nk[l] - 1;
-  while (lo < hi) { /* the key is there: every row's path was fetched */
-    int64_t mid = (lo + hi) / 2;
-    if (a[mid] < key)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return q->val[l] + lo * CVW(q->d);
+static uint64_t path_hash(int64_t key, int bits) {
+  return ((uint64_t)key * 0x9e3779b97f4a7c15ULL) >> (64 - bits);
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return x < y ? -1 : x > y;
+/* bfcr_cv_fm_fn over the fetched path models (every (l, c, k) asked is on a row's
+ * path, so it is there). Read-only: called from several threads. */
+static const double *path_lookup(const void *u, int l, int64_t c, int k) {
+  const cv_paths *q = u;
+  const int64_t key = (int64_t)k * q->t->lv[l].m + c, *a = q->key[l];
+  const int32_t *h = q->hash[l];
+  const uint64_t mask = ((uint64_t)1 << q->hbits[l]) - 1;
+  uint64_t b = path_hash(key, q->hbits[l]);
+  while (h[b] != 0 && a[h[b] - 1] != key) b = (b + 1) & mask;
+  return q->val[l] + (int64_t)(h[b] > 0 ? h[b] - 1 : 0) * CVW(q->d);
 }
 
-/* Collective: cv_shrink.c's candidates scored on this rank's rows (exact sums over the
- * ranks). The distinct (node, fold) keys of the rows' paths are at most n/P per level, so
- * the fetched models stay O(n/P) per rank. Status agreed. */
-static bfcr_status dist_shrink(cvd *s, const bfcr_zsrc *zs, const double *y, const int *fold,
-                               const int64_t *nn, const bfcr_fit_params *p, bfcr_model *m) {
-  enum { CHUNK = 32768 };
-  bfcr_ctx *ctx = s->ctx;
-  const bfcr_tree *t = s->t;
-  const int T = s->T, K = s->K;
-  if (p->shrink == 0.0 || bfcr_is_kernel_regressor(p->regressor) || T < 2) return BFCR_OK;
-  bfcr_status st = BFCR_OK;
-  const int64_t nl = s->nl > 0 ? s->nl : 1;
-  shrink_lk lk = {K, s->d, calloc((size_t)T + 1, sizeof(int64_t)),
-                  calloc((size_t)T + 1, sizeof(int64_t *)),
-                  calloc((size_t)T + 1, sizeof(double *))};
-  int64_t *own1 = malloc((size_t)nl * sizeof(int64_t)),
-          *route1 = malloc((size_t)nl * sizeof(int64_t)),
-          *lab = malloc((size_t)nl * sizeof(int64_t));
-  int ok = lk.nk && lk.key && lk.val && own1 && route1 && lab;
-  st = bfcr_agree(
-      ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
-  if (st != BFCR_OK) goto cleanup;
-  for (int64_t i = 0; i < s->nl; i++) {
-    own1[i] = t->lv[0].parent[s->off + i];
-    route1[i] = lab[i] = t->lv[0].parent[nn[i]];
-  }
-  for (int l = 1; l <= T && st == BFCR_OK; l++) {
-    int64_t *key = malloc((size_t)nl * sizeof(int64_t)), nk = 0;
-    if (key) {
-      for (int64_t i = 0; i < s->nl; i++) {
-        if (l > 1) lab[i] = t->lv[l - 1].parent[lab[i]];
-        key[i] = lab[i] * K + fold[i];
-      }
-      qsort(key, (size_t)s->nl, sizeof(int64_t), cmp_i64);
-      for (int64_t i = 0; i < s->nl; i++)
-        if (nk == 0 || key[nk - 1] != key[i]) key[nk++] = key[i];
-    }
-    lk.key[l] = key;
-    lk.nk[l] = nk;
-    lk.val[l] = malloc((size_t)(nk > 0 ? nk : 1) * CVW(s->d) * sizeof(double));
-    int64_t rounds = (nk + CHUNK - 1) / CHUNK;
-    ok = key && lk.val[l];
-    st = bfcr_agree(
-        ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
-    if (st == BFCR_OK &&
-        MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ctx->comm) != MPI_SUCCESS)
-      st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Allreduce failed");
-    lvl_user lu = {l};
-    for (int64_t r = 0; r < rounds && st == BFCR_OK; r++) { /* the same rounds on every rank */
-      const int64_t i0 = r * CHUNK < nk ? r * CHUNK : nk, i1 = i0 + CHUNK < nk ? i0 + CHUNK : nk;
-      st = fetch(s, key + i0, i1 - i0, CVW(s->d), model_owner, model_answer, &lu,
-                 lk.val[l] + i0 * CVW(s->d));
-    }
-  }
-  if (st != BFCR_OK) goto cleanup; /* agreed */
-  st = bfcr_cv_shrink(ctx, t, shrink_lookup, &lk, K, s->nl, s->n, zs, y, fold, own1, route1, 1, p,
-                      m);
-cleanup:
+static int path_owner(const cvd *s, int64_t key, const void *u) {
+  const int l = ((const lvl_user *)u)->l;
+  const int64_t c = key % s->t->lv[l].m;
+  return bfcr_block_owner(s->n, s->P, s->t->lv[l].start[c + 1] - 1);
+}
+static void path_answer(const cvd *s, int64_t key, const void *u, double *out) {
+  const int l = ((const lvl_user *)u)->l;
+  const int64_t m = s->t->lv[l].m, c = key % m, k = key / m;
+  memcpy(out, s->fm[l] + ((c - s->own0[l]) * s->K + k) * CVW(s->d),
+         (size_t)CVW(s->d) * sizeof(double));
+}
+
+static void paths_free(cv_paths *pm, int T) {
   for (int l = 0; l <= T; l++) {
-    if (lk.key) free(lk.key[l]);
-    if (lk.val) free(lk.val[l]);
+    if (pm->key) free(pm->key[l]);
+    if (pm->val) free(pm->val[l]);
+    if (pm->hash) free(pm->hash[l]);
   }
-  free(lk.nk);
-  free(lk.key);
-  free(lk.val);
-  free(own1);
-  free(route1);
-  free(lab);
-  return bfcr_agree(ctx, st);
+  free(pm->nk);
+  free(pm->key);
+  free(pm->val);
+  free(pm->hash);
+  free(pm->hbits);
+  memset(pm, 0, sizeof *pm);
+}
+
+/* perm: the own rows sorted by (fold, level-1 node of the routing row); labp, foldp: that
+ * node and the fold in perm order. One radix sort for all levels. Local; status. */
+static bfcr_status paths_sort(const cvd *s, const int64_t *nn, const int *fold, int64_t *perm,
+                              int64_t *labp, int *foldp) {
+  const int64_t nl = s->nl, m1 = s->t->lv[1].m, *up = s->t->lv[0].parent;
+  uint64_t *k = malloc((size_t)(nl > 0 ? nl : 1) * 2 * sizeof(uint64_t));
+  int64_t *tv = malloc((size_t)(nl > 0 ? nl : 1) * sizeof(int64_t));
+  if (!k || !tv) {
+    free(k);
+    free(tv);
+    return BFCR_ERR_NOMEM;
+  }
+  for (int64_t i = 0; i < nl; i++) {
+    k[i] = (uint64_t)fold[i] * (uint64_t)m1 + (uint64_t)up[nn[i]];
+    perm[i] = i;
+  }
+  bfcr_radix_sort_pairs(k, perm, nl, bfcr_radix_bits((uint64_t)s->K * (uint64_t)m1), k + nl, tv);
+  for (int64_t j = 0; j < nl; j++) {
+    foldp[j] = fold[perm[j]];
+    labp[j] = up[nn[perm[j]]];
+  }
+  free(k);
+  free(tv);
+  return BFCR_OK;
+}
+
+/* Level l of the paths: labp moves up one level (l > 1), the distinct keys are taken in
+ * perm order (non-decreasing), ix[j] = the slot of row perm[j], and the models are
+ * fetched. Collective; status agreed. */
+static bfcr_status paths_level(cvd *s, cv_paths *pm, int l, int64_t *labp, const int *foldp,
+                               int32_t *ix) {
+  enum { CHUNK = 1 << 16 }; /* keys per fetch round: bounded buffers */
+  const bfcr_tree *t = s->t;
+  const int64_t nl = s->nl, m = t->lv[l].m;
+  int64_t *key = malloc((size_t)(nl > 0 ? nl : 1) * sizeof(int64_t)), nk = 0;
+  if (key) {
+    const int64_t *up = t->lv[l - 1].parent;
+    for (int64_t j = 0; j < nl; j++) {
+      if (l > 1) labp[j] = up[labp[j]];
+      const int64_t k = (int64_t)foldp[j] * m + labp[j];
+      if (nk == 0 || key[nk - 1] != k) key[nk++] = k;
+      ix[j] = (int32_t)(nk - 1);
+    }
+  }
+  int hb = 1;
+  while (((int64_t)1 << hb) < 2 * nk) hb++;
+  pm->key[l] = key;
+  pm->nk[l] = nk;
+  pm->hbits[l] = hb;
+  pm->val[l] = malloc((size_t)(nk > 0 ? nk : 1) * CVW(s->d) * sizeof(double));
+  pm->hash[l] = calloc((size_t)1 << hb, sizeof(int32_t));
+  bfcr_status st = bfcr_agree(
+      s->ctx, key && pm->val[l] && pm->hash[l] && nk < INT32_MAX
+                  ? BFCR_OK
+                  : bfcr_err(s->ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
+  if (st != BFCR_OK) return st;
+  const uint64_t mask = ((uint64_t)1 << hb) - 1;
+  for (int64_t q = 0; q < nk; q++) {
+    uint64_t b = path_hash(key[q], hb);
+    while (pm->hash[l][b] != 0) b = (b + 1) & mask;
+    pm->hash[l][b] = (int32_t)(q + 1);
+  }
+  lvl_user lu = {l};
+  return fetch_rounds(s, key, nk, CVW(s->d), path_owner, path_answer, &lu, pm->val[l], CHUNK);
 }
 
 bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
@@ -656,9 +702,11 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   bfcr_status st = BFCR_OK;
   const int d = t->d, T = t->nlevels - 1;
   cvd s = {0};
-  double *err = NULL, *tmp = NULL, *fmT = NULL, *val = NULL;
-  int *fold = NULL;
-  int64_t *nn = NULL, *lab = NULL, *keys = NULL;
+  double *err = NULL, *tmp = NULL, *fmT = NULL;
+  int *fold = NULL, *foldp = NULL;
+  int64_t *nn = NULL, *perm = NULL, *labp = NULL, *own1 = NULL, *route1 = NULL;
+  int32_t *ix = NULL;
+  cv_paths pm = {0};
   s.ctx = ctx;
   s.t = t;
   s.d = d;
@@ -710,54 +758,47 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   bfcr_phase_add(ctx, "cv: fold models", bfcr_wtime() - t1, 0.0);
   t1 = bfcr_wtime();
   /* Scoring: squared out-of-fold error of every own row at every level. The rows are
-   * sorted by their (node, fold) key and the fold models fetched for chunks of CV_CHUNK
-   * of them (the same number of rounds on every rank): small fetch buffers, and each key
-   * asked about once per rank but at chunk edges. */
-  enum { CV_CHUNK = 32768 };
-  int64_t nmax = 0, *ck = NULL;
-  if (MPI_Allreduce(&s.nl, &nmax, 1, MPI_INT64_T, MPI_MAX, ctx->comm) != MPI_SUCCESS)
-    st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Allreduce failed");
-  const int64_t nchunk = (nmax + CV_CHUNK - 1) / CV_CHUNK;
+   * sorted once by (fold, level-1 node of the routing row); each level's distinct
+   * (node, fold) models are fetched once and kept for the shrinkage. */
   err = malloc((size_t)(T + 1) * nl * sizeof(double));
   tmp = malloc((size_t)nl * sizeof(double));
-  lab = malloc((size_t)nl * sizeof(int64_t));
-  keys = malloc((size_t)nl * 2 * sizeof(int64_t)); /* (key, row) pairs */
-  ck = malloc((size_t)CV_CHUNK * sizeof(int64_t));
-  val = malloc((size_t)CV_CHUNK * CVW(d) * sizeof(double));
-  if (st == BFCR_OK && !(err && tmp && lab && keys && ck && val)) st = BFCR_ERR_NOMEM;
-  st = bfcr_agree(ctx, st);
-  for (int l = 1; l <= T && st == BFCR_OK; l++) {
-    const int64_t *up = t->lv[l - 1].parent; /* labels of the routing rows, level by level */
-    for (int64_t i = 0; i < n_local; i++) {
-      lab[i] = l == 1 ? up[nn[i]] : up[lab[i]];
-      keys[2 * i] = lab[i] * K + fold[i];
-      keys[2 * i + 1] = i;
-    }
-    qsort(keys, (size_t)n_local, 2 * sizeof(int64_t), cmp_i64pair);
-    lvl_user lu = {l};
+  perm = malloc((size_t)nl * sizeof(int64_t));
+  labp = malloc((size_t)nl * sizeof(int64_t));
+  foldp = malloc((size_t)nl * sizeof(int));
+  ix = malloc((size_t)nl * sizeof(int32_t));
+  pm.t = t;
+  pm.d = d;
+  pm.nk = calloc((size_t)T + 1, sizeof(int64_t));
+  pm.key = calloc((size_t)T + 1, sizeof(int64_t *));
+  pm.val = calloc((size_t)T + 1, sizeof(double *));
+  pm.hash = calloc((size_t)T + 1, sizeof(int32_t *));
+  pm.hbits = calloc((size_t)T + 1, sizeof(int));
+  int ok =
+      err && tmp && perm && labp && foldp && ix && pm.nk && pm.key && pm.val && pm.hash && pm.hbits;
+  if (ok) ok = paths_sort(&s, nn, fold, perm, labp, foldp) == BFCR_OK;
+  BFCR_CALL(bfcr_agree(
+      ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")));
+  for (int l = 1; l <= T; l++) {
+    BFCR_CALL(paths_level(&s, &pm, l, labp, foldp, ix));
+    const double *val = pm.val[l];
     double *e = err + l * nl;
-    for (int64_t ch = 0; ch < nchunk && st == BFCR_OK; ch++) {
-      const int64_t i0 = ch * CV_CHUNK < n_local ? ch * CV_CHUNK : n_local;
-      const int64_t i1 = i0 + CV_CHUNK < n_local ? i0 + CV_CHUNK : n_local;
-      for (int64_t j = i0; j < i1; j++) ck[j - i0] = keys[2 * j];
-      st = fetch(&s, ck, i1 - i0, CVW(d), model_owner, model_answer, &lu, val);
-      if (st != BFCR_OK) break;
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
-      for (int64_t j = i0; j < i1; j++) {
-        const int64_t i = keys[2 * j + 1];
-        const int k = fold[i];
-        double z[256];
-        bfcr_zsrc_row(zs, i, z);
-        double r = y[i] - bfcr_cv_fold_pred(val + (j - i0) * CVW(d), fmT + k * CVW(d), z, d,
-                                            p->guard_margin);
-        e[i] = r * r;
-      }
+    for (int64_t j = 0; j < n_local; j++) {
+      const int64_t i = perm[j];
+      const int k = foldp[j];
+      double z[256];
+      bfcr_zsrc_row(zs, i, z);
+      double r = y[i] - bfcr_cv_fold_pred(val + (int64_t)ix[j] * CVW(d), fmT + k * CVW(d), z, d,
+                                          p->guard_margin);
+      e[i] = r * r;
     }
   }
-  free(ck);
-  if (st != BFCR_OK) goto cleanup; /* agreed: fetch agrees its status */
-  free(val);
-  val = NULL;
+  free(labp);
+  free(foldp);
+  free(ix);
+  labp = NULL;
+  foldp = NULL;
+  ix = NULL;
   m->cv_rmse[0] = m->cv_se[0] = NAN;
   double *mse = m->cv_rmse, *se = m->cv_se, nd = (double)s.n;
   BFCR_CALL(bfcr_sum_rows_canonical(ctx, err + nl, n_local, s.off, s.n, T, nl, mse + 1));
@@ -769,12 +810,11 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
     BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp, n_local, s.off, s.n, 1, nl, &s2));
     se[l] = s.n > 1 ? sqrt(s2 / (double)(s.n - 1) / nd) : 0.0;
   }
-  int best = T;
-  for (int l = T; l >= 1; l--)
-    if (mse[l] < mse[best]) best = l;
+  /* one chain per sum (a hop of a few doubles): a T-vector chain would need T row arrays */
+  const int best = bfcr_cv_best_level(mse, T);
   int pick = best;
   const double *eb = err + best * nl;
-  for (int l = T; l > best; l--) {
+  for (int l = T; l > best; l--) { /* one-SE rule: the highest level that passes */
     const double *e = err + l * nl;
     double md = 0.0, s2 = 0.0;
     for (int64_t i = 0; i < n_local; i++) tmp[i] = e[i] - eb[i];
@@ -788,22 +828,20 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
       break;
     }
   }
-  for (int l = 1; l <= T; l++) {
-    double r = sqrt(mse[l]);
-    se[l] = r > 0 ? se[l] / (2.0 * r) : 0.0;
-    mse[l] = r;
-  }
-  m->cv_folds = K;
-  m->cv_best = best;
-  m->chosen = pick;
-  bfcr_phase_add(ctx, "cv: scoring", bfcr_wtime() - t1, 0.0);
-  /* Hierarchical shrinkage (cv_shrink.c): the same fold models and routing; may move
-   * m->chosen. */
-  t1 = bfcr_wtime();
   free(err); /* the per-row errors are not needed any more */
-  err = NULL;
-  BFCR_CALL(dist_shrink(&s, zs, y, fold, nn, p, m));
-  bfcr_phase_add(ctx, "cv: shrinkage", bfcr_wtime() - t1, 0.0);
+  free(tmp);
+  err = tmp = NULL;
+  own1 = malloc((size_t)nl * sizeof(int64_t));
+  route1 = malloc((size_t)nl * sizeof(int64_t));
+  BFCR_CALL(bfcr_agree(
+      ctx, own1 && route1 ? BFCR_OK
+                          : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")));
+  for (int64_t i = 0; i < n_local; i++) {
+    own1[i] = t->lv[0].parent[s.off + i];
+    route1[i] = t->lv[0].parent[nn[i]];
+  }
+  bfcr_cv_rows rows = {path_lookup, &pm, n_local, zs, y, fold, own1, route1, 1};
+  BFCR_CALL(bfcr_cv_finish(ctx, t, K, best, pick, t1, &rows, p, m));
 cleanup:
   st = bfcr_agree(ctx, st);
   for (int l = 0; s.fm && l <= T; l++) free(s.fm[l]);
@@ -816,8 +854,12 @@ cleanup:
   free(err);
   free(tmp);
   free(fmT);
-  free(val);
-  free(lab);
-  free(keys);
+  free(perm);
+  free(labp);
+  free(foldp);
+  free(ix);
+  free(own1);
+  free(route1);
+  paths_free(&pm, T);
   return st;
 }
