@@ -207,7 +207,7 @@ static int cv_table_direct(int clusters, uint64_t seed) {
    * squared errors is below minus its standard error; the lowest CV MSE of those wins. */
   bfcr_fit_params off = p;
   off.shrink = 0.0;
-  bfcr_model *h = fit(ctx, data, &off);
+  bfcr_model *h = tu_fit(ctx, data, &off);
   int pick = bfcr_model_chosen_level(h), want_l = pick, npass = 0;
   double want_lam = 0.0, bc = INFINITY;
   for (int g = 1; g < ng; g++) {
