@@ -40,6 +40,7 @@
 
 #include "knn/knn.h"
 #include "model/cv_shrink.h"
+#include "model/cv_finish.h"
 #include "model/standardize.h"
 
 /* Sorted by (key, index): a stable LSD radix sort of the indices on the 64-bit keys
@@ -399,9 +400,7 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
       run = l;
     }
   }
-  int best = T;
-  for (int l = T; l >= 1; l--)
-    if (mse[l] < mse[best]) best = l;
+  int best = bfcr_cv_best_level(mse, T);
   int pick = best;
   /* One-SE rule: the highest level within one SE of the paired differences of best.
    * Levels best + 1..T are scored bottom-up (labels by one parent step each), the
@@ -428,25 +427,12 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     double sed = n > 1 ? sqrt(s2 / (double)(n - 1) / (double)n) : 0.0;
     if (md <= sed) pick = l;
   }
-  /* Stored as RMSE and the SE of the RMSE (delta method: SE(MSE) / (2 RMSE)). */
-  for (int l = 1; l <= T; l++) {
-    double r = sqrt(mse[l]);
-    se[l] = r > 0 ? se[l] / (2.0 * r) : 0.0;
-    mse[l] = r;
-  }
-  m->cv_folds = K;
-  m->cv_best = best;
-  m->chosen = pick;
-  bfcr_phase_add(ctx, "cv: scoring", bfcr_wtime() - t1, 0.0);
-  /* Hierarchical shrinkage (cv_shrink.c): the same fold models and routing; may move
-   * m->chosen. work: level-1 node of each row's routing row. */
-  t1 = bfcr_wtime();
+  /* work: level-1 node of each row's routing row. */
   for (int64_t i = 0; i < n; i++) work[i] = t->lv[0].parent[nn[i]];
   bfcr_cv_fm_tab tab = {fm, K, d};
   bfcr_zsrc zall = {Z, NULL, NULL, NULL, d};
-  BFCR_CALL(bfcr_cv_shrink(ctx, t, bfcr_cv_fm_table, &tab, K, n, n, &zall, Y, fold, t->lv[0].parent,
-                           work, 0, p, m));
-  bfcr_phase_add(ctx, "cv: shrinkage", bfcr_wtime() - t1, 0.0);
+  bfcr_cv_rows rows = {bfcr_cv_fm_table, &tab, n, &zall, Y, fold, t->lv[0].parent, work, 0};
+  BFCR_CALL(bfcr_cv_finish(ctx, t, K, best, pick, t1, &rows, p, m));
 cleanup:
   for (int l = 0; fm && l <= T; l++) free(fm[l]);
   free(fm);
