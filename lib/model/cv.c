@@ -42,39 +42,20 @@
 #include "model/cv_shrink.h"
 #include "model/cv_finish.h"
 #include "model/standardize.h"
+#include "par/radix.h"
 
-/* Sorted by (key, index): a stable LSD radix sort of the indices on the 64-bit keys
- * (recomputed per pass, so the 2n words of work2n hold two index arrays), 6 passes of
- * 11 bits; stability keeps equal keys in index order, as a (key, index) comparison sort
- * would (the qsort it replaced, O(n log n) and serial: ~0.2 s at 1M rows). */
-#define FOLD_BITS 11
-#define FOLD_PASSES 6 /* 6 x 11 >= 64; even, so the result ends in the first array */
-void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work2n) {
-  enum { B = 1 << FOLD_BITS };
-  uint64_t key = bfcr_cv_smix(seed);
-  int64_t *a = work2n, *b = work2n + n, cnt[FOLD_PASSES][B];
-  memset(cnt, 0, sizeof cnt);
+/* Sorted by (key, index): the stable radix sort of lib/par/radix.c on the 64-bit keys
+ * keeps equal keys in index order, as a (key, index) comparison sort would (the qsort it
+ * replaced, O(n log n) and serial: ~0.2 s at 1M rows). */
+void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work4n) {
+  uint64_t key = bfcr_cv_smix(seed), *k = (uint64_t *)work4n, *tk = k + 2 * n;
+  int64_t *v = work4n + n, *tv = work4n + 3 * n;
   for (int64_t i = 0; i < n; i++) {
-    uint64_t v = bfcr_cv_smix(key + (uint64_t)i);
-    a[i] = i;
-    for (int q = 0; q < FOLD_PASSES; q++) cnt[q][(v >> (q * FOLD_BITS)) & (B - 1)]++;
+    k[i] = bfcr_cv_smix(key + (uint64_t)i);
+    v[i] = i;
   }
-  for (int q = 0; q < FOLD_PASSES; q++) {
-    int64_t s = 0;
-    for (int h = 0; h < B; h++) {
-      int64_t c = cnt[q][h];
-      cnt[q][h] = s;
-      s += c;
-    }
-    for (int64_t r = 0; r < n; r++) {
-      uint64_t v = bfcr_cv_smix(key + (uint64_t)a[r]);
-      b[cnt[q][(v >> (q * FOLD_BITS)) & (B - 1)]++] = a[r];
-    }
-    int64_t *sw = a;
-    a = b;
-    b = sw;
-  }
-  for (int64_t r = 0; r < n; r++) fold[a[r]] = (int)(r % K);
+  bfcr_radix_sort_pairs(k, v, n, 64, tk, tv);
+  for (int64_t r = 0; r < n; r++) fold[v[r]] = (int)(r % K);
 }
 
 /* Nearest training row outside each row's fold. The all-points search answers most rows
@@ -314,10 +295,13 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     return bfcr_cv_select_dist(ctx, t, lf, zs, y, n_local, K, p, m);
   double t0 = bfcr_wtime();
   BFCR_ALLOC(ctx, fold, n);
-  BFCR_ALLOC(ctx, work, 2 * n);
+  BFCR_ALLOC(ctx, work, 4 * n); /* the folds' sort; later n words */
+  bfcr_cv_folds(p->seed, n, K, fold, work);
+  free(work);
+  work = NULL;
+  BFCR_ALLOC(ctx, work, n);
   BFCR_ALLOC(ctx, nn, n);
   BFCR_ALLOC(ctx, err, n);
-  bfcr_cv_folds(p->seed, n, K, fold, work);
   /* Level 0's kd-tree is over the same standardized rows on one rank (t->kd0); freed
    * once the rows are routed (an n x d copy of the rows). */
   const bfcr_kdtree *kd0 = ctx->size == 1 && t->kd0 ? *t->kd0 : NULL;

@@ -8,8 +8,8 @@
 
 /* Fold of each of n rows: the rows sorted by splitmix64(splitmix64(seed) + i) (ties by i)
  * are dealt to folds 0, 1, ..., K-1 in turn, so fold sizes differ by at most one and a
- * row's fold depends on (seed, n, i) only. Local. */
-void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work2n);
+ * row's fold depends on (seed, n, i) only. work4n: 4n words of scratch. Local. */
+void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work4n);
 
 /* Fold models of node c of level l (its training part without fold k, k = 0..K-1): out
  * [K * (d + 3)] = d standardized weights, intercept, target min and max of the part; a

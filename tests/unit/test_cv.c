@@ -15,7 +15,7 @@
 Test(cv, folds_are_balanced_and_seeded) {
   int64_t n = 1003;
   int K = 5, *f = malloc(n * sizeof *f), *g = malloc(n * sizeof *g), cnt[5] = {0};
-  int64_t *w = malloc(2 * n * sizeof *w);
+  int64_t *w = malloc(4 * n * sizeof *w);
   bfcr_cv_folds(7, n, K, f, w);
   for (int64_t i = 0; i < n; i++) {
     cr_assert(f[i] >= 0 && f[i] < K);
@@ -77,7 +77,7 @@ Test(cv, downdate_equals_refit_from_rows) {
   cr_assert_eq(bfcr_tree_build_z(ctx, Z, y, n, 0, n, d, 64, &t), BFCR_OK, "%s",
                bfcr_ctx_errmsg(ctx));
   int *fold = malloc(n * sizeof *fold);
-  int64_t *w2 = malloc(2 * n * sizeof *w2);
+  int64_t *w2 = malloc(4 * n * sizeof *w2);
   bfcr_cv_folds(3, n, K, fold, w2);
   double out[5 * 6], w[3], b;
   int checked = 0;

@@ -142,7 +142,7 @@ static int cv_table_direct(int clusters, uint64_t seed) {
   cr_assert_eq(t->nlevels, m->nlevels);
   cr_assert(T >= 2);
   int *fold = malloc(n * sizeof *fold);
-  int64_t *w2 = malloc(2 * n * sizeof *w2), *nn = malloc(n * sizeof *nn);
+  int64_t *w2 = malloc(4 * n * sizeof *w2), *nn = malloc(n * sizeof *nn);
   bfcr_cv_folds(p.seed, n, K, fold, w2);
   double **fm = calloc(T + 1, sizeof *fm);
   for (int l = T; l >= 1; l--) {
