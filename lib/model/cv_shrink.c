@@ -51,10 +51,8 @@ static double lin(const double *o, const double *z, int d) {
 
 /* (sum of a) - (sum of b), exactly, then rounded once. */
 static double xsum_diff(const bfcr_xsum *a, const bfcr_xsum *b) {
-  bfcr_xsum s = *a, nb = *b;
-  for (int q = 0; q < BFCR_XSUM_LIMBS; q++) nb.limb[q] = -nb.limb[q];
-  nb.special = -nb.special;
-  bfcr_xsum_merge(&s, &nb);
+  bfcr_xsum s = *a;
+  bfcr_xsum_sub(&s, b);
   return bfcr_xsum_value(&s);
 }
 

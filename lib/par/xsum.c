@@ -62,6 +62,14 @@ void bfcr_xsum_merge(bfcr_xsum *s, const bfcr_xsum *t) {
   s->pending = 1;
 }
 
+void bfcr_xsum_sub(bfcr_xsum *s, const bfcr_xsum *t) {
+  bfcr_xsum c = *t;
+  carry(&c); /* digits in range, so no limb is INT64_MIN to negate */
+  for (int j = 0; j < BFCR_XSUM_LIMBS; j++) c.limb[j] = -c.limb[j];
+  c.special = -c.special;
+  bfcr_xsum_merge(s, &c);
+}
+
 double bfcr_xsum_value(bfcr_xsum *s) {
   if (s->special != 0.0 || isnan(s->special)) return isnan(s->special) ? NAN : s->special;
   carry(s);

@@ -32,6 +32,8 @@ void bfcr_xsum_init(bfcr_xsum *s);
 void bfcr_xsum_add(bfcr_xsum *s, double x);
 /* s += t exactly. */
 void bfcr_xsum_merge(bfcr_xsum *s, const bfcr_xsum *t);
+/* s -= t exactly (non-finite terms: inf - inf = NaN, as in a plain sum). */
+void bfcr_xsum_sub(bfcr_xsum *s, const bfcr_xsum *t);
 /* The sum rounded to a double (a function of the exact value only). */
 double bfcr_xsum_value(bfcr_xsum *s);
 /* Collective: every rank's s[0..count-1] becomes the exact sum over the ranks. Opens

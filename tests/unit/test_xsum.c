@@ -57,6 +57,18 @@ Test(xsum, exact_values) {
   cr_assert_eq(v, exact);
   bfcr_xsum_init(&s);
   cr_assert_eq(bfcr_xsum_value(&s), 0.0);
+  /* difference of two exact sums: (1e300 + 1 + 2^-60) - (1e300 + 0.5) = 0.5 + 2^-60 */
+  bfcr_xsum t;
+  bfcr_xsum_init(&t);
+  bfcr_xsum_add(&s, 1e300);
+  bfcr_xsum_add(&s, 1.0);
+  bfcr_xsum_add(&s, 0x1p-60);
+  bfcr_xsum_add(&t, 0.5);
+  bfcr_xsum_add(&t, 1e300);
+  bfcr_xsum_sub(&s, &t);
+  cr_assert_eq(bfcr_xsum_value(&s), 0.5 + 0x1p-60);
+  bfcr_xsum_sub(&s, &s);
+  cr_assert_eq(bfcr_xsum_value(&s), 0.0);
 }
 
 /* Reference: Neumaier's compensated sum in double (about 1 ulp on nonnegative terms).
