@@ -61,6 +61,9 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
           (long long)p->min_cluster_size, p->tree.standardize, p->tree.max_levels,
           (unsigned long long)p->seed, (long long)p->kernel_cap);
   json_num(f, p->guard_margin);
+  fprintf(f, ",\"select_regressors\":\"ridge%s\",\"kernel_budget\":",
+          p->select_regressors & (1u << BFCR_REG_KRR) ? ",krr" : "");
+  json_num(f, p->kernel_budget);
   fputc('}', f);
   fputs(",\"nn_method\":", f);
   json_str(f, app_choice_name(app_nn_methods, p->tree.nn_method));
@@ -95,6 +98,10 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
     static const char *const kst[] = {"none", "scored", "over budget", "no kernel cluster"};
     fputs(",\"cv_kernel\":{\"regressor\":\"krr\",\"chosen\":", f);
     json_str(f, app_choice_name(app_regressors, (int)bfcr_model_params(r->model)->regressor));
+    double kfix = NAN;
+    bfcr_model_cv_kernel(r->model, 0, NULL, NULL, NULL, &kfix);
+    fputs(",\"fixed_cost_s\":", f);
+    json_num(f, kfix);
     fputs(",\"levels\":[", f);
     for (int l = 1; l < r->nlevels; l++) {
       double kr, km, ks, kc;
@@ -303,7 +310,7 @@ int cmd_fit(app *a, int argc, char **argv) {
                "are skipped and reported; -1 = no limit",
        .min = -1,
        .max = big,
-       .defstr = "0, automatic (20)"},
+       .defstr = "0, automatic (10)"},
       {.name = "--guard-margin",
        .metavar = "M",
        .kind = APP_OPT_DOUBLE,

@@ -252,10 +252,13 @@ void print_cv_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {
 void print_kernel_cv_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {
   if (bfcr_model_cv_kernel(m, 0, NULL, NULL, NULL, NULL) < 0) return;
   int krr = bfcr_model_params(m)->regressor == BFCR_REG_KRR;
+  double fixed = NAN;
+  bfcr_model_cv_kernel(m, 0, NULL, NULL, NULL, &fixed);
   fprintf(f,
           "\nkernel ridge candidates (refitted per fold, same folds and routing; may replace "
-          "the ridge pick when dMSE < -SE):\n%6s %12s %14s %12s %12s  %s\n",
-          "level", "est. cost s", "CV RMSE", "dMSE vs pick", "SE of dMSE", "");
+          "the ridge pick when dMSE < -SE; estimated cost per level, plus %.3g s once):\n"
+          "%6s %12s %14s %12s %12s  %s\n",
+          fixed, "level", "est. cost s", "CV RMSE", "dMSE vs pick", "SE of dMSE", "");
   for (int l = 1; l < nlevels; l++) {
     double r, dm, ds, c;
     int s = bfcr_model_cv_kernel(m, l, &r, &dm, &ds, &c);

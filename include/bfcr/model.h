@@ -99,7 +99,7 @@ typedef struct bfcr_fit_params {
                                model file (the chosen regressor is). */
   double kernel_budget;     /* estimated seconds (one core) the kernel CV candidates may cost
                                (cv_kernel.c's cost model); levels over it are skipped and
-                               reported; 0 = automatic (20), < 0 = no limit */
+                               reported; 0 = automatic (10), < 0 = no limit */
 } bfcr_fit_params;
 
 BFCR_API void bfcr_tree_params_init(bfcr_tree_params *p);
@@ -202,6 +202,7 @@ BFCR_API int bfcr_model_shrink_diff(const bfcr_model *model, int g, int level, d
  * cluster large enough for a kernel model), the estimated cost in seconds, and for scored
  * levels the CV RMSE and the mean paired difference of squared errors against the ridge
  * pick with its standard error (the candidate replaces the pick only when dmse < -se).
+ * Level 0: the cost paid once when any level is scored (rows, routing, ridge fold models).
  * Returns -1 when the fit had no kernel candidates (or the model was loaded from a file:
  * not stored). Not Collective. */
 BFCR_API int bfcr_model_cv_kernel(const bfcr_model *model, int level, double *rmse, double *dmse,

@@ -26,9 +26,10 @@
  * Budget (why levels are chosen by cost): a KRR fit costs m^3 per piece of m rows, so
  * the top levels (large clusters, pieces at the cap) cost up to K x n / cap x cap^3,
  * the bottom ones (small clusters) little. Each level's cost is estimated before any row
- * is touched (bfcr_cv_kernel_level_cost, fit_kernel.c's measured per-piece model, plus
- * the held-out predictions), plus a fixed part for the gathered rows, the routing search
- * and the ridge fold models (n (T (d + 2)^2 / 2 + 2000) ns); the levels are taken from
+ * is touched (bfcr_cv_kernel_level_cost: fit_kernel.c's per-piece model and the held-out
+ * predictions, times 1.5 as measured for the fold fits), plus a fixed part for the
+ * gathered rows, the routing search and the ridge fold models (n (T (d + 2)^2 / 2 + 6000)
+ * ns, measured: about 5.5 s at 1M x 8); the levels are taken from
  * the cheapest up while the total stays within p->kernel_budget seconds. Levels over it
  * are skipped and reported (m->kcv_state, the log). With no level within the budget
  * nothing runs beyond the estimate (O(sum of node counts)). */
@@ -58,8 +59,8 @@ double bfcr_cv_kernel_level_cost(const bfcr_tree *t, int l, int K, int64_t minsi
     if (sk < 1) continue;
     int64_t np = bfcr_split_pieces(sk, cap);
     double mp = (double)sk / (double)np;
-    fits += (double)K * (double)np * (mp * mp * (mp + 400.0) + 1e5);
-    pred += (double)s * mp * (2.0 * t->d + 20.0);
+    fits += 1.5 * (double)K * (double)np * (mp * mp * (mp + 400.0) + 1e5);
+    pred += 1.5 * (double)s * mp * (2.0 * t->d + 20.0);
     any = 1;
   }
   return any ? (fits + pred) * 1e-9 : -1.0;
@@ -314,11 +315,14 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
     goto cleanup;
   }
-  double fixed = (double)n * ((double)T * (d + 2) * (d + 2) / 2.0 + 2000.0) * 1e-9, total = 0.0;
+  double fixed = (double)n * ((double)T * (d + 2) * (d + 2) / 2.0 + 6000.0) * 1e-9, total = 0.0;
   int nord = 0;
   for (int l = 0; l <= T; l++) {
     m->kcv_cost[l] = m->kcv_rmse[l] = m->kcv_dmse[l] = m->kcv_dse[l] = NAN;
-    if (l == 0) continue;
+    if (l == 0) {
+      m->kcv_cost[0] = fixed; /* the part paid once, by the first level scored */
+      continue;
+    }
     double c = bfcr_cv_kernel_level_cost(t, l, K, p->min_cluster_size, cap);
     m->kcv_cost[l] = c;
     m->kcv_state[l] = c < 0 ? KCV_NOKERNEL : KCV_OVER;
@@ -344,9 +348,9 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   for (int l = 1; l <= T; l++)
     if (m->kcv_state[l] == KCV_OVER)
       bfcr_log(ctx, BFCR_LOG_INFO,
-               "krr candidate at level %d skipped: estimated %.3g s, over the kernel budget "
-               "(%.3g s)",
-               l, m->kcv_cost[l], budget);
+               "krr candidate at level %d skipped: estimated %.3g s (+ %.3g s once for the "
+               "rows, routing and ridge fold models), over the kernel budget (%.3g s)",
+               l, m->kcv_cost[l], fixed, budget);
   if (nsel == 0) {
     if (nord > 0)
       bfcr_log(ctx, BFCR_LOG_INFO, "krr candidates: none within the kernel budget (%.3g s)",

@@ -8,11 +8,12 @@
 #include "tree/tree.h"
 
 /* Default budget of the kernel candidates, estimated seconds on one core. */
-#define BFCR_KCV_BUDGET_DEFAULT 20.0
+#define BFCR_KCV_BUDGET_DEFAULT 10.0
 
 /* Estimated cost (seconds, one core) of the KRR candidate at level l with K folds: the
- * fold fits (K x per piece m^3 + 400 m^2 + 1e5 ns, fit_kernel.c's measured model) and the
- * held-out predictions (m (2 d + 20) ns per row); -1 when no cluster of the level is
+ * fold fits (1.5 K x per piece m^3 + 400 m^2 + 1e5 ns: fit_kernel.c's measured model, times
+ * the 1.5 measured for the fold fits) and the held-out predictions (1.5 m (2 d + 20) ns per
+ * row); -1 when no cluster of the level is
  * large enough for a kernel model (the candidate would be the ridge one). Local; the same
  * on every rank (the tree's node sizes are replicated). */
 double bfcr_cv_kernel_level_cost(const bfcr_tree *t, int l, int K, int64_t minsize, int64_t cap);

@@ -112,6 +112,7 @@ int bfcr_model_cv_kernel(const bfcr_model *m, int level, double *rmse, double *d
   if (se) *se = NAN;
   if (cost) *cost = NAN;
   if (!m || !m->kcv_state) return -1;
+  if (level == 0 && cost) *cost = m->kcv_cost[0];
   if (level < 1 || level >= m->nlevels) return 0;
   if (rmse) *rmse = m->kcv_rmse[level];
   if (dmse) *dmse = m->kcv_dmse[level];
