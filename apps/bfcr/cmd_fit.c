@@ -61,6 +61,9 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
           (long long)p->min_cluster_size, p->tree.standardize, p->tree.max_levels,
           (unsigned long long)p->seed, (long long)p->kernel_cap);
   json_num(f, p->guard_margin);
+  fprintf(f, ",\"select_regressors\":\"ridge%s\",\"kernel_budget\":",
+          p->select_regressors & (1u << BFCR_REG_KRR) ? ",krr" : "");
+  json_num(f, p->kernel_budget);
   fputc('}', f);
   fputs(",\"nn_method\":", f);
   json_str(f, app_choice_name(app_nn_methods, p->tree.nn_method));
@@ -89,6 +92,35 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
     json_num(f, cs);
   }
   fputs("]}", f);
+  if (bfcr_model_cv_kernel(r->model, 0, NULL, NULL, NULL, NULL) >= 0) {
+    /* kernel candidates: per level state (0 none, 1 scored, 2 over budget, 3 no kernel
+     * cluster), estimated cost, CV RMSE, paired dMSE vs the ridge pick and its SE */
+    static const char *const kst[] = {"none", "scored", "over budget", "no kernel cluster"};
+    fputs(",\"cv_kernel\":{\"regressor\":\"krr\",\"chosen\":", f);
+    json_str(f, app_choice_name(app_regressors, (int)bfcr_model_params(r->model)->regressor));
+    double kfix = NAN;
+    bfcr_model_cv_kernel(r->model, 0, NULL, NULL, NULL, &kfix);
+    fputs(",\"fixed_cost_s\":", f);
+    json_num(f, kfix);
+    fputs(",\"levels\":[", f);
+    for (int l = 1; l < r->nlevels; l++) {
+      double kr, km, ks, kc;
+      int s = bfcr_model_cv_kernel(r->model, l, &kr, &km, &ks, &kc);
+      if (l > 1) fputc(',', f);
+      fprintf(f, "{\"level\":%d,\"state\":", l);
+      json_str(f, kst[s >= 0 && s < 4 ? s : 0]);
+      fputs(",\"cost_s\":", f);
+      json_num(f, kc);
+      fputs(",\"rmse\":", f);
+      json_num(f, kr);
+      fputs(",\"dmse\":", f);
+      json_num(f, km);
+      fputs(",\"dse\":", f);
+      json_num(f, ks);
+      fputc('}', f);
+    }
+    fputs("]}", f);
+  }
   double shl = 0.0;
   int ng = bfcr_model_shrink(r->model, &shl, 0, 0, NULL, NULL);
   fputs(",\"shrink\":{\"lambda\":", f);
@@ -181,6 +213,7 @@ int cmd_fit(app *a, int argc, char **argv) {
   bfcr_csv_params cp;
   bfcr_csv_params_init(&cp);
   const char *target = NULL, *out = NULL, *report = NULL, *shrink = NULL;
+  app_list selregs = {0};
   int threads = 1, verbose = 0;
   int crit = (int)fp.criterion, reg = (int)fp.regressor, route = (int)fp.routing;
   int small = (int)fp.small, na = (int)cp.na, text = (int)cp.text;
@@ -260,6 +293,24 @@ int cmd_fit(app *a, int argc, char **argv) {
        .min = 0,
        .max = 1e6,
        .defstr = fp.kernel_cap == 0 ? "0, automatic (2000)" : NULL},
+      {.name = "--select-regressors",
+       .metavar = "ridge,krr",
+       .kind = APP_OPT_LIST,
+       .dest = &selregs,
+       .help = "regressor candidates of the cross-validation (--select cv): krr adds Gaussian "
+               "kernel ridge at every level whose estimated cost fits --kernel-budget, fitted "
+               "per fold; it replaces the ridge pick only when better by more than one SE "
+               "(docs/accuracy.md)",
+       .defstr = "ridge"},
+      {.name = "--kernel-budget",
+       .metavar = "SECONDS",
+       .kind = APP_OPT_DOUBLE,
+       .dest = &fp.kernel_budget,
+       .help = "estimated one-core seconds the kernel CV candidates may cost; levels over it "
+               "are skipped and reported; -1 = no limit",
+       .min = -1,
+       .max = big,
+       .defstr = "0, automatic (10)"},
       {.name = "--guard-margin",
        .metavar = "M",
        .kind = APP_OPT_DOUBLE,
@@ -381,6 +432,7 @@ int cmd_fit(app *a, int argc, char **argv) {
   int pr = app_parse(&spec, argc, argv, a->rank);
   if (pr != APP_PARSE_OK) {
     app_list_free(&features);
+    app_list_free(&selregs);
     return pr == APP_PARSE_HELP ? APP_EXIT_OK : APP_EXIT_USAGE;
   }
   if (shrink) {
@@ -396,6 +448,7 @@ int cmd_fit(app *a, int argc, char **argv) {
       app_usage_error(&spec, a->rank, "--shrink: expected auto, off or a lambda >= 0, got '%s'",
                       shrink);
       app_list_free(&features);
+      app_list_free(&selregs);
       return APP_EXIT_USAGE;
     }
   }
@@ -404,6 +457,20 @@ int cmd_fit(app *a, int argc, char **argv) {
   if (app_seen(&spec, "--criterion") && !app_seen(&spec, "--select"))
     fp.select = BFCR_SELECT_CRITERION;
   fp.regressor = (bfcr_regressor)reg;
+  for (int i = 0; i < selregs.n; i++) {
+    int r = -1;
+    for (int c = 0; app_regressors[c].name; c++)
+      if (!strcmp(selregs.items[i], app_regressors[c].name)) r = app_regressors[c].value;
+    if (r != BFCR_REG_RIDGE && r != BFCR_REG_KRR) {
+      app_usage_error(&spec, a->rank, "--select-regressors: expected ridge or krr, got '%s'",
+                      selregs.items[i]);
+      app_list_free(&features);
+      app_list_free(&selregs);
+      return APP_EXIT_USAGE;
+    }
+    fp.select_regressors |= 1u << r;
+  }
+  app_list_free(&selregs);
   fp.routing = (bfcr_routing)route;
   fp.small = (bfcr_small_policy)small;
   cp.na = (bfcr_na_policy)na;
@@ -490,10 +557,11 @@ int cmd_fit(app *a, int argc, char **argv) {
     else
       printf("\nchosen level: %d (fixed by --level), %lld clusters\n", r.chosen,
              (long long)r.clusters);
-    if (fp.regressor == BFCR_REG_KRR || fp.regressor == BFCR_REG_SVR)
-      printf("%s: %lld kernel models (pieces of at most %lld rows)\n",
-             app_choice_name(app_regressors, reg), (long long)r.pieces,
-             (long long)r.params->kernel_cap);
+    if (r.params->regressor == BFCR_REG_KRR || r.params->regressor == BFCR_REG_SVR)
+      printf("%s%s: %lld kernel models (pieces of at most %lld rows)\n",
+             app_choice_name(app_regressors, (int)r.params->regressor),
+             fp.regressor != r.params->regressor ? " (chosen by cross-validation)" : "",
+             (long long)r.pieces, (long long)r.params->kernel_cap);
     for (int i = 0; i < bfcr_ctx_num_nn_notes(a->ctx); i++)
       printf("nn %s\n", bfcr_ctx_nn_note(a->ctx, i));
     printf("training: RMSE %.6g  MAE %.6g  R^2 %.6f\n", r.rmse, r.mae, r.r2);

@@ -246,6 +246,37 @@ void print_cv_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {
             l == chosen ? "chosen" : "", l == best && l != chosen ? "lowest" : "");
   }
   print_shrink_table(f, m, nlevels, chosen);
+  print_kernel_cv_table(f, m, nlevels, chosen);
+}
+
+void print_kernel_cv_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {
+  if (bfcr_model_cv_kernel(m, 0, NULL, NULL, NULL, NULL) < 0) return;
+  int krr = bfcr_model_params(m)->regressor == BFCR_REG_KRR;
+  double fixed = NAN;
+  bfcr_model_cv_kernel(m, 0, NULL, NULL, NULL, &fixed);
+  fprintf(f,
+          "\nkernel ridge candidates (refitted per fold, same folds and routing; may replace "
+          "the ridge pick when dMSE < -SE; estimated cost per level, plus %.3g s once):\n"
+          "%6s %12s %14s %12s %12s  %s\n",
+          fixed, "level", "est. cost s", "CV RMSE", "dMSE vs pick", "SE of dMSE", "");
+  for (int l = 1; l < nlevels; l++) {
+    double r, dm, ds, c;
+    int s = bfcr_model_cv_kernel(m, l, &r, &dm, &ds, &c);
+    if (s == 3) {
+      fprintf(f, "%6d %12s %14s %12s %12s  %s\n", l, "-", "-", "-", "-",
+              "skipped: no cluster large enough");
+      continue;
+    }
+    if (s == 2) {
+      fprintf(f, "%6d %12.3g %14s %12s %12s  %s\n", l, c, "-", "-", "-",
+              "skipped: over the kernel budget");
+      continue;
+    }
+    fprintf(f, "%6d %12.3g %14.6g %12.4g %12.4g  %s\n", l, c, r, dm, ds,
+            krr && l == chosen ? "chosen"
+            : dm < -ds         ? "passes"
+                               : "");
+  }
 }
 
 void print_shrink_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {

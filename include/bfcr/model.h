@@ -92,6 +92,14 @@ typedef struct bfcr_fit_params {
                                level chosen by the cross-validation; hard routing unless a
                                shrunk candidate has a lower CV error; off without CV),
                                0 = off (hard routing), > 0 = this lambda. Default -1 */
+  unsigned select_regressors; /* regressor candidates of the CV (select = cv, level = 0,
+                               regressor = ridge): bit (1u << r) per bfcr_regressor r; ridge
+                               is always a candidate, KRR is the only kernel candidate so far
+                               (docs/accuracy.md). 0 (default) = ridge only. Not stored in the
+                               model file (the chosen regressor is). */
+  double kernel_budget;     /* estimated seconds (one core) the kernel CV candidates may cost
+                               (cv_kernel.c's cost model); levels over it are skipped and
+                               reported; 0 = automatic (10), < 0 = no limit */
 } bfcr_fit_params;
 
 BFCR_API void bfcr_tree_params_init(bfcr_tree_params *p);
@@ -189,6 +197,17 @@ BFCR_API int bfcr_model_shrink(const bfcr_model *model, double *lambda, int g, i
  * 1 when available (NaN for a (g, level) that was no candidate), else 0. Not Collective. */
 BFCR_API int bfcr_model_shrink_diff(const bfcr_model *model, int g, int level, double *dmse,
                                     double *se);
+/* Kernel ridge candidates of the CV (select_regressors with KRR): for level 1..num_levels-1
+ * the state (0: not a candidate, 1: scored, 2: skipped, over the budget, 3: skipped, no
+ * cluster large enough for a kernel model), the estimated cost in seconds, and for scored
+ * levels the CV RMSE and the mean paired difference of squared errors against the ridge
+ * pick with its standard error (the candidate replaces the pick only when dmse < -se).
+ * Level 0: the cost paid once when any level is scored (rows, routing, ridge fold models).
+ * Returns -1 when the fit had no kernel candidates (or the model was loaded from a file:
+ * not stored). Not Collective. */
+BFCR_API int bfcr_model_cv_kernel(const bfcr_model *model, int level, double *rmse, double *dmse,
+                                  double *se, double *cost);
+
 /* Coefficients of cluster c in original (unstandardized) feature units: d weights
  * then the intercept, written to coef[0..d]. Also the cluster's training size,
  * the ridge lambda (0 for OLS) and the numerical rank. For KRR/SVR models these are the

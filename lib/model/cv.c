@@ -62,8 +62,8 @@ void bfcr_cv_folds(uint64_t seed, int64_t n, int K, int *fold, int64_t *work4n) 
  * (their nearest row is in another fold); the others (about 1/K of them) run one search
  * each over one kd-tree of all rows that skips the points of their own fold
  * (bfcr_kdtree_query_other). Exact, ties to the smaller index. */
-static bfcr_status route_rows(bfcr_ctx *ctx, const double *Z, int64_t n, int d, const int *fold,
-                              const int64_t *bf, const bfcr_kdtree *kd0, int64_t *nn) {
+bfcr_status bfcr_cv_route_rows(bfcr_ctx *ctx, const double *Z, int64_t n, int d, const int *fold,
+                               const int64_t *bf, const bfcr_kdtree *kd0, int64_t *nn) {
   bfcr_status st = BFCR_OK;
   bfcr_kdtree *kt = NULL;      /* built here when no tree over Z was handed over */
   const bfcr_kdtree *kq = kd0; /* the tree the fold-skipping queries walk */
@@ -305,7 +305,7 @@ bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   /* Level 0's kd-tree is over the same standardized rows on one rank (t->kd0); freed
    * once the rows are routed (an n x d copy of the rows). */
   const bfcr_kdtree *kd0 = ctx->size == 1 && t->kd0 ? *t->kd0 : NULL;
-  st = route_rows(ctx, Z, n, d, fold, t->lv[0].bf, kd0, nn);
+  st = bfcr_cv_route_rows(ctx, Z, n, d, fold, t->lv[0].bf, kd0, nn);
   if (t->kd0) {
     bfcr_kdtree_free(*t->kd0);
     *t->kd0 = NULL;

@@ -27,6 +27,13 @@ static inline uint64_t bfcr_cv_smix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+struct bfcr_kdtree;
+/* Nearest training row outside each row's fold (cv.c): nn[i] for the n rows Z (row
+ * order). bf: the rows' nearest rows when known (level 0's best friends), else NULL; kd0:
+ * a kd-tree over Z to reuse, or NULL. Exact, ties to the smaller index. Local. */
+bfcr_status bfcr_cv_route_rows(bfcr_ctx *ctx, const double *Z, int64_t n, int d, const int *fold,
+                               const int64_t *bf, const struct bfcr_kdtree *kd0, int64_t *nn);
+
 void bfcr_cv_acc_init(double *acc, int K, int d);
 void bfcr_cv_acc_rows(const bfcr_tree *t, int l, int64_t c, int64_t p0, int64_t p1,
                       const int64_t *ord, int64_t base, const double *Z, const double *y,

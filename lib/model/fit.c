@@ -9,6 +9,7 @@
 #include "model/fit_kernel.h"
 #include "model/fit_models.h"
 #include "model/cv.h"
+#include "model/cv_kernel.h"
 #include "model/guard.h"
 #include "model/shrink.h"
 #include "regress/regress.h"
@@ -115,6 +116,11 @@ static bfcr_status validate(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fi
                     (int)p->select, p->folds);
   if (isnan(p->shrink) || isinf(p->shrink))
     return bfcr_err(ctx, BFCR_ERR_ARG, "shrinkage lambda %g is not finite", p->shrink);
+  if (p->select_regressors & ~((1u << BFCR_REG_RIDGE) | (1u << BFCR_REG_KRR)))
+    return bfcr_err(ctx, BFCR_ERR_ARG,
+                    "regressor candidates 0x%x: only ridge and krr are supported",
+                    p->select_regressors);
+  if (isnan(p->kernel_budget)) return bfcr_err(ctx, BFCR_ERR_ARG, "kernel budget is not a number");
   if (p->min_cluster_size < 0)
     return bfcr_err(ctx, BFCR_ERR_ARG, "min cluster size %lld is negative",
                     (long long)p->min_cluster_size);
@@ -363,6 +369,8 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   if (by_cv) { /* replicated computation: the same status everywhere but for memory */
     st = bfcr_cv_select(ctx, t, lf, &zs, train->y, train->n_local, &p, m);
     if (ctx->size > 1) st = bfcr_agree(ctx, st);
+    /* Kernel ridge candidates (select_regressors): may switch p.regressor to KRR. */
+    if (st == BFCR_OK) st = bfcr_cv_kernel(ctx, t, lf, &zs, train->y, train->n_local, &p, m);
     if (st != BFCR_OK) {
       agreed = ctx->size > 1;
       goto cleanup;

@@ -104,3 +104,19 @@ int bfcr_model_shrink_diff(const bfcr_model *m, int g, int level, double *dmse, 
   if (se) *se = m->shrink_dse[g * m->nlevels + level];
   return 1;
 }
+
+int bfcr_model_cv_kernel(const bfcr_model *m, int level, double *rmse, double *dmse, double *se,
+                         double *cost) {
+  if (rmse) *rmse = NAN;
+  if (dmse) *dmse = NAN;
+  if (se) *se = NAN;
+  if (cost) *cost = NAN;
+  if (!m || !m->kcv_state) return -1;
+  if (level == 0 && cost) *cost = m->kcv_cost[0];
+  if (level < 1 || level >= m->nlevels) return 0;
+  if (rmse) *rmse = m->kcv_rmse[level];
+  if (dmse) *dmse = m->kcv_dmse[level];
+  if (se) *se = m->kcv_dse[level];
+  if (cost) *cost = m->kcv_cost[level];
+  return m->kcv_state[level];
+}

@@ -29,6 +29,11 @@ void bfcr_model_free(bfcr_model *m) {
   free(m->shrink_rmse);
   free(m->shrink_dmse);
   free(m->shrink_dse);
+  free(m->kcv_state);
+  free(m->kcv_cost);
+  free(m->kcv_rmse);
+  free(m->kcv_dmse);
+  free(m->kcv_dse);
   free(m->cv_se);
   free(m);
 }

@@ -106,6 +106,12 @@ struct bfcr_model {
    * paired difference of squared errors against the pick and its standard error, same
    * layout, NaN where (g, l) was no candidate. */
   double *shrink_dmse, *shrink_dse;
+  /* Kernel ridge candidates of the CV (cv_kernel.c; not in the file, NULL when loaded):
+   * [nlevels] state (bfcr_model_cv_kernel), estimated cost (s), CV RMSE, mean paired
+   * difference against the ridge pick and its SE. */
+  unsigned char *kcv_state;
+  double *kcv_cost, *kcv_rmse, *kcv_dmse, *kcv_dse;
+  double kcv_budget; /* the budget applied (s; < 0: none) */
 };
 
 static inline int bfcr_is_kernel_regressor(int r) {

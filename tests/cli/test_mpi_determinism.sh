@@ -2,7 +2,9 @@
 # `bfcr fit` under mpiexec at 1..4 ranks (oversubscribed) writes byte-identical model files
 # and the models give byte-identical predictions, on datasets/boston.csv and on a
 # `bfcr gen` file (OLS, routing by sample and KRR pieces too), for 1 and 2 threads; and
-# `predict --owned` (models applied on their owner ranks) gives the same bytes.
+# `predict --owned` (models applied on their owner ranks) gives the same bytes. On boston also
+# the CV with kernel ridge candidates (--select-regressors ridge,krr: the same choice and
+# kernel CV table; tests/mpi/mpi_fit_kernel.c covers a set where KRR is chosen).
 set -euo pipefail
 BIN="${BFCR_BIN:?}/bfcr"
 DATA="${BFCR_DATA:?}"
@@ -36,6 +38,18 @@ for set in boston gen; do
           fail "$tag: predictions at $p ranks, $th threads differ from 1 rank"
       done
     done
+  done
+done
+# CV with kernel ridge candidates (small set: every rank replicates the candidates' fits).
+for th in 1 2; do
+  for p in 1 2 3 4; do
+    runp $p fit "$DATA/boston.csv" --target medv --select-regressors ridge,krr --threads $th \
+      -o "$T/bk.$p.$th.bfcr"
+    sed -n '/kernel ridge candidates/,/^$/p' "$T/out" >"$T/bk.$p.$th.table"
+    cmp -s "$T/bk.1.1.bfcr" "$T/bk.$p.$th.bfcr" ||
+      fail "boston ridge,krr: model at $p ranks, $th threads differs from 1 rank"
+    cmp -s "$T/bk.1.1.table" "$T/bk.$p.$th.table" ||
+      fail "boston ridge,krr: kernel CV table at $p ranks, $th threads differs from 1 rank"
   done
 done
 echo "ok"

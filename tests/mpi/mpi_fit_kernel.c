@@ -5,7 +5,9 @@
  * rows' predictions by bfcr_predict, and bfcr_predict_owned (pieces applied on their
  * owner ranks) against bfcr_predict. Data: synthetic blobs with a nonlinear target
  * (2000 rows, d = 3), SPLIT with small caps so that clusters become several pieces that
- * the ranks own unevenly; both routings; 1 and 2 threads. */
+ * the ranks own unevenly; both routings; 1 and 2 threads. Also the level chosen by CV with
+ * kernel ridge candidates (select_regressors): the same kernel CV table (bit for bit),
+ * choice and model bytes. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -72,10 +74,23 @@ static void check(bfcr_ctx *world, bfcr_ctx *self, const char *name, const bfcr_
   if (rank != 0) bs = malloc(ls + 1);
   MPI_Bcast(bs, (int)ls, MPI_BYTE, 0, MPI_COMM_WORLD);
   MPI_Bcast(ps, N, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  double kt[2 * 64]; /* the kernel CV table (RMSE, dMSE per level), -2 when absent */
+  for (int l = 0; l < 64; l++) kt[2 * l] = kt[2 * l + 1] = -2.0;
+  if (rank == 0 && ms)
+    for (int l = 1; l < bfcr_model_num_levels(ms) && l < 64; l++)
+      if (bfcr_model_cv_kernel(ms, l, &kt[2 * l], &kt[2 * l + 1], NULL, NULL) < 0) kt[2 * l] = -2;
+  MPI_Bcast(kt, 2 * 64, MPI_DOUBLE, 0, MPI_COMM_WORLD);
   MT_CHECK(pieces > bfcr_ctx_size(world), "%s: only %lld pieces", name, (long long)pieces);
   MT_CHECK(make(world, &dw) == BFCR_OK, "%s: data", name);
   MT_CHECK(bfcr_fit(world, dw, fp, &mw) == BFCR_OK, "%s: fit: %s", name, bfcr_ctx_errmsg(world));
   if (mw) {
+    for (int l = 1; l < bfcr_model_num_levels(mw) && l < 64; l++) {
+      double r = -2, dm = -2;
+      if (bfcr_model_cv_kernel(mw, l, &r, &dm, NULL, NULL) < 0) r = -2;
+      MT_CHECK(memcmp(&r, &kt[2 * l], sizeof r) == 0 &&
+                   (r == -2 || memcmp(&dm, &kt[2 * l + 1], sizeof dm) == 0),
+               "%s: kernel CV table differs at level %d (%.17g vs %.17g)", name, l, r, kt[2 * l]);
+    }
     MT_CHECK(bfcr_model_encode(world, mw, &bw, &lw) == BFCR_OK, "%s: encode", name);
     MT_CHECK(ls > 0 && lw == ls && memcmp(bw, bs, lw) == 0,
              "%s: model bytes differ from one process (%zu vs %llu)", name, lw,
@@ -128,6 +143,12 @@ int main(int argc, char **argv) {
   svr.routing = BFCR_ROUTE_CENTROID;
   check(world, self, "svr/centroid", &svr, 1);
   check(world, self, "krr/top", &top, 1);
+  bfcr_fit_params cvk; /* CV with kernel ridge candidates: KRR wins on this wave */
+  bfcr_fit_params_init(&cvk);
+  cvk.select_regressors = (1u << BFCR_REG_RIDGE) | (1u << BFCR_REG_KRR);
+  cvk.kernel_cap = 40;
+  cvk.kernel_budget = -1;
+  for (int th = 1; th <= 2; th++) check(world, self, "cv ridge,krr", &cvk, th);
   if (bfcr_ctx_rank(world) == 0) printf("%d cases\n", g_cases);
   bfcr_ctx_destroy(&self);
   bfcr_ctx_destroy(&world);

@@ -1,0 +1,464 @@
+/* Kernel ridge (KRR) candidates of the cross-validated selection.
+ *
+ * Candidate (level l, KRR): what `--regressor krr` would fit at level l, scored by the same
+ * K folds as the ridge candidates (cv.c). Its fold models cannot come from summaries:
+ * for every fold k and every cluster c of level l, the rows of c outside fold k (in
+ * dendrogram order) are SPLIT as the full fit splits a cluster (bfcr_split_pieces with the
+ * fit's kernel cap) and each piece gets its own KRR fit with its own GCV choice of width
+ * and penalty (lib/regress/krr.c): nested, nothing is tuned on the held-out rows. A
+ * cluster whose training part is below min_cluster_size (with more than one cluster)
+ * keeps the ridge fold model, as the full fit keeps the linear model. The target is
+ * standardized by the training part's mean and sd (the fits' choices do not depend on the
+ * scale). A held-out row i of fold k goes where the ridge CV sends it: the cluster at
+ * level l of its nearest training row outside fold k, and within it the piece that holds
+ * that row (predict's routing by sample: the nearest row's piece); the value is guarded
+ * as predict guards (the cluster's training target range widened by the margin, else the
+ * fold's global ridge model clipped to it).
+ *
+ * Choice: the ridge pick (the level of cv.c's one-SE rule, with hierarchical shrinkage
+ * when cv_shrink.c chose it) is the incumbent; with per-row squared errors e_i (a KRR
+ * candidate) and p_i (the pick), d_i = e_i - p_i, the candidate passes when mean(d) <
+ * -SE(d) = -sd(d) / sqrt(n); of those that pass the lowest CV MSE wins (ties: the higher
+ * level). Sums run serially in row order over values that each depend on their row
+ * alone, so the table and the choice are the same for any thread count; every rank
+ * holds all rows and runs the same computation, so for any rank count too.
+ *
+ * Budget (why levels are chosen by cost): a KRR fit costs m^3 per piece of m rows, so
+ * the top levels (large clusters, pieces at the cap) cost up to K x n / cap x cap^3,
+ * the bottom ones (small clusters) little. Each level's cost is estimated before any row
+ * is touched (bfcr_cv_kernel_level_cost: fit_kernel.c's per-piece model and the held-out
+ * predictions, times 1.5 as measured for the fold fits), plus a fixed part for the
+ * gathered rows, the routing search and the ridge fold models (n (T (d + 2)^2 / 2 + 6000)
+ * ns, measured: about 5.5 s at 1M x 8); the levels are taken from
+ * the cheapest up while the total stays within p->kernel_budget seconds. Levels over it
+ * are skipped and reported (m->kcv_state, the log). With no level within the budget
+ * nothing runs beyond the estimate (O(sum of node counts)). */
+#include "model/cv_kernel.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include "model/cv.h"
+#include "model/cv_impl.h"
+#include "model/fit_kernel.h"
+#include "model/shrink.h"
+#include "regress/krr.h"
+
+enum { KCV_NONE = 0, KCV_SCORED = 1, KCV_OVER = 2, KCV_NOKERNEL = 3 };
+
+double bfcr_cv_kernel_level_cost(const bfcr_tree *t, int l, int K, int64_t minsize, int64_t cap) {
+  const bfcr_level *L = &t->lv[l];
+  double fits = 0.0, pred = 0.0;
+  int any = 0;
+  for (int64_t c = 0; c < L->m; c++) {
+    int64_t s = L->start[c + 1] - L->start[c], sk = s - (s + K - 1) / K; /* smallest part */
+    if (L->m > 1 && sk < minsize) continue;
+    if (sk < 1) continue;
+    int64_t np = bfcr_split_pieces(sk, cap);
+    double mp = (double)sk / (double)np;
+    fits += 1.5 * (double)K * (double)np * (mp * mp * (mp + 400.0) + 1e5);
+    pred += 1.5 * (double)s * mp * (2.0 * t->d + 20.0);
+    any = 1;
+  }
+  return any ? (fits + pred) * 1e-9 : -1.0;
+}
+
+/* Prediction v of row z guarded with fold model o's range and the fold's global model g
+ * (bfcr_cv_fold_pred's rule for any value v). */
+static double guard(double v, const double *o, const double *g, const double *z, int d,
+                    double margin) {
+  if (margin < 0) return v;
+  double lo = o[d + 1], hi = o[d + 2], pad = margin * (hi - lo);
+  lo -= pad;
+  hi += pad;
+  if (isnan(v) || (v >= lo && v <= hi)) return v;
+  double w = g[d];
+  for (int j = 0; j < d; j++) w += g[j] * z[j];
+  return w < lo ? lo : w > hi ? hi : w;
+}
+
+static double lin(const double *o, const double *z, int d) {
+  double s = o[d];
+  for (int j = 0; j < d; j++) s += o[j] * z[j];
+  return s;
+}
+
+/* Every rank's standardized rows and targets, in row order, on every rank. */
+static bfcr_status gather_rows(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t nl,
+                               int64_t n, int d, double **Zo, double **Yo) {
+  bfcr_status st = BFCR_OK;
+  int P = ctx->size, *cnt = NULL, *dsp = NULL, mine = (int)nl;
+  double *Zl = NULL, *Z = NULL, *Y = NULL;
+  if (n * d >= INT32_MAX)
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM,
+                  "kernel CV candidates: %lld x %d values are too many to replicate", (long long)n,
+                  d);
+  cnt = malloc((size_t)P * sizeof *cnt);
+  dsp = malloc((size_t)P * sizeof *dsp);
+  Zl = malloc((size_t)(nl > 0 ? nl * d : 1) * sizeof *Zl);
+  Z = malloc((size_t)(n * d) * sizeof *Z);
+  Y = malloc((size_t)n * sizeof *Y);
+  if (st == BFCR_OK && (!cnt || !dsp || !Zl || !Z || !Y))
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
+  st = bfcr_agree(ctx, st); /* every rank reaches the exchanges, or none does */
+  if (st != BFCR_OK) goto cleanup;
+  for (int64_t i = 0; i < nl; i++) bfcr_zsrc_row(zs, i, Zl + i * d);
+  BFCR_CHECK(ctx, MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, ctx->comm) == MPI_SUCCESS,
+             BFCR_ERR_MPI, "kernel CV candidates: MPI_Allgather failed");
+  dsp[0] = 0;
+  for (int r = 1; r < P; r++) dsp[r] = dsp[r - 1] + cnt[r - 1];
+  BFCR_CHECK(ctx,
+             MPI_Allgatherv(y, mine, MPI_DOUBLE, Y, cnt, dsp, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
+             BFCR_ERR_MPI, "kernel CV candidates: MPI_Allgatherv of the targets failed");
+  for (int r = 0; r < P; r++) {
+    cnt[r] *= d;
+    dsp[r] *= d;
+  }
+  BFCR_CHECK(
+      ctx,
+      MPI_Allgatherv(Zl, mine * d, MPI_DOUBLE, Z, cnt, dsp, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
+      BFCR_ERR_MPI, "kernel CV candidates: MPI_Allgatherv of the rows failed");
+  *Zo = Z;
+  *Yo = Y;
+  Z = Y = NULL;
+cleanup:
+  free(cnt);
+  free(dsp);
+  free(Zl);
+  free(Z);
+  free(Y);
+  return st;
+}
+
+/* One KRR piece of a fold: cluster c, rows tix[first .. first + m) (global row indices). */
+typedef struct ktask {
+  int64_t c, first, m;
+} ktask;
+
+/* Squared errors e2[i] of the KRR candidate at level l for the rows of fold k. */
+static bfcr_status score_fold(bfcr_ctx *ctx, const bfcr_tree *t, int l, int k, int K,
+                              const double *Z, const double *Y, const int *fold, const int64_t *nn,
+                              const int64_t *route1, double *const *fm, const bfcr_fit_params *p,
+                              int64_t cap, int64_t *tix, int64_t *rowpiece, double *e2) {
+  bfcr_status st = BFCR_OK;
+  const bfcr_level *L = &t->lv[l];
+  const int d = t->d, T = t->nlevels - 1;
+  const int64_t n = t->n;
+  int64_t nt = 0, nx = 0;
+  ktask *task = NULL;
+  bfcr_krr_model *mod = NULL;
+  bfcr_status *tst = NULL;
+  /* The training part's target standardization (serial, row order). */
+  double my = 0.0, sy = 0.0, cntk = 0.0;
+  for (int64_t i = 0; i < n; i++)
+    if (fold[i] != k) {
+      my += Y[i];
+      cntk += 1.0;
+    }
+  my /= cntk;
+  for (int64_t i = 0; i < n; i++)
+    if (fold[i] != k) sy += (Y[i] - my) * (Y[i] - my);
+  sy = sqrt(sy / cntk);
+  if (!(sy > 0.0) || !isfinite(sy)) sy = 1.0;
+  /* Pieces: count, then list (rowpiece: the task of each training row, -1 for a row of a
+   * cluster that keeps its ridge model or of the fold itself). */
+  for (int pass = 0; pass < 2; pass++) {
+    nt = nx = 0;
+    for (int64_t c = 0; c < L->m; c++) {
+      int64_t sk = 0, x0 = nx;
+      for (int64_t q = L->start[c]; q < L->start[c + 1]; q++) {
+        int64_t g = t->order[q];
+        if (pass) rowpiece[g] = -1;
+        if (fold[g] == k) continue;
+        if (pass) tix[nx] = g;
+        nx++;
+        sk++;
+      }
+      if ((L->m > 1 && sk < p->min_cluster_size) || sk < 1) {
+        nx = x0;
+        continue;
+      }
+      int64_t np = bfcr_split_pieces(sk, cap);
+      for (int64_t j = 0; j < np; j++) {
+        if (pass) {
+          int64_t a = bfcr_split_start(sk, np, j), b = bfcr_split_start(sk, np, j + 1);
+          task[nt] = (ktask){c, x0 + a, b - a};
+          for (int64_t r = a; r < b; r++) rowpiece[tix[x0 + r]] = nt;
+        }
+        nt++;
+      }
+    }
+    if (!pass) {
+      BFCR_CALLOC(ctx, task, nt > 0 ? nt : 1);
+      BFCR_CALLOC(ctx, mod, nt > 0 ? nt : 1);
+      BFCR_CALLOC(ctx, tst, nt > 0 ? nt : 1);
+    }
+  }
+  int failed = 0;
+#pragma omp parallel num_threads(ctx->nthreads) reduction(| : failed)
+  {
+    double *buf = malloc((size_t)(cap * (d + 1)) * sizeof(double));
+    if (!buf) failed = 1;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t q = 0; q < nt; q++) {
+      if (!buf) continue;
+      const ktask *u = &task[q];
+      double *X = buf, *ys = buf + u->m * d;
+      for (int64_t r = 0; r < u->m; r++) {
+        int64_t g = tix[u->first + r];
+        memcpy(X + r * d, Z + g * d, (size_t)d * sizeof(double));
+        ys[r] = (Y[g] - my) / sy;
+      }
+      bfcr_krr_params kp;
+      bfcr_krr_params_init(&kp);
+      kp.max_rows = cap;
+      tst[q] = bfcr_krr_fit(X, d, ys, u->m, d, &kp, &mod[q]);
+    }
+    free(buf);
+  }
+  BFCR_CHECK(ctx, !failed, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
+  for (int64_t q = 0; q < nt; q++)
+    if (tst[q] != BFCR_OK) {
+      st = bfcr_err(ctx, tst[q],
+                    "kernel CV candidate: KRR fit failed (level %d, fold %d, %lld rows)", l, k,
+                    (long long)task[q].m);
+      goto cleanup;
+    }
+    /* Held-out rows of fold k: each value depends on its row alone. */
+#pragma omp parallel num_threads(ctx->nthreads) reduction(| : failed)
+  {
+    double *sc = malloc((size_t)d * sizeof(double));
+    if (!sc) failed = 1;
+#pragma omp for schedule(dynamic, 256)
+    for (int64_t i = 0; i < n; i++) {
+      if (fold[i] != k || !sc) continue;
+      int64_t c = route1[i];
+      for (int q = 1; q < l; q++) c = t->lv[q].parent[c];
+      const double *z = Z + i * d, *o = fm[l] + (c * K + k) * CVW(d);
+      int64_t q = rowpiece[nn[i]];
+      double v = q >= 0 ? my + sy * bfcr_krr_eval(&mod[q], z, sc) : lin(o, z, d);
+      double e = Y[i] - guard(v, o, fm[T] + k * CVW(d), z, d, p->guard_margin);
+      e2[i] = e * e;
+    }
+    free(sc);
+  }
+  BFCR_CHECK(ctx, !failed, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
+cleanup:
+  for (int64_t q = 0; mod && q < nt; q++) bfcr_krr_free(&mod[q]);
+  free(mod);
+  free(task);
+  free(tst);
+  return st;
+}
+
+/* Squared error of the ridge pick (level L, shrinkage lam, cv_shrink.c's formula) for
+ * every row. part[l][c K + k]: training-part size of node c of level l in fold k. */
+static void score_pick(const bfcr_tree *t, int L, double lam, int K, const double *Z,
+                       const double *Y, const int *fold, const int64_t *route1, double *const *fm,
+                       double *const *part, double margin, int nthreads, double *p2) {
+  const int d = t->d, T = t->nlevels - 1;
+  const int64_t n = t->n;
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+  for (int64_t i = 0; i < n; i++) {
+    const double *z = Z + i * d;
+    int k = fold[i];
+    int64_t c = route1[i], cl[128];
+    for (int l = 1; l <= T; l++) {
+      cl[l] = c;
+      if (l < T) c = t->lv[l].parent[c];
+    }
+    const double *oL = fm[L] + (cl[L] * K + k) * CVW(d), *g = fm[T] + k * CVW(d);
+    double v;
+    if (lam == 0.0 || L == T) {
+      v = lin(oL, z, d);
+    } else {
+      double f = lin(g, z, d), prev = f;
+      for (int l = T - 1; l >= L; l--) {
+        double pr = lin(fm[l] + (cl[l] * K + k) * CVW(d), z, d);
+        f += (pr - prev) * bfcr_shrink_factor(lam, part[l + 1][cl[l + 1] * K + k]);
+        prev = pr;
+      }
+      v = f;
+    }
+    double e = Y[i] - guard(v, oL, g, z, d, margin);
+    p2[i] = e * e;
+  }
+}
+
+bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
+                           const bfcr_zsrc *zs, const double *y, int64_t n_local,
+                           bfcr_fit_params *p, bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  const int T = t->nlevels - 1, d = t->d, K = m->cv_folds, P = ctx->size;
+  const int64_t n = t->n;
+  if (!(p->select_regressors & (1u << BFCR_REG_KRR)) || p->regressor != BFCR_REG_RIDGE || K < 2 ||
+      T < 1 || !m->cv_rmse || m->chosen < 1 || T >= 128)
+    return BFCR_OK;
+  double t0 = bfcr_wtime();
+  const int64_t cap = p->kernel_cap > 0 ? p->kernel_cap : BFCR_KERNEL_CAP_DEFAULT;
+  const double budget = p->kernel_budget == 0.0 ? BFCR_KCV_BUDGET_DEFAULT : p->kernel_budget;
+  int *fold = NULL, order[128], nsel = 0, sel[128];
+  int64_t *work = NULL, *nn = NULL, *route1 = NULL, *tix = NULL, *rowpiece = NULL;
+  double *Zg = NULL, *Yg = NULL, **fm = NULL, **part = NULL, *p2 = NULL, *e2 = NULL;
+  const double *Z = zs->Z, *Y = y;
+  /* The table and the budget (local: the node sizes are the same on every rank). */
+  m->kcv_budget = budget;
+  m->kcv_state = calloc((size_t)t->nlevels, 1);
+  m->kcv_cost = malloc((size_t)t->nlevels * sizeof(double));
+  m->kcv_rmse = malloc((size_t)t->nlevels * sizeof(double));
+  m->kcv_dmse = malloc((size_t)t->nlevels * sizeof(double));
+  m->kcv_dse = malloc((size_t)t->nlevels * sizeof(double));
+  if (!m->kcv_state || !m->kcv_cost || !m->kcv_rmse || !m->kcv_dmse || !m->kcv_dse) {
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
+    goto cleanup;
+  }
+  double fixed = (double)n * ((double)T * (d + 2) * (d + 2) / 2.0 + 6000.0) * 1e-9, total = 0.0;
+  int nord = 0;
+  for (int l = 0; l <= T; l++) {
+    m->kcv_cost[l] = m->kcv_rmse[l] = m->kcv_dmse[l] = m->kcv_dse[l] = NAN;
+    if (l == 0) {
+      m->kcv_cost[0] = fixed; /* the part paid once, by the first level scored */
+      continue;
+    }
+    double c = bfcr_cv_kernel_level_cost(t, l, K, p->min_cluster_size, cap);
+    m->kcv_cost[l] = c;
+    m->kcv_state[l] = c < 0 ? KCV_NOKERNEL : KCV_OVER;
+    if (c >= 0) order[nord++] = l;
+  }
+  /* Cheapest first (ties: the lower level), while the total fits. */
+  for (int a = 1; a < nord; a++)
+    for (int b = a; b > 0 && m->kcv_cost[order[b]] < m->kcv_cost[order[b - 1]]; b--) {
+      int s = order[b];
+      order[b] = order[b - 1];
+      order[b - 1] = s;
+    }
+  for (int a = 0; a < nord; a++) {
+    double c = m->kcv_cost[order[a]] + (nsel == 0 ? fixed : 0.0);
+    if (budget >= 0.0 && total + c > budget) continue;
+    total += c;
+    m->kcv_state[order[a]] = KCV_SCORED;
+    nsel++;
+  }
+  nsel = 0;
+  for (int l = 1; l <= T; l++)
+    if (m->kcv_state[l] == KCV_SCORED) sel[nsel++] = l;
+  for (int l = 1; l <= T; l++)
+    if (m->kcv_state[l] == KCV_OVER)
+      bfcr_log(ctx, BFCR_LOG_INFO,
+               "krr candidate at level %d skipped: estimated %.3g s (+ %.3g s once for the "
+               "rows, routing and ridge fold models), over the kernel budget (%.3g s)",
+               l, m->kcv_cost[l], fixed, budget);
+  if (nsel == 0) {
+    if (nord > 0)
+      bfcr_log(ctx, BFCR_LOG_INFO, "krr candidates: none within the kernel budget (%.3g s)",
+               budget);
+    goto cleanup;
+  }
+  /* Every rank holds every row from here on (within the budget, n is moderate). */
+  if (P > 1) {
+    st = gather_rows(ctx, zs, y, n_local, n, d, &Zg, &Yg);
+    if (st != BFCR_OK) goto cleanup;
+    Z = Zg;
+    Y = Yg;
+  }
+  BFCR_ALLOC(ctx, fold, n);
+  BFCR_ALLOC(ctx, work, 4 * n);
+  bfcr_cv_folds(p->seed, n, K, fold, work);
+  BFCR_ALLOC(ctx, nn, n);
+  BFCR_ALLOC(ctx, route1, n);
+  BFCR_CALL(bfcr_cv_route_rows(ctx, Z, n, d, fold, P == 1 ? t->lv[0].bf : NULL, NULL, nn));
+  for (int64_t i = 0; i < n; i++) route1[i] = t->lv[0].parent[nn[i]];
+  /* Ridge fold models of every node (top-down: a small node copies its parent's). */
+  BFCR_CALLOC(ctx, fm, T + 1);
+  BFCR_CALLOC(ctx, part, T + 1);
+  for (int l = T; l >= 1; l--) {
+    BFCR_ALLOC(ctx, fm[l], t->lv[l].m * K * CVW(d));
+    BFCR_CALLOC(ctx, part[l], t->lv[l].m * K);
+    int failed = 0;
+#pragma omp parallel for schedule(dynamic, 16) num_threads(ctx->nthreads) reduction(| : failed)
+    for (int64_t c = 0; c < t->lv[l].m; c++) {
+      const double *par = l < T ? fm[l + 1] + t->lv[l].parent[c] * K * CVW(d) : NULL;
+      failed |= bfcr_cv_node_models(ctx, t, l, c, Z, Y, fold, K, p->min_cluster_size,
+                                    lf[l].cm[c].lambda, par, fm[l] + c * K * CVW(d)) != BFCR_OK;
+    }
+    BFCR_CHECK(ctx, !failed, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
+  }
+  /* Training-part sizes (integers), for the pick's shrinkage factors. */
+  for (int64_t i = 0; i < n; i++) {
+    int64_t c = t->lv[0].parent[i];
+    for (int l = 1; l <= T; l++) {
+      part[l][c * K + fold[i]] += 1.0;
+      if (l < T) c = t->lv[l].parent[c];
+    }
+  }
+  for (int l = 1; l <= T; l++)
+    for (int64_t c = 0; c < t->lv[l].m; c++) {
+      double tot = 0.0, *pc = part[l] + c * K;
+      for (int k = 0; k < K; k++) tot += pc[k];
+      for (int k = 0; k < K; k++) pc[k] = tot - pc[k];
+    }
+  BFCR_ALLOC(ctx, p2, n);
+  BFCR_ALLOC(ctx, e2, n);
+  BFCR_ALLOC(ctx, tix, n);
+  BFCR_ALLOC(ctx, rowpiece, n);
+  const int L = m->chosen;
+  score_pick(t, L, m->shrink_lambda, K, Z, Y, fold, route1, fm, part, p->guard_margin,
+             ctx->nthreads, p2);
+  double sp = 0.0;
+  for (int64_t i = 0; i < n; i++) sp += p2[i];
+  bfcr_log(ctx, BFCR_LOG_DEBUG, "krr candidates: ridge pick (level %d) CV RMSE %.6g", L,
+           sqrt(sp / (double)n));
+  int best = 0;
+  double bmse = INFINITY;
+  for (int s = 0; s < nsel; s++) {
+    const int l = sel[s];
+    for (int k = 0; k < K; k++)
+      BFCR_CALL(score_fold(ctx, t, l, k, K, Z, Y, fold, nn, route1, fm, p, cap, tix, rowpiece, e2));
+    double se2 = 0.0, sd = 0.0, s2 = 0.0, nd = (double)n;
+    for (int64_t i = 0; i < n; i++) {
+      se2 += e2[i];
+      sd += e2[i] - p2[i];
+    }
+    double md = sd / nd;
+    for (int64_t i = 0; i < n; i++) s2 += (e2[i] - p2[i] - md) * (e2[i] - p2[i] - md);
+    double sed = n > 1 ? sqrt(s2 / (nd - 1) / nd) : 0.0, mse = se2 / nd;
+    m->kcv_rmse[l] = sqrt(mse);
+    m->kcv_dmse[l] = md;
+    m->kcv_dse[l] = sed;
+    if (md < -sed && mse <= bmse) { /* levels ascend: ties go to the higher level */
+      bmse = mse;
+      best = l;
+    }
+  }
+  if (best > 0) {
+    bfcr_log(ctx, BFCR_LOG_INFO,
+             "krr at level %d replaces the ridge pick (level %d): CV RMSE %.6g against %.6g", best,
+             L, m->kcv_rmse[best], sqrt(sp / (double)n));
+    m->chosen = best;
+    m->shrink_lambda = 0.0;
+    p->regressor = BFCR_REG_KRR;
+  }
+cleanup:
+  bfcr_phase_add(ctx, "cv: kernel candidates", bfcr_wtime() - t0, 0.0);
+  for (int l = 0; l <= T; l++) {
+    if (fm) free(fm[l]);
+    if (part) free(part[l]);
+  }
+  free(fm);
+  free(part);
+  free(fold);
+  free(work);
+  free(nn);
+  free(route1);
+  free(tix);
+  free(rowpiece);
+  free(p2);
+  free(e2);
+  free(Zg);
+  free(Yg);
+  if (P > 1) st = bfcr_agree(ctx, st);
+  return st;
+}

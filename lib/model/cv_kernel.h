@@ -1,0 +1,34 @@
+/* Kernel ridge candidates of the cross-validated selection (cv_kernel.c). */
+#ifndef BFCR_MODEL_CV_KERNEL_H
+#define BFCR_MODEL_CV_KERNEL_H
+
+#include "core/zsrc.h"
+#include "model/fit_models.h"
+#include "model/model_impl.h"
+#include "tree/tree.h"
+
+/* Default budget of the kernel candidates, estimated seconds on one core. */
+#define BFCR_KCV_BUDGET_DEFAULT 10.0
+
+/* Estimated cost (seconds, one core) of the KRR candidate at level l with K folds: the
+ * fold fits (1.5 K x per piece m^3 + 400 m^2 + 1e5 ns: fit_kernel.c's measured model, times
+ * the 1.5 measured for the fold fits) and the held-out predictions (1.5 m (2 d + 20) ns per
+ * row); -1 when no cluster of the level is
+ * large enough for a kernel model (the candidate would be the ridge one). Local; the same
+ * on every rank (the tree's node sizes are replicated). */
+double bfcr_cv_kernel_level_cost(const bfcr_tree *t, int l, int K, int64_t minsize, int64_t cap);
+
+/* After bfcr_cv_select (m->chosen, m->cv_folds, m->shrink_lambda set by the ridge CV):
+ * when p->select_regressors has KRR and p->regressor is ridge, score the KRR candidates
+ * of the levels that fit p->kernel_budget by refitting every cluster's KRR pieces per fold
+ * from the rows outside the fold (each with its own GCV choice), routing each held-out row
+ * as the ridge CV does and guarding as predict guards; the best candidate replaces the
+ * ridge pick only when its paired mean difference of squared errors is below minus its
+ * standard error. Then m->chosen is its level, p->regressor KRR and m->shrink_lambda 0.
+ * Writes m->kcv_*. y: local targets (target units). Collective with several ranks (rows
+ * gathered on every rank, the computation replicated); status agreed. */
+bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
+                           const bfcr_zsrc *zs, const double *y, int64_t n_local,
+                           bfcr_fit_params *p, bfcr_model *m);
+
+#endif
