@@ -301,7 +301,7 @@ int cmd_fit(app *a, int argc, char **argv) {
                "kernel ridge at every level whose estimated cost fits --kernel-budget, fitted "
                "per fold; it replaces the ridge pick only when better by more than one SE "
                "(docs/accuracy.md)",
-       .defstr = "ridge"},
+       .defstr = "ridge,krr"},
       {.name = "--kernel-budget",
        .metavar = "SECONDS",
        .kind = APP_OPT_DOUBLE,
@@ -457,6 +457,7 @@ int cmd_fit(app *a, int argc, char **argv) {
   if (app_seen(&spec, "--criterion") && !app_seen(&spec, "--select"))
     fp.select = BFCR_SELECT_CRITERION;
   fp.regressor = (bfcr_regressor)reg;
+  if (selregs.n > 0) fp.select_regressors = 0; /* the list replaces the default */
   for (int i = 0; i < selregs.n; i++) {
     int r = -1;
     for (int c = 0; app_regressors[c].name; c++)

@@ -95,8 +95,8 @@ typedef struct bfcr_fit_params {
   unsigned select_regressors; /* regressor candidates of the CV (select = cv, level = 0,
                                regressor = ridge): bit (1u << r) per bfcr_regressor r; ridge
                                is always a candidate, KRR is the only kernel candidate so far
-                               (docs/accuracy.md). 0 (default) = ridge only. Not stored in the
-                               model file (the chosen regressor is). */
+                               (docs/accuracy.md). Default ridge | KRR; 0 = ridge only. Not
+                               stored in the model file (the chosen regressor is). */
   double kernel_budget;     /* estimated seconds (one core) the kernel CV candidates may cost
                                (cv_kernel.c's cost model); levels over it are skipped and
                                reported; 0 = automatic (10), < 0 = no limit */

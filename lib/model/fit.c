@@ -42,6 +42,7 @@ void bfcr_fit_params_init(bfcr_fit_params *p) {
   p->select = BFCR_SELECT_CV;
   p->folds = 5;
   p->shrink = -1.0;
+  p->select_regressors = (1u << BFCR_REG_RIDGE) | (1u << BFCR_REG_KRR);
 }
 
 static const char *const crit_names[] = {"hci", "ch", "db", "bic", "gcv"};

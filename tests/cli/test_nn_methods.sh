@@ -17,7 +17,7 @@ cmp -s "$T/latent.csv" "$T/latent2.csv" || fail "gen --latent-dim depends on the
 for set in blob latent; do
   for th in 1 2; do
     for nn in auto tree gemm; do
-      "$BIN" fit "$T/$set.csv" --target y --nn $nn --threads $th -o "$T/$set.$nn.$th.bfcr" \
+      "$BIN" fit "$T/$set.csv" --target y --select-regressors ridge --nn $nn --threads $th -o "$T/$set.$nn.$th.bfcr" \
         --report "$T/$set.$nn.$th.json" >"$T/out" 2>&1 || { cat "$T/out"; fail "$set --nn $nn"; }
       grep -q "^nn level 0: " "$T/out" || fail "$set --nn $nn: no 'nn level 0' line"
       grep -q '"nn":\["level 0: ' "$T/$set.$nn.$th.json" || fail "$set --nn $nn: run record"
@@ -25,11 +25,11 @@ for set in blob latent; do
         fail "$set: model with --nn $nn at $th threads differs from --nn auto at 1 thread"
     done
   done
-  grep -q "^nn level 0: kd-tree (forced)" <("$BIN" fit "$T/$set.csv" --target y --nn tree \
+  grep -q "^nn level 0: kd-tree (forced)" <("$BIN" fit "$T/$set.csv" --target y --select-regressors ridge --nn tree \
     -o "$T/x.bfcr") || fail "$set: forced tree not reported"
   for nn in auto gemm; do
     timeout 300 "$MPIEXEC" -n 2 --oversubscribe --bind-to none "$BIN" fit "$T/$set.csv" \
-      --target y --nn $nn -o "$T/$set.$nn.np2.bfcr" >"$T/out" 2>&1 || { cat "$T/out"; fail "np2"; }
+      --target y --select-regressors ridge --nn $nn -o "$T/$set.$nn.np2.bfcr" >"$T/out" 2>&1 || { cat "$T/out"; fail "np2"; }
     cmp -s "$T/$set.auto.1.bfcr" "$T/$set.$nn.np2.bfcr" || fail "$set: 2 ranks --nn $nn differ"
   done
 done

@@ -34,6 +34,7 @@ static size_t fit_bytes(bfcr_ctx *ctx, int color, const char *boston, unsigned c
   size_t len = 0;
   bfcr_fit_params fp;
   bfcr_fit_params_init(&fp);
+  fp.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   fp.routing = color == 0 ? BFCR_ROUTE_CENTROID : BFCR_ROUTE_SAMPLE;
   *buf = NULL;
   if (make(ctx, color, boston, &d) == BFCR_OK && bfcr_fit(ctx, d, &fp, &m) == BFCR_OK &&

@@ -138,6 +138,7 @@ static void check_fit(bfcr_ctx *world, bfcr_ctx *self, int folds, int64_t minsiz
   size_t lw = 0, ls = 0;
   bfcr_fit_params fp;
   bfcr_fit_params_init(&fp);
+  fp.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   fp.folds = folds;
   fp.min_cluster_size = minsize;
   bfcr_ctx_set_threads(world, th);

@@ -43,6 +43,7 @@ static void run(const char *name, int64_t n, int d, const char *dir) {
   sp.seed = 11;
   bfcr_fit_params fp;
   bfcr_fit_params_init(&fp);
+  fp.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   fp.routing = BFCR_ROUTE_SAMPLE;
   bfcr_data *dw = NULL, *ds = NULL;
   bfcr_model *mw = NULL, *ms = NULL;

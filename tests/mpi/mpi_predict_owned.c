@@ -23,6 +23,7 @@ int main(int argc, char **argv) {
   for (int routing = 0; routing < 2; routing++) {
     bfcr_fit_params fp;
     bfcr_fit_params_init(&fp);
+    fp.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
     fp.routing = routing ? BFCR_ROUTE_SAMPLE : BFCR_ROUTE_CENTROID;
     fp.level = 2; /* many clusters, so every rank owns some */
     bfcr_model *m = NULL;

@@ -110,6 +110,7 @@ Test(cv, table_and_choice_are_consistent) {
   bfcr_data *data = tu_blobs(ctx, 3000, 3, 6, 0.1, 5, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   p.shrink = 0; /* hard routing: the one-SE level (shrinkage: test_shrink.c) */
   bfcr_model *m = tu_fit(ctx, data, &p);
   int best = -1, L = bfcr_model_num_levels(m), ch = bfcr_model_chosen_level(m);
@@ -156,6 +157,7 @@ Test(guard, bounds_an_extrapolating_row_and_counts_it) {
   cr_assert_eq(bfcr_data_from_arrays(ctx, 1, 2, far, &yy, NULL, &q), BFCR_OK);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   p.level = 1; /* small clusters, steep local models */
   bfcr_model *m = tu_fit(ctx, data, &p);
   double v;
@@ -190,6 +192,7 @@ static void check_finite_fit(bfcr_ctx *ctx, int64_t n, int d, const double *X, c
   cr_assert_eq(bfcr_data_from_arrays(ctx, n, d, X, y, NULL, &data), BFCR_OK);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   p.folds = folds;
   bfcr_model *m = tu_fit(ctx, data, &p);
   double *pr = malloc(n * sizeof *pr);

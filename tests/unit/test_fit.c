@@ -21,6 +21,7 @@ Test(fit, recovers_noise_free_piecewise_linear_with_ols) {
   bfcr_data *data = tu_blobs(ctx, 4000, 3, 4, 0.0, 3, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   p.regressor = BFCR_REG_OLS;
   p.criterion = BFCR_CRIT_HCI;
   bfcr_model *m = NULL;
@@ -41,6 +42,7 @@ Test(fit, noisy_regression_beats_global_model) {
   bfcr_data *data = tu_blobs(ctx, 5000, 4, 8, 0.5, 5, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   bfcr_model *m = NULL, *g = NULL;
   cr_assert_eq(bfcr_fit(ctx, data, &p, &m), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
   p.level = bfcr_model_num_levels(m) - 1;
@@ -62,6 +64,7 @@ Test(fit, threads_give_identical_models_and_predictions) {
   bfcr_data *data = tu_blobs(ctx, 6000, 5, 6, 0.3, 9, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   bfcr_model *a = NULL, *b = NULL;
   double *pa = malloc(6000 * sizeof *pa), *pb = malloc(6000 * sizeof *pb);
   for (int routing = 0; routing < 2; routing++) {
@@ -91,6 +94,7 @@ Test(fit, save_load_gives_identical_predictions) {
   bfcr_data *data = tu_blobs(ctx, 3000, 3, 5, 0.2, 21, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   p.routing = BFCR_ROUTE_SAMPLE;
   bfcr_model *m = NULL, *l = NULL;
   cr_assert_eq(bfcr_fit(ctx, data, &p, &m), BFCR_OK);
@@ -120,6 +124,7 @@ Test(fit, errors_name_the_problem) {
             *other = tu_blobs(ctx, 10, 4, 2, 0.1, 2, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   p.level = 99;
   bfcr_model *m = NULL;
   cr_assert_eq(bfcr_fit(ctx, data, &p, &m), BFCR_ERR_ARG);

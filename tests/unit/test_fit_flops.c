@@ -34,6 +34,7 @@ static void fit_top(bfcr_ctx *ctx, int64_t n, int d) {
   cr_assert_eq(bfcr_data_from_arrays(ctx, n, d, X, y, NULL, &data), BFCR_OK);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   p.level = -1;
   bfcr_ctx_reset_phases(ctx);
   cr_assert_eq(bfcr_fit(ctx, data, &p, &m), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));

@@ -26,6 +26,7 @@ Test(shrink, lambda_zero_is_hard_routing) {
   bfcr_data *data = tu_blobs(ctx, 1500, 3, 6, 0.3, 5, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   bfcr_model *m = tu_fit(ctx, data, &p);
   int L = bfcr_model_num_levels(m);
   double lam = -1, g0 = -1;
@@ -75,6 +76,7 @@ Test(shrink, huge_lambda_is_the_global_model) {
   bfcr_data *data = tu_blobs(ctx, 800, 3, 5, 0.3, 9, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   p.level = 1;
   p.shrink = 1e300;
   bfcr_model *m = tu_fit(ctx, data, &p);
@@ -128,6 +130,7 @@ static int cv_table_direct(int clusters, uint64_t seed) {
   bfcr_data *data = tu_blobs(ctx, n, d, clusters, 0.4, seed, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   p.guard_margin = -1;
   p.lambda_mode = BFCR_LAMBDA_FIXED;
   p.lambda = 0.5;
@@ -282,6 +285,7 @@ Test(shrink, model_file_round_trip_and_older_files) {
   bfcr_data *data = tu_blobs(ctx, 600, 3, 5, 0.3, 4, NULL);
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
   p.shrink = 16;
   bfcr_model *m = tu_fit(ctx, data, &p), *back = NULL;
   cr_assert(m->shrink_ng == 2);
