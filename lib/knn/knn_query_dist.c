@@ -44,6 +44,9 @@
 #include "knn/knn_query_dist.h"
 #include "knn/slab.h"
 
+/* Queries per rank and round (bounds the query buffers: 4 MB at d = 8). */
+#define QD_CHUNK 65536
+
 #define AGREE()                      \
   do {                               \
     st = bfcr_agree(ctx, st);        \
@@ -332,162 +335,181 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
   bytes += 32 * (int64_t)(P - 1);
   AGREE();
   const double t1 = bfcr_wtime();
+  bfcr_phase_add(ctx, "routing: slabs", t1 - t0, 0.0);
 
-  /* 3. queries to their home slabs; the home searches them without a bound. */
-  for (int p = 0; p < P; p++) qscnt[p] = 0;
-  for (int64_t i = 0; i < nq; i++) {
-    dest[i] = home_of(bfcr_slab_proj(Q + i * d, v, d), split_t, split_g, info, P);
-    qscnt[dest[i]]++;
-  }
-  displs(qscnt, qsdis, P);
-  pos = qd_alloc(ctx, &st, nq, sizeof(int64_t));
-  qs = qd_alloc(ctx, &st, nq * d, sizeof(double));
-  if (st == BFCR_OK) {
-    for (int p = 0; p < P; p++) fill[p] = qsdis[p];
-    for (int64_t i = 0; i < nq; i++) {
-      pos[i] = fill[dest[i]]++;
-      memcpy(qs + pos[i] * d, Q + i * d, (size_t)d * sizeof(double));
-    }
-  }
-  st = mpi_ok(ctx, st, MPI_Alltoall(qscnt, 1, MPI_INT, qrcnt, 1, MPI_INT, ctx->comm),
-              "MPI_Alltoall (query counts)");
-  nh = displs(qrcnt, qrdis, P);
-  if (st == BFCR_OK && nh < 0)
-    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "routing: more than 2^31 - 1 queries for one slab");
-  if (st == BFCR_OK) {
-    qh = qd_alloc(ctx, &st, nh * d, sizeof(double));
-    hnn = qd_alloc(ctx, &st, nh, sizeof(int64_t));
-    hd2 = qd_alloc(ctx, &st, nh, sizeof(double));
-    reach = qd_alloc(ctx, &st, 2 * nh, sizeof(int));
-  }
-  AGREE();
-  st = mpi_ok(ctx, st, MPI_Alltoallv(qs, qscnt, qsdis, row_t, qh, qrcnt, qrdis, row_t, ctx->comm),
-              "MPI_Alltoallv (queries)");
-  for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)qscnt[p] * d * 8;
-  free(qs);
-  qs = NULL;
-  /* A home slab is never empty (home_of), so the tree exists when nh > 0. hnn: local
-   * index in the slab, hd2: its distance, an upper bound of the final one. */
-  if (st == BFCR_OK && nh > 0) {
-    st = bfcr_kdtree_query(tree, qh, nh, NULL, NULL, nt, hnn, hd2);
-    if (st != BFCR_OK) st = bfcr_err(ctx, st, "routing: kd-tree search failed");
-  }
-  AGREE();
-
-  /* 4. boundary: each home query to the other slabs its window reaches, bounded by hd2. */
+  /* Steps 3-5 run in rounds of at most QD_CHUNK queries per rank, so the query buffers
+   * stay small beside the slab's tree whatever the number of queries. */
   double E = 0.0;
   for (int p = 0; p < P; p++) E = fmax(E, info[4 * p + 2]);
   const double nv = bfcr_slab_norm(v, d), grow = bfcr_slab_grow(d);
+  int64_t rounds = (nq + QD_CHUNK - 1) / QD_CHUNK, nh_all = 0, nbs_all = 0, nbr_all = 0;
+  st = mpi_ok(ctx, st, MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ctx->comm),
+              "MPI_Allreduce (rounds)");
+  AGREE();
+  for (int64_t round = 0; round < rounds; round++) {
+    const int64_t i0 = round * QD_CHUNK < nq ? round * QD_CHUNK : nq;
+    const int64_t mq = nq - i0 < QD_CHUNK ? nq - i0 : QD_CHUNK;
+    const double *Qr = mq > 0 ? Q + i0 * d : Q;
+    /* 3. queries to their home slabs; the home searches them without a bound. */
+    for (int p = 0; p < P; p++) qscnt[p] = 0;
+    for (int64_t i = 0; i < mq; i++) {
+      dest[i] = home_of(bfcr_slab_proj(Qr + i * d, v, d), split_t, split_g, info, P);
+      qscnt[dest[i]]++;
+    }
+    displs(qscnt, qsdis, P);
+    pos = qd_alloc(ctx, &st, mq, sizeof(int64_t));
+    qs = qd_alloc(ctx, &st, mq * d, sizeof(double));
+    if (st == BFCR_OK) {
+      for (int p = 0; p < P; p++) fill[p] = qsdis[p];
+      for (int64_t i = 0; i < mq; i++) {
+        pos[i] = fill[dest[i]]++;
+        memcpy(qs + pos[i] * d, Qr + i * d, (size_t)d * sizeof(double));
+      }
+    }
+    st = mpi_ok(ctx, st, MPI_Alltoall(qscnt, 1, MPI_INT, qrcnt, 1, MPI_INT, ctx->comm),
+                "MPI_Alltoall (query counts)");
+    nh = displs(qrcnt, qrdis, P);
+    nh_all += nh > 0 ? nh : 0;
+    if (st == BFCR_OK && nh < 0)
+      st = bfcr_err(ctx, BFCR_ERR_NOMEM, "routing: more than 2^31 - 1 queries for one slab");
+    if (st == BFCR_OK) {
+      qh = qd_alloc(ctx, &st, nh * d, sizeof(double));
+      hnn = qd_alloc(ctx, &st, nh, sizeof(int64_t));
+      hd2 = qd_alloc(ctx, &st, nh, sizeof(double));
+      reach = qd_alloc(ctx, &st, 2 * nh, sizeof(int));
+    }
+    AGREE();
+    st = mpi_ok(ctx, st, MPI_Alltoallv(qs, qscnt, qsdis, row_t, qh, qrcnt, qrdis, row_t, ctx->comm),
+                "MPI_Alltoallv (queries)");
+    for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)qscnt[p] * d * 8;
+    free(qs);
+    qs = NULL;
+    /* A home slab is never empty (home_of), so the tree exists when nh > 0. hnn: local
+     * index in the slab, hd2: its distance, an upper bound of the final one. */
+    if (st == BFCR_OK && nh > 0) {
+      st = bfcr_kdtree_query(tree, qh, nh, NULL, NULL, nt, hnn, hd2);
+      if (st != BFCR_OK) st = bfcr_err(ctx, st, "routing: kd-tree search failed");
+    }
+    AGREE();
+
+    /* 4. boundary: each home query to the other slabs its window reaches, bounded by hd2. */
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
     shared(qh, hd2, reach, info, nh, E, nv, grow, v, d, P, me)
-  for (int64_t j = 0; j < nh; j++) {
-    double lo, hi;
-    bfcr_slab_window(bfcr_slab_proj(qh + j * d, v, d), bfcr_slab_proj_err(qh + j * d, v, d), hd2[j],
-                     E, nv, grow, d, &lo, &hi);
-    bfcr_slab_reach(info, P, me, lo, hi, &reach[2 * j], &reach[2 * j + 1]);
-  }
-  for (int p = 0; p < P; p++) scnt[p] = 0;
-  for (int64_t j = 0; j < nh; j++) {
-    for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++)
-      if (p != me && info[4 * p + 3] != 0.0) scnt[p]++;
-  }
-  st = mpi_ok(ctx, st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
-              "MPI_Alltoall (boundary counts)");
-  nbs = displs(scnt, sdis, P);
-  nbr = displs(rcnt, rdis, P);
-  if (st == BFCR_OK && (nbs < 0 || nbr < 0))
-    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "routing: more than 2^31 - 1 boundary queries");
-  if (st == BFCR_OK) {
-    bs = qd_alloc(ctx, &st, nbs * brec, sizeof(double));
-    brow = qd_alloc(ctx, &st, nbs, sizeof(int64_t));
-    bback = qd_alloc(ctx, &st, nbs * 3, sizeof(double));
-    br = qd_alloc(ctx, &st, nbr * brec, sizeof(double));
-    bb = qd_alloc(ctx, &st, nbr, sizeof(double));
-    bnn = qd_alloc(ctx, &st, nbr, sizeof(int64_t));
-    bd2 = qd_alloc(ctx, &st, nbr, sizeof(double));
-    bans = qd_alloc(ctx, &st, nbr * 3, sizeof(double));
-  }
-  AGREE();
-  for (int p = 0; p < P; p++) fill[p] = sdis[p];
-  for (int64_t j = 0; j < nh; j++) {
-    for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++) {
-      if (p == me || info[4 * p + 3] == 0.0) continue;
-      const int64_t b = fill[p]++;
-      memcpy(bs + b * brec, qh + j * d, (size_t)d * sizeof(double));
-      bs[b * brec + d] = hd2[j];
-      brow[b] = j;
+    for (int64_t j = 0; j < nh; j++) {
+      double lo, hi;
+      bfcr_slab_window(bfcr_slab_proj(qh + j * d, v, d), bfcr_slab_proj_err(qh + j * d, v, d),
+                       hd2[j], E, nv, grow, d, &lo, &hi);
+      bfcr_slab_reach(info, P, me, lo, hi, &reach[2 * j], &reach[2 * j + 1]);
     }
-  }
-  st = mpi_ok(ctx, st, MPI_Alltoallv(bs, scnt, sdis, brec_t, br, rcnt, rdis, brec_t, ctx->comm),
-              "MPI_Alltoallv (boundary queries)");
-  for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)scnt[p] * brec * 8;
-  free(bs);
-  bs = NULL;
-  for (int64_t b = 0; b < nbr; b++) { /* bounds out, coordinates compacted in place */
-    bb[b] = br[b * brec + d];
-    memmove(br + b * d, br + b * brec, (size_t)d * sizeof(double));
-  }
-  /* Boundary queries reach only non-empty slabs, so the tree exists when nbr > 0. */
-  if (st == BFCR_OK && nbr > 0) {
-    st = bfcr_kdtree_query(tree, br, nbr, NULL, bb, nt, bnn, bd2);
-    if (st != BFCR_OK) st = bfcr_err(ctx, st, "routing: kd-tree boundary search failed");
-  }
-  for (int64_t b = 0; b < nbr; b++) { /* (dist2, global index, tag), or (+inf, -1, 0) */
-    const int found = st == BFCR_OK && bnn[b] >= 0;
-    bans[3 * b] = found ? bd2[b] : INFINITY;
-    bans[3 * b + 1] = found ? (double)sg[bnn[b]] : -1.0;
-    bans[3 * b + 2] = found ? (double)stag[bnn[b]] : 0.0;
-  }
-  st = mpi_ok(ctx, st, MPI_Alltoallv(bans, rcnt, rdis, ans_t, bback, scnt, sdis, ans_t, ctx->comm),
-              "MPI_Alltoallv (boundary answers)");
-  for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)rcnt[p] * 24;
-  bfcr_kdtree_free(tree);
-  tree = NULL;
-  free(br), free(bb), free(bnn), free(bd2), free(bans), free(qh), free(reach);
-  br = bb = bd2 = bans = qh = NULL;
-  bnn = NULL;
-  reach = NULL;
+    for (int p = 0; p < P; p++) scnt[p] = 0;
+    for (int64_t j = 0; j < nh; j++) {
+      for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++)
+        if (p != me && info[4 * p + 3] != 0.0) scnt[p]++;
+    }
+    st = mpi_ok(ctx, st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
+                "MPI_Alltoall (boundary counts)");
+    nbs = displs(scnt, sdis, P);
+    nbr = displs(rcnt, rdis, P);
+    nbs_all += nbs > 0 ? nbs : 0;
+    nbr_all += nbr > 0 ? nbr : 0;
+    if (st == BFCR_OK && (nbs < 0 || nbr < 0))
+      st = bfcr_err(ctx, BFCR_ERR_NOMEM, "routing: more than 2^31 - 1 boundary queries");
+    if (st == BFCR_OK) {
+      bs = qd_alloc(ctx, &st, nbs * brec, sizeof(double));
+      brow = qd_alloc(ctx, &st, nbs, sizeof(int64_t));
+      bback = qd_alloc(ctx, &st, nbs * 3, sizeof(double));
+      br = qd_alloc(ctx, &st, nbr * brec, sizeof(double));
+      bb = qd_alloc(ctx, &st, nbr, sizeof(double));
+      bnn = qd_alloc(ctx, &st, nbr, sizeof(int64_t));
+      bd2 = qd_alloc(ctx, &st, nbr, sizeof(double));
+      bans = qd_alloc(ctx, &st, nbr * 3, sizeof(double));
+    }
+    AGREE();
+    for (int p = 0; p < P; p++) fill[p] = sdis[p];
+    for (int64_t j = 0; j < nh; j++) {
+      for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++) {
+        if (p == me || info[4 * p + 3] == 0.0) continue;
+        const int64_t b = fill[p]++;
+        memcpy(bs + b * brec, qh + j * d, (size_t)d * sizeof(double));
+        bs[b * brec + d] = hd2[j];
+        brow[b] = j;
+      }
+    }
+    st = mpi_ok(ctx, st, MPI_Alltoallv(bs, scnt, sdis, brec_t, br, rcnt, rdis, brec_t, ctx->comm),
+                "MPI_Alltoallv (boundary queries)");
+    for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)scnt[p] * brec * 8;
+    free(bs);
+    bs = NULL;
+    for (int64_t b = 0; b < nbr; b++) { /* bounds out, coordinates compacted in place */
+      bb[b] = br[b * brec + d];
+      memmove(br + b * d, br + b * brec, (size_t)d * sizeof(double));
+    }
+    /* Boundary queries reach only non-empty slabs, so the tree exists when nbr > 0. */
+    if (st == BFCR_OK && nbr > 0) {
+      st = bfcr_kdtree_query(tree, br, nbr, NULL, bb, nt, bnn, bd2);
+      if (st != BFCR_OK) st = bfcr_err(ctx, st, "routing: kd-tree boundary search failed");
+    }
+    for (int64_t b = 0; b < nbr; b++) { /* (dist2, global index, tag), or (+inf, -1, 0) */
+      const int found = st == BFCR_OK && bnn[b] >= 0;
+      bans[3 * b] = found ? bd2[b] : INFINITY;
+      bans[3 * b + 1] = found ? (double)sg[bnn[b]] : -1.0;
+      bans[3 * b + 2] = found ? (double)stag[bnn[b]] : 0.0;
+    }
+    st =
+        mpi_ok(ctx, st, MPI_Alltoallv(bans, rcnt, rdis, ans_t, bback, scnt, sdis, ans_t, ctx->comm),
+               "MPI_Alltoallv (boundary answers)");
+    for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)rcnt[p] * 24;
+    free(br), free(bb), free(bnn), free(bd2), free(bans), free(qh), free(reach);
+    br = bb = bd2 = bans = qh = NULL;
+    bnn = NULL;
+    reach = NULL;
 
-  /* 5. the home's answer (global index, tag), the boundary answers folded in, then back to
-   * the queries' ranks in the order they were sent. */
-  hans = qd_alloc(ctx, &st, nh * 3, sizeof(double));
-  res = qd_alloc(ctx, &st, nq * 3, sizeof(double));
-  AGREE();
-  for (int64_t j = 0; j < nh; j++) {
-    const int found = hnn[j] >= 0;
-    hans[3 * j] = found ? hd2[j] : INFINITY;
-    hans[3 * j + 1] = found ? (double)sg[hnn[j]] : -1.0;
-    hans[3 * j + 2] = found ? (double)stag[hnn[j]] : 0.0;
-  }
-  for (int64_t b = 0; b < nbs; b++) {
-    const double *a = bback + 3 * b;
-    double *h = hans + 3 * brow[b];
-    if (a[1] < 0.0) continue;
-    if (h[1] < 0.0 || bfcr_nn_better(a[0], (int64_t)a[1], h[0], (int64_t)h[1])) {
-      h[0] = a[0];
-      h[1] = a[1];
-      h[2] = a[2];
+    /* 5. the home's answer (global index, tag), the boundary answers folded in, then back to
+     * the queries' ranks in the order they were sent. */
+    hans = qd_alloc(ctx, &st, nh * 3, sizeof(double));
+    res = qd_alloc(ctx, &st, mq * 3, sizeof(double));
+    AGREE();
+    for (int64_t j = 0; j < nh; j++) {
+      const int found = hnn[j] >= 0;
+      hans[3 * j] = found ? hd2[j] : INFINITY;
+      hans[3 * j + 1] = found ? (double)sg[hnn[j]] : -1.0;
+      hans[3 * j + 2] = found ? (double)stag[hnn[j]] : 0.0;
     }
+    for (int64_t b = 0; b < nbs; b++) {
+      const double *a = bback + 3 * b;
+      double *h = hans + 3 * brow[b];
+      if (a[1] < 0.0) continue;
+      if (h[1] < 0.0 || bfcr_nn_better(a[0], (int64_t)a[1], h[0], (int64_t)h[1])) {
+        h[0] = a[0];
+        h[1] = a[1];
+        h[2] = a[2];
+      }
+    }
+    st = mpi_ok(ctx, st,
+                MPI_Alltoallv(hans, qrcnt, qrdis, ans_t, res, qscnt, qsdis, ans_t, ctx->comm),
+                "MPI_Alltoallv (answers)");
+    for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)qrcnt[p] * 24;
+    for (int64_t i = 0; i < mq && st == BFCR_OK; i++) {
+      const double *r = res + 3 * pos[i];
+      dist2[i0 + i] = r[0];
+      nn[i0 + i] = (int64_t)r[1];
+      if (tag) tag[i0 + i] = (int64_t)r[2];
+    }
+    AGREE();
+    free(pos), free(qs), free(qh), free(hnn), free(hd2), free(reach), free(bs), free(brow);
+    free(bback), free(br), free(bb), free(bnn), free(bd2), free(bans), free(hans), free(res);
+    pos = hnn = brow = bnn = NULL;
+    qs = qh = hd2 = bs = bback = br = bb = bd2 = bans = hans = res = NULL;
+    reach = NULL;
   }
-  st =
-      mpi_ok(ctx, st, MPI_Alltoallv(hans, qrcnt, qrdis, ans_t, res, qscnt, qsdis, ans_t, ctx->comm),
-             "MPI_Alltoallv (answers)");
-  for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)qrcnt[p] * 24;
-  for (int64_t i = 0; i < nq && st == BFCR_OK; i++) {
-    const double *r = res + 3 * pos[i];
-    dist2[i] = r[0];
-    nn[i] = (int64_t)r[1];
-    if (tag) tag[i] = (int64_t)r[2];
-  }
-  AGREE();
-  bfcr_phase_add(ctx, "routing: slabs", t1 - t0, 0.0);
   bfcr_phase_add(ctx, "routing: queries", bfcr_wtime() - t1, 0.0);
   {
     char line[256];
     snprintf(line, sizeof line,
              "slabs: %lld training rows, %lld home queries, %lld boundary queries sent, "
              "%lld answered, %.1f MB sent",
-             (long long)ns, (long long)nh, (long long)nbs, (long long)nbr, (double)bytes / 1e6);
+             (long long)ns, (long long)nh_all, (long long)nbs_all, (long long)nbr_all,
+             (double)bytes / 1e6);
     bfcr_nn_note(ctx, "routing", line);
   }
 cleanup:

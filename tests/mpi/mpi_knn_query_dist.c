@@ -6,8 +6,9 @@
  * on the last rank; query blocks of other sizes (some ranks without queries). Data: blobs at
  * d = 1, 2, 8, 20 with queries that copy reference rows, come from other blobs or lie far
  * outside every slab; integer grids doubled (ties by index) queried at half-integer points
- * (many equidistant rows); copies of a few rows; fewer reference rows than ranks. A bad
- * layout fails with the same status on every rank. */
+ * (many equidistant rows); copies of a few rows; fewer reference rows than ranks; more
+ * queries on a rank than one round holds. A bad layout fails with the same status on every
+ * rank. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,13 @@ int main(int argc, char **argv) {
     double *R = make_blobs(blobs[c].nR, d, 100 + c, 200 + c);
     double *Q = make_queries(R, blobs[c].nR, blobs[c].m, d, 100 + c, 300 + c);
     check_case(ctx, "blobs", R, blobs[c].nR, Q, blobs[c].m, d);
+    free(R);
+    free(Q);
+  }
+  /* More queries on a rank than one round of the slab search holds (65536). */
+  {
+    double *R = make_blobs(1000, 2, 70, 71), *Q = make_queries(R, 1000, 135000, 2, 70, 72);
+    check_case(ctx, "many queries", R, 1000, Q, 135000, 2);
     free(R);
     free(Q);
   }
