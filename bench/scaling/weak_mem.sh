@@ -55,7 +55,8 @@ for p in $ranks; do
   BFCR_TRAFFIC_PHASES=$work/tp-$p timed "$work/rss-fit-$p" fit "$data" --target y --threads 1 -o "$work/m-$p.bfcr" \
     --report "$work/fit-$p.json" "$@" >"$work/fit-$p.out" 2>"$work/fit-$p.err"
   t1=$(date +%s.%N)
-  timed "$work/rss-pred-$p" predict "$work/m-$p.bfcr" "$data" --threads 1 -o "$work/pred-$p.csv" \
+  rm -f "$work/tpp-$p".*
+  BFCR_TRAFFIC_PHASES=$work/tpp-$p timed "$work/rss-pred-$p" predict "$work/m-$p.bfcr" "$data" --threads 1 -o "$work/pred-$p.csv" \
     >"$work/pred-$p.out" 2>"$work/pred-$p.err"
   t2=$(date +%s.%N)
   same=-
@@ -77,12 +78,13 @@ echo
 echo "Bytes sent during fit, per phase, busiest rank (MB; BFCR_TRAFFIC_PHASES: a phase is timed"
 echo "when it ends, so bytes go to the first phase that ended after them; the four knn_dist"
 echo "parts end together and show under 'knn_dist partition')"
-/usr/bin/python3 - "$work" $ranks <<'PY'
+show_phases() {
+/usr/bin/python3 - "$@" <<'PY'
 import glob, sys
-work, ranks = sys.argv[1], sys.argv[2:]
+work, tag, ranks = sys.argv[1], sys.argv[2], sys.argv[3:]
 table, names = {}, []
 for p in ranks:
-    for f in glob.glob(f"{work}/tp-{p}.*"):
+    for f in glob.glob(f"{work}/{tag}-{p}.*"):
         for line in open(f):
             name, b = line.rstrip("\n").rsplit("\t", 1)
             if name not in names:
@@ -96,5 +98,10 @@ for name in names:
         continue
     print(f"| {name} | " + " | ".join("%.1f" % table.get((name, p), 0.0) for p in ranks) + " |")
 PY
+}
+show_phases "$work" tp $ranks
+echo
+echo "Bytes sent during predict, per phase, busiest rank (MB; same attribution)"
+show_phases "$work" tpp $ranks
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(* = oversubscribed: more ranks than the $cores cores; times are not scaling figures, memory and bytes are exact)"

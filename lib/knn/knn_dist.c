@@ -12,6 +12,8 @@
  *      (LAPACKE_dsyevd) and P - 1 splitters, the sample quantiles of the keys
  *      (t = z.v, global index); both are broadcast, so every rank uses rank 0's bits.
  *      Keys with the index make every key distinct: duplicates and grids still balance.
+ *      (The plan, projections and window live in slab.c / slab.h, shared with the
+ *      prediction search knn_query_dist.c.)
  *   2. rows move to the owner of their key's slab (MPI_Alltoallv). Senders are in rank
  *      order and send their rows in order, so each slab arrives sorted by global index:
  *      local order == global order, and the local searches' index tie-break is the global one.
@@ -38,16 +40,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <lapacke.h>
 #include <omp.h>
 
 #include "knn/knn.h"
 #include "knn/knn_dist.h"
+#include "knn/slab.h"
 #include "par/redistribute.h"
 #include "core/zsrc.h"
 
-#define DIST_SAMPLE_TARGET 16384 /* rows sampled for the axis and the splitters (>= 64 P) */
-#define DIST_RING_CHUNK 4096     /* queries per GEMM call between MPI progress tests */
+#define DIST_RING_CHUNK 4096 /* queries per GEMM call between MPI progress tests */
 
 #define AGREE()                      \
   do {                               \
@@ -140,111 +141,7 @@ static bfcr_status dist_allgather(bfcr_ctx *ctx, const dist_layout *L, bfcr_stat
 
 /* ---- slabs ------------------------------------------------------------------------------ */
 
-/* Projection on the axis, in a fixed order (every rank runs the same code on the same v). */
-static double dist_proj(const double *z, const double *v, int d) {
-  double s = 0.0;
-  for (int k = 0; k < d; k++) s += z[k] * v[k];
-  return s;
-}
-
-/* Bound on |dist_proj(z) - z.v| (exact real value), whatever the order of the sum:
- * gamma_d sum |z_k v_k| <= 2 (d + 2) u sum, taken twice over, plus underflow. */
-static double dist_proj_err(const double *z, const double *v, int d) {
-  double a = 0.0;
-  for (int k = 0; k < d; k++) a += fabs(z[k] * v[k]);
-  return 4.0 * (d + 2) * DBL_EPSILON * a + 4.0 * (d + 2) * DBL_TRUE_MIN;
-}
-
-typedef struct {
-  double t;
-  int64_t g;
-} dist_key;
-
-static int key_less(double ta, int64_t ga, double tb, int64_t gb) {
-  return ta < tb || (ta == tb && ga < gb);
-}
-
-static int key_cmp(const void *a, const void *b) {
-  const dist_key *x = a, *y = b;
-  if (key_less(x->t, x->g, y->t, y->g)) return -1;
-  return key_less(y->t, y->g, x->t, x->g) ? 1 : 0;
-}
-
-/* Slab of a key: the number of splitters <= key (splitters are sorted). */
-static int slab_of(double t, int64_t g, const double *st_, const int64_t *sg, int P) {
-  int lo = 0, hi = P - 1;
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    if (key_less(t, g, st_[mid], sg[mid])) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  return lo;
-}
-
-/* Rank 0: principal axis of the S sampled rows X (global indices j * stride) and the P - 1
- * splitters; out = [v (d), split t (P - 1), split g (P - 1)]. Any axis is exact; this one
- * makes the slabs thin across the data's longest direction. */
-static bfcr_status axis_and_splitters(bfcr_ctx *ctx, const double *X, int64_t S, int64_t stride,
-                                      int d, int P, double *out) {
-  bfcr_status st = BFCR_OK;
-  double *mu = dist_alloc(ctx, &st, d, sizeof(double));
-  double *C = dist_alloc(ctx, &st, (int64_t)d * d, sizeof(double));
-  double *w = dist_alloc(ctx, &st, d, sizeof(double));
-  dist_key *key = dist_alloc(ctx, &st, S, sizeof(dist_key));
-  if (st != BFCR_OK) goto cleanup;
-  double *v = out;
-  for (int k = 0; k < d; k++) mu[k] = 0.0;
-  for (int64_t i = 0; i < S; i++) {
-    for (int k = 0; k < d; k++) mu[k] += X[i * d + k];
-  }
-  for (int k = 0; k < d; k++) mu[k] /= (double)S;
-  memset(C, 0, (size_t)d * (size_t)d * sizeof(double));
-  for (int64_t i = 0; i < S; i++) {
-    for (int a = 0; a < d; a++) {
-      const double xa = X[i * d + a] - mu[a];
-      for (int b = a; b < d; b++) C[a * d + b] += xa * (X[i * d + b] - mu[b]);
-    }
-  }
-  /* Fallback axis: the coordinate of largest variance. */
-  int kmax = 0;
-  for (int k = 1; k < d; k++) {
-    if (C[k * d + k] > C[kmax * d + kmax]) kmax = k;
-  }
-  int ok = 0;
-  if (d > 1 && C[kmax * d + kmax] > 0.0) {
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', d, C, d, w);
-    if (info == 0) {
-      double nv = 0.0;
-      for (int k = 0; k < d; k++) {
-        v[k] = C[k * d + (d - 1)]; /* eigenvalues ascend: the last column */
-        nv += v[k] * v[k];
-      }
-      ok = isfinite(nv) && nv > 0.5;
-    }
-  }
-  if (!ok) {
-    for (int k = 0; k < d; k++) v[k] = k == kmax ? 1.0 : 0.0;
-  }
-  for (int64_t i = 0; i < S; i++) {
-    key[i].t = dist_proj(X + i * d, v, d);
-    key[i].g = i * stride;
-  }
-  qsort(key, (size_t)S, sizeof(dist_key), key_cmp);
-  for (int p = 1; p < P; p++) {
-    const dist_key *k = &key[(int64_t)p * S / P];
-    out[d + p - 1] = k->t;
-    out[d + P - 1 + p - 1] = (double)k->g;
-  }
-cleanup:
-  free(mu);
-  free(C);
-  free(w);
-  free(key);
-  return st;
-}
+/* Projections, splitters and the window: slab.h (shared with knn_query_dist.c). */
 
 static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsrc *zs,
                              int64_t n_local, int64_t offset, int64_t n, int d, int64_t *bf,
@@ -252,15 +149,15 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   const int P = L->P, rank = L->rank, nt = ctx->nthreads;
   const int rec = d + 1; /* moved row: coordinates, global index; query: coordinates, bound */
   bfcr_status st = BFCR_OK;
-  MPI_Datatype row_t = MPI_DATATYPE_NULL, rec_t = MPI_DATATYPE_NULL, pair_t = MPI_DATATYPE_NULL;
-  double *sample = NULL, *samples = NULL, *bc = NULL, *split_t = NULL, *sbuf = NULL, *rbuf = NULL;
+  MPI_Datatype rec_t = MPI_DATATYPE_NULL, pair_t = MPI_DATATYPE_NULL;
+  double *bc = NULL, *split_t = NULL, *sbuf = NULL, *rbuf = NULL;
   double *S = NULL, *sd2 = NULL, *info = NULL, *qs = NULL, *qr = NULL;
   double *Qin = NULL, *bnd = NULL, *qd = NULL, *ans = NULL, *ansr = NULL, *res = NULL;
   double *resr = NULL;
   int64_t *split_g = NULL, *inv = NULL, *sg = NULL, *sbf = NULL, *pos = NULL, *qrow = NULL,
           *qnn = NULL;
-  int *scnt = NULL, *rcnt = NULL, *sdis = NULL, *rdis = NULL, *dest = NULL, *gcnt = NULL;
-  int *gdis = NULL, *qlo = NULL, *qhi = NULL, *qscnt = NULL, *qrcnt = NULL, *qsdis = NULL;
+  int *scnt = NULL, *rcnt = NULL, *sdis = NULL, *rdis = NULL, *dest = NULL;
+  int *qlo = NULL, *qhi = NULL, *qscnt = NULL, *qrcnt = NULL, *qsdis = NULL;
   int *qrdis = NULL;
   bfcr_kdtree *tree = NULL;
   int64_t ns = 0, nqs = 0, nqr = 0;
@@ -269,20 +166,10 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
    * [5] query allocations, [6] result allocations; the steps between exchange agreed
    * counts, so a local failure there travels to the next agreement. */
 
-  /* 1. axis and splitters from a fixed sample, computed on rank 0. */
-  int64_t target = DIST_SAMPLE_TARGET > 64 * (int64_t)P ? DIST_SAMPLE_TARGET : 64 * (int64_t)P;
-  const int64_t stride = n / target > 1 ? n / target : 1;
-  const int64_t g0 = (offset + stride - 1) / stride * stride;
-  const int64_t nsamp = g0 < offset + n_local ? (offset + n_local - 1 - g0) / stride + 1 : 0;
-  const int64_t Stot = (n - 1) / stride + 1;
-  const int nbc = d + 2 * (P - 1) + 1;
-  sample = dist_alloc(ctx, &st, nsamp * d, sizeof(double));
-  bc = dist_alloc(ctx, &st, nbc, sizeof(double));
-  gcnt = dist_alloc(ctx, &st, P, sizeof(int));
-  gdis = dist_alloc(ctx, &st, P, sizeof(int));
+  /* 1. axis and splitters from a fixed sample, computed on rank 0 (slab.c). */
+  bc = dist_alloc(ctx, &st, d, sizeof(double));
   split_t = dist_alloc(ctx, &st, P, sizeof(double));
   split_g = dist_alloc(ctx, &st, P, sizeof(int64_t));
-  if (rank == 0) samples = dist_alloc(ctx, &st, Stot * d, sizeof(double));
   scnt = dist_alloc(ctx, &st, P, sizeof(int));
   rcnt = dist_alloc(ctx, &st, P, sizeof(int));
   sdis = dist_alloc(ctx, &st, P, sizeof(int));
@@ -295,44 +182,23 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   dest = dist_alloc(ctx, &st, n_local, sizeof(int));
   pos = dist_alloc(ctx, &st, n_local, sizeof(int64_t));
   sbuf = dist_alloc(ctx, &st, n_local * rec, sizeof(double));
-  if (st == BFCR_OK && Stot > INT_MAX)
-    st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "knn_dist: sample of %lld rows", (long long)Stot);
   if (st == BFCR_OK) {
-    st = mpi_check(ctx, st, MPI_Type_contiguous(d, MPI_DOUBLE, &row_t), "MPI_Type_contiguous");
     st = mpi_check(ctx, st, MPI_Type_contiguous(rec, MPI_DOUBLE, &rec_t), "MPI_Type_contiguous");
     st = mpi_check(ctx, st, MPI_Type_contiguous(2, MPI_DOUBLE, &pair_t), "MPI_Type_contiguous");
   }
   if (st == BFCR_OK) {
-    st = mpi_check(ctx, st, MPI_Type_commit(&row_t), "MPI_Type_commit");
     st = mpi_check(ctx, st, MPI_Type_commit(&rec_t), "MPI_Type_commit");
     st = mpi_check(ctx, st, MPI_Type_commit(&pair_t), "MPI_Type_commit");
   }
   AGREE(); /* [1] */
-  for (int64_t j = 0; j < nsamp; j++) {
-    bfcr_zsrc_row(zs, g0 + j * stride - offset, sample + j * d);
+  {
+    int64_t plan_bytes = 0;
+    st = bfcr_slab_plan(ctx, zs, n_local, offset, n, L->off, L->cnt, d, bc, split_t, split_g,
+                        &plan_bytes);
+    if (stats) stats->bytes_sent += plan_bytes;
   }
-  for (int p = 0; p < P; p++) {
-    const int64_t a = (L->off[p] + stride - 1) / stride * stride, e = L->off[p] + L->cnt[p];
-    gcnt[p] = a < e ? (int)((e - 1 - a) / stride + 1) : 0;
-    gdis[p] = p == 0 ? 0 : gdis[p - 1] + gcnt[p - 1];
-  }
-  st = mpi_check(ctx, st,
-                 MPI_Gatherv(sample, (int)nsamp, row_t, samples, gcnt, gdis, row_t, 0, ctx->comm),
-                 "MPI_Gatherv (sample)");
-  if (stats && rank != 0) stats->bytes_sent += nsamp * d * 8;
-  if (rank == 0 && st == BFCR_OK) st = axis_and_splitters(ctx, samples, Stot, stride, d, P, bc);
-  if (rank == 0) bc[nbc - 1] = (double)st;
-  st = mpi_check(ctx, st, MPI_Bcast(bc, nbc, MPI_DOUBLE, 0, ctx->comm), "MPI_Bcast (axis)");
-  if (stats && rank == 0) stats->bytes_sent += (int64_t)nbc * 8 * (P - 1);
-  if (st == BFCR_OK && bc[nbc - 1] != 0.0) st = BFCR_ERR_NOMEM; /* rank 0's message follows */
-  AGREE();                                                      /* [2] */
-  free(samples);
-  samples = NULL;
+  if (st != BFCR_OK) goto cleanup; /* [2]: agreed by the plan */
   const double *v = bc;
-  for (int p = 0; p + 1 < P; p++) {
-    split_t[p] = bc[d + p];
-    split_g[p] = (int64_t)bc[d + P - 1 + p];
-  }
 
   /* 2. rows to the owners of their slabs; each slab arrives in global order. The rows
    * are standardized into the send buffer (input order) for the projection, then put in
@@ -343,7 +209,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     double *row = sbuf + i * rec;
     bfcr_zsrc_row(zs, i, row);
     row[d] = (double)(offset + i);
-    dest[i] = slab_of(dist_proj(row, v, d), offset + i, split_t, split_g, P);
+    dest[i] = bfcr_slab_of(bfcr_slab_proj(row, v, d), offset + i, split_t, split_g, P);
   }
   for (int p = 0; p < P; p++) scnt[p] = 0;
   for (int64_t i = 0; i < n_local; i++) scnt[dest[i]]++;
@@ -430,10 +296,10 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
               : tmin) reduction(max                                                          \
                                 : tmax, emax)
     for (int64_t k = 0; k < ns; k++) { /* projections are recomputed below, not stored */
-      const double tk = dist_proj(SX + k * d, v, d);
+      const double tk = bfcr_slab_proj(SX + k * d, v, d);
       tmin = fmin(tmin, tk);
       tmax = fmax(tmax, tk);
-      emax = fmax(emax, dist_proj_err(SX + k * d, v, d));
+      emax = fmax(emax, bfcr_slab_proj_err(SX + k * d, v, d));
     }
   }
   double mineinfo[4] = {tmin, tmax, emax, (double)ns};
@@ -444,35 +310,18 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   /* 4. boundary: queries to the slabs a row's ball may reach. */
   st = mpi_check(ctx, st, MPI_Allgather(mineinfo, 4, MPI_DOUBLE, info, 4, MPI_DOUBLE, ctx->comm),
                  "MPI_Allgather (slab ranges)");
-  double E = 0.0, nv2 = 0.0;
+  double E = 0.0;
   for (int p = 0; p < P; p++) E = fmax(E, info[4 * p + 2]);
-  for (int k = 0; k < d; k++) nv2 += v[k] * v[k];
-  /* |v| with its rounding (relative (d + 2) u), widened. */
-  const double nv = sqrt(nv2) * (1.0 + 4.0 * (d + 2) * DBL_EPSILON);
-  const double grow = 1.0 + 2.0 * (d + 4) * DBL_EPSILON;
+  const double nv = bfcr_slab_norm(v, d), grow = bfcr_slab_grow(d);
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
     shared(SX, inv, v, sd2, qlo, qhi, info, ns, E, nv, grow, d, P, rank)
   for (int64_t j = 0; j < ns; j++) {
-    const double tj = dist_proj(SX + inv[j] * d, v, d), ej = dist_proj_err(SX + inv[j] * d, v, d);
-    /* bfcr_dist2(x, z) <= sd2 implies |x - z|^2 <= (sd2 + d 2^-1074) (1 + (d + 3) u), hence
-     * |t(x) - t(z)| <= |x - z| |v| + e(x) + e(z) (docs/knn-distributed.md). */
-    const double R = sqrt((sd2[j] + d * DBL_TRUE_MIN) * grow) * (1.0 + 2.0 * DBL_EPSILON);
-    const double w = (R * nv + ej + E) * (1.0 + 4.0 * DBL_EPSILON);
-    double hi = tj + w, lo = tj - w;
-    hi += fabs(hi) * DBL_EPSILON;
-    lo -= fabs(lo) * DBL_EPSILON;
-    /* Non-empty slabs hold increasing keys, so the slabs in reach are consecutive. */
-    int a = rank, b = rank;
-    for (int p = rank + 1; p < P; p++) {
-      if (info[4 * p + 3] == 0.0) continue;
-      if (!(info[4 * p] <= hi)) break;
-      b = p;
-    }
-    for (int p = rank - 1; p >= 0; p--) {
-      if (info[4 * p + 3] == 0.0) continue;
-      if (!(info[4 * p + 1] >= lo)) break;
-      a = p;
-    }
+    const double tj = bfcr_slab_proj(SX + inv[j] * d, v, d),
+                 ej = bfcr_slab_proj_err(SX + inv[j] * d, v, d);
+    double lo, hi;
+    int a, b;
+    bfcr_slab_window(tj, ej, sd2[j], E, nv, grow, d, &lo, &hi);
+    bfcr_slab_reach(info, P, rank, lo, hi, &a, &b);
     qlo[j] = a;
     qhi[j] = b;
   }
@@ -599,16 +448,15 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   bfcr_phase_add(ctx, "knn_dist boundary", t3 - t2, 0.0);
   bfcr_phase_add(ctx, "knn_dist gather", bfcr_wtime() - t3, 0.0);
 cleanup:
-  if (row_t != MPI_DATATYPE_NULL) MPI_Type_free(&row_t);
   if (rec_t != MPI_DATATYPE_NULL) MPI_Type_free(&rec_t);
   if (pair_t != MPI_DATATYPE_NULL) MPI_Type_free(&pair_t);
   bfcr_kdtree_free(tree);
-  free(sample), free(samples), free(bc), free(split_t), free(sbuf), free(rbuf);
+  free(bc), free(split_t), free(sbuf), free(rbuf);
   free(S), free(sd2), free(info), free(qs), free(qr);
   free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(res), free(resr);
   free(split_g), free(inv), free(sg), free(sbf), free(pos), free(qrow), free(qnn);
-  free(scnt), free(rcnt), free(sdis), free(rdis), free(dest), free(gcnt);
-  free(gdis), free(qlo), free(qhi), free(qscnt), free(qrcnt), free(qsdis), free(qrdis);
+  free(scnt), free(rcnt), free(sdis), free(rdis), free(dest);
+  free(qlo), free(qhi), free(qscnt), free(qrcnt), free(qsdis), free(qrdis);
   return st;
 }
 
