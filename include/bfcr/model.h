@@ -92,6 +92,10 @@ typedef struct bfcr_fit_params {
                                level chosen by the cross-validation; hard routing unless a
                                shrunk candidate has a lower CV error; off without CV),
                                0 = off (hard routing), > 0 = this lambda. Default -1 */
+  int guard_space;          /* feature-space guard (with guard_margin >= 0, d <= 31): a row whose
+                               leverage under its cluster's ridge model exceeds the largest of
+                               the cluster's own training rows takes the guard's fallback too
+                               (docs/accuracy.md). 1 = on, 0 = off. Default 0 */
 } bfcr_fit_params;
 
 BFCR_API void bfcr_tree_params_init(bfcr_tree_params *p);
