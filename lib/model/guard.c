@@ -227,6 +227,13 @@ cleanup:
   return st;
 }
 
+/* The global model's value at z, clipped to [lo, hi]. */
+static double fallback(const bfcr_model *m, const double *z, double lo, double hi) {
+  double g = m->guard_b;
+  for (int j = 0; j < m->d; j++) g += m->guard_w[j] * z[j];
+  return g < lo ? lo : g > hi ? hi : g;
+}
+
 double bfcr_guard_value(const bfcr_model *m, int64_t c, const double *z, double v, int *hit) {
   *hit = 0;
   if (!m->guard_range) return v;
@@ -239,10 +246,14 @@ double bfcr_guard_value(const bfcr_model *m, int64_t c, const double *z, double 
     if (!m->guard_lev) return v;
     const int64_t W = bfcr_guard_lev_width(m->d);
     const double *g = m->guard_lev + c * W;
-    if (!(bfcr_guard_leverage(g, m->d, z) > g[W - 1])) return v;
+    double h = bfcr_guard_leverage(g, m->d, z), hmax = g[W - 1];
+    if (!(h > hmax)) return v; /* inside the data ellipsoid of the model's rows */
+    /* Beyond it: the model's departure from the fallback shrinks as h_max / h (1 at the
+     * ellipsoid's edge, 0 far away); both ends lie in [lo, hi], so does the blend. */
+    *hit = 1;
+    double f = fallback(m, z, lo, hi);
+    return f + (v - f) * (hmax / h);
   }
   *hit = 1;
-  double g = m->guard_b;
-  for (int j = 0; j < m->d; j++) g += m->guard_w[j] * z[j];
-  return g < lo ? lo : g > hi ? hi : g;
+  return fallback(m, z, lo, hi);
 }

@@ -1,8 +1,8 @@
 /* The feature-space guard (lib/model/guard.c): the leverage from a cluster's record equals
  * (z - mu)^T (S + lambda I)^-1 (z - mu) computed by brute force; a row beyond the largest
- * training leverage takes the global model's value clipped (and is counted), one inside
- * keeps its prediction; a fit's h_max is the largest leverage of its clusters' training
- * rows; the GLEV section (format 1.4) round-trips and a 1.3 file without it loads. */
+ * training leverage moves toward the global model's value clipped by 1 - h_max / h (and is
+ * counted), one inside keeps its prediction; a fit's h_max is the largest leverage of its clusters'
+ * training rows; the GLEV section (format 1.4) round-trips and a 1.3 file without it loads. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -92,10 +92,13 @@ Test(guard_space, flagged_row_takes_the_fallback) {
   int hit = -1;
   double in[2] = {0.5, 0.5}, out[2] = {3.0, 0.0}, far[2] = {30.0, 0.0};
   cr_assert(bfcr_guard_value(&m, 0, in, 3.0, &hit) == 3.0 && hit == 0);
-  cr_assert(bfcr_guard_value(&m, 0, out, 3.0, &hit) == 4.0 && hit == 1);  /* global: 1 + 3 */
-  cr_assert(bfcr_guard_value(&m, 0, far, 3.0, &hit) == 15.0 && hit == 1); /* clipped */
-  cr_assert(bfcr_guard_value(&m, 0, in, 99.0, &hit) == 1.5 && hit == 1);  /* target range */
-  cr_assert(isnan(bfcr_guard_value(&m, 0, far, NAN, &hit)) && hit == 0);  /* never hidden */
+  /* h = 9 > 1: the global value 1 + 3 plus 1/9 of the departure (3 - 4) */
+  cr_assert(fabs(bfcr_guard_value(&m, 0, out, 3.0, &hit) - (4.0 - 1.0 / 9)) < 1e-15 && hit == 1);
+  /* h = 900: the global value clipped to 15, plus 1/900 of (3 - 15) */
+  cr_assert(fabs(bfcr_guard_value(&m, 0, far, 3.0, &hit) - (15.0 - 12.0 / 900)) < 1e-13 &&
+            hit == 1);
+  cr_assert(bfcr_guard_value(&m, 0, in, 99.0, &hit) == 1.5 && hit == 1); /* target range */
+  cr_assert(isnan(bfcr_guard_value(&m, 0, far, NAN, &hit)) && hit == 0); /* never hidden */
   m.guard_lev = NULL; /* off: the target range alone */
   cr_assert(bfcr_guard_value(&m, 0, out, 3.0, &hit) == 3.0 && hit == 0);
 }
