@@ -13,10 +13,13 @@
  * default, docs/accuracy.md). Cost: O(k) doubles in the model, O(1) per unguarded row,
  * O(d) per guarded row.
  *
- * Why not a leverage bound: it needs a d x d matrix per cluster in the model (k d^2
- * doubles) and a threshold; the target range needs two doubles and catches exactly the
- * harmful case (an absurd value), including the one-hot columns that are constant inside
- * a cluster, along which the ridge model puts no weight and cannot extrapolate. */
+ * Opt-in feature-space guard (guard_space): a row inside the widened range but outside the
+ * data ellipsoid of its model's rows (leverage under S + lambda I above the largest of those
+ * rows) moves toward the same fallback by 1 - h_max / h. Not the default: on one split each
+ * it cost boston 4% and friedman3 6% by pulling rows just outside small clusters toward a
+ * much worse global model; on 20 seeded splits it was neutral and removed boston's one 9%
+ * loss (docs/accuracy.md). One-hot columns constant inside a cluster have S = 0 there, so
+ * only lambda bounds the leverage along them. */
 #include "model/guard.h"
 
 #include <lapacke.h>

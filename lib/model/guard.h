@@ -26,7 +26,9 @@ double bfcr_guard_leverage(const double *g, int d, const double *z);
  * model source node (the node itself, or the ancestor whose model it uses) and the
  * global model (top level of lf, target units). lab: local rows' clusters at the chosen
  * level, y their targets. Min/max are exact, so the cross-rank reduction is the same for
- * any rank count. Collective (one MPI_Allreduce per call when ctx->size > 1). */
+ * any rank count. lev: also the feature-space records (m->guard_lev) when d and k fit the
+ * bound, from lf's node summaries (owned with several ranks) and zs, the local rows.
+ * Collective (MPI_Allreduce calls when ctx->size > 1). */
 bfcr_status bfcr_guard_fit(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
                            const bfcr_zsrc *zs, const int64_t *lab, const double *y,
                            int64_t n_local, double margin, int lev, bfcr_model *m);
