@@ -101,8 +101,10 @@ int cmd_predict(app *a, int argc, char **argv) {
            pos[1], pos[0], out);
     if (truth) printf("%s: RMSE %.6g  MAE %.6g  R^2 %.6f\n", truth, rmse, mae, r2);
     if (verbose && !owned)
-      printf("guarded: %lld rows outside their cluster's target range took the global model\n",
-             (long long)guarded);
+      printf(
+          "guarded: %lld rows outside their cluster's target range (or data ellipsoid) "
+          "moved to the global model\n",
+          (long long)guarded);
   }
 
 cleanup:

@@ -100,6 +100,10 @@ typedef struct bfcr_fit_params {
   double kernel_budget;     /* estimated seconds (one core) the kernel CV candidates may cost
                                (cv_kernel.c's cost model); levels over it are skipped and
                                reported; 0 = automatic (10), < 0 = no limit */
+  int guard_space;          /* feature-space guard (with guard_margin >= 0, d <= 31): a row whose
+                               leverage under its cluster's ridge model exceeds the largest of
+                               the cluster's own training rows takes the guard's fallback too
+                               (docs/accuracy.md). 1 = on, 0 = off. Default 0 */
 } bfcr_fit_params;
 
 BFCR_API void bfcr_tree_params_init(bfcr_tree_params *p);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "io/atomic.h"
+#include "model/guard.h"
 #include "model/route_shard.h"
 #include "par/redistribute.h"
 
@@ -153,7 +154,7 @@ uint64_t bfcr_crc64(uint64_t crc, const void *data, size_t len) {
 
 /* ROUT, KERN and GARD are optional (routing by sample; kernel regressors, since 1.1;
  * the prediction guard and the cross-validation table, since 1.2; hierarchical
- * shrinkage, since 1.3). */
+ * shrinkage, since 1.3; the feature-space guard GLEV, since 1.4, requires GARD). */
 enum {
   SEC_PARM,
   SEC_SCHM,
@@ -167,15 +168,17 @@ enum {
   SEC_GARD,
   SEC_CVTB,
   SEC_SHRK,
+  SEC_GLEV,
   NSEC
 };
 static const uint32_t sec_tag[NSEC] = {
     TAG('P', 'A', 'R', 'M'), TAG('S', 'C', 'H', 'M'), TAG('S', 'T', 'D', 'Z'),
     TAG('L', 'E', 'V', 'L'), TAG('C', 'E', 'N', 'T'), TAG('C', 'M', 'O', 'D'),
     TAG('W', 'G', 'H', 'T'), TAG('R', 'O', 'U', 'T'), TAG('K', 'E', 'R', 'N'),
-    TAG('G', 'A', 'R', 'D'), TAG('C', 'V', 'T', 'B'), TAG('S', 'H', 'R', 'K')};
-static const char *const sec_name[NSEC] = {"PARM", "SCHM", "STDZ", "LEVL", "CENT", "CMOD",
-                                           "WGHT", "ROUT", "KERN", "GARD", "CVTB", "SHRK"};
+    TAG('G', 'A', 'R', 'D'), TAG('C', 'V', 'T', 'B'), TAG('S', 'H', 'R', 'K'),
+    TAG('G', 'L', 'E', 'V')};
+static const char *const sec_name[NSEC] = {"PARM", "SCHM", "STDZ", "LEVL", "CENT", "CMOD", "WGHT",
+                                           "ROUT", "KERN", "GARD", "CVTB", "SHRK", "GLEV"};
 /* Bytes of one piece record in KERN before its center: 4 i64 + 7 f64. */
 #define KERN_PIECE_BYTES 88
 
@@ -435,6 +438,25 @@ bfcr_status bfcr_model_validate(bfcr_ctx *ctx, const char *name, const bfcr_mode
                  m->guard_range[2 * c] <= m->guard_range[2 * c + 1],
              "cluster %lld: guard target range [%g, %g] is invalid", (long long)c,
              m->guard_range[2 * c], m->guard_range[2 * c + 1]);
+  }
+  if (m->guard_lev) { /* GLEV: mu and L finite, L's diagonal > 0, h_max >= 0 (+inf: off) */
+    const int64_t W = bfcr_guard_lev_width(d);
+    VCHECK(m->guard_range && d <= BFCR_GUARD_LEV_MAXD,
+           "section GLEV without GARD or with %d > %d "
+           "features",
+           d, BFCR_GUARD_LEV_MAXD);
+    for (int64_t c = 0; c < m->k; c++) {
+      const double *g = m->guard_lev + c * W;
+      VCHECK(finite_all(g, W - 1, &bad) && g[W - 1] >= 0,
+             "cluster %lld: feature-space guard "
+             "value %lld is invalid",
+             (long long)c, (long long)(finite_all(g, W - 1, &bad) ? W - 1 : bad));
+      for (int a = 0; a < d; a++)
+        VCHECK(g[d + (int64_t)a * (a + 1) / 2 + a] > 0,
+               "cluster %lld: feature-space guard "
+               "factor has a diagonal entry <= 0",
+               (long long)c);
+    }
   }
   return validate_kernel(ctx, name, m);
 }
@@ -735,12 +757,12 @@ static int has_shrink(const bfcr_model *m) {
 static void encode_body(wbuf *b, const bfcr_model *m) {
   int d = m->d, kern = bfcr_is_kernel_regressor(m->params.regressor);
   int nsec = SEC_ROUT + (m->n_train > 0) + kern + (m->guard_range != NULL) + (m->cv_rmse != NULL) +
-             has_shrink(m);
+             has_shrink(m) + (m->guard_lev != NULL);
   put_bytes(b, BFCR_MODEL_MAGIC, 8);
   put_bytes(b, text_guard, 4);
   put_u32(b, ENDIAN_MARK);
   put_uint(b, BFCR_MODEL_MAJOR, 2);
-  put_uint(b, BFCR_MODEL_MINOR, 2);
+  put_uint(b, m->guard_lev ? BFCR_MODEL_MINOR : BFCR_MODEL_MINOR_NO_GLEV, 2);
   put_u32(b, (uint32_t)nsec);
   put_u64(b, b->body); /* body length: from the count, or patched in memory */
 
@@ -880,6 +902,14 @@ static void encode_body(wbuf *b, const bfcr_model *m) {
       put_f64s(b, m->shrink_grid, m->shrink_ng);
       put_f64s(b, m->shrink_rmse, (int64_t)m->shrink_ng * m->nlevels);
     }
+    sec_end(b, at);
+  }
+
+  if (m->guard_lev) { /* GLEV: k, d, then each cluster's mu, packed L, h_max */
+    at = sec_begin(b, SEC_GLEV);
+    put_i64(b, m->k);
+    put_u32(b, (uint32_t)d);
+    put_f64s(b, m->guard_lev, m->k * bfcr_guard_lev_width(d));
     sec_end(b, at);
   }
 }
@@ -1337,6 +1367,29 @@ cleanup:
   return st;
 }
 
+/* GLEV: the cluster count and width must be the model's; values checked by validate. */
+static bfcr_status decode_guard_lev(rd *r, bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  bfcr_ctx *ctx = r->ctx;
+  int64_t k;
+  uint64_t d;
+  size_t at = r->pos;
+  RD(rd_i64(r, &k));
+  RD(rd_uint(r, 4, &d));
+  if (k != m->k || (int)d != m->d || d > BFCR_GUARD_LEV_MAXD) {
+    st = bfcr_err(ctx, BFCR_ERR_FORMAT,
+                  "section GLEV, byte %zu: %lld clusters x %llu features, the model has %lld x %d",
+                  at, (long long)k, (unsigned long long)d, (long long)m->k, m->d);
+    goto cleanup;
+  }
+  const int64_t W = bfcr_guard_lev_width((int)d);
+  RD(rd_need(r, (size_t)(k * W) * 8));
+  BFCR_ALLOC(ctx, m->guard_lev, k * W);
+  RD(rd_f64s(r, m->guard_lev, k * W));
+cleanup:
+  return st;
+}
+
 static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
   bfcr_status st = BFCR_OK;
   bfcr_ctx *ctx = r->ctx;
@@ -1467,6 +1520,9 @@ static bfcr_status decode_section(rd *r, int sec, bfcr_model *m) {
       break;
     case SEC_GARD:
       RD(decode_guard(r, m));
+      break;
+    case SEC_GLEV:
+      RD(decode_guard_lev(r, m));
       break;
     case SEC_CVTB: {
       uint64_t f, b, L;
@@ -1675,6 +1731,7 @@ static bfcr_status decode_impl(bfcr_ctx *ctx, const char *name, const unsigned c
   BFCR_CHECK(ctx, next >= SEC_ROUT, BFCR_ERR_FORMAT, "%s: section %s is missing", name,
              next < NSEC ? sec_name[next] : "?");
   if (!m->guard_range) m->params.guard_margin = -1.0; /* 1.0 / 1.1 files: no guard */
+  m->params.guard_space = m->guard_lev != NULL;       /* before 1.4, or d > 31: target range only */
   if (!has_shrink(m)) m->params.shrink = 0.0; /* no SHRK (before 1.3, or off): hard routing */
   m->params.select = m->cv_rmse ? BFCR_SELECT_CV : BFCR_SELECT_CRITERION;
   m->params.folds = m->cv_rmse ? m->cv_folds : 5;

@@ -13,8 +13,11 @@
 #define BFCR_MODEL_MAGIC "BFCRMODL"
 #define BFCR_MODEL_MAJOR 1 /* changes when an older reader cannot read the file */
 #define BFCR_MODEL_MINOR                                        \
-  3 /* changes when fields or sections are appended (1.1: KERN, \
-       1.2: GARD, CVTB; 1.3: SHRK) */
+  4 /* changes when fields or sections are appended (1.1: KERN, \
+       1.2: GARD, CVTB; 1.3: SHRK; 1.4: GLEV) */
+/* Written when the model has no section newer than 1.3 (no GLEV), so such files stay
+ * readable without a warning by 1.3 readers and byte-identical to theirs. */
+#define BFCR_MODEL_MINOR_NO_GLEV 3
 #define BFCR_MODEL_HEADER_BYTES 32
 #define BFCR_MODEL_TRAILER_BYTES 8
 /* Longest name or category accepted (bytes). */

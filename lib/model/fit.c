@@ -39,6 +39,7 @@ void bfcr_fit_params_init(bfcr_fit_params *p) {
   p->rcond = 1e-12;
   p->seed = 1;
   p->guard_margin = 0.5;
+  p->guard_space = 0;
   p->select = BFCR_SELECT_CV;
   p->folds = 5;
   p->shrink = -1.0;
@@ -404,7 +405,8 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   free(ys);
   ys = NULL;
   if (p.guard_margin >= 0.0) {
-    st = bfcr_guard_fit(ctx, t, lf, lab, train->y, train->n_local, p.guard_margin, m);
+    st = bfcr_guard_fit(ctx, t, lf, &zs, lab, train->y, train->n_local, p.guard_margin,
+                        p.guard_space, m);
     if (st != BFCR_OK) {
       agreed = ctx->size > 1;
       goto cleanup;

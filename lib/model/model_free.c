@@ -23,6 +23,7 @@ void bfcr_model_free(bfcr_model *m) {
   free(m->kcoef);
   free(m->train_piece);
   free(m->guard_range);
+  free(m->guard_lev);
   free(m->guard_w);
   free(m->cv_rmse);
   free(m->shrink_grid);

@@ -91,6 +91,11 @@ struct bfcr_model {
   double *guard_w;          /* [d] global (top level) model, standardized weights */
   double guard_b;           /* its intercept */
   double guard_margin;      /* accepted: range widened by margin x its width on each side */
+  /* Feature-space guard (guard.c; file section GLEV), NULL / 0 when off: per cluster, the
+   * mean mu [d], the Cholesky factor L of S + lambda I packed by rows [d (d + 1) / 2] (S the
+   * centred scatter of its model's rows, lambda its ridge penalty) and the largest
+   * leverage h = |L^-1 (z - mu)|^2 of those rows; bfcr_guard_lev_width(d) doubles each. */
+  double *guard_lev; /* [k * bfcr_guard_lev_width(d)] */
   /* Level choice by cross-validation (cv.c; file section CVTB), NULL / 0 when not used. */
   int cv_folds, cv_best;    /* folds used; level of lowest CV RMSE */
   double *cv_rmse, *cv_se;  /* [nlevels] CV RMSE and its standard error (NaN at level 0) */

@@ -260,6 +260,12 @@ int main(int argc, char **argv) {
   check_case(world, self, "boston/sample", make_csv, bos, &samp, 2);
   check_case(world, self, "grid/sample", make_ties, &grid, &samp, 1);
   check_case(world, self, "diamonds/ancestor", make_csv, dia, &anc, 2);
+  /* The feature-space guard: records from the owners' summaries, an exact max (guard.c). */
+  bfcr_fit_params gsp = def, gsa = anc;
+  gsp.guard_space = gsa.guard_space = 1;
+  check_case(world, self, "boston/guard-space", make_csv, bos, &gsp, 2);
+  check_case(world, self, "synth/guard-space", make_synth, &sp, &gsp, 1);
+  check_case(world, self, "diamonds/guard-space-ancestor", make_csv, dia, &gsa, 1);
   /* Wide data (d > n: clusters fitted from their rows in the dual form) and a mixed
    * set (d = 40 >= 32: small clusters from rows, large ones from transient summaries). */
   bfcr_synth_params wide = sp, mixed = sp;

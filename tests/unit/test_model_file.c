@@ -657,7 +657,7 @@ Test(model_file, newer_minor_is_read_with_a_warning) {
   sec s[12];
   int k = split(b, n, s);
   cr_assert_eq(k, 8);
-  /* Version 1.4 appends a field to PARM and adds a section between CMOD and WGHT. */
+  /* Version 1.5 appends a field to PARM and adds a section between CMOD and WGHT. */
   memcpy(s[0].data + s[0].len, "\x01\x02\x03\x04", 4);
   s[0].len += 4;
   memmove(&s[7], &s[6], 2 * sizeof s[0]);
@@ -665,12 +665,12 @@ Test(model_file, newer_minor_is_read_with_a_warning) {
   s[6].data = malloc(5);
   memcpy(s[6].data, "hello", 5);
   s[6].len = 5;
-  f = build(s, k + 1, 4, &fn);
+  f = build(s, k + 1, 5, &fn);
   nwarn = 0;
   cr_assert_eq(bfcr_model_decode(ctx, "new.bfcr", f, fn, &back), BFCR_OK, "%s",
                bfcr_ctx_errmsg(ctx));
   cr_assert_eq(nwarn, 1);
-  cr_assert(strstr(lastwarn, "version 1.4 is newer"), "%s", lastwarn);
+  cr_assert(strstr(lastwarn, "version 1.5 is newer"), "%s", lastwarn);
   check_same_model(m, back);
   encode(ctx, back, &again, &n2); /* re-saved as 1.0, without what it did not know */
   cr_assert(n2 == n && memcmp(again, b, n) == 0);
