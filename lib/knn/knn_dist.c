@@ -89,6 +89,7 @@ typedef struct {
   int *cnt;     /* rows per rank */
   int64_t *off; /* first global row per rank, off[P] = n */
   int *dis;     /* off as int for MPI_Allgatherv, NULL when n does not fit */
+  int d2_own;   /* dist2 holds this rank's rows only (n_local entries), not replicated */
 } dist_layout;
 
 static bfcr_status local_args(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, int64_t offset,
@@ -98,7 +99,7 @@ static bfcr_status local_args(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_loca
                     "knn_dist: expected d >= 1, n >= 2, 0 <= offset, offset + n_local <= n; "
                     "found d = %d, n = %lld, offset = %lld, n_local = %lld",
                     d, (long long)n, (long long)offset, (long long)n_local);
-  if ((n_local > 0 && !zs->Z && !zs->X) || !bf || !dist2)
+  if ((n_local > 0 && !zs->Z && !zs->X) || !bf || (!dist2 && n_local > 0))
     return bfcr_err(ctx, BFCR_ERR_ARG, "knn_dist: NULL data or output array");
   if (n > ((int64_t)1 << 53) || n_local > INT_MAX)
     return bfcr_err(ctx, BFCR_ERR_ARG,
@@ -122,20 +123,22 @@ static bfcr_status dist_allgather(bfcr_ctx *ctx, const dist_layout *L, bfcr_stat
                    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, bf, L->cnt, L->dis,
                                   MPI_INT64_T, ctx->comm),
                    "MPI_Allgatherv (bf)");
-    st = mpi_check(ctx, st,
-                   MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, dist2, L->cnt, L->dis,
-                                  MPI_DOUBLE, ctx->comm),
-                   "MPI_Allgatherv (dist2)");
+    if (!L->d2_own)
+      st = mpi_check(ctx, st,
+                     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, dist2, L->cnt, L->dis,
+                                    MPI_DOUBLE, ctx->comm),
+                     "MPI_Allgatherv (dist2)");
   } else {
     /* Displacements beyond int: one broadcast per rank's block. */
     for (int p = 0; p < L->P; p++) {
       st = mpi_check(ctx, st, MPI_Bcast(bf + L->off[p], L->cnt[p], MPI_INT64_T, p, ctx->comm),
                      "MPI_Bcast (bf)");
-      st = mpi_check(ctx, st, MPI_Bcast(dist2 + L->off[p], L->cnt[p], MPI_DOUBLE, p, ctx->comm),
-                     "MPI_Bcast (dist2)");
+      if (!L->d2_own)
+        st = mpi_check(ctx, st, MPI_Bcast(dist2 + L->off[p], L->cnt[p], MPI_DOUBLE, p, ctx->comm),
+                       "MPI_Bcast (dist2)");
     }
   }
-  if (stats) stats->bytes_sent += (int64_t)L->cnt[L->rank] * 16 * (L->P - 1);
+  if (stats) stats->bytes_sent += (int64_t)L->cnt[L->rank] * (L->d2_own ? 8 : 16) * (L->P - 1);
   return st;
 }
 
@@ -433,7 +436,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     }
   }
   for (int64_t i = 0; i < n_local && st == BFCR_OK; i++) {
-    dist2[offset + i] = resr[2 * pos[i]];
+    dist2[(L->d2_own ? 0 : offset) + i] = resr[2 * pos[i]];
     bf[offset + i] = (int64_t)resr[2 * pos[i] + 1];
   }
   st = dist_allgather(ctx, L, st, bf, dist2, stats);
@@ -551,7 +554,7 @@ static bfcr_status run_ring(bfcr_ctx *ctx, const dist_layout *L, const double *Z
   }
   for (int64_t i = 0; i < n_local; i++) {
     bf[offset + i] = bj[i];
-    dist2[offset + i] = bd[i];
+    dist2[(L->d2_own ? 0 : offset) + i] = bd[i];
   }
   if (stats) stats->cpu_remote = dist_cpu() - c2;
   double t3 = bfcr_wtime();
@@ -587,12 +590,12 @@ static const double *stored_rows(bfcr_ctx *ctx, bfcr_status *st, const bfcr_zsrc
   return *own;
 }
 
-bfcr_status bfcr_knn_allnn_dist_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
-                                    int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
-                                    bfcr_knn_dist_stats *stats) {
+static bfcr_status allnn_dist(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, int64_t offset,
+                              int64_t n, int d, int64_t *bf, double *dist2, int d2_own,
+                              bfcr_knn_dist_stats *stats) {
   if (!ctx || !zs) return BFCR_ERR_ARG;
   bfcr_status st = BFCR_OK;
-  dist_layout L = {ctx->size, ctx->rank, NULL, NULL, NULL};
+  dist_layout L = {ctx->size, ctx->rank, NULL, NULL, NULL, d2_own};
   int64_t *all = NULL;
   double *own = NULL;
   const double *Z = NULL;
@@ -682,6 +685,18 @@ cleanup:
   free(all);
   free(own);
   return st;
+}
+
+bfcr_status bfcr_knn_allnn_dist_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+                                    int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
+                                    bfcr_knn_dist_stats *stats) {
+  return allnn_dist(ctx, zs, n_local, offset, n, d, bf, dist2, 0, stats);
+}
+
+bfcr_status bfcr_knn_allnn_dist_own(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+                                    int64_t offset, int64_t n, int d, int64_t *bf,
+                                    double *dist2_own, bfcr_knn_dist_stats *stats) {
+  return allnn_dist(ctx, zs, n_local, offset, n, d, bf, dist2_own, 1, stats);
 }
 
 bfcr_status bfcr_knn_allnn_dist_stats(bfcr_ctx *ctx, const double *Z, int64_t n_local,

@@ -63,4 +63,12 @@ bfcr_status bfcr_knn_allnn_dist_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t 
                                     int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
                                     bfcr_knn_dist_stats *stats);
 
+/* The same with the distances left on their rows' owners: bf is replicated as above, but
+ * dist2_own receives only this rank's rows (dist2_own[i] for global row offset + i,
+ * n_local entries; may be NULL when n_local is 0), so no rank holds n distances and the
+ * distance Allgatherv is skipped. Collective. */
+bfcr_status bfcr_knn_allnn_dist_own(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+                                    int64_t offset, int64_t n, int d, int64_t *bf,
+                                    double *dist2_own, bfcr_knn_dist_stats *stats);
+
 #endif

@@ -413,7 +413,7 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
   int *fd = NULL;
   unsigned char **usep = NULL;
   pack_user pu = {zs, y, fold, d};
-  BFCR_CALL(bfcr_redistribute_fn(ctx, d + 2, s->nl, s->off, s->n, t->order, pack_row, &pu, &D));
+  BFCR_CALL(bfcr_tree_rows_to_dendro(ctx, t, d + 2, pack_row, &pu, &D));
   Yd = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(double));
   fd = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(int));
   /* chain buffer: per level a flag and the accumulators of the node crossing the edge */

@@ -250,7 +250,7 @@ bfcr_status bfcr_fit_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_zsrc *
   bfcr_status *ust = NULL;
   double *rows = NULL, *ext = NULL, *ys = NULL, *mine = NULL, *all = NULL;
   double *yhat = NULL, *ytrue = NULL;
-  int64_t *mylen = NULL, *len = NULL, *lab = NULL, *piece = NULL;
+  int64_t *mylen = NULL, *len = NULL, *lab = NULL, *piece = NULL, *ordall = NULL;
   double t0 = bfcr_wtime();
 
   nu = make_units(t, m, cap, NULL, &np);
@@ -271,7 +271,7 @@ bfcr_status bfcr_fit_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_zsrc *
 
   /* Rows (z, y) into dendrogram order, then this rank's range of positions. */
   bfcr_zy_rows zy = {*zs, y};
-  BFCR_CALL_AGREED(bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
+  BFCR_CALL_AGREED(bfcr_tree_rows_to_dendro(ctx, t, d + 1, bfcr_pack_zy, &zy, &rows));
   BFCR_CALL_AGREED(bfcr_fetch_rows(ctx, rows, d + 1, blo, bhi, plo, phi, &ext));
   free(rows);
   rows = NULL;
@@ -344,9 +344,14 @@ bfcr_status bfcr_fit_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_zsrc *
   all = NULL;
   if (m->train_z && m->n_train == n) { /* routing by sample: the piece of each kept row */
     BFCR_ALLOC(ctx, m->train_piece, n);
+    const int64_t *ord = t->order; /* several ranks: gathered for this step only */
+    if (!ord) BFCR_CALL_AGREED(bfcr_tree_order_all(ctx, t, &ordall));
+    if (!ord) ord = ordall;
     for (int64_t i = 0; i < nu; i++)
       for (int64_t p = u[i].first; p < u[i].first + u[i].n; p++)
-        m->train_piece[t->order[p]] = u[i].piece;
+        m->train_piece[ord[p]] = u[i].piece;
+    free(ordall);
+    ordall = NULL;
   }
 
   /* In-sample predictions of my range, scored over the dendrogram positions. */
@@ -381,6 +386,7 @@ cleanup:
   free(len);
   free(lab);
   free(piece);
+  free(ordall);
   if (!agreed) st = bfcr_agree(ctx, st);
   return st;
 }

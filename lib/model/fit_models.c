@@ -555,13 +555,13 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
                                    bfcr_level_fit *lf) {
   bfcr_status st = BFCR_OK;
   int T = t->nlevels - 1, d = t->d, P = ctx->size, agreed = 0;
-  int64_t n = t->n, nl = t->n_local;
+  int64_t n = t->n;
   double *rows = NULL, *all0 = NULL;
   dist_rows dr = {NULL, bfcr_block_lo(n, P, ctx->rank), bfcr_block_lo(n, P, ctx->rank + 1)};
   double t0 = bfcr_wtime();
   bfcr_zy_rows zy = {*zs, y};
   BFCR_CALL_AGREED(
-      bfcr_redistribute_fn(ctx, d + 1, nl, t->offset, n, t->order, bfcr_pack_zy, &zy, &rows));
+      bfcr_tree_rows_to_dendro(ctx, t, d + 1, bfcr_pack_zy, &zy, &rows));
   dr.rows = rows;
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
   if (bfcr_fit_rows_mode(t, lo)) { /* wide data: from the rows (fit_rows.c) */

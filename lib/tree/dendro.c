@@ -3,10 +3,13 @@
  * contiguous range of samples. Top-down: level l's final order groups the items of
  * level l - 1 by parent (stable counting sort), which fixes level l - 1's order. O(n)
  * per level. Level 0 stays indexed by global sample index; t->order[pos] gives the
- * sample at each dendrogram position. */
+ * sample at each dendrogram position (one rank), t->dpos[i] the position of local row i
+ * (several ranks: the whole order would be n words on every rank for the rest of the
+ * fit; the row exchanges into dendrogram order need only each rank's own rows). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "par/redistribute.h"
 #include "tree/tree.h"
 
 static bfcr_status permute_d(bfcr_ctx *ctx, double **a, const int64_t *fin2prov, int64_t m,
@@ -67,8 +70,13 @@ bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t) {
   }
   /* Level 0: keep sample indexing, remap parents; the order is f2p[0]. */
   BFCR_CALL(permute_i(ctx, &t->lv[0].parent, NULL, t->lv[0].m, T >= 1 ? p2f[1] : NULL));
-  t->order = f2p[0];
-  f2p[0] = NULL;
+  if (ctx->size > 1) { /* each rank keeps the positions of its own rows only */
+    BFCR_ALLOC(ctx, t->dpos, t->n_local > 0 ? t->n_local : 1);
+    for (int64_t i = 0; i < t->n_local; i++) t->dpos[i] = p2f[0][t->offset + i];
+  } else {
+    t->order = f2p[0];
+    f2p[0] = NULL;
+  }
   for (int l = 1; l <= T; l++) {
     bfcr_level *L = &t->lv[l];
     int64_t m = L->m;
@@ -91,4 +99,34 @@ cleanup:
   free(p2f);
   free(cursor);
   return st;
+}
+
+bfcr_status bfcr_tree_order_all(bfcr_ctx *ctx, const bfcr_tree *t, int64_t **out) {
+  bfcr_status st = BFCR_OK;
+  int64_t n = t->n, *g2p = NULL, *ord = NULL;
+  *out = NULL;
+  ord = bfcr_malloc(ctx, (size_t)n, sizeof(int64_t));
+  g2p = t->order ? NULL : bfcr_malloc(ctx, (size_t)n, sizeof(int64_t));
+  st = ord && (t->order || g2p) ? BFCR_OK : BFCR_ERR_NOMEM;
+  if (ctx->size > 1) BFCR_CALL(bfcr_agree(ctx, st));
+  BFCR_CALL(st);
+  if (t->order) {
+    memcpy(ord, t->order, (size_t)n * sizeof(int64_t));
+  } else {
+    BFCR_CALL(bfcr_allgather_items(ctx, t->dpos, t->n_local, sizeof(int64_t), g2p));
+    for (int64_t g = 0; g < n; g++) ord[g2p[g]] = g;
+  }
+  *out = ord;
+  ord = NULL;
+cleanup:
+  free(g2p);
+  free(ord);
+  return st;
+}
+
+bfcr_status bfcr_tree_rows_to_dendro(bfcr_ctx *ctx, const bfcr_tree *t, int64_t width,
+                                     bfcr_pack_row_fn pack, void *user, double **out) {
+  if (t->dpos)
+    return bfcr_redistribute_dest(ctx, width, t->n_local, t->n, t->dpos, pack, user, out);
+  return bfcr_redistribute_fn(ctx, width, t->n_local, t->offset, t->n, t->order, pack, user, out);
 }

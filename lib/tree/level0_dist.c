@@ -1,21 +1,26 @@
 /* Level 0 of the summary tree across ranks: the samples are the only items that are
  * distributed (input-order blocks); every later level is replicated.
  *
- * Best friends: the exact distributed search of lib/knn (bfcr_knn_allnn_dist) returns
- * bf and the canonical squared distance for all n samples on every rank, bit-identical
- * to the one-process search; small problems (n d below SMALL_ND) simply gather all rows
- * and run bfcr_knn_allnn on every rank, which is faster than any exchange protocol.
+ * Best friends: the exact distributed search of lib/knn (bfcr_knn_allnn_dist_own) returns
+ * bf for all n samples on every rank and the canonical squared distance of this rank's
+ * rows only, bit-identical to the one-process search; small problems (n d below
+ * SMALL_ND) simply gather all rows and run bfcr_knn_allnn on every rank, which is faster
+ * than any exchange protocol. lv0->bfdist holds this rank's rows only (n_local).
  *
  * Level-1 nodes: a node's summary must have the bits of the one-process value, which
  * reduces over the node's members in global-index order with the canonical tree of
  * lib/par/reduce.h. The components (replicated) define the "level-1 order": samples
- * sorted by (node, global index). Rows (z, y) move once into that order, in P balanced
- * contiguous chunks (one Alltoallv); nodes inside a chunk are reduced locally (OpenMP
- * over nodes); the at most P - 1 nodes that straddle a chunk edge are reduced with one
- * batched canonical cross-rank reduction (bfcr_reduce_dist_segments); one Allgatherv
- * then replicates the node summaries. Cost per rank: O(n) integer work on the
- * replicated components, O(n d / P) for the rows, O(k d) for the replicated summaries.
- * Every status is agreed across ranks before the next collective step. */
+ * sorted by (node, global index). Each rank computes the level-1 position of its own
+ * rows from the node sizes and the members on lower ranks (one scan of the replicated
+ * components below its block, k words), and rows (z, y, edge value) move once into that
+ * order, in P balanced contiguous chunks (one Alltoallv, positions travel with them);
+ * nodes inside a chunk are reduced locally; the at most P - 1 nodes that straddle a chunk
+ * edge are reduced with one batched canonical cross-rank reduction; one Allgatherv then
+ * replicates the node summaries. The edge value (a sample's best-friend distance, 0 for
+ * the second half of a mutual pair) is computed by the row's owner, which holds its
+ * distance. Cost per rank: O(n) integer work on the replicated components, O(n d / P)
+ * for the rows, O(k d) for the replicated summaries. Every status is agreed across ranks
+ * before the next collective step. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,17 +36,20 @@
 /* Below this many values (n d) all rows are gathered and searched on every rank. */
 #define SMALL_ND 1000000
 
-/* All rows on every rank, then the one-process search (replicated work). */
-static bfcr_status gather_search(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, int64_t n,
-                                 int d, int64_t *bf, double *dist2) {
+/* All rows on every rank, then the one-process search (replicated work); the distances
+ * of this rank's rows [offset, offset + n_local) into dist2_own. */
+static bfcr_status gather_search(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+                                 int64_t offset, int64_t n, int d, int64_t *bf, double *dist2_own) {
   bfcr_status st = BFCR_OK;
+  double *dist2 = bfcr_malloc(ctx, (size_t)n, sizeof(double));
   double *all = bfcr_malloc(ctx, (size_t)n, (size_t)d * sizeof(double));
-  double *mine = zs->Z ? NULL : bfcr_malloc(ctx, (size_t)(n_local > 0 ? n_local : 1),
-                                            (size_t)d * sizeof(double));
-  BFCR_CALL(bfcr_agree(ctx, all && (zs->Z || mine) ? BFCR_OK : BFCR_ERR_NOMEM));
+  double *mine =
+      zs->Z ? NULL
+            : bfcr_malloc(ctx, (size_t)(n_local > 0 ? n_local : 1), (size_t)d * sizeof(double));
+  BFCR_CALL(bfcr_agree(ctx, dist2 && all && (zs->Z || mine) ? BFCR_OK : BFCR_ERR_NOMEM));
   for (int64_t i = 0; mine && i < n_local; i++) bfcr_zsrc_row(zs, i, mine + i * d);
-  BFCR_CALL(bfcr_allgather_items(ctx, zs->Z ? zs->Z : mine, n_local, (size_t)d * sizeof(double),
-                                 all));
+  BFCR_CALL(
+      bfcr_allgather_items(ctx, zs->Z ? zs->Z : mine, n_local, (size_t)d * sizeof(double), all));
   bfcr_knn_choice ch;
   st = bfcr_knn_allnn_m(all, n, d, ctx->nthreads, (bfcr_nn_method)ctx->nn_method, &ch, NULL, bf,
                         dist2);
@@ -51,54 +59,69 @@ static bfcr_status gather_search(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_l
     bfcr_nn_note(ctx, "level 0", line);
   }
   if (st != BFCR_OK) bfcr_err(ctx, st, "nearest-neighbour search failed at level 0");
+  if (st == BFCR_OK && n_local > 0)
+    memcpy(dist2_own, dist2 + offset, (size_t)n_local * sizeof(double));
   st = bfcr_agree(ctx, st);
 cleanup:
+  free(dist2);
   free(all);
   free(mine);
   return st;
 }
 
-/* Fills lv0->bf and lv0->bfdist (allocated by the caller, n entries) on every rank. */
+/* Fills lv0->bf (n entries, replicated) and lv0->bfdist (this rank's n_local rows), both
+ * allocated by the caller. */
 bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                          int64_t offset, int64_t n, int d, bfcr_level *lv0) {
   bfcr_status st = BFCR_OK;
   if (n == 1) {
     lv0->bf[0] = 0;
-    lv0->bfdist[0] = 0.0;
+    if (n_local > 0) lv0->bfdist[0] = 0.0;
     return BFCR_OK;
   }
   if ((double)n * d < SMALL_ND) {
-    BFCR_CALL(gather_search(ctx, zs, n_local, n, d, lv0->bf, lv0->bfdist));
+    BFCR_CALL(gather_search(ctx, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist));
   } else {
-    BFCR_CALL(
-        bfcr_knn_allnn_dist_src(ctx, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist, NULL));
+    BFCR_CALL(bfcr_knn_allnn_dist_own(ctx, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist, NULL));
   }
-  for (int64_t i = 0; i < n; i++) lv0->bfdist[i] = sqrt(lv0->bfdist[i]);
+  for (int64_t i = 0; i < n_local; i++) lv0->bfdist[i] = sqrt(lv0->bfdist[i]);
 cleanup:
   return st;
+}
+
+/* Rows packed for the level-1 exchange: z, y, then the sample's edge value. */
+typedef struct l1_pack {
+  bfcr_zy_rows zy;
+  int64_t offset;
+  const int64_t *bf;  /* replicated */
+  const double *dist; /* this rank's rows */
+} l1_pack;
+
+static void l1_pack_row(void *user, int64_t i, double *dst) {
+  const l1_pack *u = user;
+  int d = u->zy.z.d;
+  int64_t g = u->offset + i, f = u->bf[g];
+  bfcr_pack_zy((void *)&u->zy, i, dst);
+  /* The edge of the one 2-cycle counts once (nodes.c: edge_value). */
+  dst[d + 1] = (u->bf[f] == g && f < g) ? 0.0 : u->dist[i];
 }
 
 /* Elements of the level-1 reduction: rows in level-1 order held for [lo, hi). */
 typedef struct l1_view {
   int d;
-  const double *rows; /* (d + 1) doubles per position: z, y */
+  const double *rows; /* (d + 2) doubles per position: z, y, edge */
   int64_t lo;         /* position of rows[0] */
-  const int64_t *members;
-  const int64_t *bf;
-  const double *bfdist;
 } l1_view;
 
 static void l1_elem(void *user, int64_t pos, double *out) {
   const l1_view *v = user;
   int d = v->d;
-  int64_t g = v->members[pos], f = v->bf[g];
-  const double *row = v->rows + (pos - v->lo) * (d + 1);
+  const double *row = v->rows + (pos - v->lo) * (d + 2);
   out[BFCR_NS_N] = 1.0;
   memcpy(out + BFCR_NS_MEAN, row, (size_t)d * sizeof(double));
   out[bfcr_ns_sse(d)] = 0.0;
   out[bfcr_ns_y(d)] = row[d];
-  /* The edge of the one 2-cycle counts once (nodes.c: edge_value). */
-  out[bfcr_ns_edge(d)] = (v->bf[f] == g && f < g) ? 0.0 : v->bfdist[g];
+  out[bfcr_ns_edge(d)] = row[d + 1];
 }
 
 static void l1_merge(void *user, const double *a, const double *b, double *out) {
@@ -106,35 +129,49 @@ static void l1_merge(void *user, const double *a, const double *b, double *out) 
   bfcr_ns_merge(v->d, a, b, out);
 }
 
-bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t n_local,
-                                   int64_t offset, int64_t n, int d, const bfcr_level *lv0,
-                                   int64_t k, bfcr_level *lv1) {
+bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
+                                   int64_t n_local, int64_t offset, int64_t n, int d,
+                                   const bfcr_level *lv0, int64_t k, bfcr_level *lv1) {
   bfcr_status st = BFCR_OK;
   int P = ctx->size, me = ctx->rank;
   int64_t w = bfcr_ns_width(d);
-  int64_t *start = NULL, *members = NULL;
+  int64_t *start = NULL, *below = NULL, *dest = NULL;
   double *rows = NULL;
+  const int64_t *par = lv0->parent;
   int64_t lo = bfcr_block_lo(n, P, me), hi = bfcr_block_lo(n, P, me + 1);
   double t0 = bfcr_wtime();
   lv1->m = k;
-  /* Replicated: members of every node in global-index order (the level-1 order). */
   start = bfcr_malloc(ctx, (size_t)k + 1, sizeof(int64_t));
-  members = bfcr_malloc(ctx, (size_t)(2 * n + k + 1), sizeof(int64_t));
+  below = bfcr_calloc(ctx, (size_t)k, sizeof(int64_t));
+  dest = bfcr_malloc(ctx, (size_t)(n_local > 0 ? n_local : 1), sizeof(int64_t));
   lv1->ns = bfcr_malloc(ctx, (size_t)k, (size_t)w * sizeof(double));
   lv1->minidx = bfcr_malloc(ctx, (size_t)k, sizeof(int64_t));
-  lv1->nchild = bfcr_malloc(ctx, (size_t)k, sizeof(int64_t));
-  if (!start || !members || !lv1->ns || !lv1->minidx || !lv1->nchild)
-    st = BFCR_ERR_NOMEM;
+  lv1->nchild = bfcr_calloc(ctx, (size_t)k, sizeof(int64_t));
+  if (!start || !below || !dest || !lv1->ns || !lv1->minidx || !lv1->nchild) st = BFCR_ERR_NOMEM;
   BFCR_CALL(bfcr_agree(ctx, st));
-  bfcr_group_members(lv0->parent, n, k, start, members);
-  for (int64_t c = 0; c < k; c++) {
-    lv1->minidx[c] = members[start[c]];
-    lv1->nchild[c] = start[c + 1] - start[c];
+  /* Node sizes and smallest members (components are numbered by their smallest sample,
+   * so node c's first sample is the c-th new component met in index order). */
+  for (int64_t g = 0, next = 0; g < n; g++) {
+    int64_t c = par[g];
+    if (c == next) lv1->minidx[next++] = g;
+    lv1->nchild[c]++;
   }
-  bfcr_zy_rows zy = {*zs, y};
-  BFCR_CALL(bfcr_redistribute_fn(ctx, d + 1, n_local, offset, n, members, bfcr_pack_zy, &zy, &rows));
+  start[0] = 0;
+  for (int64_t c = 0; c < k; c++) start[c + 1] = start[c] + lv1->nchild[c];
+  /* Level-1 position of my rows: node start + members on lower ranks + mine before. */
+  for (int64_t g = 0; g < offset; g++) below[par[g]]++;
+  for (int64_t i = 0; i < n_local; i++) {
+    int64_t c = par[offset + i];
+    dest[i] = start[c] + below[c]++;
+  }
+  free(below);
+  below = NULL;
+  l1_pack pk = {{*zs, y}, offset, lv0->bf, lv0->bfdist};
+  BFCR_CALL(bfcr_redistribute_dest(ctx, d + 2, n_local, n, dest, l1_pack_row, &pk, &rows));
+  free(dest);
+  dest = NULL;
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
-  l1_view v = {d, rows, lo, members, lv0->bf, lv0->bfdist};
+  l1_view v = {d, rows, lo};
   BFCR_CALL(bfcr_reduce_ranges_dist(ctx, w, l1_elem, l1_merge, &v, k, start, lo, hi, lv1->ns));
 cleanup:
   if (st != BFCR_OK) { /* lv1 is not counted in the tree's levels yet */
@@ -145,7 +182,8 @@ cleanup:
     lv1->minidx = lv1->nchild = NULL;
   }
   free(start);
-  free(members);
+  free(below);
+  free(dest);
   free(rows);
   return st;
 }

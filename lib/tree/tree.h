@@ -38,10 +38,12 @@ typedef struct bfcr_level {
   int64_t m; /* nodes (items) at this level; level 0: n samples */
   /* Nodes of this level, as produced by the components of level - 1 (level >= 1): */
   double *ns;      /* [m * ns_width] summaries: count, centroid, sse, mean y, edge sum */
-  int64_t *minidx; /* [m] smallest member sample (global index) */
+  int64_t *minidx; /* [m] smallest member sample (global index); freed after the build */
   int64_t *nchild; /* [m] items of level - 1 merged into this node */
   int64_t *start;  /* [m + 1] sample range in dendrogram order (after ordering) */
-  /* This level's items and their best friends (all levels but the top): */
+  /* This level's items and their best friends (all levels but the top). Levels >= 1
+   * keep only parent once the tree is built (bf, bfdist, dbterm: NULL); level 0 keeps bf
+   * (the cross-validation routes held-out rows by it) and parent. */
   int64_t *bf;     /* [m] best friend (item index at this level) */
   double *bfdist;  /* [m] Euclidean distance to it */
   int64_t *parent; /* [m] node of level + 1 holding this item */
@@ -55,7 +57,10 @@ struct bfcr_tree {
   int has_y;
   int nlevels;           /* levels including 0 */
   bfcr_level *lv;        /* [nlevels]; level 0's ns/minidx/nchild are NULL */
-  int64_t *order;        /* [n] dendrogram order: order[pos] = global sample index */
+  int64_t *order;        /* [n] one rank: dendrogram order, order[pos] = global sample
+                            index; NULL with several ranks (dpos instead) */
+  int64_t *dpos;         /* [n_local] several ranks: dendrogram position of local row i;
+                            NULL on one rank */
   bfcr_level_info *info; /* [nlevels] per-level metrics (GCV filled by the fit) */
   int skip_db;           /* Davies-Bouldin terms not computed (BFCR_TREE_SKIP_DB) */
   /* Level 0's kd-tree over the rows, kept (BFCR_TREE_KEEP_KD0, one rank) for the fit's
@@ -85,10 +90,11 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
                                    int max_levels, int flags, bfcr_tree **out);
 void bfcr_tree_free(bfcr_tree *t);
 
-/* Several ranks (level0_dist.c). Best friends of all n samples into lv0->bf and
- * lv0->bfdist (allocated by the caller, replicated on return); nodes of level 1 from
- * the k components in lv0->parent (ns, minidx, nchild replicated on return). Both are
- * collective, open with a status agreement and return the same status on every rank. */
+/* Several ranks (level0_dist.c). Best friends of all n samples into lv0->bf (n entries,
+ * replicated on return) and the distances of this rank's rows into lv0->bfdist (n_local
+ * entries), both allocated by the caller; nodes of level 1 from the k components in
+ * lv0->parent (ns, minidx, nchild replicated on return). Both are collective, open with a
+ * status agreement and return the same status on every rank. */
 bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                          int64_t offset, int64_t n, int d, bfcr_level *lv0);
 bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
@@ -103,8 +109,21 @@ int64_t bfcr_components(const int64_t *bf, int64_t m, int64_t *comp, int64_t *wo
 /* Node summaries: merge op for the canonical reduction. */
 void bfcr_ns_merge(int d, const double *a, const double *b, double *out);
 
-/* Renumber all levels in dendrogram order and fill start[] and order[]. Local. */
+/* Renumber all levels in dendrogram order and fill start[] and order[] (one rank) or
+ * dpos[] (several). Local. */
 bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t);
+
+/* The whole dendrogram order (n words, malloc'd into *out): a copy of t->order on one
+ * rank, gathered from every rank's dpos with several. Collective with several ranks; for
+ * the rare consumer that needs it (kernel models routed by sample). */
+bfcr_status bfcr_tree_order_all(bfcr_ctx *ctx, const bfcr_tree *t, int64_t **out);
+
+/* This rank's rows (pack(user, i, dst) writes local row i, width doubles) moved into
+ * dendrogram order, positions [bfcr_block_lo(n, P, rank), bfcr_block_lo(n, P, rank + 1))
+ * into *out: by t->dpos with several ranks, by t->order on one. Collective. */
+bfcr_status bfcr_tree_rows_to_dendro(bfcr_ctx *ctx, const bfcr_tree *t, int64_t width,
+                                     void (*pack)(void *user, int64_t i, double *dst), void *user,
+                                     double **out);
 
 /* Davies-Bouldin terms of a level's items, max_j (s_i + s_j) / |mu_i - mu_j|, into
  * terms[m] (metrics.c), on kt when given (a kd-tree over the level's centroids in item

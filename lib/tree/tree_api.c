@@ -48,7 +48,9 @@ void bfcr_tree_destroy(bfcr_tree **tree) {
   *tree = NULL;
 }
 
-int bfcr_tree_num_levels(const bfcr_tree *tree) { return tree ? tree->nlevels : 0; }
+int bfcr_tree_num_levels(const bfcr_tree *tree) {
+  return tree ? tree->nlevels : 0;
+}
 
 bfcr_status bfcr_tree_level_info(const bfcr_tree *tree, int level, bfcr_level_info *info) {
   if (!tree || !info || level < 0 || level >= tree->nlevels) return BFCR_ERR_ARG;
@@ -60,6 +62,10 @@ bfcr_status bfcr_tree_labels(const bfcr_tree *tree, int level, int64_t *labels) 
   if (!tree || !labels || level < 0 || level >= tree->nlevels) return BFCR_ERR_ARG;
   if (level == 0) { /* level 0: a sample's position in dendrogram order */
     int64_t lo = tree->offset, hi = tree->offset + tree->n_local;
+    if (tree->dpos) {
+      for (int64_t i = 0; i < tree->n_local; i++) labels[i] = tree->dpos[i];
+      return BFCR_OK;
+    }
     for (int64_t p = 0; p < tree->n; p++) {
       int64_t g = tree->order[p];
       if (g >= lo && g < hi) labels[g - lo] = p;

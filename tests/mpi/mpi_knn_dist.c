@@ -149,6 +149,20 @@ static void check_case(bfcr_ctx *ctx, const char *name, const double *X, int64_t
                name, (long long)n, d, how, threads, (long long)bad, (long long)first,
                (long long)(first >= 0 ? bf[first] : 0), (long long)(first >= 0 ? bf0[first] : 0),
                first >= 0 ? d2[first] : 0.0, first >= 0 ? d0[first] : 0.0);
+      /* Owner-only distances: bf replicated, dist2 for this rank's rows only. */
+      double *own = malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof(double));
+      for (int64_t i = 0; i < n; i++) bf[i] = -7;
+      for (int64_t i = 0; i < hi - lo; i++) own[i] = -7.0;
+      bfcr_zsrc zs = {X + lo * d, NULL, NULL, NULL, d};
+      st = bfcr_knn_allnn_dist_own(ctx, &zs, hi - lo, lo, n, d, bf, own, NULL);
+      MT_CHECK(st == BFCR_OK, "%s own (layout %d): status %d", name, how, (int)st);
+      bad = 0;
+      for (int64_t i = 0; st == BFCR_OK && i < n; i++) bad += bf[i] != bf0[i];
+      for (int64_t i = 0; st == BFCR_OK && i < hi - lo; i++)
+        bad += memcmp(&own[i], &d0[lo + i], sizeof(double)) != 0;
+      MT_CHECK(bad == 0, "%s own (n = %lld, layout %d, %d threads): %lld values differ", name,
+               (long long)n, how, threads, (long long)bad);
+      free(own);
     }
   }
   bfcr_ctx_set_threads(ctx, 1);
