@@ -304,6 +304,8 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   int64_t *work = NULL, *nn = NULL, *route1 = NULL, *tix = NULL, *rowpiece = NULL;
   double *Zg = NULL, *Yg = NULL, **fm = NULL, **part = NULL, *p2 = NULL, *e2 = NULL;
   const double *Z = zs->Z, *Y = y;
+  int64_t *ordall = NULL;
+  bfcr_tree tk;
   /* The table and the budget (local: the node sizes are the same on every rank). */
   m->kcv_budget = budget;
   m->kcv_state = calloc((size_t)t->nlevels, 1);
@@ -357,12 +359,20 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
                budget);
     goto cleanup;
   }
-  /* Every rank holds every row from here on (within the budget, n is moderate). */
+  /* Every rank holds every row from here on (within the budget, n is moderate), and the
+   * whole dendrogram order: with several ranks the tree keeps only its own rows' positions,
+   * so a copy of the tree header points at the gathered order. */
   if (P > 1) {
     st = gather_rows(ctx, zs, y, n_local, n, d, &Zg, &Yg);
     if (st != BFCR_OK) goto cleanup;
     Z = Zg;
     Y = Yg;
+    if (!t->order) {
+      BFCR_CALL(bfcr_tree_order_all(ctx, t, &ordall)); /* agreed: every rank fails here */
+      tk = *t;
+      tk.order = ordall;
+      t = &tk;
+    }
   }
   BFCR_ALLOC(ctx, fold, n);
   BFCR_ALLOC(ctx, work, 4 * n);
@@ -458,6 +468,7 @@ cleanup:
   free(p2);
   free(e2);
   free(Zg);
+  free(ordall);
   free(Yg);
   if (P > 1) st = bfcr_agree(ctx, st);
   return st;
