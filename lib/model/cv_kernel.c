@@ -20,8 +20,13 @@
  * candidate) and p_i (the pick), d_i = e_i - p_i, the candidate passes when mean(d) <
  * -SE(d) = -sd(d) / sqrt(n); of those that pass the lowest CV MSE wins (ties: the higher
  * level). Sums run serially in row order over values that each depend on their row
- * alone, so the table and the choice are the same for any thread count; every rank
- * holds all rows and runs the same computation, so for any rank count too.
+ * alone, so the table and the choice are the same for any thread count. With several
+ * ranks every rank holds all rows (gathered) and runs the cheap replicated parts (routing,
+ * ridge fold models, the pick's errors); the KRR pieces of a level (all folds) are dealt
+ * over the ranks (assign_jobs: largest estimated cost first to the least loaded rank),
+ * each rank fits its pieces and scores the held-out rows routed to them, and one
+ * MPI_Allreduce of the per-row squared errors, 0 where another rank computed, gives every
+ * rank the one-process values (x + 0 = x exactly), then the same serial sums.
  *
  * Budget (why levels are chosen by cost): a KRR fit costs m^3 per piece of m rows, so
  * the top levels (large clusters, pieces at the cap) cost up to K x n / cap x cap^3,
@@ -138,11 +143,15 @@ typedef struct ktask {
   int64_t c, first, m;
 } ktask;
 
-/* Squared errors e2[i] of the KRR candidate at level l for the rows of fold k. */
+/* Squared errors e2[i] of the KRR candidate at level l for the rows of fold k. own: the
+ * rank of each piece of this fold (level_jobs' order), NULL = all on this rank; this rank
+ * fits only its pieces, writes e2[i] for the held-out rows routed to them (and, on rank 0,
+ * for those that keep a ridge fold model) and 0 for the others. */
 static bfcr_status score_fold(bfcr_ctx *ctx, const bfcr_tree *t, int l, int k, int K,
                               const double *Z, const double *Y, const int *fold, const int64_t *nn,
                               const int64_t *route1, double *const *fm, const bfcr_fit_params *p,
-                              int64_t cap, int64_t *tix, int64_t *rowpiece, double *e2) {
+                              int64_t cap, const int *own, int rank, int64_t *tix,
+                              int64_t *rowpiece, double *e2) {
   bfcr_status st = BFCR_OK;
   const bfcr_level *L = &t->lv[l];
   const int d = t->d, T = t->nlevels - 1;
@@ -204,7 +213,7 @@ static bfcr_status score_fold(bfcr_ctx *ctx, const bfcr_tree *t, int l, int k, i
     if (!buf) failed = 1;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t q = 0; q < nt; q++) {
-      if (!buf) continue;
+      if (!buf || (own && own[q] != rank)) continue;
       const ktask *u = &task[q];
       double *X = buf, *ys = buf + u->m * d;
       for (int64_t r = 0; r < u->m; r++) {
@@ -239,6 +248,10 @@ static bfcr_status score_fold(bfcr_ctx *ctx, const bfcr_tree *t, int l, int k, i
       for (int q = 1; q < l; q++) c = t->lv[q].parent[c];
       const double *z = Z + i * d, *o = fm[l] + (c * K + k) * CVW(d);
       int64_t q = rowpiece[nn[i]];
+      if (own && (q >= 0 ? own[q] : 0) != rank) {
+        e2[i] = 0.0; /* another rank's: the exact sum of the combine keeps its value */
+        continue;
+      }
       double v = q >= 0 ? my + sy * bfcr_krr_eval(&mod[q], z, sc) : lin(o, z, d);
       double e = Y[i] - guard(v, o, fm[T] + k * CVW(d), z, d, p->guard_margin);
       e2[i] = e * e;
@@ -251,6 +264,80 @@ cleanup:
   free(mod);
   free(task);
   free(tst);
+  return st;
+}
+
+/* The KRR pieces of level l over the K folds, in score_fold's order (fold, cluster,
+ * piece): off[k] .. off[k + 1] - 1 are fold k's, cost[j] the estimated cost of piece j
+ * (its fit, m^3 + 400 m^2 + 1e5, and its share of held-out rows, about m / (K - 1) rows at
+ * m (2 d + 20) each). Needs only the tree and the folds: the same on every rank. */
+static bfcr_status level_jobs(bfcr_ctx *ctx, const bfcr_tree *t, int l, int K, const int *fold,
+                              int64_t minsize, int64_t cap, int64_t *off, double **costo) {
+  bfcr_status st = BFCR_OK;
+  const bfcr_level *L = &t->lv[l];
+  int64_t *cnt = NULL, nj = 0;
+  double *cost = NULL;
+  BFCR_CALLOC(ctx, cnt, (int64_t)K * L->m);
+  for (int64_t c = 0; c < L->m; c++)
+    for (int64_t q = L->start[c]; q < L->start[c + 1]; q++) cnt[c * K + fold[t->order[q]]]++;
+  for (int pass = 0; pass < 2; pass++) {
+    nj = 0;
+    for (int k = 0; k < K; k++) {
+      if (pass) off[k] = nj;
+      for (int64_t c = 0; c < L->m; c++) {
+        int64_t sk = L->start[c + 1] - L->start[c] - cnt[c * K + k];
+        if ((L->m > 1 && sk < minsize) || sk < 1) continue;
+        int64_t np = bfcr_split_pieces(sk, cap);
+        for (int64_t j = 0; j < np; j++, nj++) {
+          if (!pass) continue;
+          double m = (double)(bfcr_split_start(sk, np, j + 1) - bfcr_split_start(sk, np, j));
+          cost[nj] = m * m * (m + 400.0) + 1e5 + m / (K - 1) * m * (2.0 * t->d + 20.0);
+        }
+      }
+    }
+    if (!pass) BFCR_ALLOC(ctx, cost, nj > 0 ? nj : 1);
+  }
+  off[K] = nj;
+  *costo = cost;
+  cost = NULL;
+cleanup:
+  free(cnt);
+  free(cost);
+  return st;
+}
+
+/* Deterministic balanced assignment of nj jobs to P ranks: largest estimated cost first
+ * (ties: the lower job index), each to the least loaded rank (ties: the lower rank). Every
+ * rank computes the same costs in the same order, so the same owners; the owners decide
+ * only where a value is computed, never the value. */
+static bfcr_status assign_jobs(bfcr_ctx *ctx, const double *cost, int64_t nj, int P, int *own) {
+  bfcr_status st = BFCR_OK;
+  int64_t *ix = NULL;
+  double *load = NULL;
+  BFCR_ALLOC(ctx, ix, nj > 0 ? nj : 1);
+  BFCR_CALLOC(ctx, load, P);
+  for (int64_t j = 0; j < nj; j++) ix[j] = j;
+  /* Insertion sort would be quadratic on many small pieces: shell sort on (cost, index). */
+  for (int64_t gap = nj / 2; gap > 0; gap /= 2)
+    for (int64_t a = gap; a < nj; a++) {
+      int64_t v = ix[a], b = a;
+      for (; b >= gap; b -= gap) {
+        int64_t u = ix[b - gap];
+        if (cost[u] > cost[v] || (cost[u] == cost[v] && u < v)) break;
+        ix[b] = u;
+      }
+      ix[b] = v;
+    }
+  for (int64_t a = 0; a < nj; a++) {
+    int r = 0;
+    for (int q = 1; q < P; q++)
+      if (load[q] < load[r]) r = q;
+    own[ix[a]] = r;
+    load[r] += cost[ix[a]];
+  }
+cleanup:
+  free(ix);
+  free(load);
   return st;
 }
 
@@ -300,7 +387,7 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   double t0 = bfcr_wtime();
   const int64_t cap = p->kernel_cap > 0 ? p->kernel_cap : BFCR_KERNEL_CAP_DEFAULT;
   const double budget = p->kernel_budget == 0.0 ? BFCR_KCV_BUDGET_DEFAULT : p->kernel_budget;
-  int *fold = NULL, order[128], nsel = 0, sel[128];
+  int *fold = NULL, *own = NULL, order[128], nsel = 0, sel[128];
   int64_t *work = NULL, *nn = NULL, *route1 = NULL, *tix = NULL, *rowpiece = NULL;
   double *Zg = NULL, *Yg = NULL, **fm = NULL, **part = NULL, *p2 = NULL, *e2 = NULL;
   const double *Z = zs->Z, *Y = y;
@@ -425,8 +512,36 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   double bmse = INFINITY;
   for (int s = 0; s < nsel; s++) {
     const int l = sel[s];
-    for (int k = 0; k < K; k++)
-      BFCR_CALL(score_fold(ctx, t, l, k, K, Z, Y, fold, nn, route1, fm, p, cap, tix, rowpiece, e2));
+    /* With several ranks the level's pieces (all folds) are dealt over the ranks; each
+     * rank leaves 0 in the rows it did not compute, so the sum over ranks of e2 is exact
+     * (x + 0 = x) and every rank then holds the one-process values. */
+    if (P > 1) {
+      double *cost = NULL;
+      int64_t *off = malloc((size_t)(K + 1) * sizeof *off);
+      st = off ? level_jobs(ctx, t, l, K, fold, p->min_cluster_size, cap, off, &cost)
+               : bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
+      if (st == BFCR_OK) {
+        free(own);
+        own = malloc((size_t)(off[K] > 0 ? off[K] : 1) * sizeof *own);
+        st = own ? assign_jobs(ctx, cost, off[K], P, own)
+                 : bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
+      }
+      free(cost);
+      for (int k = 0; k < K && st == BFCR_OK; k++)
+        st = score_fold(ctx, t, l, k, K, Z, Y, fold, nn, route1, fm, p, cap, own + off[k],
+                        ctx->rank, tix, rowpiece, e2);
+      free(off);
+      st = bfcr_agree(ctx, st);
+      if (st != BFCR_OK) goto cleanup;
+      BFCR_CHECK(
+          ctx,
+          MPI_Allreduce(MPI_IN_PLACE, e2, (int)n, MPI_DOUBLE, MPI_SUM, ctx->comm) == MPI_SUCCESS,
+          BFCR_ERR_MPI, "kernel CV candidates: MPI_Allreduce of the squared errors failed");
+    } else {
+      for (int k = 0; k < K; k++)
+        BFCR_CALL(score_fold(ctx, t, l, k, K, Z, Y, fold, nn, route1, fm, p, cap, NULL, 0, tix,
+                             rowpiece, e2));
+    }
     double se2 = 0.0, sd = 0.0, s2 = 0.0, nd = (double)n;
     for (int64_t i = 0; i < n; i++) {
       se2 += e2[i];
@@ -460,6 +575,7 @@ cleanup:
   free(fm);
   free(part);
   free(fold);
+  free(own);
   free(work);
   free(nn);
   free(route1);

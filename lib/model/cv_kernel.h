@@ -26,7 +26,8 @@ double bfcr_cv_kernel_level_cost(const bfcr_tree *t, int l, int K, int64_t minsi
  * ridge pick only when its paired mean difference of squared errors is below minus its
  * standard error. Then m->chosen is its level, p->regressor KRR and m->shrink_lambda 0.
  * Writes m->kcv_*. y: local targets (target units). Collective with several ranks (rows
- * gathered on every rank, the computation replicated); status agreed. */
+ * gathered on every rank, the KRR fold fits divided over the ranks, per-row errors
+ * combined exactly); status agreed. */
 bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
                            const bfcr_zsrc *zs, const double *y, int64_t n_local,
                            bfcr_fit_params *p, bfcr_model *m);
