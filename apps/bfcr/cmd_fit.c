@@ -550,7 +550,12 @@ int cmd_fit(app *a, int argc, char **argv) {
       print_cv_table(stdout, model, nlevels, r.chosen);
       double shl = 0.0;
       bfcr_model_shrink(model, &shl, 0, 0, NULL, NULL);
-      if (shl > 0)
+      if (fp.regressor != r.params->regressor)
+        printf(
+            "\nchosen level: %d (by %d-fold cross-validation: its kernel ridge candidate beat "
+            "the ridge pick by more than one SE), %lld clusters\n",
+            r.chosen, folds, (long long)r.clusters);
+      else if (shl > 0)
         printf(
             "\nchosen level: %d (by %d-fold cross-validation, with hierarchical shrinkage "
             "toward the ancestors' models, lambda %g), %lld clusters\n",

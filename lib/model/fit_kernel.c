@@ -266,8 +266,8 @@ bfcr_status bfcr_fit_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_zsrc *
   /* Target standardization (the kernel fits see a unit-scale target; any scale of y
    * gives the same choices). Collective; meet a rank that failed above first. */
   BFCR_CALL_AGREED(bfcr_agree(ctx, BFCR_OK));
-  BFCR_CALL_AGREED(bfcr_agree(ctx,
-                    bfcr_standardize_cols(ctx, y, nl, 1, n, t->offset, &m->ky_mean, &m->ky_scale)));
+  BFCR_CALL_AGREED(bfcr_agree(
+      ctx, bfcr_standardize_cols(ctx, y, nl, 1, n, t->offset, &m->ky_mean, &m->ky_scale)));
 
   /* Rows (z, y) into dendrogram order, then this rank's range of positions. */
   bfcr_zy_rows zy = {*zs, y};

@@ -158,7 +158,7 @@ Test(guard, bounds_an_extrapolating_row_and_counts_it) {
   bfcr_fit_params p;
   bfcr_fit_params_init(&p);
   p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
-  p.level = 1; /* small clusters, steep local models */
+  p.level = 1;                                /* small clusters, steep local models */
   bfcr_model *m = tu_fit(ctx, data, &p);
   double v;
   int64_t g = -1;
