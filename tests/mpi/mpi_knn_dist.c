@@ -12,28 +12,14 @@
 #include "knn/knn_dist.h"
 #include "mpitest.h"
 
-static uint64_t rng_next(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double rng_unif(uint64_t *s) {
-  return ((double)(rng_next(s) >> 11) + 0.5) * 0x1p-53;
-}
-static double rng_gauss(uint64_t *s) {
-  double u = rng_unif(s), v = rng_unif(s);
-  return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
 /* 16 blobs: centres ~ N(0, 10^2), rows centre + N(0, 1.5^2). */
 static double *make_blobs(int64_t n, int d, uint64_t seed) {
   double *c = malloc(16 * (size_t)d * sizeof(double)),
          *X = malloc((size_t)(n * d) * sizeof(double));
-  for (int i = 0; i < 16 * d; i++) c[i] = 10.0 * rng_gauss(&seed);
+  for (int i = 0; i < 16 * d; i++) c[i] = 10.0 * mt_gauss(&seed);
   for (int64_t i = 0; i < n; i++) {
-    int b = (int)(rng_next(&seed) >> 60);
-    for (int k = 0; k < d; k++) X[i * d + k] = c[b * d + k] + 1.5 * rng_gauss(&seed);
+    int b = (int)(mt_rng(&seed) >> 60);
+    for (int k = 0; k < d; k++) X[i * d + k] = c[b * d + k] + 1.5 * mt_gauss(&seed);
   }
   free(c);
   return X;
@@ -43,7 +29,7 @@ static double *make_blobs(int64_t n, int d, uint64_t seed) {
 static double *make_dups(int64_t n, int d, int64_t distinct, uint64_t seed) {
   double *U = make_blobs(distinct, d, seed), *X = malloc((size_t)(n * d) * sizeof(double));
   for (int64_t i = 0; i < n; i++) {
-    int64_t j = (int64_t)(rng_next(&seed) % (uint64_t)distinct);
+    int64_t j = (int64_t)(mt_rng(&seed) % (uint64_t)distinct);
     memcpy(X + i * d, U + j * d, (size_t)d * sizeof(double));
   }
   free(U);
@@ -64,7 +50,7 @@ static double *make_grid(int side, int d, int twice, int64_t *n_out, uint64_t se
     }
   }
   for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates: the index order matters for ties */
-    int64_t j = (int64_t)(rng_next(&seed) % (uint64_t)(i + 1));
+    int64_t j = (int64_t)(mt_rng(&seed) % (uint64_t)(i + 1));
     for (int k = 0; k < d; k++) {
       double t = X[i * d + k];
       X[i * d + k] = X[j * d + k];
@@ -81,26 +67,10 @@ static double *make_onehot(int64_t n, int d, int cont, uint64_t seed) {
   double *B = make_blobs(n, cont, seed), *X = calloc((size_t)(n * d), sizeof(double));
   for (int64_t i = 0; i < n; i++) {
     memcpy(X + i * d, B + i * cont, (size_t)cont * sizeof(double));
-    X[i * d + cont + (int)(rng_next(&seed) % (uint64_t)(d - cont))] = 1.0;
+    X[i * d + cont + (int)(mt_rng(&seed) % (uint64_t)(d - cont))] = 1.0;
   }
   free(B);
   return X;
-}
-
-/* Block layouts: 0 even, 1 uneven (rank p holds ~ n p^2 / P^2, rank 0 may be empty),
- * 2 everything on the last rank. */
-static void block(int64_t n, int P, int rank, int how, int64_t *lo, int64_t *hi) {
-  if (how == 0) {
-    *lo = n * rank / P;
-    *hi = n * (rank + 1) / P;
-  } else if (how == 1) {
-    *lo = n * rank * rank / ((int64_t)P * P);
-    *hi = n * (rank + 1) * (rank + 1) / ((int64_t)P * P);
-  } else {
-    *lo = rank == P - 1 ? 0 : n;
-    *hi = n;
-    if (rank < P - 1) *lo = *hi = 0;
-  }
 }
 
 #define SL_METHOD BFCR_KNN_DIST_SLABS
@@ -120,7 +90,7 @@ static void check_case(bfcr_ctx *ctx, const char *name, const double *X, int64_t
       /* how 3, 4: layout 0 with the slabs (tree) and the ring (GEMM) forced. */
       ctx->nn_method = how == 3 ? BFCR_NN_TREE : how == 4 ? BFCR_NN_GEMM : BFCR_NN_AUTO;
       int64_t lo, hi;
-      block(n, P, rank, how > 2 ? 0 : how, &lo, &hi);
+      mt_block(n, P, rank, how > 2 ? 0 : how, &lo, &hi);
       for (int64_t i = 0; i < n; i++) {
         bf[i] = -7;
         d2[i] = -7.0;

@@ -17,28 +17,14 @@
 #include "knn/knn_query_dist.h"
 #include "mpitest.h"
 
-static uint64_t rng_next(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double rng_unif(uint64_t *s) {
-  return ((double)(rng_next(s) >> 11) + 0.5) * 0x1p-53;
-}
-static double rng_gauss(uint64_t *s) {
-  double u = rng_unif(s), v = rng_unif(s);
-  return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
 /* 16 blobs: centres ~ N(0, 10^2) from seed cs, rows centre + N(0, 1.5^2) from seed. */
 static double *make_blobs(int64_t n, int d, uint64_t cs, uint64_t seed) {
   double *c = malloc(16 * (size_t)d * sizeof(double)),
          *X = malloc((size_t)(n > 0 ? n * d : 1) * sizeof(double));
-  for (int i = 0; i < 16 * d; i++) c[i] = 10.0 * rng_gauss(&cs);
+  for (int i = 0; i < 16 * d; i++) c[i] = 10.0 * mt_gauss(&cs);
   for (int64_t i = 0; i < n; i++) {
-    int b = (int)(rng_next(&seed) >> 60);
-    for (int k = 0; k < d; k++) X[i * d + k] = c[b * d + k] + 1.5 * rng_gauss(&seed);
+    int b = (int)(mt_rng(&seed) >> 60);
+    for (int k = 0; k < d; k++) X[i * d + k] = c[b * d + k] + 1.5 * mt_gauss(&seed);
   }
   free(c);
   return X;
@@ -50,7 +36,7 @@ static double *make_queries(const double *R, int64_t nR, int64_t m, int d, uint6
                             uint64_t seed) {
   double *Q = make_blobs(m, d, cs, seed + 1), *O = make_blobs(m, d, cs + 99, seed + 2);
   for (int64_t i = 0; i < m; i++) {
-    const uint64_t r = rng_next(&seed);
+    const uint64_t r = mt_rng(&seed);
     if (i % 50 == 49) {
       for (int k = 0; k < d; k++) Q[i * d + k] = (k % 2 ? -1e3 : 1e3) * (1.0 + (double)(r % 7));
     } else if (nR > 0 && r % 3 == 0) {
@@ -77,7 +63,7 @@ static double *make_grid(int side, int d, int64_t *n_out, uint64_t seed) {
     }
   }
   for (int64_t i = n - 1; i > 0; i--) {
-    int64_t j = (int64_t)(rng_next(&seed) % (uint64_t)(i + 1));
+    int64_t j = (int64_t)(mt_rng(&seed) % (uint64_t)(i + 1));
     for (int k = 0; k < d; k++) {
       double t = X[i * d + k];
       X[i * d + k] = X[j * d + k];
@@ -92,27 +78,8 @@ static double *make_grid(int side, int d, int64_t *n_out, uint64_t seed) {
 static double *make_half(int64_t m, int side, int d, uint64_t seed) {
   double *Q = malloc((size_t)(m * d) * sizeof(double));
   for (int64_t i = 0; i < m * d; i++)
-    Q[i] = (double)(int64_t)(rng_next(&seed) % (uint64_t)side) - side / 2 - 0.5;
+    Q[i] = (double)(int64_t)(mt_rng(&seed) % (uint64_t)side) - side / 2 - 0.5;
   return Q;
-}
-
-/* Blocks: 0 even, 1 uneven (rank p holds ~ n p^2 / P^2, rank 0 may be empty), 2 all on the
- * last rank, 3 reversed uneven (the last rank may be empty). */
-static void block(int64_t n, int P, int rank, int how, int64_t *lo, int64_t *hi) {
-  if (how == 0) {
-    *lo = n * rank / P;
-    *hi = n * (rank + 1) / P;
-  } else if (how == 1) {
-    *lo = n * rank * rank / ((int64_t)P * P);
-    *hi = n * (rank + 1) * (rank + 1) / ((int64_t)P * P);
-  } else if (how == 2) {
-    *lo = 0;
-    *hi = rank == P - 1 ? n : 0;
-  } else {
-    const int r = P - 1 - rank;
-    *lo = n - n * (r + 1) * (r + 1) / ((int64_t)P * P);
-    *hi = n - n * r * r / ((int64_t)P * P);
-  }
 }
 
 static void check_case(bfcr_ctx *ctx, const char *name, const double *R, int64_t nR,
@@ -133,8 +100,8 @@ static void check_case(bfcr_ctx *ctx, const char *name, const double *R, int64_t
       /* how 4, 5: even blocks with the slabs (tree) and the ring (GEMM) forced. */
       ctx->nn_method = how == 4 ? BFCR_NN_TREE : how == 5 ? BFCR_NN_GEMM : BFCR_NN_AUTO;
       int64_t lo, hi, qlo, qhi;
-      block(nR, P, rank, how > 3 ? 0 : how, &lo, &hi);
-      block(m, P, rank, how > 3 ? 0 : 3 - how, &qlo, &qhi); /* queries laid out otherwise */
+      mt_block(nR, P, rank, how > 3 ? 0 : how, &lo, &hi);
+      mt_block(m, P, rank, how > 3 ? 0 : 3 - how, &qlo, &qhi); /* queries laid out otherwise */
       const int64_t mq = qhi - qlo;
       for (int64_t i = 0; i < mq; i++) {
         nn[i] = -7;

@@ -1,5 +1,7 @@
 #include "mpitest.h"
 
+#include <math.h>
+
 int mt_failures;
 
 void mt_init(int *argc, char ***argv) {
@@ -12,7 +14,41 @@ int mt_finish(const char *name) {
   MPI_Allreduce(&mt_failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  if (rank == 0) printf("%s on %d ranks: %s (%d failed checks)\n", name, size, total ? "FAIL" : "PASS", total);
+  if (rank == 0)
+    printf("%s on %d ranks: %s (%d failed checks)\n", name, size, total ? "FAIL" : "PASS", total);
   MPI_Finalize();
   return total ? 1 : 0;
+}
+
+uint64_t mt_rng(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+double mt_unif(uint64_t *s) {
+  return ((double)(mt_rng(s) >> 11) + 0.5) * 0x1p-53;
+}
+
+double mt_gauss(uint64_t *s) {
+  double u = mt_unif(s), v = mt_unif(s);
+  return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+void mt_block(int64_t n, int P, int rank, int how, int64_t *lo, int64_t *hi) {
+  if (how == 0) {
+    *lo = n * rank / P;
+    *hi = n * (rank + 1) / P;
+  } else if (how == 1) {
+    *lo = n * rank * rank / ((int64_t)P * P);
+    *hi = n * (rank + 1) * (rank + 1) / ((int64_t)P * P);
+  } else if (how == 2) {
+    *lo = 0;
+    *hi = rank == P - 1 ? n : 0;
+  } else {
+    const int r = P - 1 - rank;
+    *lo = n - n * (r + 1) * (r + 1) / ((int64_t)P * P);
+    *hi = n - n * r * r / ((int64_t)P * P);
+  }
 }

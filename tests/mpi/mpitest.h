@@ -3,22 +3,31 @@
 #ifndef BFCR_MPITEST_H
 #define BFCR_MPITEST_H
 #include <mpi.h>
+#include <stdint.h>
 #include <stdio.h>
 
 extern int mt_failures;
-#define MT_CHECK(cond, ...)                                                     \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      int r_;                                                                   \
-      MPI_Comm_rank(MPI_COMM_WORLD, &r_);                                       \
+#define MT_CHECK(cond, ...)                                                                  \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
+      int r_;                                                                                \
+      MPI_Comm_rank(MPI_COMM_WORLD, &r_);                                                    \
       fprintf(stderr, "[rank %d] %s:%d: check failed: %s: ", r_, __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                             \
-      fprintf(stderr, "\n");                                                    \
-      mt_failures++;                                                            \
-    }                                                                           \
+      fprintf(stderr, __VA_ARGS__);                                                          \
+      fprintf(stderr, "\n");                                                                 \
+      mt_failures++;                                                                         \
+    }                                                                                        \
   } while (0)
 
 void mt_init(int *argc, char ***argv);
+/* Seeded test data: splitmix64 step, a uniform double in (0, 1), a standard normal. */
+uint64_t mt_rng(uint64_t *s);
+double mt_unif(uint64_t *s);
+double mt_gauss(uint64_t *s);
+/* Block layouts of n rows over P ranks, [lo, hi) of rank: 0 even, 1 uneven (rank p holds
+ * ~ n p^2 / P^2, rank 0 may be empty), 2 all on the last rank, 3 reversed uneven (the last
+ * rank may be empty). */
+void mt_block(int64_t n, int P, int rank, int how, int64_t *lo, int64_t *hi);
 /* Agree on failures across ranks, finalize and return the exit code for main. */
 int mt_finish(const char *name);
 #endif

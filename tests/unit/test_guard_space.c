@@ -103,13 +103,6 @@ Test(guard_space, flagged_row_takes_the_fallback) {
   cr_assert(bfcr_guard_value(&m, 0, out, 3.0, &hit) == 3.0 && hit == 0);
 }
 
-static void set_minor_and_crc(unsigned char *b, size_t n, unsigned minor) {
-  b[18] = (unsigned char)minor;
-  b[19] = 0;
-  uint64_t c = bfcr_crc64(0, b, n - 8);
-  for (int i = 0; i < 8; i++) b[n - 8 + i] = (unsigned char)(c >> (8 * i));
-}
-
 Test(guard_space, fit_records_and_model_file) {
   bfcr_ctx *ctx = tu_ctx();
   bfcr_data *data = tu_blobs(ctx, 500, 3, 5, 0.3, 3, NULL);
@@ -154,7 +147,7 @@ Test(guard_space, fit_records_and_model_file) {
   bfcr_model *h = tu_fit(ctx, data, &p);
   cr_assert(!h->guard_lev && h->guard_range);
   cr_assert_eq(bfcr_model_encode(ctx, h, &b, &n), BFCR_OK);
-  set_minor_and_crc(b, n, 3);
+  tu_model_set_minor(b, n, 3);
   cr_assert_eq(bfcr_model_decode(ctx, "old.bfcr", b, n, &back), BFCR_OK, "%s",
                bfcr_ctx_errmsg(ctx));
   cr_assert(!back->guard_lev && back->params.guard_space == 0 && back->guard_range);

@@ -273,13 +273,6 @@ Test(shrink, cv_table_matches_a_direct_computation) {
   cr_assert_gt(cv_table_direct(6, 5), 0);
 }
 
-static void set_minor_and_crc(unsigned char *b, size_t n, unsigned minor) {
-  b[18] = (unsigned char)minor;
-  b[19] = 0;
-  uint64_t c = bfcr_crc64(0, b, n - 8);
-  for (int i = 0; i < 8; i++) b[n - 8 + i] = (unsigned char)(c >> (8 * i));
-}
-
 Test(shrink, model_file_round_trip_and_older_files) {
   bfcr_ctx *ctx = tu_ctx();
   bfcr_data *data = tu_blobs(ctx, 600, 3, 5, 0.3, 4, NULL);
@@ -310,7 +303,7 @@ Test(shrink, model_file_round_trip_and_older_files) {
   p.shrink = 0;
   bfcr_model *h = tu_fit(ctx, data, &p);
   cr_assert_eq(bfcr_model_encode(ctx, h, &b, &n), BFCR_OK);
-  set_minor_and_crc(b, n, 2);
+  tu_model_set_minor(b, n, 2);
   cr_assert_eq(bfcr_model_decode(ctx, "old.bfcr", b, n, &back), BFCR_OK, "%s",
                bfcr_ctx_errmsg(ctx));
   cr_assert(back->shrink_lambda == 0 && back->params.shrink == 0 && !back->shrink_grid);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/model_file.h"
 #include "knn/knn.h"
 
 static void finalize_mpi(void) {
@@ -110,6 +111,13 @@ bfcr_model *tu_fit(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_fit_params *
   bfcr_model *m = NULL;
   cr_assert_eq(bfcr_fit(ctx, data, p, &m), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
   return m;
+}
+
+void tu_model_set_minor(unsigned char *b, size_t n, unsigned minor) {
+  b[18] = (unsigned char)minor;
+  b[19] = 0;
+  uint64_t c = bfcr_crc64(0, b, n - 8);
+  for (int i = 0; i < 8; i++) b[n - 8 + i] = (unsigned char)(c >> (8 * i));
 }
 
 /* ---- exact nearest-neighbour references (test_knn*.c) ---- */

@@ -20,6 +20,9 @@ bfcr_data *tu_blobs(bfcr_ctx *ctx, int64_t n, int d, int k, double noise, uint64
                     int64_t **labels);
 /* bfcr_fit that asserts success (the context's message on failure). */
 bfcr_model *tu_fit(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_fit_params *p);
+/* Rewrite an encoded model file's minor version and its checksum (n bytes in b), as an
+ * older or newer writer would have written it. */
+void tu_model_set_minor(unsigned char *b, size_t n, unsigned minor);
 
 /* ---- exact nearest-neighbour references (test_knn*.c) ---- */
 /* splitmix64 step, and a uniform double in [0, 1) from it: seeded, platform-independent. */
