@@ -36,31 +36,6 @@ static double *make_dups(int64_t n, int d, int64_t distinct, uint64_t seed) {
   return X;
 }
 
-/* Integer grid side^d in a scrambled order, optionally every point twice. */
-static double *make_grid(int side, int d, int twice, int64_t *n_out, uint64_t seed) {
-  int64_t m = 1;
-  for (int k = 0; k < d; k++) m *= side;
-  int64_t n = twice ? 2 * m : m;
-  double *X = malloc((size_t)(n * d) * sizeof(double));
-  for (int64_t i = 0; i < n; i++) {
-    int64_t c = i % m;
-    for (int k = 0; k < d; k++) {
-      X[i * d + k] = (double)(c % side) - side / 2;
-      c /= side;
-    }
-  }
-  for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates: the index order matters for ties */
-    int64_t j = (int64_t)(mt_rng(&seed) % (uint64_t)(i + 1));
-    for (int k = 0; k < d; k++) {
-      double t = X[i * d + k];
-      X[i * d + k] = X[j * d + k];
-      X[j * d + k] = t;
-    }
-  }
-  *n_out = n;
-  return X;
-}
-
 /* Blobs in `cont` columns plus one-hot columns (d - cont of them): the kd-tree range of knn.c
  * for d above the crossover. */
 static double *make_onehot(int64_t n, int d, int cont, uint64_t seed) {
@@ -213,16 +188,16 @@ int main(int argc, char **argv) {
   check_case(ctx, "duplicates d=1", X, 3000, 1, SL);
   free(X);
   /* Integer grids (massive ties), single and doubled. */
-  X = make_grid(70, 2, 0, &n, 21);
+  X = mt_grid(70, 2, 0, &n, 21);
   check_case(ctx, "grid 70^2", X, n, 2, SL);
   free(X);
-  X = make_grid(12, 3, 1, &n, 22);
+  X = mt_grid(12, 3, 1, &n, 22);
   check_case(ctx, "grid 12^3 x2", X, n, 3, SL);
   free(X);
-  X = make_grid(500, 1, 1, &n, 23);
+  X = mt_grid(500, 1, 1, &n, 23);
   check_case(ctx, "grid 500 x2 (d=1)", X, n, 1, SL);
   free(X);
-  X = make_grid(4, 5, 0, &n, 24);
+  X = mt_grid(4, 5, 0, &n, 24);
   check_case(ctx, "grid 4^5", X, n, 5, SL);
   free(X);
   /* One-hot columns: d = 22 but 2 continuous columns, so the kd-tree (slab) range. */

@@ -49,31 +49,6 @@ static double *make_queries(const double *R, int64_t nR, int64_t m, int d, uint6
   return Q;
 }
 
-/* Integer grid side^d, every point twice, in a scrambled order. */
-static double *make_grid(int side, int d, int64_t *n_out, uint64_t seed) {
-  int64_t m = 1;
-  for (int k = 0; k < d; k++) m *= side;
-  const int64_t n = 2 * m;
-  double *X = malloc((size_t)(n * d) * sizeof(double));
-  for (int64_t i = 0; i < n; i++) {
-    int64_t c = i % m;
-    for (int k = 0; k < d; k++) {
-      X[i * d + k] = (double)(c % side) - side / 2;
-      c /= side;
-    }
-  }
-  for (int64_t i = n - 1; i > 0; i--) {
-    int64_t j = (int64_t)(mt_rng(&seed) % (uint64_t)(i + 1));
-    for (int k = 0; k < d; k++) {
-      double t = X[i * d + k];
-      X[i * d + k] = X[j * d + k];
-      X[j * d + k] = t;
-    }
-  }
-  *n_out = n;
-  return X;
-}
-
 /* Half-integer points of the grid's box: equidistant from 2^d grid points. */
 static double *make_half(int64_t m, int side, int d, uint64_t seed) {
   double *Q = malloc((size_t)(m * d) * sizeof(double));
@@ -187,7 +162,7 @@ int main(int argc, char **argv) {
   static const int grid[][2] = {{40, 2}, {10, 3}, {300, 1}};
   for (int c = 0; c < 3; c++) {
     int64_t nR;
-    double *R = make_grid(grid[c][0], grid[c][1], &nR, 40 + c);
+    double *R = mt_grid(grid[c][0], grid[c][1], 1, &nR, 40 + c);
     double *Q = make_half(1000, grid[c][0], grid[c][1], 50 + c);
     check_case(ctx, "grid x2, half-integer queries", R, nR, Q, 1000, grid[c][1]);
     free(R);

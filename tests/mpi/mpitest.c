@@ -1,6 +1,7 @@
 #include "mpitest.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 int mt_failures;
 
@@ -51,4 +52,28 @@ void mt_block(int64_t n, int P, int rank, int how, int64_t *lo, int64_t *hi) {
     *lo = n - n * (r + 1) * (r + 1) / ((int64_t)P * P);
     *hi = n - n * r * r / ((int64_t)P * P);
   }
+}
+
+double *mt_grid(int side, int d, int twice, int64_t *n_out, uint64_t seed) {
+  int64_t m = 1;
+  for (int k = 0; k < d; k++) m *= side;
+  const int64_t n = twice ? 2 * m : m;
+  double *X = malloc((size_t)(n * d) * sizeof(double));
+  for (int64_t i = 0; i < n; i++) {
+    int64_t c = i % m;
+    for (int k = 0; k < d; k++) {
+      X[i * d + k] = (double)(c % side) - side / 2;
+      c /= side;
+    }
+  }
+  for (int64_t i = n - 1; i > 0; i--) {
+    int64_t j = (int64_t)(mt_rng(&seed) % (uint64_t)(i + 1));
+    for (int k = 0; k < d; k++) {
+      double t = X[i * d + k];
+      X[i * d + k] = X[j * d + k];
+      X[j * d + k] = t;
+    }
+  }
+  *n_out = n;
+  return X;
 }

@@ -27,6 +27,9 @@ double mt_gauss(uint64_t *s);
 /* Block layouts of n rows over P ranks, [lo, hi) of rank: 0 even, 1 uneven (rank p holds
  * ~ n p^2 / P^2, rank 0 may be empty), 2 all on the last rank, 3 reversed uneven (the last
  * rank may be empty). */
+/* The integer grid {0..side-1}^d shifted by -side/2, each point once (twice: two copies),
+ * rows shuffled by a seeded Fisher-Yates (the index order matters for ties); malloc'd. */
+double *mt_grid(int side, int d, int twice, int64_t *n_out, uint64_t seed);
 void mt_block(int64_t n, int P, int rank, int how, int64_t *lo, int64_t *hi);
 /* Agree on failures across ranks, finalize and return the exit code for main. */
 int mt_finish(const char *name);
