@@ -324,8 +324,9 @@ int cmd_fit(app *a, int argc, char **argv) {
        .metavar = "0|1",
        .kind = APP_OPT_INT,
        .dest = &fp.guard_space,
-       .help = "with the guard: also take the fallback for a row whose leverage under its "
-               "cluster's ridge model exceeds every training row's of that cluster",
+       .help = "with the guard: a row whose leverage h under its cluster's ridge model "
+               "exceeds every training row's (h_max) moves toward the guard's fallback by "
+               "1 - h_max / h",
        .min = 0,
        .max = 1},
       {.name = "--routing",
