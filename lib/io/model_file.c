@@ -1340,21 +1340,32 @@ cleanup:
   return st;
 }
 
-/* GARD: the cluster count and width must be the model's; values checked by validate. */
-static bfcr_status decode_guard(rd *r, bfcr_model *m) {
+/* A per-cluster section's header (i64 k, u32 d), which must match the model's k and d
+ * (and d <= maxd). */
+static bfcr_status rd_kd_header(rd *r, const bfcr_model *m, const char *sec, uint64_t maxd,
+                                uint64_t *d_out) {
   bfcr_status st = BFCR_OK;
-  bfcr_ctx *ctx = r->ctx;
   int64_t k;
   uint64_t d;
   size_t at = r->pos;
   RD(rd_i64(r, &k));
   RD(rd_uint(r, 4, &d));
-  if (k != m->k || (int)d != m->d) {
-    st = bfcr_err(ctx, BFCR_ERR_FORMAT,
-                  "section GARD, byte %zu: %lld clusters x %llu features, the model has %lld x %d",
-                  at, (long long)k, (unsigned long long)d, (long long)m->k, m->d);
-    goto cleanup;
-  }
+  if (k != m->k || (int)d != m->d || d > maxd)
+    st = bfcr_err(r->ctx, BFCR_ERR_FORMAT,
+                  "section %s, byte %zu: %lld clusters x %llu features, the model has %lld x %d",
+                  sec, at, (long long)k, (unsigned long long)d, (long long)m->k, m->d);
+  *d_out = d;
+cleanup:
+  return st;
+}
+
+/* GARD: the cluster count and width must be the model's; values checked by validate. */
+static bfcr_status decode_guard(rd *r, bfcr_model *m) {
+  bfcr_status st = BFCR_OK;
+  bfcr_ctx *ctx = r->ctx;
+  uint64_t d;
+  const int64_t k = m->k;
+  RD(rd_kd_header(r, m, "GARD", UINT64_MAX, &d));
   RD(rd_need(r, (size_t)(2 + d + 2 * (uint64_t)k) * 8)); /* k <= the CENT count, checked */
   BFCR_ALLOC(ctx, m->guard_w, d > 0 ? d : 1);
   BFCR_ALLOC(ctx, m->guard_range, 2 * k);
@@ -1371,17 +1382,9 @@ cleanup:
 static bfcr_status decode_guard_lev(rd *r, bfcr_model *m) {
   bfcr_status st = BFCR_OK;
   bfcr_ctx *ctx = r->ctx;
-  int64_t k;
   uint64_t d;
-  size_t at = r->pos;
-  RD(rd_i64(r, &k));
-  RD(rd_uint(r, 4, &d));
-  if (k != m->k || (int)d != m->d || d > BFCR_GUARD_LEV_MAXD) {
-    st = bfcr_err(ctx, BFCR_ERR_FORMAT,
-                  "section GLEV, byte %zu: %lld clusters x %llu features, the model has %lld x %d",
-                  at, (long long)k, (unsigned long long)d, (long long)m->k, m->d);
-    goto cleanup;
-  }
+  const int64_t k = m->k;
+  RD(rd_kd_header(r, m, "GLEV", BFCR_GUARD_LEV_MAXD, &d));
   const int64_t W = bfcr_guard_lev_width((int)d);
   RD(rd_need(r, (size_t)(k * W) * 8));
   BFCR_ALLOC(ctx, m->guard_lev, k * W);
