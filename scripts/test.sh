@@ -8,6 +8,8 @@
 #                              Open MPI's suppressed with the same list); slow: timeouts
 #                              x BFCR_VALGRIND_TIMEOUT_SCALE (default 10)
 #   all       the three, in that order
+# Each tier's tests see BFCR_TEST_TIER=normal|asan|valgrind: the slowest CLI tests check a
+# smaller matrix under the sanitizers (the normal tier runs the whole one).
 # Usage: scripts/test.sh [--tier T[,T...]] [-R REGEX] [--jobs N] [--no-setup]
 #   --tier      tiers to run (repeatable; default: normal)
 #   -R REGEX    only the tests whose name matches (ctest -R), e.g. '^unit\.'; in the
@@ -25,7 +27,7 @@ tiers=()
 regex=""
 jobs=2
 setup=1
-usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
 while (($#)); do
   case "$1" in
     --tier)
@@ -223,6 +225,7 @@ PY
 for t in "${expanded[@]}"; do
   echo "=== test.sh: tier $t"
   start=$SECONDS
+  export BFCR_TEST_TIER=$t
   if "tier_$t"; then
     echo "=== test.sh: tier $t passed ($((SECONDS - start)) s)"
   else
