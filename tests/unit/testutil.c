@@ -33,7 +33,9 @@ bfcr_ctx *tu_ctx(void) {
   return ctx;
 }
 
-void tu_ctx_free(bfcr_ctx **ctx) { bfcr_ctx_destroy(ctx); }
+void tu_ctx_free(bfcr_ctx **ctx) {
+  bfcr_ctx_destroy(ctx);
+}
 
 static char tmpdir[256];
 static pid_t tmpdir_pid;
@@ -79,8 +81,12 @@ static const char *under(const char *env, const char *fallback, const char *name
   return p;
 }
 
-const char *tu_dataset(const char *name) { return under("BFCR_DATA", "datasets", name); }
-const char *tu_testdata(const char *name) { return under("BFCR_TESTDATA", "tests/data", name); }
+const char *tu_dataset(const char *name) {
+  return under("BFCR_DATA", "datasets", name);
+}
+const char *tu_testdata(const char *name) {
+  return under("BFCR_TESTDATA", "tests/data", name);
+}
 
 bfcr_data *tu_blobs(bfcr_ctx *ctx, int64_t n, int d, int k, double noise, uint64_t seed,
                     int64_t **labels) {
@@ -118,6 +124,32 @@ void tu_model_set_minor(unsigned char *b, size_t n, unsigned minor) {
   b[19] = 0;
   uint64_t c = bfcr_crc64(0, b, n - 8);
   for (int i = 0; i < 8; i++) b[n - 8 + i] = (unsigned char)(c >> (8 * i));
+}
+
+bfcr_model *tu_model_round_trip(bfcr_ctx *ctx, const bfcr_model *m, unsigned minor) {
+  unsigned char *b = NULL, *b2 = NULL;
+  size_t n = 0, n2 = 0;
+  bfcr_model *back = NULL;
+  cr_assert_eq(bfcr_model_encode(ctx, m, &b, &n), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
+  cr_assert_eq(b[18], minor);
+  cr_assert_eq(bfcr_model_decode(ctx, "m", b, n, &back), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
+  cr_assert_eq(bfcr_model_encode(ctx, back, &b2, &n2), BFCR_OK);
+  cr_assert(n2 == n && memcmp(b, b2, n) == 0, "the decoded model encodes to other bytes");
+  free(b);
+  free(b2);
+  return back;
+}
+
+bfcr_model *tu_model_as_minor(bfcr_ctx *ctx, const bfcr_model *m, unsigned minor) {
+  unsigned char *b = NULL;
+  size_t n = 0;
+  bfcr_model *back = NULL;
+  cr_assert_eq(bfcr_model_encode(ctx, m, &b, &n), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
+  tu_model_set_minor(b, n, minor);
+  cr_assert_eq(bfcr_model_decode(ctx, "old.bfcr", b, n, &back), BFCR_OK, "%s",
+               bfcr_ctx_errmsg(ctx));
+  free(b);
+  return back;
 }
 
 /* ---- exact nearest-neighbour references (test_knn*.c) ---- */

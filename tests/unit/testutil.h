@@ -23,6 +23,11 @@ bfcr_model *tu_fit(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_fit_params *
 /* Rewrite an encoded model file's minor version and its checksum (n bytes in b), as an
  * older or newer writer would have written it. */
 void tu_model_set_minor(unsigned char *b, size_t n, unsigned minor);
+/* Encode m (asserting format minor `minor`), decode it and assert that the decoded model
+ * encodes to the same bytes; returns the decoded model. */
+bfcr_model *tu_model_round_trip(bfcr_ctx *ctx, const bfcr_model *m, unsigned minor);
+/* m encoded, relabelled as format minor `minor` (tu_model_set_minor) and decoded. */
+bfcr_model *tu_model_as_minor(bfcr_ctx *ctx, const bfcr_model *m, unsigned minor);
 
 /* ---- exact nearest-neighbour references (test_knn*.c) ---- */
 /* splitmix64 step, and a uniform double in [0, 1) from it: seeded, platform-independent. */
