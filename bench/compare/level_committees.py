@@ -84,6 +84,8 @@ def parse_args():
     ap.add_argument("--work", default="/tmp/bfcr-levels")
     ap.add_argument("--out-md", default=None, help="default WORK/level_committees.md")
     ap.add_argument("--out-json", default=None, help="default WORK/level_committees.json")
+    ap.add_argument("--from-json", default=None,
+                    help="comma-separated result files of earlier runs: no fits, only the tables")
     return ap.parse_args()
 
 
@@ -307,6 +309,24 @@ def markdown(args, res, total):
     for k in keys:
         g.append(" %.3f |" % geomean([r[k] / r["ridge_default"] for r in res]))
     L.append("".join(g))
+    names = list(dict.fromkeys(r["dataset"] for r in res))
+    L += ["", "Per dataset, geometric mean over its splits of the ratio to the default (splits "
+          "where the column beats the default by more than 1% / loses by more than 1%):", "",
+          "| dataset | splits | ridge default | oracle level | cv level | stack | stack+def | "
+          "committee | def+nbrs | cv pick | stack / ridge def | committee / ridge def |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in names:
+        rs = [r for r in res if r["dataset"] == n]
+        g = ["| %s | %d |" % (n, len(rs))]
+        for k in keys:
+            q = [r[k] / r["default"] for r in rs]
+            g.append(" %.3f (%d/%d) |" % (geomean(q), sum(x < 0.99 for x in q),
+                                          sum(x > 1.01 for x in q)))
+        for k in ("stack", "committee"):
+            q = [r[k] / r["ridge_default"] for r in rs]
+            g.append(" %.3f (%d/%d) |" % (geomean(q), sum(x < 0.99 for x in q),
+                                          sum(x > 1.01 for x in q)))
+        L.append("".join(g))
     L += ["", "Inner-CV RMSE of the training part (stack: nested weights), NNLS weights per level "
           "(1..T; stack+def: then the ridge default, the default), inner trees' levels:", "",
           "| dataset | seed | default CV | ridge default CV | stack CV | stack+def CV | stack weights | "
@@ -325,6 +345,13 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     res = []
     t0 = time.perf_counter()
+    if args.from_json:
+        for path in args.from_json.split(","):
+            with open(path) as fo:  # a (dataset, seed) seen in an earlier file is skipped
+                seen = {(r["dataset"], r["seed"]) for r in res}
+                res += [r for r in json.load(fo) if (r["dataset"], r["seed"]) not in seen]
+        print(markdown(args, res, 0.0))
+        return
     for name in [s for s in args.datasets.split(",") if s]:
         if name not in accuracy_peers.DATASETS or accuracy_peers.DATASETS[name][0] != "shipped":
             sys.exit("unknown or unsupported dataset %s" % name)
