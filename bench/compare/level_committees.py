@@ -46,9 +46,13 @@ Usage:
   /usr/bin/python3 bench/compare/level_committees.py [--bfcr build/bin/bfcr]
       [--datasets boston,concrete,...] [--seeds N] [--inner-folds K] [--no-krr-default]
       [--work /tmp/bfcr-levels] [--out-md FILE] [--out-json FILE]
-Runtime (one thread, one seed, load ~1-2 on 2 cores): boston, concrete, diabetes ~10-20 s
-each (mostly the default fit's kernel candidates); txhousing, cps1988, cal_housing ~1 min;
-diamonds, CASP ~2-4 min (T + 1 members x (K + 1) fits each).
+Runtime per split (one thread, measured under load average 10-30 on 2 shared cores, so
+inflated): boston, diabetes ~35 s, concrete ~70 s, txhousing ~70 s, CASP ~70 s, cal_housing
+~90 s, cps1988 ~110 s, diamonds ~200 s: (T + 2 + [default]) x (K + 1) fits of the
+training part's size, T = 4..8 levels; the default fits (kernel candidates, a budget of
+about 10 estimated seconds each) are a large part. The 8 sets x 1 seed took 665 s.
+Documented results: docs/accuracy.md, "Stacking over levels, committees of neighbouring
+levels".
 """
 import argparse
 import json
@@ -271,11 +275,14 @@ def f(x):
 
 def markdown(args, res, total):
     ver = run([args.bfcr, "version"]).strip()
-    L = ["Stacking over levels and neighbour-level committees (`bench/compare/level_committees.py"
-         " --datasets %s --seeds %d --first-seed %d --inner-folds %d --threads %d`; %s; %.0f s;"
-         " load at the end %s)." % (args.datasets, args.seeds, args.first_seed, args.inner_folds,
-                                    args.threads, ver, total,
-                    " ".join("%.2f" % x for x in os.getloadavg())), "",
+    if args.from_json:
+        head = "tables of the runs in %s (%s)" % (args.from_json, ver)
+    else:
+        head = ("`bench/compare/level_committees.py --datasets %s --seeds %d --first-seed %d "
+                "--inner-folds %d --threads %d`; %s; %.0f s; load at the end %s" % (
+                    args.datasets, args.seeds, args.first_seed, args.inner_folds, args.threads,
+                    ver, total, " ".join("%.2f" % x for x in os.getloadavg())))
+    L = ["Stacking over levels and neighbour-level committees (%s)." % head, "",
          "Test RMSE; ratios are to the default (ridge + kernel candidates). \"oracle\" = the "
          "single level of lowest TEST RMSE (peeks); \"cv level\" = the level of lowest inner-CV "
          "RMSE; committee = mean of levels L-1, L, L+1 (L = the ridge default's level); "
