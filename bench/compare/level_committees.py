@@ -40,7 +40,8 @@ Inner-CV RMSEs are also given: the ridge default's, and the stack's with nested 
 the stack when its CV beats the default's" can be judged without the test rows ("cv pick").
 
 Split: accuracy_peers.py's split_lines (numpy default_rng(seed) permutation, the first 20%
-test), seeds --first-seed (default 1) .. --first-seed + --seeds - 1. Runs bfcr with OPENBLAS_NUM_THREADS=1 and --threads (default 1).
+test), seeds --first-seed (default 1) .. --first-seed + --seeds - 1. Runs bfcr with
+OPENBLAS_NUM_THREADS=1 and --threads (default 1).
 
 Usage:
   /usr/bin/python3 bench/compare/level_committees.py [--bfcr build/bin/bfcr]
@@ -269,6 +270,9 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else math.nan
 
 
+PICK = dict(default="default", ridge_default="ridge def", stack="stack", stackdef="stack+def")
+
+
 def f(x):
     return "%.0f" % x if abs(x) >= 1000 else "%.4g" % x
 
@@ -289,7 +293,8 @@ def markdown(args, res, total):
          "def+nbrs = mean of the default and levels D-1, D+1 (D = the default's level); "
          "cv pick = the default, ridge default, stack or stack+def, whichever has the lowest "
          "inner CV.", "",
-         "| dataset | seed | default (reg, L) | ridge default (L/T, lambda) | oracle level | cv level |"
+         "| dataset | seed | default (reg, L) | ridge default (L/T, lambda) | oracle level | "
+         "cv level |"
          " stack | stack+def | committee | def+nbrs | cv pick |",
          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     keys = ["ridge_default", "best_level_oracle_rmse", "best_level_cv_rmse", "stack", "stackdef",
@@ -306,7 +311,7 @@ def markdown(args, res, total):
                      f(r["best_level_cv_rmse"]), r["best_level_cv"], r["best_level_cv_rmse"] / d,
                      f(r["stack"]), r["stack"] / d, f(r["stackdef"]), r["stackdef"] / d,
                      f(r["committee"]), r["committee"] / d, f(r["defnbrs"]), r["defnbrs"] / d,
-                     f(r["cv_pick_rmse"]), r["cv_pick"].replace("ridge_default", "ridge def").replace("stackdef", "stack+def"),
+                     f(r["cv_pick_rmse"]), PICK[r["cv_pick"]],
                      r["cv_pick_rmse"] / d))
     g = ["| **geo mean of ratios** (%d splits) | | 1 |" % len(res)]
     for k in keys:
@@ -336,8 +341,9 @@ def markdown(args, res, total):
         L.append("".join(g))
     L += ["", "Inner-CV RMSE of the training part (stack: nested weights), NNLS weights per level "
           "(1..T; stack+def: then the ridge default, the default), inner trees' levels:", "",
-          "| dataset | seed | default CV | ridge default CV | stack CV | stack+def CV | stack weights | "
-          "stack+def weights | inner T | fits, s |", "|---|---:|---:|---:|---:|---:|---|---|---|---:|"]
+          "| dataset | seed | default CV | ridge default CV | stack CV | stack+def CV | "
+          "stack weights | stack+def weights | inner T | fits, s |",
+          "|---|---:|---:|---:|---:|---:|---|---|---|---:|"]
     for r in res:
         L.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s (T %d) | %d, %.0f |" % (
             r["dataset"], r["seed"], f(r["default_cv"]), f(r["ridge_default_cv"]), f(r["stack_cv"]),
