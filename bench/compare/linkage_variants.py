@@ -47,6 +47,7 @@ Prototype only: neighbours from scipy's cKDTree with exact ties broken to the sm
 where the tree reports them; not bit-for-bit bfcr.
 """
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -295,7 +296,8 @@ def hierarchy(X, rule, max_levels=40):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="/work/shared/datasets/paper")
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap.add_argument("--data", default=os.path.join(here, "..", "..", "datasets", "paper"))
     ap.add_argument("--sets", default="Compound,Aggregation,R15,cadata,Proteins")
     ap.add_argument("--rules", default=",".join(RULES))
     ap.add_argument("--scalings", default="raw,z,minmax")
