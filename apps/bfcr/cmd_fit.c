@@ -256,7 +256,8 @@ int cmd_fit(app *a, int argc, char **argv) {
        .help = "hierarchical shrinkage of each cluster's model toward its ancestors' along the "
                "routed path (increment of a level weighted 1 / (1 + LAMBDA / parent rows)): auto "
                "= lambda and level chosen by the cross-validation, kept only when it beats hard "
-               "routing there; off = hard routing",
+               "routing there (hard routing when --level or --criterion fixes the level); off = "
+               "hard routing",
        .defstr = "auto"},
       {.name = "--criterion",
        .kind = APP_OPT_CHOICE,
