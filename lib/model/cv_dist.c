@@ -7,9 +7,12 @@
  *    (bucket offsets by an exclusive scan): exactly bfcr_cv_folds's global sort;
  *  - routing row of each held-out row (its nearest row outside its fold): the level-0
  *    best friend when that is outside the fold (its fold fetched from its owner), else a
- *    ring search: the rows that need it travel around the ranks with their best
- *    (dist2, index) so far; each rank searches its own rows with a kd-tree that skips the
- *    query's fold (bfcr_kdtree_query_grp), bounded by the best so far;
+ *    search: with P > K ranks at low d (bfcr_knn_cv_route_slabs) the rows move once to
+ *    spatial slabs and each is searched in its slab and the slabs its ball reaches
+ *    (lib/knn/knn_cv_route.c); otherwise a ring: the rows that need it travel around the
+ *    ranks with their best (dist2, index) so far; each rank searches its own rows with a
+ *    kd-tree that skips the query's fold (bfcr_kdtree_query_grp), bounded by the best so
+ *    far. Both give the one-process answer;
  *  - fold models: the rows move to dendrogram-order blocks (bfcr_redistribute_fn); a
  *    node is accumulated in position order as in cv.c: nodes inside a block locally,
  *    the few nodes that cross a block edge by a chain (the partial accumulators of the
@@ -26,13 +29,15 @@
  *    The sums over rows go through bfcr_sum_rows_canonical (the one-process order: the
  *    MSEs are stored in the model, so an exact sum would change their last bits).
  * Traffic per rank: O(n / P) rows for the redistribution and the model fetches; the
- * ring moves about n / (K P) query rows P times (grows with P, see docs/scaling.md). */
+ * ring moves about n / (K P) query rows P times (grows with P), the slabs every row once
+ * plus a thin boundary (docs/scaling.md). */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "knn/knn.h"
+#include "knn/knn_cv_route.h"
 #include "model/cv.h"
 #include "model/cv_impl.h"
 #include "par/redistribute.h"
@@ -288,6 +293,16 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
     fb = NULL;
   } else { /* no best friends kept: search every row (the same answer) */
     for (int64_t i = 0; i < s->nl; i++) need[nq++] = i;
+  }
+  if (bfcr_knn_cv_route_slabs(P, s->K, d)) { /* slabs: O(n / P) bytes per rank (the rule) */
+    unsigned char *flag = calloc((size_t)(s->nl > 0 ? s->nl : 1), 1);
+    st = bfcr_agree(ctx, flag ? BFCR_OK : BFCR_ERR_NOMEM);
+    if (st == BFCR_OK) {
+      for (int64_t q = 0; q < nq; q++) flag[need[q]] = 1;
+      st = bfcr_knn_cv_route(ctx, zs, s->nl, fold, flag, nn);
+    }
+    free(flag);
+    goto cleanup;
   }
   if (MPI_Allgather(&nq, 1, MPI_INT64_T, qcnt, 1, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
     st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Allgather failed");

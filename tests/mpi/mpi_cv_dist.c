@@ -4,7 +4,11 @@
  * on an error for blocks that do not tile; bfcr_kdtree_query_grp equals a brute-force
  * search (groups skipped, bounds, ties); and a CV fit on uneven row blocks (one rank
  * empty) with 2 and 7 folds and a large min_cluster_size (folds that take the parent's
- * model, fetched from its owner) writes the one-process model bytes. */
+ * model, fetched from its owner) writes the one-process model bytes; the slab routing
+ * (bfcr_knn_cv_route) gives a brute-force search's index for every flagged row on grids
+ * (many equal distances), copies of three rows, Gaussian rows and sets smaller than the
+ * rank count, in four block layouts (empty ranks); the fits with 2 and 3 folds on 3-4
+ * ranks take the slab routing in bfcr_fit (P > K). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@
 #include "core/ctx.h"
 #include "io/model_file.h"
 #include "knn/knn.h"
+#include "knn/knn_cv_route.h"
 #include "mpitest.h"
 #include "par/sum_rows.h"
 
@@ -161,6 +166,108 @@ static void check_fit(bfcr_ctx *world, bfcr_ctx *self, int folds, int64_t minsiz
   bfcr_data_destroy(&ds);
 }
 
+/* One case of the slab routing: X (n x d, replicated here), groups grp, flags need; every
+ * layout of mt_block; nn of every flagged own row against a brute force on (dist2, index)
+ * with bfcr_dist2 on (min, max) (the canonical distance). */
+static void route_case(bfcr_ctx *ctx, const char *what, const double *X, int64_t n, int d,
+                       const int *grp, const unsigned char *need, int th) {
+  const int P = bfcr_ctx_size(ctx), r = bfcr_ctx_rank(ctx);
+  bfcr_ctx_set_threads(ctx, th);
+  for (int how = 0; how < 4; how++) {
+    int64_t lo, hi;
+    mt_block(n, P, r, how, &lo, &hi);
+    const int64_t nl = hi - lo;
+    int64_t *nn = malloc(sizeof(int64_t) * (size_t)(nl + 1));
+    for (int64_t i = 0; i < nl; i++) nn[i] = -7; /* unflagged rows stay untouched */
+    const bfcr_zsrc zs = {X + lo * d, NULL, NULL, NULL, d};
+    bfcr_status st = bfcr_knn_cv_route(ctx, &zs, nl, grp + lo, need + lo, nn);
+    MT_CHECK(st == BFCR_OK, "%s, layout %d: %s", what, how, bfcr_ctx_errmsg(ctx));
+    int bad = 0;
+    for (int64_t i = 0; st == BFCR_OK && i < nl; i++) {
+      const int64_t g = lo + i;
+      int64_t bj = -1;
+      double bd = INFINITY;
+      if (need[g]) {
+        for (int64_t j = 0; j < n; j++) {
+          if (grp[j] == grp[g]) continue;
+          const int64_t a = g < j ? g : j, b = g < j ? j : g;
+          const double s = bfcr_dist2(X + a * d, X + b * d, d);
+          if (bj < 0 || bfcr_nn_better(s, j, bd, bj)) {
+            bd = s;
+            bj = j;
+          }
+        }
+      } else {
+        bj = -7;
+      }
+      if (nn[i] != bj && bad++ < 3)
+        MT_CHECK(0, "%s, layout %d, threads %d, row %lld: %lld, brute force %lld", what, how, th,
+                 (long long)g, (long long)nn[i], (long long)bj);
+    }
+    free(nn);
+  }
+}
+
+static void check_route(bfcr_ctx *ctx) {
+  const int P = bfcr_ctx_size(ctx);
+  uint64_t seed = 77;
+  /* grids (each point twice: ties at distance 0 and between neighbours) */
+  static const int grid[][3] = {{20, 2, 5}, {7, 3, 2}, {200, 1, 3}};
+  for (int c = 0; c < 3; c++) {
+    int64_t n;
+    double *X = mt_grid(grid[c][0], grid[c][1], 1, &n, 90 + c);
+    int *grp = malloc(sizeof(int) * (size_t)n);
+    unsigned char *need = malloc((size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+      grp[i] = (int)(mt_rng(&seed) % (uint64_t)grid[c][2]);
+      need[i] = c == 0 || i % 3 != 1;
+    }
+    route_case(ctx, "grid x2", X, n, grid[c][1], grp, need, 1 + c % 2);
+    free(X);
+    free(grp);
+    free(need);
+  }
+  /* Gaussian rows (distances with rounding), and copies of three rows */
+  {
+    const int64_t n = 600;
+    const int d = 4;
+    double *X = malloc(sizeof(double) * (size_t)(n * d));
+    int *grp = malloc(sizeof(int) * (size_t)n);
+    unsigned char *need = malloc((size_t)n);
+    for (int64_t i = 0; i < n * d; i++) X[i] = mt_gauss(&seed) * (i % d == 0 ? 10.0 : 1.0);
+    for (int64_t i = 0; i < n; i++) {
+      grp[i] = (int)(i % 4);
+      need[i] = i % 5 != 0;
+    }
+    route_case(ctx, "gaussian", X, n, d, grp, need, 2);
+    for (int64_t i = 0; i < n; i++)
+      memcpy(X + i * d, X + (i * 7 % 3) * d, sizeof(double) * (size_t)d);
+    for (int64_t i = 0; i < n; i++) grp[i] = (int)(mt_rng(&seed) % 3);
+    route_case(ctx, "copies of 3 rows", X, n, d, grp, need, 1);
+    free(X);
+    free(grp);
+    free(need);
+  }
+  /* fewer rows than ranks (empty slabs); one group only (no answer: -1) */
+  for (int64_t n = 1; n <= P + 1; n++) {
+    double *X = malloc(sizeof(double) * (size_t)(n * 2));
+    int *grp = malloc(sizeof(int) * (size_t)n);
+    unsigned char *need = malloc((size_t)n);
+    for (int64_t i = 0; i < n * 2; i++) X[i] = (double)(mt_rng(&seed) % 4);
+    for (int64_t i = 0; i < n; i++) {
+      grp[i] = (int)(i % 2);
+      need[i] = 1;
+    }
+    route_case(ctx, "tiny set", X, n, 2, grp, need, 1);
+    for (int64_t i = 0; i < n; i++) grp[i] = 0;
+    route_case(ctx, "one group", X, n, 2, grp, need, 1);
+    free(X);
+    free(grp);
+    free(need);
+  }
+  bfcr_ctx_set_threads(ctx, 1);
+}
+
 int main(int argc, char **argv) {
   mt_init(&argc, &argv);
   bfcr_ctx *world = NULL, *self = NULL;
@@ -168,8 +275,10 @@ int main(int argc, char **argv) {
   bfcr_ctx_create(MPI_COMM_SELF, &self);
   check_sums(world);
   check_query_grp();
+  check_route(world);
   check_fit(world, self, 2, 0, 1);
   check_fit(world, self, 7, 60, 2);
+  check_fit(world, self, 3, 0, 2);
   bfcr_ctx_destroy(&self);
   bfcr_ctx_destroy(&world);
   return mt_finish("mpi_cv_dist");
