@@ -32,39 +32,14 @@
 
 #include "knn/knn.h"
 #include "knn/knn_cv_route.h"
+#include "knn/dist_util.h"
 #include "knn/slab.h"
+
+/* MPI failures named after this search (dist_util.h). */
+#define MPI_OK(st, rc, what) bfcr_dist_mpi_ok(ctx, st, rc, "cross-validation routing", what)
 
 /* Home rows per rank and boundary round. */
 #define CR_CHUNK 65536
-
-#define AGREE()                      \
-  do {                               \
-    st = bfcr_agree(ctx, st);        \
-    if (st != BFCR_OK) goto cleanup; \
-  } while (0)
-
-/* At least one element; a failure is recorded in *st (every rank reaches the agreement). */
-static void *cr_alloc(bfcr_ctx *ctx, bfcr_status *st, int64_t n, size_t size) {
-  void *p = bfcr_malloc(ctx, n > 0 ? (size_t)n : 1, size);
-  if (!p && *st == BFCR_OK) *st = BFCR_ERR_NOMEM;
-  return p;
-}
-
-static bfcr_status mpi_ok(bfcr_ctx *ctx, bfcr_status st, int rc, const char *what) {
-  if (rc == MPI_SUCCESS || st != BFCR_OK) return st;
-  return bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation routing: %s failed (MPI error %d)", what,
-                  rc);
-}
-
-/* Displacements of counts; returns the total, or -1 when it exceeds an int. */
-static int64_t displs(const int *cnt, int *dis, int P) {
-  int64_t s = 0;
-  for (int p = 0; p < P; p++) {
-    dis[p] = (int)(s < INT_MAX ? s : INT_MAX);
-    s += cnt[p];
-  }
-  return s > INT_MAX ? -1 : s;
-}
 
 /* Rank whose block [offs[r], offs[r + 1]) holds global row g. */
 static int owner_of(const int64_t *offs, int P, int64_t g) {
@@ -105,17 +80,17 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
   bfcr_kdtree *tree = NULL;
   int64_t ns = 0, nh = 0, nbs_all = 0, nbr_all = 0, bytes = 0;
 
-  offs = cr_alloc(ctx, &st, P + 1, sizeof(int64_t));
-  cnt = cr_alloc(ctx, &st, P, sizeof(int));
-  cnts = cr_alloc(ctx, &st, 5 * (int64_t)P, sizeof(int));
-  v = cr_alloc(ctx, &st, d, sizeof(double));
-  split_t = cr_alloc(ctx, &st, P, sizeof(double));
-  split_g = cr_alloc(ctx, &st, P, sizeof(int64_t));
-  info = cr_alloc(ctx, &st, 4 * (int64_t)P, sizeof(double));
-  dest = cr_alloc(ctx, &st, nl, sizeof(int));
+  offs = bfcr_dist_alloc(ctx, &st, P + 1, sizeof(int64_t));
+  cnt = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
+  cnts = bfcr_dist_alloc(ctx, &st, 5 * (int64_t)P, sizeof(int));
+  v = bfcr_dist_alloc(ctx, &st, d, sizeof(double));
+  split_t = bfcr_dist_alloc(ctx, &st, P, sizeof(double));
+  split_g = bfcr_dist_alloc(ctx, &st, P, sizeof(int64_t));
+  info = bfcr_dist_alloc(ctx, &st, 4 * (int64_t)P, sizeof(double));
+  dest = bfcr_dist_alloc(ctx, &st, nl, sizeof(int));
   if (st == BFCR_OK) {
     offs[0] = 0;
-    st = mpi_ok(ctx, st, MPI_Allgather(&nl, 1, MPI_INT64_T, offs + 1, 1, MPI_INT64_T, ctx->comm),
+    st = MPI_OK(st, MPI_Allgather(&nl, 1, MPI_INT64_T, offs + 1, 1, MPI_INT64_T, ctx->comm),
                 "MPI_Allgather (row counts)");
   }
   if (st == BFCR_OK) {
@@ -135,11 +110,11 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
                         MPI_Type_contiguous(2, MPI_INT64_T, &back_t) != MPI_SUCCESS ||
                         MPI_Type_commit(&back_t) != MPI_SUCCESS))
     st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation routing: MPI_Type_contiguous failed");
-  AGREE();
+  BFCR_DIST_AGREE();
   const int64_t n = offs[P], off = offs[me];
   if (n > ((int64_t)1 << 53))
     st = bfcr_err(ctx, BFCR_ERR_ARG, "cross-validation routing: more than 2^53 rows");
-  AGREE();
+  BFCR_DIST_AGREE();
   int *scnt = cnts, *rcnt = cnts + P, *sdis = cnts + 2 * P, *rdis = cnts + 3 * P;
   int *fill = cnts + 4 * P;
 
@@ -153,8 +128,8 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
     dest[i] = bfcr_slab_of(row_proj(zs, i, v, d), off + i, split_t, split_g, P);
   for (int p = 0; p < P; p++) scnt[p] = 0;
   for (int64_t i = 0; i < nl; i++) scnt[dest[i]]++;
-  displs(scnt, sdis, P);
-  sbuf = cr_alloc(ctx, &st, nl * rec, sizeof(double));
+  bfcr_dist_displs(scnt, sdis, P);
+  sbuf = bfcr_dist_alloc(ctx, &st, nl * rec, sizeof(double));
   if (st == BFCR_OK) {
     for (int p = 0; p < P; p++) fill[p] = sdis[p];
     for (int64_t i = 0; i < nl; i++) {
@@ -165,19 +140,19 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
       row[d + 2] = need[i] ? 1.0 : 0.0;
     }
   }
-  st = mpi_ok(ctx, st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
+  st = MPI_OK(st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
               "MPI_Alltoall (row counts)");
-  ns = displs(rcnt, rdis, P);
+  ns = bfcr_dist_displs(rcnt, rdis, P);
   if (st == BFCR_OK && ns < 0)
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "cross-validation routing: a slab of 2^31 rows");
   if (st == BFCR_OK) {
-    rbuf = cr_alloc(ctx, &st, ns * rec, sizeof(double));
-    sg = cr_alloc(ctx, &st, ns, sizeof(int64_t));
-    sgrp = cr_alloc(ctx, &st, ns, sizeof(int));
-    sneed = cr_alloc(ctx, &st, ns, 1);
+    rbuf = bfcr_dist_alloc(ctx, &st, ns * rec, sizeof(double));
+    sg = bfcr_dist_alloc(ctx, &st, ns, sizeof(int64_t));
+    sgrp = bfcr_dist_alloc(ctx, &st, ns, sizeof(int));
+    sneed = bfcr_dist_alloc(ctx, &st, ns, 1);
   }
-  AGREE();
-  st = mpi_ok(ctx, st, MPI_Alltoallv(sbuf, scnt, sdis, rec_t, rbuf, rcnt, rdis, rec_t, ctx->comm),
+  BFCR_DIST_AGREE();
+  st = MPI_OK(st, MPI_Alltoallv(sbuf, scnt, sdis, rec_t, rbuf, rcnt, rdis, rec_t, ctx->comm),
               "MPI_Alltoallv (rows)");
   for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)scnt[p] * rec * 8;
   free(sbuf);
@@ -212,20 +187,20 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
       emax = fmax(emax, bfcr_slab_proj_err(SX + k * d, v, d));
     }
   }
-  AGREE();
+  BFCR_DIST_AGREE();
   const double mine[4] = {tmin, tmax, emax, (double)ns};
-  st = mpi_ok(ctx, st, MPI_Allgather(mine, 4, MPI_DOUBLE, info, 4, MPI_DOUBLE, ctx->comm),
+  st = MPI_OK(st, MPI_Allgather(mine, 4, MPI_DOUBLE, info, 4, MPI_DOUBLE, ctx->comm),
               "MPI_Allgather (slab ranges)");
   bytes += 32 * (int64_t)(P - 1);
 
   /* 3. the home search of the slab's flagged rows, in tree order (neighbours walk the same
    * nodes), without a bound. hnn: local index in the slab; hd2: its distance. */
-  hpos = cr_alloc(ctx, &st, nh, sizeof(int64_t));
-  qh = cr_alloc(ctx, &st, nh * d, sizeof(double));
-  hgrp = cr_alloc(ctx, &st, nh, sizeof(int));
-  hnn = cr_alloc(ctx, &st, nh, sizeof(int64_t));
-  hd2 = cr_alloc(ctx, &st, nh, sizeof(double));
-  AGREE();
+  hpos = bfcr_dist_alloc(ctx, &st, nh, sizeof(int64_t));
+  qh = bfcr_dist_alloc(ctx, &st, nh * d, sizeof(double));
+  hgrp = bfcr_dist_alloc(ctx, &st, nh, sizeof(int));
+  hnn = bfcr_dist_alloc(ctx, &st, nh, sizeof(int64_t));
+  hd2 = bfcr_dist_alloc(ctx, &st, nh, sizeof(double));
+  BFCR_DIST_AGREE();
   if (nh > 0) {
     const int64_t *ti = bfcr_kdtree_index(tree);
     const double *SX = bfcr_kdtree_rows(tree);
@@ -243,17 +218,17 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
   }
   free(sneed);
   sneed = NULL;
-  AGREE();
+  BFCR_DIST_AGREE();
 
   /* 4. boundary, in rounds of at most CR_CHUNK home rows per rank. */
   double E = 0.0;
   for (int p = 0; p < P; p++) E = fmax(E, info[4 * p + 2]);
   const double nv = bfcr_slab_norm(v, d), grow = bfcr_slab_grow(d);
   int64_t rounds = (nh + CR_CHUNK - 1) / CR_CHUNK;
-  st = mpi_ok(ctx, st, MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ctx->comm),
+  st = MPI_OK(st, MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ctx->comm),
               "MPI_Allreduce (rounds)");
-  reach = cr_alloc(ctx, &st, 2 * (int64_t)(nh < CR_CHUNK ? nh : CR_CHUNK), sizeof(int));
-  AGREE();
+  reach = bfcr_dist_alloc(ctx, &st, 2 * (int64_t)(nh < CR_CHUNK ? nh : CR_CHUNK), sizeof(int));
+  BFCR_DIST_AGREE();
   for (int64_t round = 0; round < rounds; round++) {
     const int64_t j0 = round * CR_CHUNK < nh ? round * CR_CHUNK : nh;
     const int64_t mh = nh - j0 < CR_CHUNK ? nh - j0 : CR_CHUNK;
@@ -270,25 +245,25 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
     for (int64_t j = 0; j < mh; j++)
       for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++)
         if (p != me && info[4 * p + 3] != 0.0) scnt[p]++;
-    st = mpi_ok(ctx, st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
+    st = MPI_OK(st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
                 "MPI_Alltoall (boundary counts)");
-    const int64_t nbs = displs(scnt, sdis, P), nbr = displs(rcnt, rdis, P);
+    const int64_t nbs = bfcr_dist_displs(scnt, sdis, P), nbr = bfcr_dist_displs(rcnt, rdis, P);
     if (st == BFCR_OK && (nbs < 0 || nbr < 0))
       st = bfcr_err(ctx, BFCR_ERR_NOMEM, "cross-validation routing: 2^31 boundary rows");
     if (st == BFCR_OK) {
       nbs_all += nbs;
       nbr_all += nbr;
-      bs = cr_alloc(ctx, &st, nbs * brec, sizeof(double));
-      brow = cr_alloc(ctx, &st, nbs, sizeof(int64_t));
-      bback = cr_alloc(ctx, &st, nbs * 2, sizeof(double));
-      br = cr_alloc(ctx, &st, nbr * brec, sizeof(double));
-      bb = cr_alloc(ctx, &st, nbr, sizeof(double));
-      bgrp = cr_alloc(ctx, &st, nbr, sizeof(int));
-      bnn = cr_alloc(ctx, &st, nbr, sizeof(int64_t));
-      bd2 = cr_alloc(ctx, &st, nbr, sizeof(double));
-      bans = cr_alloc(ctx, &st, nbr * 2, sizeof(double));
+      bs = bfcr_dist_alloc(ctx, &st, nbs * brec, sizeof(double));
+      brow = bfcr_dist_alloc(ctx, &st, nbs, sizeof(int64_t));
+      bback = bfcr_dist_alloc(ctx, &st, nbs * 2, sizeof(double));
+      br = bfcr_dist_alloc(ctx, &st, nbr * brec, sizeof(double));
+      bb = bfcr_dist_alloc(ctx, &st, nbr, sizeof(double));
+      bgrp = bfcr_dist_alloc(ctx, &st, nbr, sizeof(int));
+      bnn = bfcr_dist_alloc(ctx, &st, nbr, sizeof(int64_t));
+      bd2 = bfcr_dist_alloc(ctx, &st, nbr, sizeof(double));
+      bans = bfcr_dist_alloc(ctx, &st, nbr * 2, sizeof(double));
     }
-    AGREE();
+    BFCR_DIST_AGREE();
     for (int p = 0; p < P; p++) fill[p] = sdis[p];
     for (int64_t j = 0; j < mh; j++) {
       for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++) {
@@ -300,7 +275,7 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
         brow[b] = j0 + j;
       }
     }
-    st = mpi_ok(ctx, st, MPI_Alltoallv(bs, scnt, sdis, brec_t, br, rcnt, rdis, brec_t, ctx->comm),
+    st = MPI_OK(st, MPI_Alltoallv(bs, scnt, sdis, brec_t, br, rcnt, rdis, brec_t, ctx->comm),
                 "MPI_Alltoallv (boundary rows)");
     for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)scnt[p] * brec * 8;
     for (int64_t b = 0; b < nbr; b++) { /* group and bound out, coordinates compacted */
@@ -319,9 +294,8 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
       bans[2 * b] = found ? bd2[b] : INFINITY;
       bans[2 * b + 1] = found ? (double)sg[bnn[b]] : -1.0;
     }
-    st =
-        mpi_ok(ctx, st, MPI_Alltoallv(bans, rcnt, rdis, ans_t, bback, scnt, sdis, ans_t, ctx->comm),
-               "MPI_Alltoallv (boundary answers)");
+    st = MPI_OK(st, MPI_Alltoallv(bans, rcnt, rdis, ans_t, bback, scnt, sdis, ans_t, ctx->comm),
+                "MPI_Alltoallv (boundary answers)");
     for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)rcnt[p] * 16;
     for (int64_t b = 0; b < nbs && st == BFCR_OK; b++) {
       const double *a = bback + 2 * b;
@@ -337,14 +311,14 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
     bs = bback = br = bb = bd2 = bans = NULL;
     brow = bnn = NULL;
     bgrp = NULL;
-    AGREE();
+    BFCR_DIST_AGREE();
   }
 
   /* 5. the answers to the rows' owners: (global row, its nearest row of another group). */
   for (int p = 0; p < P; p++) scnt[p] = 0;
   for (int64_t j = 0; j < nh; j++) scnt[owner_of(offs, P, sg[hpos[j]])]++;
-  displs(scnt, sdis, P);
-  ret = cr_alloc(ctx, &st, 2 * nh, sizeof(int64_t));
+  bfcr_dist_displs(scnt, sdis, P);
+  ret = bfcr_dist_alloc(ctx, &st, 2 * nh, sizeof(int64_t));
   if (st == BFCR_OK) {
     for (int p = 0; p < P; p++) fill[p] = sdis[p];
     for (int64_t j = 0; j < nh; j++) {
@@ -353,14 +327,14 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
       ret[2 * b + 1] = hnn[j];
     }
   }
-  st = mpi_ok(ctx, st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
+  st = MPI_OK(st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
               "MPI_Alltoall (answer counts)");
-  const int64_t nret = displs(rcnt, rdis, P);
+  const int64_t nret = bfcr_dist_displs(rcnt, rdis, P);
   if (st == BFCR_OK && nret < 0)
     st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "cross-validation routing: 2^31 answers");
-  got = cr_alloc(ctx, &st, 2 * nret, sizeof(int64_t));
-  AGREE();
-  st = mpi_ok(ctx, st, MPI_Alltoallv(ret, scnt, sdis, back_t, got, rcnt, rdis, back_t, ctx->comm),
+  got = bfcr_dist_alloc(ctx, &st, 2 * nret, sizeof(int64_t));
+  BFCR_DIST_AGREE();
+  st = MPI_OK(st, MPI_Alltoallv(ret, scnt, sdis, back_t, got, rcnt, rdis, back_t, ctx->comm),
               "MPI_Alltoallv (answers)");
   for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)scnt[p] * 16;
   for (int64_t b = 0; b < nret && st == BFCR_OK; b++) {
@@ -370,7 +344,7 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
     else
       nn[i] = got[2 * b + 1];
   }
-  AGREE();
+  BFCR_DIST_AGREE();
   {
     char line[192];
     snprintf(line, sizeof line,

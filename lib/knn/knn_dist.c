@@ -44,31 +44,15 @@
 
 #include "knn/knn.h"
 #include "knn/knn_dist.h"
+#include "knn/dist_util.h"
 #include "knn/slab.h"
 #include "par/redistribute.h"
 #include "core/zsrc.h"
 
+/* MPI failures named after this search (dist_util.h). */
+#define MPI_OK(st, rc, what) bfcr_dist_mpi_ok(ctx, st, rc, "knn_dist", what)
+
 #define DIST_RING_CHUNK 4096 /* queries per GEMM call between MPI progress tests */
-
-#define AGREE()                      \
-  do {                               \
-    st = bfcr_agree(ctx, st);        \
-    if (st != BFCR_OK) goto cleanup; \
-  } while (0)
-
-/* Allocation of at least one element (MPI and the kd calls accept zero counts, and a
- * non-NULL pointer keeps the clean-up uniform); a failure is recorded in *st, never jumped
- * over, so that every rank reaches the next agreement. */
-static void *dist_alloc(bfcr_ctx *ctx, bfcr_status *st, int64_t n, size_t size) {
-  void *p = bfcr_malloc(ctx, n > 0 ? (size_t)n : 1, size);
-  if (!p && *st == BFCR_OK) *st = BFCR_ERR_NOMEM;
-  return p;
-}
-
-static bfcr_status mpi_check(bfcr_ctx *ctx, bfcr_status st, int rc, const char *what) {
-  if (rc == MPI_SUCCESS || st != BFCR_OK) return st;
-  return bfcr_err(ctx, BFCR_ERR_MPI, "knn_dist: %s failed (MPI error %d)", what, rc);
-}
 
 static bfcr_status kd_check(bfcr_ctx *ctx, bfcr_status st, bfcr_status s, const char *what) {
   if (s == BFCR_OK || st != BFCR_OK) return st;
@@ -119,23 +103,23 @@ static bfcr_status local_args(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_loca
 static bfcr_status dist_allgather(bfcr_ctx *ctx, const dist_layout *L, bfcr_status st, int64_t *bf,
                                   double *dist2, bfcr_knn_dist_stats *stats) {
   if (L->dis) {
-    st = mpi_check(ctx, st,
-                   MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, bf, L->cnt, L->dis,
-                                  MPI_INT64_T, ctx->comm),
-                   "MPI_Allgatherv (bf)");
+    st = MPI_OK(st,
+                MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, bf, L->cnt, L->dis, MPI_INT64_T,
+                               ctx->comm),
+                "MPI_Allgatherv (bf)");
     if (!L->d2_own)
-      st = mpi_check(ctx, st,
-                     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, dist2, L->cnt, L->dis,
-                                    MPI_DOUBLE, ctx->comm),
-                     "MPI_Allgatherv (dist2)");
+      st = MPI_OK(st,
+                  MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, dist2, L->cnt, L->dis,
+                                 MPI_DOUBLE, ctx->comm),
+                  "MPI_Allgatherv (dist2)");
   } else {
     /* Displacements beyond int: one broadcast per rank's block. */
     for (int p = 0; p < L->P; p++) {
-      st = mpi_check(ctx, st, MPI_Bcast(bf + L->off[p], L->cnt[p], MPI_INT64_T, p, ctx->comm),
-                     "MPI_Bcast (bf)");
+      st = MPI_OK(st, MPI_Bcast(bf + L->off[p], L->cnt[p], MPI_INT64_T, p, ctx->comm),
+                  "MPI_Bcast (bf)");
       if (!L->d2_own)
-        st = mpi_check(ctx, st, MPI_Bcast(dist2 + L->off[p], L->cnt[p], MPI_DOUBLE, p, ctx->comm),
-                       "MPI_Bcast (dist2)");
+        st = MPI_OK(st, MPI_Bcast(dist2 + L->off[p], L->cnt[p], MPI_DOUBLE, p, ctx->comm),
+                    "MPI_Bcast (dist2)");
     }
   }
   if (stats) stats->bytes_sent += (int64_t)L->cnt[L->rank] * (L->d2_own ? 8 : 16) * (L->P - 1);
@@ -170,30 +154,30 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
    * counts, so a local failure there travels to the next agreement. */
 
   /* 1. axis and splitters from a fixed sample, computed on rank 0 (slab.c). */
-  bc = dist_alloc(ctx, &st, d, sizeof(double));
-  split_t = dist_alloc(ctx, &st, P, sizeof(double));
-  split_g = dist_alloc(ctx, &st, P, sizeof(int64_t));
-  scnt = dist_alloc(ctx, &st, P, sizeof(int));
-  rcnt = dist_alloc(ctx, &st, P, sizeof(int));
-  sdis = dist_alloc(ctx, &st, P, sizeof(int));
-  rdis = dist_alloc(ctx, &st, P, sizeof(int));
-  qscnt = dist_alloc(ctx, &st, P, sizeof(int));
-  qrcnt = dist_alloc(ctx, &st, P, sizeof(int));
-  qsdis = dist_alloc(ctx, &st, P, sizeof(int));
-  qrdis = dist_alloc(ctx, &st, P, sizeof(int));
-  info = dist_alloc(ctx, &st, 4 * (int64_t)P, sizeof(double));
-  dest = dist_alloc(ctx, &st, n_local, sizeof(int));
-  pos = dist_alloc(ctx, &st, n_local, sizeof(int64_t));
-  sbuf = dist_alloc(ctx, &st, n_local * rec, sizeof(double));
+  bc = bfcr_dist_alloc(ctx, &st, d, sizeof(double));
+  split_t = bfcr_dist_alloc(ctx, &st, P, sizeof(double));
+  split_g = bfcr_dist_alloc(ctx, &st, P, sizeof(int64_t));
+  scnt = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
+  rcnt = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
+  sdis = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
+  rdis = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
+  qscnt = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
+  qrcnt = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
+  qsdis = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
+  qrdis = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
+  info = bfcr_dist_alloc(ctx, &st, 4 * (int64_t)P, sizeof(double));
+  dest = bfcr_dist_alloc(ctx, &st, n_local, sizeof(int));
+  pos = bfcr_dist_alloc(ctx, &st, n_local, sizeof(int64_t));
+  sbuf = bfcr_dist_alloc(ctx, &st, n_local * rec, sizeof(double));
   if (st == BFCR_OK) {
-    st = mpi_check(ctx, st, MPI_Type_contiguous(rec, MPI_DOUBLE, &rec_t), "MPI_Type_contiguous");
-    st = mpi_check(ctx, st, MPI_Type_contiguous(2, MPI_DOUBLE, &pair_t), "MPI_Type_contiguous");
+    st = MPI_OK(st, MPI_Type_contiguous(rec, MPI_DOUBLE, &rec_t), "MPI_Type_contiguous");
+    st = MPI_OK(st, MPI_Type_contiguous(2, MPI_DOUBLE, &pair_t), "MPI_Type_contiguous");
   }
   if (st == BFCR_OK) {
-    st = mpi_check(ctx, st, MPI_Type_commit(&rec_t), "MPI_Type_commit");
-    st = mpi_check(ctx, st, MPI_Type_commit(&pair_t), "MPI_Type_commit");
+    st = MPI_OK(st, MPI_Type_commit(&rec_t), "MPI_Type_commit");
+    st = MPI_OK(st, MPI_Type_commit(&pair_t), "MPI_Type_commit");
   }
-  AGREE(); /* [1] */
+  BFCR_DIST_AGREE(); /* [1] */
   {
     int64_t plan_bytes = 0;
     st = bfcr_slab_plan(ctx, zs, n_local, offset, n, L->off, L->cnt, d, bc, split_t, split_g,
@@ -222,8 +206,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   free(dest);
   dest = NULL;
   if (n_local > 0) { /* row i to slot pos[i], in place (pos is kept for step 5) */
-    double *spare = dist_alloc(ctx, &st, rec, sizeof(double));
-    int64_t *to = dist_alloc(ctx, &st, n_local, sizeof(int64_t));
+    double *spare = bfcr_dist_alloc(ctx, &st, rec, sizeof(double));
+    int64_t *to = bfcr_dist_alloc(ctx, &st, n_local, sizeof(int64_t));
     if (spare && to) {
       memcpy(to, pos, (size_t)n_local * sizeof(int64_t));
       bfcr_permute_rows(sbuf, to, n_local, rec, spare);
@@ -231,8 +215,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     free(spare);
     free(to);
   }
-  st = mpi_check(ctx, st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
-                 "MPI_Alltoall (row counts)");
+  st = MPI_OK(st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
+              "MPI_Alltoall (row counts)");
   for (int p = 0; p < P && st == BFCR_OK; p++) {
     rdis[p] = (int)(ns < INT_MAX ? ns : INT_MAX);
     ns += rcnt[p];
@@ -242,18 +226,17 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "knn_dist: slab of %lld rows exceeds 2^31 - 1",
                   (long long)ns);
   if (st == BFCR_OK) {
-    rbuf = dist_alloc(ctx, &st, ns * rec, sizeof(double));
-    inv = dist_alloc(ctx, &st, ns, sizeof(int64_t));
-    sg = dist_alloc(ctx, &st, ns, sizeof(int64_t));
-    sbf = dist_alloc(ctx, &st, ns, sizeof(int64_t));
-    sd2 = dist_alloc(ctx, &st, ns, sizeof(double));
-    qlo = dist_alloc(ctx, &st, ns, sizeof(int));
-    qhi = dist_alloc(ctx, &st, ns, sizeof(int));
+    rbuf = bfcr_dist_alloc(ctx, &st, ns * rec, sizeof(double));
+    inv = bfcr_dist_alloc(ctx, &st, ns, sizeof(int64_t));
+    sg = bfcr_dist_alloc(ctx, &st, ns, sizeof(int64_t));
+    sbf = bfcr_dist_alloc(ctx, &st, ns, sizeof(int64_t));
+    sd2 = bfcr_dist_alloc(ctx, &st, ns, sizeof(double));
+    qlo = bfcr_dist_alloc(ctx, &st, ns, sizeof(int));
+    qhi = bfcr_dist_alloc(ctx, &st, ns, sizeof(int));
   }
-  AGREE(); /* [3] */
-  st =
-      mpi_check(ctx, st, MPI_Alltoallv(sbuf, scnt, sdis, rec_t, rbuf, rcnt, rdis, rec_t, ctx->comm),
-                "MPI_Alltoallv (rows)");
+  BFCR_DIST_AGREE(); /* [3] */
+  st = MPI_OK(st, MPI_Alltoallv(sbuf, scnt, sdis, rec_t, rbuf, rcnt, rdis, rec_t, ctx->comm),
+              "MPI_Alltoallv (rows)");
   free(sbuf);
   sbuf = NULL;
   /* The slab rows are compacted in place (stride rec -> d, forward, so no row is
@@ -307,12 +290,12 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   }
   double mineinfo[4] = {tmin, tmax, emax, (double)ns};
   if (stats) stats->cpu_local = dist_cpu() - c1;
-  AGREE(); /* [4] */
+  BFCR_DIST_AGREE(); /* [4] */
   double t2 = bfcr_wtime(), c2 = dist_cpu();
 
   /* 4. boundary: queries to the slabs a row's ball may reach. */
-  st = mpi_check(ctx, st, MPI_Allgather(mineinfo, 4, MPI_DOUBLE, info, 4, MPI_DOUBLE, ctx->comm),
-                 "MPI_Allgather (slab ranges)");
+  st = MPI_OK(st, MPI_Allgather(mineinfo, 4, MPI_DOUBLE, info, 4, MPI_DOUBLE, ctx->comm),
+              "MPI_Allgather (slab ranges)");
   double E = 0.0;
   for (int p = 0; p < P; p++) E = fmax(E, info[4 * p + 2]);
   const double nv = bfcr_slab_norm(v, d), grow = bfcr_slab_grow(d);
@@ -334,8 +317,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
       if (p != rank && info[4 * p + 3] != 0.0) qscnt[p]++;
     }
   }
-  st = mpi_check(ctx, st, MPI_Alltoall(qscnt, 1, MPI_INT, qrcnt, 1, MPI_INT, ctx->comm),
-                 "MPI_Alltoall (query counts)");
+  st = MPI_OK(st, MPI_Alltoall(qscnt, 1, MPI_INT, qrcnt, 1, MPI_INT, ctx->comm),
+              "MPI_Alltoall (query counts)");
   for (int p = 0; p < P && st == BFCR_OK; p++) {
     qsdis[p] = (int)(nqs < INT_MAX ? nqs : INT_MAX);
     qrdis[p] = (int)(nqr < INT_MAX ? nqr : INT_MAX);
@@ -346,17 +329,17 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "knn_dist: %lld / %lld boundary queries exceed 2^31 - 1",
                   (long long)nqs, (long long)nqr);
   if (st == BFCR_OK) {
-    qs = dist_alloc(ctx, &st, nqs * rec, sizeof(double));
-    qrow = dist_alloc(ctx, &st, nqs, sizeof(int64_t));
-    ans = dist_alloc(ctx, &st, 2 * nqs, sizeof(double));
-    qr = dist_alloc(ctx, &st, nqr * rec, sizeof(double));
-    Qin = dist_alloc(ctx, &st, nqr * d, sizeof(double));
-    bnd = dist_alloc(ctx, &st, nqr, sizeof(double));
-    qnn = dist_alloc(ctx, &st, nqr, sizeof(int64_t));
-    qd = dist_alloc(ctx, &st, nqr, sizeof(double));
-    ansr = dist_alloc(ctx, &st, 2 * nqr, sizeof(double));
+    qs = bfcr_dist_alloc(ctx, &st, nqs * rec, sizeof(double));
+    qrow = bfcr_dist_alloc(ctx, &st, nqs, sizeof(int64_t));
+    ans = bfcr_dist_alloc(ctx, &st, 2 * nqs, sizeof(double));
+    qr = bfcr_dist_alloc(ctx, &st, nqr * rec, sizeof(double));
+    Qin = bfcr_dist_alloc(ctx, &st, nqr * d, sizeof(double));
+    bnd = bfcr_dist_alloc(ctx, &st, nqr, sizeof(double));
+    qnn = bfcr_dist_alloc(ctx, &st, nqr, sizeof(int64_t));
+    qd = bfcr_dist_alloc(ctx, &st, nqr, sizeof(double));
+    ansr = bfcr_dist_alloc(ctx, &st, 2 * nqr, sizeof(double));
   }
-  AGREE(); /* [5] */
+  BFCR_DIST_AGREE(); /* [5] */
   for (int p = 0; p < P; p++) qscnt[p] = 0;
   /* Queries leave in this slab's kd-tree order: spatial neighbours then walk the same
    * nodes of the receiving tree one after the other (the slab order is the input order). */
@@ -371,9 +354,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
       qrow[q] = j;
     }
   }
-  st =
-      mpi_check(ctx, st, MPI_Alltoallv(qs, qscnt, qsdis, rec_t, qr, qrcnt, qrdis, rec_t, ctx->comm),
-                "MPI_Alltoallv (queries)");
+  st = MPI_OK(st, MPI_Alltoallv(qs, qscnt, qsdis, rec_t, qr, qrcnt, qrdis, rec_t, ctx->comm),
+              "MPI_Alltoallv (queries)");
   for (int64_t q = 0; q < nqr; q++) {
     memcpy(Qin + q * d, qr + q * rec, (size_t)d * sizeof(double));
     bnd[q] = qr[q * rec + d];
@@ -388,9 +370,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     ansr[2 * q] = found ? qd[q] : INFINITY;
     ansr[2 * q + 1] = found ? (double)sg[qnn[q]] : -1.0;
   }
-  st = mpi_check(ctx, st,
-                 MPI_Alltoallv(ansr, qrcnt, qrdis, pair_t, ans, qscnt, qsdis, pair_t, ctx->comm),
-                 "MPI_Alltoallv (answers)");
+  st = MPI_OK(st, MPI_Alltoallv(ansr, qrcnt, qrdis, pair_t, ans, qscnt, qsdis, pair_t, ctx->comm),
+              "MPI_Alltoallv (answers)");
   for (int64_t q = 0; q < nqs && st == BFCR_OK; q++) {
     const double aq = ans[2 * q];
     const double gq = ans[2 * q + 1];
@@ -420,16 +401,15 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   free(qs), free(qr), free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(qnn), free(qrow);
   qs = qr = Qin = bnd = qd = ans = ansr = NULL;
   qnn = qrow = NULL;
-  res = dist_alloc(ctx, &st, 2 * ns, sizeof(double));
-  resr = dist_alloc(ctx, &st, 2 * n_local, sizeof(double));
-  AGREE(); /* [6] */
+  res = bfcr_dist_alloc(ctx, &st, 2 * ns, sizeof(double));
+  resr = bfcr_dist_alloc(ctx, &st, 2 * n_local, sizeof(double));
+  BFCR_DIST_AGREE(); /* [6] */
   for (int64_t j = 0; j < ns; j++) {
     res[2 * j] = sd2[j];
     res[2 * j + 1] = sbf[j] == INT64_MAX ? -1.0 : (double)sbf[j];
   }
-  st = mpi_check(ctx, st,
-                 MPI_Alltoallv(res, rcnt, rdis, pair_t, resr, scnt, sdis, pair_t, ctx->comm),
-                 "MPI_Alltoallv (results)");
+  st = MPI_OK(st, MPI_Alltoallv(res, rcnt, rdis, pair_t, resr, scnt, sdis, pair_t, ctx->comm),
+              "MPI_Alltoallv (results)");
   if (stats) {
     for (int p = 0; p < P; p++) {
       if (p != rank) stats->bytes_sent += (int64_t)rcnt[p] * 16;
@@ -496,17 +476,17 @@ static bfcr_status run_ring(bfcr_ctx *ctx, const dist_layout *L, const double *Z
   int64_t maxc = 0;
   double t0 = bfcr_wtime();
   for (int p = 0; p < P; p++) maxc = L->cnt[p] > maxc ? L->cnt[p] : maxc;
-  bufA = dist_alloc(ctx, &st, maxc * d, sizeof(double));
-  bufB = dist_alloc(ctx, &st, maxc * d, sizeof(double));
-  bd = dist_alloc(ctx, &st, n_local, sizeof(double));
-  bj = dist_alloc(ctx, &st, n_local, sizeof(int64_t));
-  tnn = dist_alloc(ctx, &st, n_local, sizeof(int64_t));
-  td2 = dist_alloc(ctx, &st, n_local, sizeof(double));
+  bufA = bfcr_dist_alloc(ctx, &st, maxc * d, sizeof(double));
+  bufB = bfcr_dist_alloc(ctx, &st, maxc * d, sizeof(double));
+  bd = bfcr_dist_alloc(ctx, &st, n_local, sizeof(double));
+  bj = bfcr_dist_alloc(ctx, &st, n_local, sizeof(int64_t));
+  tnn = bfcr_dist_alloc(ctx, &st, n_local, sizeof(int64_t));
+  td2 = bfcr_dist_alloc(ctx, &st, n_local, sizeof(double));
   if (st == BFCR_OK) {
-    st = mpi_check(ctx, st, MPI_Type_contiguous(d, MPI_DOUBLE, &row_t), "MPI_Type_contiguous");
-    st = mpi_check(ctx, st, MPI_Type_commit(&row_t), "MPI_Type_commit");
+    st = MPI_OK(st, MPI_Type_contiguous(d, MPI_DOUBLE, &row_t), "MPI_Type_contiguous");
+    st = MPI_OK(st, MPI_Type_commit(&row_t), "MPI_Type_commit");
   }
-  AGREE();
+  BFCR_DIST_AGREE();
   for (int64_t i = 0; i < n_local; i++) {
     bd[i] = INFINITY;
     bj[i] = INT64_MAX;
@@ -517,23 +497,23 @@ static bfcr_status run_ring(bfcr_ctx *ctx, const dist_layout *L, const double *Z
    * the status is agreed at the end. */
   double *cur = bufA, *next = bufB;
   int rc = MPI_Irecv(cur, L->cnt[left], row_t, left, 0, ctx->comm, &req[0]);
-  st = mpi_check(ctx, st, rc, "MPI_Irecv");
+  st = MPI_OK(st, rc, "MPI_Irecv");
   rc = MPI_Isend(Z, (int)n_local, row_t, right, 0, ctx->comm, &req[1]);
-  st = mpi_check(ctx, st, rc, "MPI_Isend");
+  st = MPI_OK(st, rc, "MPI_Isend");
   if (st == BFCR_OK && n_local >= 2)
     st = kd_check(ctx, st, ring_block(Z, n_local, offset, Z, n_local, 1, d, nt, tnn, td2, bd, bj),
                   "GEMM search of the own block");
   if (stats) stats->cpu_local = dist_cpu() - c1;
-  st = mpi_check(ctx, st, MPI_Waitall(2, req, MPI_STATUSES_IGNORE), "MPI_Waitall");
+  st = MPI_OK(st, MPI_Waitall(2, req, MPI_STATUSES_IGNORE), "MPI_Waitall");
   int64_t bytes = n_local * d * 8;
   double t2 = bfcr_wtime(), c2 = dist_cpu();
   for (int s = 1; s < P; s++) {
     const int src = (rank + P - s) % P, nsrc = (src + P - 1) % P;
     if (s < P - 1) {
       rc = MPI_Irecv(next, L->cnt[nsrc], row_t, left, s, ctx->comm, &req[0]);
-      st = mpi_check(ctx, st, rc, "MPI_Irecv");
+      st = MPI_OK(st, rc, "MPI_Irecv");
       rc = MPI_Isend(cur, L->cnt[src], row_t, right, s, ctx->comm, &req[1]);
-      st = mpi_check(ctx, st, rc, "MPI_Isend");
+      st = MPI_OK(st, rc, "MPI_Isend");
       bytes += (int64_t)L->cnt[src] * d * 8;
     }
     for (int64_t i0 = 0; i0 < n_local && L->cnt[src] > 0; i0 += chunk) {
@@ -547,7 +527,7 @@ static bfcr_status run_ring(bfcr_ctx *ctx, const dist_layout *L, const double *Z
       int done = 0;
       if (s < P - 1) MPI_Testall(2, req, &done, MPI_STATUSES_IGNORE);
     }
-    st = mpi_check(ctx, st, MPI_Waitall(2, req, MPI_STATUSES_IGNORE), "MPI_Waitall");
+    st = MPI_OK(st, MPI_Waitall(2, req, MPI_STATUSES_IGNORE), "MPI_Waitall");
     double *tmp = cur;
     cur = next;
     next = tmp;
@@ -584,7 +564,7 @@ cleanup:
 static const double *stored_rows(bfcr_ctx *ctx, bfcr_status *st, const bfcr_zsrc *zs,
                                  int64_t n_local, double **own) {
   if (zs->Z || *st != BFCR_OK) return zs->Z;
-  *own = dist_alloc(ctx, st, n_local * zs->d, sizeof(double));
+  *own = bfcr_dist_alloc(ctx, st, n_local * zs->d, sizeof(double));
   if (!*own) return NULL;
   for (int64_t i = 0; i < n_local; i++) bfcr_zsrc_row(zs, i, *own + i * zs->d);
   return *own;
@@ -624,13 +604,13 @@ static bfcr_status allnn_dist(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_loca
     return st;
   }
   int64_t mine[4] = {n_local, offset, n, d};
-  L.cnt = dist_alloc(ctx, &st, L.P, sizeof(int));
-  L.off = dist_alloc(ctx, &st, L.P + 1, sizeof(int64_t));
-  L.dis = dist_alloc(ctx, &st, L.P, sizeof(int));
-  all = dist_alloc(ctx, &st, 4 * (int64_t)L.P, sizeof(int64_t));
-  AGREE();
-  st = mpi_check(ctx, st, MPI_Allgather(mine, 4, MPI_INT64_T, all, 4, MPI_INT64_T, ctx->comm),
-                 "MPI_Allgather (layout)");
+  L.cnt = bfcr_dist_alloc(ctx, &st, L.P, sizeof(int));
+  L.off = bfcr_dist_alloc(ctx, &st, L.P + 1, sizeof(int64_t));
+  L.dis = bfcr_dist_alloc(ctx, &st, L.P, sizeof(int));
+  all = bfcr_dist_alloc(ctx, &st, 4 * (int64_t)L.P, sizeof(int64_t));
+  BFCR_DIST_AGREE();
+  st = MPI_OK(st, MPI_Allgather(mine, 4, MPI_INT64_T, all, 4, MPI_INT64_T, ctx->comm),
+              "MPI_Allgather (layout)");
   /* The blocks must tile [0, n) in rank order, with the same n and d everywhere (every
    * rank checks the same gathered values). */
   int64_t next = 0;
@@ -650,7 +630,7 @@ static bfcr_status allnn_dist(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_loca
     st = bfcr_err(ctx, BFCR_ERR_ARG, "knn_dist: the ranks hold %lld rows, expected n = %lld",
                   (long long)next, (long long)n);
   L.off[L.P] = n;
-  AGREE();
+  BFCR_DIST_AGREE();
   if (n > INT_MAX) {
     free(L.dis);
     L.dis = NULL;

@@ -42,38 +42,14 @@
 #include "knn/knn.h"
 #include "knn/knn_dist.h"
 #include "knn/knn_query_dist.h"
+#include "knn/dist_util.h"
 #include "knn/slab.h"
+
+/* MPI failures named after this search (dist_util.h). */
+#define MPI_OK(st, rc, what) bfcr_dist_mpi_ok(ctx, st, rc, "routing", what)
 
 /* Queries per rank and round (bounds the query buffers: 4 MB at d = 8). */
 #define QD_CHUNK 65536
-
-#define AGREE()                      \
-  do {                               \
-    st = bfcr_agree(ctx, st);        \
-    if (st != BFCR_OK) goto cleanup; \
-  } while (0)
-
-/* At least one element, failures recorded in *st (every rank reaches the next agreement). */
-static void *qd_alloc(bfcr_ctx *ctx, bfcr_status *st, int64_t n, size_t size) {
-  void *p = bfcr_malloc(ctx, n > 0 ? (size_t)n : 1, size);
-  if (!p && *st == BFCR_OK) *st = BFCR_ERR_NOMEM;
-  return p;
-}
-
-static bfcr_status mpi_ok(bfcr_ctx *ctx, bfcr_status st, int rc, const char *what) {
-  if (rc == MPI_SUCCESS || st != BFCR_OK) return st;
-  return bfcr_err(ctx, BFCR_ERR_MPI, "routing: %s failed (MPI error %d)", what, rc);
-}
-
-/* Displacements of counts; returns the total, or -1 when it exceeds an int. */
-static int64_t displs(const int *cnt, int *dis, int P) {
-  int64_t s = 0;
-  for (int p = 0; p < P; p++) {
-    dis[p] = (int)(s < INT_MAX ? s : INT_MAX);
-    s += cnt[p];
-  }
-  return s > INT_MAX ? -1 : s;
-}
 
 /* ---- ring --------------------------------------------------------------------------------- */
 
@@ -130,9 +106,9 @@ static bfcr_status run_ring(bfcr_ctx *ctx, const int64_t *off, const double *R, 
   int64_t *bnn = NULL, *tcur = NULL, *tnxt = NULL;
   double *cur = NULL, *nxt = NULL, *bd2 = NULL;
   const double t0 = bfcr_wtime();
-  bnn = qd_alloc(ctx, &st, nq, sizeof(int64_t));
-  bd2 = qd_alloc(ctx, &st, nq, sizeof(double));
-  AGREE();
+  bnn = bfcr_dist_alloc(ctx, &st, nq, sizeof(int64_t));
+  bd2 = bfcr_dist_alloc(ctx, &st, nq, sizeof(double));
+  BFCR_DIST_AGREE();
   /* Step s holds rank (me - s)'s block: R itself at s = 0, then received buffers. At most
    * three blocks live at once: R, the block being searched (inside its tree), the next. */
   cur = (double *)R;
@@ -168,7 +144,7 @@ static bfcr_status run_ring(bfcr_ctx *ctx, const int64_t *off, const double *R, 
     nxt = NULL;
     tnxt = NULL;
     /* One agreement per step keeps a failed rank from leaving the ring early. */
-    AGREE();
+    BFCR_DIST_AGREE();
   }
   cur = NULL;
   tcur = NULL;
@@ -227,14 +203,14 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
   int64_t ns = 0, nh = 0, nbs = 0, nbr = 0, bytes = 0;
   const double t0 = bfcr_wtime();
 
-  boff = qd_alloc(ctx, &st, P, sizeof(int64_t));
-  bcnt = qd_alloc(ctx, &st, P, sizeof(int));
-  v = qd_alloc(ctx, &st, d, sizeof(double));
-  split_t = qd_alloc(ctx, &st, P, sizeof(double));
-  split_g = qd_alloc(ctx, &st, P, sizeof(int64_t));
-  info = qd_alloc(ctx, &st, 4 * (int64_t)P, sizeof(double));
-  cnts = qd_alloc(ctx, &st, 9 * (int64_t)P, sizeof(int));
-  dest = qd_alloc(ctx, &st, nr > nq ? nr : nq, sizeof(int));
+  boff = bfcr_dist_alloc(ctx, &st, P, sizeof(int64_t));
+  bcnt = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
+  v = bfcr_dist_alloc(ctx, &st, d, sizeof(double));
+  split_t = bfcr_dist_alloc(ctx, &st, P, sizeof(double));
+  split_g = bfcr_dist_alloc(ctx, &st, P, sizeof(int64_t));
+  info = bfcr_dist_alloc(ctx, &st, 4 * (int64_t)P, sizeof(double));
+  cnts = bfcr_dist_alloc(ctx, &st, 9 * (int64_t)P, sizeof(int));
+  dest = bfcr_dist_alloc(ctx, &st, nr > nq ? nr : nq, sizeof(int));
   if (st == BFCR_OK) {
     for (int p = 0; p < P; p++) {
       boff[p] = off[2 * p];
@@ -250,7 +226,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
         MPI_Type_commit(&ans_t) != MPI_SUCCESS)
       st = bfcr_err(ctx, BFCR_ERR_MPI, "routing: MPI_Type_contiguous failed");
   }
-  AGREE();
+  BFCR_DIST_AGREE();
   /* Counts and displacements: rows / boundary queries (s, r), queries / answers (q). */
   int *scnt = cnts, *rcnt = cnts + P, *sdis = cnts + 2 * P, *rdis = cnts + 3 * P;
   int *qscnt = cnts + 4 * P, *qrcnt = cnts + 5 * P, *qsdis = cnts + 6 * P, *qrdis = cnts + 7 * P;
@@ -271,8 +247,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
     dest[i] = bfcr_slab_of(bfcr_slab_proj(R + i * d, v, d), roff + i, split_t, split_g, P);
   for (int p = 0; p < P; p++) scnt[p] = 0;
   for (int64_t i = 0; i < nr; i++) scnt[dest[i]]++;
-  displs(scnt, sdis, P);
-  sbuf = qd_alloc(ctx, &st, nr * rec, sizeof(double));
+  bfcr_dist_displs(scnt, sdis, P);
+  sbuf = bfcr_dist_alloc(ctx, &st, nr * rec, sizeof(double));
   if (st == BFCR_OK) {
     for (int p = 0; p < P; p++) fill[p] = sdis[p];
     for (int64_t i = 0; i < nr; i++) {
@@ -282,18 +258,18 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
       row[d + 1] = Rtag ? (double)Rtag[i] : 0.0;
     }
   }
-  st = mpi_ok(ctx, st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
+  st = MPI_OK(st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
               "MPI_Alltoall (row counts)");
-  ns = displs(rcnt, rdis, P);
+  ns = bfcr_dist_displs(rcnt, rdis, P);
   if (st == BFCR_OK && ns < 0)
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "routing: a slab of more than 2^31 - 1 rows");
   if (st == BFCR_OK) {
-    rbuf = qd_alloc(ctx, &st, ns * rec, sizeof(double));
-    sg = qd_alloc(ctx, &st, ns, sizeof(int64_t));
-    stag = qd_alloc(ctx, &st, ns, sizeof(int64_t));
+    rbuf = bfcr_dist_alloc(ctx, &st, ns * rec, sizeof(double));
+    sg = bfcr_dist_alloc(ctx, &st, ns, sizeof(int64_t));
+    stag = bfcr_dist_alloc(ctx, &st, ns, sizeof(int64_t));
   }
-  AGREE();
-  st = mpi_ok(ctx, st, MPI_Alltoallv(sbuf, scnt, sdis, rec_t, rbuf, rcnt, rdis, rec_t, ctx->comm),
+  BFCR_DIST_AGREE();
+  st = MPI_OK(st, MPI_Alltoallv(sbuf, scnt, sdis, rec_t, rbuf, rcnt, rdis, rec_t, ctx->comm),
               "MPI_Alltoallv (training rows)");
   for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)scnt[p] * rec * 8;
   free(sbuf);
@@ -328,12 +304,12 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
       emax = fmax(emax, bfcr_slab_proj_err(SX + k * d, v, d));
     }
   }
-  AGREE();
+  BFCR_DIST_AGREE();
   const double mine[4] = {tmin, tmax, emax, (double)ns};
-  st = mpi_ok(ctx, st, MPI_Allgather(mine, 4, MPI_DOUBLE, info, 4, MPI_DOUBLE, ctx->comm),
+  st = MPI_OK(st, MPI_Allgather(mine, 4, MPI_DOUBLE, info, 4, MPI_DOUBLE, ctx->comm),
               "MPI_Allgather (slab ranges)");
   bytes += 32 * (int64_t)(P - 1);
-  AGREE();
+  BFCR_DIST_AGREE();
   const double t1 = bfcr_wtime();
   bfcr_phase_add(ctx, "routing: slabs", t1 - t0, 0.0);
 
@@ -343,9 +319,9 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
   for (int p = 0; p < P; p++) E = fmax(E, info[4 * p + 2]);
   const double nv = bfcr_slab_norm(v, d), grow = bfcr_slab_grow(d);
   int64_t rounds = (nq + QD_CHUNK - 1) / QD_CHUNK, nh_all = 0, nbs_all = 0, nbr_all = 0;
-  st = mpi_ok(ctx, st, MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ctx->comm),
+  st = MPI_OK(st, MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ctx->comm),
               "MPI_Allreduce (rounds)");
-  AGREE();
+  BFCR_DIST_AGREE();
   for (int64_t round = 0; round < rounds; round++) {
     const int64_t i0 = round * QD_CHUNK < nq ? round * QD_CHUNK : nq;
     const int64_t mq = nq - i0 < QD_CHUNK ? nq - i0 : QD_CHUNK;
@@ -356,9 +332,9 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
       dest[i] = home_of(bfcr_slab_proj(Qr + i * d, v, d), split_t, split_g, info, P);
       qscnt[dest[i]]++;
     }
-    displs(qscnt, qsdis, P);
-    pos = qd_alloc(ctx, &st, mq, sizeof(int64_t));
-    qs = qd_alloc(ctx, &st, mq * d, sizeof(double));
+    bfcr_dist_displs(qscnt, qsdis, P);
+    pos = bfcr_dist_alloc(ctx, &st, mq, sizeof(int64_t));
+    qs = bfcr_dist_alloc(ctx, &st, mq * d, sizeof(double));
     if (st == BFCR_OK) {
       for (int p = 0; p < P; p++) fill[p] = qsdis[p];
       for (int64_t i = 0; i < mq; i++) {
@@ -366,20 +342,20 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
         memcpy(qs + pos[i] * d, Qr + i * d, (size_t)d * sizeof(double));
       }
     }
-    st = mpi_ok(ctx, st, MPI_Alltoall(qscnt, 1, MPI_INT, qrcnt, 1, MPI_INT, ctx->comm),
+    st = MPI_OK(st, MPI_Alltoall(qscnt, 1, MPI_INT, qrcnt, 1, MPI_INT, ctx->comm),
                 "MPI_Alltoall (query counts)");
-    nh = displs(qrcnt, qrdis, P);
+    nh = bfcr_dist_displs(qrcnt, qrdis, P);
     nh_all += nh > 0 ? nh : 0;
     if (st == BFCR_OK && nh < 0)
       st = bfcr_err(ctx, BFCR_ERR_NOMEM, "routing: more than 2^31 - 1 queries for one slab");
     if (st == BFCR_OK) {
-      qh = qd_alloc(ctx, &st, nh * d, sizeof(double));
-      hnn = qd_alloc(ctx, &st, nh, sizeof(int64_t));
-      hd2 = qd_alloc(ctx, &st, nh, sizeof(double));
-      reach = qd_alloc(ctx, &st, 2 * nh, sizeof(int));
+      qh = bfcr_dist_alloc(ctx, &st, nh * d, sizeof(double));
+      hnn = bfcr_dist_alloc(ctx, &st, nh, sizeof(int64_t));
+      hd2 = bfcr_dist_alloc(ctx, &st, nh, sizeof(double));
+      reach = bfcr_dist_alloc(ctx, &st, 2 * nh, sizeof(int));
     }
-    AGREE();
-    st = mpi_ok(ctx, st, MPI_Alltoallv(qs, qscnt, qsdis, row_t, qh, qrcnt, qrdis, row_t, ctx->comm),
+    BFCR_DIST_AGREE();
+    st = MPI_OK(st, MPI_Alltoallv(qs, qscnt, qsdis, row_t, qh, qrcnt, qrdis, row_t, ctx->comm),
                 "MPI_Alltoallv (queries)");
     for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)qscnt[p] * d * 8;
     free(qs);
@@ -390,7 +366,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
       st = bfcr_kdtree_query(tree, qh, nh, NULL, NULL, nt, hnn, hd2);
       if (st != BFCR_OK) st = bfcr_err(ctx, st, "routing: kd-tree search failed");
     }
-    AGREE();
+    BFCR_DIST_AGREE();
 
     /* 4. boundary: each home query to the other slabs its window reaches, bounded by hd2. */
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
@@ -406,25 +382,25 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
       for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++)
         if (p != me && info[4 * p + 3] != 0.0) scnt[p]++;
     }
-    st = mpi_ok(ctx, st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
+    st = MPI_OK(st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
                 "MPI_Alltoall (boundary counts)");
-    nbs = displs(scnt, sdis, P);
-    nbr = displs(rcnt, rdis, P);
+    nbs = bfcr_dist_displs(scnt, sdis, P);
+    nbr = bfcr_dist_displs(rcnt, rdis, P);
     nbs_all += nbs > 0 ? nbs : 0;
     nbr_all += nbr > 0 ? nbr : 0;
     if (st == BFCR_OK && (nbs < 0 || nbr < 0))
       st = bfcr_err(ctx, BFCR_ERR_NOMEM, "routing: more than 2^31 - 1 boundary queries");
     if (st == BFCR_OK) {
-      bs = qd_alloc(ctx, &st, nbs * brec, sizeof(double));
-      brow = qd_alloc(ctx, &st, nbs, sizeof(int64_t));
-      bback = qd_alloc(ctx, &st, nbs * 3, sizeof(double));
-      br = qd_alloc(ctx, &st, nbr * brec, sizeof(double));
-      bb = qd_alloc(ctx, &st, nbr, sizeof(double));
-      bnn = qd_alloc(ctx, &st, nbr, sizeof(int64_t));
-      bd2 = qd_alloc(ctx, &st, nbr, sizeof(double));
-      bans = qd_alloc(ctx, &st, nbr * 3, sizeof(double));
+      bs = bfcr_dist_alloc(ctx, &st, nbs * brec, sizeof(double));
+      brow = bfcr_dist_alloc(ctx, &st, nbs, sizeof(int64_t));
+      bback = bfcr_dist_alloc(ctx, &st, nbs * 3, sizeof(double));
+      br = bfcr_dist_alloc(ctx, &st, nbr * brec, sizeof(double));
+      bb = bfcr_dist_alloc(ctx, &st, nbr, sizeof(double));
+      bnn = bfcr_dist_alloc(ctx, &st, nbr, sizeof(int64_t));
+      bd2 = bfcr_dist_alloc(ctx, &st, nbr, sizeof(double));
+      bans = bfcr_dist_alloc(ctx, &st, nbr * 3, sizeof(double));
     }
-    AGREE();
+    BFCR_DIST_AGREE();
     for (int p = 0; p < P; p++) fill[p] = sdis[p];
     for (int64_t j = 0; j < nh; j++) {
       for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++) {
@@ -435,7 +411,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
         brow[b] = j;
       }
     }
-    st = mpi_ok(ctx, st, MPI_Alltoallv(bs, scnt, sdis, brec_t, br, rcnt, rdis, brec_t, ctx->comm),
+    st = MPI_OK(st, MPI_Alltoallv(bs, scnt, sdis, brec_t, br, rcnt, rdis, brec_t, ctx->comm),
                 "MPI_Alltoallv (boundary queries)");
     for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)scnt[p] * brec * 8;
     free(bs);
@@ -455,9 +431,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
       bans[3 * b + 1] = found ? (double)sg[bnn[b]] : -1.0;
       bans[3 * b + 2] = found ? (double)stag[bnn[b]] : 0.0;
     }
-    st =
-        mpi_ok(ctx, st, MPI_Alltoallv(bans, rcnt, rdis, ans_t, bback, scnt, sdis, ans_t, ctx->comm),
-               "MPI_Alltoallv (boundary answers)");
+    st = MPI_OK(st, MPI_Alltoallv(bans, rcnt, rdis, ans_t, bback, scnt, sdis, ans_t, ctx->comm),
+                "MPI_Alltoallv (boundary answers)");
     for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)rcnt[p] * 24;
     free(br), free(bb), free(bnn), free(bd2), free(bans), free(qh), free(reach);
     br = bb = bd2 = bans = qh = NULL;
@@ -466,9 +441,9 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
 
     /* 5. the home's answer (global index, tag), the boundary answers folded in, then back to
      * the queries' ranks in the order they were sent. */
-    hans = qd_alloc(ctx, &st, nh * 3, sizeof(double));
-    res = qd_alloc(ctx, &st, mq * 3, sizeof(double));
-    AGREE();
+    hans = bfcr_dist_alloc(ctx, &st, nh * 3, sizeof(double));
+    res = bfcr_dist_alloc(ctx, &st, mq * 3, sizeof(double));
+    BFCR_DIST_AGREE();
     for (int64_t j = 0; j < nh; j++) {
       const int found = hnn[j] >= 0;
       hans[3 * j] = found ? hd2[j] : INFINITY;
@@ -485,8 +460,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
         h[2] = a[2];
       }
     }
-    st = mpi_ok(ctx, st,
-                MPI_Alltoallv(hans, qrcnt, qrdis, ans_t, res, qscnt, qsdis, ans_t, ctx->comm),
+    st = MPI_OK(st, MPI_Alltoallv(hans, qrcnt, qrdis, ans_t, res, qscnt, qsdis, ans_t, ctx->comm),
                 "MPI_Alltoallv (answers)");
     for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)qrcnt[p] * 24;
     for (int64_t i = 0; i < mq && st == BFCR_OK; i++) {
@@ -495,7 +469,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
       nn[i0 + i] = (int64_t)r[1];
       if (tag) tag[i0 + i] = (int64_t)r[2];
     }
-    AGREE();
+    BFCR_DIST_AGREE();
     free(pos), free(qs), free(qh), free(hnn), free(hd2), free(reach), free(bs), free(brow);
     free(bback), free(br), free(bb), free(bnn), free(bd2), free(bans), free(hans), free(res);
     pos = hnn = brow = bnn = NULL;
@@ -535,7 +509,7 @@ bfcr_status bfcr_knn_query_dist(bfcr_ctx *ctx, const double *R, const int64_t *R
   int64_t *off = NULL, mine[2] = {roff, nr}, nR = 0;
   off = bfcr_malloc(ctx, (size_t)2 * (size_t)P, sizeof(int64_t));
   if (!off) st = BFCR_ERR_NOMEM;
-  AGREE();
+  BFCR_DIST_AGREE();
   if (MPI_Allgather(mine, 2, MPI_INT64_T, off, 2, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
     st = bfcr_err(ctx, BFCR_ERR_MPI, "routing: MPI_Allgather of the reference blocks failed");
   for (int p = 0; p < P && st == BFCR_OK; p++) {
@@ -548,7 +522,7 @@ bfcr_status bfcr_knn_query_dist(bfcr_ctx *ctx, const double *R, const int64_t *R
   }
   if (st == BFCR_OK && nR > ((int64_t)1 << 53))
     st = bfcr_err(ctx, BFCR_ERR_ARG, "routing: more than 2^53 training rows");
-  AGREE();
+  BFCR_DIST_AGREE();
   for (int64_t i = 0; i < nq; i++) {
     nn[i] = -1;
     dist2[i] = INFINITY;
