@@ -311,7 +311,7 @@ int cmd_fit(app *a, int argc, char **argv) {
                "are skipped and reported; -1 = no limit",
        .min = -1,
        .max = big,
-       .defstr = "0, automatic (10)"},
+       .defstr = "0, automatic (7)"},
       {.name = "--guard-margin",
        .metavar = "M",
        .kind = APP_OPT_DOUBLE,

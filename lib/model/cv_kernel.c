@@ -31,8 +31,8 @@
  * Budget (why levels are chosen by cost): a KRR fit costs m^3 per piece of m rows, so
  * the top levels (large clusters, pieces at the cap) cost up to K x n / cap x cap^3,
  * the bottom ones (small clusters) little. Each level's cost is estimated before any row
- * is touched (bfcr_cv_kernel_level_cost: fit_kernel.c's per-piece model and the held-out
- * predictions, times 1.5 as measured for the fold fits), plus a fixed part for the
+ * is touched (bfcr_cv_kernel_level_cost: bfcr_krr_fit_cost_ns per piece times
+ * KCV_FOLD_FACTOR, and the held-out predictions), plus a fixed part for the
  * gathered rows, the routing search and the ridge fold models (n (T (d + 2)^2 / 2 + 6000)
  * ns, measured: about 5.5 s at 1M x 8); the levels are taken from
  * the cheapest up while the total stays within p->kernel_budget seconds. Levels over it
@@ -54,6 +54,12 @@
 
 enum { KCV_NONE = 0, KCV_SCORED = 1, KCV_OVER = 2, KCV_NOKERNEL = 3 };
 
+/* A fold fit costs about this many times bfcr_krr_fit_cost_ns: measured CPU time of the
+ * candidates over the estimate on concrete, diabetes and boston (0.7-0.85; the per-piece
+ * model was measured on random rows, where the reduction's matrix-vector products are
+ * slower), docs/accuracy.md. */
+#define KCV_FOLD_FACTOR 0.8
+
 double bfcr_cv_kernel_level_cost(const bfcr_tree *t, int l, int K, int64_t minsize, int64_t cap) {
   const bfcr_level *L = &t->lv[l];
   double fits = 0.0, pred = 0.0;
@@ -64,7 +70,7 @@ double bfcr_cv_kernel_level_cost(const bfcr_tree *t, int l, int K, int64_t minsi
     if (sk < 1) continue;
     int64_t np = bfcr_split_pieces(sk, cap);
     double mp = (double)sk / (double)np;
-    fits += 1.5 * (double)K * (double)np * (mp * mp * (mp + 400.0) + 1e5);
+    fits += KCV_FOLD_FACTOR * (double)K * (double)np * bfcr_krr_fit_cost_ns(mp, t->d);
     pred += 1.5 * (double)s * mp * (2.0 * t->d + 20.0);
     any = 1;
   }
@@ -269,7 +275,7 @@ cleanup:
 
 /* The KRR pieces of level l over the K folds, in score_fold's order (fold, cluster,
  * piece): off[k] .. off[k + 1] - 1 are fold k's, cost[j] the estimated cost of piece j
- * (its fit, m^3 + 400 m^2 + 1e5, and its share of held-out rows, about m / (K - 1) rows at
+ * (its fit, bfcr_krr_fit_cost_ns, and its share of held-out rows, about m / (K - 1) rows at
  * m (2 d + 20) each). Needs only the tree and the folds: the same on every rank. */
 static bfcr_status level_jobs(bfcr_ctx *ctx, const bfcr_tree *t, int l, int K, const int *fold,
                               int64_t minsize, int64_t cap, int64_t *off, double **costo) {
@@ -291,7 +297,7 @@ static bfcr_status level_jobs(bfcr_ctx *ctx, const bfcr_tree *t, int l, int K, c
         for (int64_t j = 0; j < np; j++, nj++) {
           if (!pass) continue;
           double m = (double)(bfcr_split_start(sk, np, j + 1) - bfcr_split_start(sk, np, j));
-          cost[nj] = m * m * (m + 400.0) + 1e5 + m / (K - 1) * m * (2.0 * t->d + 20.0);
+          cost[nj] = bfcr_krr_fit_cost_ns(m, t->d) + m / (K - 1) * m * (2.0 * t->d + 20.0);
         }
       }
     }

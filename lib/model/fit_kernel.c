@@ -14,7 +14,7 @@
  *
  * Distribution (model parallel, MERGE by cost): the units (the pieces, and each small
  * cluster as one linear unit) tile the dendrogram positions 0..n-1 in order. Unit u of
- * estimated cost c_u (unit_cost: KRR m^3 + 400 m^2, SVR m^2, as measured) goes to rank
+ * estimated cost c_u (unit_cost: KRR bfcr_krr_fit_cost_ns, SVR m^2, as measured) goes to rank
  * floor(P (C_u + c_u / 2) / C), C_u the cost of the units before it and C the total: a
  * non-decreasing map, so each rank owns one contiguous run of units, hence one range of
  * positions. The rows move into dendrogram order (P balanced chunks, as for the linear
@@ -28,8 +28,8 @@
  * (bfcr_model_apply: each row by its own piece, or its cluster's linear model) and
  * bfcr_score reduces them canonically over the dendrogram positions.
  *
- * Cost: per KRR piece of m rows, h_steps eigendecompositions (about 9 x 4.5 m^3 flops)
- * and about 4 m^2 doubles per concurrent fit (128 MB at m = 2000); SVR one SMO solve per
+ * Cost: per KRR piece of m rows, h_steps tridiagonal reductions (about 9 x 4/3 m^3 flops)
+ * and about 2 m^2 doubles per concurrent fit (64 MB at m = 2000); SVR one SMO solve per
  * grid point (24). Traffic: about 2 n (d + 1) doubles to place and fetch the rows, plus
  * the pieces (KRR: about n (d + 1) doubles) gathered on every rank. */
 #include "model/fit_kernel.h"
@@ -92,13 +92,13 @@ static int64_t make_units(const bfcr_tree *t, const bfcr_model *m, int64_t cap, 
 }
 
 /* Estimated fit time of a unit, in about nanoseconds (measured with one BLAS thread on
- * this project's 2-core machine, d = 8): KRR n^3 (the dsyevd calls) + 400 n^2 (the n^2
- * exp per width, the median distance) + 1e5; the n^2 term dominates below n = 400. SVR
- * (SMO solves) about 1000 n^2. A linear unit costs nothing to speak of (n). */
+ * this project's 2-core machine): KRR bfcr_krr_fit_cost_ns (at d = 8: only the ratios
+ * between units matter here, and d moves them little); SVR (SMO solves) about 1000 n^2.
+ * A linear unit costs nothing to speak of (n). */
 static double unit_cost(const kunit *u, int reg) {
   double s = (double)u->n;
   if (u->piece < 0) return s;
-  return reg == BFCR_REG_KRR ? s * s * (s + 400.0) + 1e5 : 1000.0 * s * s;
+  return reg == BFCR_REG_KRR ? bfcr_krr_fit_cost_ns(s, 8) : 1000.0 * s * s;
 }
 
 /* Contiguous run [u0, u1) of units owned by rank r (cost-balanced, see the top). */

@@ -3,19 +3,25 @@
  * What: alpha = (K + lambda I)^{-1} (y - mean_y) with K_ij = exp(-|x_i - x_j|^2 / (2 h^2));
  * f(x) = mean_y + sum_i alpha_i k(x, x_i). The mean is the (unpenalised) intercept.
  *
- * Search: for each width h, K = U diag(e) U^T once (LAPACKE_dsyevd). With b = U^T yc,
- * c = U^T 1, every penalty costs O(n):
+ * Search: for each width h, K = U diag(e) U^T; with b = U^T yc, c = U^T 1:
  *   residual yc - K alpha = lambda (K + lambda I)^{-1} yc, so RSS = sum (lambda/(e+lambda))^2 b^2;
  *   smoother y -> yhat is S = J + H (I - J), J = 1 1^T / n, H = K (K + lambda I)^{-1},
  *   so df = trace S = 1 + sum e/(e+lambda) - 1^T H 1 / n = 1 + sum e/(e+lambda) (1 - c^2/n);
  *   GCV = n RSS / (n - df)^2.
- * The eigenvalues are clamped at 0 (K is positive semidefinite; dsyevd may return
- * -1e-16-sized values), so e + lambda > 0 for every lambda > 0.
+ * These need no eigenvectors (search_tridiag): with K = Q T Q^T (dsytrd), the same sums
+ * are lambda^2 |(T + lambda I)^{-1} Q^T yc|^2 and n - df = lambda (tr (T + lambda I)^{-1}
+ * - w^T (T + lambda I)^{-1} w / n), w = Q^T 1, each O(n) per penalty from an LDL^T of
+ * the tridiagonal T + lambda I. Why: dsyevd with vectors costs the reduction plus the
+ * divide-and-conquer merges and the back-transformation (about 3x the reduction alone
+ * at n = 800); the chosen (h, lambda) are the same (GCV agrees to about 1e-13 relative,
+ * far inside the 1e-10 tie rule; alpha to about 1e-12). The spectral path
+ * (search_spectral, eigenvalues clamped at 0) remains for a T + lambda I that is not
+ * numerically positive definite, which needs lambda near rounding level.
  *
  * Complexity: per width O(n^2 d) for the squared distances (cblas_dsyrk on the centred
- * rows: |x_i|^2 + |x_j|^2 - 2 x_i.x_j, clamped at 0, diagonal exactly 0), n^2 exp and
- * one dsyevd (about 4-5 n^3 flops); per penalty O(n). Memory: two n x n matrices (the
- * current and the best eigenvectors) plus dsyevd's 2 n^2 workspace.
+ * rows: |x_i|^2 + |x_j|^2 - 2 x_i.x_j, clamped at 0, diagonal exactly 0; recomputing
+ * them costs under 3% of a width), n^2 exp and one dsytrd (4/3 n^3 flops); per penalty
+ * O(n). Memory: two n x n matrices (the current and the best width's reflectors).
  *
  * Prediction uses the canonical distance loop (knn.h) instead of GEMM: the kernel's n
  * exp calls per query cost more than the distances at the dimensions bfcr sees, and the
@@ -100,6 +106,11 @@ bfcr_status bfcr_median_pairwise_dist(const double *X, int64_t ldx, int64_t n, i
   return BFCR_OK;
 }
 
+double bfcr_krr_fit_cost_ns(double m, int d) {
+  const double r = m * 1e-3;
+  return m * m * m * (0.5 + 0.12 * r * r) + m * m * (120.0 + 3.0 * d) + 5e4;
+}
+
 void bfcr_krr_free(bfcr_krr_model *m) {
   if (!m) return;
   free(m->center);
@@ -123,7 +134,7 @@ static void sq_dists(const double *Xc, const double *xsq, int64_t n, int d, doub
   }
 }
 
-/* RSS, df and GCV at one penalty from the spectrum (e clamped at 0). */
+/* RSS, df and GCV at one penalty from the spectrum (e clamped at 0): the fallback path. */
 static void eval_gcv(const double *e, const double *b, const double *c, int64_t n, double lambda,
                      double *rss_out, double *df_out, double *gcv_out) {
   double rss = 0.0, dfk = 0.0;
@@ -146,6 +157,227 @@ static void swap_ptr(double **a, double **b) {
   *b = t;
 }
 
+/* K at width h into the upper triangle of A (column-major n x n). */
+static void kernel_upper(const bfcr_krr_model *m, double h, double *A) {
+  const int64_t n = m->n;
+  const double scale = -1.0 / (2.0 * h * h);
+  sq_dists(m->X, m->xsq, n, m->d, A);
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t i = 0; i <= j; i++) A[i + j * n] = exp(A[i + j * n] * scale);
+}
+
+/* Width h of the grid (or the fixed one), visiting index kh. */
+static double grid_h(const bfcr_krr_params *p, const bfcr_krr_model *m, int fixed, int nh, int kh) {
+  return fixed ? p->h : m->h_ref * bfcr_log_grid(p->h_min, p->h_max, nh, kh);
+}
+
+static double grid_lambda(const bfcr_krr_params *p, int fixed, int nl, int kl) {
+  return fixed ? p->lambda : bfcr_log_grid(p->lambda_min, p->lambda_max, nl, kl);
+}
+
+/* Keeps the incumbent (h, lambda) by the tie rule; returns 1 when (h, lambda) replaced it. */
+static int offer(bfcr_krr_model *out, int *have, double *best, double h, double lambda, double gcv,
+                 double df) {
+  if (*have && !(gcv < *best - KRR_GCV_TIE_RTOL * fabs(*best))) return 0;
+  *have = 1;
+  *best = gcv;
+  out->h = h;
+  out->lambda = lambda;
+  out->gcv = gcv;
+  out->df = df;
+  return 1;
+}
+
+#define KRR_BREAKDOWN 1000 /* internal: T + lambda I not numerically positive definite */
+
+/* The search through the tridiagonal form (the default path). Per width,
+ * K = Q T Q^T (LAPACKE_dsytrd, 4/3 n^3 flops, no eigenvectors), v = Q^T yc and
+ * w = Q^T 1 (dormtr on two columns, O(n^2)). Per penalty, with Z = (T + lambda I)^{-1}
+ * = (L D L^T)^{-1} (dpttrf, O(n)):
+ *   RSS    = lambda^2 |Z v|^2                      (residual = lambda (K + lambda I)^{-1} yc)
+ *   n - df = lambda (tr Z - w^T Z w / n)           (= sum_i lambda / (e_i + lambda) (1 - c_i^2 /
+ * n)) tr Z from the diagonal of the inverse of L D L^T in O(n) (Z_ii = 1 / D_i + L_i^2 Z_{i+1,i+1},
+ * positive terms only). The same RSS, df and GCV as the spectral formulas, to rounding. alpha = Q Z
+ * v for the chosen pair from the kept reflectors. Returns KRR_BREAKDOWN when some T + lambda I has
+ * a pivot <= 0 (possible only for penalties near rounding level of K's spectrum), and the caller
+ * then runs the spectral search. */
+static bfcr_status search_tridiag(const bfcr_krr_params *p, int fixed, const double *yc,
+                                  bfcr_krr_model *out) {
+  const int64_t n = out->n;
+  const int nh = fixed ? 1 : p->h_steps, nl = fixed ? 1 : p->lambda_steps;
+  const size_t nn = (size_t)n * (size_t)n;
+  bfcr_status st = BFCR_OK;
+  /* Per width: A (reflectors), tau, dg (diagonal), of (off-diagonal), V (v and w);
+   * the *b copies keep the incumbent's width. */
+  double *A = malloc(nn * sizeof(double)), *B = malloc(nn * sizeof(double)), *work = NULL;
+  double *vec = malloc((size_t)n * 14 * sizeof(double));
+  if (!A || !B || !vec) {
+    st = BFCR_ERR_NOMEM;
+    goto cleanup;
+  }
+  /* One LAPACK workspace for dsytrd and dormtr (the _work calls also skip LAPACKE's
+   * O(n^2) NaN scan of the input: K is finite by construction). */
+  double q1 = 0.0, q2 = 0.0;
+  lapack_int info = LAPACKE_dsytrd_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n, vec,
+                                        vec, vec, &q1, -1);
+  if (info == 0)
+    info = LAPACKE_dormtr_work(LAPACK_COL_MAJOR, 'L', 'U', 'T', (lapack_int)n, 2, A, (lapack_int)n,
+                               vec, vec, (lapack_int)n, &q2, -1);
+  const lapack_int lwork = (lapack_int)(q1 > q2 ? q1 : q2) + 1;
+  if (info != 0 || !(work = malloc((size_t)lwork * sizeof(double)))) {
+    st = info != 0 ? BFCR_ERR_NUMERIC : BFCR_ERR_NOMEM;
+    goto cleanup;
+  }
+  double *tau = vec, *taub = vec + n, *dg = vec + 2 * n, *dgb = vec + 3 * n;
+  double *of = vec + 4 * n, *ofb = vec + 5 * n, *V = vec + 6 * n, *Vb = vec + 8 * n;
+  double *ld = vec + 10 * n, *le = vec + 11 * n, *Zs = vec + 12 * n; /* Zs: n x 2 */
+  int have = 0;
+  double best = INFINITY;
+  for (int kh = nh - 1; kh >= 0; kh--) {
+    const double h = grid_h(p, out, fixed, nh, kh);
+    kernel_upper(out, h, A);
+    info = LAPACKE_dsytrd_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, A, (lapack_int)n, dg, of, tau,
+                               work, lwork);
+    if (info == 0) {
+      for (int64_t i = 0; i < n; i++) {
+        V[i] = yc[i];
+        V[n + i] = 1.0;
+      }
+      info = LAPACKE_dormtr_work(LAPACK_COL_MAJOR, 'L', 'U', 'T', (lapack_int)n, 2, A,
+                                 (lapack_int)n, tau, V, (lapack_int)n, work, lwork);
+    }
+    if (info != 0) {
+      st = info == LAPACK_WORK_MEMORY_ERROR ? BFCR_ERR_NOMEM : BFCR_ERR_NUMERIC;
+      goto cleanup;
+    }
+    int improved = 0;
+    for (int kl = nl - 1; kl >= 0; kl--) {
+      const double lambda = grid_lambda(p, fixed, nl, kl);
+      for (int64_t i = 0; i < n; i++) ld[i] = dg[i] + lambda;
+      memcpy(le, of, (size_t)(n - 1) * sizeof(double));
+      memcpy(Zs, V, (size_t)(2 * n) * sizeof(double));
+      if (LAPACKE_dpttrf((lapack_int)n, ld, le) != 0) {
+        st = KRR_BREAKDOWN;
+        goto cleanup;
+      }
+      LAPACKE_dpttrs(LAPACK_COL_MAJOR, (lapack_int)n, 2, ld, le, Zs, (lapack_int)n);
+      double rss = 0.0, wzw = 0.0, z = 1.0 / ld[n - 1], trz = z;
+      for (int64_t i = 0; i < n; i++) {
+        rss += Zs[i] * Zs[i];
+        wzw += V[n + i] * Zs[n + i];
+      }
+      for (int64_t i = n - 2; i >= 0; i--) {
+        z = 1.0 / ld[i] + le[i] * le[i] * z;
+        trz += z;
+      }
+      rss *= lambda * lambda;
+      const double resid = lambda * (trz - wzw / (double)n), df = (double)n - resid;
+      const double gcv = resid > 0.0 ? (double)n * rss / (resid * resid) : INFINITY;
+      if (isnan(gcv)) {
+        st = BFCR_ERR_NUMERIC;
+        goto cleanup;
+      }
+      improved |= offer(out, &have, &best, h, lambda, gcv, df);
+    }
+    if (improved) { /* keep this width's reduction; the old best buffers become scratch */
+      swap_ptr(&A, &B);
+      swap_ptr(&tau, &taub);
+      swap_ptr(&dg, &dgb);
+      swap_ptr(&of, &ofb);
+      swap_ptr(&V, &Vb);
+    }
+  }
+  /* alpha = Q (T + lambda I)^{-1} Q^T yc at the chosen pair. */
+  for (int64_t i = 0; i < n; i++) ld[i] = dgb[i] + out->lambda;
+  memcpy(le, ofb, (size_t)(n - 1) * sizeof(double));
+  memcpy(out->alpha, Vb, (size_t)n * sizeof(double));
+  if (LAPACKE_dpttrf((lapack_int)n, ld, le) != 0) {
+    st = KRR_BREAKDOWN;
+    goto cleanup;
+  }
+  info = LAPACKE_dpttrs(LAPACK_COL_MAJOR, (lapack_int)n, 1, ld, le, out->alpha, (lapack_int)n);
+  if (info == 0)
+    info = LAPACKE_dormtr_work(LAPACK_COL_MAJOR, 'L', 'U', 'N', (lapack_int)n, 1, B, (lapack_int)n,
+                               taub, out->alpha, (lapack_int)n, work, lwork);
+  if (info != 0) st = info == LAPACK_WORK_MEMORY_ERROR ? BFCR_ERR_NOMEM : BFCR_ERR_NUMERIC;
+cleanup:
+  free(A);
+  free(B);
+  free(vec);
+  free(work);
+  return st;
+}
+
+/* The spectral search (one dsyevd per width), for when the tridiagonal path breaks down:
+ * eigenvalues clamped at 0 keep e + lambda > 0 for any lambda > 0. */
+static bfcr_status search_spectral(const bfcr_krr_params *p, int fixed, const double *yc,
+                                   bfcr_krr_model *out) {
+  const int64_t n = out->n;
+  const int nh = fixed ? 1 : p->h_steps, nl = fixed ? 1 : p->lambda_steps;
+  const size_t nn = (size_t)n * (size_t)n;
+  bfcr_status st = BFCR_OK;
+  double *A = malloc(nn * sizeof(double)), *B = malloc(nn * sizeof(double));
+  double *vec = malloc((size_t)n * 6 * sizeof(double));
+  if (!A || !B || !vec) {
+    st = BFCR_ERR_NOMEM;
+    goto cleanup;
+  }
+  double *e = vec, *eb = vec + n, *b = vec + 2 * n, *bb = vec + 3 * n, *c = vec + 4 * n,
+         *cb = vec + 5 * n;
+  int have = 0;
+  double best = INFINITY;
+  for (int kh = nh - 1; kh >= 0; kh--) {
+    const double h = grid_h(p, out, fixed, nh, kh);
+    kernel_upper(out, h, A);
+    lapack_int info =
+        LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)n, A, (lapack_int)n, e);
+    if (info != 0) {
+      st = info == LAPACK_WORK_MEMORY_ERROR ? BFCR_ERR_NOMEM : BFCR_ERR_NUMERIC;
+      goto cleanup;
+    }
+    for (int64_t i = 0; i < n; i++) {
+      const double *u = A + i * n; /* eigenvector i */
+      double sb = 0.0, sc = 0.0;
+      for (int64_t k = 0; k < n; k++) {
+        sb += u[k] * yc[k];
+        sc += u[k];
+      }
+      b[i] = sb;
+      c[i] = sc;
+      if (!(e[i] > 0.0)) e[i] = 0.0;
+    }
+    int improved = 0;
+    for (int kl = nl - 1; kl >= 0; kl--) {
+      const double lambda = grid_lambda(p, fixed, nl, kl);
+      double rss, df, gcv;
+      eval_gcv(e, b, c, n, lambda, &rss, &df, &gcv);
+      if (isnan(gcv)) {
+        st = BFCR_ERR_NUMERIC;
+        goto cleanup;
+      }
+      improved |= offer(out, &have, &best, h, lambda, gcv, df);
+    }
+    if (improved) {
+      swap_ptr(&A, &B);
+      swap_ptr(&e, &eb);
+      swap_ptr(&b, &bb);
+      swap_ptr(&c, &cb);
+    }
+  }
+  /* alpha = U diag(1 / (e + lambda)) b, column by column (fixed order). */
+  memset(out->alpha, 0, (size_t)n * sizeof(double));
+  for (int64_t i = 0; i < n; i++) {
+    const double w = bb[i] / (eb[i] + out->lambda);
+    const double *u = B + i * n;
+    for (int64_t k = 0; k < n; k++) out->alpha[k] += u[k] * w;
+  }
+cleanup:
+  free(A);
+  free(B);
+  free(vec);
+  return st;
+}
+
 bfcr_status bfcr_krr_fit(const double *X, int64_t ldx, const double *y, int64_t n, int d,
                          const bfcr_krr_params *p, bfcr_krr_model *out) {
   if (!out) return BFCR_ERR_ARG;
@@ -158,7 +390,7 @@ bfcr_status bfcr_krr_fit(const double *X, int64_t ldx, const double *y, int64_t 
                  !(p->h_max >= p->h_min) || !isfinite(p->h_max) || !(p->lambda_min > 0.0) ||
                  !(p->lambda_max >= p->lambda_min) || !isfinite(p->lambda_max)))
     return BFCR_ERR_ARG;
-  if (n > 0x7fffffff) return BFCR_ERR_NOMEM; /* dsyevd takes a 32-bit order */
+  if (n > 0x7fffffff) return BFCR_ERR_NOMEM; /* LAPACK takes a 32-bit order */
   for (int64_t i = 0; i < n; i++) {
     if (!isfinite(y[i])) return BFCR_ERR_NUMERIC;
     for (int j = 0; j < d; j++)
@@ -167,8 +399,7 @@ bfcr_status bfcr_krr_fit(const double *X, int64_t ldx, const double *y, int64_t 
 
   bfcr_status st = BFCR_OK;
   const int64_t dd = d;
-  double *A = NULL, *B = NULL, *yc = NULL, *e = NULL, *eb = NULL, *b = NULL, *bb = NULL;
-  double *c = NULL, *cb = NULL;
+  double *yc = NULL;
   out->n = n;
   out->d = d;
   out->center = calloc((size_t)dd, sizeof(double));
@@ -209,83 +440,9 @@ bfcr_status bfcr_krr_fit(const double *X, int64_t ldx, const double *y, int64_t 
     goto cleanup;
   }
 
-  const size_t nn = (size_t)n * (size_t)n;
-  A = malloc(nn * sizeof(double));
-  B = malloc(nn * sizeof(double));
-  e = malloc((size_t)n * sizeof(double));
-  eb = malloc((size_t)n * sizeof(double));
-  b = malloc((size_t)n * sizeof(double));
-  bb = malloc((size_t)n * sizeof(double));
-  c = malloc((size_t)n * sizeof(double));
-  cb = malloc((size_t)n * sizeof(double));
-  if (!A || !B || !e || !eb || !b || !bb || !c || !cb) {
-    st = BFCR_ERR_NOMEM;
-    goto cleanup;
-  }
-
-  const int nh = fixed ? 1 : p->h_steps, nl = fixed ? 1 : p->lambda_steps;
-  int have = 0;
-  double best_gcv = INFINITY;
-  for (int kh = nh - 1; kh >= 0; kh--) {
-    const double h = fixed ? p->h : out->h_ref * bfcr_log_grid(p->h_min, p->h_max, nh, kh);
-    const double scale = -1.0 / (2.0 * h * h);
-    sq_dists(out->X, out->xsq, n, d, A);
-    for (int64_t j = 0; j < n; j++)
-      for (int64_t i = 0; i <= j; i++) A[i + j * n] = exp(A[i + j * n] * scale);
-    lapack_int info =
-        LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)n, A, (lapack_int)n, e);
-    if (info == LAPACK_WORK_MEMORY_ERROR) {
-      st = BFCR_ERR_NOMEM;
-      goto cleanup;
-    }
-    if (info != 0) {
-      st = BFCR_ERR_NUMERIC;
-      goto cleanup;
-    }
-    for (int64_t i = 0; i < n; i++) {
-      const double *u = A + i * n; /* eigenvector i */
-      double sb = 0.0, sc = 0.0;
-      for (int64_t k = 0; k < n; k++) {
-        sb += u[k] * yc[k];
-        sc += u[k];
-      }
-      b[i] = sb;
-      c[i] = sc;
-      if (!(e[i] > 0.0)) e[i] = 0.0;
-    }
-    int improved = 0;
-    for (int kl = nl - 1; kl >= 0; kl--) {
-      const double lambda = fixed ? p->lambda : bfcr_log_grid(p->lambda_min, p->lambda_max, nl, kl);
-      double rss, df, gcv;
-      eval_gcv(e, b, c, n, lambda, &rss, &df, &gcv);
-      if (isnan(gcv)) {
-        st = BFCR_ERR_NUMERIC;
-        goto cleanup;
-      }
-      if (!have || gcv < best_gcv - KRR_GCV_TIE_RTOL * fabs(best_gcv)) {
-        have = 1;
-        best_gcv = gcv;
-        out->h = h;
-        out->lambda = lambda;
-        out->gcv = gcv;
-        out->df = df;
-        improved = 1;
-      }
-    }
-    if (improved) { /* keep this width's spectrum; the old best buffers become scratch */
-      swap_ptr(&A, &B);
-      swap_ptr(&e, &eb);
-      swap_ptr(&b, &bb);
-      swap_ptr(&c, &cb);
-    }
-  }
-
-  /* alpha = U diag(1 / (e + lambda)) b, column by column (fixed order). */
-  for (int64_t i = 0; i < n; i++) {
-    const double w = bb[i] / (eb[i] + out->lambda);
-    const double *u = B + i * n;
-    for (int64_t k = 0; k < n; k++) out->alpha[k] += u[k] * w;
-  }
+  st = p->spectral ? KRR_BREAKDOWN : search_tridiag(p, fixed, yc, out);
+  if (st == KRR_BREAKDOWN) st = search_spectral(p, fixed, yc, out);
+  if (st != BFCR_OK) goto cleanup;
   for (int64_t k = 0; k < n; k++)
     if (!isfinite(out->alpha[k])) {
       st = BFCR_ERR_NUMERIC;
@@ -293,15 +450,7 @@ bfcr_status bfcr_krr_fit(const double *X, int64_t ldx, const double *y, int64_t 
     }
 
 cleanup:
-  free(A);
-  free(B);
   free(yc);
-  free(e);
-  free(eb);
-  free(b);
-  free(bb);
-  free(c);
-  free(cb);
   if (st != BFCR_OK) bfcr_krr_free(out);
   return st;
 }

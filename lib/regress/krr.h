@@ -9,8 +9,8 @@
  * f(x) = mean_y + sum_i alpha_i k(x, x_i). Rows are expected standardized (the caller
  * z-scores with the training mean and sd, as for the tree).
  *
- * Not Collective: single-process, no MPI, no OpenMP of its own. BLAS (dsyrk, dgemm,
- * dsyevd) results depend on OpenBLAS's thread count: callers keep one BLAS thread
+ * Not Collective: single-process, no MPI, no OpenMP of its own. BLAS and LAPACK (dsyrk,
+ * dsytrd, dormtr) results depend on OpenBLAS's thread count: callers keep one BLAS thread
  * (DESIGN.md section 5), and then every result is bit-identical from run to run. */
 #ifndef BFCR_REGRESS_KRR_H
 #define BFCR_REGRESS_KRR_H
@@ -29,6 +29,8 @@ typedef struct bfcr_krr_params {
   double h, lambda; /* both > 0: this absolute width and penalty, no search; default 0 */
   int64_t max_rows; /* SPLIT cap: clusters above it are fitted as contiguous pieces
                        (bfcr_split_*); bfcr_krr_fit rejects n > max_rows; default 2000 */
+  int spectral;     /* 1: search with one dsyevd per width (the reference the default
+                       tridiagonal search is tested against); default 0 */
 } bfcr_krr_params;
 
 /* Fill with the defaults (the only place they are defined). */
@@ -51,20 +53,23 @@ typedef struct bfcr_krr_model {
 } bfcr_krr_model;
 
 /* Fit on n rows of X (row-major, stride ldx >= d) and y. Search (unless p->h and
- * p->lambda are both > 0): for each width of the grid, one eigendecomposition
- * K = U diag(e) U^T (LAPACKE_dsyevd; e clamped at 0, K being positive semidefinite in
- * exact arithmetic); then for each penalty, in O(n) from b = U^T (y - mean_y) and
- * c = U^T 1:
+ * p->lambda are both > 0): for each width of the grid, with K = U diag(e) U^T,
+ * b = U^T (y - mean_y) and c = U^T 1, each penalty scores
  *   RSS = sum_i (lambda / (e_i + lambda))^2 b_i^2
  *   df  = 1 + sum_i e_i / (e_i + lambda) (1 - c_i^2 / n)   (exact trace of the smoother,
  *         intercept = mean included)
- *   GCV = n RSS / (n - df)^2.
+ *   GCV = n RSS / (n - df)^2,
+ * computed without eigenvectors: one tridiagonal reduction K = Q T Q^T per width
+ * (LAPACKE_dsytrd) and, per penalty, an O(n) LDL^T factorization of T + lambda I (krr.c
+ * gives the identities). If some T + lambda I is not numerically positive definite
+ * (a penalty at the rounding level of K's spectrum) the fit falls back to one dsyevd per
+ * width with e clamped at 0.
  * Visiting order: widths from largest to smallest, penalties from largest to smallest;
  * a point replaces the incumbent only when its GCV is lower by more than a relative
- * 1e-10, so ties go to the smoother model. alpha = U diag(1 / (e + lambda)) b for the
- * chosen point. n = 1 predicts y[0] (alpha = 0).
- * Cost: h_steps dsyevd of size n (about 4-5 n^3 flops each) plus O(n^2 d) distances;
- * memory about 4 n^2 doubles at the peak (dsyevd workspace included).
+ * 1e-10, so ties go to the smoother model. alpha = (K + lambda I)^{-1} (y - mean_y) for
+ * the chosen point, from the kept reduction. n = 1 predicts y[0] (alpha = 0).
+ * Cost: h_steps dsytrd of size n (4/3 n^3 flops each) plus O(n^2 d) distances, about
+ * bfcr_krr_fit_cost_ns; memory about 2 n^2 doubles at the peak.
  * Errors: BFCR_ERR_ARG (NULL pointers, n < 1, d < 1, ldx < d, n > max_rows, bad grid),
  * BFCR_ERR_NUMERIC (non-finite input, LAPACK failure, non-finite alpha),
  * BFCR_ERR_NOMEM. On error *out is left empty (all pointers NULL). */
@@ -83,6 +88,16 @@ bfcr_status bfcr_krr_predict(const bfcr_krr_model *model, const double *Q, int64
  * the sum in index order). Uses only n, d, h, mean_y, center, X and alpha, so the model may
  * be a view of arrays stored elsewhere (the fitted model, lib/model). No checks. */
 double bfcr_krr_eval(const bfcr_krr_model *model, const double *x, double *q);
+
+/* Estimated one-core CPU time, in ns, of bfcr_krr_fit on m rows of d features with the
+ * default grids (9 widths x 13 penalties): per width a dsytrd of order m (4/3 m^3 flops,
+ * half of them matrix-vector products, which slow down once the m x m matrix leaves the
+ * cache: the 0.12 (m / 1000)^2 term), m^2 exp and the O(m^2 d) distances; plus fixed
+ * costs. Measured with one BLAS thread on this project's 2-core machine (docs/accuracy.md,
+ * "Kernel ridge candidates in the CV"): m^3 (0.5 + 0.12 (m / 1000)^2) + m^2 (120 + 3 d)
+ * + 5e4. The one cost model of a KRR fit, for the CV budget and the division of pieces
+ * over ranks. */
+double bfcr_krr_fit_cost_ns(double m, int d);
 
 /* Free the arrays and clear the struct; NULL-safe. */
 void bfcr_krr_free(bfcr_krr_model *model);

@@ -190,6 +190,42 @@ Test(krr, gcv_choice_matches_brute_force) {
   gsl_rng_free(r);
 }
 
+/* The default search (tridiagonal reduction, no eigenvectors) against the spectral one
+ * (one dsyevd per width): the same choice, GCV and df to rounding, alpha to 1e-9; n = 3
+ * at lambda 1e-6 nearly interpolates (n - df about 2e-6). */
+Test(krr, tridiagonal_search_matches_spectral) {
+  gsl_rng *r = new_rng(SEED + 5);
+  const int64_t ns[] = {2, 3, 17, 90};
+  const int d = 3;
+  double X[90 * 3], y[90];
+  for (int a = 0; a < 4; a++) {
+    const int64_t n = ns[a];
+    gen(r, n, d, 0.2, X, y);
+    bfcr_krr_params p;
+    bfcr_krr_params_init(&p);
+    if (a == 1) { /* a fixed point, and a penalty far below the default floor */
+      p.h = 0.8;
+      p.lambda = 1e-6;
+    }
+    bfcr_krr_model t, s;
+    cr_assert_eq(bfcr_krr_fit(X, d, y, n, d, &p, &t), BFCR_OK);
+    p.spectral = 1;
+    cr_assert_eq(bfcr_krr_fit(X, d, y, n, d, &p, &s), BFCR_OK);
+    cr_assert_eq(t.h, s.h, "n %lld", (long long)n);
+    cr_assert_eq(t.lambda, s.lambda, "n %lld", (long long)n);
+    /* The spectral n - df is a difference (n - 1 - sum ...): relative rounding n / (n - df)
+     * times larger; the tridiagonal form sums positive terms. */
+    const double amp = (double)n / ((double)n - s.df);
+    cr_assert_float_eq(t.gcv, s.gcv, 1e-12 * amp * s.gcv, "gcv %.17g vs %.17g", t.gcv, s.gcv);
+    cr_assert_float_eq(t.df, s.df, 1e-10 * s.df, "df %.17g vs %.17g", t.df, s.df);
+    cr_assert_lt(max_rel(t.alpha, s.alpha, n), 1e-9, "alpha rel err %g",
+                 max_rel(t.alpha, s.alpha, n));
+    bfcr_krr_free(&t);
+    bfcr_krr_free(&s);
+  }
+  gsl_rng_free(r);
+}
+
 Test(krr, interpolates_as_lambda_goes_to_zero) {
   gsl_rng *r = new_rng(SEED + 2);
   const int64_t n = 40;
