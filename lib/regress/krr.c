@@ -194,13 +194,15 @@ static int offer(bfcr_krr_model *out, int *have, double *best, double h, double 
  * K = Q T Q^T (LAPACKE_dsytrd, 4/3 n^3 flops, no eigenvectors), v = Q^T yc and
  * w = Q^T 1 (dormtr on two columns, O(n^2)). Per penalty, with Z = (T + lambda I)^{-1}
  * = (L D L^T)^{-1} (dpttrf, O(n)):
- *   RSS    = lambda^2 |Z v|^2                      (residual = lambda (K + lambda I)^{-1} yc)
- *   n - df = lambda (tr Z - w^T Z w / n)           (= sum_i lambda / (e_i + lambda) (1 - c_i^2 /
- * n)) tr Z from the diagonal of the inverse of L D L^T in O(n) (Z_ii = 1 / D_i + L_i^2 Z_{i+1,i+1},
- * positive terms only). The same RSS, df and GCV as the spectral formulas, to rounding. alpha = Q Z
- * v for the chosen pair from the kept reflectors. Returns KRR_BREAKDOWN when some T + lambda I has
- * a pivot <= 0 (possible only for penalties near rounding level of K's spectrum), and the caller
- * then runs the spectral search. */
+ *   RSS    = lambda^2 |Z v|^2           (residual = lambda (K + lambda I)^{-1} yc)
+ *   n - df = lambda (tr Z - w^T Z w / n)
+ *            (= sum_i lambda / (e_i + lambda) (1 - c_i^2 / n)),
+ * tr Z from the diagonal of the inverse of L D L^T in O(n)
+ * (Z_ii = 1 / D_i + L_i^2 Z_{i+1,i+1}, positive terms only). The same RSS, df and GCV as
+ * the spectral formulas, to rounding. alpha = Q Z v for the chosen pair, from the kept
+ * reflectors. Returns KRR_BREAKDOWN when some T + lambda I has a pivot <= 0 (possible
+ * only for penalties near the rounding level of K's spectrum); the caller then runs the
+ * spectral search. */
 static bfcr_status search_tridiag(const bfcr_krr_params *p, int fixed, const double *yc,
                                   bfcr_krr_model *out) {
   const int64_t n = out->n;
