@@ -24,7 +24,8 @@
  * ranks every rank holds all rows (gathered) and runs the cheap replicated parts (routing,
  * ridge fold models, the pick's errors); the KRR pieces of a level (all folds) are dealt
  * over the ranks (assign_jobs: largest estimated cost first to the least loaded rank),
- * each rank fits its pieces and scores the held-out rows routed to them, and one
+ * each rank fits its pieces and scores the held-out rows routed to them (its threads run
+ * them as one loop over all folds, largest first: score_level), and one
  * MPI_Allreduce of the per-row squared errors, 0 where another rank computed, gives every
  * rank the one-process values (x + 0 = x exactly), then the same serial sums.
  *
