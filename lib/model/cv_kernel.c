@@ -24,7 +24,8 @@
  * ranks every rank holds all rows (gathered) and runs the cheap replicated parts (routing,
  * ridge fold models, the pick's errors); the KRR pieces of a level (all folds) are dealt
  * over the ranks (assign_jobs: largest estimated cost first to the least loaded rank),
- * each rank fits its pieces and scores the held-out rows routed to them, and one
+ * each rank fits its pieces and scores the held-out rows routed to them (its threads run
+ * them as one loop over all folds, largest first: score_level), and one
  * MPI_Allreduce of the per-row squared errors, 0 where another rank computed, gives every
  * rank the one-process values (x + 0 = x exactly), then the same serial sums.
  *
@@ -144,93 +145,164 @@ cleanup:
   return st;
 }
 
-/* One KRR piece of a fold: cluster c, rows tix[first .. first + m) (global row indices). */
+/* One KRR piece of level l: fold k, cluster c, training rows tix[first .. first + m)
+ * (global row indices); the held-out rows routed to it are hold[h0 .. h1). */
 typedef struct ktask {
-  int64_t c, first, m;
+  int64_t c, first, m, h0, h1;
+  int k;
 } ktask;
 
-/* Squared errors e2[i] of the KRR candidate at level l for the rows of fold k. own: the
- * rank of each piece of this fold (level_jobs' order), NULL = all on this rank; this rank
- * fits only its pieces, writes e2[i] for the held-out rows routed to them (and, on rank 0,
- * for those that keep a ridge fold model) and 0 for the others. */
-static bfcr_status score_fold(bfcr_ctx *ctx, const bfcr_tree *t, int l, int k, int K,
-                              const double *Z, const double *Y, const int *fold, const int64_t *nn,
-                              const int64_t *route1, double *const *fm, const bfcr_fit_params *p,
-                              int64_t cap, const int *own, int rank, int64_t *tix,
-                              int64_t *rowpiece, double *e2) {
+/* Orders ix[0 .. nj) by estimated cost, largest first (ties: the lower job index): a total
+ * order, so the result does not depend on the input order. Shell sort (insertion sort
+ * would be quadratic on many small pieces). */
+static void by_cost(const double *cost, int64_t nj, int64_t *ix) {
+  for (int64_t gap = nj / 2; gap > 0; gap /= 2)
+    for (int64_t a = gap; a < nj; a++) {
+      int64_t v = ix[a], b = a;
+      for (; b >= gap; b -= gap) {
+        int64_t u = ix[b - gap];
+        if (cost[u] > cost[v] || (cost[u] == cost[v] && u < v)) break;
+        ix[b] = u;
+      }
+      ix[b] = v;
+    }
+}
+
+/* Squared errors e2[i] of the KRR candidate at level l, every row. The pieces of all K
+ * folds (level_jobs' order: fold, cluster, piece; cost[j] their estimates, nj of them)
+ * run as one parallel loop, largest estimated cost first, dynamic: at the top levels a
+ * fold has a single piece, so a loop per fold would leave threads idle. A job fits its
+ * piece, scores the held-out rows routed to it (each value depends on its row alone) and
+ * frees the model, so at most nthreads fits and their m x m workspaces are alive at
+ * once; every e2[i] is written by one job or one row only, so the values do not depend
+ * on the thread count or the schedule. own: the rank of each piece (assign_jobs), NULL =
+ * all on this rank; this rank fits only its pieces and writes 0 for rows routed to
+ * another rank's piece; rows that keep a ridge fold model are scored on rank 0 (0 on the
+ * others). */
+static bfcr_status score_level(bfcr_ctx *ctx, const bfcr_tree *t, int l, int K, const double *Z,
+                               const double *Y, const int *fold, const int64_t *nn,
+                               const int64_t *route1, double *const *fm, const bfcr_fit_params *p,
+                               int64_t cap, const double *cost, int64_t nj, const int *own,
+                               int rank, double *e2) {
   bfcr_status st = BFCR_OK;
   const bfcr_level *L = &t->lv[l];
   const int d = t->d, T = t->nlevels - 1;
   const int64_t n = t->n;
-  int64_t nt = 0, nx = 0;
+  int64_t nt = 0, nx = 0, nmine = 0, *tix = NULL, *rowpiece = NULL, *qrow = NULL, *hold = NULL,
+          *ix = NULL;
   ktask *task = NULL;
-  bfcr_krr_model *mod = NULL;
   bfcr_status *tst = NULL;
-  /* The training part's target standardization (serial, row order). */
-  double my = 0.0, sy = 0.0, cntk = 0.0;
-  for (int64_t i = 0; i < n; i++)
-    if (fold[i] != k) {
-      my += Y[i];
-      cntk += 1.0;
-    }
-  my /= cntk;
-  for (int64_t i = 0; i < n; i++)
-    if (fold[i] != k) sy += (Y[i] - my) * (Y[i] - my);
-  sy = sqrt(sy / cntk);
-  if (!(sy > 0.0) || !isfinite(sy)) sy = 1.0;
-  /* Pieces: count, then list (rowpiece: the task of each training row, -1 for a row of a
-   * cluster that keeps its ridge model or of the fold itself). */
-  for (int pass = 0; pass < 2; pass++) {
-    nt = nx = 0;
+  double *my = NULL, *sy = NULL;
+  BFCR_ALLOC(ctx, task, nj > 0 ? nj : 1);
+  BFCR_CALLOC(ctx, tst, nj > 0 ? nj : 1);
+  BFCR_ALLOC(ctx, tix, (int64_t)(K - 1) * n > 0 ? (int64_t)(K - 1) * n : 1);
+  BFCR_ALLOC(ctx, rowpiece, n);
+  BFCR_ALLOC(ctx, qrow, n);
+  BFCR_ALLOC(ctx, hold, n);
+  BFCR_ALLOC(ctx, ix, nj > 0 ? nj : 1);
+  BFCR_ALLOC(ctx, my, K);
+  BFCR_ALLOC(ctx, sy, K);
+  for (int k = 0; k < K; k++) {
+    /* The training part's target standardization (serial, row order). */
+    double mk = 0.0, sk2 = 0.0, cntk = 0.0;
+    for (int64_t i = 0; i < n; i++)
+      if (fold[i] != k) {
+        mk += Y[i];
+        cntk += 1.0;
+      }
+    mk /= cntk;
+    for (int64_t i = 0; i < n; i++)
+      if (fold[i] != k) sk2 += (Y[i] - mk) * (Y[i] - mk);
+    sk2 = sqrt(sk2 / cntk);
+    if (!(sk2 > 0.0) || !isfinite(sk2)) sk2 = 1.0;
+    my[k] = mk;
+    sy[k] = sk2;
+    /* Pieces of fold k (rowpiece: the job of each training row, -1 for a row of a cluster
+     * that keeps its ridge model or of the fold itself). */
     for (int64_t c = 0; c < L->m; c++) {
-      int64_t sk = 0, x0 = nx;
+      int64_t s = 0, x0 = nx;
       for (int64_t q = L->start[c]; q < L->start[c + 1]; q++) {
         int64_t g = t->order[q];
-        if (pass) rowpiece[g] = -1;
+        rowpiece[g] = -1;
         if (fold[g] == k) continue;
-        if (pass) tix[nx] = g;
-        nx++;
-        sk++;
+        tix[nx++] = g; /* at most sum_k (n - |fold k|) = (K - 1) n over the folds */
+        s++;
       }
-      if ((L->m > 1 && sk < p->min_cluster_size) || sk < 1) {
+      if ((L->m > 1 && s < p->min_cluster_size) || s < 1) {
         nx = x0;
         continue;
       }
-      int64_t np = bfcr_split_pieces(sk, cap);
-      for (int64_t j = 0; j < np; j++) {
-        if (pass) {
-          int64_t a = bfcr_split_start(sk, np, j), b = bfcr_split_start(sk, np, j + 1);
-          task[nt] = (ktask){c, x0 + a, b - a};
-          for (int64_t r = a; r < b; r++) rowpiece[tix[x0 + r]] = nt;
-        }
-        nt++;
+      int64_t np = bfcr_split_pieces(s, cap);
+      BFCR_CHECK(ctx, nt + np <= nj, BFCR_ERR_INTERNAL,
+                 "kernel CV candidates: level %d has more pieces than estimated", l);
+      for (int64_t j = 0; j < np; j++, nt++) {
+        int64_t a = bfcr_split_start(s, np, j), b = bfcr_split_start(s, np, j + 1);
+        task[nt] = (ktask){c, x0 + a, b - a, 0, 0, k};
+        for (int64_t r = a; r < b; r++) rowpiece[tix[x0 + r]] = nt;
       }
     }
-    if (!pass) {
-      BFCR_CALLOC(ctx, task, nt > 0 ? nt : 1);
-      BFCR_CALLOC(ctx, mod, nt > 0 ? nt : 1);
-      BFCR_CALLOC(ctx, tst, nt > 0 ? nt : 1);
-    }
+    /* The piece of each held-out row: the one that holds its nearest training row. */
+    for (int64_t i = 0; i < n; i++)
+      if (fold[i] == k) qrow[i] = rowpiece[nn[i]];
   }
+  BFCR_CHECK(ctx, nt == nj, BFCR_ERR_INTERNAL,
+             "kernel CV candidates: level %d has %lld pieces, %lld estimated", l, (long long)nt,
+             (long long)nj);
+  /* Held-out rows grouped by piece, in row order (counting sort). */
+  for (int64_t i = 0; i < n; i++)
+    if (qrow[i] >= 0) task[qrow[i]].h1++;
+  for (int64_t q = 0, h = 0; q < nt; q++) {
+    task[q].h0 = h;
+    h += task[q].h1;
+    task[q].h1 = task[q].h0;
+  }
+  for (int64_t i = 0; i < n; i++)
+    if (qrow[i] >= 0) hold[task[qrow[i]].h1++] = i;
+  /* Rows of a piece: 0 here, overwritten by the piece's job when it is this rank's. Rows
+   * that keep a ridge fold model: scored on rank 0, 0 on the others. */
+  for (int64_t i = 0; i < n; i++) {
+    e2[i] = 0.0;
+    if (qrow[i] >= 0 || (own && rank != 0)) continue;
+    int64_t c = route1[i];
+    for (int v = 1; v < l; v++) c = t->lv[v].parent[c];
+    const double *z = Z + i * d, *o = fm[l] + (c * K + fold[i]) * CVW(d);
+    double e = Y[i] - guard(lin(o, z, d), o, fm[T] + fold[i] * CVW(d), z, d, p->guard_margin);
+    e2[i] = e * e;
+  }
+  for (int64_t q = 0; q < nt; q++)
+    if (!own || own[q] == rank) ix[nmine++] = q;
+  by_cost(cost, nmine, ix);
   int failed = 0;
 #pragma omp parallel num_threads(ctx->nthreads) reduction(| : failed)
   {
-    double *buf = malloc((size_t)(cap * (d + 1)) * sizeof(double));
+    double *buf = malloc((size_t)(cap * (d + 1) + d) * sizeof(double));
     if (!buf) failed = 1;
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t q = 0; q < nt; q++) {
-      if (!buf || (own && own[q] != rank)) continue;
-      const ktask *u = &task[q];
-      double *X = buf, *ys = buf + u->m * d;
+    for (int64_t a = 0; a < nmine; a++) {
+      if (!buf) continue;
+      const ktask *u = &task[ix[a]];
+      const int k = u->k;
+      double *X = buf, *ys = buf + u->m * d, *sc = ys + u->m;
       for (int64_t r = 0; r < u->m; r++) {
         int64_t g = tix[u->first + r];
         memcpy(X + r * d, Z + g * d, (size_t)d * sizeof(double));
-        ys[r] = (Y[g] - my) / sy;
+        ys[r] = (Y[g] - my[k]) / sy[k];
       }
       bfcr_krr_params kp;
       bfcr_krr_params_init(&kp);
       kp.max_rows = cap;
-      tst[q] = bfcr_krr_fit(X, d, ys, u->m, d, &kp, &mod[q]);
+      bfcr_krr_model mod;
+      tst[ix[a]] = bfcr_krr_fit(X, d, ys, u->m, d, &kp, &mod);
+      if (tst[ix[a]] != BFCR_OK) continue;
+      const double *o = fm[l] + (u->c * K + k) * CVW(d), *g = fm[T] + k * CVW(d);
+      for (int64_t h = u->h0; h < u->h1; h++) {
+        const int64_t i = hold[h];
+        const double *z = Z + i * d;
+        double v = my[k] + sy[k] * bfcr_krr_eval(&mod, z, sc);
+        double e = Y[i] - guard(v, o, g, z, d, p->guard_margin);
+        e2[i] = e * e;
+      }
+      bfcr_krr_free(&mod);
     }
     free(buf);
   }
@@ -238,38 +310,20 @@ static bfcr_status score_fold(bfcr_ctx *ctx, const bfcr_tree *t, int l, int k, i
   for (int64_t q = 0; q < nt; q++)
     if (tst[q] != BFCR_OK) {
       st = bfcr_err(ctx, tst[q],
-                    "kernel CV candidate: KRR fit failed (level %d, fold %d, %lld rows)", l, k,
-                    (long long)task[q].m);
+                    "kernel CV candidate: KRR fit failed (level %d, fold %d, %lld rows)", l,
+                    task[q].k, (long long)task[q].m);
       goto cleanup;
     }
-    /* Held-out rows of fold k: each value depends on its row alone. */
-#pragma omp parallel num_threads(ctx->nthreads) reduction(| : failed)
-  {
-    double *sc = malloc((size_t)d * sizeof(double));
-    if (!sc) failed = 1;
-#pragma omp for schedule(dynamic, 256)
-    for (int64_t i = 0; i < n; i++) {
-      if (fold[i] != k || !sc) continue;
-      int64_t c = route1[i];
-      for (int q = 1; q < l; q++) c = t->lv[q].parent[c];
-      const double *z = Z + i * d, *o = fm[l] + (c * K + k) * CVW(d);
-      int64_t q = rowpiece[nn[i]];
-      if (own && (q >= 0 ? own[q] : 0) != rank) {
-        e2[i] = 0.0; /* another rank's: the exact sum of the combine keeps its value */
-        continue;
-      }
-      double v = q >= 0 ? my + sy * bfcr_krr_eval(&mod[q], z, sc) : lin(o, z, d);
-      double e = Y[i] - guard(v, o, fm[T] + k * CVW(d), z, d, p->guard_margin);
-      e2[i] = e * e;
-    }
-    free(sc);
-  }
-  BFCR_CHECK(ctx, !failed, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
 cleanup:
-  for (int64_t q = 0; mod && q < nt; q++) bfcr_krr_free(&mod[q]);
-  free(mod);
   free(task);
   free(tst);
+  free(tix);
+  free(rowpiece);
+  free(qrow);
+  free(hold);
+  free(ix);
+  free(my);
+  free(sy);
   return st;
 }
 
@@ -323,17 +377,7 @@ static bfcr_status assign_jobs(bfcr_ctx *ctx, const double *cost, int64_t nj, in
   BFCR_ALLOC(ctx, ix, nj > 0 ? nj : 1);
   BFCR_CALLOC(ctx, load, P);
   for (int64_t j = 0; j < nj; j++) ix[j] = j;
-  /* Insertion sort would be quadratic on many small pieces: shell sort on (cost, index). */
-  for (int64_t gap = nj / 2; gap > 0; gap /= 2)
-    for (int64_t a = gap; a < nj; a++) {
-      int64_t v = ix[a], b = a;
-      for (; b >= gap; b -= gap) {
-        int64_t u = ix[b - gap];
-        if (cost[u] > cost[v] || (cost[u] == cost[v] && u < v)) break;
-        ix[b] = u;
-      }
-      ix[b] = v;
-    }
+  by_cost(cost, nj, ix);
   for (int64_t a = 0; a < nj; a++) {
     int r = 0;
     for (int q = 1; q < P; q++)
@@ -394,7 +438,7 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   const int64_t cap = p->kernel_cap > 0 ? p->kernel_cap : BFCR_KERNEL_CAP_DEFAULT;
   const double budget = p->kernel_budget == 0.0 ? BFCR_KCV_BUDGET_DEFAULT : p->kernel_budget;
   int *fold = NULL, *own = NULL, order[128], nsel = 0, sel[128];
-  int64_t *work = NULL, *nn = NULL, *route1 = NULL, *tix = NULL, *rowpiece = NULL;
+  int64_t *work = NULL, *nn = NULL, *route1 = NULL;
   double *Zg = NULL, *Yg = NULL, **fm = NULL, **part = NULL, *p2 = NULL, *e2 = NULL;
   const double *Z = zs->Z, *Y = y;
   int64_t *ordall = NULL;
@@ -505,8 +549,6 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     }
   BFCR_ALLOC(ctx, p2, n);
   BFCR_ALLOC(ctx, e2, n);
-  BFCR_ALLOC(ctx, tix, n);
-  BFCR_ALLOC(ctx, rowpiece, n);
   const int L = m->chosen;
   score_pick(t, L, m->shrink_lambda, K, Z, Y, fold, route1, fm, part, p->guard_margin,
              ctx->nthreads, p2);
@@ -521,32 +563,30 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     /* With several ranks the level's pieces (all folds) are dealt over the ranks; each
      * rank leaves 0 in the rows it did not compute, so the sum over ranks of e2 is exact
      * (x + 0 = x) and every rank then holds the one-process values. */
-    if (P > 1) {
-      double *cost = NULL;
-      int64_t *off = malloc((size_t)(K + 1) * sizeof *off);
-      st = off ? level_jobs(ctx, t, l, K, fold, p->min_cluster_size, cap, off, &cost)
+    double *cost = NULL;
+    int64_t *off = malloc((size_t)(K + 1) * sizeof *off);
+    st = off ? level_jobs(ctx, t, l, K, fold, p->min_cluster_size, cap, off, &cost)
+             : bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
+    if (st == BFCR_OK && P > 1) {
+      free(own);
+      own = malloc((size_t)(off[K] > 0 ? off[K] : 1) * sizeof *own);
+      st = own ? assign_jobs(ctx, cost, off[K], P, own)
                : bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
-      if (st == BFCR_OK) {
-        free(own);
-        own = malloc((size_t)(off[K] > 0 ? off[K] : 1) * sizeof *own);
-        st = own ? assign_jobs(ctx, cost, off[K], P, own)
-                 : bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
-      }
-      free(cost);
-      for (int k = 0; k < K && st == BFCR_OK; k++)
-        st = score_fold(ctx, t, l, k, K, Z, Y, fold, nn, route1, fm, p, cap, own + off[k],
-                        ctx->rank, tix, rowpiece, e2);
-      free(off);
+    }
+    if (st == BFCR_OK)
+      st = score_level(ctx, t, l, K, Z, Y, fold, nn, route1, fm, p, cap, cost, off[K],
+                       P > 1 ? own : NULL, ctx->rank, e2);
+    free(cost);
+    free(off);
+    if (P > 1) {
       st = bfcr_agree(ctx, st);
       if (st != BFCR_OK) goto cleanup;
       BFCR_CHECK(
           ctx,
           MPI_Allreduce(MPI_IN_PLACE, e2, (int)n, MPI_DOUBLE, MPI_SUM, ctx->comm) == MPI_SUCCESS,
           BFCR_ERR_MPI, "kernel CV candidates: MPI_Allreduce of the squared errors failed");
-    } else {
-      for (int k = 0; k < K; k++)
-        BFCR_CALL(score_fold(ctx, t, l, k, K, Z, Y, fold, nn, route1, fm, p, cap, NULL, 0, tix,
-                             rowpiece, e2));
+    } else if (st != BFCR_OK) {
+      goto cleanup;
     }
     double se2 = 0.0, sd = 0.0, s2 = 0.0, nd = (double)n;
     for (int64_t i = 0; i < n; i++) {
@@ -585,8 +625,6 @@ cleanup:
   free(work);
   free(nn);
   free(route1);
-  free(tix);
-  free(rowpiece);
   free(p2);
   free(e2);
   free(Zg);

@@ -2,12 +2,15 @@
  * candidate equals a brute-force refit per fold (rows of each cluster outside the fold,
  * split at the cap, one KRR fit per piece; held-out rows routed by a brute-force nearest
  * row outside their fold, to that row's piece), the choice flips between a smooth
- * non-linear and a linear target, and a tiny budget skips every candidate. */
+ * non-linear and a linear target, a tiny budget skips every candidate, and the table and
+ * the model bytes are the same for 1 and 2 threads (the pieces of all folds of a level
+ * run as one parallel loop). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/model_file.h"
 #include "model/cv.h"
 #include "model/model_impl.h"
 #include "regress/krr.h"
@@ -196,5 +199,46 @@ Test(cv_kernel, choice_flips_with_the_target_and_the_budget) {
   bfcr_model_destroy(&md);
   bfcr_data_destroy(&a);
   bfcr_data_destroy(&b);
+  tu_ctx_free(&ctx);
+}
+
+Test(cv_kernel, table_and_model_bytes_do_not_depend_on_threads) {
+  bfcr_ctx *ctx = tu_ctx();
+  bfcr_data *dt = make(ctx, 160, 0, 11);
+  bfcr_fit_params p;
+  bfcr_fit_params_init(&p);
+  p.select_regressors = (1u << BFCR_REG_RIDGE) | (1u << BFCR_REG_KRR);
+  p.kernel_budget = -1;
+  p.kernel_cap = 30; /* several pieces per fold at the top levels, one at the bottom */
+  unsigned char *b[2] = {NULL, NULL};
+  size_t nb[2] = {0, 0};
+  double tab[2][4 * 64];
+  int state[2][64], L = 0;
+  for (int th = 1; th <= 2; th++) {
+    cr_assert_eq(bfcr_ctx_set_threads(ctx, th), BFCR_OK);
+    bfcr_model *m = tu_fit(ctx, dt, &p);
+    L = bfcr_model_num_levels(m);
+    cr_assert(L <= 64);
+    memset(tab[th - 1], 0, sizeof tab[0]);
+    for (int l = 1; l < L; l++) {
+      double *v = tab[th - 1] + 4 * l;
+      state[th - 1][l] = bfcr_model_cv_kernel(m, l, v, v + 1, v + 2, v + 3);
+    }
+    cr_assert_eq(bfcr_model_encode(ctx, m, &b[th - 1], &nb[th - 1]), BFCR_OK);
+    bfcr_model_destroy(&m);
+  }
+  int scored = 0;
+  for (int l = 1; l < L; l++) {
+    cr_assert_eq(state[0][l], state[1][l], "level %d", l);
+    scored += state[0][l] == 1;
+    cr_assert(memcmp(tab[0] + 4 * l, tab[1] + 4 * l, 4 * sizeof(double)) == 0,
+              "level %d: CV RMSE %.17g (1 thread) vs %.17g (2 threads)", l, tab[0][4 * l],
+              tab[1][4 * l]);
+  }
+  cr_assert(scored >= 2, "%d levels scored", scored);
+  cr_assert(nb[0] == nb[1] && memcmp(b[0], b[1], nb[0]) == 0, "1 and 2 threads differ");
+  free(b[0]);
+  free(b[1]);
+  bfcr_data_destroy(&dt);
   tu_ctx_free(&ctx);
 }
