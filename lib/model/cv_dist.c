@@ -17,15 +17,18 @@
  *    node is accumulated in position order as in cv.c: nodes inside a block locally,
  *    the few nodes that cross a block edge by a chain (the partial accumulators of the
  *    crossing node of every level go from rank r to r + 1, which continues them), so
- *    every sum has the one-process order; the rank holding a node's last position
- *    solves it and keeps its fold models (O(nodes / P) per rank). A fold that takes its
- *    parent's model is filled top-down by fetching the parent's from its owner;
+ *    every sum has the one-process order (a rank passes its part on before it solves its
+ *    inner nodes; the last rank solves its inner nodes while it waits); the rank holding
+ *    a node's last position solves it and keeps its fold models (O(nodes / P) per rank). A fold
+ * that takes its parent's model is filled top-down by fetching the parent's from its owner;
  *  - scoring: each rank scores its own rows. They are sorted once (radix sort,
  *    lib/par/radix.h) by (fold, level-1 node of the routing row); nodes are numbered in
  *    dendrogram order, so parents never decrease with their children and that order
  *    stays sorted by (fold, level-l node) at every level: each level's distinct fold
  *    models come from one linear scan and are fetched once from their owners, then kept
- *    for the shrinkage candidates (cv_shrink.c, through a hash from (l, node, fold)).
+ *    for the shrinkage candidates (cv_shrink.c, through a hash from (l, node, fold)). The
+ *    rows are then scored in input order (each row's slot scattered back), streaming the
+ *    rows rather than jumping through them.
  *    The sums over rows go through bfcr_sum_rows_canonical (the one-process order: the
  *    MSEs are stored in the model, so an exact sum would change their last bits).
  * Traffic per rank: O(n / P) rows for the redistribution and the model fetches; the
