@@ -17,15 +17,18 @@
  *    node is accumulated in position order as in cv.c: nodes inside a block locally,
  *    the few nodes that cross a block edge by a chain (the partial accumulators of the
  *    crossing node of every level go from rank r to r + 1, which continues them), so
- *    every sum has the one-process order; the rank holding a node's last position
- *    solves it and keeps its fold models (O(nodes / P) per rank). A fold that takes its
- *    parent's model is filled top-down by fetching the parent's from its owner;
+ *    every sum has the one-process order (a rank passes its part on before it solves its
+ *    inner nodes; the last rank solves its inner nodes while it waits); the rank holding
+ *    a node's last position solves it and keeps its fold models (O(nodes / P) per rank). A fold
+ * that takes its parent's model is filled top-down by fetching the parent's from its owner;
  *  - scoring: each rank scores its own rows. They are sorted once (radix sort,
  *    lib/par/radix.h) by (fold, level-1 node of the routing row); nodes are numbered in
  *    dendrogram order, so parents never decrease with their children and that order
  *    stays sorted by (fold, level-l node) at every level: each level's distinct fold
  *    models come from one linear scan and are fetched once from their owners, then kept
- *    for the shrinkage candidates (cv_shrink.c, through a hash from (l, node, fold)).
+ *    for the shrinkage candidates (cv_shrink.c, through a hash from (l, node, fold)). The
+ *    rows are then scored in input order (each row's slot scattered back), streaming the
+ *    rows rather than jumping through them.
  *    The sums over rows go through bfcr_sum_rows_canonical (the one-process order: the
  *    MSEs are stored in the model, so an exact sum would change their last bits).
  * Traffic per rank: O(n / P) rows for the redistribution and the model fetches; the
@@ -416,6 +419,38 @@ static int64_t node_at(const bfcr_tree *t, int l, int64_t pos) {
   return bfcr_first_range_from(t->lv[l].start, t->lv[l].m, pos + 1) - 1;
 }
 
+/* The owned nodes inside the block [plo, phi), solved at once (OpenMP over nodes).
+ * Local; returns nonzero when out of memory. */
+static int solve_inner(const cvd *s, const bfcr_level_fit *lf, const bfcr_fit_params *p,
+                       const double *Zd, const double *Yd, const int *fd, unsigned char **usep) {
+  const bfcr_tree *t = s->t;
+  const int d = s->d, K = s->K, T = s->T;
+  const int64_t W = bfcr_cv_accw(d), AW = (K + 1) * W, plo = s->plo;
+  int failed = 0;
+  for (int l = 1; l <= T && s->phi > plo; l++) {
+    const int64_t *st0 = t->lv[l].start;
+    const int64_t a = st0[s->own0[l]] == plo ? s->own0[l] : s->own0[l] + 1;
+    const int64_t b = s->own0[l] + s->nown[l];
+#pragma omp parallel num_threads(s->ctx->nthreads) reduction(| : failed)
+    {
+      double *acc = malloc((size_t)(AW + (int64_t)d * d + d) * sizeof(double));
+      if (!acc) failed = 1;
+#pragma omp for schedule(dynamic, 16)
+      for (int64_t c = a; c < b; c++) {
+        if (!acc) continue;
+        int64_t o = c - s->own0[l];
+        bfcr_cv_acc_init(acc, K, d);
+        bfcr_cv_acc_rows(t, l, c, st0[c], st0[c + 1], NULL, plo, Zd, Yd, fd, acc);
+        bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c].lambda, NULL, l < T, acc,
+                           s->fm[l] + o * K * CVW(d), usep[l] + o * K, acc + AW,
+                           acc + AW + (int64_t)d * d);
+      }
+      free(acc);
+    }
+  }
+  return failed;
+}
+
 static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr_fit_params *p,
                                     const bfcr_zsrc *zs, const double *y, const int *fold) {
   bfcr_ctx *ctx = s->ctx;
@@ -456,33 +491,11 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
   }
   Zd = D;
   D = NULL;
-  /* 1. nodes inside the block, solved at once (OpenMP over nodes) */
+  /* 1. the chain: nodes crossing a block edge, accumulated in position order. It is a
+   * sequence over the ranks, so every rank but the last passes its part on before it
+   * solves its inner nodes, and the last solves its inner nodes while it waits (else
+   * each rank's inner work would add to the chain's latency). */
   int failed = 0;
-  for (int l = 1; l <= T && cnt > 0; l++) {
-    const int64_t *st0 = t->lv[l].start;
-    const int64_t a = st0[s->own0[l]] == plo ? s->own0[l] : s->own0[l] + 1;
-    const int64_t b = s->own0[l] + s->nown[l];
-#pragma omp parallel num_threads(ctx->nthreads) reduction(| : failed)
-    {
-      double *acc = malloc((size_t)(AW + (int64_t)d * d + d) * sizeof(double));
-      if (!acc) failed = 1;
-#pragma omp for schedule(dynamic, 16)
-      for (int64_t c = a; c < b; c++) {
-        if (!acc) continue;
-        int64_t o = c - s->own0[l];
-        bfcr_cv_acc_init(acc, K, d);
-        bfcr_cv_acc_rows(t, l, c, st0[c], st0[c + 1], NULL, plo, Zd, Yd, fd, acc);
-        bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c].lambda, NULL, l < T, acc,
-                           s->fm[l] + o * K * CVW(d), usep[l] + o * K, acc + AW,
-                           acc + AW + (int64_t)d * d);
-      }
-      free(acc);
-    }
-  }
-  st = bfcr_agree(
-      ctx, failed ? bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation") : BFCR_OK);
-  if (st != BFCR_OK) goto cleanup;
-  /* 2. the chain: nodes crossing a block edge, accumulated in position order */
   double *out = chain; /* slot l: flag, then AW accumulators */
   double *in = malloc((size_t)(T + 1) * (size_t)(AW + 1) * sizeof(double));
   st = bfcr_agree(ctx, in ? BFCR_OK : BFCR_ERR_NOMEM);
@@ -499,9 +512,13 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
     }
   }
   int ok = 1;
+  const int is_last = me + 1 == P;
+  MPI_Request rq = MPI_REQUEST_NULL, sq = MPI_REQUEST_NULL;
   if (me > 0)
-    ok = MPI_Recv(in, (int)((T + 1) * (AW + 1)), MPI_DOUBLE, me - 1, 82, ctx->comm,
-                  MPI_STATUS_IGNORE) == MPI_SUCCESS;
+    ok = MPI_Irecv(in, (int)((T + 1) * (AW + 1)), MPI_DOUBLE, me - 1, 82, ctx->comm, &rq) ==
+         MPI_SUCCESS;
+  if (is_last) failed = solve_inner(s, lf, p, Zd, Yd, fd, usep);
+  ok = ok && MPI_Wait(&rq, MPI_STATUS_IGNORE) == MPI_SUCCESS;
   for (int l = 1; l <= T && ok; l++) {
     double *a = in + l * (AW + 1);
     if (a[0] == 0.0) continue;
@@ -519,12 +536,15 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
                          s->fm[l], usep[l], scr, scr + (int64_t)d * d);
     }
   }
-  if (me + 1 < P)
-    ok = ok &&
-         MPI_Send(out, (int)((T + 1) * (AW + 1)), MPI_DOUBLE, me + 1, 82, ctx->comm) == MPI_SUCCESS;
+  if (!is_last) /* 2. the inner nodes while the message travels */
+    ok = ok && MPI_Isend(out, (int)((T + 1) * (AW + 1)), MPI_DOUBLE, me + 1, 82, ctx->comm, &sq) ==
+                   MPI_SUCCESS;
+  if (!is_last) failed = solve_inner(s, lf, p, Zd, Yd, fd, usep);
+  ok = ok && MPI_Wait(&sq, MPI_STATUS_IGNORE) == MPI_SUCCESS;
   free(in);
-  st =
-      bfcr_agree(ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: chain failed"));
+  st = bfcr_agree(ctx, !ok      ? bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: chain failed")
+                       : failed ? bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")
+                                : BFCR_OK);
   if (st != BFCR_OK) goto cleanup;
   free(Zd);
   free(Yd);
@@ -672,10 +692,11 @@ static bfcr_status paths_sort(const cvd *s, const int64_t *nn, const int *fold, 
 }
 
 /* Level l of the paths: labp moves up one level (l > 1), the distinct keys are taken in
- * perm order (non-decreasing), ix[j] = the slot of row perm[j], and the models are
+ * perm order (non-decreasing), ix[perm[j]] = the slot of row perm[j] (input order, so the
+ * scoring streams the rows instead of jumping through them), and the models are
  * fetched. Collective; status agreed. */
 static bfcr_status paths_level(cvd *s, cv_paths *pm, int l, int64_t *labp, const int *foldp,
-                               int32_t *ix) {
+                               const int64_t *perm, int32_t *ix) {
   enum { CHUNK = 1 << 16 }; /* keys per fetch round: bounded buffers */
   const bfcr_tree *t = s->t;
   const int64_t nl = s->nl, m = t->lv[l].m;
@@ -686,7 +707,7 @@ static bfcr_status paths_level(cvd *s, cv_paths *pm, int l, int64_t *labp, const
       if (l > 1) labp[j] = up[labp[j]];
       const int64_t k = (int64_t)foldp[j] * m + labp[j];
       if (nk == 0 || key[nk - 1] != k) key[nk++] = k;
-      ix[j] = (int32_t)(nk - 1);
+      ix[perm[j]] = (int32_t)(nk - 1);
     }
   }
   int hb = 1;
@@ -794,16 +815,15 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   BFCR_CALL(bfcr_agree(
       ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")));
   for (int l = 1; l <= T; l++) {
-    BFCR_CALL(paths_level(&s, &pm, l, labp, foldp, ix));
+    BFCR_CALL(paths_level(&s, &pm, l, labp, foldp, perm, ix));
     const double *val = pm.val[l];
     double *e = err + l * nl;
 #pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
-    for (int64_t j = 0; j < n_local; j++) {
-      const int64_t i = perm[j];
-      const int k = foldp[j];
+    for (int64_t i = 0; i < n_local; i++) {
+      const int k = fold[i];
       double z[256];
       bfcr_zsrc_row(zs, i, z);
-      double r = y[i] - bfcr_cv_fold_pred(val + (int64_t)ix[j] * CVW(d), fmT + k * CVW(d), z, d,
+      double r = y[i] - bfcr_cv_fold_pred(val + (int64_t)ix[i] * CVW(d), fmT + k * CVW(d), z, d,
                                           p->guard_margin);
       e[i] = r * r;
     }
