@@ -19,8 +19,9 @@
  *    crossing node of every level go from rank r to r + 1, which continues them), so
  *    every sum has the one-process order (a rank passes its part on before it solves its
  *    inner nodes; the last rank solves its inner nodes while it waits); the rank holding
- *    a node's last position solves it and keeps its fold models (O(nodes / P) per rank). A fold
- * that takes its parent's model is filled top-down by fetching the parent's from its owner;
+ *    a node's last position solves it and keeps its fold models (O(nodes / P) per
+ *    rank). A fold that takes its parent's model is filled top-down by fetching the
+ *    parent's from its owner;
  *  - scoring: each rank scores its own rows. They are sorted once (radix sort,
  *    lib/par/radix.h) by (fold, level-1 node of the routing row); nodes are numbered in
  *    dendrogram order, so parents never decrease with their children and that order
