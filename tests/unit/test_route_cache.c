@@ -98,7 +98,10 @@ Test(route_cache, saved_and_loaded_models_predict_the_same_bits) {
   bfcr_ctx *ctx = tu_ctx();
   bfcr_data *train = synth(ctx, 2000, 4, 21), *q = synth(ctx, 300, 4, 22);
   bfcr_model *m = NULL, *l = NULL;
-  cr_assert_eq(bfcr_fit(ctx, train, NULL, &m), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
+  bfcr_fit_params p;
+  bfcr_fit_params_init(&p);
+  p.select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
+  cr_assert_eq(bfcr_fit(ctx, train, &p, &m), BFCR_OK, "%s", bfcr_ctx_errmsg(ctx));
   double a[300], b[300];
   cr_assert_eq(bfcr_predict(ctx, m, q, a), BFCR_OK); /* m now holds its cache */
   const char *path = tu_write_file("route.bfcr", "", 0);
