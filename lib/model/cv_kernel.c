@@ -327,7 +327,7 @@ cleanup:
   return st;
 }
 
-/* The KRR pieces of level l over the K folds, in score_fold's order (fold, cluster,
+/* The KRR pieces of level l over the K folds, in score_level's order (fold, cluster,
  * piece): off[k] .. off[k + 1] - 1 are fold k's, cost[j] the estimated cost of piece j
  * (its fit, bfcr_krr_fit_cost_ns, and its share of held-out rows, about m / (K - 1) rows at
  * m (2 d + 20) each). Needs only the tree and the folds: the same on every rank. */
