@@ -34,6 +34,7 @@
 #include "knn/knn_cv_route.h"
 #include "knn/dist_util.h"
 #include "knn/slab.h"
+#include "par/reduce_ranges.h"
 
 /* MPI failures named after this search (dist_util.h). */
 #define MPI_OK(st, rc, what) bfcr_dist_mpi_ok(ctx, st, rc, "cross-validation routing", what)
@@ -41,17 +42,10 @@
 /* Home rows per rank and boundary round. */
 #define CR_CHUNK 65536
 
-/* Rank whose block [offs[r], offs[r + 1]) holds global row g. */
+/* Rank whose block [offs[r], offs[r + 1]) holds global row g: the last r with
+ * offs[r] <= g (a non-empty block). */
 static int owner_of(const int64_t *offs, int P, int64_t g) {
-  int a = 0, b = P - 1;
-  while (a < b) {
-    const int mid = (a + b + 1) / 2;
-    if (offs[mid] <= g)
-      a = mid;
-    else
-      b = mid - 1;
-  }
-  return a;
+  return (int)bfcr_first_range_from(offs, P, g + 1) - 1;
 }
 
 /* bfcr_slab_proj of own row i, read through zs (the same bits as bfcr_zsrc_row's). */

@@ -157,15 +157,7 @@ static bfcr_status fetch_rounds(cvd *s, const int64_t *keys, int64_t m, int64_t 
 /* Fold of a global row, held by the owner of its input block. */
 static int fold_owner(const cvd *s, int64_t g, const void *u) {
   (void)u;
-  int a = 0, b = s->P - 1; /* last r with offs[r] <= g */
-  while (a < b) {
-    int mid = (a + b + 1) / 2;
-    if (s->offs[mid] <= g)
-      a = mid;
-    else
-      b = mid - 1;
-  }
-  return a;
+  return (int)bfcr_first_range_from(s->offs, s->P, g + 1) - 1; /* last r, offs[r] <= g */
 }
 static void fold_answer(const cvd *s, int64_t g, const void *u, double *out) {
   out[0] = (double)((const int *)u)[g - s->off];
