@@ -63,6 +63,10 @@ struct bfcr_tree {
                             NULL on one rank */
   bfcr_level_info *info; /* [nlevels] per-level metrics (GCV filled by the fit) */
   int skip_db;           /* Davies-Bouldin terms not computed (BFCR_TREE_SKIP_DB) */
+  /* Several ranks: 1 when lv[0].bf and lv[0].parent hold this rank's rows only (n_local
+   * entries, local row i = global row offset + i), so no rank keeps an n-word copy of
+   * level 0; a consumer needing another row's value asks its owner. 0: n entries. */
+  int lv0_local;
   /* Level 0's kd-tree over the rows, kept (BFCR_TREE_KEEP_KD0, one rank) for the fit's
    * cross-validation, which routes held-out rows on it instead of building it again and
    * frees it right after (a separately allocated slot, so it can be freed through a const
