@@ -10,6 +10,7 @@
  * Counts passed to MPI are in rows (a contiguous datatype of width doubles), so a rank
  * may hold up to 2^31 - 1 rows of any width. */
 #include "par/redistribute.h"
+#include "par/reduce_ranges.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,18 +54,10 @@ static int displs(const int *c, int *d, int P) {
   return t <= INT32_MAX;
 }
 
-/* Rank of the input block holding global row g: offs[0..P] are block starts, sorted. */
+/* Rank of the input block holding global row g: offs[0..P] are block starts, sorted;
+ * empty blocks share the next start, so the last start <= g is a non-empty block. */
 static int input_owner(const int64_t *offs, int P, int64_t g) {
-  int a = 0, b = P - 1;
-  while (a < b) { /* last rank r with offs[r] <= g and a non-empty block */
-    int mid = (a + b + 1) / 2;
-    if (offs[mid] <= g)
-      a = mid;
-    else
-      b = mid - 1;
-  }
-  while (offs[a + 1] <= g) a++; /* skip empty blocks (offs[a] == offs[a + 1]) */
-  return a;
+  return (int)bfcr_first_range_from(offs, P, g + 1) - 1; /* last r, offs[r] <= g */
 }
 
 void bfcr_permute_rows(double *rows, int64_t *dest, int64_t m, int64_t width, double *spare) {
