@@ -74,6 +74,7 @@ typedef struct {
   int64_t *off; /* first global row per rank, off[P] = n */
   int *dis;     /* off as int for MPI_Allgatherv, NULL when n does not fit */
   int d2_own;   /* dist2 holds this rank's rows only (n_local entries), not replicated */
+  int bf_own;   /* bf too: no Allgatherv at all (the tree's level 0, O(n/P) per rank) */
 } dist_layout;
 
 static bfcr_status local_args(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, int64_t offset,
@@ -102,6 +103,7 @@ static bfcr_status local_args(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_loca
  * Runs whatever st is (every rank takes part); returns st or the MPI failure. */
 static bfcr_status dist_allgather(bfcr_ctx *ctx, const dist_layout *L, bfcr_status st, int64_t *bf,
                                   double *dist2, bfcr_knn_dist_stats *stats) {
+  if (L->bf_own) return st; /* both stay on their owners (dist2 is then own as well) */
   if (L->dis) {
     st = MPI_OK(st,
                 MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, bf, L->cnt, L->dis, MPI_INT64_T,
@@ -417,7 +419,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   }
   for (int64_t i = 0; i < n_local && st == BFCR_OK; i++) {
     dist2[(L->d2_own ? 0 : offset) + i] = resr[2 * pos[i]];
-    bf[offset + i] = (int64_t)resr[2 * pos[i] + 1];
+    bf[(L->bf_own ? 0 : offset) + i] = (int64_t)resr[2 * pos[i] + 1];
   }
   st = dist_allgather(ctx, L, st, bf, dist2, stats);
   if (stats) {
@@ -533,7 +535,7 @@ static bfcr_status run_ring(bfcr_ctx *ctx, const dist_layout *L, const double *Z
     next = tmp;
   }
   for (int64_t i = 0; i < n_local; i++) {
-    bf[offset + i] = bj[i];
+    bf[(L->bf_own ? 0 : offset) + i] = bj[i];
     dist2[(L->d2_own ? 0 : offset) + i] = bd[i];
   }
   if (stats) stats->cpu_remote = dist_cpu() - c2;
@@ -571,11 +573,12 @@ static const double *stored_rows(bfcr_ctx *ctx, bfcr_status *st, const bfcr_zsrc
 }
 
 static bfcr_status allnn_dist(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, int64_t offset,
-                              int64_t n, int d, int64_t *bf, double *dist2, int d2_own,
+                              int64_t n, int d, int64_t *bf, double *dist2, int own_level,
                               bfcr_knn_dist_stats *stats) {
   if (!ctx || !zs) return BFCR_ERR_ARG;
   bfcr_status st = BFCR_OK;
-  dist_layout L = {ctx->size, ctx->rank, NULL, NULL, NULL, d2_own};
+  /* own_level: 0 all replicated, 1 distances on their owners, 2 best friends too. */
+  dist_layout L = {ctx->size, ctx->rank, NULL, NULL, NULL, own_level >= 1, own_level >= 2};
   int64_t *all = NULL;
   double *own = NULL;
   const double *Z = NULL;
@@ -677,6 +680,12 @@ bfcr_status bfcr_knn_allnn_dist_own(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t 
                                     int64_t offset, int64_t n, int d, int64_t *bf,
                                     double *dist2_own, bfcr_knn_dist_stats *stats) {
   return allnn_dist(ctx, zs, n_local, offset, n, d, bf, dist2_own, 1, stats);
+}
+
+bfcr_status bfcr_knn_allnn_dist_mine(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+                                     int64_t offset, int64_t n, int d, int64_t *bf_own,
+                                     double *dist2_own, bfcr_knn_dist_stats *stats) {
+  return allnn_dist(ctx, zs, n_local, offset, n, d, bf_own, dist2_own, 2, stats);
 }
 
 bfcr_status bfcr_knn_allnn_dist_stats(bfcr_ctx *ctx, const double *Z, int64_t n_local,

@@ -71,4 +71,12 @@ bfcr_status bfcr_knn_allnn_dist_own(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t 
                                     int64_t offset, int64_t n, int d, int64_t *bf,
                                     double *dist2_own, bfcr_knn_dist_stats *stats);
 
+/* The same with nothing replicated: bf_own[i] and dist2_own[i] (n_local entries each, not
+ * NULL) receive the answer of global row offset + i only, so no rank holds an n-word
+ * array and no Allgatherv runs: O(n_local) outputs per rank (the tree's level 0, whose
+ * components are found by pointer jumping over the owners). Collective. */
+bfcr_status bfcr_knn_allnn_dist_mine(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+                                     int64_t offset, int64_t n, int d, int64_t *bf_own,
+                                     double *dist2_own, bfcr_knn_dist_stats *stats);
+
 #endif

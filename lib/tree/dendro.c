@@ -5,7 +5,12 @@
  * per level. Level 0 stays indexed by global sample index; t->order[pos] gives the
  * sample at each dendrogram position (one rank), t->dpos[i] the position of local row i
  * (several ranks: the whole order would be n words on every rank for the rest of the
- * fit; the row exchanges into dendrogram order need only each rank's own rows). */
+ * fit; the row exchanges into dendrogram order need only each rank's own rows).
+ *
+ * Several ranks (t->lv0_local): level 0 is never permuted. A row's dendrogram position
+ * is its level-1 node's final start plus its rank among the node's members (children are
+ * grouped stably, so in global-index order), which the build left in t->dpos; its parent
+ * is renumbered through level 1's k-word map. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,11 +57,12 @@ bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t) {
   /* Top level: nodes keep their canonical (smallest member) order. */
   BFCR_ALLOC(ctx, f2p[T], t->lv[T].m);
   for (int64_t i = 0; i < t->lv[T].m; i++) f2p[T][i] = i;
-  for (int l = T; l >= 0; l--) {
+  const int stop = t->lv0_local && T >= 1 ? 1 : 0; /* lv0_local: no n-word level-0 maps */
+  for (int l = T; l >= stop; l--) {
     int64_t m = t->lv[l].m;
     BFCR_ALLOC(ctx, p2f[l], m);
     for (int64_t f = 0; f < m; f++) p2f[l][f2p[l][f]] = f;
-    if (l == 0) break;
+    if (l == stop) break;
     /* Items of level l - 1 grouped by the final id of their parent, stable. */
     int64_t mc = t->lv[l - 1].m;
     const int64_t *par = t->lv[l - 1].parent;
@@ -69,8 +75,18 @@ bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t) {
     cursor = NULL;
   }
   /* Level 0: keep sample indexing, remap parents; the order is f2p[0]. */
-  BFCR_CALL(permute_i(ctx, &t->lv[0].parent, NULL, t->lv[0].m, T >= 1 ? p2f[1] : NULL));
-  if (ctx->size > 1) { /* each rank keeps the positions of its own rows only */
+  if (t->lv0_local) { /* own rows: parent through level 1's map; dpos (rank in node) below */
+    if (t->n_local > 0)
+      BFCR_CALL(permute_i(ctx, &t->lv[0].parent, NULL, t->n_local, T >= 1 ? p2f[1] : NULL));
+  } else {
+    BFCR_CALL(permute_i(ctx, &t->lv[0].parent, NULL, t->lv[0].m, T >= 1 ? p2f[1] : NULL));
+  }
+  if (t->lv0_local) {
+    if (T == 0) { /* one level (n = 1 or max_levels = 1): the samples in index order */
+      if (!t->dpos) BFCR_ALLOC(ctx, t->dpos, t->n_local > 0 ? t->n_local : 1);
+      for (int64_t i = 0; i < t->n_local; i++) t->dpos[i] = t->offset + i;
+    }
+  } else if (ctx->size > 1) { /* each rank keeps the positions of its own rows only */
     BFCR_ALLOC(ctx, t->dpos, t->n_local > 0 ? t->n_local : 1);
     for (int64_t i = 0; i < t->n_local; i++) t->dpos[i] = p2f[0][t->offset + i];
   } else {
@@ -92,6 +108,9 @@ bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t) {
     for (int64_t i = 0; i < m; i++)
       L->start[i + 1] = L->start[i] + (int64_t)L->ns[i * bfcr_ns_width(d) + BFCR_NS_N];
   }
+  if (t->lv0_local && T >= 1) /* parents are final now: node start + rank in the node */
+    for (int64_t i = 0; i < t->n_local; i++)
+      t->dpos[i] = t->lv[1].start[t->lv[0].parent[i]] + t->dpos[i];
 cleanup:
   for (int l = 0; f2p && l < t->nlevels; l++) free(f2p[l]);
   for (int l = 0; p2f && l < t->nlevels; l++) free(p2f[l]);

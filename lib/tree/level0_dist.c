@@ -1,26 +1,30 @@
 /* Level 0 of the summary tree across ranks: the samples are the only items that are
- * distributed (input-order blocks); every later level is replicated.
+ * distributed (input-order blocks); every later level is replicated. No rank holds an
+ * n-word array of level 0 (lv0_local, tree.h): each keeps its own rows' values.
  *
- * Best friends: the exact distributed search of lib/knn (bfcr_knn_allnn_dist_own) returns
- * bf for all n samples on every rank and the canonical squared distance of this rank's
- * rows only, bit-identical to the one-process search; small problems (n d below
- * SMALL_ND) simply gather all rows and run bfcr_knn_allnn on every rank, which is faster
- * than any exchange protocol. lv0->bfdist holds this rank's rows only (n_local).
+ * Best friends: the exact distributed search of lib/knn (bfcr_knn_allnn_dist_mine)
+ * returns bf and the canonical squared distance of this rank's rows only, bit-identical
+ * to the one-process search; small problems (n d below SMALL_ND) simply gather all rows
+ * and run bfcr_knn_allnn on every rank, which is faster than any exchange protocol, and
+ * keep their own rows' answers.
+ *
+ * Components: components_dist.c (pointer jumping over the owners) gives each own row its
+ * node (numbered as bfcr_components numbers the whole graph), its rank among the node's
+ * members in global-index order, and whether it is the second half of a mutual pair, plus
+ * the k-word node sizes and smallest members.
  *
  * Level-1 nodes: a node's summary must have the bits of the one-process value, which
  * reduces over the node's members in global-index order with the canonical tree of
- * lib/par/reduce.h. The components (replicated) define the "level-1 order": samples
- * sorted by (node, global index). Each rank computes the level-1 position of its own
- * rows from the node sizes and the members on lower ranks (one scan of the replicated
- * components below its block, k words), and rows (z, y, edge value) move once into that
- * order, in P balanced contiguous chunks (one Alltoallv, positions travel with them);
- * nodes inside a chunk are reduced locally; the at most P - 1 nodes that straddle a chunk
- * edge are reduced with one batched canonical cross-rank reduction; one Allgatherv then
- * replicates the node summaries. The edge value (a sample's best-friend distance, 0 for
- * the second half of a mutual pair) is computed by the row's owner, which holds its
- * distance. Cost per rank: O(n) integer work on the replicated components, O(n d / P)
- * for the rows, O(k d) for the replicated summaries. Every status is agreed across ranks
- * before the next collective step. */
+ * lib/par/reduce.h. The "level-1 order" sorts the samples by (node, global index): a
+ * row's position is its node's start (prefix sum of the k sizes) plus its rank in the
+ * node. Rows (z, y, edge value) move once into that order, in P balanced contiguous
+ * chunks (one Alltoallv, positions travel with them); nodes inside a chunk are reduced
+ * locally; the at most P - 1 nodes that straddle a chunk edge are reduced with one
+ * batched canonical cross-rank reduction; one Allgatherv then replicates the node
+ * summaries. The edge value (a sample's best-friend distance, 0 for the second half of a
+ * mutual pair) is computed by the row's owner. Cost per rank: O(n_local) integer work,
+ * O(n d / P) for the rows, O(k d) for the replicated summaries. Every status is agreed
+ * across ranks before the next collective step. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,17 +40,20 @@
 /* Below this many values (n d) all rows are gathered and searched on every rank. */
 #define SMALL_ND 1000000
 
-/* All rows on every rank, then the one-process search (replicated work); the distances
- * of this rank's rows [offset, offset + n_local) into dist2_own. */
+/* All rows on every rank, then the one-process search (replicated work, below SMALL_ND
+ * values); the answers of this rank's rows [offset, offset + n_local) into bf_own and
+ * dist2_own. */
 static bfcr_status gather_search(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
-                                 int64_t offset, int64_t n, int d, int64_t *bf, double *dist2_own) {
+                                 int64_t offset, int64_t n, int d, int64_t *bf_own,
+                                 double *dist2_own) {
   bfcr_status st = BFCR_OK;
+  int64_t *bf = bfcr_malloc(ctx, (size_t)n, sizeof(int64_t));
   double *dist2 = bfcr_malloc(ctx, (size_t)n, sizeof(double));
   double *all = bfcr_malloc(ctx, (size_t)n, (size_t)d * sizeof(double));
   double *mine =
       zs->Z ? NULL
             : bfcr_malloc(ctx, (size_t)(n_local > 0 ? n_local : 1), (size_t)d * sizeof(double));
-  BFCR_CALL(bfcr_agree(ctx, dist2 && all && (zs->Z || mine) ? BFCR_OK : BFCR_ERR_NOMEM));
+  BFCR_CALL(bfcr_agree(ctx, bf && dist2 && all && (zs->Z || mine) ? BFCR_OK : BFCR_ERR_NOMEM));
   for (int64_t i = 0; mine && i < n_local; i++) bfcr_zsrc_row(zs, i, mine + i * d);
   BFCR_CALL(
       bfcr_allgather_items(ctx, zs->Z ? zs->Z : mine, n_local, (size_t)d * sizeof(double), all));
@@ -59,30 +66,34 @@ static bfcr_status gather_search(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_l
     bfcr_nn_note(ctx, "level 0", line);
   }
   if (st != BFCR_OK) bfcr_err(ctx, st, "nearest-neighbour search failed at level 0");
-  if (st == BFCR_OK && n_local > 0)
+  if (st == BFCR_OK && n_local > 0) {
     memcpy(dist2_own, dist2 + offset, (size_t)n_local * sizeof(double));
+    memcpy(bf_own, bf + offset, (size_t)n_local * sizeof(int64_t));
+  }
   st = bfcr_agree(ctx, st);
 cleanup:
+  free(bf);
   free(dist2);
   free(all);
   free(mine);
   return st;
 }
 
-/* Fills lv0->bf (n entries, replicated) and lv0->bfdist (this rank's n_local rows), both
- * allocated by the caller. */
+/* Fills lv0->bf and lv0->bfdist for this rank's n_local rows (allocated by the caller). */
 bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                          int64_t offset, int64_t n, int d, bfcr_level *lv0) {
   bfcr_status st = BFCR_OK;
   if (n == 1) {
-    lv0->bf[0] = 0;
-    if (n_local > 0) lv0->bfdist[0] = 0.0;
+    if (n_local > 0) {
+      lv0->bf[0] = 0;
+      lv0->bfdist[0] = 0.0;
+    }
     return BFCR_OK;
   }
   if ((double)n * d < SMALL_ND) {
     BFCR_CALL(gather_search(ctx, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist));
   } else {
-    BFCR_CALL(bfcr_knn_allnn_dist_own(ctx, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist, NULL));
+    BFCR_CALL(bfcr_knn_allnn_dist_mine(ctx, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist, NULL));
   }
   for (int64_t i = 0; i < n_local; i++) lv0->bfdist[i] = sqrt(lv0->bfdist[i]);
 cleanup:
@@ -92,18 +103,16 @@ cleanup:
 /* Rows packed for the level-1 exchange: z, y, then the sample's edge value. */
 typedef struct l1_pack {
   bfcr_zy_rows zy;
-  int64_t offset;
-  const int64_t *bf;  /* replicated */
-  const double *dist; /* this rank's rows */
+  const unsigned char *second; /* this rank's rows: second half of a mutual pair */
+  const double *dist;          /* this rank's rows */
 } l1_pack;
 
 static void l1_pack_row(void *user, int64_t i, double *dst) {
   const l1_pack *u = user;
   int d = u->zy.z.d;
-  int64_t g = u->offset + i, f = u->bf[g];
   bfcr_pack_zy((void *)&u->zy, i, dst);
   /* The edge of the one 2-cycle counts once (nodes.c: edge_value). */
-  dst[d + 1] = (u->bf[f] == g && f < g) ? 0.0 : u->dist[i];
+  dst[d + 1] = u->second[i] ? 0.0 : u->dist[i];
 }
 
 /* Elements of the level-1 reduction: rows in level-1 order held for [lo, hi). */
@@ -130,43 +139,27 @@ static void l1_merge(void *user, const double *a, const double *b, double *out) 
 }
 
 bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
-                                   int64_t n_local, int64_t offset, int64_t n, int d,
-                                   const bfcr_level *lv0, int64_t k, bfcr_level *lv1) {
+                                   int64_t n_local, int64_t n, int d, const bfcr_level *lv0,
+                                   const int64_t *rank_in, const unsigned char *second,
+                                   bfcr_level *lv1) {
   bfcr_status st = BFCR_OK;
   int P = ctx->size, me = ctx->rank;
-  int64_t w = bfcr_ns_width(d);
-  int64_t *start = NULL, *below = NULL, *dest = NULL;
+  int64_t w = bfcr_ns_width(d), k = lv1->m;
+  int64_t *start = NULL, *dest = NULL;
   double *rows = NULL;
-  const int64_t *par = lv0->parent;
+  const int64_t *par = lv0->parent; /* this rank's rows */
   int64_t lo = bfcr_block_lo(n, P, me), hi = bfcr_block_lo(n, P, me + 1);
   double t0 = bfcr_wtime();
-  lv1->m = k;
   start = bfcr_malloc(ctx, (size_t)k + 1, sizeof(int64_t));
-  below = bfcr_calloc(ctx, (size_t)k, sizeof(int64_t));
   dest = bfcr_malloc(ctx, (size_t)(n_local > 0 ? n_local : 1), sizeof(int64_t));
   lv1->ns = bfcr_malloc(ctx, (size_t)k, (size_t)w * sizeof(double));
-  lv1->minidx = bfcr_malloc(ctx, (size_t)k, sizeof(int64_t));
-  lv1->nchild = bfcr_calloc(ctx, (size_t)k, sizeof(int64_t));
-  if (!start || !below || !dest || !lv1->ns || !lv1->minidx || !lv1->nchild) st = BFCR_ERR_NOMEM;
+  if (!start || !dest || !lv1->ns) st = BFCR_ERR_NOMEM;
   BFCR_CALL(bfcr_agree(ctx, st));
-  /* Node sizes and smallest members (components are numbered by their smallest sample,
-   * so node c's first sample is the c-th new component met in index order). */
-  for (int64_t g = 0, next = 0; g < n; g++) {
-    int64_t c = par[g];
-    if (c == next) lv1->minidx[next++] = g;
-    lv1->nchild[c]++;
-  }
   start[0] = 0;
   for (int64_t c = 0; c < k; c++) start[c + 1] = start[c] + lv1->nchild[c];
-  /* Level-1 position of my rows: node start + members on lower ranks + mine before. */
-  for (int64_t g = 0; g < offset; g++) below[par[g]]++;
-  for (int64_t i = 0; i < n_local; i++) {
-    int64_t c = par[offset + i];
-    dest[i] = start[c] + below[c]++;
-  }
-  free(below);
-  below = NULL;
-  l1_pack pk = {{*zs, y}, offset, lv0->bf, lv0->bfdist};
+  /* Level-1 position of my rows: node start + rank among the node's members. */
+  for (int64_t i = 0; i < n_local; i++) dest[i] = start[par[i]] + rank_in[i];
+  l1_pack pk = {{*zs, y}, second, lv0->bfdist};
   BFCR_CALL(bfcr_redistribute_dest(ctx, d + 2, n_local, n, dest, l1_pack_row, &pk, &rows));
   free(dest);
   dest = NULL;
@@ -176,13 +169,9 @@ bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
 cleanup:
   if (st != BFCR_OK) { /* lv1 is not counted in the tree's levels yet */
     free(lv1->ns);
-    free(lv1->minidx);
-    free(lv1->nchild);
     lv1->ns = NULL;
-    lv1->minidx = lv1->nchild = NULL;
   }
   free(start);
-  free(below);
   free(dest);
   free(rows);
   return st;

@@ -94,16 +94,19 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
                                    int max_levels, int flags, bfcr_tree **out);
 void bfcr_tree_free(bfcr_tree *t);
 
-/* Several ranks (level0_dist.c). Best friends of all n samples into lv0->bf (n entries,
- * replicated on return) and the distances of this rank's rows into lv0->bfdist (n_local
- * entries), both allocated by the caller; nodes of level 1 from the k components in
- * lv0->parent (ns, minidx, nchild replicated on return). Both are collective, open with a
- * status agreement and return the same status on every rank. */
+/* Several ranks (level0_dist.c). Best friends of this rank's rows into lv0->bf (global
+ * indices) and their distances into lv0->bfdist (n_local entries each, allocated by the
+ * caller). Nodes of level 1 (lv1->m = k, nchild filled by bfcr_components_dist,
+ * components_dist.h) from this rank's rows: lv0->parent[i] their node, rank_in[i] their
+ * rank among its members, second[i] the second half of a mutual pair; fills lv1->ns
+ * (replicated). Both are collective, open with a status agreement and return the same
+ * status on every rank. */
 bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                          int64_t offset, int64_t n, int d, bfcr_level *lv0);
 bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
-                                   int64_t n_local, int64_t offset, int64_t n, int d,
-                                   const bfcr_level *lv0, int64_t k, bfcr_level *lv1);
+                                   int64_t n_local, int64_t n, int d, const bfcr_level *lv0,
+                                   const int64_t *rank_in, const unsigned char *second,
+                                   bfcr_level *lv1);
 
 /* Components of the best-friend graph of m items: comp[i] = component id, numbered by
  * the smallest item index in the component (ascending). Returns the component count.
@@ -114,7 +117,9 @@ int64_t bfcr_components(const int64_t *bf, int64_t m, int64_t *comp, int64_t *wo
 void bfcr_ns_merge(int d, const double *a, const double *b, double *out);
 
 /* Renumber all levels in dendrogram order and fill start[] and order[] (one rank) or
- * dpos[] (several). Local. */
+ * dpos[] (several). With lv0_local, t->dpos holds on entry each own row's rank among its
+ * level-1 node's members (global-index order) and lv[0].parent its canonical node; no
+ * n-word array is made. Local. */
 bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t);
 
 /* The whole dendrogram order (n words, malloc'd into *out): a copy of t->order on one

@@ -107,6 +107,17 @@ static void check_case(bfcr_ctx *ctx, const char *name, const double *X, int64_t
         bad += memcmp(&own[i], &d0[lo + i], sizeof(double)) != 0;
       MT_CHECK(bad == 0, "%s own (n = %lld, layout %d, %d threads): %lld values differ", name,
                (long long)n, how, threads, (long long)bad);
+      /* Nothing replicated: bf and dist2 of this rank's rows only. */
+      int64_t *bfm = malloc((size_t)(hi > lo ? hi - lo : 1) * sizeof(int64_t));
+      for (int64_t i = 0; i < hi - lo; i++) bfm[i] = -7, own[i] = -7.0;
+      st = bfcr_knn_allnn_dist_mine(ctx, &zs, hi - lo, lo, n, d, bfm, own, NULL);
+      MT_CHECK(st == BFCR_OK, "%s mine (layout %d): status %d", name, how, (int)st);
+      bad = 0;
+      for (int64_t i = 0; st == BFCR_OK && i < hi - lo; i++)
+        bad += bfm[i] != bf0[lo + i] || memcmp(&own[i], &d0[lo + i], sizeof(double)) != 0;
+      MT_CHECK(bad == 0, "%s mine (n = %lld, layout %d, %d threads): %lld values differ", name,
+               (long long)n, how, threads, (long long)bad);
+      free(bfm);
       free(own);
     }
   }
