@@ -7,7 +7,7 @@
  *    (bucket offsets by an exclusive scan): exactly bfcr_cv_folds's global sort;
  *  - routing row of each held-out row (its nearest row outside its fold): the level-0
  *    best friend when that is outside the fold (its fold fetched from its owner), else a
- *    search: with P > K ranks at low d (bfcr_knn_cv_route_slabs) the rows move once to
+ *    search: with several ranks at low d (bfcr_knn_cv_route_slabs) the rows move once to
  *    spatial slabs and each is searched in its slab and the slabs its ball reaches
  *    (lib/knn/knn_cv_route.c); otherwise a ring: the rows that need it travel around the
  *    ranks with their best (dist2, index) so far; each rank searches its own rows with a
@@ -27,9 +27,10 @@
  *    dendrogram order, so parents never decrease with their children and that order
  *    stays sorted by (fold, level-l node) at every level: each level's distinct fold
  *    models come from one linear scan and are fetched once from their owners, then kept
- *    for the shrinkage candidates (cv_shrink.c, through a hash from (l, node, fold)). The
- *    rows are then scored in input order (each row's slot scattered back), streaming the
- *    rows rather than jumping through them.
+ *    with each row's slot per level (T n / P int32) for the shrinkage candidates
+ *    (cv_shrink.c reads row i's model by its slot). The rows are then scored in input
+ *    order in blocks, each row standardized once for all levels, streaming the rows
+ *    rather than jumping through them.
  *    The sums over rows go through bfcr_sum_rows_canonical (the one-process order: the
  *    MSEs are stored in the model, so an exact sum would change their last bits).
  * Traffic per rank: O(n / P) rows for the redistribution and the model fetches; the
@@ -290,7 +291,7 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
   } else { /* no best friends kept: search every row (the same answer) */
     for (int64_t i = 0; i < s->nl; i++) need[nq++] = i;
   }
-  if (bfcr_knn_cv_route_slabs(P, s->K, d)) { /* slabs: O(n / P) bytes per rank (the rule) */
+  if (bfcr_knn_cv_route_slabs(P, s->K, d)) { /* slabs: the search divided by P (the rule) */
     unsigned char *flag = calloc((size_t)(s->nl > 0 ? s->nl : 1), 1);
     st = bfcr_agree(ctx, flag ? BFCR_OK : BFCR_ERR_NOMEM);
     if (st == BFCR_OK) {
@@ -602,34 +603,26 @@ cleanup:
 
 /* Per level l: the distinct keys fold m_l + node of the own rows' routing paths, in
  * increasing order, their fold models (CVW(d) doubles each, fetched once from the
- * nodes' owners) and an open-addressing hash from key to slot (the shrinkage's lookup).
+ * nodes' owners) and each own row's slot (the scoring's and the shrinkage's lookup: one
+ * read, where a hash from key to slot cost three scattered reads a row and level).
  * Nodes are numbered in dendrogram order, so a parent's index never decreases with its
  * child's: rows sorted once by (fold, level-1 node) stay sorted by (fold, level-l node)
  * at every level, and each level's distinct keys come from one linear scan. */
 typedef struct cv_paths {
   const bfcr_tree *t;
   int d;
-  int64_t *nk;    /* [T + 1] distinct keys per level */
-  int64_t **key;  /* [T + 1][nk] */
-  double **val;   /* [T + 1][nk CVW(d)] */
-  int32_t **hash; /* [T + 1][2^hbits] slot + 1, 0: empty */
-  int *hbits;
+  double **val; /* [T + 1][nk CVW(d)] */
+  int64_t nl;   /* own rows */
+  int32_t *ix;  /* [T nl]: slot of own row i at level l at ix[(l - 1) nl + i] */
 } cv_paths;
 
-static uint64_t path_hash(int64_t key, int bits) {
-  return ((uint64_t)key * 0x9e3779b97f4a7c15ULL) >> (64 - bits);
-}
-
-/* bfcr_cv_fm_fn over the fetched path models (every (l, c, k) asked is on a row's
- * path, so it is there). Read-only: called from several threads. */
-static const double *path_lookup(const void *u, int l, int64_t c, int k) {
+/* bfcr_cv_fm_fn over the fetched path models: row i's slot at level l (its (c, k) is on
+ * the row's path by construction). Read-only: called from several threads. */
+static const double *path_lookup(const void *u, int l, int64_t i, int64_t c, int k) {
   const cv_paths *q = u;
-  const int64_t key = (int64_t)k * q->t->lv[l].m + c, *a = q->key[l];
-  const int32_t *h = q->hash[l];
-  const uint64_t mask = ((uint64_t)1 << q->hbits[l]) - 1;
-  uint64_t b = path_hash(key, q->hbits[l]);
-  while (h[b] != 0 && a[h[b] - 1] != key) b = (b + 1) & mask;
-  return q->val[l] + (int64_t)(h[b] > 0 ? h[b] - 1 : 0) * CVW(q->d);
+  (void)c;
+  (void)k;
+  return q->val[l] + (int64_t)q->ix[(int64_t)(l - 1) * q->nl + i] * CVW(q->d);
 }
 
 static int path_owner(const cvd *s, int64_t key, const void *u) {
@@ -646,15 +639,10 @@ static void path_answer(const cvd *s, int64_t key, const void *u, double *out) {
 
 static void paths_free(cv_paths *pm, int T) {
   for (int l = 0; l <= T; l++) {
-    if (pm->key) free(pm->key[l]);
     if (pm->val) free(pm->val[l]);
-    if (pm->hash) free(pm->hash[l]);
   }
-  free(pm->nk);
-  free(pm->key);
   free(pm->val);
-  free(pm->hash);
-  free(pm->hbits);
+  free(pm->ix);
   memset(pm, 0, sizeof *pm);
 }
 
@@ -703,26 +691,17 @@ static bfcr_status paths_level(cvd *s, cv_paths *pm, int l, int64_t *labp, const
       ix[perm[j]] = (int32_t)(nk - 1);
     }
   }
-  int hb = 1;
-  while (((int64_t)1 << hb) < 2 * nk) hb++;
-  pm->key[l] = key;
-  pm->nk[l] = nk;
-  pm->hbits[l] = hb;
   pm->val[l] = malloc((size_t)(nk > 0 ? nk : 1) * CVW(s->d) * sizeof(double));
-  pm->hash[l] = calloc((size_t)1 << hb, sizeof(int32_t));
   bfcr_status st = bfcr_agree(
-      s->ctx, key && pm->val[l] && pm->hash[l] && nk < INT32_MAX
+      s->ctx, key && pm->val[l] && nk < INT32_MAX
                   ? BFCR_OK
                   : bfcr_err(s->ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
-  if (st != BFCR_OK) return st;
-  const uint64_t mask = ((uint64_t)1 << hb) - 1;
-  for (int64_t q = 0; q < nk; q++) {
-    uint64_t b = path_hash(key[q], hb);
-    while (pm->hash[l][b] != 0) b = (b + 1) & mask;
-    pm->hash[l][b] = (int32_t)(q + 1);
+  if (st == BFCR_OK) {
+    lvl_user lu = {l};
+    st = fetch_rounds(s, key, nk, CVW(s->d), path_owner, path_answer, &lu, pm->val[l], CHUNK);
   }
-  lvl_user lu = {l};
-  return fetch_rounds(s, key, nk, CVW(s->d), path_owner, path_answer, &lu, pm->val[l], CHUNK);
+  free(key);
+  return st;
 }
 
 bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
@@ -734,7 +713,6 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   double *err = NULL, *tmp = NULL, *fmT = NULL;
   int *fold = NULL, *foldp = NULL;
   int64_t *nn = NULL, *perm = NULL, *labp = NULL, *own1 = NULL, *route1 = NULL;
-  int32_t *ix = NULL;
   cv_paths pm = {0};
   s.ctx = ctx;
   s.t = t;
@@ -788,45 +766,65 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   t1 = bfcr_wtime();
   /* Scoring: squared out-of-fold error of every own row at every level. The rows are
    * sorted once by (fold, level-1 node of the routing row); each level's distinct
-   * (node, fold) models are fetched once and kept for the shrinkage. */
-  err = malloc((size_t)(T + 1) * nl * sizeof(double));
-  tmp = malloc((size_t)nl * sizeof(double));
+   * (node, fold) models are fetched once and kept, with every row's slot, for the
+   * shrinkage. Then one pass over the rows in input order: each row is standardized
+   * once (zs computes it from the raw row) and scored at every level. */
   perm = malloc((size_t)nl * sizeof(int64_t));
   labp = malloc((size_t)nl * sizeof(int64_t));
   foldp = malloc((size_t)nl * sizeof(int));
-  ix = malloc((size_t)nl * sizeof(int32_t));
   pm.t = t;
   pm.d = d;
-  pm.nk = calloc((size_t)T + 1, sizeof(int64_t));
-  pm.key = calloc((size_t)T + 1, sizeof(int64_t *));
+  pm.nl = n_local;
   pm.val = calloc((size_t)T + 1, sizeof(double *));
-  pm.hash = calloc((size_t)T + 1, sizeof(int32_t *));
-  pm.hbits = calloc((size_t)T + 1, sizeof(int));
-  int ok =
-      err && tmp && perm && labp && foldp && ix && pm.nk && pm.key && pm.val && pm.hash && pm.hbits;
+  pm.ix = malloc((size_t)T * nl * sizeof(int32_t));
+  int ok = perm && labp && foldp && pm.val && pm.ix;
   if (ok) ok = paths_sort(&s, nn, fold, perm, labp, foldp) == BFCR_OK;
   BFCR_CALL(bfcr_agree(
       ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")));
-  for (int l = 1; l <= T; l++) {
-    BFCR_CALL(paths_level(&s, &pm, l, labp, foldp, perm, ix));
-    const double *val = pm.val[l];
-    double *e = err + l * nl;
-#pragma omp parallel for schedule(static) num_threads(ctx->nthreads)
-    for (int64_t i = 0; i < n_local; i++) {
-      const int k = fold[i];
-      double z[256];
-      bfcr_zsrc_row(zs, i, z);
-      double r = y[i] - bfcr_cv_fold_pred(val + (int64_t)ix[i] * CVW(d), fmT + k * CVW(d), z, d,
-                                          p->guard_margin);
-      e[i] = r * r;
-    }
-  }
+  for (int l = 1; l <= T; l++)
+    BFCR_CALL(paths_level(&s, &pm, l, labp, foldp, perm, pm.ix + (int64_t)(l - 1) * n_local));
+  free(perm);
   free(labp);
   free(foldp);
-  free(ix);
-  labp = NULL;
+  perm = labp = NULL;
   foldp = NULL;
-  ix = NULL;
+  err = malloc((size_t)(T + 1) * nl * sizeof(double));
+  tmp = malloc((size_t)nl * sizeof(double));
+  BFCR_CALL(bfcr_agree(
+      ctx,
+      err && tmp ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")));
+  { /* blocks of SB rows: each row standardized once, each level a pass over the block */
+    enum { SB = 256 };
+    const int32_t *ix = pm.ix;
+    double *const *val = pm.val;
+    const int64_t nb = (n_local + SB - 1) / SB;
+    int failed = 0;
+#pragma omp parallel num_threads(ctx->nthreads) reduction(| : failed)
+    {
+      double *zb = malloc((size_t)SB * (size_t)(d > 0 ? d : 1) * sizeof(double));
+      if (!zb) failed = 1;
+#pragma omp for schedule(static)
+      for (int64_t b = 0; b < nb; b++) {
+        if (!zb) continue;
+        const int64_t i0 = b * SB, i1 = i0 + SB < n_local ? i0 + SB : n_local;
+        for (int64_t i = i0; i < i1; i++) bfcr_zsrc_row(zs, i, zb + (i - i0) * d);
+        for (int l = 1; l <= T; l++) { /* the same expression per (row, level) as before */
+          const int32_t *q = ix + (int64_t)(l - 1) * n_local;
+          double *e = err + l * nl;
+          for (int64_t i = i0; i < i1; i++) {
+            const double r =
+                y[i] - bfcr_cv_fold_pred(val[l] + (int64_t)q[i] * CVW(d), fmT + fold[i] * CVW(d),
+                                         zb + (i - i0) * d, d, p->guard_margin);
+            e[i] = r * r;
+          }
+        }
+      }
+      free(zb);
+    }
+    BFCR_CALL(
+        bfcr_agree(ctx, failed ? bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")
+                               : BFCR_OK));
+  }
   m->cv_rmse[0] = m->cv_se[0] = NAN;
   double *mse = m->cv_rmse, *se = m->cv_se, nd = (double)s.n;
   BFCR_CALL(bfcr_sum_rows_canonical(ctx, err + nl, n_local, s.off, s.n, T, nl, mse + 1));
@@ -885,7 +883,6 @@ cleanup:
   free(perm);
   free(labp);
   free(foldp);
-  free(ix);
   free(own1);
   free(route1);
   paths_free(&pm, T);

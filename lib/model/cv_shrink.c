@@ -81,7 +81,7 @@ static void eval_row(const row_eval *ev, int64_t i, double *e2) {
   double z[BFCR_SHRINK_MAXD];
   bfcr_zsrc_row(ev->zs, i, z);
   for (int l = 1; l <= T; l++) {
-    const double *o = ev->fmodel(ev->fu, l, c, k);
+    const double *o = ev->fmodel(ev->fu, l, i, c, k);
     pr[l - 1] = lin(o, z, d);
     /* guard.c's interval (as cv.c's fold_pred): the range widened by margin x width */
     double a = o[d + 1], b = o[d + 2], pad = margin * (b - a);
@@ -104,8 +104,9 @@ static void eval_row(const row_eval *ev, int64_t i, double *e2) {
   }
 }
 
-const double *bfcr_cv_fm_table(const void *u, int l, int64_t c, int k) {
+const double *bfcr_cv_fm_table(const void *u, int l, int64_t i, int64_t c, int k) {
   const bfcr_cv_fm_tab *f = u;
+  (void)i;
   return f->fm[l] + (c * f->K + k) * CVW(f->d);
 }
 

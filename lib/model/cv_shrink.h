@@ -7,15 +7,17 @@
 #include "tree/tree.h"
 
 /* Fold model (l, c, k): node c of level l without fold k, CVW(d) = d + 3 doubles (d
- * standardized weights, intercept, target min and max of the training part). Called
- * from several threads at once: must only read. */
-typedef const double *(*bfcr_cv_fm_fn)(const void *u, int l, int64_t c, int k);
+ * standardized weights, intercept, target min and max of the training part), asked for
+ * row i (local index) whose routing path passes (l, c) and whose fold is k: a table
+ * indexed by node reads (c, k), one indexed by row (cv_dist.c's slots) reads (l, i).
+ * Called from several threads at once: must only read. */
+typedef const double *(*bfcr_cv_fm_fn)(const void *u, int l, int64_t i, int64_t c, int k);
 /* The fold models as replicated tables fm[l][(c K + k) (d + 3)] (cv.c). */
 typedef struct bfcr_cv_fm_tab {
   double *const *fm;
   int K, d;
 } bfcr_cv_fm_tab;
-const double *bfcr_cv_fm_table(const void *u, int l, int64_t c, int k);
+const double *bfcr_cv_fm_table(const void *u, int l, int64_t i, int64_t c, int k);
 
 /* Score hierarchical shrinkage candidates (lambda, level) by the same K-fold CV as the
  * levels (cv.c) and keep the best when it beats hard routing at the chosen level by more

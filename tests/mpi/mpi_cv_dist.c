@@ -7,8 +7,9 @@
  * model, fetched from its owner) writes the one-process model bytes; the slab routing
  * (bfcr_knn_cv_route) gives a brute-force search's index for every flagged row on grids
  * (many equal distances), copies of three rows, Gaussian rows and sets smaller than the
- * rank count, in four block layouts (empty ranks); the fits with 2 and 3 folds on 3-4
- * ranks take the slab routing in bfcr_fit (P > K). */
+ * rank count, in four block layouts (empty ranks); the fits with 3 features take the
+ * slab routing in bfcr_fit on 2-4 ranks (P > 1, d <= 16), the fit with 17 features and
+ * 5 folds the ring (d > 16). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -114,28 +115,30 @@ static void check_query_grp(void) {
   free(nn);
 }
 
-static void row(int64_t i, double *x, double *y) {
+/* Row i of d >= 3 features: three informative columns, the others small clustered noise. */
+static void row(int64_t i, int d, double *x, double *y) {
   double c = (double)(i % 9);
   x[0] = c + 0.01 * (double)((i * 37) % 101);
   x[1] = 0.5 * c - 0.02 * (double)((i * 53) % 97);
   x[2] = (double)((i * 11) % 7);
+  for (int j = 3; j < d; j++) x[j] = 0.3 * c * (j % 2) + 0.1 * (double)((i * (13 + 2 * j)) % 17);
   *y = (c < 4 ? 3.0 : -1.0) * x[0] + x[1] - 0.3 * x[2] + 0.05 * (double)(i % 5);
 }
 
-static bfcr_status make(bfcr_ctx *ctx, int64_t n, int uneven, bfcr_data **out) {
+static bfcr_status make(bfcr_ctx *ctx, int64_t n, int d, int uneven, bfcr_data **out) {
   int P = bfcr_ctx_size(ctx), r = bfcr_ctx_rank(ctx);
   int64_t lo = 0, hi = n;
   if (uneven) split(n, P, r, &lo, &hi);
-  double *X = malloc(sizeof(double) * (size_t)(3 * (hi - lo) + 1)),
+  double *X = malloc(sizeof(double) * (size_t)(d * (hi - lo) + 1)),
          *y = malloc(sizeof(double) * (size_t)(hi - lo + 1));
-  for (int64_t i = lo; i < hi; i++) row(i, X + 3 * (i - lo), y + (i - lo));
-  bfcr_status st = bfcr_data_from_arrays(ctx, hi - lo, 3, X, y, NULL, out);
+  for (int64_t i = lo; i < hi; i++) row(i, d, X + d * (i - lo), y + (i - lo));
+  bfcr_status st = bfcr_data_from_arrays(ctx, hi - lo, d, X, y, NULL, out);
   free(X);
   free(y);
   return st;
 }
 
-static void check_fit(bfcr_ctx *world, bfcr_ctx *self, int folds, int64_t minsize, int th) {
+static void check_fit(bfcr_ctx *world, bfcr_ctx *self, int folds, int64_t minsize, int th, int d) {
   const int64_t n = 2400;
   bfcr_data *dw = NULL, *ds = NULL;
   bfcr_model *mw = NULL, *ms = NULL;
@@ -148,15 +151,16 @@ static void check_fit(bfcr_ctx *world, bfcr_ctx *self, int folds, int64_t minsiz
   fp.min_cluster_size = minsize;
   bfcr_ctx_set_threads(world, th);
   bfcr_ctx_set_threads(self, th);
-  MT_CHECK(make(world, n, 1, &dw) == BFCR_OK, "data");
-  MT_CHECK(make(self, n, 0, &ds) == BFCR_OK, "self data");
+  MT_CHECK(make(world, n, d, 1, &dw) == BFCR_OK, "data");
+  MT_CHECK(make(self, n, d, 0, &ds) == BFCR_OK, "self data");
   MT_CHECK(bfcr_fit(world, dw, &fp, &mw) == BFCR_OK, "fit: %s", bfcr_ctx_errmsg(world));
   MT_CHECK(bfcr_fit(self, ds, &fp, &ms) == BFCR_OK, "self fit: %s", bfcr_ctx_errmsg(self));
   if (mw && ms) {
     MT_CHECK(bfcr_model_encode(world, mw, &bw, &lw) == BFCR_OK, "encode");
     MT_CHECK(bfcr_model_encode(self, ms, &bs, &ls) == BFCR_OK, "self encode");
     MT_CHECK(bw && bs && lw == ls && memcmp(bw, bs, lw) == 0,
-             "folds %d minsize %lld threads %d: model bytes differ", folds, (long long)minsize, th);
+             "folds %d minsize %lld threads %d d %d: model bytes differ", folds, (long long)minsize,
+             th, d);
   }
   free(bw);
   free(bs);
@@ -276,9 +280,10 @@ int main(int argc, char **argv) {
   check_sums(world);
   check_query_grp();
   check_route(world);
-  check_fit(world, self, 2, 0, 1);
-  check_fit(world, self, 7, 60, 2);
-  check_fit(world, self, 3, 0, 2);
+  check_fit(world, self, 2, 0, 1, 3);
+  check_fit(world, self, 7, 60, 2, 3);
+  check_fit(world, self, 3, 0, 2, 3);
+  check_fit(world, self, 5, 0, 1, 17); /* above 16 features: the ring (any rank count) */
   bfcr_ctx_destroy(&self);
   bfcr_ctx_destroy(&world);
   return mt_finish("mpi_cv_dist");
