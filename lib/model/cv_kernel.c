@@ -99,6 +99,40 @@ static double lin(const double *o, const double *z, int d) {
 }
 
 /* Every rank's standardized rows and targets, in row order, on every rank. */
+/* Level 0's components of all n rows (n words, *out) from the ranks' own rows (the tree
+ * keeps level 0 as own rows with several ranks: lv0_local). Collective; status agreed. */
+static bfcr_status gather_parents(bfcr_ctx *ctx, const bfcr_tree *t, int64_t **out) {
+  bfcr_status st = BFCR_OK;
+  int P = ctx->size, *cnt = malloc((size_t)P * sizeof(int)), *dsp = malloc((size_t)P * sizeof(int));
+  int mine = (int)t->n_local;
+  int64_t *all = malloc((size_t)t->n * sizeof(int64_t));
+  if (!cnt || !dsp || !all)
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
+  if (t->n >= INT32_MAX)
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: %lld rows are too many to replicate",
+                  (long long)t->n);
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  int ok = MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, ctx->comm) == MPI_SUCCESS;
+  dsp[0] = 0;
+  for (int r = 1; r < P; r++) dsp[r] = dsp[r - 1] + cnt[r - 1];
+  ok = ok && MPI_Allgatherv(t->lv[0].parent, mine, MPI_INT64_T, all, cnt, dsp, MPI_INT64_T,
+                            ctx->comm) == MPI_SUCCESS;
+  st = bfcr_agree(ctx,
+                  ok ? BFCR_OK
+                     : bfcr_err(ctx, BFCR_ERR_MPI,
+                                "kernel CV candidates: MPI_Allgatherv of the components failed"));
+  if (st == BFCR_OK) {
+    *out = all;
+    all = NULL;
+  }
+cleanup:
+  free(cnt);
+  free(dsp);
+  free(all);
+  return st;
+}
+
 static bfcr_status gather_rows(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t nl,
                                int64_t n, int d, double **Zo, double **Yo) {
   bfcr_status st = BFCR_OK;
@@ -441,7 +475,9 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   int64_t *work = NULL, *nn = NULL, *route1 = NULL;
   double *Zg = NULL, *Yg = NULL, **fm = NULL, **part = NULL, *p2 = NULL, *e2 = NULL;
   const double *Z = zs->Z, *Y = y;
-  int64_t *ordall = NULL;
+  int64_t *ordall = NULL, *par0all = NULL;
+  bfcr_level *lvk = NULL;               /* several ranks: the levels with all their summaries */
+  const int64_t *up0 = t->lv[0].parent; /* level 0's components of all n rows */
   bfcr_tree tk;
   /* The table and the budget (local: the node sizes are the same on every rank). */
   m->kcv_budget = budget;
@@ -510,6 +546,25 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
       tk.order = ordall;
       t = &tk;
     }
+    if (t->lv0_local) {
+      BFCR_CALL(gather_parents(ctx, t, &par0all)); /* agreed: every rank fails here */
+      up0 = par0all;
+    }
+    int trimmed = 0;
+    for (int l = 1; l <= T; l++) trimmed |= t->lv[l].ns_hi > 0;
+    if (trimmed) { /* the node models read every node's centroid (bfcr_tree_keep_own_ns) */
+      BFCR_CALL(bfcr_agree(
+          ctx, (lvk = calloc((size_t)t->nlevels, sizeof *lvk)) ? BFCR_OK : BFCR_ERR_NOMEM));
+      memcpy(lvk, t->lv, (size_t)t->nlevels * sizeof *lvk);
+      for (int l = 1; l <= T; l++) lvk[l].ns = NULL;
+      for (int l = 1; l <= T; l++) {
+        BFCR_CALL(bfcr_tree_ns_all(ctx, t, l, &lvk[l].ns)); /* agreed */
+        lvk[l].ns_lo = lvk[l].ns_hi = 0;
+      }
+      if (t != &tk) tk = *t;
+      tk.lv = lvk;
+      t = &tk;
+    }
   }
   BFCR_ALLOC(ctx, fold, n);
   BFCR_ALLOC(ctx, work, 4 * n);
@@ -517,7 +572,7 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   BFCR_ALLOC(ctx, nn, n);
   BFCR_ALLOC(ctx, route1, n);
   BFCR_CALL(bfcr_cv_route_rows(ctx, Z, n, d, fold, P == 1 ? t->lv[0].bf : NULL, NULL, nn));
-  for (int64_t i = 0; i < n; i++) route1[i] = t->lv[0].parent[nn[i]];
+  for (int64_t i = 0; i < n; i++) route1[i] = up0[nn[i]];
   /* Ridge fold models of every node (top-down: a small node copies its parent's). */
   BFCR_CALLOC(ctx, fm, T + 1);
   BFCR_CALLOC(ctx, part, T + 1);
@@ -535,7 +590,7 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   }
   /* Training-part sizes (integers), for the pick's shrinkage factors. */
   for (int64_t i = 0; i < n; i++) {
-    int64_t c = t->lv[0].parent[i];
+    int64_t c = up0[i];
     for (int l = 1; l <= T; l++) {
       part[l][c * K + fold[i]] += 1.0;
       if (l < T) c = t->lv[l].parent[c];
@@ -629,6 +684,9 @@ cleanup:
   free(e2);
   free(Zg);
   free(ordall);
+  free(par0all);
+  for (int l = 1; lvk && l <= T; l++) free(lvk[l].ns);
+  free(lvk);
   free(Yg);
   if (P > 1) st = bfcr_agree(ctx, st);
   return st;

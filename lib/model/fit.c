@@ -367,6 +367,9 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     agreed = ctx->size > 1;
     goto cleanup;
   }
+  /* Several ranks: from here on each level's summaries are read for the nodes over this
+   * rank's block only (the CV's fold models); the chosen level's are gathered back below. */
+  if (ctx->size > 1) bfcr_tree_keep_own_ns(ctx, t);
   if (p.criterion == BFCR_CRIT_GCV && p.level == 0) m->chosen = choose_level(t, p.criterion);
   if (by_cv) { /* replicated computation: the same status everywhere but for memory */
     st = bfcr_cv_select(ctx, t, lf, &zs, train->y, train->n_local, &p, m);
@@ -390,6 +393,17 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   if (st != BFCR_OK) {
     agreed = ctx->size > 1;
     goto cleanup;
+  }
+  if (m->chosen > 0 && t->lv[m->chosen].ns_hi > 0) { /* the centroids: all of them */
+    double *all = NULL;
+    st = bfcr_tree_ns_all(ctx, t, m->chosen, &all);
+    if (st != BFCR_OK) {
+      agreed = 1;
+      goto cleanup;
+    }
+    free(t->lv[m->chosen].ns);
+    t->lv[m->chosen].ns = all;
+    t->lv[m->chosen].ns_lo = t->lv[m->chosen].ns_hi = 0;
   }
   BFCR_CALL(assemble(ctx, t, lf, m));
   /* Hierarchical shrinkage: chosen by the CV, or a fixed lambda (shrink.c). */

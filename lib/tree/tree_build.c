@@ -251,6 +251,28 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     t->lv[l].bfdist = t->lv[l].dbterm = NULL;
   }
   bfcr_phase_add(ctx, "order+metrics", bfcr_wtime() - tm, 0.0);
+  /* Several ranks: level 0's best friends and components are kept for this rank's rows
+   * only (lv0_local): the n-word copies served the build (components, dendrogram order,
+   * metrics), and every later reader asks a row's owner for another rank's value. */
+  if (ctx->size > 1 && !t->lv0_local) {
+    const size_t nb = (size_t)(n_local > 0 ? n_local : 1) * sizeof(int64_t);
+    int64_t *bf = malloc(nb), *par = malloc(nb);
+    if (!bf || !par) {
+      free(bf);
+      free(par);
+      st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory keeping level 0's own rows");
+      goto cleanup;
+    }
+    if (n_local > 0) {
+      memcpy(bf, t->lv[0].bf + offset, (size_t)n_local * sizeof(int64_t));
+      memcpy(par, t->lv[0].parent + offset, (size_t)n_local * sizeof(int64_t));
+    }
+    free(t->lv[0].bf);
+    free(t->lv[0].parent);
+    t->lv[0].bf = bf;
+    t->lv[0].parent = par;
+    t->lv0_local = 1;
+  }
   *out = t;
   t = NULL;
 cleanup:
