@@ -21,10 +21,10 @@ static const bfcr_ctx *g_ctx;
 static double g_pending, g_phase_bytes[TRAFFIC_MAX_PHASES], g_seen[TRAFFIC_MAX_PHASES];
 
 /* Memory per phase (BFCR_MEM_PHASES=PREFIX, Linux): VmRSS and VmHWM (kB, /proc/self/status)
- * when a phase is seen to end, i.e. at the first MPI call or progress report after it ends;
- * the last end of a phase that runs several times. VmHWM is the peak since the start (it is
- * never reset: that would also reset the peak GNU time reports), so the phase that holds the
- * peak is the first whose VmHWM reaches the final one. */
+ * when a phase is seen to end, i.e. at the first MPI call or progress report after it ends:
+ * VmRSS at the last end of a phase that runs several times, VmHWM the largest. VmHWM is the peak
+ * since the start (it is never reset: that would also reset the peak GNU time reports), so the
+ * phase that holds the peak is the first whose VmHWM reaches the final one. */
 static int g_mem = -1; /* -1: not yet read from the environment */
 static long g_rss[TRAFFIC_MAX_PHASES], g_hwm[TRAFFIC_MAX_PHASES];
 
@@ -38,6 +38,17 @@ static void mem_sample(long *rss, long *hwm) {
     if (strncmp(line, "VmHWM:", 6) == 0) *hwm = atol(line + 6);
   }
   if (f) fclose(f);
+  /* BFCR_MEM_PHASES_RESET=1 (diagnosis only): VmHWM back to VmRSS after each sample, so
+   * each phase's VmHWM is its own peak; this also resets the peak the kernel reports to
+   * wait4 (GNU time's %M), which is then no longer the run's peak. */
+  const char *reset = getenv("BFCR_MEM_PHASES_RESET");
+  if (reset && reset[0] == '1') {
+    FILE *c = fopen("/proc/self/clear_refs", "w");
+    if (c) {
+      fputs("5", c);
+      fclose(c);
+    }
+  }
 #endif
 }
 
@@ -53,7 +64,7 @@ static void attribute(void) {
     if (s != g_seen[i] && g_mem) {
       if (rss == -2) mem_sample(&rss, &hwm);
       g_rss[i] = rss;
-      g_hwm[i] = hwm;
+      if (hwm > g_hwm[i]) g_hwm[i] = hwm; /* with BFCR_MEM_PHASES_RESET: its largest peak */
     }
     g_seen[i] = s;
   }

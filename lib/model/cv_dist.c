@@ -459,8 +459,8 @@ static int solve_inner(const cvd *s, const bfcr_level_fit *lf, const bfcr_fit_pa
         int64_t o = c - s->own0[l];
         bfcr_cv_acc_init(acc, K, d);
         bfcr_cv_acc_rows(t, l, c, st0[c], st0[c + 1], NULL, plo, Zd, Yd, fd, acc);
-        bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c].lambda, NULL, l < T, acc,
-                           s->fm[l] + o * K * CVW(d), usep[l] + o * K, acc + AW,
+        bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c - lf[l].cm_lo].lambda, NULL,
+                           l < T, acc, s->fm[l] + o * K * CVW(d), usep[l] + o * K, acc + AW,
                            acc + AW + (int64_t)d * d);
       }
       free(acc);
@@ -550,8 +550,8 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
     if (e > phi) {
       memcpy(out + l * (AW + 1), a, (size_t)(AW + 1) * sizeof(double));
     } else {
-      bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c].lambda, NULL, l < T, a + 1,
-                         s->fm[l], usep[l], scr, scr + (int64_t)d * d);
+      bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c - lf[l].cm_lo].lambda, NULL,
+                         l < T, a + 1, s->fm[l], usep[l], scr, scr + (int64_t)d * d);
     }
   }
   if (!is_last) /* 2. the inner nodes while the message travels */

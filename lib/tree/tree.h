@@ -108,6 +108,9 @@ void bfcr_tree_keep_own_ns(bfcr_ctx *ctx, bfcr_tree *t);
  * that keep them (each node from the rank whose block holds its last position): the same
  * bits as the replicated ones. Collective; status agreed. */
 bfcr_status bfcr_tree_ns_all(bfcr_ctx *ctx, const bfcr_tree *t, int l, double **out);
+/* Nodes [*a, *b) of level l whose last dendrogram position lies in rank r's block of P
+ * (the distributed CV's owners). Local. */
+void bfcr_tree_owned_nodes(const bfcr_tree *t, int l, int P, int r, int64_t *a, int64_t *b);
 
 /* Several ranks (level0_dist.c). Best friends of all n samples into lv0->bf (n entries,
  * replicated on return) and the distances of this rank's rows into lv0->bfdist (n_local

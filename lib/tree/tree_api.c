@@ -121,6 +121,11 @@ void bfcr_tree_keep_own_ns(bfcr_ctx *ctx, bfcr_tree *t) {
   }
 }
 
+void bfcr_tree_owned_nodes(const bfcr_tree *t, int l, int P, int r, int64_t *a, int64_t *b) {
+  *a = node_at(&t->lv[l], t->n, bfcr_block_lo(t->n, P, r));
+  *b = node_at(&t->lv[l], t->n, bfcr_block_lo(t->n, P, r + 1));
+}
+
 bfcr_status bfcr_tree_ns_all(bfcr_ctx *ctx, const bfcr_tree *t, int l, double **out) {
   bfcr_status st = BFCR_OK;
   const bfcr_level *L = &t->lv[l];
@@ -140,8 +145,8 @@ bfcr_status bfcr_tree_ns_all(bfcr_ctx *ctx, const bfcr_tree *t, int l, double **
   } else {
     /* node c from the rank whose block holds its last position: [node_at(lo_r), node_at(hi_r)) */
     for (int r = 0; r < P; r++) {
-      const int64_t a = node_at(L, t->n, bfcr_block_lo(t->n, P, r)),
-                    b = node_at(L, t->n, bfcr_block_lo(t->n, P, r + 1));
+      int64_t a, b;
+      bfcr_tree_owned_nodes(t, l, P, r, &a, &b);
       cnt[r] = (int)((b - a) * w);
       dsp[r] = (int)(a * w);
     }
