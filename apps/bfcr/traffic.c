@@ -22,9 +22,10 @@ static double g_pending, g_phase_bytes[TRAFFIC_MAX_PHASES], g_seen[TRAFFIC_MAX_P
 
 /* Memory per phase (BFCR_MEM_PHASES=PREFIX, Linux): VmRSS and VmHWM (kB, /proc/self/status)
  * when a phase is seen to end, i.e. at the first MPI call or progress report after it ends:
- * VmRSS at the last end of a phase that runs several times, VmHWM the largest. VmHWM is the peak
- * since the start (it is never reset: that would also reset the peak GNU time reports), so the
- * phase that holds the peak is the first whose VmHWM reaches the final one. */
+ * VmRSS at the last end of a phase that runs several times, VmHWM the largest. VmHWM is the
+ * peak since the start (not reset unless BFCR_MEM_PHASES_RESET=1: that would also reset the
+ * peak GNU time reports), so the phase that holds the peak is the first whose VmHWM reaches
+ * the final one. */
 static int g_mem = -1; /* -1: not yet read from the environment */
 static long g_rss[TRAFFIC_MAX_PHASES], g_hwm[TRAFFIC_MAX_PHASES];
 
