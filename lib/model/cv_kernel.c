@@ -51,6 +51,7 @@
 #include "model/cv_impl.h"
 #include "model/fit_kernel.h"
 #include "model/shrink.h"
+#include "par/redistribute.h"
 #include "regress/krr.h"
 
 enum { KCV_NONE = 0, KCV_SCORED = 1, KCV_OVER = 2, KCV_NOKERNEL = 3 };
@@ -477,6 +478,7 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   const double *Z = zs->Z, *Y = y;
   int64_t *ordall = NULL, *par0all = NULL;
   bfcr_level *lvk = NULL;               /* several ranks: the levels with all their summaries */
+  double **lam = NULL;                  /* [T + 1][m] every node's penalty */
   const int64_t *up0 = t->lv[0].parent; /* level 0's components of all n rows */
   bfcr_tree tk;
   /* The table and the budget (local: the node sizes are the same on every rank). */
@@ -565,6 +567,21 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
       tk.lv = lvk;
       t = &tk;
     }
+    /* every node's penalty, from the CV's node owners (fit.c keeps their records only) */
+    BFCR_CALL(
+        bfcr_agree(ctx, (lam = calloc((size_t)T + 1, sizeof *lam)) ? BFCR_OK : BFCR_ERR_NOMEM));
+    for (int l = 1; l <= T; l++) {
+      int64_t a, b;
+      bfcr_tree_owned_nodes(t, l, P, ctx->rank, &a, &b);
+      double *mine = malloc((size_t)(b > a ? b - a : 1) * sizeof *mine);
+      lam[l] = malloc((size_t)t->lv[l].m * sizeof **lam);
+      st = bfcr_agree(ctx, mine && lam[l] ? BFCR_OK : BFCR_ERR_NOMEM);
+      for (int64_t c = a; st == BFCR_OK && c < b; c++)
+        mine[c - a] = lf[l].cm[c - lf[l].cm_lo].lambda;
+      if (st == BFCR_OK) st = bfcr_allgather_items(ctx, mine, b - a, sizeof *mine, lam[l]);
+      free(mine);
+      if (st != BFCR_OK) goto cleanup;
+    }
   }
   BFCR_ALLOC(ctx, fold, n);
   BFCR_ALLOC(ctx, work, 4 * n);
@@ -584,7 +601,8 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     for (int64_t c = 0; c < t->lv[l].m; c++) {
       const double *par = l < T ? fm[l + 1] + t->lv[l].parent[c] * K * CVW(d) : NULL;
       failed |= bfcr_cv_node_models(ctx, t, l, c, Z, Y, fold, K, p->min_cluster_size,
-                                    lf[l].cm[c].lambda, par, fm[l] + c * K * CVW(d)) != BFCR_OK;
+                                    lam ? lam[l][c] : lf[l].cm[c].lambda, par,
+                                    fm[l] + c * K * CVW(d)) != BFCR_OK;
     }
     BFCR_CHECK(ctx, !failed, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
   }
@@ -686,6 +704,8 @@ cleanup:
   free(ordall);
   free(par0all);
   for (int l = 1; lvk && l <= T; l++) free(lvk[l].ns);
+  for (int l = 1; lam && l <= T; l++) free(lam[l]);
+  free(lam);
   free(lvk);
   free(Yg);
   if (P > 1) st = bfcr_agree(ctx, st);

@@ -284,8 +284,10 @@ cleanup:
 
 /* Several ranks, around the distributed CV, which reads the model records (penalties) of
  * the nodes each rank owns there only: each rank keeps those (56 B per node of every level
- * less at the CV's peak) and all are gathered back after it (the same bits: every rank held
- * them all). Local; a failed allocation keeps a level whole. */
+ * less at the CV's peak); after the CV the levels read later (the chosen one and its
+ * ancestors: the model, the shrinkage, the guard) are gathered back (the same bits: every
+ * rank held them all), the lower ones stay cut. Local; a failed allocation keeps a level
+ * whole. */
 static void cm_keep_owned(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf) {
   for (int l = 1; l < t->nlevels; l++) {
     int64_t a, b;
@@ -299,10 +301,10 @@ static void cm_keep_owned(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf)
     lf[l].cm_lo = a;
   }
 }
-/* Collective; status agreed. */
-static bfcr_status cm_gather(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf) {
+/* Levels lo.. whole again. Collective; status agreed. */
+static bfcr_status cm_gather(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf, int lo) {
   bfcr_status st = BFCR_OK;
-  for (int l = 1; l < t->nlevels && st == BFCR_OK; l++) {
+  for (int l = lo > 1 ? lo : 1; l < t->nlevels && st == BFCR_OK; l++) {
     if (!lf[l].cm) continue; /* the same levels on every rank */
     int64_t a, b;
     bfcr_tree_owned_nodes(t, l, ctx->size, ctx->rank, &a, &b);
@@ -415,9 +417,9 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     if (ctx->size > 1) cm_keep_owned(ctx, t, lf);
     st = bfcr_cv_select(ctx, t, lf, &zs, train->y, train->n_local, &p, m);
     if (ctx->size > 1) st = bfcr_agree(ctx, st);
-    if (st == BFCR_OK && ctx->size > 1) st = cm_gather(ctx, t, lf);
     /* Kernel ridge candidates (select_regressors): may switch p.regressor to KRR. */
     if (st == BFCR_OK) st = bfcr_cv_kernel(ctx, t, lf, &zs, train->y, train->n_local, &p, m);
+    if (st == BFCR_OK && ctx->size > 1) st = cm_gather(ctx, t, lf, m->chosen);
     if (st != BFCR_OK) {
       agreed = ctx->size > 1;
       goto cleanup;

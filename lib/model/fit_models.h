@@ -29,8 +29,9 @@ typedef struct bfcr_level_fit {
                        * bfcr_level_fit_share): only the nodes [w_lo, w_hi) this rank
                        * owns (every rank holds every node's cm) */
   int64_t w_lo, w_hi;
-  bfcr_cluster_model *cm; /* [m] effective models; during the distributed CV (fit.c)
-                           * only the nodes the rank owns there, from node cm_lo on */
+  bfcr_cluster_model *cm; /* [m] effective models; from the distributed CV on (fit.c), levels
+                           * below the chosen one hold only the nodes the rank owns there,
+                           * from node cm_lo on */
   int64_t cm_lo;
 } bfcr_level_fit;
 
