@@ -111,6 +111,7 @@ void app_set_verbose(app *a, int verbose) {
 /* One line per phase, redrawn in place at each whole percent. */
 static void on_progress(void *user, const char *phase, int64_t done, int64_t total) {
   app *a = user;
+  app_traffic_poll(); /* BFCR_MEM_PHASES: phase ends between MPI calls */
   if (a->rank != 0 || !a->tty) return;
   /* A new phase starts on its own line. */
   if (a->progress_on && strncmp(a->progress_phase, phase, sizeof a->progress_phase - 1) != 0)

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bfcr/bfcr.h"
 
@@ -19,13 +20,53 @@ static double g_bytes;
 static const bfcr_ctx *g_ctx;
 static double g_pending, g_phase_bytes[TRAFFIC_MAX_PHASES], g_seen[TRAFFIC_MAX_PHASES];
 
+/* Memory per phase (BFCR_MEM_PHASES=PREFIX, Linux): VmRSS and VmHWM (kB, /proc/self/status)
+ * when a phase is seen to end, i.e. at the first MPI call or progress report after it ends:
+ * VmRSS at the last end of a phase that runs several times, VmHWM the largest. VmHWM is the
+ * peak since the start (not reset unless BFCR_MEM_PHASES_RESET=1: that would also reset the
+ * peak GNU time reports), so the phase that holds the peak is the first whose VmHWM reaches
+ * the final one. */
+static int g_mem = -1; /* -1: not yet read from the environment */
+static long g_rss[TRAFFIC_MAX_PHASES], g_hwm[TRAFFIC_MAX_PHASES];
+
+static void mem_sample(long *rss, long *hwm) {
+  *rss = *hwm = -1;
+#ifdef __linux__
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  while (f && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "VmRSS:", 6) == 0) *rss = atol(line + 6);
+    if (strncmp(line, "VmHWM:", 6) == 0) *hwm = atol(line + 6);
+  }
+  if (f) fclose(f);
+  /* BFCR_MEM_PHASES_RESET=1 (diagnosis only): VmHWM back to VmRSS after each sample, so
+   * each phase's VmHWM is its own peak; this also resets the peak the kernel reports to
+   * wait4 (GNU time's %M), which is then no longer the run's peak. */
+  const char *reset = getenv("BFCR_MEM_PHASES_RESET");
+  if (reset && reset[0] == '1') {
+    FILE *c = fopen("/proc/self/clear_refs", "w");
+    if (c) {
+      fputs("5", c);
+      fclose(c);
+    }
+  }
+#endif
+}
+
 static void attribute(void) {
   if (!g_ctx) return;
+  if (g_mem < 0) g_mem = getenv("BFCR_MEM_PHASES") != NULL;
   int n = bfcr_ctx_num_phases(g_ctx), first = -1;
   if (n > TRAFFIC_MAX_PHASES) n = TRAFFIC_MAX_PHASES;
+  long rss = -2, hwm = -2;
   for (int i = 0; i < n; i++) {
     double s = bfcr_ctx_phase_seconds(g_ctx, i);
     if (s != g_seen[i] && first < 0) first = i;
+    if (s != g_seen[i] && g_mem) {
+      if (rss == -2) mem_sample(&rss, &hwm);
+      g_rss[i] = rss;
+      if (hwm > g_hwm[i]) g_hwm[i] = hwm; /* with BFCR_MEM_PHASES_RESET: its largest peak */
+    }
     g_seen[i] = s;
   }
   if (first >= 0) {
@@ -44,7 +85,30 @@ void app_traffic_watch(const bfcr_ctx *ctx) {
   g_ctx = ctx;
 }
 
+void app_traffic_poll(void) {
+  attribute();
+}
+
+static void mem_dump(void) {
+  const char *prefix = getenv("BFCR_MEM_PHASES");
+  if (!prefix || !g_ctx) return;
+  attribute();
+  int r = 0;
+  PMPI_Comm_rank(MPI_COMM_WORLD, &r);
+  char path[4096];
+  snprintf(path, sizeof path, "%s.%d", prefix, r);
+  FILE *f = fopen(path, "w");
+  int n = bfcr_ctx_num_phases(g_ctx);
+  for (int i = 0; f && i < n && i < TRAFFIC_MAX_PHASES; i++)
+    fprintf(f, "%s\t%ld\t%ld\n", bfcr_ctx_phase_name(g_ctx, i), g_rss[i], g_hwm[i]);
+  long rss, hwm;
+  mem_sample(&rss, &hwm);
+  if (f) fprintf(f, "(end of the command)\t%ld\t%ld\n", rss, hwm);
+  if (f) fclose(f);
+}
+
 void app_traffic_dump(void) {
+  mem_dump();
   const char *prefix = getenv("BFCR_TRAFFIC_PHASES");
   if (prefix && g_ctx) {
     attribute();

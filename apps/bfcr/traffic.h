@@ -14,5 +14,10 @@ void app_traffic_watch(const struct bfcr_ctx *ctx);
  * (call before the context is destroyed); stops watching. */
 void app_traffic_dump(void);
 void app_traffic_reset(void);
+/* Note phase ends now (called from the progress hook, so one rank's phases are seen
+ * between MPI calls too). */
+void app_traffic_poll(void);
+/* BFCR_MEM_PHASES=PREFIX (Linux): app_traffic_dump also writes "phase<TAB>VmRSS<TAB>VmHWM"
+ * (kB, at the phase's last end; -1 unknown) to PREFIX.<rank>. */
 
 #endif

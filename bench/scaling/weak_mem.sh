@@ -52,7 +52,8 @@ for p in $ranks; do
   }
   t0=$(date +%s.%N)
   rm -f "$work/tp-$p".*
-  BFCR_TRAFFIC_PHASES=$work/tp-$p timed "$work/rss-fit-$p" fit "$data" --target y --threads 1 -o "$work/m-$p.bfcr" \
+  rm -f "$work/mp-$p".*
+  BFCR_MEM_PHASES=$work/mp-$p BFCR_TRAFFIC_PHASES=$work/tp-$p timed "$work/rss-fit-$p" fit "$data" --target y --threads 1 -o "$work/m-$p.bfcr" \
     --report "$work/fit-$p.json" "$@" >"$work/fit-$p.out" 2>"$work/fit-$p.err"
   t1=$(date +%s.%N)
   rm -f "$work/tpp-$p".*
@@ -103,5 +104,30 @@ show_phases "$work" tp $ranks
 echo
 echo "Bytes sent during predict, per phase, busiest rank (MB; same attribution)"
 show_phases "$work" tpp $ranks
+echo
+echo "Memory of fit per phase, largest rank (MB; BFCR_MEM_PHASES: VmRSS / VmHWM when the phase"
+echo "is seen to end, at the next MPI call or progress report; VmHWM is the peak so far, so the"
+echo "peak phase is the first whose VmHWM reaches the last one)"
+/usr/bin/python3 - "$work" $ranks <<'PY'
+import glob, sys
+work, ranks = sys.argv[1], sys.argv[2:]
+table, names = {}, []
+for p in ranks:
+    for f in glob.glob(f"{work}/mp-{p}.*"):
+        for line in open(f):
+            name, rss, hwm = line.rstrip("\n").rsplit("\t", 2)
+            if name not in names:
+                names.append(name)
+            r, h = table.get((name, p), (0.0, 0.0))
+            table[(name, p)] = (max(r, float(rss) / 1024), max(h, float(hwm) / 1024))
+print("| phase | " + " | ".join(f"P={p} RSS / HWM" for p in ranks) + " |")
+print("|---|" + "---:|" * len(ranks))
+for name in names:
+    cells = []
+    for p in ranks:
+        r, h = table.get((name, p), (0.0, 0.0))
+        cells.append("%.0f / %.0f" % (r, h) if h > 0 else "-")
+    print(f"| {name} | " + " | ".join(cells) + " |")
+PY
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(* = oversubscribed: more ranks than the $cores cores; times are not scaling figures, memory and bytes are exact)"

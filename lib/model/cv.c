@@ -126,8 +126,9 @@ void bfcr_cv_acc_rows(const bfcr_tree *t, int l, int64_t c, int64_t p0, int64_t 
                       const int *fold, double *acc) {
   int d = t->d;
   int64_t W = bfcr_cv_accw(d);
-  const double *mu = t->lv[l].ns + c * bfcr_ns_width(d) + BFCR_NS_MEAN;
-  double muy = t->lv[l].ns[c * bfcr_ns_width(d) + bfcr_ns_y(d)];
+  const double *ns = t->lv[l].ns + (c - t->lv[l].ns_lo) * bfcr_ns_width(d); /* tree.h */
+  const double *mu = ns + BFCR_NS_MEAN;
+  double muy = ns[bfcr_ns_y(d)];
   if (!isfinite(muy)) muy = 0.0;
   for (int64_t p = p0; p < p1; p++) {
     int64_t g = ord ? ord[p] : p - base; /* NULL: Z, y, fold are already in dendrogram order */
@@ -158,8 +159,9 @@ void bfcr_cv_node_solve(const bfcr_tree *t, int l, int64_t c, int K, int64_t min
                         unsigned char *use_par, double *A, double *rhs) {
   int d = t->d;
   int64_t W = bfcr_cv_accw(d);
-  const double *mu = t->lv[l].ns + c * bfcr_ns_width(d) + BFCR_NS_MEAN;
-  double muy = t->lv[l].ns[c * bfcr_ns_width(d) + bfcr_ns_y(d)];
+  const double *ns = t->lv[l].ns + (c - t->lv[l].ns_lo) * bfcr_ns_width(d); /* tree.h */
+  const double *mu = ns + BFCR_NS_MEAN;
+  double muy = ns[bfcr_ns_y(d)];
   if (!isfinite(muy)) muy = 0.0;
   double *tot = acc + (int64_t)K * W; /* totals, summed in fold order */
   for (int k = 0; k < K; k++)

@@ -164,6 +164,30 @@ static void fold_answer(const cvd *s, int64_t g, const void *u, double *out) {
   out[0] = (double)((const int *)u)[g - s->off];
 }
 
+/* Level-1 node of a global row (level 0 kept as own rows), held by its input block's owner. */
+static void parent_answer(const cvd *s, int64_t g, const void *u, double *out) {
+  (void)u;
+  out[0] = (double)s->t->lv[0].parent[g - s->off];
+}
+
+/* route1[i] = the level-1 node of the routing row nn[i]: looked up when level 0 holds all
+ * n rows, asked of the row's owner when it holds the own rows only (lv0_local). Collective;
+ * status agreed. */
+static bfcr_status route_parents(cvd *s, const int64_t *nn, int64_t *route1) {
+  const int64_t *up = s->t->lv[0].parent;
+  if (!s->t->lv0_local) {
+    for (int64_t i = 0; i < s->nl; i++) route1[i] = up[nn[i]];
+    return BFCR_OK;
+  }
+  enum { CHUNK = 1 << 18 }; /* keys per fetch round: bounded buffers */
+  double *v = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(double));
+  bfcr_status st = bfcr_agree(s->ctx, v ? BFCR_OK : BFCR_ERR_NOMEM);
+  if (st == BFCR_OK) st = fetch_rounds(s, nn, s->nl, 1, fold_owner, parent_answer, NULL, v, CHUNK);
+  for (int64_t i = 0; st == BFCR_OK && i < s->nl; i++) route1[i] = (int64_t)v[i];
+  free(v);
+  return st;
+}
+
 /* Fold models (node, fold) of level l, key node * K + fold; held by the rank holding the
  * node's last dendrogram position. */
 typedef struct lvl_user {
@@ -267,7 +291,8 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
   bfcr_status st = BFCR_OK;
   const int P = s->P, d = s->d, me = s->me;
   const int64_t QW = d + 3; /* query row, fold, best dist2, best index */
-  const int64_t *bf = s->t->lv[0].bf;
+  /* the own rows' best friends (level 0 kept as own rows, or all n) */
+  const int64_t *bf = s->t->lv[0].bf ? s->t->lv[0].bf + (s->t->lv0_local ? 0 : s->off) : NULL;
   int64_t *need = NULL, nq = 0, *qcnt = NULL, *bnn = NULL;
   double *fb = NULL, *cur = NULL, *nxt = NULL, *Q = NULL, *b2 = NULL, *bd2 = NULL;
   int *qg = NULL;
@@ -281,9 +306,9 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
     fb = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(double));
     st = bfcr_agree(ctx, fb ? BFCR_OK : BFCR_ERR_NOMEM);
     if (st != BFCR_OK) goto cleanup;
-    BFCR_CALL(fetch_rounds(s, bf + s->off, s->nl, 1, fold_owner, fold_answer, fold, fb, 1 << 22));
+    BFCR_CALL(fetch_rounds(s, bf, s->nl, 1, fold_owner, fold_answer, fold, fb, 1 << 22));
     for (int64_t i = 0; i < s->nl; i++) {
-      nn[i] = bf[s->off + i];
+      nn[i] = bf[i];
       if ((int)fb[i] == fold[i]) need[nq++] = i;
     }
     free(fb);
@@ -435,8 +460,8 @@ static int solve_inner(const cvd *s, const bfcr_level_fit *lf, const bfcr_fit_pa
         int64_t o = c - s->own0[l];
         bfcr_cv_acc_init(acc, K, d);
         bfcr_cv_acc_rows(t, l, c, st0[c], st0[c + 1], NULL, plo, Zd, Yd, fd, acc);
-        bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c].lambda, NULL, l < T, acc,
-                           s->fm[l] + o * K * CVW(d), usep[l] + o * K, acc + AW,
+        bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c - lf[l].cm_lo].lambda, NULL,
+                           l < T, acc, s->fm[l] + o * K * CVW(d), usep[l] + o * K, acc + AW,
                            acc + AW + (int64_t)d * d);
       }
       free(acc);
@@ -526,8 +551,8 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
     if (e > phi) {
       memcpy(out + l * (AW + 1), a, (size_t)(AW + 1) * sizeof(double));
     } else {
-      bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c].lambda, NULL, l < T, a + 1,
-                         s->fm[l], usep[l], scr, scr + (int64_t)d * d);
+      bfcr_cv_node_solve(t, l, c, K, p->min_cluster_size, lf[l].cm[c - lf[l].cm_lo].lambda, NULL,
+                         l < T, a + 1, s->fm[l], usep[l], scr, scr + (int64_t)d * d);
     }
   }
   if (!is_last) /* 2. the inner nodes while the message travels */
@@ -648,9 +673,9 @@ static void paths_free(cv_paths *pm, int T) {
 
 /* perm: the own rows sorted by (fold, level-1 node of the routing row); labp, foldp: that
  * node and the fold in perm order. One radix sort for all levels. Local; status. */
-static bfcr_status paths_sort(const cvd *s, const int64_t *nn, const int *fold, int64_t *perm,
+static bfcr_status paths_sort(const cvd *s, const int64_t *route1, const int *fold, int64_t *perm,
                               int64_t *labp, int *foldp) {
-  const int64_t nl = s->nl, m1 = s->t->lv[1].m, *up = s->t->lv[0].parent;
+  const int64_t nl = s->nl, m1 = s->t->lv[1].m;
   uint64_t *k = malloc((size_t)(nl > 0 ? nl : 1) * 2 * sizeof(uint64_t));
   int64_t *tv = malloc((size_t)(nl > 0 ? nl : 1) * sizeof(int64_t));
   if (!k || !tv) {
@@ -659,13 +684,13 @@ static bfcr_status paths_sort(const cvd *s, const int64_t *nn, const int *fold, 
     return BFCR_ERR_NOMEM;
   }
   for (int64_t i = 0; i < nl; i++) {
-    k[i] = (uint64_t)fold[i] * (uint64_t)m1 + (uint64_t)up[nn[i]];
+    k[i] = (uint64_t)fold[i] * (uint64_t)m1 + (uint64_t)route1[i];
     perm[i] = i;
   }
   bfcr_radix_sort_pairs(k, perm, nl, bfcr_radix_bits((uint64_t)s->K * (uint64_t)m1), k + nl, tv);
   for (int64_t j = 0; j < nl; j++) {
     foldp[j] = fold[perm[j]];
-    labp[j] = up[nn[perm[j]]];
+    labp[j] = route1[perm[j]];
   }
   free(k);
   free(tv);
@@ -753,6 +778,12 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   double t0 = bfcr_wtime();
   BFCR_CALL(dist_folds(&s, p->seed, fold));
   BFCR_CALL(dist_route(&s, zs, fold, nn));
+  route1 = malloc((size_t)nl * sizeof(int64_t));
+  BFCR_CALL(bfcr_agree(
+      ctx, route1 ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")));
+  BFCR_CALL(route_parents(&s, nn, route1)); /* all the scoring reads of the routing rows */
+  free(nn);
+  nn = NULL;
   bfcr_phase_add(ctx, "cv: routing", bfcr_wtime() - t0, 0.0);
   double t1 = bfcr_wtime();
   BFCR_CALL(dist_fold_models(&s, lf, p, zs, y, fold));
@@ -778,7 +809,7 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   pm.val = calloc((size_t)T + 1, sizeof(double *));
   pm.ix = malloc((size_t)T * nl * sizeof(int32_t));
   int ok = perm && labp && foldp && pm.val && pm.ix;
-  if (ok) ok = paths_sort(&s, nn, fold, perm, labp, foldp) == BFCR_OK;
+  if (ok) ok = paths_sort(&s, route1, fold, perm, labp, foldp) == BFCR_OK;
   BFCR_CALL(bfcr_agree(
       ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")));
   for (int l = 1; l <= T; l++)
@@ -858,14 +889,9 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   free(tmp);
   err = tmp = NULL;
   own1 = malloc((size_t)nl * sizeof(int64_t));
-  route1 = malloc((size_t)nl * sizeof(int64_t));
   BFCR_CALL(bfcr_agree(
-      ctx, own1 && route1 ? BFCR_OK
-                          : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")));
-  for (int64_t i = 0; i < n_local; i++) {
-    own1[i] = t->lv[0].parent[s.off + i];
-    route1[i] = t->lv[0].parent[nn[i]];
-  }
+      ctx, own1 ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")));
+  for (int64_t i = 0; i < n_local; i++) own1[i] = t->lv[0].parent[(t->lv0_local ? 0 : s.off) + i];
   bfcr_cv_rows rows = {path_lookup, &pm, n_local, zs, y, fold, own1, route1, 1};
   BFCR_CALL(bfcr_cv_finish(ctx, t, K, best, pick, t1, &rows, p, m));
 cleanup:

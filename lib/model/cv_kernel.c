@@ -51,6 +51,7 @@
 #include "model/cv_impl.h"
 #include "model/fit_kernel.h"
 #include "model/shrink.h"
+#include "par/redistribute.h"
 #include "regress/krr.h"
 
 enum { KCV_NONE = 0, KCV_SCORED = 1, KCV_OVER = 2, KCV_NOKERNEL = 3 };
@@ -99,6 +100,40 @@ static double lin(const double *o, const double *z, int d) {
 }
 
 /* Every rank's standardized rows and targets, in row order, on every rank. */
+/* Level 0's components of all n rows (n words, *out) from the ranks' own rows (the tree
+ * keeps level 0 as own rows with several ranks: lv0_local). Collective; status agreed. */
+static bfcr_status gather_parents(bfcr_ctx *ctx, const bfcr_tree *t, int64_t **out) {
+  bfcr_status st = BFCR_OK;
+  int P = ctx->size, *cnt = malloc((size_t)P * sizeof(int)), *dsp = malloc((size_t)P * sizeof(int));
+  int mine = (int)t->n_local;
+  int64_t *all = malloc((size_t)t->n * sizeof(int64_t));
+  if (!cnt || !dsp || !all)
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
+  if (t->n >= INT32_MAX)
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: %lld rows are too many to replicate",
+                  (long long)t->n);
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  int ok = MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, ctx->comm) == MPI_SUCCESS;
+  dsp[0] = 0;
+  for (int r = 1; r < P; r++) dsp[r] = dsp[r - 1] + cnt[r - 1];
+  ok = ok && MPI_Allgatherv(t->lv[0].parent, mine, MPI_INT64_T, all, cnt, dsp, MPI_INT64_T,
+                            ctx->comm) == MPI_SUCCESS;
+  st = bfcr_agree(ctx,
+                  ok ? BFCR_OK
+                     : bfcr_err(ctx, BFCR_ERR_MPI,
+                                "kernel CV candidates: MPI_Allgatherv of the components failed"));
+  if (st == BFCR_OK) {
+    *out = all;
+    all = NULL;
+  }
+cleanup:
+  free(cnt);
+  free(dsp);
+  free(all);
+  return st;
+}
+
 static bfcr_status gather_rows(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t nl,
                                int64_t n, int d, double **Zo, double **Yo) {
   bfcr_status st = BFCR_OK;
@@ -441,7 +476,10 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   int64_t *work = NULL, *nn = NULL, *route1 = NULL;
   double *Zg = NULL, *Yg = NULL, **fm = NULL, **part = NULL, *p2 = NULL, *e2 = NULL;
   const double *Z = zs->Z, *Y = y;
-  int64_t *ordall = NULL;
+  int64_t *ordall = NULL, *par0all = NULL;
+  bfcr_level *lvk = NULL;               /* several ranks: the levels with all their summaries */
+  double **lam = NULL;                  /* [T + 1][m] every node's penalty */
+  const int64_t *up0 = t->lv[0].parent; /* level 0's components of all n rows */
   bfcr_tree tk;
   /* The table and the budget (local: the node sizes are the same on every rank). */
   m->kcv_budget = budget;
@@ -510,6 +548,40 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
       tk.order = ordall;
       t = &tk;
     }
+    if (t->lv0_local) {
+      BFCR_CALL(gather_parents(ctx, t, &par0all)); /* agreed: every rank fails here */
+      up0 = par0all;
+    }
+    int trimmed = 0;
+    for (int l = 1; l <= T; l++) trimmed |= t->lv[l].ns_hi > 0;
+    if (trimmed) { /* the node models read every node's centroid (bfcr_tree_keep_own_ns) */
+      BFCR_CALL(bfcr_agree(
+          ctx, (lvk = calloc((size_t)t->nlevels, sizeof *lvk)) ? BFCR_OK : BFCR_ERR_NOMEM));
+      memcpy(lvk, t->lv, (size_t)t->nlevels * sizeof *lvk);
+      for (int l = 1; l <= T; l++) lvk[l].ns = NULL;
+      for (int l = 1; l <= T; l++) {
+        BFCR_CALL(bfcr_tree_ns_all(ctx, t, l, &lvk[l].ns)); /* agreed */
+        lvk[l].ns_lo = lvk[l].ns_hi = 0;
+      }
+      if (t != &tk) tk = *t;
+      tk.lv = lvk;
+      t = &tk;
+    }
+    /* every node's penalty, from the CV's node owners (fit.c keeps their records only) */
+    BFCR_CALL(
+        bfcr_agree(ctx, (lam = calloc((size_t)T + 1, sizeof *lam)) ? BFCR_OK : BFCR_ERR_NOMEM));
+    for (int l = 1; l <= T; l++) {
+      int64_t a, b;
+      bfcr_tree_owned_nodes(t, l, P, ctx->rank, &a, &b);
+      double *mine = malloc((size_t)(b > a ? b - a : 1) * sizeof *mine);
+      lam[l] = malloc((size_t)t->lv[l].m * sizeof **lam);
+      st = bfcr_agree(ctx, mine && lam[l] ? BFCR_OK : BFCR_ERR_NOMEM);
+      for (int64_t c = a; st == BFCR_OK && c < b; c++)
+        mine[c - a] = lf[l].cm[c - lf[l].cm_lo].lambda;
+      if (st == BFCR_OK) st = bfcr_allgather_items(ctx, mine, b - a, sizeof *mine, lam[l]);
+      free(mine);
+      if (st != BFCR_OK) goto cleanup;
+    }
   }
   BFCR_ALLOC(ctx, fold, n);
   BFCR_ALLOC(ctx, work, 4 * n);
@@ -517,7 +589,7 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   BFCR_ALLOC(ctx, nn, n);
   BFCR_ALLOC(ctx, route1, n);
   BFCR_CALL(bfcr_cv_route_rows(ctx, Z, n, d, fold, P == 1 ? t->lv[0].bf : NULL, NULL, nn));
-  for (int64_t i = 0; i < n; i++) route1[i] = t->lv[0].parent[nn[i]];
+  for (int64_t i = 0; i < n; i++) route1[i] = up0[nn[i]];
   /* Ridge fold models of every node (top-down: a small node copies its parent's). */
   BFCR_CALLOC(ctx, fm, T + 1);
   BFCR_CALLOC(ctx, part, T + 1);
@@ -529,13 +601,14 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     for (int64_t c = 0; c < t->lv[l].m; c++) {
       const double *par = l < T ? fm[l + 1] + t->lv[l].parent[c] * K * CVW(d) : NULL;
       failed |= bfcr_cv_node_models(ctx, t, l, c, Z, Y, fold, K, p->min_cluster_size,
-                                    lf[l].cm[c].lambda, par, fm[l] + c * K * CVW(d)) != BFCR_OK;
+                                    lam ? lam[l][c] : lf[l].cm[c].lambda, par,
+                                    fm[l] + c * K * CVW(d)) != BFCR_OK;
     }
     BFCR_CHECK(ctx, !failed, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
   }
   /* Training-part sizes (integers), for the pick's shrinkage factors. */
   for (int64_t i = 0; i < n; i++) {
-    int64_t c = t->lv[0].parent[i];
+    int64_t c = up0[i];
     for (int l = 1; l <= T; l++) {
       part[l][c * K + fold[i]] += 1.0;
       if (l < T) c = t->lv[l].parent[c];
@@ -629,6 +702,11 @@ cleanup:
   free(e2);
   free(Zg);
   free(ordall);
+  free(par0all);
+  for (int l = 1; lvk && l <= T; l++) free(lvk[l].ns);
+  for (int l = 1; lam && l <= T; l++) free(lam[l]);
+  free(lam);
+  free(lvk);
   free(Yg);
   if (P > 1) st = bfcr_agree(ctx, st);
   return st;

@@ -15,6 +15,7 @@
 #include "regress/regress.h"
 #include "model/model_impl.h"
 #include "model/standardize.h"
+#include "par/redistribute.h"
 #include "tree/tree.h"
 
 void bfcr_fit_params_init(bfcr_fit_params *p) {
@@ -281,6 +282,47 @@ cleanup:
   return st;
 }
 
+/* Several ranks, around the distributed CV, which reads the model records (penalties) of
+ * the nodes each rank owns there only: each rank keeps those (56 B per node of every level
+ * less at the CV's peak); after the CV the levels read later (the chosen one and its
+ * ancestors: the model, the shrinkage, the guard) are gathered back (the same bits: every
+ * rank held them all), the lower ones stay cut. Local; a failed allocation keeps a level
+ * whole. */
+static void cm_keep_owned(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf) {
+  for (int l = 1; l < t->nlevels; l++) {
+    int64_t a, b;
+    if (!lf[l].cm || lf[l].cm_lo != 0) continue;
+    bfcr_tree_owned_nodes(t, l, ctx->size, ctx->rank, &a, &b);
+    bfcr_cluster_model *keep = malloc((size_t)(b > a ? b - a : 1) * sizeof *keep);
+    if (!keep) continue;
+    if (b > a) memcpy(keep, lf[l].cm + a, (size_t)(b - a) * sizeof *keep);
+    free(lf[l].cm);
+    lf[l].cm = keep;
+    lf[l].cm_lo = a;
+  }
+}
+/* Levels lo.. whole again. Collective; status agreed. */
+static bfcr_status cm_gather(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf, int lo) {
+  bfcr_status st = BFCR_OK;
+  for (int l = lo > 1 ? lo : 1; l < t->nlevels && st == BFCR_OK; l++) {
+    if (!lf[l].cm) continue; /* the same levels on every rank */
+    int64_t a, b;
+    bfcr_tree_owned_nodes(t, l, ctx->size, ctx->rank, &a, &b);
+    bfcr_cluster_model *all = malloc((size_t)t->lv[l].m * sizeof *all);
+    st = bfcr_agree(ctx, all ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory"));
+    if (st == BFCR_OK)
+      st = bfcr_allgather_items(ctx, lf[l].cm + (a - lf[l].cm_lo), b - a, sizeof *all, all);
+    if (st == BFCR_OK) {
+      free(lf[l].cm);
+      lf[l].cm = all;
+      lf[l].cm_lo = 0;
+    } else {
+      free(all);
+    }
+  }
+  return st;
+}
+
 bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_params *params,
                      bfcr_model **out) {
   bfcr_status st = BFCR_OK;
@@ -367,12 +409,17 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     agreed = ctx->size > 1;
     goto cleanup;
   }
+  /* Several ranks: from here on each level's summaries are read for the nodes over this
+   * rank's block only (the CV's fold models); the chosen level's are gathered back below. */
+  if (ctx->size > 1) bfcr_tree_keep_own_ns(ctx, t);
   if (p.criterion == BFCR_CRIT_GCV && p.level == 0) m->chosen = choose_level(t, p.criterion);
   if (by_cv) { /* replicated computation: the same status everywhere but for memory */
+    if (ctx->size > 1) cm_keep_owned(ctx, t, lf);
     st = bfcr_cv_select(ctx, t, lf, &zs, train->y, train->n_local, &p, m);
     if (ctx->size > 1) st = bfcr_agree(ctx, st);
     /* Kernel ridge candidates (select_regressors): may switch p.regressor to KRR. */
     if (st == BFCR_OK) st = bfcr_cv_kernel(ctx, t, lf, &zs, train->y, train->n_local, &p, m);
+    if (st == BFCR_OK && ctx->size > 1) st = cm_gather(ctx, t, lf, m->chosen);
     if (st != BFCR_OK) {
       agreed = ctx->size > 1;
       goto cleanup;
@@ -390,6 +437,17 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   if (st != BFCR_OK) {
     agreed = ctx->size > 1;
     goto cleanup;
+  }
+  if (m->chosen > 0 && t->lv[m->chosen].ns_hi > 0) { /* the centroids: all of them */
+    double *all = NULL;
+    st = bfcr_tree_ns_all(ctx, t, m->chosen, &all);
+    if (st != BFCR_OK) {
+      agreed = 1;
+      goto cleanup;
+    }
+    free(t->lv[m->chosen].ns);
+    t->lv[m->chosen].ns = all;
+    t->lv[m->chosen].ns_lo = t->lv[m->chosen].ns_hi = 0;
   }
   BFCR_CALL(assemble(ctx, t, lf, m));
   /* Hierarchical shrinkage: chosen by the CV, or a fixed lambda (shrink.c). */

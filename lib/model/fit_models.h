@@ -29,7 +29,10 @@ typedef struct bfcr_level_fit {
                        * bfcr_level_fit_share): only the nodes [w_lo, w_hi) this rank
                        * owns (every rank holds every node's cm) */
   int64_t w_lo, w_hi;
-  bfcr_cluster_model *cm; /* [m] effective models */
+  bfcr_cluster_model *cm; /* [m] effective models; from the distributed CV on (fit.c), levels
+                           * below the chosen one hold only the nodes the rank owns there,
+                           * from node cm_lo on */
+  int64_t cm_lo;
 } bfcr_level_fit;
 
 /* Fit the models of every node on levels lo..top, top-down: ridge shrunk toward the

@@ -48,6 +48,10 @@ typedef struct bfcr_level {
   double *bfdist;  /* [m] Euclidean distance to it */
   int64_t *parent; /* [m] node of level + 1 holding this item */
   double *dbterm;  /* [m] Davies-Bouldin term of each item (levels >= 1 with m >= 2) */
+  /* ns holds nodes [ns_lo, ns_hi) (node c at ns + (c - ns_lo) * ns_width) after
+   * bfcr_tree_keep_own_ns (a fit with several ranks: the nodes over the rank's block);
+   * both 0 when ns holds all m. */
+  int64_t ns_lo, ns_hi;
 } bfcr_level;
 
 struct bfcr_tree {
@@ -93,6 +97,20 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
                                    int64_t n_local, int64_t offset, int64_t n, int d,
                                    int max_levels, int flags, bfcr_tree **out);
 void bfcr_tree_free(bfcr_tree *t);
+
+/* Several ranks, the fit's tree after its level fits: each level's summaries are kept only
+ * for the nodes over this rank's dendrogram block [bfcr_block_lo(n, P, rank), ..(rank + 1))
+ * (what the distributed cross-validation reads), and nchild (read by the level fits only)
+ * is freed: O(m / P) instead of O(m) per level. Local; on a failed allocation a level
+ * keeps all its summaries. */
+void bfcr_tree_keep_own_ns(bfcr_ctx *ctx, bfcr_tree *t);
+/* All m summaries of level l (m x ns_width, malloc'd into *out), gathered from the ranks
+ * that keep them (each node from the rank whose block holds its last position): the same
+ * bits as the replicated ones. Collective; status agreed. */
+bfcr_status bfcr_tree_ns_all(bfcr_ctx *ctx, const bfcr_tree *t, int l, double **out);
+/* Nodes [*a, *b) of level l whose last dendrogram position lies in rank r's block of P
+ * (the distributed CV's owners). Local. */
+void bfcr_tree_owned_nodes(const bfcr_tree *t, int l, int P, int r, int64_t *a, int64_t *b);
 
 /* Several ranks (level0_dist.c). Best friends of this rank's rows into lv0->bf (global
  * indices) and their distances into lv0->bfdist (n_local entries each, allocated by the

@@ -1,8 +1,12 @@
 /* Public entry points of the summary tree (bfcr_tree_*). */
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "io/schema.h"
 #include "model/standardize.h"
+#include "par/redistribute.h"
+#include "par/reduce_ranges.h"
 #include "tree/tree.h"
 
 void bfcr_tree_params_init(bfcr_tree_params *p) {
@@ -73,9 +77,84 @@ bfcr_status bfcr_tree_labels(const bfcr_tree *tree, int level, int64_t *labels) 
     return BFCR_OK;
   }
   for (int64_t i = 0; i < tree->n_local; i++) {
-    int64_t node = tree->lv[0].parent[tree->offset + i];
+    int64_t node = tree->lv[0].parent[(tree->lv0_local ? 0 : tree->offset) + i];
     for (int l = 1; l < level; l++) node = tree->lv[l].parent[node];
     labels[i] = node;
   }
   return BFCR_OK;
+}
+
+/* The node of level L holding dendrogram position p (start[c] <= p < start[c + 1]); m for
+ * p >= n. */
+static int64_t node_at(const bfcr_level *L, int64_t n, int64_t p) {
+  return p >= n ? L->m : bfcr_first_range_from(L->start, L->m, p + 1) - 1;
+}
+
+void bfcr_tree_keep_own_ns(bfcr_ctx *ctx, bfcr_tree *t) {
+  const int P = ctx->size;
+  const int64_t plo = bfcr_block_lo(t->n, P, ctx->rank),
+                phi = bfcr_block_lo(t->n, P, ctx->rank + 1);
+  const int64_t w = bfcr_ns_width(t->d);
+  for (int l = 1; l < t->nlevels; l++) {
+    bfcr_level *L = &t->lv[l];
+    free(L->nchild);
+    L->nchild = NULL;
+    if (!L->ns || L->ns_hi > 0 || !L->start) continue;
+    /* nodes over [plo, phi): the owned ones (last position inside) and the one crossing phi */
+    const int64_t c0 = phi > plo ? node_at(L, t->n, plo) : 0,
+                  c1 = phi > plo ? node_at(L, t->n, phi - 1) + 1 : 0;
+    double *keep = malloc((size_t)((c1 - c0) * w > 0 ? (c1 - c0) * w : 1) * sizeof(double));
+    if (!keep) continue; /* keeps them all: the same answers */
+    if (c1 > c0) memcpy(keep, L->ns + c0 * w, (size_t)((c1 - c0) * w) * sizeof(double));
+    free(L->ns);
+    L->ns = keep;
+    L->ns_lo = c0;
+    L->ns_hi = c1 > c0 ? c1 : c0 + 1; /* > 0: trimmed (an empty block keeps none) */
+  }
+}
+
+void bfcr_tree_owned_nodes(const bfcr_tree *t, int l, int P, int r, int64_t *a, int64_t *b) {
+  *a = node_at(&t->lv[l], t->n, bfcr_block_lo(t->n, P, r));
+  *b = node_at(&t->lv[l], t->n, bfcr_block_lo(t->n, P, r + 1));
+}
+
+bfcr_status bfcr_tree_ns_all(bfcr_ctx *ctx, const bfcr_tree *t, int l, double **out) {
+  bfcr_status st = BFCR_OK;
+  const bfcr_level *L = &t->lv[l];
+  const int P = ctx->size;
+  const int64_t w = bfcr_ns_width(t->d), m = L->m;
+  int *cnt = malloc((size_t)P * sizeof(int)), *dsp = malloc((size_t)P * sizeof(int));
+  double *all = malloc((size_t)(m * w > 0 ? m * w : 1) * sizeof(double));
+  *out = NULL;
+  if (!cnt || !dsp || !all) st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory gathering summaries");
+  if ((double)m * (double)w > INT_MAX)
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "level %d: %lld summaries are too many to gather", l,
+                  (long long)m);
+  st = bfcr_agree(ctx, st);
+  if (st != BFCR_OK) goto cleanup;
+  if (L->ns_hi == 0) { /* every rank holds them all (not trimmed) */
+    memcpy(all, L->ns, (size_t)(m * w) * sizeof(double));
+  } else {
+    /* node c from the rank whose block holds its last position: [node_at(lo_r), node_at(hi_r)) */
+    for (int r = 0; r < P; r++) {
+      int64_t a, b;
+      bfcr_tree_owned_nodes(t, l, P, r, &a, &b);
+      cnt[r] = (int)((b - a) * w);
+      dsp[r] = (int)(a * w);
+    }
+    const int me = ctx->rank;
+    const double *mine = L->ns + (dsp[me] / w - L->ns_lo) * w;
+    int ok = MPI_Allgatherv(cnt[me] > 0 ? mine : L->ns, cnt[me], MPI_DOUBLE, all, cnt, dsp,
+                            MPI_DOUBLE, ctx->comm) == MPI_SUCCESS;
+    st = bfcr_agree(
+        ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "MPI_Allgatherv of the summaries failed"));
+    if (st != BFCR_OK) goto cleanup;
+  }
+  *out = all;
+  all = NULL;
+cleanup:
+  free(cnt);
+  free(dsp);
+  free(all);
+  return st;
 }

@@ -272,33 +272,6 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     t->lv[l].bfdist = t->lv[l].dbterm = NULL;
   }
   bfcr_phase_add(ctx, "order+metrics", bfcr_wtime() - tm, 0.0);
-  /* COMPAT until the consumers read own rows: the fit's cross-validation, the model's
-   * routing tables and the tree API still index lv[0].bf and lv[0].parent by global row,
-   * so the own slices are gathered back into n-word arrays here (2 n words per rank at
-   * the end of the build, as before; the build phases above hold none). Remove this block
-   * once every consumer handles lv0_local = 1. */
-  if (t->lv0_local) {
-    int64_t *all_bf = bfcr_malloc(ctx, (size_t)n, sizeof(int64_t));
-    int64_t *all_par = t->lv[0].parent ? bfcr_malloc(ctx, (size_t)n, sizeof(int64_t)) : NULL;
-    st = bfcr_agree(ctx, all_bf && (all_par || !t->lv[0].parent) ? BFCR_OK : BFCR_ERR_NOMEM);
-    if (st == BFCR_OK)
-      st = bfcr_allgather_items(ctx, t->lv[0].bf, n_local, sizeof(int64_t), all_bf);
-    if (st == BFCR_OK && all_par)
-      st = bfcr_allgather_items(ctx, t->lv[0].parent, n_local, sizeof(int64_t), all_par);
-    if (st == BFCR_OK) {
-      free(t->lv[0].bf);
-      free(t->lv[0].parent);
-      t->lv[0].bf = all_bf;
-      t->lv[0].parent = all_par;
-      t->lv0_local = 0;
-    } else {
-      free(all_bf);
-      free(all_par);
-      agreed = 1; /* every step above returned an agreed status */
-      goto cleanup;
-    }
-  }
-  /* end COMPAT */
   *out = t;
   t = NULL;
 cleanup:
