@@ -432,6 +432,12 @@ static void pack_row(void *u, int64_t i, double *dst) {
   dst[p->d] = p->y[i];
   dst[p->d + 1] = (double)p->fold[i];
 }
+/* Only the target and the fold: the z part is the model fit's (t->zyd). */
+static void pack_yf(void *u, int64_t i, double *dst) {
+  const pack_user *p = u;
+  dst[0] = p->y[i];
+  dst[1] = (double)p->fold[i];
+}
 
 /* Node holding position pos at level l. */
 static int64_t node_at(const bfcr_tree *t, int l, int64_t pos) {
@@ -479,17 +485,22 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
   const int64_t W = bfcr_cv_accw(d), AW = (K + 1) * W, plo = s->plo, phi = s->phi;
   const int64_t cnt = phi - plo;
   double *D = NULL, *Zd = NULL, *Yd = NULL, *chain = NULL, *scr = NULL;
+  double *zy = t->zyd ? *t->zyd : NULL;
   int *fd = NULL;
   unsigned char **usep = NULL;
   pack_user pu = {zs, y, fold, d};
-  BFCR_CALL(bfcr_tree_rows_to_dendro(ctx, t, d + 2, pack_row, &pu, &D));
+  /* The model fit left its rows in this order (z, standardized y; the CV needs the raw
+   * target): take them over, and move only the target and fold, 2 doubles a row. */
+  const int64_t w = t->zyd ? 2 : d + 2; /* t->zyd is set on every rank or on none */
+  if (t->zyd) *t->zyd = NULL;
+  BFCR_CALL(bfcr_tree_rows_to_dendro(ctx, t, w, t->zyd ? pack_yf : pack_row, &pu, &D));
   Yd = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(double));
   fd = malloc((size_t)(cnt > 0 ? cnt : 1) * sizeof(int));
   /* chain buffer: per level a flag and the accumulators of the node crossing the edge */
   chain = malloc((size_t)(T + 1) * (size_t)(AW + 1) * sizeof(double));
   scr = malloc((size_t)(AW + (int64_t)d * d + d) * sizeof(double));
   usep = calloc((size_t)T + 1, sizeof(*usep));
-  int bad = (cnt > 0 && !D) || !Yd || !fd || !chain || !scr || !usep;
+  int bad = (cnt > 0 && (!D || (t->zyd && !zy))) || !Yd || !fd || !chain || !scr || !usep;
   for (int l = 1; l <= T && !bad; l++) {
     const int64_t *st0 = t->lv[l].start;
     int64_t c0 = cnt > 0 ? node_at(t, l, plo) : 0, c1 = cnt > 0 ? node_at(t, l, phi - 1) : -1;
@@ -503,12 +514,24 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
       ctx, bad ? bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation") : BFCR_OK);
   if (st != BFCR_OK) goto cleanup;
   /* unpacked in place (rows move down: row q's z ends before row q's packed start) */
-  for (int64_t q = 0; q < cnt; q++) {
-    Yd[q] = D[q * (d + 2) + d];
-    fd[q] = (int)D[q * (d + 2) + d + 1];
-    memmove(D + q * d, D + q * (d + 2), (size_t)d * sizeof(double));
+  if (zy) {
+    for (int64_t q = 0; q < cnt; q++) {
+      Yd[q] = D[2 * q];
+      fd[q] = (int)D[2 * q + 1];
+      memmove(zy + q * d, zy + q * (d + 1), (size_t)d * sizeof(double));
+    }
+    Zd = zy;
+    zy = NULL;
+  } else {
+    for (int64_t q = 0; q < cnt; q++) {
+      Yd[q] = D[q * (d + 2) + d];
+      fd[q] = (int)D[q * (d + 2) + d + 1];
+      memmove(D + q * d, D + q * (d + 2), (size_t)d * sizeof(double));
+    }
+    Zd = D;
+    D = NULL;
   }
-  Zd = D;
+  free(D);
   D = NULL;
   /* 1. the chain: nodes crossing a block edge, accumulated in position order. It is a
    * sequence over the ranks, so every rank but the last passes its part on before it
@@ -614,6 +637,7 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
   }
 cleanup:
   free(D);
+  free(zy);
   free(Zd);
   free(Yd);
   free(fd);

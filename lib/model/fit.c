@@ -429,6 +429,10 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     bfcr_kdtree_free(*t->kd0);
     *t->kd0 = NULL;
   }
+  if (t->zyd) { /* the fit's rows, when the CV did not take them */
+    free(*t->zyd);
+    *t->zyd = NULL;
+  }
   if (T == 0) m->chosen = 0;
   m->params = p;
   /* Several ranks: the coefficients stayed with their owners; the chosen level and its

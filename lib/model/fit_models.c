@@ -560,6 +560,14 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   dist_rows dr = {NULL, bfcr_block_lo(n, P, ctx->rank), bfcr_block_lo(n, P, ctx->rank + 1)};
   double t0 = bfcr_wtime();
   bfcr_zy_rows zy = {*zs, y};
+  /* The CV that follows (cv_dist.c) needs these rows in this order too: keep them for it
+   * (a slot as t->kd0, so it can take them through a const tree), not move them twice. */
+  const int keep = p->select == BFCR_SELECT_CV && p->level == 0 && T >= 1 && !t->zyd;
+  if (keep) {
+    if (!(t->zyd = calloc(1, sizeof(*t->zyd))))
+      st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory keeping the rows for the CV");
+    BFCR_CALL_AGREED(bfcr_agree(ctx, st));
+  }
   BFCR_CALL_AGREED(bfcr_tree_rows_to_dendro(ctx, t, d + 1, bfcr_pack_zy, &zy, &rows));
   dr.rows = rows;
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
@@ -600,6 +608,10 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   }
   bfcr_phase_add_est(ctx, "model fit", bfcr_wtime() - t0, flops);
 cleanup:
+  if (t->zyd && !*t->zyd && st == BFCR_OK) { /* handed over; NULL for an empty block */
+    *t->zyd = rows;
+    rows = NULL;
+  }
   free(rows);
   free(all0);
   if (!agreed) st = bfcr_agree(ctx, st);

@@ -76,6 +76,10 @@ struct bfcr_tree {
    * frees it right after (a separately allocated slot, so it can be freed through a const
    * tree before the CV's own arrays raise the peak); NULL when not kept. */
   struct bfcr_kdtree **kd0;
+  /* Several ranks: the model fit's rows in dendrogram order (this rank's block of
+   * positions, d + 1 doubles a row: z, standardized y), kept for the fit's CV, which
+   * takes them over instead of moving the rows again (a slot, as kd0); NULL when not kept. */
+  double **zyd;
 };
 
 /* Build every level from standardized rows Z (n_local x d, rows [offset, offset +

@@ -115,6 +115,8 @@ void bfcr_tree_free(bfcr_tree *t) {
   }
   if (t->kd0) bfcr_kdtree_free(*t->kd0);
   free(t->kd0);
+  if (t->zyd) free(*t->zyd);
+  free(t->zyd);
   free(t->lv);
   free(t->order);
   free(t->dpos);
