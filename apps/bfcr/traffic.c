@@ -89,15 +89,20 @@ void app_traffic_poll(void) {
   attribute();
 }
 
-static void mem_dump(void) {
-  const char *prefix = getenv("BFCR_MEM_PHASES");
-  if (!prefix || !g_ctx) return;
-  attribute();
+/* PREFIX.<rank> opened for writing (NULL when it cannot be). */
+static FILE *rank_file(const char *prefix) {
   int r = 0;
   PMPI_Comm_rank(MPI_COMM_WORLD, &r);
   char path[4096];
   snprintf(path, sizeof path, "%s.%d", prefix, r);
-  FILE *f = fopen(path, "w");
+  return fopen(path, "w");
+}
+
+static void mem_dump(void) {
+  const char *prefix = getenv("BFCR_MEM_PHASES");
+  if (!prefix || !g_ctx) return;
+  attribute();
+  FILE *f = rank_file(prefix);
   int n = bfcr_ctx_num_phases(g_ctx);
   for (int i = 0; f && i < n && i < TRAFFIC_MAX_PHASES; i++)
     fprintf(f, "%s\t%ld\t%ld\n", bfcr_ctx_phase_name(g_ctx, i), g_rss[i], g_hwm[i]);
@@ -112,11 +117,7 @@ void app_traffic_dump(void) {
   const char *prefix = getenv("BFCR_TRAFFIC_PHASES");
   if (prefix && g_ctx) {
     attribute();
-    int r = 0;
-    PMPI_Comm_rank(MPI_COMM_WORLD, &r);
-    char path[4096];
-    snprintf(path, sizeof path, "%s.%d", prefix, r);
-    FILE *f = fopen(path, "w");
+    FILE *f = rank_file(prefix);
     int n = bfcr_ctx_num_phases(g_ctx);
     for (int i = 0; f && i < n && i < TRAFFIC_MAX_PHASES; i++)
       fprintf(f, "%s\t%.0f\n", bfcr_ctx_phase_name(g_ctx, i), g_phase_bytes[i]);

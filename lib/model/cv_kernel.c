@@ -99,41 +99,22 @@ static double lin(const double *o, const double *z, int d) {
   return s;
 }
 
-/* Every rank's standardized rows and targets, in row order, on every rank. */
 /* Level 0's components of all n rows (n words, *out) from the ranks' own rows (the tree
  * keeps level 0 as own rows with several ranks: lv0_local). Collective; status agreed. */
 static bfcr_status gather_parents(bfcr_ctx *ctx, const bfcr_tree *t, int64_t **out) {
-  bfcr_status st = BFCR_OK;
-  int P = ctx->size, *cnt = malloc((size_t)P * sizeof(int)), *dsp = malloc((size_t)P * sizeof(int));
-  int mine = (int)t->n_local;
   int64_t *all = malloc((size_t)t->n * sizeof(int64_t));
-  if (!cnt || !dsp || !all)
-    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
-  if (t->n >= INT32_MAX)
-    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: %lld rows are too many to replicate",
-                  (long long)t->n);
-  st = bfcr_agree(ctx, st);
-  if (st != BFCR_OK) goto cleanup;
-  int ok = MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, ctx->comm) == MPI_SUCCESS;
-  dsp[0] = 0;
-  for (int r = 1; r < P; r++) dsp[r] = dsp[r - 1] + cnt[r - 1];
-  ok = ok && MPI_Allgatherv(t->lv[0].parent, mine, MPI_INT64_T, all, cnt, dsp, MPI_INT64_T,
-                            ctx->comm) == MPI_SUCCESS;
-  st = bfcr_agree(ctx,
-                  ok ? BFCR_OK
-                     : bfcr_err(ctx, BFCR_ERR_MPI,
-                                "kernel CV candidates: MPI_Allgatherv of the components failed"));
-  if (st == BFCR_OK) {
+  bfcr_status st = bfcr_agree(
+      ctx, all ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory"));
+  if (st == BFCR_OK)
+    st = bfcr_allgather_items(ctx, t->lv[0].parent, t->n_local, sizeof(int64_t), all);
+  if (st == BFCR_OK)
     *out = all;
-    all = NULL;
-  }
-cleanup:
-  free(cnt);
-  free(dsp);
-  free(all);
+  else
+    free(all);
   return st;
 }
 
+/* Every rank's standardized rows and targets, in row order, on every rank. */
 static bfcr_status gather_rows(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t nl,
                                int64_t n, int d, double **Zo, double **Yo) {
   bfcr_status st = BFCR_OK;
