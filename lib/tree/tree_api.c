@@ -1,5 +1,4 @@
 /* Public entry points of the summary tree (bfcr_tree_*). */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,42 +118,24 @@ void bfcr_tree_owned_nodes(const bfcr_tree *t, int l, int P, int r, int64_t *a, 
 }
 
 bfcr_status bfcr_tree_ns_all(bfcr_ctx *ctx, const bfcr_tree *t, int l, double **out) {
-  bfcr_status st = BFCR_OK;
   const bfcr_level *L = &t->lv[l];
-  const int P = ctx->size;
   const int64_t w = bfcr_ns_width(t->d), m = L->m;
-  int *cnt = malloc((size_t)P * sizeof(int)), *dsp = malloc((size_t)P * sizeof(int));
   double *all = malloc((size_t)(m * w > 0 ? m * w : 1) * sizeof(double));
   *out = NULL;
-  if (!cnt || !dsp || !all) st = bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory gathering summaries");
-  if ((double)m * (double)w > INT_MAX)
-    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "level %d: %lld summaries are too many to gather", l,
-                  (long long)m);
-  st = bfcr_agree(ctx, st);
-  if (st != BFCR_OK) goto cleanup;
+  bfcr_status st = bfcr_agree(
+      ctx, all ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory gathering summaries"));
+  if (st != BFCR_OK) return st;
   if (L->ns_hi == 0) { /* every rank holds them all (not trimmed) */
     memcpy(all, L->ns, (size_t)(m * w) * sizeof(double));
-  } else {
-    /* node c from the rank whose block holds its last position: [node_at(lo_r), node_at(hi_r)) */
-    for (int r = 0; r < P; r++) {
-      int64_t a, b;
-      bfcr_tree_owned_nodes(t, l, P, r, &a, &b);
-      cnt[r] = (int)((b - a) * w);
-      dsp[r] = (int)(a * w);
-    }
-    const int me = ctx->rank;
-    const double *mine = L->ns + (dsp[me] / w - L->ns_lo) * w;
-    int ok = MPI_Allgatherv(cnt[me] > 0 ? mine : L->ns, cnt[me], MPI_DOUBLE, all, cnt, dsp,
-                            MPI_DOUBLE, ctx->comm) == MPI_SUCCESS;
-    st = bfcr_agree(
-        ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "MPI_Allgatherv of the summaries failed"));
-    if (st != BFCR_OK) goto cleanup;
+  } else { /* node c from the rank whose block holds its last position; ranks in node order */
+    int64_t a, b;
+    bfcr_tree_owned_nodes(t, l, ctx->size, ctx->rank, &a, &b);
+    const double *mine = b > a ? L->ns + (a - L->ns_lo) * w : L->ns; /* empty block: none */
+    st = bfcr_allgather_items(ctx, mine, b - a, (size_t)w * sizeof(double), all);
   }
-  *out = all;
-  all = NULL;
-cleanup:
-  free(cnt);
-  free(dsp);
-  free(all);
+  if (st == BFCR_OK)
+    *out = all;
+  else
+    free(all);
   return st;
 }
