@@ -38,6 +38,7 @@
 
 #include "knn/dist_util.h"
 #include "par/radix.h"
+#include "par/reduce_ranges.h"
 #include "par/redistribute.h"
 
 #define WHO "components"
@@ -89,15 +90,7 @@ static bfcr_status xmove(bfcr_ctx *ctx, bfcr_status st, const xplan *x, MPI_Data
 /* Input block holding global row g: the last rank whose block starts at or before g
  * (offs[0..P] block starts; an empty block shares its start with the next one). */
 static int owner_of(const int64_t *offs, int P, int64_t g) {
-  int a = 0, b = P - 1;
-  while (a < b) {
-    int mid = (a + b + 1) / 2;
-    if (offs[mid] <= g)
-      a = mid;
-    else
-      b = mid - 1;
-  }
-  return a;
+  return (int)bfcr_first_range_from(offs, P, g + 1) - 1;
 }
 
 /* Sorts the m items (key kk[i], item vv[i]) by key, stably, and lists the distinct keys:
@@ -121,6 +114,44 @@ static int64_t group(uint64_t *kk, int64_t *vv, int64_t m, int bits, uint64_t *t
 static void count_owners(xplan *x, const int64_t *offs, const int64_t *uk, int64_t u) {
   for (int p = 0; p < x->P; p++) x->sc[p] = 0;
   for (int64_t j = 0; j < u; j++) x->sc[owner_of(offs, x->P, uk[j])]++;
+}
+
+/* Asks the owner of each distinct global row uk[0 .. u) (ascending, so grouped by owner)
+ * for answer(user, its local row); the owners answer once every request has arrived, from
+ * the values as they are before the caller updates them. Replies into *rp (u words,
+ * malloc'd; the caller frees it). Collective; the status is agreed. */
+static bfcr_status ask_owners(bfcr_ctx *ctx, xplan *x, const int64_t *offs, int64_t offset,
+                              const int64_t *uk, int64_t u,
+                              int64_t (*answer)(const void *user, int64_t row), const void *user,
+                              int64_t **rp) {
+  bfcr_status st = BFCR_OK;
+  count_owners(x, offs, uk, u);
+  st = xplan_counts(ctx, st, x);
+  int64_t *rq = bfcr_dist_alloc(ctx, &st, x->nr, sizeof(int64_t));
+  int64_t *an = bfcr_dist_alloc(ctx, &st, x->nr, sizeof(int64_t));
+  *rp = bfcr_dist_alloc(ctx, &st, u, sizeof(int64_t));
+  BFCR_DIST_AGREE();
+  st = xmove(ctx, st, x, MPI_INT64_T, uk, rq, 0);
+  for (int64_t q = 0; q < x->nr; q++) an[q] = answer(user, rq[q] - offset);
+  st = xmove(ctx, st, x, MPI_INT64_T, an, *rp, 1);
+  BFCR_DIST_AGREE();
+cleanup:
+  free(rq);
+  free(an);
+  return st;
+}
+
+/* Answers: a row's best friend (step 1); its pointer and whether it is final (step 2). */
+static int64_t bf_answer(const void *user, int64_t row) {
+  return ((const int64_t *)user)[row];
+}
+typedef struct jump_state {
+  const int64_t *ptr;
+  const unsigned char *done;
+} jump_state;
+static int64_t jump_answer(const void *user, int64_t row) {
+  const jump_state *j = user;
+  return 2 * j->ptr[row] + j->done[row];
 }
 
 bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_local, int64_t offset,
@@ -183,15 +214,7 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
     vv[i] = i;
   }
   u = group(kk, vv, nl, bits, tk, tv, uk, us);
-  count_owners(&x, offs, uk, u);
-  st = xplan_counts(ctx, st, &x);
-  rq = bfcr_dist_alloc(ctx, &st, x.nr, sizeof(int64_t));
-  an = bfcr_dist_alloc(ctx, &st, x.nr, sizeof(int64_t));
-  rp = bfcr_dist_alloc(ctx, &st, u, sizeof(int64_t));
-  BFCR_DIST_AGREE();
-  st = xmove(ctx, st, &x, t1, uk, rq, 0);
-  for (int64_t q = 0; q < x.nr; q++) an[q] = bf[rq[q] - offset];
-  st = xmove(ctx, st, &x, t1, an, rp, 1);
+  if ((st = ask_owners(ctx, &x, offs, offset, uk, u, bf_answer, bf, &rp)) != BFCR_OK) goto cleanup;
   for (int64_t j = 0; j < u; j++) {
     for (int64_t s = us[j]; s < us[j + 1]; s++) {
       const int64_t i = vv[s], g = offset + i, f = bf[i];
@@ -202,8 +225,8 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
       done[i] = mutual;
     }
   }
-  free(rq), free(an), free(rp);
-  rq = an = rp = NULL;
+  free(rp);
+  rp = NULL;
 
   /* 2. Pointer jumping over the owners until every row knows its root. */
   for (int round = 0;; round++) {
@@ -224,27 +247,18 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
       goto cleanup;
     }
     u = group(kk, vv, m, bits, tk, tv, uk, us);
-    count_owners(&x, offs, uk, u);
-    st = xplan_counts(ctx, st, &x);
-    rq = bfcr_dist_alloc(ctx, &st, x.nr, sizeof(int64_t));
-    an = bfcr_dist_alloc(ctx, &st, x.nr, sizeof(int64_t));
-    rp = bfcr_dist_alloc(ctx, &st, u, sizeof(int64_t));
-    BFCR_DIST_AGREE();
-    st = xmove(ctx, st, &x, t1, uk, rq, 0);
     /* Answers from the pointers as they were before this round (updated below). */
-    for (int64_t q = 0; q < x.nr; q++) {
-      const int64_t t = rq[q] - offset;
-      an[q] = 2 * ptr[t] + done[t];
-    }
-    st = xmove(ctx, st, &x, t1, an, rp, 1);
+    const jump_state js = {ptr, done};
+    if ((st = ask_owners(ctx, &x, offs, offset, uk, u, jump_answer, &js, &rp)) != BFCR_OK)
+      goto cleanup;
     for (int64_t j = 0; j < u; j++) {
       for (int64_t s = us[j]; s < us[j + 1]; s++) {
         ptr[vv[s]] = rp[j] >> 1;
         done[vv[s]] = (unsigned char)(rp[j] & 1);
       }
     }
-    free(rq), free(an), free(rp);
-    rq = an = rp = NULL;
+    free(rp);
+    rp = NULL;
   }
   free(done);
   done = NULL;
