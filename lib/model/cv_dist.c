@@ -170,15 +170,9 @@ static void parent_answer(const cvd *s, int64_t g, const void *u, double *out) {
   out[0] = (double)s->t->lv[0].parent[g - s->off];
 }
 
-/* route1[i] = the level-1 node of the routing row nn[i]: looked up when level 0 holds all
- * n rows, asked of the row's owner when it holds the own rows only (lv0_local). Collective;
- * status agreed. */
+/* route1[i] = the level-1 node of the routing row nn[i], asked of the row's owner (with
+ * several ranks the tree keeps level 0 as own rows: lv0_local). Collective; status agreed. */
 static bfcr_status route_parents(cvd *s, const int64_t *nn, int64_t *route1) {
-  const int64_t *up = s->t->lv[0].parent;
-  if (!s->t->lv0_local) {
-    for (int64_t i = 0; i < s->nl; i++) route1[i] = up[nn[i]];
-    return BFCR_OK;
-  }
   enum { CHUNK = 1 << 18 }; /* keys per fetch round: bounded buffers */
   double *v = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(double));
   bfcr_status st = bfcr_agree(s->ctx, v ? BFCR_OK : BFCR_ERR_NOMEM);
@@ -290,9 +284,8 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
   bfcr_ctx *ctx = s->ctx;
   bfcr_status st = BFCR_OK;
   const int P = s->P, d = s->d, me = s->me;
-  const int64_t QW = d + 3; /* query row, fold, best dist2, best index */
-  /* the own rows' best friends (level 0 kept as own rows, or all n) */
-  const int64_t *bf = s->t->lv[0].bf ? s->t->lv[0].bf + (s->t->lv0_local ? 0 : s->off) : NULL;
+  const int64_t QW = d + 3;           /* query row, fold, best dist2, best index */
+  const int64_t *bf = s->t->lv[0].bf; /* the own rows' best friends (lv0_local) */
   int64_t *need = NULL, nq = 0, *qcnt = NULL, *bnn = NULL;
   double *fb = NULL, *cur = NULL, *nxt = NULL, *Q = NULL, *b2 = NULL, *bd2 = NULL;
   int *qg = NULL;
@@ -915,7 +908,7 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   own1 = malloc((size_t)nl * sizeof(int64_t));
   BFCR_CALL(bfcr_agree(
       ctx, own1 ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation")));
-  for (int64_t i = 0; i < n_local; i++) own1[i] = t->lv[0].parent[(t->lv0_local ? 0 : s.off) + i];
+  for (int64_t i = 0; i < n_local; i++) own1[i] = t->lv[0].parent[i];
   bfcr_cv_rows rows = {path_lookup, &pm, n_local, zs, y, fold, own1, route1, 1};
   BFCR_CALL(bfcr_cv_finish(ctx, t, K, best, pick, t1, &rows, p, m));
 cleanup:

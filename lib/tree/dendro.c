@@ -75,20 +75,14 @@ bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t) {
     cursor = NULL;
   }
   /* Level 0: keep sample indexing, remap parents; the order is f2p[0]. */
-  if (t->lv0_local) { /* own rows: parent through level 1's map; dpos (rank in node) below */
-    if (t->n_local > 0)
-      BFCR_CALL(permute_i(ctx, &t->lv[0].parent, NULL, t->n_local, T >= 1 ? p2f[1] : NULL));
-  } else {
-    BFCR_CALL(permute_i(ctx, &t->lv[0].parent, NULL, t->lv[0].m, T >= 1 ? p2f[1] : NULL));
-  }
+  /* lv0_local (several ranks): own rows only; dpos (rank in node) is finished below. */
+  const int64_t m0 = t->lv0_local ? t->n_local : t->lv[0].m;
+  if (m0 > 0) BFCR_CALL(permute_i(ctx, &t->lv[0].parent, NULL, m0, T >= 1 ? p2f[1] : NULL));
   if (t->lv0_local) {
     if (T == 0) { /* one level (n = 1 or max_levels = 1): the samples in index order */
       if (!t->dpos) BFCR_ALLOC(ctx, t->dpos, t->n_local > 0 ? t->n_local : 1);
       for (int64_t i = 0; i < t->n_local; i++) t->dpos[i] = t->offset + i;
     }
-  } else if (ctx->size > 1) { /* each rank keeps the positions of its own rows only */
-    BFCR_ALLOC(ctx, t->dpos, t->n_local > 0 ? t->n_local : 1);
-    for (int64_t i = 0; i < t->n_local; i++) t->dpos[i] = p2f[0][t->offset + i];
   } else {
     t->order = f2p[0];
     f2p[0] = NULL;
