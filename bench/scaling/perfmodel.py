@@ -3,41 +3,60 @@
 
 Model, per phase ph of the measured run (n rows, d features, P ranks):
 
-  T(n, d, P) = sum_ph  a_ph n^b_ph (d / d_meas) (f_ph + (1 - f_ph) / P)  +  C(n, d, P)
+  T(n, d, P) = sum_ph  W_ph(n, d) (r_ph(n) + (1 - r_ph(n)) / P)  +  B(n, d, P)  +  C(n, d, P)
 
-  a_ph, b_ph  compute: from the 1-rank, 1-thread points. Two sizes (strong n and weak n0)
-              give the exponent b_ph = log(t2 / t1) / log(n2 / n1) (clamped to
-              [0.8, 1.6]); with one size b_ph = 1 (1.1 for the level-0 search,
-              O(n log n)). Work is taken linear in d: a rough guess (the level-0
-              kd-tree search grows faster with d, the per-cluster ridge slower).
-  f_ph        the part that does not shrink with the rank count. From the measured
-              multi-rank points that are not oversubscribed and were measured on a quiet
-              machine (load average <= cores + 1; contention from other work would read
-              as serial time) by an Amdahl fit t_P / t_1 = f + (1 - f) / P, averaged;
-              without any (or with --model-f design), bfcr's design:
-              levels >= 1 (nn levels >= 1, components, summaries, order+metrics) and
-              the model save are replicated or rank-0 work (f = 1), the rest divides.
-  C           communication of the distributed level 0 and the reductions, with
-              latency alpha and bandwidth 1/beta (ping-pong, or given):
-                rows to their slab owner (Alltoallv):  (P-1) alpha + 8 (d+1) n/P beta
-                best friends replicated (Allgatherv): log2(P) alpha + 16 n beta
-                rows into level-1 order (Alltoallv):  (P-1) alpha + 8 (d+1) n/P beta
-                level-1 summaries (Allgatherv):        log2(P) alpha + 8 w k1 beta
-                chosen-level models (Allgatherv):     log2(P) alpha + 8 (d+7) kc beta
-                  (its regression summaries stay on their owners: P - 1 straddling
-                  nodes, a few words per rank, not modelled)
-                one small reduction per level:        L log2(P) alpha
-              w = 2 + d + (d+1)(d+2)/2 doubles per node summary; k1, kc and L are
-              the measured level sizes scaled with n.
+  W_ph        the phase's one-rank work, a_ph n^b_ph (d / d_meas). a_ph, b_ph from the
+              1-rank, 1-thread points: two sizes (strong n and weak n0) give the exponent
+              b_ph = log(t2 / t1) / log(n2 / n1) (clamped to [0.8, 1.6]); with one size
+              b_ph = 1 (1.1 for the level-0 search, O(n log n)). Work is taken linear in d:
+              a rough guess (the kd-tree search grows faster with d, the ridge fits slower).
+  r_ph(n)     the part that every rank repeats (does not shrink with P).
+              Level phases (best friends of levels >= 1, components, summaries, order and
+              metrics, Davies-Bouldin) walk the items of every level; bfcr keeps the
+              first `dist_levels` levels distributed (level 0's rows on their owners: 1)
+              and replicates the rest, so r is the share of the phase's items that lie in
+              replicated levels, from the measured level sizes (fractions of n) at n. With
+              `rep_items` set, a level is replicated only once it has at most that many
+              nodes (the design's bound), so the replicated part stops growing with n.
+              Other phases: from the measured multi-rank points that are not
+              oversubscribed and were measured on a quiet machine (load <= cores + 1) by an
+              Amdahl fit t_P / t_1 = r + (1 - r) / P, averaged; without any (or with
+              --model-f design), 0 (they divide), the model save 1.
+  C           communication (latency alpha, bandwidth 1/beta from the ping-pong or given),
+              the busiest rank's messages, per distributed level l (m_l items, l = 0: n):
+                items to their slab owners (Alltoallv):   (P-1) alpha + 8 (d+1) m_l/P beta
+                pointer jumping, R rounds (Alltoallv):    R ((P-1) alpha + 16 m_l/P beta)
+                next level's summaries by owner:          (P-1) alpha + 8 (d+4) m_{l+1}/P beta
+              and once:
+                the first replicated level's tables and summaries (Allgatherv):
+                                                          log2(P) alpha + 8 (d+6) m_r beta
+                answers of each replicated level's split search (Allgatherv, m >= 4096):
+                                                          log2(P) alpha + 16 m beta
+                rows into dendrogram order (Alltoallv):   (P-1) alpha + 8 (d+1) n/P beta
+                CV routing rows to slabs (Alltoallv):     (P-1) alpha + 8 (d+2) n/P beta
+                chosen-level models (Allgatherv):         log2(P) alpha + 8 (d+7) kc beta
+                one small reduction per level:            L log2(P) alpha
+              R = 5 (4 rounds measured at 1M rows; chains deepen slowly).
 
 The model ignores memory-bandwidth limits of full nodes, network contention, load
-imbalance and OS noise, so it is an optimistic bound on the shape of the curve."""
+imbalance and OS noise, so it is an optimistic bound on the shape of the curve.
+
+  B(n, d, P)  the level-0 search's boundary queries on the busiest rank (boundary_seconds):
+              anchored on the measured `knn_dist boundary` time per cell face; slabs keep
+              about n^(1 - 1/d) rows near their faces whatever P (measured with
+              bench_knn_dist: the queries per rank stay flat from 4 to 32 ranks), a
+              recursive bisection (--partition kd) about (n / P)^(1 - 1/d) per face."""
 
 import math
 
 import stats
 
-REPLICATED = ("nn levels >= 1", "components", "summaries", "order+metrics", "model save")
+# Phases that walk the items of every level (value: the first level they walk); their
+# replicated share follows the level sizes and how many levels are kept distributed.
+LEVEL_PHASES = {"nn levels >= 1": 1, "davies-bouldin": 1, "components": 0, "summaries": 0,
+                "order+metrics": 0}
+SERIAL = ("model save",)
+POINTER_ROUNDS = 5
 PAPER = {
     # name: (train rows, d, cores, speedup 96 -> 12,288, seconds at 96, seconds at 12,288)
     "cadata": (18432, 8, 1.59, 2.3, 1.5),
@@ -58,7 +77,7 @@ def quiet(p, cores):
 
 
 def calibrate(points, phase_names, roof, pingpong, alpha_us=None, beta_gbs=None, cores=None,
-              f_from="auto"):
+              f_from="auto", dist_levels=None, rep_items=None, partition="slabs"):
     refs = _ref_points(points)
     if not refs:
         return None
@@ -78,7 +97,17 @@ def calibrate(points, phase_names, roof, pingpong, alpha_us=None, beta_gbs=None,
                 b = min(1.6, max(0.8, b))
                 how = "fit n=%d,%d" % (small["n"], big["n"])
         a = t_big / big["n"] ** b
-        f_default = 1.0 if name in REPLICATED else 0.0
+        if name == "nn level 0":  # divides; its boundary queries are the term B below
+            phases[name] = {"a": a, "b": b, "exponent_from": how, "f": 0.0,
+                            "f_from": "divides (boundary queries: term B)",
+                            "seconds_ref": t_big}
+            continue
+        if name in LEVEL_PHASES:
+            phases[name] = {"a": a, "b": b, "exponent_from": how, "f": None,
+                            "f_from": "replicated levels' share of the items",
+                            "first_level": LEVEL_PHASES[name], "seconds_ref": t_big}
+            continue
+        f_default = 1.0 if name in SERIAL else 0.0
         fs, loud = [], 0
         for p in points:
             if (f_from == "design" or p["mode"] != big["mode"] or p["threads"] != 1
@@ -130,11 +159,52 @@ def calibrate(points, phase_names, roof, pingpong, alpha_us=None, beta_gbs=None,
         beta, beta_src = 1.0 / (beta_gbs * 1e9), "given"
     chosen = big.get("chosen_level")
     kc_frac = lv_frac[chosen] if chosen is not None and chosen < len(lv_frac) else 0.0
+    # Boundary queries of the level-0 search: the slowest rank's `knn_dist boundary` time
+    # at the quiet, not oversubscribed multi-rank points, per face of its cell (a rank at the
+    # end of a line of slabs has one face, every other rank two), at that point's n.
+    bnd = []
+    for p in points:
+        ph = p["phases"].get("knn_dist boundary")
+        if ph and p["ranks"] > 1 and p["threads"] == 1 and not p["oversubscribed"] and \
+                quiet(p, cores):
+            faces = 1.0 if p["ranks"] == 2 else 2.0
+            bnd.append((ph["median"] / faces, p["n"]))
+    bnd_n = max(x[1] for x in bnd) if bnd else None
+    bnd_sec = stats.median([x[0] for x in bnd if x[1] == bnd_n]) if bnd else None
+    # Levels kept distributed: the run record's count (bfcr reports it), else level 0 only.
+    if dist_levels is None:
+        dist_levels = max([p.get("distributed_levels") or 1 for p in points] or [1])
     return {"n_ref": big["n"], "d_ref": big.get("d") or 8, "phases": phases,
+            "dist_levels": dist_levels, "rep_items": rep_items,
+            "partition": partition, "boundary_face_seconds": bnd_sec, "boundary_n": bnd_n,
             "level_fractions": lv_frac, "levels": len(levels),
             "k1_fraction": lv_frac[1] if len(lv_frac) > 1 else 0.0, "kc_fraction": kc_frac,
             "alpha": alpha, "beta": beta, "exchange_gbs": exch_gbs, "alpha_from": alpha_src, "beta_from": beta_src,
             "dgemm_gflops_1core": (roof or {}).get("dgemm", {}).get("gflops_1core")}
+
+
+def level_sizes(m, n):
+    """Items of every level at n rows: the measured fractions of n (level 0 = n), then
+    levels shrinking 5x each (as blob levels do) until one node is left."""
+    sizes = [f * n for f in m["level_fractions"]] or [float(n)]
+    while sizes[-1] >= 5.0:
+        sizes.append(sizes[-1] / 5.0)
+    return sizes
+
+
+def replicated_from(m, sizes):
+    """The first replicated level: dist_levels, or with rep_items the first level with at
+    most rep_items nodes (never before dist_levels)."""
+    r = m["dist_levels"]
+    if m.get("rep_items"):
+        r = next((l for l, k in enumerate(sizes) if k <= m["rep_items"]), len(sizes))
+    return max(1, min(r, len(sizes)))
+
+
+def replicated_share(m, sizes, first):
+    r = replicated_from(m, sizes)
+    walked = sum(sizes[first:])
+    return sum(sizes[max(first, r):]) / walked if walked > 0 else 0.0
 
 
 def comm_seconds(m, n, d, p):
@@ -142,25 +212,54 @@ def comm_seconds(m, n, d, p):
         return 0.0
     a, b = m["alpha"], m["beta"]
     lg = math.ceil(math.log(p, 2))
-    w = 2 + d + (d + 1) * (d + 2) / 2.0
-    t = (p - 1) * a + 8.0 * (d + 1) * n / p * b  # rows to their slab owners
-    t += lg * a + 16.0 * n * b  # best friends replicated on every rank
-    t += (p - 1) * a + 8.0 * (d + 1) * n / p * b  # rows into level-1 order (Alltoallv)
-    t += lg * a + 8.0 * w * m["k1_fraction"] * n * b  # level-1 node summaries
-    t += lg * a + 8.0 * (d + 7) * m["kc_fraction"] * n * b  # chosen level's models replicated
-    # Levels grow with log n (each level shrinks the count about 5x on blob data).
-    levels = max(m["levels"], 1) + max(0, int(round(math.log(n / float(m["n_ref"]), 5))))
-    t += levels * lg * a
+    sizes = level_sizes(m, n)
+    r = replicated_from(m, sizes)
+    t = 0.0
+    for l in range(r):  # distributed levels
+        ml = sizes[l]
+        nxt = sizes[l + 1] if l + 1 < len(sizes) else 1.0
+        t += (p - 1) * a + 8.0 * (d + 1) * ml / p * b  # items to their slab owners
+        t += POINTER_ROUNDS * ((p - 1) * a + 16.0 * ml / p * b)  # pointer jumping
+        t += (p - 1) * a + 8.0 * (d + 4) * nxt / p * b  # next level's summaries by owner
+    if r < len(sizes):
+        t += lg * a + 8.0 * (d + 6) * sizes[r] * b  # first replicated level's tables, summaries
+    for k in sizes[r:]:
+        if k >= 4096:
+            t += lg * a + 16.0 * k * b  # answers of the split search
+    t += (p - 1) * a + 8.0 * (d + 1) * n / p * b  # rows into dendrogram order
+    t += (p - 1) * a + 8.0 * (d + 2) * n / p * b  # CV routing rows to slabs
+    t += lg * a + 8.0 * (d + 7) * m["kc_fraction"] * n * b  # chosen level's models
+    t += len(sizes) * lg * a
     return t
+
+
+def boundary_seconds(m, n, d, p):
+    """The level-0 search's boundary queries on the busiest rank. Rows within the
+    nearest-neighbour radius r ~ n^(-1/d) of a cell face: slabs (one principal axis) keep
+    two faces of the whole cross-section per rank, about n^(1 - 1/d) rows whatever P; a
+    recursive bisection over log2 P axes has 2 min(log2 P, d) faces of a cell of n / P rows,
+    about (n / P)^(1 - 1/d) rows each. Anchored on the measured time per face."""
+    if p <= 1 or not m.get("boundary_face_seconds"):
+        return 0.0
+    e = 1.0 - 1.0 / d
+    per_face = m["boundary_face_seconds"] * (d / float(m["d_ref"]))
+    if m.get("partition") == "kd":
+        faces = 2.0 * min(math.ceil(math.log(p, 2)), d)
+        return faces * per_face * ((n / float(p)) / (m["boundary_n"] / 2.0)) ** e
+    faces = 1.0 if p == 2 else 2.0
+    return faces * per_face * (n / float(m["boundary_n"])) ** e
 
 
 def predict(m, n, d, p):
     """(total seconds, compute seconds, communication seconds) at n rows, d features,
     p ranks of one core each."""
     comp = 0.0
+    sizes = level_sizes(m, n)
     for ph in m["phases"].values():
         work = ph["a"] * n ** ph["b"] * (d / float(m["d_ref"]))
-        comp += work * (ph["f"] + (1.0 - ph["f"]) / p)
+        f = ph["f"] if ph["f"] is not None else replicated_share(m, sizes, ph["first_level"])
+        comp += work * (f + (1.0 - f) / p)
+    comp += boundary_seconds(m, n, d, p)
     comm = comm_seconds(m, n, d, p)
     return comp + comm, comp, comm
 
@@ -170,6 +269,7 @@ def project(m, n0_weak, cores=CORES):
     weak (n0 rows per core) at every core count, speedups against the first."""
     rows = []
     cases = [(name, v[0], v[1]) for name, v in PAPER.items()]
+    cases.append(("Gas Sensor x 100", 100 * PAPER["Gas Sensor"][0], PAPER["Gas Sensor"][1]))
     cases.append(("blobs (measured n)", m["n_ref"], m["d_ref"]))
     for name, n, d in cases:
         t0 = predict(m, n, d, cores[0])[0]

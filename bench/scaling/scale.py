@@ -275,6 +275,12 @@ def add_model_options(p):
     g.add_argument("--model-f", choices=["auto", "measured", "design"], default="auto",
                    help="serial parts of the phases: measured on quiet multi-rank points "
                         "(auto), measured whatever the load, or bfcr's design")
+    g.add_argument("--dist-levels", type=int, default=None,
+                   help="levels kept distributed (default: the run record's, else 1: level 0)")
+    g.add_argument("--rep-items", type=int, default=None,
+                   help="what-if: replicate a level only once it has at most this many nodes")
+    g.add_argument("--partition", choices=["slabs", "kd"], default="slabs",
+                   help="the ranks' partition of the exact searches (boundary term B)")
     g.add_argument("--no-plots", action="store_true", help="skip gnuplot")
 
 

@@ -128,6 +128,7 @@ def aggregate(runs):
             rep = g["ok"][0]["report"]
             pt["levels"] = [lv["clusters"] for lv in rep.get("levels", [])]
             pt["chosen_level"] = rep.get("chosen_level")
+            pt["distributed_levels"] = rep.get("distributed_levels")
             pt["d"] = rep.get("features")
             pt["report_threads"] = rep.get("threads")
             pt["report_ranks"] = rep.get("ranks")

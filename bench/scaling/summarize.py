@@ -219,7 +219,12 @@ def report_md(out, sweep, mach, roof, pp, points, names, prow, model, proj, vs, 
                      "effective %.3g GB/s per rank." % model["exchange_gbs"])
         L.append("")
         rows = [[n, "%.4f" % v["seconds_ref"], "%.3g" % v["b"], v["exponent_from"],
-                 "%.2f" % v["f"], v["f_from"]] for n, v in model["phases"].items()]
+                 "%.2f" % v["f"] if v["f"] is not None else "levels %s+ of %d: %.2f" % (
+                     perfmodel.replicated_from(model, perfmodel.level_sizes(
+                         model, model["n_ref"])), v["first_level"],
+                     perfmodel.replicated_share(model, perfmodel.level_sizes(
+                         model, model["n_ref"]), v["first_level"])),
+                 v["f_from"]] for n, v in model["phases"].items()]
         L.append(md_table(["phase", "seconds at n_ref", "exponent b", "b from",
                            "serial part f", "f from"], rows))
         L.append("")
@@ -271,11 +276,12 @@ def report_md(out, sweep, mach, roof, pp, points, names, prow, model, proj, vs, 
                            "communication share at 12,288"], rows))
         L.append("")
         L.append("Both flatten for the same reason: a fixed, non-shrinking part (the paper's "
-                 "upper levels and reductions; here the replicated levels >= 1 and the O(n) "
-                 "replication of the level-0 best friends) dominates once n/P is small. "
+                 "upper levels and reductions; here the levels bfcr replicates (from level %d "
+                 "on) and their gathers) dominates once n/P is small. "
                  "cadata (18k rows) is tiny at any of these core counts. The model is "
                  "optimistic: it has no contention, imbalance or noise, and its communication "
                  "constants come from %s." % (
+                     model["dist_levels"],
                      "a ping-pong on this machine (shared memory; far faster than a network)"
                      if model["alpha_from"] == "ping-pong" else "the values given"))
     else:
@@ -314,7 +320,10 @@ def main_args(out, args):
                "pct_of_dgemm"], prow)
     model = perfmodel.calibrate(points, names, roof, pp, getattr(args, "alpha_us", None),
                                 getattr(args, "beta_gbs", None), cores,
-                                getattr(args, "model_f", None) or "auto")
+                                getattr(args, "model_f", None) or "auto",
+                                getattr(args, "dist_levels", None),
+                                getattr(args, "rep_items", None),
+                                getattr(args, "partition", None) or "slabs")
     proj, vs = [], []
     if model:
         # The projection runs one rank per core, so n0 per rank is n0 per core.
