@@ -23,6 +23,7 @@
 #include "par/redistribute.h"
 #include "tree/components_dist.h"
 #include "tree/level0.h"
+#include "tree/level1_dist.h"
 #include "tree/nodes.h"
 #include "tree/tree.h"
 
@@ -161,6 +162,7 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
   const double *Z = zs->Z;
   int64_t *work = NULL;
   unsigned char *second = NULL; /* several ranks: own rows, second half of a mutual pair */
+  int64_t *rank1 = NULL;        /* held level-1 nodes' ranks in their level-2 nodes */
   int agreed = 0;               /* st was agreed by a collective step: do not agree again */
   *out = NULL;
   BFCR_CHECK(ctx, n >= 1, BFCR_ERR_INPUT, "0 samples: nothing to cluster");
@@ -203,7 +205,19 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     bfcr_level *cur = &t->lv[l], *next = &t->lv[l + 1];
     int64_t m = cur->m;
     double tl = bfcr_wtime();
-    if (l > 0) { /* best friends among this level's centroids (replicated) */
+    if (l == 1 && t->lv1_dist) { /* the held chunks: the distributed search */
+      int64_t nl1 = t->lv1_hi > t->lv1_lo ? t->lv1_hi - t->lv1_lo : 1;
+      BFCR_ALLOC(ctx, cur->bf, nl1);
+      BFCR_ALLOC(ctx, cur->bfdist, nl1);
+      BFCR_CALL_AGREED(bfcr_level1_dist_bestfriends(ctx, t, cur->bf, cur->bfdist));
+      bfcr_phase_add(ctx, "nn levels >= 1", bfcr_wtime() - tl, 0.0);
+      if (!t->skip_db) { /* asked for: gathers the level for this step (level1_dist.c) */
+        tl = bfcr_wtime();
+        BFCR_ALLOC(ctx, cur->dbterm, m);
+        BFCR_CALL_AGREED(bfcr_level1_dist_db(ctx, t, cur->dbterm));
+        bfcr_phase_add(ctx, "davies-bouldin", bfcr_wtime() - tl, 0.0);
+      }
+    } else if (l > 0) { /* best friends among this level's centroids (replicated) */
       int64_t w = bfcr_ns_width(d);
       BFCR_ALLOC(ctx, cent, m * d);
       for (int64_t i = 0; i < m; i++)
@@ -237,6 +251,13 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
         agreed = 1;
         goto cleanup;
       }
+    } else if (l == 1 && t->lv1_dist) { /* the held nodes' components, pointer jumping */
+      int64_t nl = t->lv1_hi - t->lv1_lo, nl1 = nl > 0 ? nl : 1;
+      BFCR_ALLOC(ctx, cur->parent, nl1);
+      BFCR_ALLOC(ctx, rank1, nl1);
+      BFCR_ALLOC(ctx, second, nl1);
+      BFCR_CALL_AGREED(bfcr_components_dist(ctx, cur->bf, nl, t->lv1_lo, m, cur->parent, rank1,
+                                            second, &next->m, &next->minidx, &next->nchild));
     } else {
       BFCR_ALLOC(ctx, cur->parent, m);
       BFCR_ALLOC(ctx, work, m);
@@ -249,8 +270,23 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     bfcr_phase_add(ctx, "components", bfcr_wtime() - tl, 0.0);
     tl = bfcr_wtime();
     if (l == 0 && t->lv0_local) {
-      st = bfcr_level0_dist_nodes(ctx, zs, y, n_local, n, d, cur, t->dpos, second, next);
+      /* Level 1 is held in chunks when its own level is built (two or more nodes and a
+       * level 2 to come); else replicated as the top level. */
+      const int chunks = k > 1 && max_levels >= 2;
+      st = bfcr_level0_dist_nodes(ctx, zs, y, n_local, n, d, cur, t->dpos, second, next,
+                                  chunks ? &t->lv1_lo : NULL, chunks ? &t->lv1_hi : NULL);
       free(second);
+      second = NULL;
+      if (st != BFCR_OK) {
+        agreed = 1;
+        goto cleanup;
+      }
+      t->lv1_dist = chunks;
+    } else if (l == 1 && t->lv1_dist) {
+      st = bfcr_level1_dist_nodes(ctx, t, rank1, second);
+      free(rank1);
+      free(second);
+      rank1 = NULL;
       second = NULL;
       if (st != BFCR_OK) {
         agreed = 1;
@@ -288,16 +324,21 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     free(t->lv[l].dbterm);
     t->lv[l].bfdist = t->lv[l].dbterm = NULL;
   }
+  if (t->lv1_dist) BFCR_CALL_AGREED(bfcr_level1_dist_finish(ctx, t));
   bfcr_phase_add(ctx, "order+metrics", bfcr_wtime() - tm, 0.0);
   *out = t;
   t = NULL;
 cleanup:
-  if (t && t->lv0_local && t->nlevels == 1) { /* level 1's tables, not counted yet */
-    free(t->lv[1].minidx);
-    free(t->lv[1].nchild);
-    t->lv[1].minidx = t->lv[1].nchild = NULL;
+  if (t) { /* the next level's tables, not counted yet */
+    bfcr_level *N = &t->lv[t->nlevels];
+    free(N->ns);
+    free(N->minidx);
+    free(N->nchild);
+    N->ns = NULL;
+    N->minidx = N->nchild = NULL;
   }
   free(second);
+  free(rank1);
   bfcr_kdtree_free(kt);
   free(cent);
   free(dist2);
