@@ -20,15 +20,14 @@
  *   - (n d / 2)(ln(2 pi sigma^2) + 1), q = k d + (k - 1) + 1. Lower is better.
  * Metrics that need two or more clusters are NaN on the top level and on level 0.
  * Sums run over nodes in dendrogram order, sequentially: every rank computes the same.
- * A level held in node blocks (level 1 with several ranks, t->lv1_dist) sends each node's
- * two terms (SSE, HCI term, computed by its holder with the same expressions) to rank 0,
- * which sums them in the same order and broadcasts the two sums: the same bits. */
+ * A level held in pieces (level 1 with several ranks, t->lv1_dist) sends each node's two
+ * terms (SSE, HCI term, computed by its owner with the same expressions) to rank 0, which
+ * sums them in the same order and broadcasts the two sums: the same bits. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "knn/knn.h"
-#include "par/redistribute.h"
 #include "tree/tree.h"
 
 /* Every rank holds terms[lo, hi) of its slice (lo = m r / P); afterwards all of them. */
@@ -126,14 +125,18 @@ cleanup:
   return st;
 }
 
-/* Level 1 held in node blocks [lv1_lo, lv1_hi) of the dendrogram numbering (the blocks
- * tile [0, m) in rank order): *W = sum of the SSEs, *h = sum of the HCI terms, both
+/* Level 1 with its summaries and distances held for the nodes [ns_lo, ns_hi) over this
+ * rank's block: each rank sends the terms of the nodes it owns (bfcr_tree_owned_nodes: runs
+ * tiling [0, m) in rank order). *W = sum of the SSEs, *h = sum of the HCI terms, both
  * sequential in node order. Collective, agreed. */
 static bfcr_status held_sums(bfcr_ctx *ctx, const bfcr_tree *t, double *W, double *h) {
   bfcr_status st = BFCR_OK;
   const bfcr_level *L = &t->lv[1];
   const int d = t->d, P = ctx->size;
-  const int64_t w = bfcr_ns_width(d), m = L->m, lo = t->lv1_lo, nl = t->lv1_hi - t->lv1_lo;
+  const int64_t w = bfcr_ns_width(d), m = L->m;
+  int64_t lo, hi;
+  bfcr_tree_owned_nodes(t, 1, P, ctx->rank, &lo, &hi);
+  const int64_t nl = hi - lo;
   double *mine = NULL, *all = NULL, sums[2] = {0.0, 0.0};
   int *counts = NULL, *displs = NULL;
   mine = malloc((size_t)(nl > 0 ? 2 * nl : 1) * sizeof *mine);
@@ -147,15 +150,16 @@ static bfcr_status held_sums(bfcr_ctx *ctx, const bfcr_tree *t, double *W, doubl
     bfcr_err(ctx, st, "out of memory for the metrics of %lld clusters", (long long)m);
   BFCR_CALL(bfcr_agree(ctx, st));
   for (int64_t i = 0; i < nl; i++) {
-    const double *ns = L->ns + i * w;
+    const double *ns = L->ns + (lo + i - L->ns_lo) * w;
     const int64_t nc = L->nchild[lo + i];
     double c = nc > 1 ? ns[bfcr_ns_edge(d)] / (double)(nc - 1) : 0.0;
-    double dd = L->bfdist[i];
+    double dd = L->bfdist[lo + i - L->ns_lo];
     mine[2 * i] = ns[bfcr_ns_sse(d)];
     mine[2 * i + 1] = dd + c > 0.0 ? (dd - c) / (dd + c) : 0.0;
   }
   for (int r = 0; r < P; r++) {
-    int64_t a = bfcr_block_lo(m, P, r), b = bfcr_block_lo(m, P, r + 1);
+    int64_t a, b;
+    bfcr_tree_owned_nodes(t, 1, P, r, &a, &b);
     displs[r] = (int)(2 * a);
     counts[r] = (int)(2 * (b - a));
   }

@@ -11,8 +11,9 @@
  * is its level-1 node's final start plus its rank among the node's members (children are
  * grouped stably, so in global-index order), which the build left in t->dpos; its parent
  * is renumbered through level 1's k-word map. With t->lv1_dist, level 1's summaries and
- * distances move to their final numbers in node blocks (level1_dist.c); its maps, nchild,
- * parent and start are replicated (8 bytes a node each). */
+ * distances move to their final numbers, each rank receiving the nodes over its block of
+ * positions (level1_dist.c); its maps, nchild, parent and start are replicated (8 bytes a
+ * node each). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,9 +95,7 @@ bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t) {
     bfcr_level *L = &t->lv[l];
     int64_t m = L->m;
     const int held = l == 1 && t->lv1_dist; /* ns, bfdist in chunks (level1_dist.c) */
-    if (held) {
-      BFCR_CALL(bfcr_level1_dist_to_dendro(ctx, t, p2f[1]));
-    } else {
+    if (!held) {
       BFCR_CALL(permute_d(ctx, &L->ns, f2p[l], m, bfcr_ns_width(d)));
       BFCR_CALL(permute_d(ctx, &L->bfdist, f2p[l], m, 1));
     }
@@ -109,6 +108,7 @@ bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t) {
     L->start[0] = 0;
     if (held) { /* level 1's children are the samples: sizes are the replicated nchild */
       for (int64_t i = 0; i < m; i++) L->start[i + 1] = L->start[i] + L->nchild[i];
+      BFCR_CALL(bfcr_level1_dist_to_dendro(ctx, t, p2f[1]));
     } else {
       for (int64_t i = 0; i < m; i++)
         L->start[i + 1] = L->start[i] + (int64_t)L->ns[i * bfcr_ns_width(d) + BFCR_NS_N];

@@ -143,80 +143,98 @@ cleanup:
   return st;
 }
 
-/* Summary and best-friend distance of a held node, packed for the move to dendrogram
- * numbers. */
-typedef struct dd_pack {
-  int d;
-  const double *ns, *dist;
-} dd_pack;
-
-static void dd_pack_row(void *user, int64_t i, double *dst) {
-  const dd_pack *u = user;
-  const int64_t w = bfcr_ns_width(u->d);
-  memcpy(dst, u->ns + i * w, (size_t)w * sizeof(double));
-  dst[w] = u->dist ? u->dist[i] : 0.0;
-}
-
-bfcr_status bfcr_level1_dist_to_dendro(bfcr_ctx *ctx, bfcr_tree *t, const int64_t *p2f) {
-  bfcr_status st = BFCR_OK;
-  const int P = ctx->size, me = ctx->rank;
-  bfcr_level *L = &t->lv[1];
-  const int64_t m = L->m, w = bfcr_ns_width(t->d), nl = held(t);
-  const int64_t lo = bfcr_block_lo(m, P, me), hi = bfcr_block_lo(m, P, me + 1);
-  int64_t *dest = NULL;
-  double *rows = NULL, *ns = NULL, *dist = NULL;
-  dest = bfcr_malloc(ctx, (size_t)(nl > 0 ? nl : 1), sizeof(int64_t));
-  ns = bfcr_malloc(ctx, (size_t)(hi > lo ? hi - lo : 1), (size_t)w * sizeof(double));
-  dist = bfcr_malloc(ctx, (size_t)(hi > lo ? hi - lo : 1), sizeof(double));
-  BFCR_CALL(bfcr_agree(ctx, dest && ns && dist ? BFCR_OK : BFCR_ERR_NOMEM));
-  for (int64_t i = 0; i < nl; i++) dest[i] = p2f[t->lv1_lo + i];
-  dd_pack pk = {t->d, L->ns, L->bfdist};
-  BFCR_CALL(bfcr_redistribute_dest(ctx, w + 1, nl, m, dest, dd_pack_row, &pk, &rows));
-  for (int64_t i = 0; i < hi - lo; i++) {
-    memcpy(ns + i * w, rows + i * (w + 1), (size_t)w * sizeof(double));
-    dist[i] = rows[i * (w + 1) + w];
-  }
-  free(L->ns);
-  free(L->bfdist);
-  L->ns = ns;
-  L->bfdist = dist;
-  ns = dist = NULL;
-  t->lv1_lo = lo;
-  t->lv1_hi = hi;
-cleanup:
-  free(dest);
-  free(rows);
-  free(ns);
-  free(dist);
-  return st;
-}
-
 /* The node of level L holding dendrogram position p. */
 static int64_t node_at(const bfcr_level *L, int64_t p) {
   return bfcr_first_range_from(L->start, L->m, p + 1) - 1;
 }
 
-bfcr_status bfcr_level1_dist_finish(bfcr_ctx *ctx, bfcr_tree *t) {
+bfcr_status bfcr_level1_dist_to_dendro(bfcr_ctx *ctx, bfcr_tree *t, const int64_t *p2f) {
   bfcr_status st = BFCR_OK;
   const int P = ctx->size;
   bfcr_level *L = &t->lv[1];
-  const int64_t w = bfcr_ns_width(t->d);
-  const int64_t plo = bfcr_block_lo(t->n, P, ctx->rank),
-                phi = bfcr_block_lo(t->n, P, ctx->rank + 1);
-  /* nodes over [plo, phi) (bfcr_tree_keep_own_ns) */
+  const int64_t n = t->n, w = bfcr_ns_width(t->d), W = w + 2, nl = held(t);
+  const int64_t plo = bfcr_block_lo(n, P, ctx->rank), phi = bfcr_block_lo(n, P, ctx->rank + 1);
+  /* nodes over [plo, phi) (bfcr_tree_keep_own_ns's layout) */
   const int64_t c0 = phi > plo ? node_at(L, plo) : 0, c1 = phi > plo ? node_at(L, phi - 1) + 1 : 0;
-  double *got = NULL;
-  BFCR_CALL(bfcr_fetch_rows(ctx, L->ns, w, t->lv1_lo, t->lv1_hi, c0, c1, &got));
-  if (!got) got = malloc(sizeof(double)); /* an empty block keeps none */
-  BFCR_CALL(bfcr_agree(ctx, got ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory")));
+  int *sc = NULL, *sd = NULL, *rc = NULL, *rd = NULL;
+  int64_t *cur = NULL;
+  double *sbuf = NULL, *rbuf = NULL, *ns = NULL, *dist = NULL;
+  MPI_Datatype row = MPI_DATATYPE_NULL;
+  int64_t nsend = 0;
+  for (int64_t i = 0; i < nl; i++) {
+    const int64_t f = p2f[t->lv1_lo + i];
+    nsend += bfcr_block_owner(n, P, L->start[f + 1] - 1) - bfcr_block_owner(n, P, L->start[f]) + 1;
+  }
+  sc = malloc((size_t)P * 4 * sizeof *sc);
+  cur = malloc((size_t)P * sizeof *cur);
+  sbuf = malloc((size_t)(nsend > 0 ? nsend : 1) * (size_t)W * sizeof *sbuf);
+  rbuf = malloc((size_t)(c1 > c0 ? c1 - c0 : 1) * (size_t)W * sizeof *rbuf);
+  ns = malloc((size_t)(c1 > c0 ? c1 - c0 : 1) * (size_t)w * sizeof *ns);
+  dist = malloc((size_t)(c1 > c0 ? c1 - c0 : 1) * sizeof *dist);
+  st = sc && cur && sbuf && rbuf && ns && dist ? BFCR_OK : BFCR_ERR_NOMEM;
+  if (st == BFCR_OK && (nsend > INT32_MAX || c1 - c0 > INT32_MAX)) st = BFCR_ERR_NOMEM;
+  if (st != BFCR_OK) bfcr_err(ctx, st, "out of memory moving %lld level-1 nodes", (long long)nl);
+  BFCR_CALL(bfcr_agree(ctx, st));
+  sd = sc + P, rc = sd + P, rd = rc + P;
+  /* Each held node goes to every rank whose block its samples overlap (usually one), with
+   * its final number; the summaries of [c0, c1) arrive once each. */
+  for (int r = 0; r < P; r++) sc[r] = 0;
+  for (int64_t i = 0; i < nl; i++) {
+    const int64_t f = p2f[t->lv1_lo + i];
+    for (int r = bfcr_block_owner(n, P, L->start[f]);
+         r <= bfcr_block_owner(n, P, L->start[f + 1] - 1); r++)
+      sc[r]++;
+  }
+  for (int r = 0, o = 0; r < P; r++) {
+    sd[r] = o;
+    cur[r] = o;
+    o += sc[r];
+  }
+  for (int64_t i = 0; i < nl; i++) {
+    const int64_t f = p2f[t->lv1_lo + i];
+    for (int r = bfcr_block_owner(n, P, L->start[f]);
+         r <= bfcr_block_owner(n, P, L->start[f + 1] - 1); r++) {
+      double *dst = sbuf + cur[r]++ * W;
+      memcpy(dst, L->ns + i * w, (size_t)w * sizeof(double));
+      dst[w] = L->bfdist[i];
+      dst[w + 1] = (double)f; /* exact below 2^53 */
+    }
+  }
+  st = MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, ctx->comm) == MPI_SUCCESS ? BFCR_OK
+                                                                              : BFCR_ERR_MPI;
+  if (st == BFCR_OK) {
+    for (int r = 0, o = 0; r < P; r++) {
+      rd[r] = o;
+      o += rc[r];
+    }
+    MPI_Type_contiguous((int)W, MPI_DOUBLE, &row);
+    MPI_Type_commit(&row);
+    st = MPI_Alltoallv(sbuf, sc, sd, row, rbuf, rc, rd, row, ctx->comm) == MPI_SUCCESS
+             ? BFCR_OK
+             : BFCR_ERR_MPI;
+  }
+  if (st != BFCR_OK) bfcr_err(ctx, st, "MPI_Alltoallv of level-1 summaries failed");
+  for (int64_t q = 0; st == BFCR_OK && q < c1 - c0; q++) {
+    const double *src = rbuf + q * W;
+    const int64_t f = (int64_t)src[w + 1];
+    memcpy(ns + (f - c0) * w, src, (size_t)w * sizeof(double));
+    dist[f - c0] = src[w];
+  }
+  BFCR_CALL(bfcr_agree(ctx, st));
   free(L->ns);
-  L->ns = got;
-  got = NULL;
+  free(L->bfdist);
+  L->ns = ns;
+  L->bfdist = dist;
+  ns = dist = NULL;
   L->ns_lo = c0;
-  L->ns_hi = c1 > c0 ? c1 : c0 + 1; /* > 0: trimmed */
-  t->lv1_dist = 0;
-  t->lv1_lo = t->lv1_hi = 0;
+  L->ns_hi = c1 > c0 ? c1 : c0 + 1; /* > 0: trimmed (an empty block keeps none) */
 cleanup:
-  free(got);
+  if (row != MPI_DATATYPE_NULL) MPI_Type_free(&row);
+  free(sc);
+  free(cur);
+  free(sbuf);
+  free(rbuf);
+  free(ns);
+  free(dist);
   return st;
 }

@@ -25,14 +25,11 @@ bfcr_status bfcr_level1_dist_db(bfcr_ctx *ctx, const bfcr_tree *t, double *terms
 bfcr_status bfcr_level1_dist_nodes(bfcr_ctx *ctx, bfcr_tree *t, const int64_t *rank_in,
                                    const unsigned char *second);
 
-/* bfcr_tree_dendro's step for level 1: the held nodes' summaries and distances move to
- * their dendrogram numbers (p2f, replicated), in balanced node blocks [lv1_lo, lv1_hi).
- * Collective, agreed. */
+/* bfcr_tree_dendro's step for level 1, once its start[] is final: the held nodes'
+ * summaries and distances go to their dendrogram numbers (p2f, replicated), each to the
+ * ranks whose block of positions the node overlaps, so lv[1].ns and bfdist hold the nodes
+ * [ns_lo, ns_hi) over this rank's block (bfcr_tree_keep_own_ns's layout; the metrics sum
+ * the owned ones, bfcr_tree_owned_nodes). One Alltoallv. Collective, agreed. */
 bfcr_status bfcr_level1_dist_to_dendro(bfcr_ctx *ctx, bfcr_tree *t, const int64_t *p2f);
-
-/* After the metrics: lv[1].ns becomes the summaries of the nodes over this rank's
- * dendrogram block (ns_lo, ns_hi: the layout of bfcr_tree_keep_own_ns), lv1_dist 0.
- * Collective, agreed. */
-bfcr_status bfcr_level1_dist_finish(bfcr_ctx *ctx, bfcr_tree *t);
 
 #endif

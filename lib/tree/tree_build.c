@@ -245,8 +245,11 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
       BFCR_ALLOC(ctx, cur->parent, nl1);
       BFCR_ALLOC(ctx, t->dpos, nl1);
       BFCR_ALLOC(ctx, second, nl1);
+      /* level 1's smallest members are not needed: level 1 is either held in chunks (its
+       * items are numbered by index, and level 2's smallest members are item indices) or
+       * the top level */
       st = bfcr_components_dist(ctx, cur->bf, n_local, offset, n, cur->parent, t->dpos, second,
-                                &next->m, &next->minidx, &next->nchild);
+                                &next->m, NULL, &next->nchild);
       if (st != BFCR_OK) {
         agreed = 1;
         goto cleanup;
@@ -257,7 +260,7 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
       BFCR_ALLOC(ctx, rank1, nl1);
       BFCR_ALLOC(ctx, second, nl1);
       BFCR_CALL_AGREED(bfcr_components_dist(ctx, cur->bf, nl, t->lv1_lo, m, cur->parent, rank1,
-                                            second, &next->m, &next->minidx, &next->nchild));
+                                            second, &next->m, NULL, &next->nchild));
     } else {
       BFCR_ALLOC(ctx, cur->parent, m);
       BFCR_ALLOC(ctx, work, m);
@@ -324,7 +327,7 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     free(t->lv[l].dbterm);
     t->lv[l].bfdist = t->lv[l].dbterm = NULL;
   }
-  if (t->lv1_dist) BFCR_CALL_AGREED(bfcr_level1_dist_finish(ctx, t));
+  t->lv1_dist = 0; /* level 1's summaries: those over this rank's block (ns_lo, ns_hi) */
   bfcr_phase_add(ctx, "order+metrics", bfcr_wtime() - tm, 0.0);
   *out = t;
   t = NULL;
