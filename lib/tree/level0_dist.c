@@ -1,6 +1,7 @@
-/* Level 0 of the summary tree across ranks: the samples are the only items that are
- * distributed (input-order blocks); every later level is replicated. No rank holds an
- * n-word array of level 0 (lv0_local, tree.h): each keeps its own rows' values.
+/* Level 0 of the summary tree across ranks: the samples are distributed in input-order
+ * blocks; level 1 is kept in chunks (level1_dist.c), every later level is replicated. No
+ * rank holds an n-word array of level 0 (lv0_local, tree.h): each keeps its own rows'
+ * values.
  *
  * Best friends: the exact distributed search of lib/knn (bfcr_knn_allnn_dist_mine)
  * returns bf and the canonical squared distance of this rank's rows only, bit-identical
@@ -11,7 +12,7 @@
  * Components: components_dist.c (pointer jumping over the owners) gives each own row its
  * node (numbered as bfcr_components numbers the whole graph), its rank among the node's
  * members in global-index order, and whether it is the second half of a mutual pair, plus
- * the k-word node sizes and smallest members.
+ * the k-word node sizes.
  *
  * Level-1 nodes: a node's summary must have the bits of the one-process value, which
  * reduces over the node's members in global-index order with the canonical tree of
@@ -20,11 +21,12 @@
  * node. Rows (z, y, edge value) move once into that order, in P balanced contiguous
  * chunks (one Alltoallv, positions travel with them); nodes inside a chunk are reduced
  * locally; the at most P - 1 nodes that straddle a chunk edge are reduced with one
- * batched canonical cross-rank reduction; one Allgatherv then replicates the node
- * summaries. The edge value (a sample's best-friend distance, 0 for the second half of a
- * mutual pair) is computed by the row's owner. Cost per rank: O(n_local) integer work,
- * O(n d / P) for the rows, O(k d) for the replicated summaries. Every status is agreed
- * across ranks before the next collective step. */
+ * batched canonical cross-rank reduction; each node's summary stays on the rank holding
+ * its first position (or, when level 1 is the top level, one Allgatherv replicates
+ * them). The edge value (a sample's best-friend distance, 0 for the second half of a
+ * mutual pair) is computed by the row's owner. Cost per rank: O(n_local + k) integer
+ * work, O(n d / P) for the rows and the kept summaries. Every status is agreed across
+ * ranks before the next collective step. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,8 +8,12 @@
  *
  * Several ranks: level 0 runs through level0_dist.c and components_dist.c with each
  * rank holding its own rows' best friends and nodes only (t->lv0_local; no n-word array
- * of level 0; their collective steps return a status agreed by all ranks); every later
- * level is computed identically on every rank from replicated data. A local failure (allocation) is
+ * of level 0; their collective steps return a status agreed by all ranks); level 1 (about
+ * n / 4.6 nodes) is held in chunks and runs the same distributed steps (level1_dist.c,
+ * t->lv1_dist); from level 2 on (about n / 20 nodes, and each level several times smaller
+ * than the one below) every level is computed identically on every rank from replicated
+ * data. Level 2 is where replication starts whatever its size: one fixed rule, and every
+ * replicated level costs at most a fifth of level 1's summaries. A local failure (allocation) is
  * agreed in cleanup, which meets the opening agreement of the next collective step on the other
  * ranks, so no rank ever waits alone in a collective.
  */
