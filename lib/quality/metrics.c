@@ -19,7 +19,10 @@
  *   sigma^2 = W / (n d): -2 log L + q ln n, log L = sum_i n_i ln(n_i / n)
  *   - (n d / 2)(ln(2 pi sigma^2) + 1), q = k d + (k - 1) + 1. Lower is better.
  * Metrics that need two or more clusters are NaN on the top level and on level 0.
- * Sums run over nodes in dendrogram order, sequentially: every rank computes the same. */
+ * Sums run over nodes in dendrogram order, sequentially: every rank computes the same.
+ * A level held in pieces (level 1 with several ranks, t->lv1_dist) sends each node's two
+ * terms (SSE, HCI term, computed by its owner with the same expressions) to rank 0, which
+ * sums them in the same order and broadcasts the two sums: the same bits. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +125,64 @@ cleanup:
   return st;
 }
 
+/* Level 1 with its summaries and distances held for the nodes [ns_lo, ns_hi) over this
+ * rank's block: each rank sends the terms of the nodes it owns (bfcr_tree_owned_nodes: runs
+ * tiling [0, m) in rank order). *W = sum of the SSEs, *h = sum of the HCI terms, both
+ * sequential in node order. Collective, agreed. */
+static bfcr_status held_sums(bfcr_ctx *ctx, const bfcr_tree *t, double *W, double *h) {
+  bfcr_status st = BFCR_OK;
+  const bfcr_level *L = &t->lv[1];
+  const int d = t->d, P = ctx->size;
+  const int64_t w = bfcr_ns_width(d), m = L->m;
+  int64_t lo, hi;
+  bfcr_tree_owned_nodes(t, 1, P, ctx->rank, &lo, &hi);
+  const int64_t nl = hi - lo;
+  double *mine = NULL, *all = NULL, sums[2] = {0.0, 0.0};
+  int *counts = NULL, *displs = NULL;
+  mine = malloc((size_t)(nl > 0 ? 2 * nl : 1) * sizeof *mine);
+  counts = malloc((size_t)P * sizeof *counts);
+  displs = malloc((size_t)P * sizeof *displs);
+  all = ctx->rank == 0 ? malloc((size_t)(2 * m) * sizeof *all) : NULL;
+  st = mine && counts && displs && (ctx->rank != 0 || all) ? BFCR_OK : BFCR_ERR_NOMEM;
+  if (st == BFCR_OK && 2 * m > INT32_MAX)
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "level of %lld nodes too large to sum", (long long)m);
+  else if (st != BFCR_OK)
+    bfcr_err(ctx, st, "out of memory for the metrics of %lld clusters", (long long)m);
+  BFCR_CALL(bfcr_agree(ctx, st));
+  for (int64_t i = 0; i < nl; i++) {
+    const double *ns = L->ns + (lo + i - L->ns_lo) * w;
+    const int64_t nc = L->nchild[lo + i];
+    double c = nc > 1 ? ns[bfcr_ns_edge(d)] / (double)(nc - 1) : 0.0;
+    double dd = L->bfdist[lo + i - L->ns_lo];
+    mine[2 * i] = ns[bfcr_ns_sse(d)];
+    mine[2 * i + 1] = dd + c > 0.0 ? (dd - c) / (dd + c) : 0.0;
+  }
+  for (int r = 0; r < P; r++) {
+    int64_t a, b;
+    bfcr_tree_owned_nodes(t, 1, P, r, &a, &b);
+    displs[r] = (int)(2 * a);
+    counts[r] = (int)(2 * (b - a));
+  }
+  BFCR_CHECK(ctx,
+             MPI_Gatherv(mine, (int)(2 * nl), MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0,
+                         ctx->comm) == MPI_SUCCESS,
+             BFCR_ERR_MPI, "MPI_Gatherv of level-1 metric terms failed");
+  if (ctx->rank == 0) {
+    for (int64_t i = 0; i < m; i++) sums[0] += all[2 * i];
+    for (int64_t i = 0; i < m; i++) sums[1] += all[2 * i + 1];
+  }
+  BFCR_CHECK(ctx, MPI_Bcast(sums, 2, MPI_DOUBLE, 0, ctx->comm) == MPI_SUCCESS, BFCR_ERR_MPI,
+             "MPI_Bcast of level-1 metric sums failed");
+  *W = sums[0];
+  *h = sums[1];
+cleanup:
+  free(mine);
+  free(all);
+  free(counts);
+  free(displs);
+  return st;
+}
+
 bfcr_status bfcr_tree_metrics(bfcr_ctx *ctx, bfcr_tree *t) {
   bfcr_status st = BFCR_OK;
   int d = t->d, T = t->nlevels - 1;
@@ -152,21 +213,23 @@ bfcr_status bfcr_tree_metrics(bfcr_ctx *ctx, bfcr_tree *t) {
       I->within_ss = 0.0;
       continue;
     }
-    double W = 0.0, loglik_n = 0.0;
+    double W = 0.0, loglik_n = 0.0, hheld = 0.0;
+    const int held = l == 1 && t->lv1_dist; /* summaries in node blocks */
+    if (held) BFCR_CALL(held_sums(ctx, t, &W, &hheld));
     I->min_size = INT64_MAX;
     I->max_size = 0;
     for (int64_t i = 0; i < k; i++) {
-      const double *ns = L->ns + i * w;
-      int64_t sz = (int64_t)ns[BFCR_NS_N];
+      /* level 1's sizes are its nchild (its children are the samples) */
+      int64_t sz = held ? L->nchild[i] : (int64_t)L->ns[i * w + BFCR_NS_N];
       if (sz < I->min_size) I->min_size = sz;
       if (sz > I->max_size) I->max_size = sz;
-      W += ns[bfcr_ns_sse(d)];
+      if (!held) W += L->ns[i * w + bfcr_ns_sse(d)];
       loglik_n += (double)sz * log((double)sz / (double)n);
     }
     I->within_ss = W;
-    if (k >= 2 && L->bfdist) {
-      double h = 0.0;
-      for (int64_t i = 0; i < k; i++) {
+    if (k >= 2 && (L->bfdist || held)) {
+      double h = hheld;
+      for (int64_t i = 0; !held && i < k; i++) {
         double c =
             L->nchild[i] > 1 ? L->ns[i * w + bfcr_ns_edge(d)] / (double)(L->nchild[i] - 1) : 0.0;
         double dd = L->bfdist[i];

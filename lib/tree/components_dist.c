@@ -171,7 +171,8 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
   unsigned char *done = NULL;
   int64_t u = 0;
   *k_out = 0;
-  *minidx_out = *nchild_out = NULL;
+  if (minidx_out) *minidx_out = NULL;
+  *nchild_out = NULL;
   xplan_alloc(ctx, &st, &x, P);
   xplan_alloc(ctx, &st, &y, P);
   offs = bfcr_dist_alloc(ctx, &st, P + 1, sizeof(int64_t));
@@ -331,15 +332,17 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
     k += kall[p];
   }
   free(pk);
-  pk = bfcr_dist_alloc(ctx, &st, 2 * kl, sizeof(int64_t)); /* (smallest member, size) */
-  all = bfcr_dist_alloc(ctx, &st, 2 * k, sizeof(int64_t));
-  minidx = bfcr_dist_alloc(ctx, &st, k, sizeof(int64_t));
+  /* (smallest member, size), or the sizes alone when the caller needs no smallest members */
+  const int pw = minidx_out ? 2 : 1;
+  pk = bfcr_dist_alloc(ctx, &st, pw * kl, sizeof(int64_t));
+  all = bfcr_dist_alloc(ctx, &st, pw * k, sizeof(int64_t));
+  if (minidx_out) minidx = bfcr_dist_alloc(ctx, &st, k, sizeof(int64_t));
   nchild = bfcr_dist_alloc(ctx, &st, k, sizeof(int64_t));
   BFCR_DIST_AGREE();
   for (int64_t i = 0, j = 0; i < nl; i++) {
     if (msz[i] == 0) continue;
-    pk[2 * j] = offset + i;
-    pk[2 * j + 1] = msz[i];
+    if (pw == 2) pk[2 * j] = offset + i;
+    pk[pw * j + pw - 1] = msz[i];
     msz[i] = kbase + j++; /* now the component id */
   }
   for (int64_t q = 0; q < x.nr; q++) rp[q] = msz[an[2 * q] - offset];
@@ -350,10 +353,10 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
   for (int64_t r = 0, j = 0; r < nl; r++) {
     if (seen[r] > 0) cmin[r] = an[slot[j++]]; /* cmin now holds the root's component id */
   }
-  BFCR_CALL(bfcr_allgather_items(ctx, pk, kl, 2 * sizeof(int64_t), all));
+  BFCR_CALL(bfcr_allgather_items(ctx, pk, kl, (size_t)pw * sizeof(int64_t), all));
   for (int64_t c = 0; c < k; c++) {
-    minidx[c] = all[2 * c];
-    nchild[c] = all[2 * c + 1];
+    if (minidx) minidx[c] = all[2 * c];
+    nchild[c] = all[pw * c + pw - 1];
   }
 
   /* 5. Ids and ranks back to the members (the reply to step 3). */
@@ -374,7 +377,7 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
   }
   BFCR_DIST_AGREE();
   *k_out = k;
-  *minidx_out = minidx;
+  if (minidx_out) *minidx_out = minidx;
   *nchild_out = nchild;
   minidx = nchild = NULL;
 cleanup:

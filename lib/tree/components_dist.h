@@ -18,7 +18,8 @@
  *   second[i]  1 when it is the larger member of its component's mutual pair (its edge
  *              is the pair's, counted once by the smaller member), else 0;
  * and, replicated on every rank, *k components with minidx[c] (smallest member) and
- * nchild[c] (member count), malloc'd into *minidx_out and *nchild_out. No n-word array:
+ * nchild[c] (member count), malloc'd into *minidx_out (may be NULL: not gathered, 8 bytes a
+ * component less) and *nchild_out. No n-word array:
  * O(n_local + k) memory per rank, O(log depth) rounds. Opens with a status agreement and
  * returns the same status on every rank (BFCR_ERR_INTERNAL when bf has a longer cycle). */
 bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_local, int64_t offset,

@@ -1,6 +1,7 @@
-/* Level 0 of the summary tree across ranks: the samples are the only items that are
- * distributed (input-order blocks); every later level is replicated. No rank holds an
- * n-word array of level 0 (lv0_local, tree.h): each keeps its own rows' values.
+/* Level 0 of the summary tree across ranks: the samples are distributed in input-order
+ * blocks; level 1 is kept in chunks (level1_dist.c), every later level is replicated. No
+ * rank holds an n-word array of level 0 (lv0_local, tree.h): each keeps its own rows'
+ * values.
  *
  * Best friends: the exact distributed search of lib/knn (bfcr_knn_allnn_dist_mine)
  * returns bf and the canonical squared distance of this rank's rows only, bit-identical
@@ -11,7 +12,7 @@
  * Components: components_dist.c (pointer jumping over the owners) gives each own row its
  * node (numbered as bfcr_components numbers the whole graph), its rank among the node's
  * members in global-index order, and whether it is the second half of a mutual pair, plus
- * the k-word node sizes and smallest members.
+ * the k-word node sizes.
  *
  * Level-1 nodes: a node's summary must have the bits of the one-process value, which
  * reduces over the node's members in global-index order with the canonical tree of
@@ -20,12 +21,14 @@
  * node. Rows (z, y, edge value) move once into that order, in P balanced contiguous
  * chunks (one Alltoallv, positions travel with them); nodes inside a chunk are reduced
  * locally; the at most P - 1 nodes that straddle a chunk edge are reduced with one
- * batched canonical cross-rank reduction; one Allgatherv then replicates the node
- * summaries. The edge value (a sample's best-friend distance, 0 for the second half of a
- * mutual pair) is computed by the row's owner. Cost per rank: O(n_local) integer work,
- * O(n d / P) for the rows, O(k d) for the replicated summaries. Every status is agreed
- * across ranks before the next collective step. */
+ * batched canonical cross-rank reduction; each node's summary stays on the rank holding
+ * its first position (or, when level 1 is the top level, one Allgatherv replicates
+ * them). The edge value (a sample's best-friend distance, 0 for the second half of a
+ * mutual pair) is computed by the row's owner. Cost per rank: O(n_local + k) integer
+ * work, O(n d / P) for the rows and the kept summaries. Every status is agreed across
+ * ranks before the next collective step. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +46,7 @@
 /* All rows on every rank, then the one-process search (replicated work, below SMALL_ND
  * values); the answers of this rank's rows [offset, offset + n_local) into bf_own and
  * dist2_own. */
-static bfcr_status gather_search(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+static bfcr_status gather_search(bfcr_ctx *ctx, int level, const bfcr_zsrc *zs, int64_t n_local,
                                  int64_t offset, int64_t n, int d, int64_t *bf_own,
                                  double *dist2_own) {
   bfcr_status st = BFCR_OK;
@@ -61,11 +64,12 @@ static bfcr_status gather_search(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_l
   st = bfcr_knn_allnn_m(all, n, d, ctx->nthreads, (bfcr_nn_method)ctx->nn_method, &ch, NULL, bf,
                         dist2);
   if (st == BFCR_OK) { /* replicated rows: every rank's probe sees the same tree */
-    char line[160];
+    char where[24], line[160];
+    snprintf(where, sizeof where, "level %d", level);
     bfcr_knn_choice_format(&ch, line, sizeof line);
-    bfcr_nn_note(ctx, "level 0", line);
+    bfcr_nn_note(ctx, where, line);
   }
-  if (st != BFCR_OK) bfcr_err(ctx, st, "nearest-neighbour search failed at level 0");
+  if (st != BFCR_OK) bfcr_err(ctx, st, "nearest-neighbour search failed at level %d", level);
   if (st == BFCR_OK && n_local > 0) {
     memcpy(dist2_own, dist2 + offset, (size_t)n_local * sizeof(double));
     memcpy(bf_own, bf + offset, (size_t)n_local * sizeof(int64_t));
@@ -82,20 +86,26 @@ cleanup:
 /* Fills lv0->bf and lv0->bfdist for this rank's n_local rows (allocated by the caller). */
 bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                          int64_t offset, int64_t n, int d, bfcr_level *lv0) {
+  return bfcr_level_dist_bestfriends(ctx, 0, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist);
+}
+
+bfcr_status bfcr_level_dist_bestfriends(bfcr_ctx *ctx, int level, const bfcr_zsrc *zs,
+                                        int64_t n_local, int64_t offset, int64_t n, int d,
+                                        int64_t *bf, double *bfdist) {
   bfcr_status st = BFCR_OK;
   if (n == 1) {
     if (n_local > 0) {
-      lv0->bf[0] = 0;
-      lv0->bfdist[0] = 0.0;
+      bf[0] = 0;
+      bfdist[0] = 0.0;
     }
     return BFCR_OK;
   }
   if ((double)n * d < SMALL_ND) {
-    BFCR_CALL(gather_search(ctx, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist));
+    BFCR_CALL(gather_search(ctx, level, zs, n_local, offset, n, d, bf, bfdist));
   } else {
-    BFCR_CALL(bfcr_knn_allnn_dist_mine(ctx, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist, NULL));
+    BFCR_CALL(bfcr_knn_allnn_dist_mine(ctx, zs, n_local, offset, n, d, bf, bfdist, NULL));
   }
-  for (int64_t i = 0; i < n_local; i++) lv0->bfdist[i] = sqrt(lv0->bfdist[i]);
+  for (int64_t i = 0; i < n_local; i++) bfdist[i] = sqrt(bfdist[i]);
 cleanup:
   return st;
 }
@@ -141,7 +151,7 @@ static void l1_merge(void *user, const double *a, const double *b, double *out) 
 bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
                                    int64_t n_local, int64_t n, int d, const bfcr_level *lv0,
                                    const int64_t *rank_in, const unsigned char *second,
-                                   bfcr_level *lv1) {
+                                   bfcr_level *lv1, int64_t *own_lo, int64_t *own_hi) {
   bfcr_status st = BFCR_OK;
   int P = ctx->size, me = ctx->rank;
   int64_t w = bfcr_ns_width(d), k = lv1->m;
@@ -152,11 +162,15 @@ bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
   double t0 = bfcr_wtime();
   start = bfcr_malloc(ctx, (size_t)k + 1, sizeof(int64_t));
   dest = bfcr_malloc(ctx, (size_t)(n_local > 0 ? n_local : 1), sizeof(int64_t));
-  lv1->ns = bfcr_malloc(ctx, (size_t)k, (size_t)w * sizeof(double));
+  int64_t c0 = 0, c1 = k; /* the nodes this rank keeps: all, or the owned ones */
+  if (start) {
+    start[0] = 0;
+    for (int64_t c = 0; c < k; c++) start[c + 1] = start[c] + lv1->nchild[c];
+    if (own_lo) bfcr_owned_ranges(start, k, lo, hi, &c0, &c1);
+  }
+  lv1->ns = bfcr_malloc(ctx, (size_t)(c1 > c0 ? c1 - c0 : 1), (size_t)w * sizeof(double));
   if (!start || !dest || !lv1->ns) st = BFCR_ERR_NOMEM;
   BFCR_CALL(bfcr_agree(ctx, st));
-  start[0] = 0;
-  for (int64_t c = 0; c < k; c++) start[c + 1] = start[c] + lv1->nchild[c];
   /* Level-1 position of my rows: node start + rank among the node's members. */
   for (int64_t i = 0; i < n_local; i++) dest[i] = start[par[i]] + rank_in[i];
   l1_pack pk = {{*zs, y}, second, lv0->bfdist};
@@ -165,7 +179,13 @@ bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
   dest = NULL;
   bfcr_phase_add(ctx, "exchange", bfcr_wtime() - t0, 0.0);
   l1_view v = {d, rows, lo};
-  BFCR_CALL(bfcr_reduce_ranges_dist(ctx, w, l1_elem, l1_merge, &v, k, start, lo, hi, lv1->ns));
+  if (own_lo) {
+    BFCR_CALL(bfcr_reduce_ranges_own(ctx, w, l1_elem, l1_merge, &v, k, start, lo, hi, lv1->ns));
+    *own_lo = c0;
+    *own_hi = c1;
+  } else {
+    BFCR_CALL(bfcr_reduce_ranges_dist(ctx, w, l1_elem, l1_merge, &v, k, start, lo, hi, lv1->ns));
+  }
 cleanup:
   if (st != BFCR_OK) { /* lv1 is not counted in the tree's levels yet */
     free(lv1->ns);

@@ -15,7 +15,6 @@
 #include "par/reduce.h"
 #include "tree/nodes.h"
 
-
 static double edge_value(const bfcr_item_view *v, int64_t it) {
   int64_t f = v->bf[it];
   if (v->bf[f] == it && f < it) return 0.0; /* second half of the mutual pair */
@@ -44,7 +43,7 @@ static void item_merge(void *user, const double *a, const double *b, double *out
 
 /* Group items by component (stable: item order inside each group). */
 void bfcr_group_members(const int64_t *comp, int64_t m, int64_t k, int64_t *start,
-                          int64_t *members) {
+                        int64_t *members) {
   memset(start, 0, (size_t)(k + 1) * sizeof(int64_t));
   for (int64_t i = 0; i < m; i++) start[comp[i] + 1]++;
   for (int64_t c = 0; c < k; c++) start[c + 1] += start[c];
@@ -55,7 +54,7 @@ void bfcr_group_members(const int64_t *comp, int64_t m, int64_t k, int64_t *star
 
 /* Nodes of the next level from the items of `cur` and their components. */
 bfcr_status bfcr_make_nodes(bfcr_ctx *ctx, const bfcr_item_view *proto, const bfcr_level *cur,
-                              const int64_t *item_minidx, int64_t k, bfcr_level *next) {
+                            const int64_t *item_minidx, int64_t k, bfcr_level *next) {
   bfcr_status st = BFCR_OK;
   int d = proto->d;
   int64_t m = cur->m, w = bfcr_ns_width(d);
@@ -94,4 +93,3 @@ cleanup:
   free(scratch);
   return st;
 }
-

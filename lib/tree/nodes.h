@@ -7,9 +7,9 @@
 /* Items of one level seen by the reduction: samples (z rows, level 0) or nodes (ns). */
 typedef struct bfcr_item_view {
   int d;
-  const double *z;      /* level 0: standardized rows, else NULL */
-  const double *y;      /* level 0: targets or NULL */
-  const double *ns;     /* level >= 1: node summaries */
+  const double *z;  /* level 0: standardized rows, else NULL */
+  const double *y;  /* level 0: targets or NULL */
+  const double *ns; /* level >= 1: node summaries */
   const int64_t *bf;
   const double *bfdist;
   const int64_t *members; /* item indices of the node being reduced */

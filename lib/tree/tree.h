@@ -71,6 +71,12 @@ struct bfcr_tree {
    * entries, local row i = global row offset + i), so no rank keeps an n-word copy of
    * level 0; a consumer needing another row's value asks its owner. 0: n entries. */
   int lv0_local;
+  /* Several ranks, during the build only (level1_dist.c): 1 while level 1 is held in
+   * chunks: lv[1].ns, bf, bfdist hold nodes [lv1_lo, lv1_hi) (of the build numbering; after
+   * bfcr_tree_dendro of the dendrogram numbering), its nchild, parent, dbterm all m. The
+   * built tree has 0 (level 1's summaries then follow ns_lo / ns_hi). */
+  int lv1_dist;
+  int64_t lv1_lo, lv1_hi;
   /* Level 0's kd-tree over the rows, kept (BFCR_TREE_KEEP_KD0, one rank) for the fit's
    * cross-validation, which routes held-out rows on it instead of building it again and
    * frees it right after (a separately allocated slot, so it can be freed through a const
@@ -120,15 +126,21 @@ void bfcr_tree_owned_nodes(const bfcr_tree *t, int l, int P, int r, int64_t *a, 
  * indices) and their distances into lv0->bfdist (n_local entries each, allocated by the
  * caller). Nodes of level 1 (lv1->m = k, nchild filled by bfcr_components_dist,
  * components_dist.h) from this rank's rows: lv0->parent[i] their node, rank_in[i] their
- * rank among its members, second[i] the second half of a mutual pair; fills lv1->ns
- * (replicated). Both are collective, open with a status agreement and return the same
- * status on every rank. */
+ * rank among its members, second[i] the second half of a mutual pair; fills lv1->ns:
+ * replicated when own_lo is NULL, else only the nodes whose first level-1 position lies in
+ * this rank's block, [*own_lo, *own_hi) (contiguous chunks tiling [0, k) in rank order).
+ * Both are collective, open with a status agreement and return the same status on every
+ * rank. bfcr_level_dist_bestfriends is the search of any level whose items are held in such
+ * blocks (rows [offset, offset + n_local) of n; `level` names it in the notes). */
 bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                          int64_t offset, int64_t n, int d, bfcr_level *lv0);
 bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
                                    int64_t n_local, int64_t n, int d, const bfcr_level *lv0,
                                    const int64_t *rank_in, const unsigned char *second,
-                                   bfcr_level *lv1);
+                                   bfcr_level *lv1, int64_t *own_lo, int64_t *own_hi);
+bfcr_status bfcr_level_dist_bestfriends(bfcr_ctx *ctx, int level, const bfcr_zsrc *zs,
+                                        int64_t n_local, int64_t offset, int64_t n, int d,
+                                        int64_t *bf, double *bfdist);
 
 /* Components of the best-friend graph of m items: comp[i] = component id, numbered by
  * the smallest item index in the component (ascending). Returns the component count.

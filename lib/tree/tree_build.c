@@ -8,8 +8,12 @@
  *
  * Several ranks: level 0 runs through level0_dist.c and components_dist.c with each
  * rank holding its own rows' best friends and nodes only (t->lv0_local; no n-word array
- * of level 0; their collective steps return a status agreed by all ranks); every later
- * level is computed identically on every rank from replicated data. A local failure (allocation) is
+ * of level 0; their collective steps return a status agreed by all ranks); level 1 (about
+ * n / 4.6 nodes) is held in chunks and runs the same distributed steps (level1_dist.c,
+ * t->lv1_dist); from level 2 on (about n / 20 nodes, and each level several times smaller
+ * than the one below) every level is computed identically on every rank from replicated
+ * data. Level 2 is where replication starts whatever its size: one fixed rule, and every
+ * replicated level costs at most a fifth of level 1's summaries. A local failure (allocation) is
  * agreed in cleanup, which meets the opening agreement of the next collective step on the other
  * ranks, so no rank ever waits alone in a collective.
  */
@@ -23,6 +27,7 @@
 #include "par/redistribute.h"
 #include "tree/components_dist.h"
 #include "tree/level0.h"
+#include "tree/level1_dist.h"
 #include "tree/nodes.h"
 #include "tree/tree.h"
 
@@ -161,6 +166,7 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
   const double *Z = zs->Z;
   int64_t *work = NULL;
   unsigned char *second = NULL; /* several ranks: own rows, second half of a mutual pair */
+  int64_t *rank1 = NULL;        /* held level-1 nodes' ranks in their level-2 nodes */
   int agreed = 0;               /* st was agreed by a collective step: do not agree again */
   *out = NULL;
   BFCR_CHECK(ctx, n >= 1, BFCR_ERR_INPUT, "0 samples: nothing to cluster");
@@ -203,7 +209,19 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     bfcr_level *cur = &t->lv[l], *next = &t->lv[l + 1];
     int64_t m = cur->m;
     double tl = bfcr_wtime();
-    if (l > 0) { /* best friends among this level's centroids (replicated) */
+    if (l == 1 && t->lv1_dist) { /* the held chunks: the distributed search */
+      int64_t nl1 = t->lv1_hi > t->lv1_lo ? t->lv1_hi - t->lv1_lo : 1;
+      BFCR_ALLOC(ctx, cur->bf, nl1);
+      BFCR_ALLOC(ctx, cur->bfdist, nl1);
+      BFCR_CALL_AGREED(bfcr_level1_dist_bestfriends(ctx, t, cur->bf, cur->bfdist));
+      bfcr_phase_add(ctx, "nn levels >= 1", bfcr_wtime() - tl, 0.0);
+      if (!t->skip_db) { /* asked for: gathers the level for this step (level1_dist.c) */
+        tl = bfcr_wtime();
+        BFCR_ALLOC(ctx, cur->dbterm, m);
+        BFCR_CALL_AGREED(bfcr_level1_dist_db(ctx, t, cur->dbterm));
+        bfcr_phase_add(ctx, "davies-bouldin", bfcr_wtime() - tl, 0.0);
+      }
+    } else if (l > 0) { /* best friends among this level's centroids (replicated) */
       int64_t w = bfcr_ns_width(d);
       BFCR_ALLOC(ctx, cent, m * d);
       for (int64_t i = 0; i < m; i++)
@@ -231,12 +249,22 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
       BFCR_ALLOC(ctx, cur->parent, nl1);
       BFCR_ALLOC(ctx, t->dpos, nl1);
       BFCR_ALLOC(ctx, second, nl1);
+      /* level 1's smallest members are not needed: level 1 is either held in chunks (its
+       * items are numbered by index, and level 2's smallest members are item indices) or
+       * the top level */
       st = bfcr_components_dist(ctx, cur->bf, n_local, offset, n, cur->parent, t->dpos, second,
-                                &next->m, &next->minidx, &next->nchild);
+                                &next->m, NULL, &next->nchild);
       if (st != BFCR_OK) {
         agreed = 1;
         goto cleanup;
       }
+    } else if (l == 1 && t->lv1_dist) { /* the held nodes' components, pointer jumping */
+      int64_t nl = t->lv1_hi - t->lv1_lo, nl1 = nl > 0 ? nl : 1;
+      BFCR_ALLOC(ctx, cur->parent, nl1);
+      BFCR_ALLOC(ctx, rank1, nl1);
+      BFCR_ALLOC(ctx, second, nl1);
+      BFCR_CALL_AGREED(bfcr_components_dist(ctx, cur->bf, nl, t->lv1_lo, m, cur->parent, rank1,
+                                            second, &next->m, NULL, &next->nchild));
     } else {
       BFCR_ALLOC(ctx, cur->parent, m);
       BFCR_ALLOC(ctx, work, m);
@@ -249,8 +277,23 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     bfcr_phase_add(ctx, "components", bfcr_wtime() - tl, 0.0);
     tl = bfcr_wtime();
     if (l == 0 && t->lv0_local) {
-      st = bfcr_level0_dist_nodes(ctx, zs, y, n_local, n, d, cur, t->dpos, second, next);
+      /* Level 1 is held in chunks when its own level is built (two or more nodes and a
+       * level 2 to come); else replicated as the top level. */
+      const int chunks = k > 1 && max_levels >= 2;
+      st = bfcr_level0_dist_nodes(ctx, zs, y, n_local, n, d, cur, t->dpos, second, next,
+                                  chunks ? &t->lv1_lo : NULL, chunks ? &t->lv1_hi : NULL);
       free(second);
+      second = NULL;
+      if (st != BFCR_OK) {
+        agreed = 1;
+        goto cleanup;
+      }
+      t->lv1_dist = chunks;
+    } else if (l == 1 && t->lv1_dist) {
+      st = bfcr_level1_dist_nodes(ctx, t, rank1, second);
+      free(rank1);
+      free(second);
+      rank1 = NULL;
       second = NULL;
       if (st != BFCR_OK) {
         agreed = 1;
@@ -288,16 +331,21 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     free(t->lv[l].dbterm);
     t->lv[l].bfdist = t->lv[l].dbterm = NULL;
   }
+  t->lv1_dist = 0; /* level 1's summaries: those over this rank's block (ns_lo, ns_hi) */
   bfcr_phase_add(ctx, "order+metrics", bfcr_wtime() - tm, 0.0);
   *out = t;
   t = NULL;
 cleanup:
-  if (t && t->lv0_local && t->nlevels == 1) { /* level 1's tables, not counted yet */
-    free(t->lv[1].minidx);
-    free(t->lv[1].nchild);
-    t->lv[1].minidx = t->lv[1].nchild = NULL;
+  if (t) { /* the next level's tables, not counted yet */
+    bfcr_level *N = &t->lv[t->nlevels];
+    free(N->ns);
+    free(N->minidx);
+    free(N->nchild);
+    N->ns = NULL;
+    N->minidx = N->nchild = NULL;
   }
   free(second);
+  free(rank1);
   bfcr_kdtree_free(kt);
   free(cent);
   free(dist2);
