@@ -43,6 +43,7 @@
 
 #include "knn/knn.h"
 #include "knn/knn_cv_route.h"
+#include "knn/slab.h"
 #include "model/cv.h"
 #include "model/cv_impl.h"
 #include "par/redistribute.h"
@@ -314,7 +315,7 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
     st = bfcr_agree(ctx, flag ? BFCR_OK : BFCR_ERR_NOMEM);
     if (st == BFCR_OK) {
       for (int64_t q = 0; q < nq; q++) flag[need[q]] = 1;
-      st = bfcr_knn_cv_route(ctx, zs, s->nl, fold, flag, nn);
+      st = bfcr_knn_cv_route(ctx, zs, s->nl, fold, flag, s->t->slab0 ? *s->t->slab0 : NULL, nn);
     }
     free(flag);
     goto cleanup;
@@ -397,6 +398,10 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
   }
   for (int64_t q = 0; q < nq; q++) nn[need[q]] = (int64_t)cur[q * QW + d + 2];
 cleanup:
+  if (s->t->slab0) { /* level 0's slab plan and tree order: read by the slab search only */
+    bfcr_slab_keep_free(*s->t->slab0);
+    *s->t->slab0 = NULL;
+  }
   bfcr_kdtree_free(kt);
   free(need);
   free(qcnt);
