@@ -22,8 +22,7 @@
  *   5. the answer (global index) returns to the row's owner: 16 bytes a row.
  * With the level-0 search's keep (slab.h: same rows, same ranks) step 1 takes its plan
  * and step 3's tree is rebuilt from its order (a permutation of the slab rows, no
- * partitioning: about a fifth of the build's time), so the slab search costs the same
- * as before minus most of a kd-tree build.
+ * partitioning: about a sixth of the build's CPU time, `bench_knn rebuild`).
  * Traffic per rank: its rows once (n/P x (d + 3) doubles), the boundary rows
  * (d + 2 doubles out, 2 back) and the answers; the ring sends about n/K x (d + 3)
  * (its n/(K P) rows pass all P ranks), hence the choice in knn_cv_route.h. Memory: the
