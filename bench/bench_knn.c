@@ -13,6 +13,7 @@
  *        bench_knn shapes N T        probe for blobs and 4-dim-subspace rows at
  *                                  d = 8, 20, 32, 64, 128
  *        bench_knn query NR NQ D T  kd-tree build on NR rows + NQ outside queries
+ *        bench_knn rebuild N D T   kd-tree build vs the rebuild from its order
  *        bench_knn dgemm           the DGEMM rate alone
  *        bench_knn blocked N D K T [tiles|-] [LEAF]  pruned blocked GEMM search (K > 0: rows near a
  *                                  K-dim subspace, 0 blobs, -1 uniform): flops done and
@@ -221,6 +222,55 @@ static void run_query(int64_t nr, int64_t nq, int d, int nt) {
   free(d2);
 }
 
+/* Thread CPU seconds: steadier than wall time on a shared machine (one thread). */
+static double thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The partitioning build against the rebuild from its order (bfcr_kdtree_build_order, what
+ * the CV's slab routing does with the level-0 search's order), best of 5 each, and the
+ * all-points answers of both trees compared. */
+static void run_rebuild(int64_t n, int d, int nt) {
+  double *X = blobs(n, d, 7);
+  int32_t *order = malloc((size_t)n * sizeof(int32_t));
+  int64_t *nn1 = malloc((size_t)n * sizeof(int64_t)), *nn2 = malloc((size_t)n * sizeof(int64_t));
+  double *d1 = malloc((size_t)n * sizeof(double)), *d2 = malloc((size_t)n * sizeof(double));
+  double wb = INFINITY, cb = INFINITY, wo = INFINITY, co = INFINITY;
+  bfcr_kdtree *t = NULL, *u = NULL;
+  for (int r = 0; r < 5; r++) {
+    double *W = malloc((size_t)n * (size_t)d * sizeof(double));
+    memcpy(W, X, (size_t)n * (size_t)d * sizeof(double));
+    double t0 = omp_get_wtime(), c0 = thread_cpu();
+    bfcr_kdtree_free(t);
+    if (bfcr_kdtree_build_take(W, n, d, nt, &t) != BFCR_OK) exit(1);
+    wb = fmin(wb, omp_get_wtime() - t0), cb = fmin(cb, thread_cpu() - c0);
+  }
+  bfcr_kdtree_order32(t, order);
+  for (int r = 0; r < 5; r++) {
+    double *W = malloc((size_t)n * (size_t)d * sizeof(double));
+    memcpy(W, X, (size_t)n * (size_t)d * sizeof(double));
+    double t0 = omp_get_wtime(), c0 = thread_cpu();
+    bfcr_kdtree_free(u);
+    if (bfcr_kdtree_build_order(W, n, d, order, nt, &u) != BFCR_OK) exit(1);
+    wo = fmin(wo, omp_get_wtime() - t0), co = fmin(co, thread_cpu() - c0);
+  }
+  if (bfcr_kdtree_allnn(t, nt, nn1, d1) != BFCR_OK || bfcr_kdtree_allnn(u, nt, nn2, d2) != BFCR_OK)
+    exit(1);
+  int same = !memcmp(nn1, nn2, (size_t)n * sizeof(int64_t)) &&
+             !memcmp(d1, d2, (size_t)n * sizeof(double)) &&
+             !memcmp(bfcr_kdtree_rows(t), bfcr_kdtree_rows(u), (size_t)n * d * sizeof(double));
+  printf(
+      "rebuild n=%-8lld d=%-3d threads=%d build=%.3fs (cpu %.3fs) by order=%.3fs (cpu %.3fs) "
+      "same=%s\n",
+      (long long)n, d, nt, wb, cb, wo, co, same ? "yes" : "NO");
+  fflush(stdout);
+  bfcr_kdtree_free(t);
+  bfcr_kdtree_free(u);
+  free(X), free(order), free(nn1), free(nn2), free(d1), free(d2);
+}
+
 static double *uniform_rows(int64_t n, int d, uint64_t seed) {
   double *X = malloc((size_t)n * (size_t)d * sizeof(double));
   for (int64_t i = 0; i < n * d; i++) X[i] = rng_unif(&seed);
@@ -310,6 +360,8 @@ int main(int argc, char **argv) {
   } else if (argc >= 6 && !strcmp(argv[1], "blocked")) {
     run_blocked(atoll(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
                 argc >= 7 && !strcmp(argv[6], "tiles"), argc >= 8 ? atoi(argv[7]) : 0);
+  } else if (argc >= 5 && !strcmp(argv[1], "rebuild")) {
+    run_rebuild(atoll(argv[2]), atoi(argv[3]), atoi(argv[4]));
   } else if (argc >= 2 && !strcmp(argv[1], "dgemm")) {
     run_dgemm();
   } else {

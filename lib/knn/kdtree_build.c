@@ -227,8 +227,95 @@ void bfcr_kdtree_free(bfcr_kdtree *t) {
   free(t);
 }
 
-/* Build on W (n x d, malloc'd), which the tree takes over as its row-major copy. */
-static bfcr_status kd_build_owned(double *W, int64_t n, int d, int nthreads, bfcr_kdtree **out) {
+/* Node ranges and children of the subtree over [lo, hi) rooted at id: the shape the
+ * partitioning build gives (it depends on the sizes only). */
+static void kd_shape(kd_builder *b, int64_t id, int64_t lo, int64_t hi) {
+  bfcr_kd_node *nd = &b->t->node[id];
+  nd->lo = lo;
+  nd->hi = hi;
+  if (hi - lo <= BFCR_KD_LEAF_MAX) {
+    nd->right = -1;
+    return;
+  }
+  const int64_t mid = lo + (hi - lo) / 2;
+  nd->right = id + 1 + kd_count(&b->memo, mid - lo);
+  kd_shape(b, id + 1, lo, mid);
+  kd_shape(b, nd->right, mid, hi);
+}
+
+/* The tree whose position p holds row order[p] (a permutation of 0..n-1, checked), as a
+ * partitioning build that produced that order: the rows are permuted in place (one cycle
+ * at a time, a bit per row), the shape is the one for n, the boxes are tight (leaves
+ * scanned, inner nodes the union of their children's: the same values, min and max being
+ * exact). O(n d) with no selection; the searches are exact on any tree, so this only
+ * costs speed if the order is a poor one. */
+static bfcr_status kd_build_by_order(kd_builder *b, const int32_t *order, int nt) {
+  bfcr_kdtree *t = b->t;
+  const int64_t n = t->n;
+  const int d = t->d;
+  double *W = b->W;
+  uint64_t *seen = calloc((size_t)(n + 63) / 64, sizeof(uint64_t));
+  double *spare = malloc((size_t)d * sizeof(double));
+  bfcr_status st = seen && spare ? BFCR_OK : BFCR_ERR_NOMEM;
+  for (int64_t p = 0; p < n && st == BFCR_OK; p++) {
+    const int64_t o = order[p];
+    if (o < 0 || o >= n || (seen[o >> 6] >> (o & 63) & 1u)) {
+      st = BFCR_ERR_ARG;
+      break;
+    }
+    seen[o >> 6] |= (uint64_t)1 << (o & 63);
+    t->idx[p] = o;
+  }
+  if (st == BFCR_OK) memset(seen, 0, (size_t)(n + 63) / 64 * sizeof(uint64_t));
+  /* Position q receives row idx[q]: follow each cycle from its first position. */
+  for (int64_t p = 0; p < n && st == BFCR_OK; p++) {
+    if (seen[p >> 6] >> (p & 63) & 1u) continue;
+    memcpy(spare, W + p * d, (size_t)d * sizeof(double));
+    int64_t q = p;
+    for (;;) {
+      seen[q >> 6] |= (uint64_t)1 << (q & 63);
+      const int64_t src = t->idx[q];
+      if (src == p) {
+        memcpy(W + q * d, spare, (size_t)d * sizeof(double));
+        break;
+      }
+      memcpy(W + q * d, W + src * d, (size_t)d * sizeof(double));
+      q = src;
+    }
+  }
+  free(seen);
+  free(spare);
+  if (st != BFCR_OK) return st;
+  kd_shape(b, 0, 0, n);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 64) default(none) shared(t, W, d)
+  for (int64_t id = 0; id < t->nnodes; id++) {
+    bfcr_kd_node *nd = &t->node[id];
+    if (nd->right >= 0) continue;
+    kd_box(W, d, nd->lo, nd->hi, t->bmin + id * d, t->bmax + id * d);
+    int64_t mi = t->idx[nd->lo];
+    for (int64_t i = nd->lo + 1; i < nd->hi; i++) mi = t->idx[i] < mi ? t->idx[i] : mi;
+    nd->min_index = mi;
+  }
+  for (int64_t id = t->nnodes - 1; id >= 0; id--) { /* children have larger ids */
+    bfcr_kd_node *nd = &t->node[id];
+    if (nd->right < 0) continue;
+    const int64_t l = id + 1, r = nd->right;
+    for (int k = 0; k < d; k++) {
+      const double al = t->bmin[l * d + k], ar = t->bmin[r * d + k];
+      const double bl = t->bmax[l * d + k], br = t->bmax[r * d + k];
+      t->bmin[id * d + k] = ar < al ? ar : al;
+      t->bmax[id * d + k] = br > bl ? br : bl;
+    }
+    const int64_t ml = t->node[l].min_index, mr = t->node[r].min_index;
+    nd->min_index = ml < mr ? ml : mr;
+  }
+  return BFCR_OK;
+}
+
+/* Build on W (n x d, malloc'd), which the tree takes over as its row-major copy; by the
+ * partitioning (order NULL) or by a given order (kd_build_by_order). */
+static bfcr_status kd_build_owned(double *W, int64_t n, int d, int nthreads, const int32_t *order,
+                                  bfcr_kdtree **out) {
   const int nt = nthreads < 1 ? 1 : nthreads;
   bfcr_status st = BFCR_OK;
   kd_builder *b = calloc(1, sizeof(*b));
@@ -257,13 +344,18 @@ static bfcr_status kd_build_owned(double *W, int64_t n, int d, int nthreads, bfc
     st = BFCR_ERR_NOMEM;
     goto cleanup;
   }
-  for (int64_t i = 0; i < n; i++) t->idx[i] = i;
+  if (order) {
+    st = kd_build_by_order(b, order, nt);
+    if (st != BFCR_OK) goto cleanup;
+  } else {
+    for (int64_t i = 0; i < n; i++) t->idx[i] = i;
 
-    /* The memo is filled for every size the build will meet before tasks start, so the
-     * tasks only read it. */
+      /* The memo is filled for every size the build will meet before tasks start, so the
+       * tasks only read it. */
 #pragma omp parallel num_threads(nt) default(none) shared(b)
 #pragma omp single
-  kd_build_node(b, 0, 0, b->t->n);
+    kd_build_node(b, 0, 0, b->t->n);
+  }
 
   t->nleaves = 0;
   for (int64_t i = 0; i < t->nnodes; i++) {
@@ -336,7 +428,7 @@ bfcr_status bfcr_kdtree_build(const double *R, int64_t n, int d, int nthreads, b
   double *W = malloc((size_t)n * (size_t)d * sizeof(double));
   if (!W) return BFCR_ERR_NOMEM;
   memcpy(W, R, (size_t)n * (size_t)d * sizeof(double));
-  return kd_build_owned(W, n, d, nthreads, out);
+  return kd_build_owned(W, n, d, nthreads, NULL, out);
 }
 
 bfcr_status bfcr_kdtree_build_take(double *R, int64_t n, int d, int nthreads, bfcr_kdtree **out) {
@@ -346,7 +438,22 @@ bfcr_status bfcr_kdtree_build_take(double *R, int64_t n, int d, int nthreads, bf
     return out && R && n >= 1 && d >= 1 ? BFCR_ERR_NOMEM : BFCR_ERR_ARG;
   }
   *out = NULL;
-  return kd_build_owned(R, n, d, nthreads, out);
+  return kd_build_owned(R, n, d, nthreads, NULL, out);
+}
+
+bfcr_status bfcr_kdtree_build_order(double *R, int64_t n, int d, const int32_t *order, int nthreads,
+                                    bfcr_kdtree **out) {
+  if (!out || !R || !order || n < 1 || d < 1 || n > INT32_MAX) {
+    free(R);
+    if (out) *out = NULL;
+    return BFCR_ERR_ARG;
+  }
+  *out = NULL;
+  return kd_build_owned(R, n, d, nthreads, order, out);
+}
+
+void bfcr_kdtree_order32(const bfcr_kdtree *t, int32_t *order) {
+  for (int64_t p = 0; p < t->n; p++) order[p] = (int32_t)t->idx[p];
 }
 
 const double *bfcr_kdtree_rows(const bfcr_kdtree *t) {

@@ -40,6 +40,16 @@ bfcr_status bfcr_kdtree_build(const double *R, int64_t n, int d, int nthreads, b
 /* The same tree, built on R itself (malloc'd; the tree takes it over, permutes it in place
  * and frees it, also on error): one n x d copy less at the peak. */
 bfcr_status bfcr_kdtree_build_take(double *R, int64_t n, int d, int nthreads, bfcr_kdtree **out);
+/* The tree that holds row order[p] at position p (order: a permutation of 0..n-1, as
+ * bfcr_kdtree_order32 gave it for a tree over the same n rows), built on R (taken over
+ * as by bfcr_kdtree_build_take) by permuting the rows instead of partitioning them: the
+ * same tree as that earlier build when the rows are the same, at a fraction of its cost.
+ * Any order gives a valid tree (searches stay exact), a poor one only a slow tree.
+ * n <= INT32_MAX; BFCR_ERR_ARG when order is not a permutation. */
+bfcr_status bfcr_kdtree_build_order(double *R, int64_t n, int d, const int32_t *order, int nthreads,
+                                    bfcr_kdtree **out);
+/* The tree's order (the caller's row of each position) as 32-bit indices (n < 2^31). */
+void bfcr_kdtree_order32(const bfcr_kdtree *t, int32_t *order);
 /* Row-major coordinates of the tree's rows in tree order and the caller's index of
  * each (tree position k holds row idx[k]); valid while the tree lives. */
 const double *bfcr_kdtree_rows(const bfcr_kdtree *t);

@@ -20,6 +20,9 @@
  *      indices. A row outside the reached slabs is farther than r2, so one round is
  *      exact. Rounds of at most CR_CHUNK home rows per rank bound the buffers;
  *   5. the answer (global index) returns to the row's owner: 16 bytes a row.
+ * With the level-0 search's keep (slab.h: same rows, same ranks) step 1 takes its plan
+ * and step 3's tree is rebuilt from its order (a permutation of the slab rows, no
+ * partitioning: about a sixth of the build's CPU time, `bench_knn rebuild`).
  * Traffic per rank: its rows once (n/P x (d + 3) doubles), the boundary rows
  * (d + 2 doubles out, 2 back) and the answers; the ring sends about n/K x (d + 3)
  * (its n/(K P) rows pass all P ranks), hence the choice in knn_cv_route.h. Memory: the
@@ -56,7 +59,7 @@ static double row_proj(const bfcr_zsrc *zs, int64_t i, const double *v, int d) {
 }
 
 bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, const int *grp,
-                              const unsigned char *need, int64_t *nn) {
+                              const unsigned char *need, const bfcr_slab_keep *keep, int64_t *nn) {
   const int P = ctx->size, me = ctx->rank, nt = ctx->nthreads, d = zs->d;
   const int rec = d + 3;  /* row: coordinates, global index, group, flag */
   const int brec = d + 2; /* boundary row: coordinates, group, bound */
@@ -112,8 +115,19 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
   int *scnt = cnts, *rcnt = cnts + P, *sdis = cnts + 2 * P, *rdis = cnts + 3 * P;
   int *fill = cnts + 4 * P;
 
-  /* 1. the plan (agreed inside). */
-  BFCR_CALL(bfcr_slab_plan(ctx, zs, nl, off, n, offs, cnt, d, v, split_t, split_g, &bytes));
+  /* 1. the plan: the kept one when every rank kept it for this set (the same bits a new
+   * plan would have), else a new one (agreed inside). */
+  int kept = keep && keep->P == P && keep->d == d && keep->n == n;
+  st = MPI_OK(st, MPI_Allreduce(MPI_IN_PLACE, &kept, 1, MPI_INT, MPI_MIN, ctx->comm),
+              "MPI_Allreduce (kept plan)");
+  BFCR_DIST_AGREE();
+  if (kept) {
+    memcpy(v, keep->v, (size_t)d * sizeof(double));
+    memcpy(split_t, keep->split_t, (size_t)P * sizeof(double));
+    memcpy(split_g, keep->split_g, (size_t)P * sizeof(int64_t));
+  } else {
+    BFCR_CALL(bfcr_slab_plan(ctx, zs, nl, off, n, offs, cnt, d, v, split_t, split_g, &bytes));
+  }
 
   /* 2. rows to their slabs, packed in destination order, in row order inside one. */
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
@@ -164,10 +178,14 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
       st = bfcr_err(ctx, BFCR_ERR_INTERNAL,
                     "cross-validation routing: slab rows out of global order");
   }
+  /* The same plan and rows give the slab the level-0 search had, in the same order: its
+   * tree comes back by a permutation (bfcr_kdtree_build_order) instead of a build. */
+  const int reuse = kept && keep->ns == ns && ns > 0;
   if (st == BFCR_OK && ns > 0) {
     double *shrunk = realloc(rbuf, (size_t)(ns * d) * sizeof(double));
     if (shrunk) rbuf = shrunk;
-    st = bfcr_kdtree_build_take(rbuf, ns, d, nt, &tree);
+    st = reuse ? bfcr_kdtree_build_order(rbuf, ns, d, keep->order, nt, &tree)
+               : bfcr_kdtree_build_take(rbuf, ns, d, nt, &tree);
     rbuf = NULL;
     if (st != BFCR_OK) st = bfcr_err(ctx, st, "cross-validation routing: kd-tree build failed");
   }
@@ -343,9 +361,12 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
     char line[192];
     snprintf(line, sizeof line,
              "cv slabs: %lld rows, %lld searched here, %lld boundary rows sent, %lld answered, "
-             "%.1f MB sent",
+             "%.1f MB sent, %s",
              (long long)ns, (long long)nh, (long long)nbs_all, (long long)nbr_all,
-             (double)bytes / 1e6);
+             (double)bytes / 1e6,
+             reuse  ? "level-0 tree order"
+             : kept ? "new tree"
+                    : "new plan");
     bfcr_nn_note(ctx, "cv routing", line);
   }
 cleanup:

@@ -132,9 +132,34 @@ static bfcr_status dist_allgather(bfcr_ctx *ctx, const dist_layout *L, bfcr_stat
 
 /* Projections, splitters and the window: slab.h (shared with knn_query_dist.c). */
 
+/* The plan and the slab tree's order for a later search of the same rows (slab.h), or
+ * NULL when out of memory (the later search then plans and builds again). Local. */
+static bfcr_slab_keep *slab_keep(int P, int d, int64_t n, const double *v, const double *split_t,
+                                 const int64_t *split_g, int64_t ns, const bfcr_kdtree *tree) {
+  bfcr_slab_keep *k = calloc(1, sizeof(*k));
+  if (!k) return NULL;
+  k->P = P;
+  k->d = d;
+  k->n = n;
+  k->ns = ns;
+  k->v = malloc((size_t)d * sizeof(double));
+  k->split_t = malloc((size_t)P * sizeof(double));
+  k->split_g = malloc((size_t)P * sizeof(int64_t));
+  k->order = malloc((size_t)(ns > 0 ? ns : 1) * sizeof(int32_t));
+  if (!k->v || !k->split_t || !k->split_g || !k->order) {
+    bfcr_slab_keep_free(k);
+    return NULL;
+  }
+  memcpy(k->v, v, (size_t)d * sizeof(double));
+  memcpy(k->split_t, split_t, (size_t)P * sizeof(double));
+  memcpy(k->split_g, split_g, (size_t)P * sizeof(int64_t));
+  if (ns > 0) bfcr_kdtree_order32(tree, k->order);
+  return k;
+}
+
 static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsrc *zs,
                              int64_t n_local, int64_t offset, int64_t n, int d, int64_t *bf,
-                             double *dist2, bfcr_knn_dist_stats *stats) {
+                             double *dist2, bfcr_knn_dist_stats *stats, bfcr_slab_keep **keep) {
   const int P = L->P, rank = L->rank, nt = ctx->nthreads;
   const int rec = d + 1; /* moved row: coordinates, global index; query: coordinates, bound */
   bfcr_status st = BFCR_OK;
@@ -397,7 +422,9 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   double t3 = bfcr_wtime();
 
   /* 5. results back to the rows' owners (reverse of step 2), then replicated. The slab's
-   * tree and query buffers go first, so this step does not add to the peak. */
+   * tree and query buffers go first, so this step does not add to the peak; a caller
+   * that searches the same rows again keeps the plan and the tree's order (4 B a row). */
+  if (keep && st == BFCR_OK) *keep = slab_keep(P, d, n, v, split_t, split_g, ns, tree);
   bfcr_kdtree_free(tree);
   tree = NULL;
   free(qs), free(qr), free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(qnn), free(qrow);
@@ -574,7 +601,8 @@ static const double *stored_rows(bfcr_ctx *ctx, bfcr_status *st, const bfcr_zsrc
 
 static bfcr_status allnn_dist(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, int64_t offset,
                               int64_t n, int d, int64_t *bf, double *dist2, int own_level,
-                              bfcr_knn_dist_stats *stats) {
+                              bfcr_knn_dist_stats *stats, bfcr_slab_keep **keep) {
+  if (keep) *keep = NULL;
   if (!ctx || !zs) return BFCR_ERR_ARG;
   bfcr_status st = BFCR_OK;
   /* own_level: 0 all replicated, 1 distances on their owners, 2 best friends too. */
@@ -653,7 +681,7 @@ static bfcr_status allnn_dist(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_loca
     stats->sec_partition = bfcr_wtime() - t0;
   }
   if (use_kd) {
-    st = run_slabs(ctx, &L, zs, n_local, offset, n, d, bf, dist2, stats);
+    st = run_slabs(ctx, &L, zs, n_local, offset, n, d, bf, dist2, stats, keep);
   } else {
     Z = stored_rows(ctx, &st, zs, n_local, &own);
     st = bfcr_agree(ctx, st);
@@ -662,6 +690,10 @@ static bfcr_status allnn_dist(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_loca
   st = bfcr_agree(ctx, st);
   if (stats) stats->cpu_total = dist_cpu() - c0;
 cleanup:
+  if (keep && *keep && st != BFCR_OK) {
+    bfcr_slab_keep_free(*keep);
+    *keep = NULL;
+  }
   free(L.cnt);
   free(L.off);
   free(L.dis);
@@ -673,19 +705,25 @@ cleanup:
 bfcr_status bfcr_knn_allnn_dist_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                     int64_t offset, int64_t n, int d, int64_t *bf, double *dist2,
                                     bfcr_knn_dist_stats *stats) {
-  return allnn_dist(ctx, zs, n_local, offset, n, d, bf, dist2, 0, stats);
+  return allnn_dist(ctx, zs, n_local, offset, n, d, bf, dist2, 0, stats, NULL);
 }
 
 bfcr_status bfcr_knn_allnn_dist_own(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                     int64_t offset, int64_t n, int d, int64_t *bf,
                                     double *dist2_own, bfcr_knn_dist_stats *stats) {
-  return allnn_dist(ctx, zs, n_local, offset, n, d, bf, dist2_own, 1, stats);
+  return allnn_dist(ctx, zs, n_local, offset, n, d, bf, dist2_own, 1, stats, NULL);
 }
 
 bfcr_status bfcr_knn_allnn_dist_mine(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                      int64_t offset, int64_t n, int d, int64_t *bf_own,
                                      double *dist2_own, bfcr_knn_dist_stats *stats) {
-  return allnn_dist(ctx, zs, n_local, offset, n, d, bf_own, dist2_own, 2, stats);
+  return allnn_dist(ctx, zs, n_local, offset, n, d, bf_own, dist2_own, 2, stats, NULL);
+}
+
+bfcr_status bfcr_knn_allnn_dist_keep(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+                                     int64_t offset, int64_t n, int d, int64_t *bf_own,
+                                     double *dist2_own, bfcr_slab_keep **keep) {
+  return allnn_dist(ctx, zs, n_local, offset, n, d, bf_own, dist2_own, 2, NULL, keep);
 }
 
 bfcr_status bfcr_knn_allnn_dist_stats(bfcr_ctx *ctx, const double *Z, int64_t n_local,

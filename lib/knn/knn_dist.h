@@ -79,4 +79,13 @@ bfcr_status bfcr_knn_allnn_dist_mine(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t
                                      int64_t offset, int64_t n, int d, int64_t *bf_own,
                                      double *dist2_own, bfcr_knn_dist_stats *stats);
 
+/* bfcr_knn_allnn_dist_mine that also keeps, when the slabs ran, what a later search of
+ * the same rows on the same ranks reuses (*keep, slab.h: the plan and the order of the
+ * slab's kd-tree, 4 bytes a slab row; NULL otherwise, or when it could not be allocated;
+ * free with bfcr_slab_keep_free). Collective. */
+struct bfcr_slab_keep;
+bfcr_status bfcr_knn_allnn_dist_keep(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
+                                     int64_t offset, int64_t n, int d, int64_t *bf_own,
+                                     double *dist2_own, struct bfcr_slab_keep **keep);
+
 #endif

@@ -154,3 +154,12 @@ cleanup:
   free(gdis);
   return st;
 }
+
+void bfcr_slab_keep_free(bfcr_slab_keep *k) {
+  if (!k) return;
+  free(k->v);
+  free(k->split_t);
+  free(k->split_g);
+  free(k->order);
+  free(k);
+}

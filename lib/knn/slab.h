@@ -56,6 +56,24 @@ bfcr_status bfcr_slab_plan(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, 
                            int64_t n, const int64_t *off, const int *cnt, int d, double *v,
                            double *split_t, int64_t *split_g, int64_t *bytes);
 
+/* What a slab search keeps for a later search of the same rows on the same ranks (the
+ * level-0 search, knn_dist.c, for the cross-validation's routing, knn_cv_route.c): the
+ * plan, and the order of this rank's slab rows in the slab's kd-tree, so the later search
+ * rebuilds that tree by a permutation instead of the partitioning build
+ * (bfcr_kdtree_build_order). 4 bytes per slab row plus the plan: the tree itself (about
+ * 190 bytes a row at d = 8) is not kept between the two searches. */
+typedef struct bfcr_slab_keep {
+  int P, d;
+  int64_t n;        /* rows of the whole set */
+  double *v;        /* [d] axis */
+  double *split_t;  /* [P] splitters (P - 1 used) */
+  int64_t *split_g; /* [P] */
+  int64_t ns;       /* rows of this rank's slab */
+  int32_t *order;   /* [ns] kd-tree position p holds slab row order[p] (slab rows in
+                       global-index order) */
+} bfcr_slab_keep;
+void bfcr_slab_keep_free(bfcr_slab_keep *k);
+
 /* |v| with its rounding, widened, and the growth factor of the radius (the constants of
  * the window; computed once per plan). */
 static inline double bfcr_slab_norm(const double *v, int d) {

@@ -43,6 +43,7 @@
 
 #include "knn/knn.h"
 #include "knn/knn_cv_route.h"
+#include "knn/slab.h"
 #include "model/cv.h"
 #include "model/cv_impl.h"
 #include "par/redistribute.h"
@@ -70,7 +71,9 @@ typedef int (*key_owner_fn)(const cvd *s, int64_t key, const void *u);
 typedef void (*key_answer_fn)(const cvd *s, int64_t key, const void *u, double *out);
 
 /* out[i * w] = the value of keys[i] (m keys, any order, each asked as given: callers
- * that hold repeated keys deduplicate first). Collective; status agreed. */
+ * that hold repeated keys deduplicate first). Keys this rank owns are answered in place
+ * (about 1 / P of them: at P = 2 half the keys skip the packing, both exchanges and the
+ * copy back). Collective; status agreed. */
 static bfcr_status fetch_each(cvd *s, const int64_t *keys, int64_t m, int64_t w, key_owner_fn owner,
                               key_answer_fn answer, const void *u, double *out) {
   bfcr_ctx *ctx = s->ctx;
@@ -95,9 +98,14 @@ static bfcr_status fetch_each(cvd *s, const int64_t *keys, int64_t m, int64_t w,
   sd2 = rc2 + P;
   rd2 = sd2 + P;
   for (int64_t i = 0; i < m; i++) sc[who[i] = owner(s, keys[i], u)]++;
+  sc[s->me] = 0; /* own keys: answered below, not sent */
   for (int r = 0; r < P; r++) sd[r] = r ? sd[r - 1] + sc[r - 1] : 0;
   for (int r = 0; r < P; r++) sc2[r] = sd[r];
   for (int64_t i = 0; i < m; i++) { /* grouped by owner, in key order inside a group */
+    if (who[i] == s->me) {
+      answer(s, keys[i], u, out + i * w);
+      continue;
+    }
     pos[i] = sc2[who[i]]++;
     sk[pos[i]] = keys[i];
   }
@@ -126,7 +134,8 @@ static bfcr_status fetch_each(cvd *s, const int64_t *keys, int64_t m, int64_t w,
   st =
       bfcr_agree(ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: fetch failed"));
   if (st != BFCR_OK) goto cleanup;
-  for (int64_t i = 0; i < m; i++) memcpy(out + i * w, got + pos[i] * w, (size_t)w * sizeof(double));
+  for (int64_t i = 0; i < m; i++)
+    if (who[i] != s->me) memcpy(out + i * w, got + pos[i] * w, (size_t)w * sizeof(double));
 cleanup:
   free(sk);
   free(pos);
@@ -186,6 +195,7 @@ static bfcr_status route_parents(cvd *s, const int64_t *nn, int64_t *route1) {
  * node's last dendrogram position. */
 typedef struct lvl_user {
   int l;
+  const int64_t *cb; /* [P + 1] first node each rank owns at level l (path keys), or NULL */
 } lvl_user;
 static int model_owner(const cvd *s, int64_t key, const void *u) {
   const int l = ((const lvl_user *)u)->l;
@@ -314,7 +324,7 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
     st = bfcr_agree(ctx, flag ? BFCR_OK : BFCR_ERR_NOMEM);
     if (st == BFCR_OK) {
       for (int64_t q = 0; q < nq; q++) flag[need[q]] = 1;
-      st = bfcr_knn_cv_route(ctx, zs, s->nl, fold, flag, nn);
+      st = bfcr_knn_cv_route(ctx, zs, s->nl, fold, flag, s->t->slab0 ? *s->t->slab0 : NULL, nn);
     }
     free(flag);
     goto cleanup;
@@ -397,6 +407,10 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
   }
   for (int64_t q = 0; q < nq; q++) nn[need[q]] = (int64_t)cur[q * QW + d + 2];
 cleanup:
+  if (s->t->slab0) { /* level 0's slab plan and tree order: read by the slab search only */
+    bfcr_slab_keep_free(*s->t->slab0);
+    *s->t->slab0 = NULL;
+  }
   bfcr_kdtree_free(kt);
   free(need);
   free(qcnt);
@@ -616,7 +630,7 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
           uix[nk] = pk[k];
           slot[nk++] = q;
         }
-      lvl_user lu = {l + 1};
+      lvl_user lu = {l + 1, NULL};
       st = fetch_rounds(s, keys, nu, CVW(d), model_owner, model_answer, &lu, val, 1 << 16);
       for (int64_t i = 0; st == BFCR_OK && i < nk; i++)
         memcpy(s->fm[l] + slot[i] * CVW(d), val + uix[i] * CVW(d), (size_t)CVW(d) * sizeof(double));
@@ -667,14 +681,17 @@ static const double *path_lookup(const void *u, int l, int64_t i, int64_t c, int
   return q->val[l] + (int64_t)q->ix[(int64_t)(l - 1) * q->nl + i] * CVW(q->d);
 }
 
+/* The owner of node c is the last rank whose first owned node is <= c (the owned ranges
+ * tile the level in rank order; an empty rank's start equals the next one's): a search
+ * over P + 1 values instead of a read of start[] and two divisions per key. */
 static int path_owner(const cvd *s, int64_t key, const void *u) {
-  const int l = ((const lvl_user *)u)->l;
-  const int64_t c = key % s->t->lv[l].m;
-  return bfcr_block_owner(s->n, s->P, s->t->lv[l].start[c + 1] - 1);
+  const lvl_user *lu = u;
+  const int64_t c = key % s->t->lv[lu->l].m;
+  return (int)bfcr_first_range_from(lu->cb, s->P, c + 1) - 1;
 }
 static void path_answer(const cvd *s, int64_t key, const void *u, double *out) {
   const int l = ((const lvl_user *)u)->l;
-  const int64_t m = s->t->lv[l].m, c = key % m, k = key / m;
+  const int64_t m = s->t->lv[l].m, k = key / m, c = key - k * m;
   memcpy(out, s->fm[l] + ((c - s->own0[l]) * s->K + k) * CVW(s->d),
          (size_t)CVW(s->d) * sizeof(double));
 }
@@ -734,15 +751,20 @@ static bfcr_status paths_level(cvd *s, cv_paths *pm, int l, int64_t *labp, const
     }
   }
   pm->val[l] = malloc((size_t)(nk > 0 ? nk : 1) * CVW(s->d) * sizeof(double));
+  int64_t *cb = malloc((size_t)(s->P + 1) * sizeof(int64_t));
   bfcr_status st = bfcr_agree(
-      s->ctx, key && pm->val[l] && nk < INT32_MAX
+      s->ctx, key && pm->val[l] && cb && nk < INT32_MAX
                   ? BFCR_OK
                   : bfcr_err(s->ctx, BFCR_ERR_NOMEM, "out of memory in cross-validation"));
   if (st == BFCR_OK) {
-    lvl_user lu = {l};
+    int64_t b;
+    for (int r = 0; r < s->P; r++) bfcr_tree_owned_nodes(t, l, s->P, r, &cb[r], &b);
+    cb[s->P] = m;
+    lvl_user lu = {l, cb};
     st = fetch_rounds(s, key, nk, CVW(s->d), path_owner, path_answer, &lu, pm->val[l], CHUNK);
   }
   free(key);
+  free(cb);
   return st;
 }
 

@@ -365,8 +365,9 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   ctx->nn_method = p.tree.nn_method;
   /* Davies-Bouldin (an exact max-ratio search, up to 29% of a fit) only when read. */
   const int need_db = p.all_metrics || (p.level == 0 && p.criterion == BFCR_CRIT_DB);
-  /* One rank: the CV routes held-out rows on level 0's kd-tree (no second build). */
-  const int keep_kd0 = ctx->size == 1 && p.select == BFCR_SELECT_CV && p.level == 0;
+  /* The CV routes held-out rows on level 0's kd-tree (one rank) or rebuilds each slab's
+   * tree from the level-0 search's order (several ranks): no second partitioning build. */
+  const int keep_kd0 = p.select == BFCR_SELECT_CV && p.level == 0;
   st = bfcr_tree_build_src_ex(
       ctx, &zs, train->y, train->n_local, train->offset, train->n_global, d, p.tree.max_levels,
       (need_db ? 0 : BFCR_TREE_SKIP_DB) | (keep_kd0 ? BFCR_TREE_KEEP_KD0 : 0), &t);

@@ -85,13 +85,15 @@ cleanup:
 
 /* Fills lv0->bf and lv0->bfdist for this rank's n_local rows (allocated by the caller). */
 bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
-                                         int64_t offset, int64_t n, int d, bfcr_level *lv0) {
-  return bfcr_level_dist_bestfriends(ctx, 0, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist);
+                                         int64_t offset, int64_t n, int d, bfcr_level *lv0,
+                                         struct bfcr_slab_keep **keep) {
+  return bfcr_level_dist_bestfriends(ctx, 0, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist,
+                                     keep);
 }
 
 bfcr_status bfcr_level_dist_bestfriends(bfcr_ctx *ctx, int level, const bfcr_zsrc *zs,
                                         int64_t n_local, int64_t offset, int64_t n, int d,
-                                        int64_t *bf, double *bfdist) {
+                                        int64_t *bf, double *bfdist, struct bfcr_slab_keep **keep) {
   bfcr_status st = BFCR_OK;
   if (n == 1) {
     if (n_local > 0) {
@@ -103,7 +105,7 @@ bfcr_status bfcr_level_dist_bestfriends(bfcr_ctx *ctx, int level, const bfcr_zsr
   if ((double)n * d < SMALL_ND) {
     BFCR_CALL(gather_search(ctx, level, zs, n_local, offset, n, d, bf, bfdist));
   } else {
-    BFCR_CALL(bfcr_knn_allnn_dist_mine(ctx, zs, n_local, offset, n, d, bf, bfdist, NULL));
+    BFCR_CALL(bfcr_knn_allnn_dist_keep(ctx, zs, n_local, offset, n, d, bf, bfdist, keep));
   }
   for (int64_t i = 0; i < n_local; i++) bfdist[i] = sqrt(bfdist[i]);
 cleanup:

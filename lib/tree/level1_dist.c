@@ -43,7 +43,7 @@ bfcr_status bfcr_level1_dist_bestfriends(bfcr_ctx *ctx, const bfcr_tree *t, int6
   for (int64_t i = 0; i < nl; i++)
     memcpy(cent + i * d, t->lv[1].ns + i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
   bfcr_zsrc zs = {cent, NULL, NULL, NULL, d};
-  st = bfcr_level_dist_bestfriends(ctx, 1, &zs, nl, t->lv1_lo, t->lv[1].m, d, bf, bfdist);
+  st = bfcr_level_dist_bestfriends(ctx, 1, &zs, nl, t->lv1_lo, t->lv[1].m, d, bf, bfdist, NULL);
 cleanup:
   free(cent);
   return st;

@@ -18,6 +18,8 @@
 #include "core/ctx.h"
 #include "core/zsrc.h"
 
+struct bfcr_slab_keep;
+
 /* Width of a node summary: n, mean[d], sse, ymean, edge, then unused. */
 #define BFCR_NS_N 0
 #define BFCR_NS_MEAN 1
@@ -82,6 +84,10 @@ struct bfcr_tree {
    * frees it right after (a separately allocated slot, so it can be freed through a const
    * tree before the CV's own arrays raise the peak); NULL when not kept. */
   struct bfcr_kdtree **kd0;
+  /* Several ranks, the same request: the level-0 slab search's plan and its slab tree's
+   * order (lib/knn/slab.h, 4 B a slab row), which the CV's slab routing reuses and frees
+   * (a slot, as kd0); NULL when not kept. */
+  struct bfcr_slab_keep **slab0;
   /* Several ranks: the model fit's rows in dendrogram order (this rank's block of
    * positions, d + 1 doubles a row: z, standardized y), kept for the fit's CV, which
    * takes them over instead of moving the rows again (a slot, as kd0); NULL when not kept. */
@@ -101,7 +107,8 @@ bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double
 /* The same with flags: BFCR_TREE_SKIP_DB leaves the Davies-Bouldin search out (DB NaN,
  * flagged in info[].skipped); bfcr_tree_build_src computes every metric. */
 #define BFCR_TREE_SKIP_DB 1
-/* One rank: keep level 0's kd-tree in t->kd0 (when the search built one). */
+/* One rank: keep level 0's kd-tree in t->kd0 (when the search built one); several
+ * ranks: keep the slab search's plan and tree order in t->slab0 (when it ran). */
 #define BFCR_TREE_KEEP_KD0 2
 bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
                                    int64_t n_local, int64_t offset, int64_t n, int d,
@@ -131,16 +138,18 @@ void bfcr_tree_owned_nodes(const bfcr_tree *t, int l, int P, int r, int64_t *a, 
  * this rank's block, [*own_lo, *own_hi) (contiguous chunks tiling [0, k) in rank order).
  * Both are collective, open with a status agreement and return the same status on every
  * rank. bfcr_level_dist_bestfriends is the search of any level whose items are held in such
- * blocks (rows [offset, offset + n_local) of n; `level` names it in the notes). */
+ * blocks (rows [offset, offset + n_local) of n; `level` names it in the notes; keep: see
+ * bfcr_knn_allnn_dist_keep, NULL for none). */
 bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
-                                         int64_t offset, int64_t n, int d, bfcr_level *lv0);
+                                         int64_t offset, int64_t n, int d, bfcr_level *lv0,
+                                         struct bfcr_slab_keep **keep);
 bfcr_status bfcr_level0_dist_nodes(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
                                    int64_t n_local, int64_t n, int d, const bfcr_level *lv0,
                                    const int64_t *rank_in, const unsigned char *second,
                                    bfcr_level *lv1, int64_t *own_lo, int64_t *own_hi);
 bfcr_status bfcr_level_dist_bestfriends(bfcr_ctx *ctx, int level, const bfcr_zsrc *zs,
                                         int64_t n_local, int64_t offset, int64_t n, int d,
-                                        int64_t *bf, double *bfdist);
+                                        int64_t *bf, double *bfdist, struct bfcr_slab_keep **keep);
 
 /* Components of the best-friend graph of m items: comp[i] = component id, numbered by
  * the smallest item index in the component (ascending). Returns the component count.

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "knn/knn.h"
+#include "knn/slab.h"
 #include "par/reduce.h"
 #include "par/redistribute.h"
 #include "tree/components_dist.h"
@@ -135,6 +136,8 @@ void bfcr_tree_free(bfcr_tree *t) {
   }
   if (t->kd0) bfcr_kdtree_free(*t->kd0);
   free(t->kd0);
+  if (t->slab0) bfcr_slab_keep_free(*t->slab0);
+  free(t->slab0);
   if (t->zyd) free(*t->zyd);
   free(t->zyd);
   free(t->lv);
@@ -194,7 +197,8 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     t->lv0_local = 1; /* own rows only: bf, bfdist, parent (and dpos) */
     BFCR_ALLOC(ctx, t->lv[0].bf, n_local > 0 ? n_local : 1);
     BFCR_ALLOC(ctx, t->lv[0].bfdist, n_local > 0 ? n_local : 1);
-    st = bfcr_level0_dist_bestfriends(ctx, zs, n_local, offset, n, d, &t->lv[0]);
+    if (flags & BFCR_TREE_KEEP_KD0) BFCR_CALLOC(ctx, t->slab0, 1);
+    st = bfcr_level0_dist_bestfriends(ctx, zs, n_local, offset, n, d, &t->lv[0], t->slab0);
     if (st != BFCR_OK) {
       agreed = 1;
       goto cleanup;

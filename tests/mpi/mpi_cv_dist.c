@@ -7,7 +7,9 @@
  * model, fetched from its owner) writes the one-process model bytes; the slab routing
  * (bfcr_knn_cv_route) gives a brute-force search's index for every flagged row on grids
  * (many equal distances), copies of three rows, Gaussian rows and sets smaller than the
- * rank count, in four block layouts (empty ranks); the fits with 3 features take the
+ * rank count, in four block layouts (empty ranks), without and with the level-0 slab
+ * search's plan and tree order (bfcr_knn_allnn_dist_keep; also with that order reversed,
+ * a poor tree); the fits with 3 features take the
  * slab routing in bfcr_fit on 2-4 ranks (P > 1, d <= 16), the fit with 17 features and
  * 5 folds the ring (d > 16). */
 #include <math.h>
@@ -20,6 +22,8 @@
 #include "io/model_file.h"
 #include "knn/knn.h"
 #include "knn/knn_cv_route.h"
+#include "knn/knn_dist.h"
+#include "knn/slab.h"
 #include "mpitest.h"
 #include "par/sum_rows.h"
 
@@ -184,29 +188,55 @@ static void route_case(bfcr_ctx *ctx, const char *what, const double *X, int64_t
     int64_t *nn = malloc(sizeof(int64_t) * (size_t)(nl + 1));
     for (int64_t i = 0; i < nl; i++) nn[i] = -7; /* unflagged rows stay untouched */
     const bfcr_zsrc zs = {X + lo * d, NULL, NULL, NULL, d};
-    bfcr_status st = bfcr_knn_cv_route(ctx, &zs, nl, grp + lo, need + lo, nn);
-    MT_CHECK(st == BFCR_OK, "%s, layout %d: %s", what, how, bfcr_ctx_errmsg(ctx));
-    int bad = 0;
-    for (int64_t i = 0; st == BFCR_OK && i < nl; i++) {
-      const int64_t g = lo + i;
-      int64_t bj = -1;
-      double bd = INFINITY;
-      if (need[g]) {
-        for (int64_t j = 0; j < n; j++) {
-          if (grp[j] == grp[g]) continue;
-          const int64_t a = g < j ? g : j, b = g < j ? j : g;
-          const double s = bfcr_dist2(X + a * d, X + b * d, d);
-          if (bj < 0 || bfcr_nn_better(s, j, bd, bj)) {
-            bd = s;
-            bj = j;
+    /* keep: 0 none; 1 the level-0 slab search's plan and tree order (the fit's reuse);
+     * 2 the same plan with the order reversed (a poor tree: still exact). */
+    for (int keep = 0; keep <= 2 && (keep == 0 || n >= 2); keep++) {
+      bfcr_slab_keep *k = NULL;
+      bfcr_status st = BFCR_OK;
+      if (keep) {
+        int64_t *bf = malloc(sizeof(int64_t) * (size_t)(nl + 1));
+        double *d2 = malloc(sizeof(double) * (size_t)(nl + 1));
+        const int method = ctx->nn_method;
+        ctx->nn_method = BFCR_NN_TREE; /* the slabs, whatever the probe says for tiny sets */
+        st = bfcr_knn_allnn_dist_keep(ctx, &zs, nl, lo, n, d, bf, d2, &k);
+        ctx->nn_method = method;
+        MT_CHECK(st == BFCR_OK && (P == 1 || k), "%s, layout %d: level-0 search: %s", what, how,
+                 bfcr_ctx_errmsg(ctx));
+        if (k && keep == 2)
+          for (int64_t p = 0; p < k->ns / 2; p++) {
+            const int32_t o = k->order[p];
+            k->order[p] = k->order[k->ns - 1 - p];
+            k->order[k->ns - 1 - p] = o;
           }
-        }
-      } else {
-        bj = -7;
+        free(bf);
+        free(d2);
       }
-      if (nn[i] != bj && bad++ < 3)
-        MT_CHECK(0, "%s, layout %d, threads %d, row %lld: %lld, brute force %lld", what, how, th,
-                 (long long)g, (long long)nn[i], (long long)bj);
+      for (int64_t i = 0; i < nl; i++) nn[i] = -7;
+      if (st == BFCR_OK) st = bfcr_knn_cv_route(ctx, &zs, nl, grp + lo, need + lo, k, nn);
+      bfcr_slab_keep_free(k);
+      MT_CHECK(st == BFCR_OK, "%s, layout %d, keep %d: %s", what, how, keep, bfcr_ctx_errmsg(ctx));
+      int bad = 0;
+      for (int64_t i = 0; st == BFCR_OK && i < nl; i++) {
+        const int64_t g = lo + i;
+        int64_t bj = -1;
+        double bd = INFINITY;
+        if (need[g]) {
+          for (int64_t j = 0; j < n; j++) {
+            if (grp[j] == grp[g]) continue;
+            const int64_t a = g < j ? g : j, b = g < j ? j : g;
+            const double s = bfcr_dist2(X + a * d, X + b * d, d);
+            if (bj < 0 || bfcr_nn_better(s, j, bd, bj)) {
+              bd = s;
+              bj = j;
+            }
+          }
+        } else {
+          bj = -7;
+        }
+        if (nn[i] != bj && bad++ < 3)
+          MT_CHECK(0, "%s, layout %d, keep %d, threads %d, row %lld: %lld, brute force %lld", what,
+                   how, keep, th, (long long)g, (long long)nn[i], (long long)bj);
+      }
     }
     free(nn);
   }

@@ -421,6 +421,80 @@ Test(knn, larger_random_kd_two_threads) {
   free(b);
 }
 
+/* bfcr_kdtree_build_order: the order of a build gives that build's tree (rows, index,
+ * boxes, answers), for 1 and 2 threads and sizes around the leaf size; an arbitrary order
+ * (reversed, strided) gives a valid tree, so the answers stay exact; a non-permutation is
+ * refused. */
+Test(knn, rebuild_from_order) {
+  const int64_t ns[] = {1, 2, 63, 64, 65, 130, 3001};
+  for (size_t c = 0; c < sizeof(ns) / sizeof(ns[0]); c++) {
+    const int64_t n = ns[c];
+    const int d = c % 2 ? 3 : 8;
+    double *X = random_data(n, d, 500 + c, 1.0);
+    for (int64_t i = 0; i + 7 < n; i += 7) memcpy(X + (i + 7) * d, X + i * d, sizeof(double) * d);
+    int64_t *enn = malloc((size_t)n * sizeof(int64_t)), *nn = malloc((size_t)n * sizeof(int64_t));
+    double *ed2 = malloc((size_t)n * sizeof(double)), *d2 = malloc((size_t)n * sizeof(double));
+    int32_t *order = malloc((size_t)n * sizeof(int32_t));
+    if (n >= 2) bfcr_knn_brute(X, n, d, X, n, 1, enn, ed2);
+    for (int nt = 1; nt <= 2; nt++) {
+      bfcr_kdtree *t = NULL, *u = NULL;
+      cr_assert_eq(bfcr_kdtree_build(X, n, d, nt, &t), BFCR_OK);
+      bfcr_kdtree_order32(t, order);
+      for (int how = 0; how < 3; how++) {
+        if (how == 1)
+          for (int64_t p = 0; p < n; p++) order[p] = (int32_t)(n - 1 - p);
+        if (how == 2)
+          for (int64_t p = 0; p < n; p++) order[p] = (int32_t)(p * 7919 % n);
+        if (how == 2 && n % 7919 == 0) continue; /* not a permutation */
+        double *W = malloc((size_t)(n * d) * sizeof(double));
+        memcpy(W, X, (size_t)(n * d) * sizeof(double));
+        cr_assert_eq(bfcr_kdtree_build_order(W, n, d, order, nt, &u), BFCR_OK);
+        if (how == 0) { /* the same tree */
+          cr_assert_eq(u->nnodes, t->nnodes);
+          cr_assert(!memcmp(u->X, t->X, sizeof(double) * (size_t)(n * d)));
+          cr_assert(!memcmp(u->P, t->P, sizeof(double) * (size_t)(n * d)));
+          cr_assert(!memcmp(u->idx, t->idx, sizeof(int64_t) * (size_t)n));
+          for (int64_t i = 0; i < t->nnodes; i++) {
+            cr_assert_eq(u->node[i].lo, t->node[i].lo);
+            cr_assert_eq(u->node[i].hi, t->node[i].hi);
+            cr_assert_eq(u->node[i].right, t->node[i].right);
+            cr_assert_eq(u->node[i].min_index, t->node[i].min_index);
+          }
+          for (int64_t i = 0; i < t->nnodes * d; i++) {
+            cr_assert_eq(u->bmin[i], t->bmin[i]);
+            cr_assert_eq(u->bmax[i], t->bmax[i]);
+          }
+        }
+        if (n >= 2) {
+          char what[96];
+          snprintf(what, sizeof what, "rebuild n=%lld d=%d threads=%d order %d", (long long)n, d,
+                   nt, how);
+          cr_assert_eq(bfcr_kdtree_allnn(u, nt, nn, d2), BFCR_OK);
+          tu_expect_nn(what, n, nn, d2, enn, ed2);
+        }
+        bfcr_kdtree_free(u);
+        u = NULL;
+      }
+      bfcr_kdtree_free(t);
+    }
+    if (n >= 2) { /* a repeated row, an out-of-range row: refused, R freed */
+      for (int64_t p = 0; p < n; p++) order[p] = (int32_t)p;
+      order[n - 1] = 0;
+      double *W = malloc((size_t)(n * d) * sizeof(double));
+      memcpy(W, X, (size_t)(n * d) * sizeof(double));
+      bfcr_kdtree *u = NULL;
+      cr_assert_eq(bfcr_kdtree_build_order(W, n, d, order, 1, &u), BFCR_ERR_ARG);
+      cr_assert_null(u);
+      order[n - 1] = (int32_t)n;
+      W = malloc((size_t)(n * d) * sizeof(double));
+      memcpy(W, X, (size_t)(n * d) * sizeof(double));
+      cr_assert_eq(bfcr_kdtree_build_order(W, n, d, order, 1, &u), BFCR_ERR_ARG);
+      cr_assert_null(u);
+    }
+    free(X), free(enn), free(nn), free(ed2), free(d2), free(order);
+  }
+}
+
 Test(knn, invalid_arguments) {
   const double X[] = {0.0, 1.0};
   int64_t nn[2];
