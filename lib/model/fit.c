@@ -374,6 +374,10 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     agreed = ctx->size > 1;
     goto cleanup;
   }
+  /* Several ranks: from here on each level's summaries are read for the nodes over this
+   * rank's block only (the CV's fold models; the level fits read none); the chosen level's
+   * are gathered back below. */
+  if (ctx->size > 1) bfcr_tree_keep_own_ns(ctx, t);
   int T = t->nlevels - 1;
   if (train->n_global == 1)
     bfcr_log(ctx, BFCR_LOG_WARN, "1 training row: every prediction is its target value");
@@ -409,9 +413,7 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     agreed = ctx->size > 1;
     goto cleanup;
   }
-  /* Several ranks: from here on each level's summaries are read for the nodes over this
-   * rank's block only (the CV's fold models); the chosen level's are gathered back below. */
-  if (ctx->size > 1) bfcr_tree_keep_own_ns(ctx, t);
+  if (ctx->size > 1) bfcr_tree_free_nchild(t); /* read by the level fits only */
   if (p.criterion == BFCR_CRIT_GCV && p.level == 0) m->chosen = choose_level(t, p.criterion);
   if (by_cv) { /* replicated computation: the same status everywhere but for memory */
     if (ctx->size > 1) cm_keep_owned(ctx, t, lf);
