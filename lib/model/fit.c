@@ -414,6 +414,14 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     goto cleanup;
   }
   if (ctx->size > 1) bfcr_tree_free_nchild(t); /* read by the level fits only */
+  /* The regression summaries ((d + 1)(d + 4) / 2 doubles per fitted node) are read after
+   * the fits only by the feature-space guard and by a tree without levels (the
+   * centroids): otherwise freed before the CV, whose peak they would raise. */
+  if (lo >= 1 && !(p.guard_space && p.guard_margin >= 0.0))
+    for (int l = lo; l < t->nlevels; l++) {
+      free(lf[l].sum);
+      lf[l].sum = NULL;
+    }
   if (p.criterion == BFCR_CRIT_GCV && p.level == 0) m->chosen = choose_level(t, p.criterion);
   if (by_cv) { /* replicated computation: the same status everywhere but for memory */
     if (ctx->size > 1) cm_keep_owned(ctx, t, lf);
