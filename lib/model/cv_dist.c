@@ -858,7 +858,14 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   free(foldp);
   perm = labp = NULL;
   foldp = NULL;
-  err = malloc((size_t)(T + 1) * nl * sizeof(double));
+  /* The owned fold models were read by the fetches only; the paths hold what the scoring
+   * and the shrinkage read (the global one is in fmT). */
+  for (int l = 0; l <= T; l++) {
+    free(s.fm[l]);
+    s.fm[l] = NULL;
+  }
+  /* squared errors of level l at err + (l - 1) nl */
+  err = malloc((size_t)T * nl * sizeof(double));
   tmp = malloc((size_t)nl * sizeof(double));
   BFCR_CALL(bfcr_agree(
       ctx,
@@ -880,7 +887,7 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
         for (int64_t i = i0; i < i1; i++) bfcr_zsrc_row(zs, i, zb + (i - i0) * d);
         for (int l = 1; l <= T; l++) { /* the same expression per (row, level) as before */
           const int32_t *q = ix + (int64_t)(l - 1) * n_local;
-          double *e = err + l * nl;
+          double *e = err + (l - 1) * nl;
           for (int64_t i = i0; i < i1; i++) {
             const double r =
                 y[i] - bfcr_cv_fold_pred(val[l] + (int64_t)q[i] * CVW(d), fmT + fold[i] * CVW(d),
@@ -897,11 +904,11 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   }
   m->cv_rmse[0] = m->cv_se[0] = NAN;
   double *mse = m->cv_rmse, *se = m->cv_se, nd = (double)s.n;
-  BFCR_CALL(bfcr_sum_rows_canonical(ctx, err + nl, n_local, s.off, s.n, T, nl, mse + 1));
+  BFCR_CALL(bfcr_sum_rows_canonical(ctx, err, n_local, s.off, s.n, T, nl, mse + 1));
   for (int l = 1; l <= T; l++) {
     double sm = mse[l] / nd, s2 = 0.0;
     mse[l] = sm;
-    const double *e = err + l * nl;
+    const double *e = err + (l - 1) * nl;
     for (int64_t i = 0; i < n_local; i++) tmp[i] = (e[i] - sm) * (e[i] - sm);
     BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp, n_local, s.off, s.n, 1, nl, &s2));
     se[l] = s.n > 1 ? sqrt(s2 / (double)(s.n - 1) / nd) : 0.0;
@@ -909,9 +916,9 @@ bfcr_status bfcr_cv_select_dist(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_le
   /* one chain per sum (a hop of a few doubles): a T-vector chain would need T row arrays */
   const int best = bfcr_cv_best_level(mse, T);
   int pick = best;
-  const double *eb = err + best * nl;
+  const double *eb = err + (best - 1) * nl;
   for (int l = T; l > best; l--) { /* one-SE rule: the highest level that passes */
-    const double *e = err + l * nl;
+    const double *e = err + (l - 1) * nl;
     double md = 0.0, s2 = 0.0;
     for (int64_t i = 0; i < n_local; i++) tmp[i] = e[i] - eb[i];
     BFCR_CALL(bfcr_sum_rows_canonical(ctx, tmp, n_local, s.off, s.n, 1, nl, &md));

@@ -375,6 +375,10 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     agreed = ctx->size > 1;
     goto cleanup;
   }
+  /* Several ranks: from here on each level's summaries are read for the nodes over this
+   * rank's block only (the CV's fold models; the level fits read none); the chosen level's
+   * are gathered back below. */
+  if (ctx->size > 1) bfcr_tree_keep_own_ns(ctx, t);
   int T = t->nlevels - 1;
   if (train->n_global == 1)
     bfcr_log(ctx, BFCR_LOG_WARN, "1 training row: every prediction is its target value");
@@ -410,9 +414,15 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     agreed = ctx->size > 1;
     goto cleanup;
   }
-  /* Several ranks: from here on each level's summaries are read for the nodes over this
-   * rank's block only (the CV's fold models); the chosen level's are gathered back below. */
-  if (ctx->size > 1) bfcr_tree_keep_own_ns(ctx, t);
+  if (ctx->size > 1) bfcr_tree_free_nchild(t); /* read by the level fits only */
+  /* The regression summaries ((d + 1)(d + 4) / 2 doubles per fitted node) are read after
+   * the fits only by the feature-space guard and by a tree without levels (the
+   * centroids): otherwise freed before the CV, whose peak they would raise. */
+  if (lo >= 1 && !(p.guard_space && p.guard_margin >= 0.0))
+    for (int l = lo; l < t->nlevels; l++) {
+      free(lf[l].sum);
+      lf[l].sum = NULL;
+    }
   if (p.criterion == BFCR_CRIT_GCV && p.level == 0) m->chosen = choose_level(t, p.criterion);
   if (by_cv) { /* replicated computation: the same status everywhere but for memory */
     if (ctx->size > 1) cm_keep_owned(ctx, t, lf);

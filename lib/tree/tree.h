@@ -115,12 +115,14 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
                                    int max_levels, int flags, bfcr_tree **out);
 void bfcr_tree_free(bfcr_tree *t);
 
-/* Several ranks, the fit's tree after its level fits: each level's summaries are kept only
- * for the nodes over this rank's dendrogram block [bfcr_block_lo(n, P, rank), ..(rank + 1))
- * (what the distributed cross-validation reads), and nchild (read by the level fits only)
- * is freed: O(m / P) instead of O(m) per level. Local; on a failed allocation a level
- * keeps all its summaries. */
+/* Several ranks, the fit's tree once built: each level's summaries are kept only for the
+ * nodes over this rank's dendrogram block [bfcr_block_lo(n, P, rank), ..(rank + 1)) (what
+ * the distributed cross-validation reads; the level fits read none): O(m / P) instead of
+ * O(m) per level. Levels already trimmed are left as they are. Local; on a failed
+ * allocation a level keeps all its summaries. */
 void bfcr_tree_keep_own_ns(bfcr_ctx *ctx, bfcr_tree *t);
+/* Frees nchild of every level >= 1 (read by the build and the level fits only). Local. */
+void bfcr_tree_free_nchild(bfcr_tree *t);
 /* All m summaries of level l (m x ns_width, malloc'd into *out), gathered from the ranks
  * that keep them (each node from the rank whose block holds its last position): the same
  * bits as the replicated ones. Collective; status agreed. */

@@ -96,9 +96,7 @@ void bfcr_tree_keep_own_ns(bfcr_ctx *ctx, bfcr_tree *t) {
   const int64_t w = bfcr_ns_width(t->d);
   for (int l = 1; l < t->nlevels; l++) {
     bfcr_level *L = &t->lv[l];
-    free(L->nchild);
-    L->nchild = NULL;
-    if (!L->ns || L->ns_hi > 0 || !L->start) continue;
+    if (!L->ns || L->ns_hi > 0 || !L->start) continue; /* none, or trimmed already */
     /* nodes over [plo, phi): the owned ones (last position inside) and the one crossing phi */
     const int64_t c0 = phi > plo ? node_at(L, t->n, plo) : 0,
                   c1 = phi > plo ? node_at(L, t->n, phi - 1) + 1 : 0;
@@ -109,6 +107,13 @@ void bfcr_tree_keep_own_ns(bfcr_ctx *ctx, bfcr_tree *t) {
     L->ns = keep;
     L->ns_lo = c0;
     L->ns_hi = c1 > c0 ? c1 : c0 + 1; /* > 0: trimmed (an empty block keeps none) */
+  }
+}
+
+void bfcr_tree_free_nchild(bfcr_tree *t) {
+  for (int l = 1; l < t->nlevels; l++) {
+    free(t->lv[l].nchild);
+    t->lv[l].nchild = NULL;
   }
 }
 
