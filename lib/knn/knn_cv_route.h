@@ -14,8 +14,8 @@
  * rows j with grp[j] != grp[i], or -1 when there is none; nn[i] is left alone where
  * need[i] == 0. The same answer as a search of the whole set in one process (for the
  * ring of lib/model/cv_dist.c too) for any rank and thread count. Rows move once to
- * slabs along the principal axis (slab.h); each flagged row is searched in its slab,
- * then only in the slabs its ball reaches. Collective; the status is agreed. */
+ * cells of the ranks (slab.h); each flagged row is searched in its cell,
+ * then only in the cells its ball reaches. Collective; the status is agreed. */
 bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, const int *grp,
                               const unsigned char *need, int64_t *nn);
 
