@@ -276,8 +276,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   }
   /* The ranges of this cell's rows on every axis (projections are recomputed below). */
   double mineinfo[3 * BFCR_SLAB_MAX_AXES + 1];
-  bfcr_slab_range_init(&sl, mineinfo);
-  for (int64_t k = 0; k < ns && st == BFCR_OK; k++) bfcr_slab_range_add(&sl, SX + k * d, mineinfo);
+  bfcr_slab_range_rows(&sl, SX, st == BFCR_OK ? ns : 0, nt, mineinfo);
   if (stats) stats->cpu_local = dist_cpu() - c1;
   BFCR_DIST_AGREE(); /* [4] */
   double t2 = bfcr_wtime(), c2 = dist_cpu();

@@ -266,11 +266,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
     if (st != BFCR_OK) st = bfcr_err(ctx, st, "routing: kd-tree build failed");
   }
   double mine[3 * BFCR_SLAB_MAX_AXES + 1];
-  bfcr_slab_range_init(&sl, mine);
-  if (st == BFCR_OK && ns > 0) {
-    const double *SX = bfcr_kdtree_rows(tree);
-    for (int64_t k = 0; k < ns; k++) bfcr_slab_range_add(&sl, SX + k * d, mine);
-  }
+  bfcr_slab_range_rows(&sl, st == BFCR_OK && ns > 0 ? bfcr_kdtree_rows(tree) : NULL,
+                       st == BFCR_OK ? ns : 0, nt, mine);
   BFCR_DIST_AGREE();
   st = bfcr_slab_ranges(ctx, &sl, mine, &bytes);
   BFCR_DIST_AGREE();

@@ -286,6 +286,27 @@ void bfcr_slab_range_add(const bfcr_slabs *s, const double *z, double *mine) {
   mine[s->W - 1] += 1.0;
 }
 
+void bfcr_slab_range_rows(const bfcr_slabs *s, const double *X, int64_t n, int nt, double *mine) {
+  const int W = s->W, d = s->d;
+  bfcr_slab_range_init(s, mine);
+#pragma omp parallel num_threads(nt) default(none) shared(s, X, n, mine, W, d)
+  {
+    double part[3 * BFCR_SLAB_MAX_AXES + 1];
+    bfcr_slab_range_init(s, part);
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < n; k++) bfcr_slab_range_add(s, X + k * d, part);
+#pragma omp critical(bfcr_slab_range)
+    {
+      for (int a = 0; a + 1 < W; a += 3) {
+        mine[a] = fmin(mine[a], part[a]);
+        mine[a + 1] = fmax(mine[a + 1], part[a + 1]);
+        mine[a + 2] = fmax(mine[a + 2], part[a + 2]);
+      }
+      mine[W - 1] += part[W - 1];
+    }
+  }
+}
+
 /* Union box of the ranks [r0, r1) into the node array; returns it (leaves: from info). */
 static void node_box(bfcr_slabs *s, int r0, int r1, double *box) {
   const int na = s->naxes;

@@ -95,6 +95,9 @@ int bfcr_slab_of_src(const bfcr_slabs *s, const bfcr_zsrc *zs, int64_t i, int64_
 /* This rank's ranges: mine[W] starts empty, then every row of the rank is added. */
 void bfcr_slab_range_init(const bfcr_slabs *s, double *mine);
 void bfcr_slab_range_add(const bfcr_slabs *s, const double *z, double *mine);
+/* The ranges of the n rows X (row-major, d wide) into mine (initialized here), on nt
+ * threads (minima, maxima and a count of rows: the same bits for any nt). */
+void bfcr_slab_range_rows(const bfcr_slabs *s, const double *X, int64_t n, int nt, double *mine);
 
 /* Gathers every rank's ranges (MPI_Allgather) and derives E, nv and the node boxes.
  * Collective, NOT agreed (an MPI failure is returned on the ranks that saw it). */
