@@ -4,7 +4,8 @@
  *
  * Usage: mpirun -np P bench_knn_dist N D [REPS [THREADS [check]]]
  *   per repetition: the time of every phase (max and min over ranks), bytes sent, boundary
- *   queries; the repetition with the median total is printed last as one "result" line.
+ *   queries (total, and queries_max: the busiest rank's); the repetition with the median
+ *   total is printed last as one "result" line.
  *   "check" also runs bfcr_knn_allnn on the whole matrix on rank 0 (serial time) and
  *   compares bf and dist2 bit for bit (rank 0 then holds all n rows).
  * Run with OPENBLAS_NUM_THREADS=1 and OMPI_MCA_pml=ob1 (docs/knn-distributed.md). */
@@ -71,7 +72,7 @@ int main(int argc, char **argv) {
   double *d2 = malloc((size_t)n * sizeof(double));
   double *tot = malloc((size_t)(reps > 0 ? reps : 1) * sizeof(double));
   /* Per repetition: max and min over ranks of the phases, sum of bytes and queries. */
-  double(*row)[15] = malloc((size_t)(reps > 0 ? reps : 1) * sizeof(*row));
+  double(*row)[16] = malloc((size_t)(reps > 0 ? reps : 1) * sizeof(*row));
   for (int r = 0; r < reps; r++) {
     bfcr_knn_dist_stats s;
     MPI_Barrier(MPI_COMM_WORLD);
@@ -104,6 +105,7 @@ int main(int argc, char **argv) {
     row[r][12] = mx[5];
     row[r][13] = mx[6];
     row[r][14] = mx[7];
+    row[r][15] = rmax[1];
     if (rank == 0)
       printf(
           "rep %d: P=%d n=%lld d=%d T=%d method=%d total %.3f s | partition %.3f/%.3f local "
@@ -124,9 +126,10 @@ int main(int argc, char **argv) {
     printf(
         "result P=%d n=%lld d=%d T=%d method=%.0f total_s=%.3f partition_s=%.3f/%.3f "
         "local_s=%.3f/%.3f remote_s=%.3f/%.3f gather_s=%.3f/%.3f bytes=%.0f queries=%.0f "
-        "max_slab=%.0f cpu_local_max=%.3f cpu_remote_max=%.3f cpu_total_max=%.3f\n",
+        "queries_max=%.0f max_slab=%.0f cpu_local_max=%.3f cpu_remote_max=%.3f "
+        "cpu_total_max=%.3f\n",
         P, (long long)n, d, threads, m[11], tot[med], m[0], m[1], m[2], m[3], m[4], m[5], m[6],
-        m[7], m[8], m[9], m[10], m[12], m[14], m[13]);
+        m[7], m[8], m[9], m[15], m[10], m[12], m[14], m[13]);
   }
   if (reps > 0 && rank == 0) {
     double sum = 0.0;

@@ -5,7 +5,8 @@
  * lexicographic minimum of (canonical dist2, global index) over the rows of the other
  * groups. The steps follow the level-0 search's boundary (knn_dist.c) and prediction's
  * query search (knn_query_dist.c):
- *   1. plan: the axis and splitters of the rows (slab.c);
+ *   1. plan: the axes and the bisection of the rows into cells, one per rank (slab.c;
+ *      "slab" below is a rank's cell);
  *   2. every row moves once to its slab's rank with its global index, group and "needs
  *      a search" flag (MPI_Alltoallv, d + 3 doubles a row); senders are in rank order and
  *      send in row order, so a slab arrives sorted by global index and the kd-tree's
@@ -13,12 +14,13 @@
  *   3. home: the flagged rows are rows of the slab, so their home is the slab they landed
  *      in (no query travels there); the slab searches them with bfcr_kdtree_query_grp
  *      (groups skipped, no bound): r2, an upper bound of the final distance;
- *   4. boundary: each flagged row goes, bounded by r2, to every other slab whose range of
- *      projections meets its window (slab.h; the margin covers the rounding of the
- *      projections and of bfcr_dist2); those answer with the same search bounded by r2
- *      (ties at the bound kept) and the home combines with bfcr_nn_better on global
- *      indices. A row outside the reached slabs is farther than r2, so one round is
- *      exact. Rounds of at most CR_CHUNK home rows per rank bound the buffers;
+ *   4. boundary: each flagged row goes, bounded by r2, to every other rank in reach
+ *      (bfcr_slab_reach: its ranges of projections meet the row's windows; slab.h;
+ *      the margin covers the rounding of the projections and of bfcr_dist2); those
+ *      answer with the same search bounded by r2 (ties at the bound kept) and the home
+ *      combines with bfcr_nn_better on global indices. A row outside the reached cells
+ *      is farther than r2, so one round is exact. Rounds of at most CR_CHUNK home rows
+ *      per rank bound the buffers;
  *   5. the answer (global index) returns to the row's owner: 16 bytes a row.
  * With the level-0 search's keep (slab.h: same rows, same ranks) step 1 takes its plan
  * and step 3's tree is rebuilt from its order (a permutation of the slab rows, no
@@ -51,13 +53,6 @@ static int owner_of(const int64_t *offs, int P, int64_t g) {
   return (int)bfcr_first_range_from(offs, P, g + 1) - 1;
 }
 
-/* bfcr_slab_proj of own row i, read through zs (the same bits as bfcr_zsrc_row's). */
-static double row_proj(const bfcr_zsrc *zs, int64_t i, const double *v, int d) {
-  double s = 0.0;
-  for (int k = 0; k < d; k++) s += bfcr_zsrc_at(zs, i, k) * v[k];
-  return s;
-}
-
 bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, const int *grp,
                               const unsigned char *need, const bfcr_slab_keep *keep, int64_t *nn) {
   const int P = ctx->size, me = ctx->rank, nt = ctx->nthreads, d = zs->d;
@@ -66,24 +61,21 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
   bfcr_status st = BFCR_OK;
   MPI_Datatype rec_t = MPI_DATATYPE_NULL, brec_t = MPI_DATATYPE_NULL, ans_t = MPI_DATATYPE_NULL,
                back_t = MPI_DATATYPE_NULL;
-  int64_t *offs = NULL, *split_g = NULL, *sg = NULL, *hpos = NULL, *hnn = NULL, *brow = NULL;
+  int64_t *offs = NULL, *rptr = NULL, *sg = NULL, *hpos = NULL, *hnn = NULL, *brow = NULL;
   int64_t *bnn = NULL, *ret = NULL, *got = NULL;
   int *cnt = NULL, *cnts = NULL, *dest = NULL, *sgrp = NULL, *hgrp = NULL, *reach = NULL;
   int *bgrp = NULL;
   unsigned char *sneed = NULL;
-  double *v = NULL, *split_t = NULL, *info = NULL, *sbuf = NULL, *rbuf = NULL, *qh = NULL;
+  double *sbuf = NULL, *rbuf = NULL, *qh = NULL;
   double *hd2 = NULL, *bs = NULL, *br = NULL, *bb = NULL, *bd2 = NULL, *bans = NULL;
   double *bback = NULL;
   bfcr_kdtree *tree = NULL;
+  bfcr_slabs sl = {0};
   int64_t ns = 0, nh = 0, nbs_all = 0, nbr_all = 0, bytes = 0;
 
   offs = bfcr_dist_alloc(ctx, &st, P + 1, sizeof(int64_t));
   cnt = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
   cnts = bfcr_dist_alloc(ctx, &st, 5 * (int64_t)P, sizeof(int));
-  v = bfcr_dist_alloc(ctx, &st, d, sizeof(double));
-  split_t = bfcr_dist_alloc(ctx, &st, P, sizeof(double));
-  split_g = bfcr_dist_alloc(ctx, &st, P, sizeof(int64_t));
-  info = bfcr_dist_alloc(ctx, &st, 4 * (int64_t)P, sizeof(double));
   dest = bfcr_dist_alloc(ctx, &st, nl, sizeof(int));
   if (st == BFCR_OK) {
     offs[0] = 0;
@@ -122,18 +114,17 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
               "MPI_Allreduce (kept plan)");
   BFCR_DIST_AGREE();
   if (kept) {
-    memcpy(v, keep->v, (size_t)d * sizeof(double));
-    memcpy(split_t, keep->split_t, (size_t)P * sizeof(double));
-    memcpy(split_g, keep->split_g, (size_t)P * sizeof(int64_t));
+    if (bfcr_slabs_copy_plan(&keep->plan, &sl) != BFCR_OK)
+      st = bfcr_err(ctx, BFCR_ERR_NOMEM, "cv routing: out of memory for the cells' plan");
+    BFCR_DIST_AGREE();
   } else {
-    BFCR_CALL(bfcr_slab_plan(ctx, zs, nl, off, n, offs, cnt, d, v, split_t, split_g, &bytes));
+    BFCR_CALL(bfcr_slab_plan(ctx, zs, nl, off, n, offs, cnt, d, &sl, &bytes));
   }
 
   /* 2. rows to their slabs, packed in destination order, in row order inside one. */
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(zs, dest, v, split_t, split_g, nl, off, d, P)
-  for (int64_t i = 0; i < nl; i++)
-    dest[i] = bfcr_slab_of(row_proj(zs, i, v, d), off + i, split_t, split_g, P);
+    shared(zs, dest, sl, nl, off)
+  for (int64_t i = 0; i < nl; i++) dest[i] = bfcr_slab_of_src(&sl, zs, i, off + i);
   for (int p = 0; p < P; p++) scnt[p] = 0;
   for (int64_t i = 0; i < nl; i++) scnt[dest[i]]++;
   bfcr_dist_displs(scnt, sdis, P);
@@ -189,21 +180,11 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
     rbuf = NULL;
     if (st != BFCR_OK) st = bfcr_err(ctx, st, "cross-validation routing: kd-tree build failed");
   }
-  double tmin = INFINITY, tmax = -INFINITY, emax = 0.0;
-  if (st == BFCR_OK && ns > 0) {
-    const double *SX = bfcr_kdtree_rows(tree);
-    for (int64_t k = 0; k < ns; k++) {
-      const double tk = bfcr_slab_proj(SX + k * d, v, d);
-      tmin = fmin(tmin, tk);
-      tmax = fmax(tmax, tk);
-      emax = fmax(emax, bfcr_slab_proj_err(SX + k * d, v, d));
-    }
-  }
+  double mine[3 * BFCR_SLAB_MAX_AXES + 1];
+  bfcr_slab_range_rows(&sl, st == BFCR_OK && ns > 0 ? bfcr_kdtree_rows(tree) : NULL,
+                       st == BFCR_OK ? ns : 0, nt, mine);
   BFCR_DIST_AGREE();
-  const double mine[4] = {tmin, tmax, emax, (double)ns};
-  st = MPI_OK(st, MPI_Allgather(mine, 4, MPI_DOUBLE, info, 4, MPI_DOUBLE, ctx->comm),
-              "MPI_Allgather (slab ranges)");
-  bytes += 32 * (int64_t)(P - 1);
+  st = bfcr_slab_ranges(ctx, &sl, mine, &bytes);
 
   /* 3. the home search of the slab's flagged rows, in tree order (neighbours walk the same
    * nodes), without a bound. hnn: local index in the slab; hd2: its distance. */
@@ -233,30 +214,30 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
   BFCR_DIST_AGREE();
 
   /* 4. boundary, in rounds of at most CR_CHUNK home rows per rank. */
-  double E = 0.0;
-  for (int p = 0; p < P; p++) E = fmax(E, info[4 * p + 2]);
-  const double nv = bfcr_slab_norm(v, d), grow = bfcr_slab_grow(d);
   int64_t rounds = (nh + CR_CHUNK - 1) / CR_CHUNK;
   st = MPI_OK(st, MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ctx->comm),
               "MPI_Allreduce (rounds)");
-  reach = bfcr_dist_alloc(ctx, &st, 2 * (int64_t)(nh < CR_CHUNK ? nh : CR_CHUNK), sizeof(int));
+  rptr = bfcr_dist_alloc(ctx, &st, (nh < CR_CHUNK ? nh : CR_CHUNK) + 1, sizeof(int64_t));
   BFCR_DIST_AGREE();
   for (int64_t round = 0; round < rounds; round++) {
     const int64_t j0 = round * CR_CHUNK < nh ? round * CR_CHUNK : nh;
     const int64_t mh = nh - j0 < CR_CHUNK ? nh - j0 : CR_CHUNK;
+    /* The cells each home row's ball reaches (slab.h), counted then listed (rptr, reach:
+     * CSR over the round's rows, ranks in increasing order). */
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(qh, hd2, reach, info, j0, mh, E, nv, grow, v, d, P, me)
-    for (int64_t j = 0; j < mh; j++) {
-      const double *q = qh + (j0 + j) * d;
-      double lo, hi;
-      bfcr_slab_window(bfcr_slab_proj(q, v, d), bfcr_slab_proj_err(q, v, d), hd2[j0 + j], E, nv,
-                       grow, d, &lo, &hi);
-      bfcr_slab_reach(info, P, me, lo, hi, &reach[2 * j], &reach[2 * j + 1]);
-    }
-    for (int p = 0; p < P; p++) scnt[p] = 0;
+    shared(qh, hd2, rptr, sl, j0, mh, d, me)
     for (int64_t j = 0; j < mh; j++)
-      for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++)
-        if (p != me && info[4 * p + 3] != 0.0) scnt[p]++;
+      rptr[j + 1] = bfcr_slab_reach(&sl, qh + (j0 + j) * d, hd2[j0 + j], me, NULL);
+    rptr[0] = 0;
+    for (int64_t j = 0; j < mh; j++) rptr[j + 1] += rptr[j];
+    reach = bfcr_dist_alloc(ctx, &st, rptr[mh], sizeof(int));
+    BFCR_DIST_AGREE();
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
+    shared(qh, hd2, rptr, reach, sl, j0, mh, d, me)
+    for (int64_t j = 0; j < mh; j++)
+      bfcr_slab_reach(&sl, qh + (j0 + j) * d, hd2[j0 + j], me, reach + rptr[j]);
+    for (int p = 0; p < P; p++) scnt[p] = 0;
+    for (int64_t e = 0; e < rptr[mh]; e++) scnt[reach[e]]++;
     st = MPI_OK(st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
                 "MPI_Alltoall (boundary counts)");
     const int64_t nbs = bfcr_dist_displs(scnt, sdis, P), nbr = bfcr_dist_displs(rcnt, rdis, P);
@@ -278,8 +259,8 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
     BFCR_DIST_AGREE();
     for (int p = 0; p < P; p++) fill[p] = sdis[p];
     for (int64_t j = 0; j < mh; j++) {
-      for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++) {
-        if (p == me || info[4 * p + 3] == 0.0) continue;
+      for (int64_t e = rptr[j]; e < rptr[j + 1]; e++) {
+        const int p = reach[e];
         const int64_t b = fill[p]++;
         memcpy(bs + b * brec, qh + (j0 + j) * d, (size_t)d * sizeof(double));
         bs[b * brec + d] = (double)hgrp[j0 + j];
@@ -319,7 +300,8 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
       }
     }
     free(bs), free(brow), free(bback), free(br), free(bb), free(bgrp), free(bnn), free(bd2);
-    free(bans);
+    free(bans), free(reach);
+    reach = NULL;
     bs = bback = br = bb = bd2 = bans = NULL;
     brow = bnn = NULL;
     bgrp = NULL;
@@ -375,9 +357,10 @@ cleanup:
   if (ans_t != MPI_DATATYPE_NULL) MPI_Type_free(&ans_t);
   if (back_t != MPI_DATATYPE_NULL) MPI_Type_free(&back_t);
   bfcr_kdtree_free(tree);
-  free(offs), free(split_g), free(sg), free(hpos), free(hnn), free(brow), free(bnn), free(ret);
+  bfcr_slabs_free(&sl);
+  free(offs), free(rptr), free(sg), free(hpos), free(hnn), free(brow), free(bnn), free(ret);
   free(got), free(cnt), free(cnts), free(dest), free(sgrp), free(hgrp), free(reach), free(bgrp);
-  free(sneed), free(v), free(split_t), free(info), free(sbuf), free(rbuf), free(qh), free(hd2);
+  free(sneed), free(sbuf), free(rbuf), free(qh), free(hd2);
   free(bs), free(br), free(bb), free(bd2), free(bans), free(bback);
   return st;
 }

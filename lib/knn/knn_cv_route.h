@@ -14,12 +14,11 @@
  * rows j with grp[j] != grp[i], or -1 when there is none; nn[i] is left alone where
  * need[i] == 0. The same answer as a search of the whole set in one process (for the
  * ring of lib/model/cv_dist.c too) for any rank and thread count. Rows move once to
- * slabs along the principal axis (slab.h); each flagged row is searched in its slab,
- * then only in the slabs its ball reaches. keep (may be NULL; slab.h): what the level-0
- * search of the same rows on the same ranks kept (bfcr_knn_allnn_dist_keep); used when
- * every rank has one for this set, so the plan is not made again and each slab's kd-tree
- * is rebuilt from its order. The answers never depend on it. Collective; the status is
- * agreed. */
+ * cells of the ranks (slab.h); each flagged row is searched in its cell, then only in the
+ * cells its ball reaches. keep (may be NULL; slab.h): what the level-0 search of the same
+ * rows on the same ranks kept (bfcr_knn_allnn_dist_keep); used when every rank has one for
+ * this set, so the plan is not made again and each cell's kd-tree is rebuilt from its
+ * order. The answers never depend on it. Collective; the status is agreed. */
 struct bfcr_slab_keep;
 bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, const int *grp,
                               const unsigned char *need, const struct bfcr_slab_keep *keep,

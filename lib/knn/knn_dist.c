@@ -1,4 +1,4 @@
-/* Exact best friends across ranks (level 0): spatial slabs for low d, a ring for high d.
+/* Exact best friends across ranks (level 0): spatial cells for low d, a ring for high d.
  *
  * What: the answer of bfcr_knn_allnn on the whole matrix (canonical bfcr_dist2, ties to the
  * smallest GLOBAL index) when the rows are spread over P ranks in contiguous blocks; every
@@ -7,19 +7,22 @@
  * ring. Either choice gives the same bits.
  *
  * Slabs (O(n/P log n) per rank for low d):
- *   1. axis: rows whose global index is a multiple of a stride (about 16k rows, fixed by n)
- *      are gathered on rank 0, which takes the principal axis v of their covariance
- *      (LAPACKE_dsyevd) and P - 1 splitters, the sample quantiles of the keys
- *      (t = z.v, global index); both are broadcast, so every rank uses rank 0's bits.
- *      Keys with the index make every key distinct: duplicates and grids still balance.
- *      (The plan, projections and window live in slab.c / slab.h, shared with the
- *      prediction search knn_query_dist.c.)
- *   2. rows move to the owner of their key's slab (MPI_Alltoallv). Senders are in rank
+ *   1. plan: rows whose global index is a multiple of a stride (about 16k rows, fixed by
+ *      n) are gathered on rank 0, which takes their leading principal axes
+ *      (LAPACKE_dsyevd) and bisects the ranks recursively at the sample quantiles of the
+ *      keys (t = z.v_a, global index) (a kd-partition: a rank's cell is a box in the
+ *      projected coordinates; P = 2 is one split along the principal axis); the plan is
+ *      broadcast, so every rank uses rank 0's bits. Keys with the index make every key
+ *      distinct: duplicates and grids still balance. (The plan, projections, window and
+ *      reach test live in slab.c / slab.h, shared with knn_query_dist.c and
+ *      knn_cv_route.c.)
+ *   2. rows move to the owner of their key's cell (MPI_Alltoallv). Senders are in rank
  *      order and send their rows in order, so each slab arrives sorted by global index:
  *      local order == global order, and the local searches' index tie-break is the global one.
  *   3. each rank builds a kd-tree over its slab and runs bfcr_kdtree_allnn.
- *   4. boundary: a row whose ball (radius = its slab best) may reach another slab's range of
- *      projections is sent there as a query bounded by its best distance; the owner answers
+ *   4. boundary: a row whose ball (radius = its cell best) may reach another rank's ranges
+ *      of projections (on every axis, bfcr_slab_reach) is sent there as a query bounded
+ *      by its best distance; the owner answers
  *      with bfcr_kdtree_query (bound2: ties at the bound are kept) and the answers are
  *      combined with bfcr_nn_better on global indices. One round is enough: the bound only
  *      shrinks. Margin: rounding of the projections and of the canonical distance is covered
@@ -134,25 +137,19 @@ static bfcr_status dist_allgather(bfcr_ctx *ctx, const dist_layout *L, bfcr_stat
 
 /* The plan and the slab tree's order for a later search of the same rows (slab.h), or
  * NULL when out of memory (the later search then plans and builds again). Local. */
-static bfcr_slab_keep *slab_keep(int P, int d, int64_t n, const double *v, const double *split_t,
-                                 const int64_t *split_g, int64_t ns, const bfcr_kdtree *tree) {
+static bfcr_slab_keep *slab_keep(int d, int64_t n, const bfcr_slabs *sl, int64_t ns,
+                                 const bfcr_kdtree *tree) {
   bfcr_slab_keep *k = calloc(1, sizeof(*k));
   if (!k) return NULL;
-  k->P = P;
+  k->P = sl->P;
   k->d = d;
   k->n = n;
   k->ns = ns;
-  k->v = malloc((size_t)d * sizeof(double));
-  k->split_t = malloc((size_t)P * sizeof(double));
-  k->split_g = malloc((size_t)P * sizeof(int64_t));
   k->order = malloc((size_t)(ns > 0 ? ns : 1) * sizeof(int32_t));
-  if (!k->v || !k->split_t || !k->split_g || !k->order) {
+  if (!k->order || bfcr_slabs_copy_plan(sl, &k->plan) != BFCR_OK) {
     bfcr_slab_keep_free(k);
     return NULL;
   }
-  memcpy(k->v, v, (size_t)d * sizeof(double));
-  memcpy(k->split_t, split_t, (size_t)P * sizeof(double));
-  memcpy(k->split_g, split_g, (size_t)P * sizeof(int64_t));
   if (ns > 0) bfcr_kdtree_order32(tree, k->order);
   return k;
 }
@@ -164,26 +161,24 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   const int rec = d + 1; /* moved row: coordinates, global index; query: coordinates, bound */
   bfcr_status st = BFCR_OK;
   MPI_Datatype rec_t = MPI_DATATYPE_NULL, pair_t = MPI_DATATYPE_NULL;
-  double *bc = NULL, *split_t = NULL, *sbuf = NULL, *rbuf = NULL;
-  double *S = NULL, *sd2 = NULL, *info = NULL, *qs = NULL, *qr = NULL;
+  double *sbuf = NULL, *rbuf = NULL;
+  double *S = NULL, *sd2 = NULL, *qs = NULL, *qr = NULL;
   double *Qin = NULL, *bnd = NULL, *qd = NULL, *ans = NULL, *ansr = NULL, *res = NULL;
   double *resr = NULL;
-  int64_t *split_g = NULL, *inv = NULL, *sg = NULL, *sbf = NULL, *pos = NULL, *qrow = NULL,
-          *qnn = NULL;
+  int64_t *inv = NULL, *sg = NULL, *sbf = NULL, *pos = NULL, *qrow = NULL, *qnn = NULL;
+  int64_t *qptr = NULL;
   int *scnt = NULL, *rcnt = NULL, *sdis = NULL, *rdis = NULL, *dest = NULL;
-  int *qlo = NULL, *qhi = NULL, *qscnt = NULL, *qrcnt = NULL, *qsdis = NULL;
+  int *qlist = NULL, *qscnt = NULL, *qrcnt = NULL, *qsdis = NULL;
   int *qrdis = NULL;
   bfcr_kdtree *tree = NULL;
+  bfcr_slabs sl = {0};
   int64_t ns = 0, nqs = 0, nqr = 0;
   double t0 = bfcr_wtime();
   /* Agreement points: [1] allocations, [2] axis, [3] slab allocations, [4] local search,
    * [5] query allocations, [6] result allocations; the steps between exchange agreed
    * counts, so a local failure there travels to the next agreement. */
 
-  /* 1. axis and splitters from a fixed sample, computed on rank 0 (slab.c). */
-  bc = bfcr_dist_alloc(ctx, &st, d, sizeof(double));
-  split_t = bfcr_dist_alloc(ctx, &st, P, sizeof(double));
-  split_g = bfcr_dist_alloc(ctx, &st, P, sizeof(int64_t));
+  /* 1. axes and splitters from a fixed sample, computed on rank 0 (slab.c). */
   scnt = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
   rcnt = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
   sdis = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
@@ -192,7 +187,6 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   qrcnt = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
   qsdis = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
   qrdis = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
-  info = bfcr_dist_alloc(ctx, &st, 4 * (int64_t)P, sizeof(double));
   dest = bfcr_dist_alloc(ctx, &st, n_local, sizeof(int));
   pos = bfcr_dist_alloc(ctx, &st, n_local, sizeof(int64_t));
   sbuf = bfcr_dist_alloc(ctx, &st, n_local * rec, sizeof(double));
@@ -207,23 +201,21 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   BFCR_DIST_AGREE(); /* [1] */
   {
     int64_t plan_bytes = 0;
-    st = bfcr_slab_plan(ctx, zs, n_local, offset, n, L->off, L->cnt, d, bc, split_t, split_g,
-                        &plan_bytes);
+    st = bfcr_slab_plan(ctx, zs, n_local, offset, n, L->off, L->cnt, d, &sl, &plan_bytes);
     if (stats) stats->bytes_sent += plan_bytes;
   }
   if (st != BFCR_OK) goto cleanup; /* [2]: agreed by the plan */
-  const double *v = bc;
 
-  /* 2. rows to the owners of their slabs; each slab arrives in global order. The rows
-   * are standardized into the send buffer (input order) for the projection, then put in
-   * destination order in place. */
+    /* 2. rows to the owners of their slabs; each slab arrives in global order. The rows
+     * are standardized into the send buffer (input order) for the projection, then put in
+     * destination order in place. */
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(zs, sbuf, dest, v, split_t, split_g, n_local, offset, d, P, rec)
+    shared(zs, sbuf, dest, sl, n_local, offset, d, rec)
   for (int64_t i = 0; i < n_local; i++) {
     double *row = sbuf + i * rec;
     bfcr_zsrc_row(zs, i, row);
     row[d] = (double)(offset + i);
-    dest[i] = bfcr_slab_of(bfcr_slab_proj(row, v, d), offset + i, split_t, split_g, P);
+    dest[i] = bfcr_slab_of(&sl, row, offset + i);
   }
   for (int p = 0; p < P; p++) scnt[p] = 0;
   for (int64_t i = 0; i < n_local; i++) scnt[dest[i]]++;
@@ -258,8 +250,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     sg = bfcr_dist_alloc(ctx, &st, ns, sizeof(int64_t));
     sbf = bfcr_dist_alloc(ctx, &st, ns, sizeof(int64_t));
     sd2 = bfcr_dist_alloc(ctx, &st, ns, sizeof(double));
-    qlo = bfcr_dist_alloc(ctx, &st, ns, sizeof(int));
-    qhi = bfcr_dist_alloc(ctx, &st, ns, sizeof(int));
+    qptr = bfcr_dist_alloc(ctx, &st, ns + 1, sizeof(int64_t));
   }
   BFCR_DIST_AGREE(); /* [3] */
   st = MPI_OK(st, MPI_Alltoallv(sbuf, scnt, sdis, rec_t, rbuf, rcnt, rdis, rec_t, ctx->comm),
@@ -302,48 +293,36 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   } else if (st == BFCR_OK) {
     for (int64_t j = 0; j < ns; j++) sbf[j] = sg[sbf[j]];
   }
-  double tmin = INFINITY, tmax = -INFINITY, emax = 0.0;
-  if (st == BFCR_OK) {
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(SX, v, ns, d) \
-    reduction(min                                                                            \
-              : tmin) reduction(max                                                          \
-                                : tmax, emax)
-    for (int64_t k = 0; k < ns; k++) { /* projections are recomputed below, not stored */
-      const double tk = bfcr_slab_proj(SX + k * d, v, d);
-      tmin = fmin(tmin, tk);
-      tmax = fmax(tmax, tk);
-      emax = fmax(emax, bfcr_slab_proj_err(SX + k * d, v, d));
-    }
-  }
-  double mineinfo[4] = {tmin, tmax, emax, (double)ns};
+  /* The ranges of this cell's rows on every axis (projections are recomputed below). */
+  double mineinfo[3 * BFCR_SLAB_MAX_AXES + 1];
+  bfcr_slab_range_rows(&sl, SX, st == BFCR_OK ? ns : 0, nt, mineinfo);
   if (stats) stats->cpu_local = dist_cpu() - c1;
   BFCR_DIST_AGREE(); /* [4] */
   double t2 = bfcr_wtime(), c2 = dist_cpu();
 
-  /* 4. boundary: queries to the slabs a row's ball may reach. */
-  st = MPI_OK(st, MPI_Allgather(mineinfo, 4, MPI_DOUBLE, info, 4, MPI_DOUBLE, ctx->comm),
-              "MPI_Allgather (slab ranges)");
-  double E = 0.0;
-  for (int p = 0; p < P; p++) E = fmax(E, info[4 * p + 2]);
-  const double nv = bfcr_slab_norm(v, d), grow = bfcr_slab_grow(d);
+  /* 4. boundary: queries to the cells a row's ball may reach (bfcr_slab_reach: ranges
+   * meeting the windows on every axis). Two passes: the reach sets are counted, then
+   * listed (qptr, qlist: CSR over the slab's rows, ranks in increasing order). */
+  {
+    int64_t range_bytes = 0;
+    st = bfcr_slab_ranges(ctx, &sl, mineinfo, &range_bytes);
+    if (stats) stats->bytes_sent += range_bytes;
+  }
+  BFCR_DIST_AGREE();
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(SX, inv, v, sd2, qlo, qhi, info, ns, E, nv, grow, d, P, rank)
-  for (int64_t j = 0; j < ns; j++) {
-    const double tj = bfcr_slab_proj(SX + inv[j] * d, v, d),
-                 ej = bfcr_slab_proj_err(SX + inv[j] * d, v, d);
-    double lo, hi;
-    int a, b;
-    bfcr_slab_window(tj, ej, sd2[j], E, nv, grow, d, &lo, &hi);
-    bfcr_slab_reach(info, P, rank, lo, hi, &a, &b);
-    qlo[j] = a;
-    qhi[j] = b;
-  }
+    shared(SX, inv, sd2, qptr, sl, ns, d, rank)
+  for (int64_t j = 0; j < ns; j++)
+    qptr[j + 1] = bfcr_slab_reach(&sl, SX + inv[j] * d, sd2[j], rank, NULL);
+  qptr[0] = 0;
+  for (int64_t j = 0; j < ns; j++) qptr[j + 1] += qptr[j];
+  qlist = bfcr_dist_alloc(ctx, &st, qptr[ns], sizeof(int));
+  BFCR_DIST_AGREE();
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
+    shared(SX, inv, sd2, qptr, qlist, sl, ns, d, rank)
+  for (int64_t j = 0; j < ns; j++)
+    bfcr_slab_reach(&sl, SX + inv[j] * d, sd2[j], rank, qlist + qptr[j]);
   for (int p = 0; p < P; p++) qscnt[p] = 0;
-  for (int64_t j = 0; j < ns && st == BFCR_OK; j++) {
-    for (int p = qlo[j]; p <= qhi[j]; p++) {
-      if (p != rank && info[4 * p + 3] != 0.0) qscnt[p]++;
-    }
-  }
+  for (int64_t e = 0; e < qptr[ns]; e++) qscnt[qlist[e]]++;
   st = MPI_OK(st, MPI_Alltoall(qscnt, 1, MPI_INT, qrcnt, 1, MPI_INT, ctx->comm),
               "MPI_Alltoall (query counts)");
   for (int p = 0; p < P && st == BFCR_OK; p++) {
@@ -373,8 +352,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   const int64_t *tix = ns > 0 ? bfcr_kdtree_index(tree) : NULL;
   for (int64_t k = 0; k < ns; k++) {
     const int64_t j = tix[k];
-    for (int p = qlo[j]; p <= qhi[j]; p++) {
-      if (p == rank || info[4 * p + 3] == 0.0) continue;
+    for (int64_t e = qptr[j]; e < qptr[j + 1]; e++) {
+      const int p = qlist[e];
       const int64_t q = qsdis[p] + qscnt[p]++;
       memcpy(qs + q * rec, SX + inv[j] * d, (size_t)d * sizeof(double));
       qs[q * rec + d] = sd2[j];
@@ -387,7 +366,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     memcpy(Qin + q * d, qr + q * rec, (size_t)d * sizeof(double));
     bnd[q] = qr[q * rec + d];
   }
-  /* Queries reach only non-empty slabs, so the tree exists when nqr > 0. */
+  /* Queries reach only non-empty cells, so the tree exists when nqr > 0. */
   if (st == BFCR_OK && nqr > 0)
     st = kd_check(ctx, st, bfcr_kdtree_query(tree, Qin, nqr, NULL, bnd, nt, qnn, qd),
                   "kd-tree boundary queries");
@@ -424,7 +403,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   /* 5. results back to the rows' owners (reverse of step 2), then replicated. The slab's
    * tree and query buffers go first, so this step does not add to the peak; a caller
    * that searches the same rows again keeps the plan and the tree's order (4 B a row). */
-  if (keep && st == BFCR_OK) *keep = slab_keep(P, d, n, v, split_t, split_g, ns, tree);
+  if (keep && st == BFCR_OK) *keep = slab_keep(d, n, &sl, ns, tree);
   bfcr_kdtree_free(tree);
   tree = NULL;
   free(qs), free(qr), free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(qnn), free(qrow);
@@ -463,12 +442,13 @@ cleanup:
   if (rec_t != MPI_DATATYPE_NULL) MPI_Type_free(&rec_t);
   if (pair_t != MPI_DATATYPE_NULL) MPI_Type_free(&pair_t);
   bfcr_kdtree_free(tree);
-  free(bc), free(split_t), free(sbuf), free(rbuf);
-  free(S), free(sd2), free(info), free(qs), free(qr);
+  bfcr_slabs_free(&sl);
+  free(sbuf), free(rbuf);
+  free(S), free(sd2), free(qs), free(qr);
   free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(res), free(resr);
-  free(split_g), free(inv), free(sg), free(sbf), free(pos), free(qrow), free(qnn);
+  free(qptr), free(inv), free(sg), free(sbf), free(pos), free(qrow), free(qnn);
   free(scnt), free(rcnt), free(sdis), free(rdis), free(dest);
-  free(qlo), free(qhi), free(qscnt), free(qrcnt), free(qsdis), free(qrdis);
+  free(qlist), free(qscnt), free(qrcnt), free(qsdis), free(qrdis);
   return st;
 }
 

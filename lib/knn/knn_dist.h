@@ -24,7 +24,7 @@ bfcr_status bfcr_knn_allnn_dist(bfcr_ctx *ctx, const double *Z, int64_t n_local,
 /* Which algorithm ran (the choice changes speed only, never the answer). */
 typedef enum {
   BFCR_KNN_DIST_LOCAL = 0, /* one rank: bfcr_knn_allnn */
-  BFCR_KNN_DIST_SLABS = 1, /* kd-tree range: slabs along the principal axis + boundary pass */
+  BFCR_KNN_DIST_SLABS = 1, /* kd-tree range: cells (slab.h) + boundary pass */
   BFCR_KNN_DIST_RING = 2   /* GEMM range: blocks travel around a ring of ranks */
 } bfcr_knn_dist_method;
 

@@ -8,17 +8,18 @@
  * level-0 search's (knn_dist.c): slabs in the kd-tree range, a ring in the GEMM range.
  *
  * Slabs (low d; the work and the traffic per rank divide by P):
- *   1. plan: the axis and splitters of the reference rows (slab.c, as knn_dist.c);
+ *   1. plan: the axes and the bisection of the reference rows into cells, one per rank
+ *      (slab.c, as knn_dist.c; "slab" below is a rank's cell);
  *   2. the reference rows move to their slab's rank (MPI_Alltoallv of coordinates, global
  *      index and tag); senders are in rank order and send in row order, so a slab arrives
  *      sorted by global index and the kd-tree's tie-break on local indices is the global
  *      one (checked); each rank builds a kd-tree over its slab;
- *   3. each query goes to a home slab (the slab whose splitter range holds its projection,
- *      or the non-empty slab nearest to it), which searches it without bound: r2, an upper
- *      bound of the final distance;
- *   4. boundary: the home rank sends the query, bounded by r2, to every other slab whose
- *      range of projections meets the query's window (slab.h: the margin covers the
- *      rounding of the projections and of bfcr_dist2); the owners answer with
+ *   3. each query goes to a home cell (its key's cell, or the non-empty cell nearest to
+ *      it: bfcr_slab_home), which searches it without bound: r2, an upper bound of the
+ *      final distance;
+ *   4. boundary: the home rank sends the query, bounded by r2, to every other rank in
+ *      reach (bfcr_slab_reach: its ranges of projections meet the query's windows; the
+ *      margin covers the rounding of the projections and of bfcr_dist2); the owners answer with
  *      bfcr_kdtree_query bounded by r2 (ties at the bound kept), the home combines with
  *      bfcr_nn_better on global indices. One round suffices, as in knn_dist.c;
  *   5. the answers (dist2, index, tag) return to the query's rank, in its input order.
@@ -161,28 +162,6 @@ cleanup:
 
 /* ---- slabs -------------------------------------------------------------------------------- */
 
-/* Home slab of a query of projection t: the slab whose splitter range holds t (key
- * (t, -1): before every row of equal projection), or, when that slab is empty, the
- * non-empty slab whose range of projections is nearest (ties to the lower slab). Any home
- * gives the exact answer; a near one gives a small bound and few boundary queries. */
-static int home_of(double t, const double *split_t, const int64_t *split_g, const double *info,
-                   int P) {
-  int h = bfcr_slab_of(t, -1, split_t, split_g, P);
-  if (info[4 * h + 3] != 0.0) return h;
-  double best = INFINITY;
-  for (int p = 0; p < P; p++) {
-    if (info[4 * p + 3] == 0.0) continue;
-    const double gap = t < info[4 * p]       ? info[4 * p] - t
-                       : t > info[4 * p + 1] ? t - info[4 * p + 1]
-                                             : 0.0;
-    if (gap < best) {
-      best = gap;
-      h = p;
-    }
-  }
-  return h;
-}
-
 static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, const double *R,
                              const int64_t *Rtag, int d, const double *Q, int64_t nq, int64_t *nn,
                              double *dist2, int64_t *tag) {
@@ -193,22 +172,19 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
   bfcr_status st = BFCR_OK;
   MPI_Datatype rec_t = MPI_DATATYPE_NULL, row_t = MPI_DATATYPE_NULL, brec_t = MPI_DATATYPE_NULL,
                ans_t = MPI_DATATYPE_NULL;
-  int64_t *boff = NULL, *sg = NULL, *stag = NULL, *split_g = NULL, *pos = NULL, *hnn = NULL;
+  int64_t *boff = NULL, *sg = NULL, *stag = NULL, *rptr = NULL, *pos = NULL, *hnn = NULL;
   int64_t *bnn = NULL, *brow = NULL;
   int *bcnt = NULL, *cnts = NULL, *dest = NULL, *reach = NULL;
-  double *v = NULL, *split_t = NULL, *sbuf = NULL, *rbuf = NULL, *info = NULL, *qs = NULL;
+  double *sbuf = NULL, *rbuf = NULL, *qs = NULL;
   double *qh = NULL, *hd2 = NULL, *hans = NULL, *bs = NULL, *br = NULL, *bb = NULL, *bd2 = NULL;
   double *bans = NULL, *bback = NULL, *res = NULL;
   bfcr_kdtree *tree = NULL;
+  bfcr_slabs sl = {0};
   int64_t ns = 0, nh = 0, nbs = 0, nbr = 0, bytes = 0;
   const double t0 = bfcr_wtime();
 
   boff = bfcr_dist_alloc(ctx, &st, P, sizeof(int64_t));
   bcnt = bfcr_dist_alloc(ctx, &st, P, sizeof(int));
-  v = bfcr_dist_alloc(ctx, &st, d, sizeof(double));
-  split_t = bfcr_dist_alloc(ctx, &st, P, sizeof(double));
-  split_g = bfcr_dist_alloc(ctx, &st, P, sizeof(int64_t));
-  info = bfcr_dist_alloc(ctx, &st, 4 * (int64_t)P, sizeof(double));
   cnts = bfcr_dist_alloc(ctx, &st, 9 * (int64_t)P, sizeof(int));
   dest = bfcr_dist_alloc(ctx, &st, nr > nq ? nr : nq, sizeof(int));
   if (st == BFCR_OK) {
@@ -235,16 +211,15 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
   /* 1. the plan of the reference rows (agreed inside). */
   {
     const bfcr_zsrc zs = {R, NULL, NULL, NULL, d};
-    st = bfcr_slab_plan(ctx, &zs, nr, roff, nR, boff, bcnt, d, v, split_t, split_g, &bytes);
+    st = bfcr_slab_plan(ctx, &zs, nr, roff, nR, boff, bcnt, d, &sl, &bytes);
     if (st != BFCR_OK) goto cleanup;
   }
 
   /* 2. reference rows to their slabs, packed in destination order with rows in order
    * inside a destination, so every slab arrives sorted by global index. */
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(R, dest, v, split_t, split_g, nr, roff, d, P)
-  for (int64_t i = 0; i < nr; i++)
-    dest[i] = bfcr_slab_of(bfcr_slab_proj(R + i * d, v, d), roff + i, split_t, split_g, P);
+    shared(R, dest, sl, nr, roff, d)
+  for (int64_t i = 0; i < nr; i++) dest[i] = bfcr_slab_of(&sl, R + i * d, roff + i);
   for (int p = 0; p < P; p++) scnt[p] = 0;
   for (int64_t i = 0; i < nr; i++) scnt[dest[i]]++;
   bfcr_dist_displs(scnt, sdis, P);
@@ -290,34 +265,17 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
     rbuf = NULL;
     if (st != BFCR_OK) st = bfcr_err(ctx, st, "routing: kd-tree build failed");
   }
-  double tmin = INFINITY, tmax = -INFINITY, emax = 0.0;
-  if (st == BFCR_OK && ns > 0) {
-    const double *SX = bfcr_kdtree_rows(tree);
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(SX, v, ns, d) \
-    reduction(min                                                                            \
-              : tmin) reduction(max                                                          \
-                                : tmax, emax)
-    for (int64_t k = 0; k < ns; k++) {
-      const double tk = bfcr_slab_proj(SX + k * d, v, d);
-      tmin = fmin(tmin, tk);
-      tmax = fmax(tmax, tk);
-      emax = fmax(emax, bfcr_slab_proj_err(SX + k * d, v, d));
-    }
-  }
+  double mine[3 * BFCR_SLAB_MAX_AXES + 1];
+  bfcr_slab_range_rows(&sl, st == BFCR_OK && ns > 0 ? bfcr_kdtree_rows(tree) : NULL,
+                       st == BFCR_OK ? ns : 0, nt, mine);
   BFCR_DIST_AGREE();
-  const double mine[4] = {tmin, tmax, emax, (double)ns};
-  st = MPI_OK(st, MPI_Allgather(mine, 4, MPI_DOUBLE, info, 4, MPI_DOUBLE, ctx->comm),
-              "MPI_Allgather (slab ranges)");
-  bytes += 32 * (int64_t)(P - 1);
+  st = bfcr_slab_ranges(ctx, &sl, mine, &bytes);
   BFCR_DIST_AGREE();
   const double t1 = bfcr_wtime();
   bfcr_phase_add(ctx, "routing: slabs", t1 - t0, 0.0);
 
   /* Steps 3-5 run in rounds of at most QD_CHUNK queries per rank, so the query buffers
    * stay small beside the slab's tree whatever the number of queries. */
-  double E = 0.0;
-  for (int p = 0; p < P; p++) E = fmax(E, info[4 * p + 2]);
-  const double nv = bfcr_slab_norm(v, d), grow = bfcr_slab_grow(d);
   int64_t rounds = (nq + QD_CHUNK - 1) / QD_CHUNK, nh_all = 0, nbs_all = 0, nbr_all = 0;
   st = MPI_OK(st, MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, ctx->comm),
               "MPI_Allreduce (rounds)");
@@ -329,7 +287,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
     /* 3. queries to their home slabs; the home searches them without a bound. */
     for (int p = 0; p < P; p++) qscnt[p] = 0;
     for (int64_t i = 0; i < mq; i++) {
-      dest[i] = home_of(bfcr_slab_proj(Qr + i * d, v, d), split_t, split_g, info, P);
+      dest[i] = bfcr_slab_home(&sl, Qr + i * d);
       qscnt[dest[i]]++;
     }
     bfcr_dist_displs(qscnt, qsdis, P);
@@ -352,7 +310,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
       qh = bfcr_dist_alloc(ctx, &st, nh * d, sizeof(double));
       hnn = bfcr_dist_alloc(ctx, &st, nh, sizeof(int64_t));
       hd2 = bfcr_dist_alloc(ctx, &st, nh, sizeof(double));
-      reach = bfcr_dist_alloc(ctx, &st, 2 * nh, sizeof(int));
+      rptr = bfcr_dist_alloc(ctx, &st, nh + 1, sizeof(int64_t));
     }
     BFCR_DIST_AGREE();
     st = MPI_OK(st, MPI_Alltoallv(qs, qscnt, qsdis, row_t, qh, qrcnt, qrdis, row_t, ctx->comm),
@@ -360,7 +318,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
     for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)qscnt[p] * d * 8;
     free(qs);
     qs = NULL;
-    /* A home slab is never empty (home_of), so the tree exists when nh > 0. hnn: local
+    /* A home slab is never empty (bfcr_slab_home), so the tree exists when nh > 0. hnn: local
      * index in the slab, hd2: its distance, an upper bound of the final one. */
     if (st == BFCR_OK && nh > 0) {
       st = bfcr_kdtree_query(tree, qh, nh, NULL, NULL, nt, hnn, hd2);
@@ -369,19 +327,21 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
     BFCR_DIST_AGREE();
 
     /* 4. boundary: each home query to the other slabs its window reaches, bounded by hd2. */
+    /* The cells each query's ball reaches (slab.h), counted then listed (rptr, reach: CSR
+     * over the home queries, ranks in increasing order). */
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(qh, hd2, reach, info, nh, E, nv, grow, v, d, P, me)
-    for (int64_t j = 0; j < nh; j++) {
-      double lo, hi;
-      bfcr_slab_window(bfcr_slab_proj(qh + j * d, v, d), bfcr_slab_proj_err(qh + j * d, v, d),
-                       hd2[j], E, nv, grow, d, &lo, &hi);
-      bfcr_slab_reach(info, P, me, lo, hi, &reach[2 * j], &reach[2 * j + 1]);
-    }
+    shared(qh, hd2, rptr, sl, nh, d, me)
+    for (int64_t j = 0; j < nh; j++)
+      rptr[j + 1] = bfcr_slab_reach(&sl, qh + j * d, hd2[j], me, NULL);
+    rptr[0] = 0;
+    for (int64_t j = 0; j < nh; j++) rptr[j + 1] += rptr[j];
+    reach = bfcr_dist_alloc(ctx, &st, rptr[nh], sizeof(int));
+    BFCR_DIST_AGREE();
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
+    shared(qh, hd2, rptr, reach, sl, nh, d, me)
+    for (int64_t j = 0; j < nh; j++) bfcr_slab_reach(&sl, qh + j * d, hd2[j], me, reach + rptr[j]);
     for (int p = 0; p < P; p++) scnt[p] = 0;
-    for (int64_t j = 0; j < nh; j++) {
-      for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++)
-        if (p != me && info[4 * p + 3] != 0.0) scnt[p]++;
-    }
+    for (int64_t e = 0; e < rptr[nh]; e++) scnt[reach[e]]++;
     st = MPI_OK(st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
                 "MPI_Alltoall (boundary counts)");
     nbs = bfcr_dist_displs(scnt, sdis, P);
@@ -403,8 +363,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
     BFCR_DIST_AGREE();
     for (int p = 0; p < P; p++) fill[p] = sdis[p];
     for (int64_t j = 0; j < nh; j++) {
-      for (int p = reach[2 * j]; p <= reach[2 * j + 1]; p++) {
-        if (p == me || info[4 * p + 3] == 0.0) continue;
+      for (int64_t e = rptr[j]; e < rptr[j + 1]; e++) {
+        const int p = reach[e];
         const int64_t b = fill[p]++;
         memcpy(bs + b * brec, qh + j * d, (size_t)d * sizeof(double));
         bs[b * brec + d] = hd2[j];
@@ -434,9 +394,9 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
     st = MPI_OK(st, MPI_Alltoallv(bans, rcnt, rdis, ans_t, bback, scnt, sdis, ans_t, ctx->comm),
                 "MPI_Alltoallv (boundary answers)");
     for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)rcnt[p] * 24;
-    free(br), free(bb), free(bnn), free(bd2), free(bans), free(qh), free(reach);
+    free(br), free(bb), free(bnn), free(bd2), free(bans), free(qh), free(reach), free(rptr);
     br = bb = bd2 = bans = qh = NULL;
-    bnn = NULL;
+    bnn = rptr = NULL;
     reach = NULL;
 
     /* 5. the home's answer (global index, tag), the boundary answers folded in, then back to
@@ -470,9 +430,10 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
       if (tag) tag[i0 + i] = (int64_t)r[2];
     }
     BFCR_DIST_AGREE();
-    free(pos), free(qs), free(qh), free(hnn), free(hd2), free(reach), free(bs), free(brow);
+    free(pos), free(qs), free(qh), free(hnn), free(hd2), free(reach), free(rptr), free(bs);
+    free(brow);
     free(bback), free(br), free(bb), free(bnn), free(bd2), free(bans), free(hans), free(res);
-    pos = hnn = brow = bnn = NULL;
+    pos = hnn = brow = bnn = rptr = NULL;
     qs = qh = hd2 = bs = bback = br = bb = bd2 = bans = hans = res = NULL;
     reach = NULL;
   }
@@ -492,9 +453,10 @@ cleanup:
   if (brec_t != MPI_DATATYPE_NULL) MPI_Type_free(&brec_t);
   if (ans_t != MPI_DATATYPE_NULL) MPI_Type_free(&ans_t);
   bfcr_kdtree_free(tree);
-  free(boff), free(sg), free(stag), free(split_g), free(pos), free(hnn), free(bnn), free(brow);
-  free(bcnt), free(cnts), free(dest), free(reach), free(v), free(split_t), free(sbuf), free(rbuf);
-  free(info), free(qs), free(qh), free(hd2), free(hans), free(bs), free(br), free(bb), free(bd2);
+  bfcr_slabs_free(&sl);
+  free(boff), free(sg), free(stag), free(rptr), free(pos), free(hnn), free(bnn), free(brow);
+  free(bcnt), free(cnts), free(dest), free(reach), free(sbuf), free(rbuf);
+  free(qs), free(qh), free(hd2), free(hans), free(bs), free(br), free(bb), free(bd2);
   free(bans), free(bback), free(res);
   return st;
 }

@@ -1,15 +1,27 @@
-/* Spatial slabs along a principal axis, shared by the distributed exact searches: the
- * level-0 best friends (knn_dist.c), prediction's nearest training row (knn_query_dist.c)
- * and the cross-validation's nearest row outside the fold (lib/model/cv_dist.c).
+/* Spatial cells of the ranks, shared by the distributed exact searches: the level-0 best
+ * friends (knn_dist.c), prediction's nearest training row (knn_query_dist.c) and the
+ * cross-validation's nearest row outside the fold (knn_cv_route.c).
  *
- * A slab plan is the axis v and P - 1 splitters on the keys (t = z.v, global index):
- * slab p holds the rows whose key lies between splitters p - 1 and p, so slabs are
- * consecutive along v and every key (hence every row) has exactly one slab. Any plan is
- * exact; the principal axis makes the slabs thin across the data's longest direction,
- * which keeps the boundary small. The window below says which slabs can hold a row
- * within a canonical squared distance r2 of a point: the margin covers the rounding of the
- * projections and of bfcr_dist2 (derivation in docs/knn-distributed.md), and a larger
- * margin only costs queries, never an answer. */
+ * A plan is a recursive bisection of the ranks (a kd-partition): the ranks [r0, r1) of a
+ * node split into [r0, rm) and [rm, r1), rm = r0 + floor((r1 - r0) / 2), and the node's
+ * rows split at the sample quantile (rm - r0) / (r1 - r0) of the keys (t = z.v_a, global
+ * index) on one of the plan's axes a (the leading principal axes of the sample, one per
+ * tree depth at most; each node takes the axis along which its sample spreads most). The
+ * node of the split between ranks rm - 1 and rm is stored at index rm - 1, so P - 1
+ * splitters describe the tree, and a rank's cell is a box in the projected coordinates.
+ * With P = 2 this is one split at the median along the principal axis (the former slabs).
+ *
+ * Exactness does not depend on the plan: after the rows have moved, every rank publishes
+ * the actual range [tmin_k, tmax_k] of its rows' projections on EVERY axis k; a rank is in
+ * reach of a query ball iff, on every axis, that range meets the ball's window
+ * (bfcr_slab_window: the margin covers the rounding of the projections and of bfcr_dist2,
+ * docs/knn-distributed.md). A row within the ball has its projections inside every window
+ * and inside its rank's ranges, so its rank is reached. The box is also tested as a whole:
+ * the gaps g_a between z's projections and a box (less the projection errors) bound
+ * |v_a.(x - z)| from below, and sum_a (v_a.(x - z))^2 <= gram |x - z|^2 (the axes are
+ * orthonormal up to rounding, gram bounds the largest eigenvalue of V V^T), so a cell with
+ * sum_a g_a^2 > gram R^2 holds no row of the ball. A larger reach set only costs queries.
+ * The reach test descends the bisection tree, pruning a node whose union box fails. */
 #ifndef BFCR_KNN_SLAB_H
 #define BFCR_KNN_SLAB_H
 
@@ -20,10 +32,27 @@
 #include "core/ctx.h"
 #include "core/zsrc.h"
 
-/* Rows sampled for the axis and the splitters (at least 64 P). */
+/* Rows sampled for the axes and the splitters (at least 64 P). */
 #define BFCR_SLAB_SAMPLE_TARGET 16384
+/* Axes of a plan: at most the depth of the bisection tree (ceil(log2 P) <= 31) and d. */
+#define BFCR_SLAB_MAX_AXES 32
 
-/* Projection on the axis, in a fixed order (every rank runs the same code on the same v). */
+typedef struct {
+  int P, d, naxes;
+  double *V;        /* naxes x d: the axes, row-major */
+  double *split_t;  /* P - 1 splitters: node rm - 1 splits [r0, rm) | [rm, r1) */
+  int64_t *split_g; /* their global indices (keys are (t, g)) */
+  int *split_a;     /* their axes */
+  /* Filled by bfcr_slab_ranges once the rows have moved: */
+  int W;        /* 3 naxes + 1 */
+  double *info; /* P x W: per axis (tmin, tmax, emax) of the rank's rows, then its rows */
+  double *node; /* (P - 1) x 2 naxes: per internal node, the union of its ranks' ranges */
+  double *E;    /* naxes: largest projection error of any row, per axis */
+  double *nv;   /* naxes: bfcr_slab_norm of each axis */
+  double gram;  /* >= the largest eigenvalue of V V^T (1 + a Gershgorin bound, widened) */
+} bfcr_slabs;
+
+/* Projection on an axis, in a fixed order (every rank runs the same code on the same v). */
 static inline double bfcr_slab_proj(const double *z, const double *v, int d) {
   double s = 0.0;
   for (int k = 0; k < d; k++) s += z[k] * v[k];
@@ -42,19 +71,42 @@ static inline int bfcr_slab_key_less(double ta, int64_t ga, double tb, int64_t g
   return ta < tb || (ta == tb && ga < gb);
 }
 
-/* Slab of a key: the number of splitters <= key (splitters are sorted). */
-int bfcr_slab_of(double t, int64_t g, const double *split_t, const int64_t *split_g, int P);
+/* Axes of a plan for P ranks in dimension d: min(d, ceil(log2 P)), at least 1. */
+int bfcr_slab_naxes(int P, int d);
 
 /* The plan of rows distributed in blocks (this rank: rows [offset, offset + n_local) of n
  * from zs; off[p], cnt[p]: every rank's block): the rows whose global index is a multiple
  * of max(1, n / max(BFCR_SLAB_SAMPLE_TARGET, 64 P)) are gathered on rank 0, which takes the
- * principal axis of their covariance (LAPACKE_dsyevd; the coordinate of largest variance
- * if that fails) and the sample quantiles of their keys as splitters; one broadcast gives
- * every rank rank 0's bits. Fills v[d], split_t[P - 1], split_g[P - 1]; adds the bytes this
- * rank sent to *bytes (may be NULL). Collective; the status is agreed. */
+ * leading principal axes of their covariance (LAPACKE_dsyevd; the coordinates of largest
+ * variance if that fails) and bisects the ranks and the sample recursively; one broadcast
+ * gives every rank rank 0's bits. Allocates and fills *s (free with bfcr_slabs_free, also
+ * after a failure); adds the bytes this rank sent to *bytes (may be NULL). Collective; the
+ * status is agreed. */
 bfcr_status bfcr_slab_plan(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, int64_t offset,
-                           int64_t n, const int64_t *off, const int *cnt, int d, double *v,
-                           double *split_t, int64_t *split_g, int64_t *bytes);
+                           int64_t n, const int64_t *off, const int *cnt, int d, bfcr_slabs *s,
+                           int64_t *bytes);
+void bfcr_slabs_free(bfcr_slabs *s);
+
+/* Cell (rank) of the key of row z with global index g: the descent of the bisection tree.
+ * _src reads own row i of zs (the same bits as bfcr_zsrc_row's). */
+int bfcr_slab_of(const bfcr_slabs *s, const double *z, int64_t g);
+int bfcr_slab_of_src(const bfcr_slabs *s, const bfcr_zsrc *zs, int64_t i, int64_t g);
+
+/* This rank's ranges: mine[W] starts empty, then every row of the rank is added. */
+void bfcr_slab_range_init(const bfcr_slabs *s, double *mine);
+void bfcr_slab_range_add(const bfcr_slabs *s, const double *z, double *mine);
+/* The ranges of the n rows X (row-major, d wide) into mine (initialized here), on nt
+ * threads (minima, maxima and a count of rows: the same bits for any nt). */
+void bfcr_slab_range_rows(const bfcr_slabs *s, const double *X, int64_t n, int nt, double *mine);
+
+/* Gathers every rank's ranges (MPI_Allgather) and derives E, nv and the node boxes.
+ * Collective, NOT agreed (an MPI failure is returned on the ranks that saw it). */
+bfcr_status bfcr_slab_ranges(bfcr_ctx *ctx, bfcr_slabs *s, const double *mine, int64_t *bytes);
+
+/* Rows of rank p after the move. */
+static inline double bfcr_slab_rows(const bfcr_slabs *s, int p) {
+  return s->info[(int64_t)p * s->W + s->W - 1];
+}
 
 /* What a slab search keeps for a later search of the same rows on the same ranks (the
  * level-0 search, knn_dist.c, for the cross-validation's routing, knn_cv_route.c): the
@@ -64,18 +116,19 @@ bfcr_status bfcr_slab_plan(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, 
  * 190 bytes a row at d = 8) is not kept between the two searches. */
 typedef struct bfcr_slab_keep {
   int P, d;
-  int64_t n;        /* rows of the whole set */
-  double *v;        /* [d] axis */
-  double *split_t;  /* [P] splitters (P - 1 used) */
-  int64_t *split_g; /* [P] */
-  int64_t ns;       /* rows of this rank's slab */
-  int32_t *order;   /* [ns] kd-tree position p holds slab row order[p] (slab rows in
-                       global-index order) */
+  int64_t n;       /* rows of the whole set */
+  bfcr_slabs plan; /* the plan (axes, splitters; its ranges are filled again) */
+  int64_t ns;      /* rows of this rank's cell */
+  int32_t *order;  /* [ns] kd-tree position p holds cell row order[p] (cell rows in
+                      global-index order) */
 } bfcr_slab_keep;
 void bfcr_slab_keep_free(bfcr_slab_keep *k);
+/* A copy of plan src's axes and splitters into *dst, with its range arrays allocated (to
+ * be filled by bfcr_slab_ranges). Local; BFCR_ERR_NOMEM leaves *dst empty. */
+bfcr_status bfcr_slabs_copy_plan(const bfcr_slabs *src, bfcr_slabs *dst);
 
 /* |v| with its rounding, widened, and the growth factor of the radius (the constants of
- * the window; computed once per plan). */
+ * the window). */
 static inline double bfcr_slab_norm(const double *v, int d) {
   double nv2 = 0.0;
   for (int k = 0; k < d; k++) nv2 += v[k] * v[k];
@@ -85,9 +138,9 @@ static inline double bfcr_slab_grow(int d) {
   return 1.0 + 2.0 * (d + 4) * DBL_EPSILON;
 }
 
-/* Window [*lo, *hi] of projections that a row x with bfcr_dist2(x, z) <= r2 can have, for
- * a point z of projection tz and projection error ez; E bounds every candidate row's
- * projection error, nv = bfcr_slab_norm(v), grow = bfcr_slab_grow(d).
+/* Window [*lo, *hi] of projections on one axis that a row x with bfcr_dist2(x, z) <= r2
+ * can have, for a point z of projection tz and projection error ez; E bounds every
+ * candidate row's projection error, nv = bfcr_slab_norm(v), grow = bfcr_slab_grow(d).
  * bfcr_dist2(x, z) <= r2 implies |x - z|^2 <= (r2 + d 2^-1074) (1 + (d + 3) u), hence
  * |t(x) - t(z)| <= |x - z| |v| + e(x) + e(z) (docs/knn-distributed.md). r2 = +inf gives
  * the whole line. */
@@ -102,24 +155,15 @@ static inline void bfcr_slab_window(double tz, double ez, double r2, double E, d
   *hi = h;
 }
 
-/* The slabs in reach of the window [lo, hi] around slab `home`: *a..*b, consecutive
- * because non-empty slabs hold increasing keys. info[4 p ..] = (tmin, tmax, emax, rows) of
- * slab p; empty slabs are skipped (callers skip them inside a..b too). */
-static inline void bfcr_slab_reach(const double *info, int P, int home, double lo, double hi,
-                                   int *a, int *b) {
-  int x = home, y = home;
-  for (int p = home + 1; p < P; p++) {
-    if (info[4 * p + 3] == 0.0) continue;
-    if (!(info[4 * p] <= hi)) break;
-    y = p;
-  }
-  for (int p = home - 1; p >= 0; p--) {
-    if (info[4 * p + 3] == 0.0) continue;
-    if (!(info[4 * p + 1] >= lo)) break;
-    x = p;
-  }
-  *a = x;
-  *b = y;
-}
+/* The ranks in reach of the ball {x : bfcr_dist2(x, z) <= r2}: every non-empty rank other
+ * than `home` whose ranges meet z's window on every axis, written to out (room for P) in
+ * increasing order (out = NULL: counted only); returns their number. */
+int bfcr_slab_reach(const bfcr_slabs *s, const double *z, double r2, int home, int *out);
+
+/* Home of a query row z (not a row of the plan): its key's cell (key (t, -1): before
+ * every row of equal projection), or, when that cell is empty, the non-empty cell whose
+ * box is nearest (sum of squared gaps over the axes, ties to the lower rank). Any home
+ * gives the exact answer; a near one gives a small bound. Needs the ranges. */
+int bfcr_slab_home(const bfcr_slabs *s, const double *z);
 
 #endif
