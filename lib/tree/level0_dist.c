@@ -87,8 +87,7 @@ cleanup:
 bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                          int64_t offset, int64_t n, int d, bfcr_level *lv0,
                                          struct bfcr_slab_keep **keep) {
-  return bfcr_level_dist_bestfriends(ctx, 0, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist,
-                                     keep);
+  return bfcr_level_dist_bestfriends(ctx, 0, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist, keep);
 }
 
 bfcr_status bfcr_level_dist_bestfriends(bfcr_ctx *ctx, int level, const bfcr_zsrc *zs,
