@@ -42,10 +42,11 @@ The model ignores memory-bandwidth limits of full nodes, network contention, loa
 imbalance and OS noise, so it is an optimistic bound on the shape of the curve.
 
   B(n, d, P)  the level-0 search's boundary queries on the busiest rank (boundary_seconds):
-              anchored on the measured `knn_dist boundary` time per cell face; slabs keep
-              about n^(1 - 1/d) rows near their faces whatever P (measured with
-              bench_knn_dist: the queries per rank stay flat from 4 to 32 ranks), a
-              recursive bisection (--partition kd) about (n / P)^(1 - 1/d) per face."""
+              the measured `knn_dist boundary` time at 2 ranks, scaled by the boundary
+              queries per rank that bench_knn_dist measured at 2-32 ranks (d = 8 and 20;
+              BOUNDARY_QUERIES) and by n^0.8. They do not shrink like n / P: with the cells
+              of the recursive bisection (the code; --partition slabs for the former 1-D
+              slabs) they fall slowly past 8 ranks at d = 8 and stay flat at d = 20."""
 
 import math
 
@@ -77,7 +78,7 @@ def quiet(p, cores):
 
 
 def calibrate(points, phase_names, roof, pingpong, alpha_us=None, beta_gbs=None, cores=None,
-              f_from="auto", dist_levels=None, rep_items=None, partition="slabs"):
+              f_from="auto", dist_levels=None, rep_items=None, partition="kd"):
     refs = _ref_points(points)
     if not refs:
         return None
@@ -160,15 +161,14 @@ def calibrate(points, phase_names, roof, pingpong, alpha_us=None, beta_gbs=None,
     chosen = big.get("chosen_level")
     kc_frac = lv_frac[chosen] if chosen is not None and chosen < len(lv_frac) else 0.0
     # Boundary queries of the level-0 search: the slowest rank's `knn_dist boundary` time
-    # at the quiet, not oversubscribed multi-rank points, per face of its cell (a rank at the
-    # end of a line of slabs has one face, every other rank two), at that point's n.
+    # at the quiet 2-rank points (the anchor of boundary_seconds), at that point's n.
     bnd = []
     for p in points:
         ph = p["phases"].get("knn_dist boundary")
         if ph and p["ranks"] > 1 and p["threads"] == 1 and not p["oversubscribed"] and \
                 quiet(p, cores):
-            faces = 1.0 if p["ranks"] == 2 else 2.0
-            bnd.append((ph["median"] / faces, p["n"]))
+            if p["ranks"] == 2:
+                bnd.append((ph["median"], p["n"]))
     bnd_n = max(x[1] for x in bnd) if bnd else None
     bnd_sec = stats.median([x[0] for x in bnd if x[1] == bnd_n]) if bnd else None
     # Levels kept distributed: the run record's count (bfcr reports it), else level 0 only.
@@ -233,21 +233,50 @@ def comm_seconds(m, n, d, p):
     return t
 
 
+# Boundary queries of the level-0 search on the busiest rank, measured with bench_knn_dist
+# on its blob data at n = 400k (docs/knn-distributed.md, max over ranks, thousands), for
+# the cells of the ranks' recursive bisection (the code) and the former 1-D slabs; d = 8
+# and d = 20. Growth with n at fixed P: 400k -> 1.6M rows gives x3.1 (P = 8) and x2.9
+# (P = 32) with cells: n^0.8.
+BOUNDARY_QUERIES = {
+    "kd": {8: {2: 19.0, 4: 29.8, 8: 34.3, 16: 24.1, 32: 25.7},
+           20: {2: 23.4, 4: 68.7, 8: 69.6, 16: 77.2}},
+    "slabs": {8: {2: 19.0, 4: 49.7, 8: 67.1, 16: 66.7, 32: 72.8},
+              20: {2: 23.4, 8: 103.1}},
+}
+BOUNDARY_N_EXP = 0.8
+BOUNDARY_N_REF = 400000
+
+
+def _queries_at(table, p):
+    """Queries per rank at p ranks: interpolated in log P; past the last measured P, the
+    last octave's slope, never growing (optimistic where the measured count still grew)."""
+    ps = sorted(table)
+    if p <= ps[0]:
+        return table[ps[0]]
+    for a, b in zip(ps, ps[1:]):
+        if p <= b:
+            w = math.log(p / float(a)) / math.log(b / float(a))
+            return math.exp((1 - w) * math.log(table[a]) + w * math.log(table[b]))
+    a, b = ps[-2], ps[-1]
+    slope = min(0.0, math.log(table[b] / table[a]) / math.log(b / float(a)))
+    return table[b] * (p / float(b)) ** slope
+
+
 def boundary_seconds(m, n, d, p):
-    """The level-0 search's boundary queries on the busiest rank. Rows within the
-    nearest-neighbour radius r ~ n^(-1/d) of a cell face: slabs (one principal axis) keep
-    two faces of the whole cross-section per rank, about n^(1 - 1/d) rows whatever P; a
-    recursive bisection over log2 P axes has 2 min(log2 P, d) faces of a cell of n / P rows,
-    about (n / P)^(1 - 1/d) rows each. Anchored on the measured time per face."""
+    """The level-0 search's boundary queries on the busiest rank: the measured boundary
+    time of the sweep's 2-rank point, scaled by the measured query counts per rank
+    (BOUNDARY_QUERIES: interpolated between d = 8 and 20 in log d, clamped outside), by
+    n^0.8 and by d for the cost of a query."""
     if p <= 1 or not m.get("boundary_face_seconds"):
         return 0.0
-    e = 1.0 - 1.0 / d
-    per_face = m["boundary_face_seconds"] * (d / float(m["d_ref"]))
-    if m.get("partition") == "kd":
-        faces = 2.0 * min(math.ceil(math.log(p, 2)), d)
-        return faces * per_face * ((n / float(p)) / (m["boundary_n"] / 2.0)) ** e
-    faces = 1.0 if p == 2 else 2.0
-    return faces * per_face * (n / float(m["boundary_n"])) ** e
+    tab = BOUNDARY_QUERIES[m.get("partition") or "kd"]
+    q8, q20 = _queries_at(tab[8], p), _queries_at(tab[20], p)
+    w = min(1.0, max(0.0, math.log(d / 8.0) / math.log(20 / 8.0)))
+    q = math.exp((1 - w) * math.log(q8) + w * math.log(q20))
+    q_ref = tab[8][2] * (m["boundary_n"] / float(BOUNDARY_N_REF)) ** BOUNDARY_N_EXP
+    q *= (n / float(BOUNDARY_N_REF)) ** BOUNDARY_N_EXP
+    return m["boundary_face_seconds"] * (q / q_ref) * (d / float(m["d_ref"]))
 
 
 def predict(m, n, d, p):

@@ -279,8 +279,9 @@ def add_model_options(p):
                    help="levels kept distributed (default: the run record's, else 1: level 0)")
     g.add_argument("--rep-items", type=int, default=None,
                    help="what-if: replicate a level only once it has at most this many nodes")
-    g.add_argument("--partition", choices=["slabs", "kd"], default="slabs",
-                   help="the ranks' partition of the exact searches (boundary term B)")
+    g.add_argument("--partition", choices=["slabs", "kd"], default="kd",
+                   help="the ranks' partition of the exact searches (boundary term B): the "
+                        "recursive bisection (kd, the code) or the former 1-D slabs")
     g.add_argument("--no-plots", action="store_true", help="skip gnuplot")
 
 

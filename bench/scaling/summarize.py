@@ -323,7 +323,7 @@ def main_args(out, args):
                                 getattr(args, "model_f", None) or "auto",
                                 getattr(args, "dist_levels", None),
                                 getattr(args, "rep_items", None),
-                                getattr(args, "partition", None) or "slabs")
+                                getattr(args, "partition", None) or "kd")
     proj, vs = [], []
     if model:
         # The projection runs one rank per core, so n0 per rank is n0 per core.
