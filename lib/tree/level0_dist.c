@@ -1,5 +1,6 @@
 /* Level 0 of the summary tree across ranks: the samples are distributed in input-order
- * blocks; level 1 is kept in chunks (level1_dist.c), every later level is replicated. No
+ * blocks; level 1 is kept in chunks above the replication bound (levels_dist.c), as is every
+ * later level above it; the others are replicated. No
  * rank holds an n-word array of level 0 (lv0_local, tree.h): each keeps its own rows'
  * values.
  *
@@ -87,8 +88,7 @@ cleanup:
 bfcr_status bfcr_level0_dist_bestfriends(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local,
                                          int64_t offset, int64_t n, int d, bfcr_level *lv0,
                                          struct bfcr_slab_keep **keep) {
-  return bfcr_level_dist_bestfriends(ctx, 0, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist,
-                                     keep);
+  return bfcr_level_dist_bestfriends(ctx, 0, zs, n_local, offset, n, d, lv0->bf, lv0->bfdist, keep);
 }
 
 bfcr_status bfcr_level_dist_bestfriends(bfcr_ctx *ctx, int level, const bfcr_zsrc *zs,
