@@ -74,6 +74,7 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
   }
   fputc(']', f);
   fprintf(f, ",\"kernel_pieces\":%lld", (long long)r->pieces);
+  fprintf(f, ",\"distributed_levels\":%d", bfcr_ctx_distributed_levels(a->ctx));
   fputs(",\"levels\":", f);
   print_levels_json(f, r->levels, r->nlevels);
   int best = -1, folds = bfcr_model_cv(r->model, 0, NULL, NULL, &best);

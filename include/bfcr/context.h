@@ -64,6 +64,10 @@ BFCR_API void bfcr_ctx_reset_phases(bfcr_ctx *ctx);
  * ("level 0: kd-tree (probe: ...)"), reset with the phases. Not Collective. */
 BFCR_API int bfcr_ctx_num_nn_notes(const bfcr_ctx *ctx);
 BFCR_API const char *bfcr_ctx_nn_note(const bfcr_ctx *ctx, int i);
+/* Levels of the last tree build (since the last reset) whose summaries were kept
+ * distributed: 0 on one process; with several ranks 1 (level 0, each rank's own rows)
+ * plus the levels >= 1 held in chunks (docs/distributed.md). Not collective. */
+BFCR_API int bfcr_ctx_distributed_levels(const bfcr_ctx *ctx);
 
 #ifdef __cplusplus
 }

@@ -194,6 +194,11 @@ int bfcr_ctx_phase_flops_estimated(const bfcr_ctx *ctx, int i) {
 void bfcr_ctx_reset_phases(bfcr_ctx *ctx) {
   if (ctx) ctx->nphases = 0;
   if (ctx) ctx->nn_nnotes = 0;
+  if (ctx) ctx->dist_levels = 0;
+}
+
+int bfcr_ctx_distributed_levels(const bfcr_ctx *ctx) {
+  return ctx ? ctx->dist_levels : 0;
 }
 
 int bfcr_ctx_num_nn_notes(const bfcr_ctx *ctx) {

@@ -35,6 +35,9 @@ struct bfcr_ctx {
   int nn_method;
   int nn_nnotes;
   char nn_note[BFCR_MAX_NN_NOTES][192];
+  /* Levels the last tree build kept distributed (bfcr_tree.dist_levels), reset with the
+   * phases. */
+  int dist_levels;
 };
 
 /* Record the choice of the search at `where` ("level 0", ...); the first one per place is

@@ -20,9 +20,9 @@
  *   - (n d / 2)(ln(2 pi sigma^2) + 1), q = k d + (k - 1) + 1. Lower is better.
  * Metrics that need two or more clusters are NaN on the top level and on level 0.
  * Sums run over nodes in dendrogram order, sequentially: every rank computes the same.
- * A level held in pieces (level 1 with several ranks, t->lv1_dist) sends each node's two
- * terms (SSE, HCI term, computed by its owner with the same expressions) to rank 0, which
- * sums them in the same order and broadcasts the two sums: the same bits. */
+ * A level held in pieces (several ranks, bfcr_level.held) sends each node's two terms (SSE, HCI
+ * term, computed by its owner with the same expressions) to rank 0, which sums them in the same
+ * order and broadcasts the two sums: the same bits. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,17 +125,17 @@ cleanup:
   return st;
 }
 
-/* Level 1 with its summaries and distances held for the nodes [ns_lo, ns_hi) over this
+/* Level l with its summaries and distances held for the nodes [ns_lo, ns_hi) over this
  * rank's block: each rank sends the terms of the nodes it owns (bfcr_tree_owned_nodes: runs
  * tiling [0, m) in rank order). *W = sum of the SSEs, *h = sum of the HCI terms, both
  * sequential in node order. Collective, agreed. */
-static bfcr_status held_sums(bfcr_ctx *ctx, const bfcr_tree *t, double *W, double *h) {
+static bfcr_status held_sums(bfcr_ctx *ctx, const bfcr_tree *t, int l, double *W, double *h) {
   bfcr_status st = BFCR_OK;
-  const bfcr_level *L = &t->lv[1];
+  const bfcr_level *L = &t->lv[l];
   const int d = t->d, P = ctx->size;
   const int64_t w = bfcr_ns_width(d), m = L->m;
   int64_t lo, hi;
-  bfcr_tree_owned_nodes(t, 1, P, ctx->rank, &lo, &hi);
+  bfcr_tree_owned_nodes(t, l, P, ctx->rank, &lo, &hi);
   const int64_t nl = hi - lo;
   double *mine = NULL, *all = NULL, sums[2] = {0.0, 0.0};
   int *counts = NULL, *displs = NULL;
@@ -159,20 +159,20 @@ static bfcr_status held_sums(bfcr_ctx *ctx, const bfcr_tree *t, double *W, doubl
   }
   for (int r = 0; r < P; r++) {
     int64_t a, b;
-    bfcr_tree_owned_nodes(t, 1, P, r, &a, &b);
+    bfcr_tree_owned_nodes(t, l, P, r, &a, &b);
     displs[r] = (int)(2 * a);
     counts[r] = (int)(2 * (b - a));
   }
   BFCR_CHECK(ctx,
              MPI_Gatherv(mine, (int)(2 * nl), MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0,
                          ctx->comm) == MPI_SUCCESS,
-             BFCR_ERR_MPI, "MPI_Gatherv of level-1 metric terms failed");
+             BFCR_ERR_MPI, "MPI_Gatherv of level-%d metric terms failed", l);
   if (ctx->rank == 0) {
     for (int64_t i = 0; i < m; i++) sums[0] += all[2 * i];
     for (int64_t i = 0; i < m; i++) sums[1] += all[2 * i + 1];
   }
   BFCR_CHECK(ctx, MPI_Bcast(sums, 2, MPI_DOUBLE, 0, ctx->comm) == MPI_SUCCESS, BFCR_ERR_MPI,
-             "MPI_Bcast of level-1 metric sums failed");
+             "MPI_Bcast of level-%d metric sums failed", l);
   *W = sums[0];
   *h = sums[1];
 cleanup:
@@ -214,13 +214,13 @@ bfcr_status bfcr_tree_metrics(bfcr_ctx *ctx, bfcr_tree *t) {
       continue;
     }
     double W = 0.0, loglik_n = 0.0, hheld = 0.0;
-    const int held = l == 1 && t->lv1_dist; /* summaries in node blocks */
-    if (held) BFCR_CALL(held_sums(ctx, t, &W, &hheld));
+    const int held = L->held; /* summaries in node blocks */
+    if (held) BFCR_CALL(held_sums(ctx, t, l, &W, &hheld));
     I->min_size = INT64_MAX;
     I->max_size = 0;
     for (int64_t i = 0; i < k; i++) {
-      /* level 1's sizes are its nchild (its children are the samples) */
-      int64_t sz = held ? L->nchild[i] : (int64_t)L->ns[i * w + BFCR_NS_N];
+      /* a held level's sizes are its sample ranges */
+      int64_t sz = held ? L->start[i + 1] - L->start[i] : (int64_t)L->ns[i * w + BFCR_NS_N];
       if (sz < I->min_size) I->min_size = sz;
       if (sz > I->max_size) I->max_size = sz;
       if (!held) W += L->ns[i * w + bfcr_ns_sse(d)];

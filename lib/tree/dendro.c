@@ -10,15 +10,15 @@
  * Several ranks (t->lv0_local): level 0 is never permuted. A row's dendrogram position
  * is its level-1 node's final start plus its rank among the node's members (children are
  * grouped stably, so in global-index order), which the build left in t->dpos; its parent
- * is renumbered through level 1's k-word map. With t->lv1_dist, level 1's summaries and
- * distances move to their final numbers, each rank receiving the nodes over its block of
- * positions (level1_dist.c); its maps, nchild, parent and start are replicated (8 bytes a
- * node each). */
+ * is renumbered through level 1's k-word map. A held level's (bfcr_level.held) summaries
+ * and distances move to their final numbers, each rank receiving the nodes over its block
+ * of positions (levels_dist.c); its maps, nchild, parent and start are replicated (8 bytes
+ * a node each), start from nchild and the level below's start. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "par/redistribute.h"
-#include "tree/level1_dist.h"
+#include "tree/levels_dist.h"
 #include "tree/tree.h"
 
 static bfcr_status permute_d(bfcr_ctx *ctx, double **a, const int64_t *fin2prov, int64_t m,
@@ -94,7 +94,7 @@ bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t) {
   for (int l = 1; l <= T; l++) {
     bfcr_level *L = &t->lv[l];
     int64_t m = L->m;
-    const int held = l == 1 && t->lv1_dist; /* ns, bfdist in chunks (level1_dist.c) */
+    const int held = L->held; /* ns, bfdist in chunks (levels_dist.c) */
     if (!held) {
       BFCR_CALL(permute_d(ctx, &L->ns, f2p[l], m, bfcr_ns_width(d)));
       BFCR_CALL(permute_d(ctx, &L->bfdist, f2p[l], m, 1));
@@ -106,9 +106,14 @@ bfcr_status bfcr_tree_dendro(bfcr_ctx *ctx, bfcr_tree *t) {
     BFCR_CALL(permute_i(ctx, &L->parent, f2p[l], m, l < T ? p2f[l + 1] : NULL));
     BFCR_ALLOC(ctx, L->start, m + 1);
     L->start[0] = 0;
-    if (held) { /* level 1's children are the samples: sizes are the replicated nchild */
-      for (int64_t i = 0; i < m; i++) L->start[i + 1] = L->start[i] + L->nchild[i];
-      BFCR_CALL(bfcr_level1_dist_to_dendro(ctx, t, p2f[1]));
+    if (held) { /* node i's children are the level below's nodes [cs, cs + nchild[i]) in
+                   dendrogram order (the samples at level 1), so it starts where they do */
+      int64_t cs = 0;
+      for (int64_t i = 0; i < m; i++) {
+        cs += L->nchild[i];
+        L->start[i + 1] = l == 1 ? cs : t->lv[l - 1].start[cs];
+      }
+      BFCR_CALL(bfcr_held_to_dendro(ctx, t, l, p2f[l]));
     } else {
       for (int64_t i = 0; i < m; i++)
         L->start[i + 1] = L->start[i] + (int64_t)L->ns[i * bfcr_ns_width(d) + BFCR_NS_N];

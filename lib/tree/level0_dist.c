@@ -1,5 +1,6 @@
 /* Level 0 of the summary tree across ranks: the samples are distributed in input-order
- * blocks; level 1 is kept in chunks (level1_dist.c), every later level is replicated. No
+ * blocks; level 1 is kept in chunks above the replication bound (levels_dist.c), as is every
+ * later level above it; the others are replicated. No
  * rank holds an n-word array of level 0 (lv0_local, tree.h): each keeps its own rows'
  * values.
  *

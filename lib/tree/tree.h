@@ -54,7 +54,27 @@ typedef struct bfcr_level {
    * bfcr_tree_keep_own_ns (a fit with several ranks: the nodes over the rank's block);
    * both 0 when ns holds all m. */
   int64_t ns_lo, ns_hi;
+  /* Several ranks, during the build only (levels_dist.c): 1 while the level is held in
+   * chunks: ns, bf, bfdist hold nodes [held_lo, held_hi) of the build numbering (after
+   * bfcr_tree_dendro, ns and bfdist follow ns_lo / ns_hi); nchild, parent, dbterm all m.
+   * 0 in the built tree. */
+  int held;
+  int64_t held_lo, held_hi;
 } bfcr_level;
+
+/* The replication bound: with several ranks, a level l >= 1 whose own level is built is
+ * held in chunks while its m summaries would take more than BFCR_TREE_REP_BYTES on every
+ * rank, m (d + 4) 8 > 4 MiB (43,690 nodes with d = 8), and replicated from the first level
+ * at or below it. Why: a replicated level costs every rank its summaries plus the
+ * searches' copies, and the levels shrink by 4-20x each, so all replicated levels together
+ * stay within about 1.3x the budget: a few MB against the ~100 MB a rank holds for 250k
+ * rows, whatever n. The bound depends on d only, never on the rank count, so which levels
+ * are held is the same for any P (the answers are the same either way: the held route
+ * gives the replicated route's bits). */
+#define BFCR_TREE_REP_BYTES ((int64_t)4 << 20)
+static inline int64_t bfcr_tree_rep_max(int d) {
+  return BFCR_TREE_REP_BYTES / (bfcr_ns_width(d) * 8);
+}
 
 struct bfcr_tree {
   int d;
@@ -73,12 +93,9 @@ struct bfcr_tree {
    * entries, local row i = global row offset + i), so no rank keeps an n-word copy of
    * level 0; a consumer needing another row's value asks its owner. 0: n entries. */
   int lv0_local;
-  /* Several ranks, during the build only (level1_dist.c): 1 while level 1 is held in
-   * chunks: lv[1].ns, bf, bfdist hold nodes [lv1_lo, lv1_hi) (of the build numbering; after
-   * bfcr_tree_dendro of the dendrogram numbering), its nchild, parent, dbterm all m. The
-   * built tree has 0 (level 1's summaries then follow ns_lo / ns_hi). */
-  int lv1_dist;
-  int64_t lv1_lo, lv1_hi;
+  /* Levels whose summaries were kept distributed during the build: 0 on one process; with
+   * several ranks 1 (level 0, own rows) plus the held levels >= 1 (bfcr_level.held). */
+  int dist_levels;
   /* Level 0's kd-tree over the rows, kept (BFCR_TREE_KEEP_KD0, one rank) for the fit's
    * cross-validation, which routes held-out rows on it instead of building it again and
    * frees it right after (a separately allocated slot, so it can be freed through a const
@@ -113,6 +130,11 @@ bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double
 bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
                                    int64_t n_local, int64_t offset, int64_t n, int d,
                                    int max_levels, int flags, bfcr_tree **out);
+/* The same with the replication bound given in nodes (rep_max <= 0: bfcr_tree_rep_max(d)):
+ * for tests, which hold small levels in chunks with a tiny bound. */
+bfcr_status bfcr_tree_build_src_rep(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
+                                    int64_t n_local, int64_t offset, int64_t n, int d,
+                                    int max_levels, int flags, int64_t rep_max, bfcr_tree **out);
 void bfcr_tree_free(bfcr_tree *t);
 
 /* Several ranks, the fit's tree once built: each level's summaries are kept only for the

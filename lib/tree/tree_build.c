@@ -8,14 +8,13 @@
  *
  * Several ranks: level 0 runs through level0_dist.c and components_dist.c with each
  * rank holding its own rows' best friends and nodes only (t->lv0_local; no n-word array
- * of level 0; their collective steps return a status agreed by all ranks); level 1 (about
- * n / 4.6 nodes) is held in chunks and runs the same distributed steps (level1_dist.c,
- * t->lv1_dist); from level 2 on (about n / 20 nodes, and each level several times smaller
- * than the one below) every level is computed identically on every rank from replicated
- * data. Level 2 is where replication starts whatever its size: one fixed rule, and every
- * replicated level costs at most a fifth of level 1's summaries. A local failure (allocation) is
- * agreed in cleanup, which meets the opening agreement of the next collective step on the other
- * ranks, so no rank ever waits alone in a collective.
+ * of level 0; their collective steps return a status agreed by all ranks); every level
+ * l >= 1 with more nodes than the replication bound (tree.h, bfcr_tree_rep_max: about 4 MB
+ * of summaries, whatever P) whose own level is built is held in chunks and runs the same
+ * distributed steps (levels_dist.c, bfcr_level.held); from the first level within the bound
+ * on, every level is computed identically on every rank from replicated data. A local
+ * failure (allocation) is agreed in cleanup, which meets the opening agreement of the next
+ * collective step on the other ranks, so no rank ever waits alone in a collective.
  */
 #include <math.h>
 #include <stdio.h>
@@ -28,7 +27,7 @@
 #include "par/redistribute.h"
 #include "tree/components_dist.h"
 #include "tree/level0.h"
-#include "tree/level1_dist.h"
+#include "tree/levels_dist.h"
 #include "tree/nodes.h"
 #include "tree/tree.h"
 
@@ -162,6 +161,12 @@ bfcr_status bfcr_tree_build_src(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double
 bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
                                    int64_t n_local, int64_t offset, int64_t n, int d,
                                    int max_levels, int flags, bfcr_tree **out) {
+  return bfcr_tree_build_src_rep(ctx, zs, y, n_local, offset, n, d, max_levels, flags, 0, out);
+}
+
+bfcr_status bfcr_tree_build_src_rep(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y,
+                                    int64_t n_local, int64_t offset, int64_t n, int d,
+                                    int max_levels, int flags, int64_t rep_max, bfcr_tree **out) {
   bfcr_status st = BFCR_OK;
   bfcr_tree *t = NULL;
   double *cent = NULL, *dist2 = NULL, *own = NULL;
@@ -169,13 +174,14 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
   const double *Z = zs->Z;
   int64_t *work = NULL;
   unsigned char *second = NULL; /* several ranks: own rows, second half of a mutual pair */
-  int64_t *rank1 = NULL;        /* held level-1 nodes' ranks in their level-2 nodes */
+  int64_t *rank1 = NULL;        /* held nodes' ranks in their next-level nodes */
   int agreed = 0;               /* st was agreed by a collective step: do not agree again */
   *out = NULL;
   BFCR_CHECK(ctx, n >= 1, BFCR_ERR_INPUT, "0 samples: nothing to cluster");
   BFCR_CHECK(ctx, d >= 1, BFCR_ERR_INPUT, "0 features: nothing to cluster on");
   BFCR_CHECK(ctx, zs->d == d, BFCR_ERR_ARG, "row source of width %d for d = %d", zs->d, d);
   if (max_levels < 1) max_levels = 64;
+  if (rep_max <= 0) rep_max = bfcr_tree_rep_max(d);
   if (ctx->size == 1 && !Z) { /* the one-process search reads a stored block */
     BFCR_ALLOC(ctx, own, n_local * d);
     for (int64_t i = 0; i < n_local; i++) bfcr_zsrc_row(zs, i, own + i * d);
@@ -213,16 +219,16 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     bfcr_level *cur = &t->lv[l], *next = &t->lv[l + 1];
     int64_t m = cur->m;
     double tl = bfcr_wtime();
-    if (l == 1 && t->lv1_dist) { /* the held chunks: the distributed search */
-      int64_t nl1 = t->lv1_hi > t->lv1_lo ? t->lv1_hi - t->lv1_lo : 1;
+    if (cur->held) { /* the held chunks: the distributed search */
+      int64_t nl1 = cur->held_hi > cur->held_lo ? cur->held_hi - cur->held_lo : 1;
       BFCR_ALLOC(ctx, cur->bf, nl1);
       BFCR_ALLOC(ctx, cur->bfdist, nl1);
-      BFCR_CALL_AGREED(bfcr_level1_dist_bestfriends(ctx, t, cur->bf, cur->bfdist));
+      BFCR_CALL_AGREED(bfcr_held_bestfriends(ctx, t, l, cur->bf, cur->bfdist));
       bfcr_phase_add(ctx, "nn levels >= 1", bfcr_wtime() - tl, 0.0);
-      if (!t->skip_db) { /* asked for: gathers the level for this step (level1_dist.c) */
+      if (!t->skip_db) { /* asked for: gathers the level for this step (levels_dist.c) */
         tl = bfcr_wtime();
         BFCR_ALLOC(ctx, cur->dbterm, m);
-        BFCR_CALL_AGREED(bfcr_level1_dist_db(ctx, t, cur->dbterm));
+        BFCR_CALL_AGREED(bfcr_held_db(ctx, t, l, cur->dbterm));
         bfcr_phase_add(ctx, "davies-bouldin", bfcr_wtime() - tl, 0.0);
       }
     } else if (l > 0) { /* best friends among this level's centroids (replicated) */
@@ -253,21 +259,21 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
       BFCR_ALLOC(ctx, cur->parent, nl1);
       BFCR_ALLOC(ctx, t->dpos, nl1);
       BFCR_ALLOC(ctx, second, nl1);
-      /* level 1's smallest members are not needed: level 1 is either held in chunks (its
-       * items are numbered by index, and level 2's smallest members are item indices) or
-       * the top level */
+      /* no smallest members beyond level 0: the nodes of every level are numbered by their
+       * smallest member, so numbering components by their smallest item index (held
+       * levels) or by item order (bfcr_make_nodes without item_minidx) is the same */
       st = bfcr_components_dist(ctx, cur->bf, n_local, offset, n, cur->parent, t->dpos, second,
                                 &next->m, NULL, &next->nchild);
       if (st != BFCR_OK) {
         agreed = 1;
         goto cleanup;
       }
-    } else if (l == 1 && t->lv1_dist) { /* the held nodes' components, pointer jumping */
-      int64_t nl = t->lv1_hi - t->lv1_lo, nl1 = nl > 0 ? nl : 1;
+    } else if (cur->held) { /* the held nodes' components, pointer jumping */
+      int64_t nl = cur->held_hi - cur->held_lo, nl1 = nl > 0 ? nl : 1;
       BFCR_ALLOC(ctx, cur->parent, nl1);
       BFCR_ALLOC(ctx, rank1, nl1);
       BFCR_ALLOC(ctx, second, nl1);
-      BFCR_CALL_AGREED(bfcr_components_dist(ctx, cur->bf, nl, t->lv1_lo, m, cur->parent, rank1,
+      BFCR_CALL_AGREED(bfcr_components_dist(ctx, cur->bf, nl, cur->held_lo, m, cur->parent, rank1,
                                             second, &next->m, NULL, &next->nchild));
     } else {
       BFCR_ALLOC(ctx, cur->parent, m);
@@ -280,21 +286,21 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     int64_t k = next->m;
     bfcr_phase_add(ctx, "components", bfcr_wtime() - tl, 0.0);
     tl = bfcr_wtime();
+    /* Several ranks: level l + 1 is held in chunks when its own level is built (two or more
+     * nodes and a level l + 2 to come) and it exceeds the replication bound. */
+    const int chunks = ctx->size > 1 && k > 1 && k > rep_max && l + 2 <= max_levels;
     if (l == 0 && t->lv0_local) {
-      /* Level 1 is held in chunks when its own level is built (two or more nodes and a
-       * level 2 to come); else replicated as the top level. */
-      const int chunks = k > 1 && max_levels >= 2;
       st = bfcr_level0_dist_nodes(ctx, zs, y, n_local, n, d, cur, t->dpos, second, next,
-                                  chunks ? &t->lv1_lo : NULL, chunks ? &t->lv1_hi : NULL);
+                                  chunks ? &next->held_lo : NULL, chunks ? &next->held_hi : NULL);
       free(second);
       second = NULL;
       if (st != BFCR_OK) {
         agreed = 1;
         goto cleanup;
       }
-      t->lv1_dist = chunks;
-    } else if (l == 1 && t->lv1_dist) {
-      st = bfcr_level1_dist_nodes(ctx, t, rank1, second);
+      next->held = chunks;
+    } else if (cur->held) {
+      st = bfcr_held_nodes(ctx, t, l, rank1, second, chunks);
       free(rank1);
       free(second);
       rank1 = NULL;
@@ -335,7 +341,12 @@ bfcr_status bfcr_tree_build_src_ex(bfcr_ctx *ctx, const bfcr_zsrc *zs, const dou
     free(t->lv[l].dbterm);
     t->lv[l].bfdist = t->lv[l].dbterm = NULL;
   }
-  t->lv1_dist = 0; /* level 1's summaries: those over this rank's block (ns_lo, ns_hi) */
+  t->dist_levels = ctx->size > 1 ? 1 : 0;
+  for (int l = 1; l < t->nlevels; l++) { /* their summaries: over this rank's block */
+    t->dist_levels += t->lv[l].held;
+    t->lv[l].held = 0;
+  }
+  ctx->dist_levels = t->dist_levels;
   bfcr_phase_add(ctx, "order+metrics", bfcr_wtime() - tm, 0.0);
   *out = t;
   t = NULL;
@@ -347,6 +358,7 @@ cleanup:
     free(N->nchild);
     N->ns = NULL;
     N->minidx = N->nchild = NULL;
+    N->held = 0;
   }
   free(second);
   free(rank1);

@@ -2,11 +2,12 @@
 /* Level 0 kept as own rows (tree.h lv0_local): with several ranks the built tree holds
  * level 0's best friends and components of this rank's rows only, equal to the
  * one-process tree's entries of those rows, and every level's labels equal the
- * one-process labels. Level 1 built in chunks (level1_dist.c): every level's start,
- * parent, nchild and summaries (level 1's: those each rank keeps, and all of them
- * gathered) and every metric have the one-process bits, with and without Davies-Bouldin
- * and with max_levels stopping at levels 1-3. Layouts: even, uneven with an empty first
- * rank, all rows on the last rank, reversed uneven; clustered data, a grid with ties
+ * one-process labels. Levels >= 1 built in chunks (levels_dist.c; with the replication
+ * bound at 0, 1, 4 and 30 nodes as well as the default, so levels 1, 2, 3 ... are held in
+ * turn): every level's start, parent, nchild and summaries (a held level's: those each
+ * rank keeps, and all of them gathered) and every metric have the one-process bits, with
+ * and without Davies-Bouldin and with max_levels stopping at levels 1-3. Layouts: even, uneven with
+ * an empty first rank, all rows on the last rank, reversed uneven; clustered data, a grid with ties
  * everywhere, a doubled grid (zero distances), and tiny sets where level 1 has 1-3 nodes. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,10 +22,13 @@ static void check_levels(bfcr_ctx *world, const bfcr_tree *tw, const bfcr_tree *
                          const char *name, int how) {
   const int P = bfcr_ctx_size(world);
   const int64_t w = bfcr_ns_width(ts->d);
-  MT_CHECK(tw->lv1_dist == 0, "%s/%d: level 1 still held in chunks", name, how);
-  if (P > 1 && ts->nlevels >= 3)
-    MT_CHECK(tw->lv[1].ns_hi > 0, "%s/%d: level 1's summaries replicated at %d ranks", name, how,
-             P);
+  int held = 0;
+  for (int l = 1; l < tw->nlevels; l++) {
+    MT_CHECK(tw->lv[l].held == 0, "%s/%d: level %d still held in chunks", name, how, l);
+    held += tw->lv[l].ns_hi > 0;
+  }
+  MT_CHECK(tw->dist_levels == (P > 1 ? 1 + held : 0), "%s/%d: %d distributed levels, %d held", name,
+           how, tw->dist_levels, held);
   for (int l = 1; l < ts->nlevels && l < tw->nlevels; l++) {
     const bfcr_level *A = &tw->lv[l], *B = &ts->lv[l];
     const int64_t m = B->m;
@@ -59,11 +63,44 @@ static void check_levels(bfcr_ctx *world, const bfcr_tree *tw, const bfcr_tree *
              "%s/%d: metrics of level %d", name, how, l);
 }
 
+/* With replication bound rep (nodes; 0 = the default), levels above it held in chunks: the
+ * held levels are those of more than rep nodes with a level above them. */
+static void check_rep(bfcr_ctx *world, bfcr_ctx *self, const char *name, const double *Z,
+                      const double *y, int64_t n, int d, int how, int64_t rep) {
+  const int P = bfcr_ctx_size(world), me = bfcr_ctx_rank(world);
+  int64_t lo, hi;
+  mt_block(n, P, me, how, &lo, &hi);
+  for (int v = 0; v < 3; v++) {
+    const int flags = v == 1 ? BFCR_TREE_SKIP_DB : 0, maxl = v == 2 ? 3 : 64;
+    bfcr_zsrc zw = {Z + lo * d, NULL, NULL, NULL, d}, zz = {Z, NULL, NULL, NULL, d};
+    bfcr_tree *aw = NULL, *as = NULL;
+    bfcr_status s1 =
+        bfcr_tree_build_src_rep(world, &zw, y + lo, hi - lo, lo, n, d, maxl, flags, rep, &aw);
+    bfcr_status s2 = bfcr_tree_build_src_ex(self, &zz, y, n, 0, n, d, maxl, flags, &as);
+    MT_CHECK(s1 == BFCR_OK && s2 == BFCR_OK, "%s/%d/rep%lld/v%d: build: %s", name, how,
+             (long long)rep, v, bfcr_ctx_errmsg(world));
+    if (s1 == BFCR_OK && s2 == BFCR_OK) {
+      MT_CHECK(aw->nlevels == as->nlevels, "%s/%d/rep%lld/v%d: levels", name, how, (long long)rep,
+               v);
+      int expect = P > 1 ? 1 : 0; /* the levels that must have been held */
+      for (int l = 1; P > 1 && l + 1 < as->nlevels; l++)
+        expect += as->lv[l].m > 1 && as->lv[l].m > rep;
+      MT_CHECK(aw->dist_levels == expect, "%s/%d/rep%lld/v%d: %d distributed levels, not %d", name,
+               how, (long long)rep, v, aw->dist_levels, expect);
+      if (aw->nlevels == as->nlevels) check_levels(world, aw, as, name, how);
+    }
+    bfcr_tree_destroy(&aw);
+    bfcr_tree_destroy(&as);
+  }
+}
+
 static void check(bfcr_ctx *world, bfcr_ctx *self, const char *name, const double *Z,
                   const double *y, int64_t n, int d, int how) {
   const int P = bfcr_ctx_size(world), me = bfcr_ctx_rank(world);
   int64_t lo, hi;
   mt_block(n, P, me, how, &lo, &hi);
+  const int64_t reps[] = {1, 4, 30};
+  for (int r = 0; r < 3; r++) check_rep(world, self, name, Z, y, n, d, how, reps[r]);
   /* Davies-Bouldin skipped and stops after levels 1-3, against the same one-process build. */
   for (int v = 0; v < 4; v++) {
     const int flags = v == 0 ? BFCR_TREE_SKIP_DB : 0, maxl = v == 0 ? 64 : v;
