@@ -224,20 +224,8 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
     const int64_t mh = nh - j0 < CR_CHUNK ? nh - j0 : CR_CHUNK;
     /* The cells each home row's ball reaches (slab.h), counted then listed (rptr, reach:
      * CSR over the round's rows, ranks in increasing order). */
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(qh, hd2, rptr, sl, j0, mh, d, me)
-    for (int64_t j = 0; j < mh; j++)
-      rptr[j + 1] = bfcr_slab_reach(&sl, qh + (j0 + j) * d, hd2[j0 + j], me, NULL);
-    rptr[0] = 0;
-    for (int64_t j = 0; j < mh; j++) rptr[j + 1] += rptr[j];
-    reach = bfcr_dist_alloc(ctx, &st, rptr[mh], sizeof(int));
+    reach = bfcr_slab_reach_csr(ctx, &st, &sl, qh + j0 * d, NULL, hd2 + j0, mh, me, nt, rptr, scnt);
     BFCR_DIST_AGREE();
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(qh, hd2, rptr, reach, sl, j0, mh, d, me)
-    for (int64_t j = 0; j < mh; j++)
-      bfcr_slab_reach(&sl, qh + (j0 + j) * d, hd2[j0 + j], me, reach + rptr[j]);
-    for (int p = 0; p < P; p++) scnt[p] = 0;
-    for (int64_t e = 0; e < rptr[mh]; e++) scnt[reach[e]]++;
     st = MPI_OK(st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
                 "MPI_Alltoall (boundary counts)");
     const int64_t nbs = bfcr_dist_displs(scnt, sdis, P), nbr = bfcr_dist_displs(rcnt, rdis, P);

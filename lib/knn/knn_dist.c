@@ -309,20 +309,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     if (stats) stats->bytes_sent += range_bytes;
   }
   BFCR_DIST_AGREE();
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(SX, inv, sd2, qptr, sl, ns, d, rank)
-  for (int64_t j = 0; j < ns; j++)
-    qptr[j + 1] = bfcr_slab_reach(&sl, SX + inv[j] * d, sd2[j], rank, NULL);
-  qptr[0] = 0;
-  for (int64_t j = 0; j < ns; j++) qptr[j + 1] += qptr[j];
-  qlist = bfcr_dist_alloc(ctx, &st, qptr[ns], sizeof(int));
+  qlist = bfcr_slab_reach_csr(ctx, &st, &sl, SX, inv, sd2, ns, rank, nt, qptr, qscnt);
   BFCR_DIST_AGREE();
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(SX, inv, sd2, qptr, qlist, sl, ns, d, rank)
-  for (int64_t j = 0; j < ns; j++)
-    bfcr_slab_reach(&sl, SX + inv[j] * d, sd2[j], rank, qlist + qptr[j]);
-  for (int p = 0; p < P; p++) qscnt[p] = 0;
-  for (int64_t e = 0; e < qptr[ns]; e++) qscnt[qlist[e]]++;
   st = MPI_OK(st, MPI_Alltoall(qscnt, 1, MPI_INT, qrcnt, 1, MPI_INT, ctx->comm),
               "MPI_Alltoall (query counts)");
   for (int p = 0; p < P && st == BFCR_OK; p++) {

@@ -329,19 +329,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const int64_t *off, int64_t nR, cons
     /* 4. boundary: each home query to the other slabs its window reaches, bounded by hd2. */
     /* The cells each query's ball reaches (slab.h), counted then listed (rptr, reach: CSR
      * over the home queries, ranks in increasing order). */
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(qh, hd2, rptr, sl, nh, d, me)
-    for (int64_t j = 0; j < nh; j++)
-      rptr[j + 1] = bfcr_slab_reach(&sl, qh + j * d, hd2[j], me, NULL);
-    rptr[0] = 0;
-    for (int64_t j = 0; j < nh; j++) rptr[j + 1] += rptr[j];
-    reach = bfcr_dist_alloc(ctx, &st, rptr[nh], sizeof(int));
+    reach = bfcr_slab_reach_csr(ctx, &st, &sl, qh, NULL, hd2, nh, me, nt, rptr, scnt);
     BFCR_DIST_AGREE();
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
-    shared(qh, hd2, rptr, reach, sl, nh, d, me)
-    for (int64_t j = 0; j < nh; j++) bfcr_slab_reach(&sl, qh + j * d, hd2[j], me, reach + rptr[j]);
-    for (int p = 0; p < P; p++) scnt[p] = 0;
-    for (int64_t e = 0; e < rptr[nh]; e++) scnt[reach[e]]++;
     st = MPI_OK(st, MPI_Alltoall(scnt, 1, MPI_INT, rcnt, 1, MPI_INT, ctx->comm),
                 "MPI_Alltoall (boundary counts)");
     nbs = bfcr_dist_displs(scnt, sdis, P);

@@ -477,3 +477,27 @@ int bfcr_slab_home(const bfcr_slabs *s, const double *z) {
   }
   return hb < 0 ? h : hb;
 }
+
+int *bfcr_slab_reach_csr(bfcr_ctx *ctx, bfcr_status *st, const bfcr_slabs *s, const double *Z,
+                         const int64_t *idx, const double *r2, int64_t m, int home, int nt,
+                         int64_t *ptr, int *cnt) {
+  const int d = s->d;
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
+    shared(s, Z, idx, r2, m, home, ptr, d)
+  for (int64_t j = 0; j < m; j++)
+    ptr[j + 1] = bfcr_slab_reach(s, Z + (idx ? idx[j] : j) * d, r2[j], home, NULL);
+  ptr[0] = 0;
+  for (int64_t j = 0; j < m; j++) ptr[j + 1] += ptr[j];
+  int *list = bfcr_malloc(ctx, ptr[m] > 0 ? (size_t)ptr[m] : 1, sizeof(int));
+  if (!list) {
+    if (*st == BFCR_OK) *st = BFCR_ERR_NOMEM;
+    return NULL;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) \
+    shared(s, Z, idx, r2, m, home, ptr, list, d)
+  for (int64_t j = 0; j < m; j++)
+    bfcr_slab_reach(s, Z + (idx ? idx[j] : j) * d, r2[j], home, list + ptr[j]);
+  for (int p = 0; p < s->P; p++) cnt[p] = 0;
+  for (int64_t e = 0; e < ptr[m]; e++) cnt[list[e]]++;
+  return list;
+}

@@ -159,6 +159,13 @@ static inline void bfcr_slab_window(double tz, double ez, double r2, double E, d
  * than `home` whose ranges meet z's window on every axis, written to out (room for P) in
  * increasing order (out = NULL: counted only); returns their number. */
 int bfcr_slab_reach(const bfcr_slabs *s, const double *z, double r2, int home, int *out);
+/* bfcr_slab_reach of m balls, as CSR: ball j (centre Z + (idx ? idx[j] : j) d, squared
+ * radius r2[j]) reaches the ranks list[ptr[j]] .. list[ptr[j + 1] - 1], in increasing
+ * order; cnt[p] = the balls that reach rank p. Returns list (malloc'd, at least one
+ * element) or NULL with *st = BFCR_ERR_NOMEM. Local; nt threads. */
+int *bfcr_slab_reach_csr(bfcr_ctx *ctx, bfcr_status *st, const bfcr_slabs *s, const double *Z,
+                         const int64_t *idx, const double *r2, int64_t m, int home, int nt,
+                         int64_t *ptr, int *cnt);
 
 /* Home of a query row z (not a row of the plan): its key's cell (key (t, -1): before
  * every row of equal projection), or, when that cell is empty, the non-empty cell whose
