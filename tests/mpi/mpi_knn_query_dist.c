@@ -17,24 +17,11 @@
 #include "knn/knn_query_dist.h"
 #include "mpitest.h"
 
-/* 16 blobs: centres ~ N(0, 10^2) from seed cs, rows centre + N(0, 1.5^2) from seed. */
-static double *make_blobs(int64_t n, int d, uint64_t cs, uint64_t seed) {
-  double *c = malloc(16 * (size_t)d * sizeof(double)),
-         *X = malloc((size_t)(n > 0 ? n * d : 1) * sizeof(double));
-  for (int i = 0; i < 16 * d; i++) c[i] = 10.0 * mt_gauss(&cs);
-  for (int64_t i = 0; i < n; i++) {
-    int b = (int)(mt_rng(&seed) >> 60);
-    for (int k = 0; k < d; k++) X[i * d + k] = c[b * d + k] + 1.5 * mt_gauss(&seed);
-  }
-  free(c);
-  return X;
-}
-
 /* Queries: a third copies of reference rows, a third fresh rows of the same blobs, the rest
  * of other blobs, and every 50th far outside the data. */
 static double *make_queries(const double *R, int64_t nR, int64_t m, int d, uint64_t cs,
                             uint64_t seed) {
-  double *Q = make_blobs(m, d, cs, seed + 1), *O = make_blobs(m, d, cs + 99, seed + 2);
+  double *Q = mt_blobs(m, d, cs, seed + 1), *O = mt_blobs(m, d, cs + 99, seed + 2);
   for (int64_t i = 0; i < m; i++) {
     const uint64_t r = mt_rng(&seed);
     if (i % 50 == 49) {
@@ -121,7 +108,7 @@ static void check_errors(bfcr_ctx *ctx) {
   if (P == 1) return; /* one block always tiles */
   const int64_t n = 40;
   const int d = 3;
-  double *R = make_blobs(n, d, 1, 2);
+  double *R = mt_blobs(n, d, 1, 2);
   int64_t nn[40];
   double d2[40];
   int64_t lo = n * rank / P, hi = n * (rank + 1) / P;
@@ -145,7 +132,7 @@ int main(int argc, char **argv) {
   } blobs[] = {{6000, 2500, 2}, {5000, 2000, 8}, {3000, 1200, 1}, {1500, 600, 20}};
   for (size_t c = 0; c < sizeof blobs / sizeof blobs[0]; c++) {
     const int d = blobs[c].d;
-    double *R = make_blobs(blobs[c].nR, d, 100 + c, 200 + c);
+    double *R = mt_blobs(blobs[c].nR, d, 100 + c, 200 + c);
     double *Q = make_queries(R, blobs[c].nR, blobs[c].m, d, 100 + c, 300 + c);
     check_case(ctx, "blobs", R, blobs[c].nR, Q, blobs[c].m, d);
     free(R);
@@ -153,7 +140,7 @@ int main(int argc, char **argv) {
   }
   /* More queries on a rank than one round of the slab search holds (65536). */
   {
-    double *R = make_blobs(1000, 2, 70, 71), *Q = make_queries(R, 1000, 135000, 2, 70, 72);
+    double *R = mt_blobs(1000, 2, 70, 71), *Q = make_queries(R, 1000, 135000, 2, 70, 72);
     check_case(ctx, "many queries", R, 1000, Q, 135000, 2);
     free(R);
     free(Q);
@@ -170,7 +157,7 @@ int main(int argc, char **argv) {
   }
   /* Copies of three rows (every slab's rows tie) and tiny reference sets (empty slabs). */
   {
-    double *U = make_blobs(3, 4, 7, 8), *R = malloc(600 * 4 * sizeof(double));
+    double *U = mt_blobs(3, 4, 7, 8), *R = malloc(600 * 4 * sizeof(double));
     for (int i = 0; i < 600; i++) memcpy(R + i * 4, U + (i * 7 % 3) * 4, 4 * sizeof(double));
     double *Q = make_queries(R, 600, 300, 4, 7, 9);
     check_case(ctx, "copies of 3 rows", R, 600, Q, 300, 4);
@@ -179,7 +166,7 @@ int main(int argc, char **argv) {
     free(Q);
   }
   for (int64_t nR = 1; nR <= P + 1; nR++) {
-    double *R = make_blobs(nR, 3, 60 + nR, 61), *Q = make_queries(R, nR, 97, 3, 60 + nR, 62);
+    double *R = mt_blobs(nR, 3, 60 + nR, 61), *Q = make_queries(R, nR, 97, 3, 60 + nR, 62);
     check_case(ctx, "tiny reference set", R, nR, Q, 97, 3);
     free(R);
     free(Q);

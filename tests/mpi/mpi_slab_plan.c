@@ -17,16 +17,7 @@
 #include "mpitest.h"
 
 static double *make_blobs(int64_t n, int d, uint64_t seed) {
-  uint64_t cs = seed * 7 + 1;
-  double *c = malloc(16 * (size_t)d * sizeof(double)),
-         *X = malloc((size_t)(n > 0 ? n * d : 1) * sizeof(double));
-  for (int i = 0; i < 16 * d; i++) c[i] = 10.0 * mt_gauss(&cs);
-  for (int64_t i = 0; i < n; i++) {
-    int b = (int)(mt_rng(&seed) >> 60);
-    for (int k = 0; k < d; k++) X[i * d + k] = c[b * d + k] + 1.5 * mt_gauss(&seed);
-  }
-  free(c);
-  return X;
+  return mt_blobs(n, d, seed * 7 + 1, seed);
 }
 
 static int cmp_d(const void *a, const void *b) {

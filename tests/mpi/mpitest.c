@@ -77,3 +77,15 @@ double *mt_grid(int side, int d, int twice, int64_t *n_out, uint64_t seed) {
   *n_out = n;
   return X;
 }
+
+double *mt_blobs(int64_t n, int d, uint64_t cs, uint64_t seed) {
+  double *c = malloc(16 * (size_t)d * sizeof(double)),
+         *X = malloc((size_t)(n > 0 ? n * d : 1) * sizeof(double));
+  for (int i = 0; i < 16 * d; i++) c[i] = 10.0 * mt_gauss(&cs);
+  for (int64_t i = 0; i < n; i++) {
+    int b = (int)(mt_rng(&seed) >> 60);
+    for (int k = 0; k < d; k++) X[i * d + k] = c[b * d + k] + 1.5 * mt_gauss(&seed);
+  }
+  free(c);
+  return X;
+}

@@ -24,6 +24,9 @@ void mt_init(int *argc, char ***argv);
 uint64_t mt_rng(uint64_t *s);
 double mt_unif(uint64_t *s);
 double mt_gauss(uint64_t *s);
+/* 16 blobs: centres ~ N(0, 10^2) from seed cs, rows centre + N(0, 1.5^2) from seed
+ * (n x d, malloc'd, at least one element). */
+double *mt_blobs(int64_t n, int d, uint64_t cs, uint64_t seed);
 /* Block layouts of n rows over P ranks, [lo, hi) of rank: 0 even, 1 uneven (rank p holds
  * ~ n p^2 / P^2, rank 0 may be empty), 2 all on the last rank, 3 reversed uneven (the last
  * rank may be empty). */
