@@ -349,9 +349,11 @@ def report(recs, alpha_us=1.5, node_gbs=12.5, cores_per_node=48, socket=24):
         b = boundary_law(knn)
         n_all = sorted({int(r["result"]["n"]) for r in knn})
         big = [r for r in knn if int(r["result"]["n"]) == n_all[-1] and r["P"] >= 2]
-        L.append("| %s | %d | %s | %s r^%.2f P^%.2f | %.2f..%.2f | %s |" % (
-            tag, int(knn[0]["result"]["d"]), ", ".join(str(x) for x in n_all),
-            g(math.exp(b["k0"])), b["k1"], b["k2"], b["spread"][0], b["spread"][1],
+        law = ("%s r^%.2f P^%.2f" % (g(math.exp(b["k0"])), b["k1"], b["k2"]), "%.2f..%.2f" % (
+            b["spread"][0], b["spread"][1])) if len(n_all) > 1 else (
+            "one size: r and P collinear, not fitted", "-")
+        L.append("| %s | %d | %s | %s | %s | %s |" % (
+            tag, int(knn[0]["result"]["d"]), ", ".join(str(x) for x in n_all), law[0], law[1],
             ", ".join("%d: %.0f (%.2f)" % (r["P"], r["result"]["answered_max"],
                                            r["result"]["answered_max"] / r["result"]["max_slab"])
                       for r in sorted(big, key=lambda r: r["P"]))))
