@@ -5,14 +5,16 @@ measures, oversubscribed up to P = 32 on small n (counts do not depend on the lo
   - level 0 (bench_knn_dist): the busiest rank's rows searched and boundary queries
     answered; fitted law  q = exp(k0) r^k1 P^k2  (r = n / P rows per rank);
   - every phase of `bfcr fit` (BFCR_TRAFFIC_PHASES): the busiest rank's bytes, fitted
-    bytes = A + B n / P, and its MPI calls by latency class (all-to-all, gather/bcast,
-    reduce/scan, point-to-point);
+    bytes = A0 + A1 n + B n / P (A1 n: what does not divide), and its MPI calls by
+    latency class (all-to-all, gather/bcast, reduce/scan, point-to-point), fitted
+    c0 + c1 log2 P + c2 P;
   - the level sizes and the run record's `distributed_levels` (levels above the 4 MiB
     replication bound m (d + 4) 8 B are held in chunks, the rest replicated on every rank).
 Per-item costs (seconds on one core) come from the 1-rank runs: bench_knn_dist's CPU
-seconds of the local pass per row (law u + v ln r) and of the boundary pass per answered
-query (2-rank points), and each `bfcr fit` phase's share of the run's CPU seconds divided
-by the items the phase walks. What each phase walks, from the code's layout (the comments
+seconds of the local pass per row (law u r^v, held at the largest measured r beyond it)
+and of the boundary pass per answered query (the oversubscribed points, whose idle ranks
+do not poll), and each `bfcr fit` phase's share of the run's CPU seconds divided by the
+items the phase walks. What each phase walks, from the code's layout (the comments
 of lib/model/cv_dist.c, lib/tree/tree.h, lib/model/fit.c):
   row phases (read, standardize, regression summaries, model fit, cv: *, score):
       n / P rows;
@@ -24,14 +26,16 @@ Time of a rank = sum over phases of cost x items / thread speed-up  +  communica
       all-to-all calls (R - 1) alpha, gather/bcast calls ceil(log2 R) alpha, reductions
       2 ceil(log2 R) alpha, point-to-point calls alpha (the fold models' chain: R alpha),
       + bytes / (bandwidth per rank).
-Threads (hybrid: R ranks x t threads) divide a rank's work with Amdahl's law fitted to each
-phase's measured 1 -> 2 thread speed-up (extrapolated to t: a guess beyond 2), and leave
-the communication to the R ranks. The network is not this machine's: alpha and the node
-bandwidth are given (defaults: a documented InfiniBand HDR100 class figure), shared by the
-ranks of a node.
+Threads (hybrid: R ranks x t threads) divide a rank's work by Amdahl's law with the share
+of a 1-rank, 2-thread fit's CPU that ran on one thread (per-thread CPU seconds: the load
+does not matter; beyond 2 threads an extrapolation), and leave the communication to the R
+ranks. The network is not this machine's: alpha and the node bandwidth are given
+(defaults: an InfiniBand HDR100-class figure, assumed), shared by the ranks of a node.
+The kernel-ridge candidates are counted only where their fixed part fits their budget
+(at Gas Sensor size it does not: the fit takes the ridge path).
 
 usage: python3 bench/scaling/perfmodel.py counts [--counts F.json] [--alpha-us A]
-           [--node-gbs B] [--cores-per-node C] [--markdown]"""
+           [--node-gbs B] [--cores-per-node C] [--socket S]"""
 
 import math
 
@@ -130,7 +134,7 @@ def phase_costs(ones, twos):
         w2 = [f["phases"][name] for f in twos if f["phases"].get(name)]
         s2 = min(w1) / min(w2) if w1 and w2 else None
         out[name] = {"cost": cpu / items, "kind": kind, "cpu_seconds": cpu, "items": items,
-                     "speedup2": s2, "repeats": (len(w1), len(w2))}
+                     "speedup2_wall": s2, "repeats": (len(w1), len(w2))}
     scale = stats.median([min(1.0, f["cpu_seconds_all_ranks"] / f["wall_seconds"])
                           for f in ones])
     # The whole run's 1 -> 2 thread speed-up (best of the repeats each way): the per-phase
