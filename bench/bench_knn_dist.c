@@ -8,6 +8,10 @@
  *   total is printed last as one "result" line.
  *   "check" also runs bfcr_knn_allnn on the whole matrix on rank 0 (serial time) and
  *   compares bf and dist2 bit for bit (rank 0 then holds all n rows).
+ * N may also be csv:PATH[:TARGET]: the rows of a headed, all-numeric CSV file (TARGET, a
+ * 0-based column index, is dropped; default none), z-scored per column as `bfcr fit` does;
+ * D is then ignored (the file's columns). Every rank reads the file and keeps its block.
+ * queries_max is the busiest sender, answered_max the busiest answerer of boundary queries.
  * Run with OPENBLAS_NUM_THREADS=1 and OMPI_MCA_pml=ob1 (docs/knn-distributed.md). */
 #include <math.h>
 #include <stdio.h>
@@ -46,6 +50,65 @@ static double *blob_rows(int64_t lo, int64_t hi, int d, uint64_t seed) {
   return X;
 }
 
+/* Rows [lo, hi) of a CSV file (spec "PATH[:TARGET]"), z-scored over all rows; *n_out and
+ * *d_out get the file's size. NULL when it cannot be read. */
+static double *csv_rows(const char *spec, int P, int rank, int64_t *n_out, int *d_out,
+                        int64_t *lo_out, int64_t *hi_out) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s", spec);
+  int target = -1;
+  char *colon = strrchr(path, ':');
+  if (colon && colon[1] >= '0' && colon[1] <= '9') {
+    target = atoi(colon + 1);
+    *colon = 0;
+  }
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  static char line[1 << 16];
+  if (!fgets(line, sizeof line, f)) {
+    fclose(f);
+    return NULL;
+  }
+  int cols = 1;
+  for (char *c = line; *c; c++) cols += *c == ',';
+  const int d = cols - (target >= 0 && target < cols);
+  size_t cap = 1024, n = 0;
+  double *X = malloc(cap * (size_t)d * sizeof(double));
+  while (X && fgets(line, sizeof line, f)) {
+    if (n == cap) {
+      cap *= 2;
+      double *Y = realloc(X, cap * (size_t)d * sizeof(double));
+      if (!Y) break;
+      X = Y;
+    }
+    char *c = line;
+    for (int j = 0, k = 0; j < cols; j++) {
+      double v = strtod(c, &c);
+      if (*c == ',') c++;
+      if (j != target) X[n * (size_t)d + (size_t)k++] = v;
+    }
+    n++;
+  }
+  fclose(f);
+  if (!X) return NULL;
+  for (int k = 0; k < d; k++) {
+    double m = 0.0, v = 0.0;
+    for (size_t i = 0; i < n; i++) m += X[i * (size_t)d + (size_t)k];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) v += pow(X[i * (size_t)d + (size_t)k] - m, 2);
+    const double sd = v > 0.0 ? sqrt(v / (double)n) : 1.0;
+    for (size_t i = 0; i < n; i++)
+      X[i * (size_t)d + (size_t)k] = (X[i * (size_t)d + (size_t)k] - m) / sd;
+  }
+  const int64_t lo = (int64_t)n * rank / P, hi = (int64_t)n * (rank + 1) / P;
+  memmove(X, X + lo * d, (size_t)(hi - lo) * (size_t)d * sizeof(double));
+  *n_out = (int64_t)n;
+  *d_out = d;
+  *lo_out = lo;
+  *hi_out = hi;
+  return X;
+}
+
 int main(int argc, char **argv) {
   int provided;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
@@ -57,8 +120,9 @@ int main(int argc, char **argv) {
     MPI_Finalize();
     return 2;
   }
-  const int64_t n = atoll(argv[1]);
-  const int d = atoi(argv[2]);
+  const int from_csv = !strncmp(argv[1], "csv:", 4);
+  int64_t n = from_csv ? 0 : atoll(argv[1]);
+  int d = atoi(argv[2]);
   const int reps = argc > 3 ? atoi(argv[3]) : 3;
   const int threads = argc > 4 ? atoi(argv[4]) : 1;
   const int check = argc > 5 && !strcmp(argv[5], "check");
@@ -66,13 +130,18 @@ int main(int argc, char **argv) {
   bfcr_ctx *ctx = NULL;
   if (bfcr_ctx_create(MPI_COMM_WORLD, &ctx) != BFCR_OK) MPI_Abort(MPI_COMM_WORLD, 1);
   bfcr_ctx_set_threads(ctx, threads);
-  const int64_t lo = n * rank / P, hi = n * (rank + 1) / P;
-  double *Z = blob_rows(lo, hi, d, seed);
+  int64_t lo = n * rank / P, hi = n * (rank + 1) / P;
+  double *Z =
+      from_csv ? csv_rows(argv[1] + 4, P, rank, &n, &d, &lo, &hi) : blob_rows(lo, hi, d, seed);
+  if (!Z) {
+    fprintf(stderr, "error: cannot read %s\n", argv[1] + 4);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
   int64_t *bf = malloc((size_t)n * sizeof(int64_t));
   double *d2 = malloc((size_t)n * sizeof(double));
   double *tot = malloc((size_t)(reps > 0 ? reps : 1) * sizeof(double));
   /* Per repetition: max and min over ranks of the phases, sum of bytes and queries. */
-  double(*row)[16] = malloc((size_t)(reps > 0 ? reps : 1) * sizeof(*row));
+  double(*row)[17] = malloc((size_t)(reps > 0 ? reps : 1) * sizeof(*row));
   for (int r = 0; r < reps; r++) {
     bfcr_knn_dist_stats s;
     MPI_Barrier(MPI_COMM_WORLD);
@@ -86,13 +155,13 @@ int main(int argc, char **argv) {
     double ph[8] = {s.sec_partition, s.sec_local, s.sec_remote, s.sec_gather, t,
                     s.cpu_local,     s.cpu_total, s.cpu_remote};
     double mx[8], mn[8],
-        cnt[4] = {(double)s.bytes_sent, (double)s.queries_sent, (double)s.rows_searched,
-                  (double)s.rows_searched};
-    double sum[4], rmax[4];
+        cnt[5] = {(double)s.bytes_sent, (double)s.queries_sent, (double)s.rows_searched,
+                  (double)s.rows_searched, (double)s.queries_answered};
+    double sum[5], rmax[5];
     MPI_Allreduce(ph, mx, 8, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     MPI_Allreduce(ph, mn, 8, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
-    MPI_Allreduce(cnt, sum, 4, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    MPI_Allreduce(cnt, rmax, 4, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(cnt, sum, 5, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(cnt, rmax, 5, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     tot[r] = mx[4];
     for (int k = 0; k < 4; k++) {
       row[r][2 * k] = mx[k];
@@ -106,6 +175,7 @@ int main(int argc, char **argv) {
     row[r][13] = mx[6];
     row[r][14] = mx[7];
     row[r][15] = rmax[1];
+    row[r][16] = rmax[4];
     if (rank == 0)
       printf(
           "rep %d: P=%d n=%lld d=%d T=%d method=%d total %.3f s | partition %.3f/%.3f local "
@@ -126,10 +196,10 @@ int main(int argc, char **argv) {
     printf(
         "result P=%d n=%lld d=%d T=%d method=%.0f total_s=%.3f partition_s=%.3f/%.3f "
         "local_s=%.3f/%.3f remote_s=%.3f/%.3f gather_s=%.3f/%.3f bytes=%.0f queries=%.0f "
-        "queries_max=%.0f max_slab=%.0f cpu_local_max=%.3f cpu_remote_max=%.3f "
+        "queries_max=%.0f answered_max=%.0f max_slab=%.0f cpu_local_max=%.3f cpu_remote_max=%.3f "
         "cpu_total_max=%.3f\n",
         P, (long long)n, d, threads, m[11], tot[med], m[0], m[1], m[2], m[3], m[4], m[5], m[6],
-        m[7], m[8], m[9], m[15], m[10], m[12], m[14], m[13]);
+        m[7], m[8], m[9], m[15], m[16], m[10], m[12], m[14], m[13]);
   }
   if (reps > 0 && rank == 0) {
     double sum = 0.0;
@@ -139,7 +209,10 @@ int main(int argc, char **argv) {
   if (check) {
     int bad = 0;
     if (rank == 0) {
-      double *X = blob_rows(0, n, d, seed);
+      int64_t n2 = n, lo2, hi2;
+      int d2c = d;
+      double *X =
+          from_csv ? csv_rows(argv[1] + 4, 1, 0, &n2, &d2c, &lo2, &hi2) : blob_rows(0, n, d, seed);
       int64_t *bf0 = malloc((size_t)n * sizeof(int64_t));
       double *e0 = malloc((size_t)n * sizeof(double));
       double t0 = MPI_Wtime();

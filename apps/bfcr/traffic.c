@@ -19,6 +19,11 @@ static double g_bytes;
 #define TRAFFIC_MAX_PHASES 64
 static const bfcr_ctx *g_ctx;
 static double g_pending, g_phase_bytes[TRAFFIC_MAX_PHASES], g_seen[TRAFFIC_MAX_PHASES];
+/* MPI calls per phase by latency class (same attribution as the bytes; written to
+ * PREFIX-calls.<rank>): all-to-all (P - 1 partners), allgather/bcast/gather (log P
+ * rounds), reductions and scans (log P rounds), point-to-point sends. */
+enum { CALL_A2A, CALL_GATHER, CALL_REDUCE, CALL_P2P, CALL_KINDS };
+static double g_pending_calls[CALL_KINDS], g_phase_calls[TRAFFIC_MAX_PHASES][CALL_KINDS];
 
 /* Memory per phase (BFCR_MEM_PHASES=PREFIX, Linux): VmRSS and VmHWM (kB, /proc/self/status)
  * when a phase is seen to end, i.e. at the first MPI call or progress report after it ends:
@@ -72,13 +77,18 @@ static void attribute(void) {
   if (first >= 0) {
     g_phase_bytes[first] += g_pending;
     g_pending = 0.0;
+    for (int k = 0; k < CALL_KINDS; k++) {
+      g_phase_calls[first][k] += g_pending_calls[k];
+      g_pending_calls[k] = 0.0;
+    }
   }
 }
 
-static void add(double b) {
+static void add_call(int kind, double b) {
   attribute();
   g_pending += b;
   g_bytes += b;
+  g_pending_calls[kind] += 1.0;
 }
 
 void app_traffic_watch(const bfcr_ctx *ctx) {
@@ -123,6 +133,14 @@ void app_traffic_dump(void) {
       fprintf(f, "%s\t%.0f\n", bfcr_ctx_phase_name(g_ctx, i), g_phase_bytes[i]);
     if (f) fprintf(f, "(after the last phase)\t%.0f\n", g_pending);
     if (f) fclose(f);
+    char calls[4000]; /* room for ".<rank>" in rank_file */
+    snprintf(calls, sizeof calls, "%s-calls", prefix);
+    f = rank_file(calls);
+    for (int i = 0; f && i < n && i < TRAFFIC_MAX_PHASES; i++)
+      fprintf(f, "%s\t%.0f\t%.0f\t%.0f\t%.0f\n", bfcr_ctx_phase_name(g_ctx, i),
+              g_phase_calls[i][CALL_A2A], g_phase_calls[i][CALL_GATHER],
+              g_phase_calls[i][CALL_REDUCE], g_phase_calls[i][CALL_P2P]);
+    if (f) fclose(f);
   }
   g_ctx = NULL;
 }
@@ -153,63 +171,65 @@ static int crank(MPI_Comm c) {
 int MPI_Alltoallv(const void *sb, const int sc[], const int sd[], MPI_Datatype st, void *rb,
                   const int rc[], const int rd[], MPI_Datatype rt, MPI_Comm c) {
   const int P = csize(c), me = crank(c);
+  double b = 0.0;
   for (int p = 0; p < P; p++)
-    if (p != me) add((double)sc[p] * tsize(st));
+    if (p != me) b += (double)sc[p] * tsize(st);
+  add_call(CALL_A2A, b);
   return PMPI_Alltoallv(sb, sc, sd, st, rb, rc, rd, rt, c);
 }
 int MPI_Alltoall(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt,
                  MPI_Comm c) {
-  add((double)sc * (csize(c) - 1) * tsize(st));
+  add_call(CALL_A2A, (double)sc * (csize(c) - 1) * tsize(st));
   return PMPI_Alltoall(sb, sc, st, rb, rc, rt, c);
 }
 int MPI_Allgatherv(const void *sb, int sc, MPI_Datatype st, void *rb, const int rc[],
                    const int rd[], MPI_Datatype rt, MPI_Comm c) {
   const double mine = sb == MPI_IN_PLACE ? (double)rc[crank(c)] * tsize(rt) : sc * tsize(st);
-  add(mine * (csize(c) - 1));
+  add_call(CALL_GATHER, mine * (csize(c) - 1));
   return PMPI_Allgatherv(sb, sc, st, rb, rc, rd, rt, c);
 }
 int MPI_Allgather(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt,
                   MPI_Comm c) {
   const double mine = sb == MPI_IN_PLACE ? (double)rc * tsize(rt) : sc * tsize(st);
-  add(mine * (csize(c) - 1));
+  add_call(CALL_GATHER, mine * (csize(c) - 1));
   return PMPI_Allgather(sb, sc, st, rb, rc, rt, c);
 }
 int MPI_Allreduce(const void *sb, void *rb, int n, MPI_Datatype t, MPI_Op op, MPI_Comm c) {
-  if (csize(c) > 1) add((double)n * tsize(t));
+  if (csize(c) > 1) add_call(CALL_REDUCE, (double)n * tsize(t));
   return PMPI_Allreduce(sb, rb, n, t, op, c);
 }
 int MPI_Reduce(const void *sb, void *rb, int n, MPI_Datatype t, MPI_Op op, int root, MPI_Comm c) {
-  if (crank(c) != root) add((double)n * tsize(t));
+  add_call(CALL_REDUCE, crank(c) != root ? (double)n * tsize(t) : 0.0);
   return PMPI_Reduce(sb, rb, n, t, op, root, c);
 }
 int MPI_Exscan(const void *sb, void *rb, int n, MPI_Datatype t, MPI_Op op, MPI_Comm c) {
-  if (csize(c) > 1) add((double)n * tsize(t));
+  if (csize(c) > 1) add_call(CALL_REDUCE, (double)n * tsize(t));
   return PMPI_Exscan(sb, rb, n, t, op, c);
 }
 int MPI_Bcast(void *b, int n, MPI_Datatype t, int root, MPI_Comm c) {
-  if (crank(c) == root) add((double)n * tsize(t) * (csize(c) - 1));
+  add_call(CALL_GATHER, crank(c) == root ? (double)n * tsize(t) * (csize(c) - 1) : 0.0);
   return PMPI_Bcast(b, n, t, root, c);
 }
 int MPI_Gather(const void *sb, int sc, MPI_Datatype st, void *rb, int rc, MPI_Datatype rt, int root,
                MPI_Comm c) {
-  if (crank(c) != root) add((double)sc * tsize(st));
+  add_call(CALL_GATHER, crank(c) != root ? (double)sc * tsize(st) : 0.0);
   return PMPI_Gather(sb, sc, st, rb, rc, rt, root, c);
 }
 int MPI_Gatherv(const void *sb, int sc, MPI_Datatype st, void *rb, const int rc[], const int rd[],
                 MPI_Datatype rt, int root, MPI_Comm c) {
-  if (crank(c) != root) add((double)sc * tsize(st));
+  add_call(CALL_GATHER, crank(c) != root ? (double)sc * tsize(st) : 0.0);
   return PMPI_Gatherv(sb, sc, st, rb, rc, rd, rt, root, c);
 }
 int MPI_Send(const void *b, int n, MPI_Datatype t, int dst, int tag, MPI_Comm c) {
-  add((double)n * tsize(t));
+  add_call(CALL_P2P, (double)n * tsize(t));
   return PMPI_Send(b, n, t, dst, tag, c);
 }
 int MPI_Isend(const void *b, int n, MPI_Datatype t, int dst, int tag, MPI_Comm c, MPI_Request *r) {
-  add((double)n * tsize(t));
+  add_call(CALL_P2P, (double)n * tsize(t));
   return PMPI_Isend(b, n, t, dst, tag, c, r);
 }
 int MPI_Sendrecv(const void *sb, int sc, MPI_Datatype st, int dst, int stag, void *rb, int rc,
                  MPI_Datatype rt, int src, int rtag, MPI_Comm c, MPI_Status *s) {
-  add((double)sc * tsize(st));
+  add_call(CALL_P2P, (double)sc * tsize(st));
   return PMPI_Sendrecv(sb, sc, st, dst, stag, rb, rc, rt, src, rtag, c, s);
 }

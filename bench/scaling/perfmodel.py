@@ -1,6 +1,19 @@
 """A calibrated performance model of `bfcr fit`, projecting the measured points to
 96 - 12,288 cores (the paper's range). Its output is a PROJECTION, not a measurement.
 
+Two models live here:
+  - the count-based model (round 11, countmodel.py; CLI below): each phase's items per
+    rank counted at P = 1..32 (boundary queries, replicated levels, bytes, MPI calls),
+    per-item costs from 1-rank runs, threads per rank. This is the projection to quote
+    (bench/scaling/results/projection-round11.md).
+  - the sweep's Amdahl model (below; summarize.py's report): fitted to the sweep's own
+    points. Its serial shares f came from one 2-rank point on 2 shared cores (artifacts,
+    not properties of the code), so the sweep now takes f from the code's layout
+    (--model-f design, the default) unless asked otherwise.
+
+usage: python3 bench/scaling/perfmodel.py counts [--counts FILE] [--alpha-us A]
+           [--node-gbs B] [--cores-per-node C] [--socket S]
+
 Model, per phase ph of the measured run (n rows, d features, P ranks):
 
   T(n, d, P) = sum_ph  W_ph(n, d) (r_ph(n) + (1 - r_ph(n)) / P)  +  B(n, d, P)  +  C(n, d, P)
@@ -48,8 +61,13 @@ imbalance and OS noise, so it is an optimistic bound on the shape of the curve.
               of the recursive bisection (the code; --partition slabs for the former 1-D
               slabs) they fall slowly past 8 ranks at d = 8 and stay flat at d = 20."""
 
+import argparse
+import json
 import math
+import os
+import sys
 
+import countmodel
 import stats
 
 # Phases that walk the items of every level (value: the first level they walk); their
@@ -331,3 +349,27 @@ def at_measured(m, points):
                     "n": p["n"], "measured": p["wall_median"], "model": t,
                     "oversubscribed": p["oversubscribed"]})
     return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="bfcr performance models (PROJECTIONS)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("counts", help="the count-based model's inputs, laws and projection")
+    c.add_argument("--counts", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                    "results", "counts-round11.json"))
+    c.add_argument("--alpha-us", type=float, default=1.5,
+                   help="MPI latency per message (default: InfiniBand HDR class, assumed)")
+    c.add_argument("--node-gbs", type=float, default=12.5,
+                   help="injection bandwidth per node, GB/s (default: HDR100, assumed)")
+    c.add_argument("--cores-per-node", type=int, default=48)
+    c.add_argument("--socket", type=int, default=24, help="threads per rank of the hybrid rows")
+    a = ap.parse_args(argv)
+    with open(a.counts) as f:
+        recs = json.load(f)
+    text, _ = countmodel.report(recs, a.alpha_us, a.node_gbs, a.cores_per_node, a.socket)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

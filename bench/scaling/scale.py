@@ -272,9 +272,11 @@ def add_model_options(p):
                    help="point-to-point bandwidth in GB/s (default: ping-pong, else 10)")
     g.add_argument("--project-threads", type=int, default=1,
                    help="threads per rank in the projection (default 1: one rank per core)")
-    g.add_argument("--model-f", choices=["auto", "measured", "design"], default="auto",
-                   help="serial parts of the phases: measured on quiet multi-rank points "
-                        "(auto), measured whatever the load, or bfcr's design")
+    g.add_argument("--model-f", choices=["auto", "measured", "design"], default="design",
+                   help="serial parts of the phases: bfcr's design (default: the rows "
+                        "divide; one 2-rank point on shared cores gave artifacts), measured "
+                        "on quiet multi-rank points (auto), or measured whatever the load. "
+                        "The count-based model: perfmodel.py counts")
     g.add_argument("--dist-levels", type=int, default=None,
                    help="levels kept distributed (default: the run record's, else 1: level 0)")
     g.add_argument("--rep-items", type=int, default=None,

@@ -207,7 +207,10 @@ def report_md(out, sweep, mach, roof, pp, points, names, prow, model, proj, vs, 
           "above, not a measurement.** Model: per phase, time = a n^b (d / d_ref) "
           "(f + (1 - f)/P), plus latency/bandwidth terms for the distributed level 0 and the "
           "reductions (see bench/scaling/perfmodel.py). Threads are not modelled: one rank "
-          "per core.", ""]
+          "per core. The serial parts f follow the code's layout unless --model-f asks for "
+          "Amdahl fits of the points. The count-based model (items, queries, bytes and "
+          "calls per rank counted at P = 1..32, hybrid ranks x threads) is "
+          "`python3 bench/scaling/perfmodel.py counts`.", ""]
     if model:
         L.append("Calibration (reference n = %d, d = %d; alpha = %.3g us (%s), bandwidth "
                  "%.3g GB/s (%s)):" % (model["n_ref"], model["d_ref"], model["alpha"] * 1e6,
@@ -320,7 +323,7 @@ def main_args(out, args):
                "pct_of_dgemm"], prow)
     model = perfmodel.calibrate(points, names, roof, pp, getattr(args, "alpha_us", None),
                                 getattr(args, "beta_gbs", None), cores,
-                                getattr(args, "model_f", None) or "auto",
+                                getattr(args, "model_f", None) or "design",
                                 getattr(args, "dist_levels", None),
                                 getattr(args, "rep_items", None),
                                 getattr(args, "partition", None) or "kd")

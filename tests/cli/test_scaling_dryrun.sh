@@ -106,4 +106,9 @@ EOF
 cp "$T/real/summary.csv" "$T/summary1.csv"
 python3 "$SCALE" summarize "$T/real" --no-plots >/dev/null
 cmp -s "$T/summary1.csv" "$T/real/summary.csv" || fail "summarize is not reproducible"
+# The count-based model reads the committed counts and prints both data sets' projections.
+python3 "$HERE/../../bench/scaling/perfmodel.py" counts >"$T/counts.md" || fail "perfmodel.py counts"
+has "$T/counts.md" "PROJECTION, Gas Sensor .* one rank per core, boundary law of the Gas Sensor PROXY"
+has "$T/counts.md" "PROJECTION, 100 x Gas Sensor .* hybrid: .* isotropic blobs"
+has "$T/counts.md" "^\\| 12288 \\| "
 echo "test_scaling_dryrun: 1 passed, 0 failed"
