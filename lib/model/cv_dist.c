@@ -4,7 +4,8 @@
  * rank holds O(n / P) rows and per-row state:
  *  - folds: the rows' keys splitmix64(splitmix64(seed) + g) are bucketed by key range
  *    (bucket r = rank r), sorted there by (key, g) and dealt to folds by global rank
- *    (bucket offsets by an exclusive scan): exactly bfcr_cv_folds's global sort;
+ *    (bucket offsets by an exclusive scan): exactly bfcr_cv_folds's global sort (only the
+ *    keys travel: they arrive in increasing g, so a stable sort by key is that order);
  *  - routing row of each held-out row (its nearest row outside its fold): the level-0
  *    best friend when that is outside the fold (its fold fetched from its owner), else a
  *    search: with several ranks at low d (bfcr_knn_cv_route_slabs) the rows move once to
@@ -12,7 +13,8 @@
  *    (lib/knn/knn_cv_route.c); otherwise a ring: the rows that need it travel around the
  *    ranks with their best (dist2, index) so far; each rank searches its own rows with a
  *    kd-tree that skips the query's fold (bfcr_kdtree_query_grp), bounded by the best so
- *    far. Both give the one-process answer;
+ *    far. Both give the one-process answer. The routing row's level-1 node is the row's
+ *    own when it is the best friend (the same component), else asked of its owner;
  *  - fold models: the rows move to dendrogram-order blocks (bfcr_redistribute_fn); a
  *    node is accumulated in position order as in cv.c: nodes inside a block locally,
  *    the few nodes that cross a block edge by a chain (the partial accumulators of the
@@ -33,6 +35,8 @@
  *    rather than jumping through them.
  *    The sums over rows go through bfcr_sum_rows_canonical (the one-process order: the
  *    MSEs are stored in the model, so an exact sum would change their last bits).
+ * The keyed fetches send 4-byte keys (and 4-byte answers for node ids and folds) while
+ * the key range fits (the same choice on every rank, from global sizes).
  * Traffic per rank: O(n / P) rows for the redistribution and the model fetches; the
  * ring moves about n / (K P) query rows P times (grows with P), the slabs every row once
  * plus a thin boundary (docs/scaling.md). */
