@@ -4,7 +4,8 @@
  * rank holds O(n / P) rows and per-row state:
  *  - folds: the rows' keys splitmix64(splitmix64(seed) + g) are bucketed by key range
  *    (bucket r = rank r), sorted there by (key, g) and dealt to folds by global rank
- *    (bucket offsets by an exclusive scan): exactly bfcr_cv_folds's global sort;
+ *    (bucket offsets by an exclusive scan): exactly bfcr_cv_folds's global sort (only the
+ *    keys travel: they arrive in increasing g, so a stable sort by key is that order);
  *  - routing row of each held-out row (its nearest row outside its fold): the level-0
  *    best friend when that is outside the fold (its fold fetched from its owner), else a
  *    search: with several ranks at low d (bfcr_knn_cv_route_slabs) the rows move once to
@@ -12,7 +13,8 @@
  *    (lib/knn/knn_cv_route.c); otherwise a ring: the rows that need it travel around the
  *    ranks with their best (dist2, index) so far; each rank searches its own rows with a
  *    kd-tree that skips the query's fold (bfcr_kdtree_query_grp), bounded by the best so
- *    far. Both give the one-process answer;
+ *    far. Both give the one-process answer. The routing row's level-1 node is the row's
+ *    own when it is the best friend (the same component), else asked of its owner;
  *  - fold models: the rows move to dendrogram-order blocks (bfcr_redistribute_fn); a
  *    node is accumulated in position order as in cv.c: nodes inside a block locally,
  *    the few nodes that cross a block edge by a chain (the partial accumulators of the
@@ -33,6 +35,8 @@
  *    rather than jumping through them.
  *    The sums over rows go through bfcr_sum_rows_canonical (the one-process order: the
  *    MSEs are stored in the model, so an exact sum would change their last bits).
+ * The keyed fetches send 4-byte keys (and 4-byte answers for node ids and folds) while
+ * the key range fits (the same choice on every rank, from global sizes).
  * Traffic per rank: O(n / P) rows for the redistribution and the model fetches; the
  * ring moves about n / (K P) query rows P times (grows with P), the slabs every row once
  * plus a thin boundary (docs/scaling.md). */
@@ -70,12 +74,18 @@ typedef struct cvd {
 typedef int (*key_owner_fn)(const cvd *s, int64_t key, const void *u);
 typedef void (*key_answer_fn)(const cvd *s, int64_t key, const void *u, double *out);
 
+/* Wire formats of a fetch (the same on every rank: callers decide from global sizes):
+ * FETCH_K32, every key is below 2^31 and travels as 4 bytes; FETCH_I32, the value is one
+ * integer below 2^31 (w = 1) and travels as 4 bytes. Half the bytes of a row id or a
+ * fold per key, where the answers are node ids or folds. */
+enum { FETCH_K32 = 1, FETCH_I32 = 2 };
+
 /* out[i * w] = the value of keys[i] (m keys, any order, each asked as given: callers
  * that hold repeated keys deduplicate first). Keys this rank owns are answered in place
  * (about 1 / P of them: at P = 2 half the keys skip the packing, both exchanges and the
- * copy back). Collective; status agreed. */
+ * copy back). fmt: FETCH_* flags. Collective; status agreed. */
 static bfcr_status fetch_each(cvd *s, const int64_t *keys, int64_t m, int64_t w, key_owner_fn owner,
-                              key_answer_fn answer, const void *u, double *out) {
+                              key_answer_fn answer, const void *u, double *out, int fmt) {
   bfcr_ctx *ctx = s->ctx;
   bfcr_status st = BFCR_OK;
   const int P = s->P;
@@ -107,7 +117,10 @@ static bfcr_status fetch_each(cvd *s, const int64_t *keys, int64_t m, int64_t w,
       continue;
     }
     pos[i] = sc2[who[i]]++;
-    sk[pos[i]] = keys[i];
+    if (fmt & FETCH_K32)
+      ((int32_t *)sk)[pos[i]] = (int32_t)keys[i];
+    else
+      sk[pos[i]] = keys[i];
   }
   int ok = MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, ctx->comm) == MPI_SUCCESS;
   for (int r = 0; r < P; r++) rd[r] = r ? rd[r - 1] + rc[r - 1] : 0;
@@ -121,21 +134,36 @@ static bfcr_status fetch_each(cvd *s, const int64_t *keys, int64_t m, int64_t w,
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "cross-validation: fetch too large");
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
-  ok = MPI_Alltoallv(sk, sc, sd, MPI_INT64_T, rk, rc, rd, MPI_INT64_T, ctx->comm) == MPI_SUCCESS;
-  for (int64_t i = 0; i < nr; i++) answer(s, rk[i], u, ans + i * w);
+  const MPI_Datatype kt = fmt & FETCH_K32 ? MPI_INT32_T : MPI_INT64_T;
+  const MPI_Datatype vt = fmt & FETCH_I32 ? MPI_INT32_T : MPI_DOUBLE;
+  ok = MPI_Alltoallv(sk, sc, sd, kt, rk, rc, rd, kt, ctx->comm) == MPI_SUCCESS;
+  for (int64_t i = 0; i < nr; i++) {
+    const int64_t key = fmt & FETCH_K32 ? ((const int32_t *)rk)[i] : rk[i];
+    if (fmt & FETCH_I32) { /* the buffer is only ever read as int32 then */
+      double v;
+      answer(s, key, u, &v);
+      ((int32_t *)ans)[i] = (int32_t)v;
+    } else {
+      answer(s, key, u, ans + i * w);
+    }
+  }
   for (int r = 0; r < P; r++) {
     sc2[r] = rc[r] * (int)w;
     sd2[r] = rd[r] * (int)w;
     rc2[r] = sc[r] * (int)w;
     rd2[r] = sd[r] * (int)w;
   }
-  ok = ok && MPI_Alltoallv(ans, sc2, sd2, MPI_DOUBLE, got, rc2, rd2, MPI_DOUBLE, ctx->comm) ==
-                 MPI_SUCCESS;
+  ok = ok && MPI_Alltoallv(ans, sc2, sd2, vt, got, rc2, rd2, vt, ctx->comm) == MPI_SUCCESS;
   st =
       bfcr_agree(ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: fetch failed"));
   if (st != BFCR_OK) goto cleanup;
   for (int64_t i = 0; i < m; i++)
-    if (who[i] != s->me) memcpy(out + i * w, got + pos[i] * w, (size_t)w * sizeof(double));
+    if (who[i] != s->me) {
+      if (fmt & FETCH_I32)
+        out[i] = ((const int32_t *)got)[pos[i]];
+      else
+        memcpy(out + i * w, got + pos[i] * w, (size_t)w * sizeof(double));
+    }
 cleanup:
   free(sk);
   free(pos);
@@ -151,7 +179,7 @@ cleanup:
  * rank): bounded message and answer buffers. Collective; status agreed. */
 static bfcr_status fetch_rounds(cvd *s, const int64_t *keys, int64_t m, int64_t w,
                                 key_owner_fn owner, key_answer_fn answer, const void *u,
-                                double *out, int64_t chunk) {
+                                double *out, int64_t chunk, int fmt) {
   int64_t rounds = (m + chunk - 1) / chunk;
   if (MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, s->ctx->comm) != MPI_SUCCESS)
     return bfcr_agree(s->ctx,
@@ -159,7 +187,7 @@ static bfcr_status fetch_rounds(cvd *s, const int64_t *keys, int64_t m, int64_t 
   bfcr_status st = BFCR_OK;
   for (int64_t r = 0; r < rounds && st == BFCR_OK; r++) {
     const int64_t i0 = r * chunk < m ? r * chunk : m, i1 = i0 + chunk < m ? i0 + chunk : m;
-    st = fetch_each(s, keys + i0, i1 - i0, w, owner, answer, u, out + i0 * w);
+    st = fetch_each(s, keys + i0, i1 - i0, w, owner, answer, u, out + i0 * w, fmt);
   }
   return st;
 }
@@ -179,15 +207,34 @@ static void parent_answer(const cvd *s, int64_t g, const void *u, double *out) {
   out[0] = (double)s->t->lv[0].parent[g - s->off];
 }
 
-/* route1[i] = the level-1 node of the routing row nn[i], asked of the row's owner (with
- * several ranks the tree keeps level 0 as own rows: lv0_local). Collective; status agreed. */
+/* route1[i] = the level-1 node of the routing row nn[i]. A row routed by its best friend
+ * is answered in place: a row and its best friend are joined in the best-friend graph,
+ * whose components are the level-1 nodes (about (K - 1) / K of the rows). The others ask
+ * the row's owner (with several ranks the tree keeps level 0 as own rows: lv0_local), 4
+ * bytes a key and an answer while they fit. Collective; status agreed. */
 static bfcr_status route_parents(cvd *s, const int64_t *nn, int64_t *route1) {
   enum { CHUNK = 1 << 18 }; /* keys per fetch round: bounded buffers */
-  double *v = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(double));
-  bfcr_status st = bfcr_agree(s->ctx, v ? BFCR_OK : BFCR_ERR_NOMEM);
-  if (st == BFCR_OK) st = fetch_rounds(s, nn, s->nl, 1, fold_owner, parent_answer, NULL, v, CHUNK);
-  for (int64_t i = 0; st == BFCR_OK && i < s->nl; i++) route1[i] = (int64_t)v[i];
+  const int64_t nl = s->nl > 0 ? s->nl : 1, *bf = s->t->lv[0].bf, *up = s->t->lv[0].parent;
+  int64_t *keys = malloc((size_t)nl * sizeof(int64_t)), *at = malloc((size_t)nl * sizeof(int64_t));
+  int64_t nk = 0;
+  double *v = malloc((size_t)nl * sizeof(double));
+  bfcr_status st = bfcr_agree(s->ctx, v && keys && at ? BFCR_OK : BFCR_ERR_NOMEM);
+  for (int64_t i = 0; st == BFCR_OK && i < s->nl; i++) {
+    if (bf && nn[i] == bf[i]) {
+      route1[i] = up[i];
+    } else {
+      keys[nk] = nn[i];
+      at[nk++] = i;
+    }
+  }
+  const int fmt =
+      (s->n <= INT32_MAX ? FETCH_K32 : 0) | (s->t->lv[1].m <= INT32_MAX ? FETCH_I32 : 0);
+  if (st == BFCR_OK)
+    st = fetch_rounds(s, keys, nk, 1, fold_owner, parent_answer, NULL, v, CHUNK, fmt);
+  for (int64_t j = 0; st == BFCR_OK && j < nk; j++) route1[at[j]] = (int64_t)v[j];
   free(v);
+  free(keys);
+  free(at);
   return st;
 }
 
@@ -219,54 +266,40 @@ static bfcr_status dist_folds(cvd *s, uint64_t seed, int *fold) {
   const int P = s->P;
   const uint64_t key0 = bfcr_cv_smix(seed), bw = UINT64_MAX / (uint64_t)P + 1;
   int64_t *sb = NULL, *rb = NULL, *spos = NULL, nr = 0;
-  int *cnt = calloc((size_t)P * 8, sizeof(int)), *rep = NULL, *back = NULL;
-  sb = malloc((size_t)(s->nl > 0 ? s->nl : 1) * 2 * sizeof(int64_t));
+  int *cnt = calloc((size_t)P * 5, sizeof(int)), *rep = NULL, *back = NULL;
+  sb = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(int64_t));
   spos = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(int64_t));
   if (!cnt || !sb || !spos) st = BFCR_ERR_NOMEM;
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
-  int *sc = cnt, *rc = cnt + P, *sd = cnt + 2 * P, *rd = cnt + 3 * P, *sc2 = cnt + 4 * P,
-      *sd2 = cnt + 5 * P, *rc2 = cnt + 6 * P, *rd2 = cnt + 7 * P;
+  int *sc = cnt, *rc = cnt + P, *sd = cnt + 2 * P, *rd = cnt + 3 * P, *sc2 = cnt + 4 * P;
   for (int64_t i = 0; i < s->nl; i++) sc[(bfcr_cv_smix(key0 + (uint64_t)(s->off + i))) / bw]++;
   for (int r = 0; r < P; r++) sd[r] = r ? sd[r - 1] + sc[r - 1] : 0;
   for (int r = 0; r < P; r++) sc2[r] = sd[r];
   for (int64_t i = 0; i < s->nl; i++) {
     uint64_t key = bfcr_cv_smix(key0 + (uint64_t)(s->off + i));
     int64_t q = sc2[key / bw]++;
-    sb[2 * q] = (int64_t)key;
-    sb[2 * q + 1] = s->off + i;
+    sb[q] = (int64_t)key; /* the key alone: its row index is implied by the arrival order */
     spos[i] = q;
   }
   int ok = MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, ctx->comm) == MPI_SUCCESS;
   for (int r = 0; r < P; r++) rd[r] = r ? rd[r - 1] + rc[r - 1] : 0;
   nr = rd[P - 1] + rc[P - 1];
-  rb = malloc((size_t)(nr > 0 ? nr : 1) * 6 * sizeof(int64_t));
+  rb = malloc((size_t)(nr > 0 ? nr : 1) * 4 * sizeof(int64_t));
   rep = malloc((size_t)(nr > 0 ? nr : 1) * sizeof(int));
   back = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(int));
   if (!rb || !rep || !back) st = BFCR_ERR_NOMEM;
   if (!ok) st = bfcr_err(ctx, BFCR_ERR_MPI, "cross-validation: MPI_Alltoall failed");
-  if (2.0 * (double)nr > INT_MAX || 2.0 * (double)s->nl > INT_MAX)
+  if ((double)nr > INT_MAX || (double)s->nl > INT_MAX)
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "cross-validation: too many rows per rank");
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
-  for (int r = 0; r < P; r++) {
-    sc2[r] = 2 * sc[r];
-    sd2[r] = 2 * sd[r];
-  }
-  for (int r = 0; r < P; r++) {
-    rc2[r] = 2 * rc[r];
-    rd2[r] = 2 * rd[r];
-  }
-  /* (key, g) pairs arrive in increasing g (rank blocks in rank order, each in row
-   * order), so a stable sort by key gives bfcr_cv_folds's (key, index) order */
-  ok =
-      MPI_Alltoallv(sb, sc2, sd2, MPI_INT64_T, rb, rc2, rd2, MPI_INT64_T, ctx->comm) == MPI_SUCCESS;
-  uint64_t *rk = (uint64_t *)rb + 2 * nr; /* keys and their arrival slots, plus scratch */
-  int64_t *rv = rb + 4 * nr;
-  for (int64_t i = 0; i < nr; i++) {
-    rk[i] = (uint64_t)rb[2 * i];
-    rv[i] = i;
-  }
+  /* keys arrive in increasing row index g (rank blocks in rank order, each in row order),
+   * so a stable sort by key gives bfcr_cv_folds's (key, index) order: g need not travel */
+  ok = MPI_Alltoallv(sb, sc, sd, MPI_INT64_T, rb, rc, rd, MPI_INT64_T, ctx->comm) == MPI_SUCCESS;
+  uint64_t *rk = (uint64_t *)rb; /* keys, then scratch; their arrival slots, then scratch */
+  int64_t *rv = rb + 2 * nr;
+  for (int64_t i = 0; i < nr; i++) rv[i] = i;
   bfcr_radix_sort_pairs(rk, rv, nr, 64, rk + nr, rv + nr);
   int64_t base = 0, mine = nr;
   ok = ok && MPI_Exscan(&mine, &base, 1, MPI_INT64_T, MPI_SUM, ctx->comm) == MPI_SUCCESS;
@@ -309,7 +342,8 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
     fb = malloc((size_t)(s->nl > 0 ? s->nl : 1) * sizeof(double));
     st = bfcr_agree(ctx, fb ? BFCR_OK : BFCR_ERR_NOMEM);
     if (st != BFCR_OK) goto cleanup;
-    BFCR_CALL(fetch_rounds(s, bf, s->nl, 1, fold_owner, fold_answer, fold, fb, 1 << 22));
+    BFCR_CALL(fetch_rounds(s, bf, s->nl, 1, fold_owner, fold_answer, fold, fb, 1 << 22,
+                           (s->n <= INT32_MAX ? FETCH_K32 : 0) | FETCH_I32));
     for (int64_t i = 0; i < s->nl; i++) {
       nn[i] = bf[i];
       if ((int)fb[i] == fold[i]) need[nq++] = i;
@@ -631,7 +665,8 @@ static bfcr_status dist_fold_models(cvd *s, const bfcr_level_fit *lf, const bfcr
           slot[nk++] = q;
         }
       lvl_user lu = {l + 1, NULL};
-      st = fetch_rounds(s, keys, nu, CVW(d), model_owner, model_answer, &lu, val, 1 << 16);
+      st = fetch_rounds(s, keys, nu, CVW(d), model_owner, model_answer, &lu, val, 1 << 16,
+                        (int64_t)K * t->lv[l + 1].m <= INT32_MAX ? FETCH_K32 : 0);
       for (int64_t i = 0; st == BFCR_OK && i < nk; i++)
         memcpy(s->fm[l] + slot[i] * CVW(d), val + uix[i] * CVW(d), (size_t)CVW(d) * sizeof(double));
     }
@@ -761,7 +796,8 @@ static bfcr_status paths_level(cvd *s, cv_paths *pm, int l, int64_t *labp, const
     for (int r = 0; r < s->P; r++) bfcr_tree_owned_nodes(t, l, s->P, r, &cb[r], &b);
     cb[s->P] = m;
     lvl_user lu = {l, cb};
-    st = fetch_rounds(s, key, nk, CVW(s->d), path_owner, path_answer, &lu, pm->val[l], CHUNK);
+    st = fetch_rounds(s, key, nk, CVW(s->d), path_owner, path_answer, &lu, pm->val[l], CHUNK,
+                      (int64_t)s->K * m <= INT32_MAX ? FETCH_K32 : 0);
   }
   free(key);
   free(cb);

@@ -247,8 +247,8 @@ static void unscale_target(bfcr_tree *t, bfcr_level_fit *lf, int lo, double ymea
   int d = t->d;
   for (int l = lo; l < t->nlevels; l++) {
     if (!lf[l].cm) continue;
-    for (int64_t i = 0; i < t->lv[l].m; i++) {
-      bfcr_cluster_model *cm = &lf[l].cm[i];
+    for (int64_t i = lf[l].cm_lo; i < lf[l].cm_hi; i++) { /* the models held here */
+      bfcr_cluster_model *cm = &lf[l].cm[i - lf[l].cm_lo];
       cm->intercept = ymean + yscale * cm->intercept;
       cm->gcv *= yscale * yscale;
       if (lf[l].w_part && (i < lf[l].w_lo || i >= lf[l].w_hi)) continue; /* another rank's */
@@ -283,39 +283,53 @@ cleanup:
 }
 
 /* Several ranks, around the distributed CV, which reads the model records (penalties) of
- * the nodes each rank owns there only: each rank keeps those (56 B per node of every level
- * less at the CV's peak); after the CV the levels read later (the chosen one and its
- * ancestors: the model, the shrinkage, the guard) are gathered back (the same bits: every
- * rank held them all), the lower ones stay cut. Local; a failed allocation keeps a level
- * whole. */
-static void cm_keep_owned(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf) {
-  for (int l = 1; l < t->nlevels; l++) {
+ * the nodes each rank owns there (last position in its block) only: each rank keeps those
+ * (56 B per node of every level less at the CV's peak). A level the fit left with its
+ * owners (first position: cm_part, above the replication bound) changes owner only at the
+ * chunk edges: the few straddling records are fetched. Collective; status agreed. */
+static bfcr_status cm_keep_owned(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf) {
+  bfcr_status st = BFCR_OK;
+  for (int l = 1; l < t->nlevels && st == BFCR_OK; l++) {
     int64_t a, b;
-    if (!lf[l].cm || lf[l].cm_lo != 0) continue;
+    bfcr_cluster_model *keep = NULL;
+    if (!lf[l].cm) continue; /* the same levels on every rank */
     bfcr_tree_owned_nodes(t, l, ctx->size, ctx->rank, &a, &b);
-    bfcr_cluster_model *keep = malloc((size_t)(b > a ? b - a : 1) * sizeof *keep);
-    if (!keep) continue;
-    if (b > a) memcpy(keep, lf[l].cm + a, (size_t)(b - a) * sizeof *keep);
-    free(lf[l].cm);
-    lf[l].cm = keep;
-    lf[l].cm_lo = a;
+    if (lf[l].cm_part) {
+      st = bfcr_level_fit_cm_fetch(ctx, &lf[l], a, b, &keep);
+    } else {
+      keep = malloc((size_t)(b > a ? b - a : 1) * sizeof *keep);
+      st = bfcr_agree(ctx, keep ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory"));
+      if (st == BFCR_OK && b > a) memcpy(keep, lf[l].cm + a, (size_t)(b - a) * sizeof *keep);
+    }
+    if (st == BFCR_OK) {
+      free(lf[l].cm);
+      lf[l].cm = keep;
+      lf[l].cm_part = 1;
+      lf[l].cm_lo = a;
+      lf[l].cm_hi = b;
+    } else {
+      free(keep);
+    }
   }
+  return st;
 }
-/* Levels lo.. whole again. Collective; status agreed. */
+/* Levels lo.. whole again (the chosen one and its ancestors: the model, the shrinkage and
+ * the guard read them), from the runs their ranks hold (either layout: both tile the
+ * level in rank order). Collective; status agreed. */
 static bfcr_status cm_gather(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf, int lo) {
   bfcr_status st = BFCR_OK;
   for (int l = lo > 1 ? lo : 1; l < t->nlevels && st == BFCR_OK; l++) {
-    if (!lf[l].cm) continue; /* the same levels on every rank */
-    int64_t a, b;
-    bfcr_tree_owned_nodes(t, l, ctx->size, ctx->rank, &a, &b);
+    if (!lf[l].cm || !lf[l].cm_part) continue; /* the same levels on every rank */
     bfcr_cluster_model *all = malloc((size_t)t->lv[l].m * sizeof *all);
     st = bfcr_agree(ctx, all ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory"));
     if (st == BFCR_OK)
-      st = bfcr_allgather_items(ctx, lf[l].cm + (a - lf[l].cm_lo), b - a, sizeof *all, all);
+      st = bfcr_allgather_items(ctx, lf[l].cm, lf[l].cm_hi - lf[l].cm_lo, sizeof *all, all);
     if (st == BFCR_OK) {
       free(lf[l].cm);
       lf[l].cm = all;
+      lf[l].cm_part = 0;
       lf[l].cm_lo = 0;
+      lf[l].cm_hi = t->lv[l].m;
     } else {
       free(all);
     }
@@ -425,12 +439,11 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     }
   if (p.criterion == BFCR_CRIT_GCV && p.level == 0) m->chosen = choose_level(t, p.criterion);
   if (by_cv) { /* replicated computation: the same status everywhere but for memory */
-    if (ctx->size > 1) cm_keep_owned(ctx, t, lf);
-    st = bfcr_cv_select(ctx, t, lf, &zs, train->y, train->n_local, &p, m);
+    if (ctx->size > 1) st = cm_keep_owned(ctx, t, lf);
+    if (st == BFCR_OK) st = bfcr_cv_select(ctx, t, lf, &zs, train->y, train->n_local, &p, m);
     if (ctx->size > 1) st = bfcr_agree(ctx, st);
     /* Kernel ridge candidates (select_regressors): may switch p.regressor to KRR. */
     if (st == BFCR_OK) st = bfcr_cv_kernel(ctx, t, lf, &zs, train->y, train->n_local, &p, m);
-    if (st == BFCR_OK && ctx->size > 1) st = cm_gather(ctx, t, lf, m->chosen);
     if (st != BFCR_OK) {
       agreed = ctx->size > 1;
       goto cleanup;
@@ -446,9 +459,11 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
   }
   if (T == 0) m->chosen = 0;
   m->params = p;
-  /* Several ranks: the coefficients stayed with their owners; the chosen level and its
-   * ancestors are what the model, the shrinkage and the guard read. */
-  st = bfcr_level_fit_share(ctx, t, lf, m->chosen);
+  /* Several ranks: the coefficients stayed with their owners, and so did the models of the
+   * levels above the replication bound (or below the chosen one after the CV); the chosen
+   * level and its ancestors are what the model, the shrinkage and the guard read. */
+  st = ctx->size > 1 ? cm_gather(ctx, t, lf, m->chosen) : BFCR_OK;
+  if (st == BFCR_OK) st = bfcr_level_fit_share(ctx, t, lf, m->chosen);
   if (st != BFCR_OK) {
     agreed = ctx->size > 1;
     goto cleanup;

@@ -21,10 +21,17 @@
  * the rows of a node that runs past the chunk from the next ranks); the pooled-penalty
  * partials of the fixed 256-node chunks are summed by the owner of each chunk's first
  * node, in node order, with the path values of the at most 255 nodes that run past its
- * own fetched from the next ranks; then one Allgatherv replicates the coefficients and
- * models (d + 7 doubles per node, against 1 + (d + 1)(d + 4)/2 for a summary: CV, the
- * shrinkage, the guard and the saved model read them). Every collective step opens with
- * a status agreement; a local failure is agreed in cleanup (no rank waits alone). */
+ * own fetched from the next ranks. The coefficients stay with their owners, and so do the
+ * model records (7 doubles) of every level above the replication bound (bfcr_tree_rep_max,
+ * the tree build's: the same levels for any P); only the smaller levels' records are
+ * replicated (one Allgatherv each). Replicating them all cost every rank O(n) bytes sent
+ * (at P = 8, 250k rows a rank, 27 of the fit's 30 MB). A held level's children fetch their
+ * parents' records from the owners (one contiguous run, bfcr_level_fit_cm_fetch), and its
+ * size-weighted GCV is summed along a chain of ranks in node order (the one-process bits).
+ * The later readers take what they need: the CV its owned nodes' penalties, the model,
+ * the shrinkage and the guard the chosen level and its ancestors, gathered (fit.c). Every
+ * collective step opens with a status agreement; a local failure is agreed in cleanup (no
+ * rank waits alone). */
 #include "model/fit_models.h"
 
 #include <math.h>
@@ -281,6 +288,8 @@ typedef struct path_ctx {
   const bfcr_fit_params *p;
   int l, top, K;
   const bfcr_level_fit *up, *lf;
+  const bfcr_cluster_model *pcm; /* models of the parents of nodes o0.., from pcm_lo on */
+  int64_t pcm_lo;
   const int8_t *fallback; /* of nodes o0.. */
   int64_t o0;
   const double *lam;
@@ -296,7 +305,7 @@ static int node_path(const path_ctx *c, int64_t i, double *wk, double *v, double
   const double *s = c->lf->sum + (i - c->lf->sum_lo) * bfcr_sum_len(d);
   int64_t par = c->top ? -1 : c->t->lv[c->l].parent[i];
   if (c->fallback[i - c->o0]) {
-    double r = summary_rss(s, d, c->pw + (par - c->pw_lo) * d, c->up->cm[par].intercept);
+    double r = summary_rss(s, d, c->pw + (par - c->pw_lo) * d, c->pcm[par - c->pcm_lo].intercept);
     for (int k = 0; k < K; k++) v[k] = r;
     v[2 * K] = 1.0;
     *fl += 3.0 * d * d;
@@ -328,6 +337,7 @@ static void chunk_add(double *acc, const double *v, int K) {
  * at most 255 nodes), so every chunk's sum has the one-process order. */
 static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_fit_params *p, int l,
                                  const bfcr_level_fit *up, const double *pw, int64_t pw_lo,
+                                 const bfcr_cluster_model *pcm, int64_t pcm_lo,
                                  const bfcr_level_fit *lf, const int8_t *fallback, int64_t o0,
                                  int64_t o1, double *lambda, double *gcv, double *flops) {
   bfcr_status st = BFCR_OK;
@@ -352,7 +362,7 @@ static bfcr_status pooled_lambda(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_f
   BFCR_CALLOC(ctx, part, nchunks * 2 * K);
   BFCR_ALLOC(ctx, work, (wl + vw) * nt);
   BFCR_ALLOC(ctx, head, hb > o0 ? (hb - o0) * vw : 1);
-  path_ctx pc = {t, p, l, top, K, up, lf, fallback, o0, lam, pw, pw_lo};
+  path_ctx pc = {t, p, l, top, K, up, lf, pcm, pcm_lo, fallback, o0, lam, pw, pw_lo};
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : failed) \
     reduction(+ : fl)
   for (int64_t c = cb - 1; c < ce; c++) { /* c = cb - 1: my head nodes */
@@ -412,8 +422,43 @@ static void fit_range(const bfcr_tree *t, int l, const dist_rows *dr, int64_t *i
   }
 }
 
+/* Models travel as rows of doubles (bfcr_fetch_rows): plain data, 7 doubles wide. */
+enum { CM_W = sizeof(bfcr_cluster_model) / sizeof(double) };
+_Static_assert(sizeof(bfcr_cluster_model) % sizeof(double) == 0, "model record not in doubles");
+
+bfcr_status bfcr_level_fit_cm_fetch(bfcr_ctx *ctx, const bfcr_level_fit *lf, int64_t a, int64_t b,
+                                    bfcr_cluster_model **out) {
+  double *got = NULL;
+  *out = malloc((size_t)(b > a ? b - a : 1) * sizeof **out);
+  bfcr_status st = bfcr_agree(ctx, *out ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory"));
+  if (st == BFCR_OK)
+    st = bfcr_fetch_rows(ctx, (const double *)lf->cm, CM_W, lf->cm_lo, lf->cm_hi, a, b, &got);
+  if (st == BFCR_OK && b > a) memcpy(*out, got, (size_t)(b - a) * sizeof **out);
+  free(got);
+  return st;
+}
+
+/* Several ranks, a level whose models stay with their owners: its size-weighted GCV sum
+ * in node order, the one-process bits: a chain from rank 0 on, each rank continuing the
+ * sum over its nodes (a double per hop), the total broadcast from the last rank.
+ * Collective; opens with a status agreement, agreed. */
+static bfcr_status gcv_sum_chain(bfcr_ctx *ctx, const bfcr_level_fit *lf, double *g) {
+  const int r = ctx->rank, P = ctx->size;
+  double acc = 0.0;
+  bfcr_status st = bfcr_agree(ctx, BFCR_OK);
+  if (st != BFCR_OK) return st;
+  int ok = r == 0 ||
+           MPI_Recv(&acc, 1, MPI_DOUBLE, r - 1, 74, ctx->comm, MPI_STATUS_IGNORE) == MPI_SUCCESS;
+  for (int64_t i = lf->cm_lo; i < lf->cm_hi; i++)
+    acc += (double)lf->cm[i - lf->cm_lo].size * lf->cm[i - lf->cm_lo].gcv;
+  if (r < P - 1) ok = MPI_Send(&acc, 1, MPI_DOUBLE, r + 1, 74, ctx->comm) == MPI_SUCCESS && ok;
+  ok = MPI_Bcast(&acc, 1, MPI_DOUBLE, P - 1, ctx->comm) == MPI_SUCCESS && ok;
+  *g = acc;
+  return bfcr_agree(ctx, ok ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_MPI, "level GCV chain failed"));
+}
+
 static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const double *y,
-                             const dist_rows *dr, const bfcr_fit_params *p, int l,
+                             const dist_rows *dr, const bfcr_fit_params *p, int l, int64_t rep_max,
                              const bfcr_level_fit *up, bfcr_level_fit *lf, double *flops) {
   bfcr_status st = BFCR_OK;
   int d = t->d, nt = ctx->nthreads, top = l == t->nlevels - 1, agreed = 0;
@@ -421,17 +466,23 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   const bfcr_level *L = &t->lv[l];
   int64_t m = L->m, len = bfcr_sum_len(d), wl = bfcr_ridge_work_len(d), i0, i1, ext_lo = 0;
   double *work = NULL, *ext = NULL, *pfetch = NULL, level_lambda = -1.0, level_gcv = NAN;
-  bfcr_cluster_model *cmine = NULL;
+  bfcr_cluster_model *cmine = NULL, *pcfetch = NULL;
   int8_t *fallback = NULL;
   int failed = 0;
   bfcr_ridge_grid grid = {p->lambda_min, p->lambda_max, p->lambda_steps};
   fit_range(t, l, dr, &i0, &i1);
-  /* several ranks: the coefficients stay with their owner, the models are replicated */
+  /* several ranks: the coefficients stay with their owner, and so do the models of a
+   * level above the replication bound (replicating them cost every rank 56 B per node of
+   * every level: O(n) bytes sent per rank); smaller levels' models are replicated */
+  const int cm_part = dr && m > rep_max;
   BFCR_ALLOC(ctx, lf->w, dr ? (i1 > i0 ? i1 - i0 : 1) * d : m * d);
   lf->w_part = dr != NULL;
   lf->w_lo = dr ? i0 : 0;
   lf->w_hi = dr ? i1 : m;
-  BFCR_CALLOC(ctx, lf->cm, m);
+  BFCR_CALLOC(ctx, lf->cm, cm_part ? (i1 > i0 ? i1 - i0 : 1) : m);
+  lf->cm_part = cm_part;
+  lf->cm_lo = cm_part ? i0 : 0;
+  lf->cm_hi = cm_part ? i1 : m;
   BFCR_ALLOC(ctx, work, wl * nt);
   BFCR_CALLOC(ctx, fallback, i1 > i0 ? i1 - i0 : 1);
   for (int64_t i = i0; i < i1; i++)
@@ -446,9 +497,18 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
     pw = pfetch;
     pw_lo = pa;
   }
+  /* the parents' models, the same way when the level above keeps them with its owners */
+  const bfcr_cluster_model *pcm = top ? NULL : up->cm;
+  int64_t pcm_lo = top ? 0 : up->cm_lo;
+  if (!top && up->cm_part) {
+    int64_t pa = i1 > i0 ? L->parent[i0] : 0, pb = i1 > i0 ? L->parent[i1 - 1] + 1 : 0;
+    BFCR_CALL_AGREED(bfcr_level_fit_cm_fetch(ctx, up, pa, pb, &pcfetch));
+    pcm = pcfetch;
+    pcm_lo = pa;
+  }
   if (p->regressor == BFCR_REG_RIDGE && p->lambda_mode == BFCR_LAMBDA_LEVEL)
-    BFCR_CALL_AGREED(pooled_lambda(ctx, t, p, l, up, pw, pw_lo, lf, fallback, i0, i1, &level_lambda,
-                                   &level_gcv, flops));
+    BFCR_CALL_AGREED(pooled_lambda(ctx, t, p, l, up, pw, pw_lo, pcm, pcm_lo, lf, fallback, i0, i1,
+                                   &level_lambda, &level_gcv, flops));
   if (p->lambda_mode == BFCR_LAMBDA_FIXED) level_lambda = p->lambda;
   if (dr && p->regressor == BFCR_REG_OLS) { /* my nodes' rows, including a straddling tail */
     ext_lo = i1 > i0 ? node_first(t, l, i0) : 0;
@@ -464,14 +524,14 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
 #endif
     const double *s = lf->sum + (i - lf->sum_lo) * len;
     double *w = lf->w + (i - lf->w_lo) * d;
-    bfcr_cluster_model *cm = &lf->cm[i];
+    bfcr_cluster_model *cm = &lf->cm[i - lf->cm_lo];
     int64_t size = (int64_t)s[0];
     int64_t par = top ? -1 : L->parent[i];
     cm->size = size;
     cm->src_level = l;
     cm->src_node = i;
     if (fallback[i - i0]) { /* too small: the parent's model */
-      *cm = up->cm[par];
+      *cm = pcm[par - pcm_lo];
       cm->size = size;
       cm->flags |= BFCR_CM_FALLBACK;
       memcpy(w, pw + (par - pw_lo) * d, (size_t)d * sizeof(double));
@@ -518,14 +578,17 @@ static bfcr_status fit_level(bfcr_ctx *ctx, bfcr_tree *t, const double *Z, const
   BFCR_CHECK(ctx, !(failed & 2), BFCR_ERR_NOMEM, "out of memory gathering cluster rows for OLS");
   BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC,
              "regression failed on a cluster of level %d (non-finite values or LAPACK error)", l);
-  if (dr) { /* replicate the models in node order (the coefficients stay) */
+  if (dr && !cm_part) { /* a small level: replicate the models in node order */
     BFCR_ALLOC(ctx, cmine, i1 > i0 ? i1 - i0 : 1);
     memcpy(cmine, lf->cm + i0, (size_t)(i1 - i0) * sizeof(*cmine));
     BFCR_CALL_AGREED(bfcr_allgather_items(ctx, cmine, i1 - i0, sizeof(*cmine), lf->cm));
   }
   if (isnan(level_gcv)) { /* per-cluster or fixed penalties: size-weighted cluster GCV */
     double g = 0.0;
-    for (int64_t i = 0; i < m; i++) g += (double)lf->cm[i].size * lf->cm[i].gcv;
+    if (cm_part)
+      BFCR_CALL_AGREED(gcv_sum_chain(ctx, lf, &g));
+    else
+      for (int64_t i = 0; i < m; i++) g += (double)lf->cm[i].size * lf->cm[i].gcv;
     level_gcv = g / (double)t->n;
   }
   t->info[l].gcv = level_gcv;
@@ -534,6 +597,7 @@ cleanup:
   free(fallback);
   free(ext);
   free(pfetch);
+  free(pcfetch);
   free(cmine);
   if (dr && !agreed) st = bfcr_agree(ctx, st);
   return st;
@@ -552,7 +616,7 @@ static double summary_flops(const bfcr_tree *t, int lo) {
  * the distributed summaries and fits. Collective; the status is agreed. */
 static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs,
                                    const double *y, const bfcr_fit_params *p, int lo,
-                                   bfcr_level_fit *lf) {
+                                   int64_t rep_max, bfcr_level_fit *lf) {
   bfcr_status st = BFCR_OK;
   int T = t->nlevels - 1, d = t->d, P = ctx->size, agreed = 0;
   int64_t n = t->n;
@@ -604,7 +668,7 @@ static bfcr_status fit_levels_dist(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc 
   double flops = 0.0;
   for (int l = T; l >= lo; l--) {
     BFCR_CALL_AGREED(
-        fit_level(ctx, t, NULL, y, &dr, p, l, l < T ? &lf[l + 1] : NULL, &lf[l], &flops));
+        fit_level(ctx, t, NULL, y, &dr, p, l, rep_max, l < T ? &lf[l + 1] : NULL, &lf[l], &flops));
   }
   bfcr_phase_add_est(ctx, "model fit", bfcr_wtime() - t0, flops);
 cleanup:
@@ -620,9 +684,16 @@ cleanup:
 
 bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, const double *y,
                             const bfcr_fit_params *p, int lo, bfcr_level_fit *lf) {
+  return bfcr_fit_levels_rep(ctx, t, zs, y, p, lo, 0, lf);
+}
+
+bfcr_status bfcr_fit_levels_rep(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, const double *y,
+                                const bfcr_fit_params *p, int lo, int64_t rep_max,
+                                bfcr_level_fit *lf) {
   bfcr_status st = BFCR_OK;
   int T = t->nlevels - 1;
-  if (ctx->size > 1) return fit_levels_dist(ctx, t, zs, y, p, lo, lf);
+  if (rep_max <= 0) rep_max = bfcr_tree_rep_max(t->d);
+  if (ctx->size > 1) return fit_levels_dist(ctx, t, zs, y, p, lo, rep_max, lf);
   const double *Z = zs->Z;
   BFCR_CHECK(ctx, Z != NULL, BFCR_ERR_INTERNAL, "one-rank fit needs the stored rows");
   if (bfcr_fit_rows_mode(t, lo)) return bfcr_fit_levels_rows(ctx, t, Z, y, NULL, 0, 0, p, lo, lf);
@@ -633,7 +704,8 @@ bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, co
   t0 = bfcr_wtime();
   double flops = 0.0;
   for (int l = T; l >= lo; l--) {
-    BFCR_CALL(fit_level(ctx, t, Z, y, NULL, p, l, l < T ? &lf[l + 1] : NULL, &lf[l], &flops));
+    BFCR_CALL(
+        fit_level(ctx, t, Z, y, NULL, p, l, rep_max, l < T ? &lf[l + 1] : NULL, &lf[l], &flops));
   }
   bfcr_phase_add_est(ctx, "model fit", bfcr_wtime() - t0, flops);
 cleanup:

@@ -27,12 +27,15 @@ typedef struct bfcr_level_fit {
   double *w;          /* [nodes held * d] effective standardized coefficients */
   int w_part;         /* 0: w holds all m nodes; 1 (several ranks, until
                        * bfcr_level_fit_share): only the nodes [w_lo, w_hi) this rank
-                       * owns (every rank holds every node's cm) */
+                       * owns (the models: see cm_part) */
   int64_t w_lo, w_hi;
-  bfcr_cluster_model *cm; /* [m] effective models; from the distributed CV on (fit.c), levels
-                           * below the chosen one hold only the nodes the rank owns there,
-                           * from node cm_lo on */
-  int64_t cm_lo;
+  bfcr_cluster_model *cm; /* effective models of nodes [cm_lo, cm_hi): all m (cm_part 0),
+                           * or with several ranks (cm_part 1) the nodes this rank owns: a
+                           * level above the replication bound as fitted (first position in
+                           * the rank's chunk), and from the distributed CV on (fit.c) the
+                           * levels below the chosen one (the CV's owners, last position) */
+  int cm_part;
+  int64_t cm_lo, cm_hi;
 } bfcr_level_fit;
 
 /* Fit the models of every node on levels lo..top, top-down: ridge shrunk toward the
@@ -43,6 +46,12 @@ typedef struct bfcr_level_fit {
  * p has min_cluster_size resolved. Collective. */
 bfcr_status bfcr_fit_levels(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, const double *y,
                             const bfcr_fit_params *p, int lo, bfcr_level_fit *lf);
+/* The same with the replication bound given in nodes (rep_max <= 0: bfcr_tree_rep_max(d),
+ * the tree build's): with several ranks the models of a level of more nodes stay with
+ * their owners (cm_part). For tests, which hold small levels with a tiny bound. */
+bfcr_status bfcr_fit_levels_rep(bfcr_ctx *ctx, bfcr_tree *t, const bfcr_zsrc *zs, const double *y,
+                                const bfcr_fit_params *p, int lo, int64_t rep_max,
+                                bfcr_level_fit *lf);
 /* Mean of the features of node i (its centroid in standardized units); i must be held. */
 static inline const double *bfcr_level_fit_mean(const bfcr_level_fit *lf, int d, int64_t i) {
   return lf->sum + (i - lf->sum_lo) * (lf->sum_stride ? lf->sum_stride : bfcr_sum_len(d)) + 1;
@@ -55,6 +64,12 @@ static inline double *bfcr_level_fit_w(const bfcr_level_fit *lf, int d, int64_t 
  * model, the shrinkage and the guard read them; the CV reads only cm). A no-op for
  * levels already whole. Collective; the status is agreed. */
 bfcr_status bfcr_level_fit_share(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *lf, int from);
+/* Several ranks: the models of nodes [a, b) of a level held in owned runs (cm_part; the
+ * runs of all ranks tile the level in rank order) into *out (malloc'd, b - a records),
+ * fetched from their owners in one batched exchange, in node order. Collective; opens
+ * with a status agreement; the status is agreed. */
+bfcr_status bfcr_level_fit_cm_fetch(bfcr_ctx *ctx, const bfcr_level_fit *lf, int64_t a, int64_t b,
+                                    bfcr_cluster_model **out);
 void bfcr_level_fit_free(bfcr_level_fit *lf, int nlevels);
 
 #endif

@@ -194,7 +194,10 @@ static bfcr_status fit_level_rows(bfcr_ctx *ctx, bfcr_tree *t, rows_src *src, co
   BFCR_ALLOC(ctx, lf->sum, m * sl);
   lf->sum_stride = sl;
   BFCR_ALLOC(ctx, lf->w, m * d);
-  BFCR_CALLOC(ctx, lf->cm, m);
+  BFCR_CALLOC(ctx, lf->cm, m); /* replicated (wide data: few nodes) */
+  lf->cm_part = 0;
+  lf->cm_lo = 0;
+  lf->cm_hi = m;
   BFCR_CALLOC(ctx, fallback, m);
   BFCR_ALLOC(ctx, work, wmax * nt);
   BFCR_ALLOC(ctx, yv, nmax * nt);
