@@ -24,23 +24,26 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_loca
                               const unsigned char *need, const struct bfcr_slab_keep *keep,
                               int64_t *nn);
 
-/* Whether the CV's routing uses the slabs (1) or the ring (0) for P ranks, K folds and
- * dimension d: slabs when P > 1 and d <= 16, chosen by estimated time. Work: the ring
- * searches all (about n / K) flagged rows on every rank, each against the rank's n / P
- * rows (bounded after the first hop); the slabs search each flagged row in its own slab
- * and in the few slabs its ball reaches: about n / (K P) rows a rank. Measured at 1M x 8,
- * K = 5, P = 2: 1.0 s of kd-tree search per rank with the ring, 0.75 s with the slabs
- * (1.46 s on one process). Bytes: the ring sends about n / K rows per rank (n / (K P)
- * rows, P hops), the slabs about (1 - 1 / P) n / P (each row that changes rank, once)
- * plus a thin boundary, so at P <= K the slabs may send more: at P = 2, K = 5 the fit's
- * busiest rank sends 7.5 MB more (184 MB instead of 176 at 1M x 8; milliseconds on any
- * link) for a quarter second of search saved. Above 16 dimensions (the GEMM range of
- * the level-0 search) a ball reaches most slabs: every slab searches about every flagged
- * row, the ring's work plus a move of every row, so the ring stays. Both are exact: the
- * choice changes bytes and time, never an answer. K is kept for the callers. */
-static inline int bfcr_knn_cv_route_slabs(int P, int K, int d) {
+/* Whether the CV's routing uses the cells (1) or the ring (0) for P ranks, K folds and
+ * dimension d, given whether the level-0 search of the same rows ran on cells (level0_cells:
+ * its probe found the cells' boundary worth it, bfcr_knn_dist_choose). Work: the ring
+ * searches all (about n / K) flagged rows on every rank, each against the rank's n / P rows
+ * (bounded after the first hop): O(n / K) per rank at any P. The cells search each flagged
+ * row in its own cell and in the few cells its ball reaches: about n / (K P) rows a rank.
+ * Measured at 1M x 8, K = 5, P = 2: 1.0 s of kd-tree search per rank with the ring, 0.75 s
+ * with the cells (1.46 s on one process). Bytes: the ring sends about n / K rows per rank
+ * (n / (K P) rows, P hops), the cells about (1 - 1 / P) n / P (each row that changes rank,
+ * once) plus a thin boundary, so only the cells divide by P. At d <= 16 the cells always
+ * win. Above 16 the reach decides: where a ball reaches most cells (isotropic data) every
+ * cell searches about every flagged row, the ring's work plus a move of every row, and the
+ * level-0 search's probe then chose its ring as well; where level 0 ran on cells (data of
+ * low intrinsic dimension, whose balls stay local), the CV's balls (the nearest row outside
+ * the fold, a little larger than the level-0 ones) stay local too, so the cells follow it.
+ * Both are exact: the choice changes bytes and time, never an answer. level0_cells must be
+ * the same on every rank (the level-0 method is agreed). K is kept for the callers. */
+static inline int bfcr_knn_cv_route_slabs(int P, int K, int d, int level0_cells) {
   (void)K;
-  return P > 1 && d <= 16;
+  return P > 1 && (d <= 16 || level0_cells);
 }
 
 #endif

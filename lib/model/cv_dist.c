@@ -8,7 +8,8 @@
  *    keys travel: they arrive in increasing g, so a stable sort by key is that order);
  *  - routing row of each held-out row (its nearest row outside its fold): the level-0
  *    best friend when that is outside the fold (its fold fetched from its owner), else a
- *    search: with several ranks at low d (bfcr_knn_cv_route_slabs) the rows move once to
+ *    search: with several ranks, at low d or where level 0 ran on cells
+ *    (bfcr_knn_cv_route_slabs), the rows move once to
  *    spatial slabs and each is searched in its slab and the slabs its ball reaches
  *    (lib/knn/knn_cv_route.c); otherwise a ring: the rows that need it travel around the
  *    ranks with their best (dist2, index) so far; each rank searches its own rows with a
@@ -353,7 +354,9 @@ static bfcr_status dist_route(cvd *s, const bfcr_zsrc *zs, const int *fold, int6
   } else { /* no best friends kept: search every row (the same answer) */
     for (int64_t i = 0; i < s->nl; i++) need[nq++] = i;
   }
-  if (bfcr_knn_cv_route_slabs(P, s->K, d)) { /* slabs: the search divided by P (the rule) */
+  if (bfcr_knn_cv_route_slabs(
+          P, s->K, d,
+          s->t->slab0 && *s->t->slab0)) { /* slabs: the search divided by P (the rule) */
     unsigned char *flag = calloc((size_t)(s->nl > 0 ? s->nl : 1), 1);
     st = bfcr_agree(ctx, flag ? BFCR_OK : BFCR_ERR_NOMEM);
     if (st == BFCR_OK) {

@@ -282,6 +282,30 @@ static void check_route(bfcr_ctx *ctx) {
     free(grp);
     free(need);
   }
+  /* d = 20 rows near a 2-D sheet (low intrinsic dimension): the case where the fit routes
+   * on cells above 16 dimensions because level 0 ran on cells (bfcr_knn_cv_route_slabs) */
+  {
+    const int64_t n = 500;
+    const int d = 20;
+    double *X = malloc(sizeof(double) * (size_t)(n * d));
+    int *grp = malloc(sizeof(int) * (size_t)n);
+    unsigned char *need = malloc((size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+      const double u = mt_gauss(&seed), v = mt_gauss(&seed);
+      for (int k = 0; k < d; k++)
+        X[i * d + k] = (k % 3 == 0   ? u
+                        : k % 3 == 1 ? v
+                                     : u * v) *
+                           (1.0 + 0.1 * k) +
+                       1e-3 * mt_gauss(&seed);
+      grp[i] = (int)(i % 5);
+      need[i] = i % 4 != 0;
+    }
+    route_case(ctx, "d = 20 sheet", X, n, d, grp, need, 2);
+    free(X);
+    free(grp);
+    free(need);
+  }
   /* fewer rows than ranks (empty slabs); one group only (no answer: -1) */
   for (int64_t n = 1; n <= P + 1; n++) {
     double *X = malloc(sizeof(double) * (size_t)(n * 2));
