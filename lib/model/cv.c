@@ -10,7 +10,8 @@
  * shares their fold, one search over all rows that skips fold k; ties to the smaller index). It is
  * predicted by that cluster's model fitted without fold k, guarded as predict guards (guard.c) with
  * the target range and global model of the training part. The cluster structure itself is the one
- * built on all rows (the usual approximation; rebuilding the tree K times would cost K fits).
+ * built on all rows (the usual approximation; rebuilding the tree K times would cost K fits; on
+ * small n the pick is then checked with a tree per fold, cv_honest.c).
  *
  * Models without fold k come from summaries, never from a refit over rows: per node the
  * rows are accumulated once, per fold, about the node's centroid (shifted sums keep the
