@@ -10,7 +10,8 @@
  * shares their fold, one search over all rows that skips fold k; ties to the smaller index). It is
  * predicted by that cluster's model fitted without fold k, guarded as predict guards (guard.c) with
  * the target range and global model of the training part. The cluster structure itself is the one
- * built on all rows (the usual approximation; rebuilding the tree K times would cost K fits).
+ * built on all rows (the usual approximation; rebuilding the tree K times would cost K fits; on
+ * small n the pick is then checked with a tree per fold, cv_honest.c).
  *
  * Models without fold k come from summaries, never from a refit over rows: per node the
  * rows are accumulated once, per fold, about the node's centroid (shifted sums keep the
@@ -41,6 +42,7 @@
 #include "knn/knn.h"
 #include "model/cv_shrink.h"
 #include "model/cv_finish.h"
+#include "model/cv_honest.h"
 #include "model/standardize.h"
 #include "par/radix.h"
 
@@ -267,9 +269,10 @@ static void score_level(int l, int T, int K, int64_t n, int d, const int64_t *cl
   }
 }
 
-bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
-                           const bfcr_zsrc *zs, const double *y, int64_t n_local,
-                           const bfcr_fit_params *p, bfcr_model *m) {
+/* The level CV on the tree of all rows (replicated or distributed), levels and shrinkage. */
+static bfcr_status select_shared_tree(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
+                                      const bfcr_zsrc *zs, const double *y, int64_t n_local,
+                                      const bfcr_fit_params *p, bfcr_model *m) {
   bfcr_status st = BFCR_OK;
   int d = t->d, T = t->nlevels - 1, K = p->folds;
   int64_t n = t->n, *work = NULL, *nn = NULL;
@@ -431,5 +434,16 @@ cleanup:
   free(Yd);
   free(fd);
   free(lab);
+  return st;
+}
+
+bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
+                           const bfcr_zsrc *zs, const double *y, int64_t n_local,
+                           const bfcr_fit_params *p, bfcr_model *m) {
+  bfcr_status st = select_shared_tree(ctx, t, lf, zs, y, n_local, p, m);
+  if (ctx->size > 1) st = bfcr_agree(ctx, st);
+  /* The shared tree favours clustered levels (the held-out rows shaped the clusters): on
+   * small n the pick must also beat the global model with a tree per fold (cv_honest.c). */
+  if (st == BFCR_OK) st = bfcr_cv_honest(ctx, t, zs, y, n_local, p, m);
   return st;
 }

@@ -23,7 +23,9 @@ bfcr_status bfcr_cv_node_models(bfcr_ctx *ctx, const bfcr_tree *t, int l, int64_
  * levels 1..top, target units). Writes m->chosen, m->cv_rmse, m->cv_se, m->cv_folds.
  * Collective: with ctx->size > 1 the rows, folds, fold models and per-row errors stay
  * distributed (cv_dist.c, O(n / P) per rank) and every sum keeps the one-process order,
- * so the table and the choice are bit-identical for any rank and thread count. */
+ * so the table and the choice are bit-identical for any rank and thread count. Then, on
+ * small n, the pick is checked against the global model with a tree per fold
+ * (cv_honest.h), which may move m->chosen to the top. */
 bfcr_status bfcr_cv_select(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
                            const bfcr_zsrc *zs, const double *y, int64_t n_local,
                            const bfcr_fit_params *p, bfcr_model *m);

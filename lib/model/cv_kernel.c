@@ -114,33 +114,31 @@ static bfcr_status gather_parents(bfcr_ctx *ctx, const bfcr_tree *t, int64_t **o
   return st;
 }
 
-/* Every rank's standardized rows and targets, in row order, on every rank. */
-static bfcr_status gather_rows(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t nl,
-                               int64_t n, int d, double **Zo, double **Yo) {
+bfcr_status bfcr_cv_gather_rows(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t nl,
+                                int64_t n, int d, double **Zo, double **Yo) {
   bfcr_status st = BFCR_OK;
   int P = ctx->size, *cnt = NULL, *dsp = NULL, mine = (int)nl;
   double *Zl = NULL, *Z = NULL, *Y = NULL;
   if (n * d >= INT32_MAX)
     st = bfcr_err(ctx, BFCR_ERR_NOMEM,
-                  "kernel CV candidates: %lld x %d values are too many to replicate", (long long)n,
-                  d);
+                  "cross-validation: %lld x %d values are too many to replicate", (long long)n, d);
   cnt = malloc((size_t)P * sizeof *cnt);
   dsp = malloc((size_t)P * sizeof *dsp);
   Zl = malloc((size_t)(nl > 0 ? nl * d : 1) * sizeof *Zl);
   Z = malloc((size_t)(n * d) * sizeof *Z);
   Y = malloc((size_t)n * sizeof *Y);
   if (st == BFCR_OK && (!cnt || !dsp || !Zl || !Z || !Y))
-    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "kernel CV candidates: out of memory");
+    st = bfcr_err(ctx, BFCR_ERR_NOMEM, "cross-validation: out of memory");
   st = bfcr_agree(ctx, st); /* every rank reaches the exchanges, or none does */
   if (st != BFCR_OK) goto cleanup;
   for (int64_t i = 0; i < nl; i++) bfcr_zsrc_row(zs, i, Zl + i * d);
   BFCR_CHECK(ctx, MPI_Allgather(&mine, 1, MPI_INT, cnt, 1, MPI_INT, ctx->comm) == MPI_SUCCESS,
-             BFCR_ERR_MPI, "kernel CV candidates: MPI_Allgather failed");
+             BFCR_ERR_MPI, "cross-validation: MPI_Allgather failed");
   dsp[0] = 0;
   for (int r = 1; r < P; r++) dsp[r] = dsp[r - 1] + cnt[r - 1];
   BFCR_CHECK(ctx,
              MPI_Allgatherv(y, mine, MPI_DOUBLE, Y, cnt, dsp, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
-             BFCR_ERR_MPI, "kernel CV candidates: MPI_Allgatherv of the targets failed");
+             BFCR_ERR_MPI, "cross-validation: MPI_Allgatherv of the targets failed");
   for (int r = 0; r < P; r++) {
     cnt[r] *= d;
     dsp[r] *= d;
@@ -148,7 +146,7 @@ static bfcr_status gather_rows(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double 
   BFCR_CHECK(
       ctx,
       MPI_Allgatherv(Zl, mine * d, MPI_DOUBLE, Z, cnt, dsp, MPI_DOUBLE, ctx->comm) == MPI_SUCCESS,
-      BFCR_ERR_MPI, "kernel CV candidates: MPI_Allgatherv of the rows failed");
+      BFCR_ERR_MPI, "cross-validation: MPI_Allgatherv of the rows failed");
   *Zo = Z;
   *Yo = Y;
   Z = Y = NULL;
@@ -481,6 +479,10 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
       m->kcv_cost[0] = fixed; /* the part paid once, by the first level scored */
       continue;
     }
+    /* The honest check (cv_honest.c) found no clustered ridge model better than the
+     * global one: clustered candidates scored on the same shared tree carry the same
+     * optimism, so only the top level's (tree-free) candidate stays. */
+    if (m->hcv_state == 2 && l < T) continue;
     double c = bfcr_cv_kernel_level_cost(t, l, K, p->min_cluster_size, cap);
     m->kcv_cost[l] = c;
     m->kcv_state[l] = c < 0 ? KCV_NOKERNEL : KCV_OVER;
@@ -519,7 +521,7 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
    * whole dendrogram order: with several ranks the tree keeps only its own rows' positions,
    * so a copy of the tree header points at the gathered order. */
   if (P > 1) {
-    st = gather_rows(ctx, zs, y, n_local, n, d, &Zg, &Yg);
+    st = bfcr_cv_gather_rows(ctx, zs, y, n_local, n, d, &Zg, &Yg);
     if (st != BFCR_OK) goto cleanup;
     Z = Zg;
     Y = Yg;

@@ -35,4 +35,10 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
                            const bfcr_zsrc *zs, const double *y, int64_t n_local,
                            bfcr_fit_params *p, bfcr_model *m);
 
+/* Several ranks: every rank's standardized rows (*Zo, n x d) and targets (*Yo, n), in row
+ * order, on every rank (the caller frees them). Collective; status agreed before the
+ * exchanges. */
+bfcr_status bfcr_cv_gather_rows(bfcr_ctx *ctx, const bfcr_zsrc *zs, const double *y, int64_t nl,
+                                int64_t n, int d, double **Zo, double **Yo);
+
 #endif

@@ -117,6 +117,12 @@ struct bfcr_model {
   unsigned char *kcv_state;
   double *kcv_cost, *kcv_rmse, *kcv_dmse, *kcv_dse;
   double kcv_budget; /* the budget applied (s; < 0: none) */
+  /* Honest check of the ridge pick against the global model (cv_honest.c; not in the
+   * file): state 0 not run, 1 pick kept, 2 replaced by the global model; the pick checked
+   * (level, shrinkage lambda), the mean paired difference of squared errors (pick - global)
+   * over the rows and its standard error. */
+  int hcv_state, hcv_level;
+  double hcv_lambda, hcv_dmse, hcv_dse;
 };
 
 static inline int bfcr_is_kernel_regressor(int r) {
