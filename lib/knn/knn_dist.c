@@ -16,7 +16,8 @@
  *      distinct: duplicates and grids still balance. (The plan, projections, window and
  *      reach test live in slab.c / slab.h, shared with knn_query_dist.c and
  *      knn_cv_route.c.)
- *   2. rows move to the owner of their key's cell (MPI_Alltoallv). Senders are in rank
+ *   2. rows move to the owner of their key's cell (MPI_Alltoallv: d doubles, then the
+ *      local index as int32, 4 B a row less than a global index column). Senders are in rank
  *      order and send their rows in order, so each slab arrives sorted by global index:
  *      local order == global order, and the local searches' index tie-break is the global one.
  *   3. each rank builds a kd-tree over its slab and runs bfcr_kdtree_allnn.
@@ -163,6 +164,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   const int rec = d + 1; /* moved row: coordinates, global index; query: coordinates, bound */
   bfcr_status st = BFCR_OK;
   MPI_Datatype rec_t = MPI_DATATYPE_NULL, pair_t = MPI_DATATYPE_NULL, trip_t = MPI_DATATYPE_NULL;
+  MPI_Datatype row_t = MPI_DATATYPE_NULL; /* a row's d coordinates at stride rec */
+  int32_t *sidx = NULL;                   /* sent rows' local indices, in send order */
   double *sbuf = NULL, *rbuf = NULL;
   double *S = NULL, *sd2 = NULL, *qs = NULL, *qr = NULL;
   double *Qin = NULL, *bnd = NULL, *qd = NULL, *ans = NULL, *ansr = NULL, *res = NULL;
@@ -196,11 +199,19 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     st = MPI_OK(st, MPI_Type_contiguous(rec, MPI_DOUBLE, &rec_t), "MPI_Type_contiguous");
     st = MPI_OK(st, MPI_Type_contiguous(2, MPI_DOUBLE, &pair_t), "MPI_Type_contiguous");
     st = MPI_OK(st, MPI_Type_contiguous(3, MPI_DOUBLE, &trip_t), "MPI_Type_contiguous");
+    MPI_Datatype rowd = MPI_DATATYPE_NULL;
+    st = MPI_OK(st, MPI_Type_contiguous(d, MPI_DOUBLE, &rowd), "MPI_Type_contiguous");
+    if (st == BFCR_OK) {
+      st = MPI_OK(st, MPI_Type_create_resized(rowd, 0, (MPI_Aint)rec * sizeof(double), &row_t),
+                  "MPI_Type_create_resized");
+      MPI_Type_free(&rowd);
+    }
   }
   if (st == BFCR_OK) {
     st = MPI_OK(st, MPI_Type_commit(&rec_t), "MPI_Type_commit");
     st = MPI_OK(st, MPI_Type_commit(&pair_t), "MPI_Type_commit");
     st = MPI_OK(st, MPI_Type_commit(&trip_t), "MPI_Type_commit");
+    st = MPI_OK(st, MPI_Type_commit(&row_t), "MPI_Type_commit");
   }
   BFCR_DIST_AGREE(); /* [1] */
   {
@@ -231,9 +242,11 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   if (n_local > 0) { /* row i to slot pos[i], in place (pos is kept for step 5) */
     double *spare = bfcr_dist_alloc(ctx, &st, rec, sizeof(double));
     int64_t *to = bfcr_dist_alloc(ctx, &st, n_local, sizeof(int64_t));
-    if (spare && to) {
+    sidx = bfcr_dist_alloc(ctx, &st, n_local, sizeof(int32_t));
+    if (spare && to && sidx) {
       memcpy(to, pos, (size_t)n_local * sizeof(int64_t));
       bfcr_permute_rows(sbuf, to, n_local, rec, spare);
+      for (int64_t i = 0; i < n_local; i++) sidx[pos[i]] = (int32_t)i;
     }
     free(spare);
     free(to);
@@ -243,7 +256,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   for (int p = 0; p < P && st == BFCR_OK; p++) {
     rdis[p] = (int)(ns < INT_MAX ? ns : INT_MAX);
     ns += rcnt[p];
-    if (stats && p != rank) stats->bytes_sent += (int64_t)scnt[p] * rec * 8;
+    if (stats && p != rank) stats->bytes_sent += (int64_t)scnt[p] * (d * 8 + 4);
   }
   if (ns > INT_MAX)
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "knn_dist: slab of %lld rows exceeds 2^31 - 1",
@@ -257,15 +270,25 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     qptr = bfcr_dist_alloc(ctx, &st, ns + 1, sizeof(int64_t));
   }
   BFCR_DIST_AGREE(); /* [3] */
-  st = MPI_OK(st, MPI_Alltoallv(sbuf, scnt, sdis, rec_t, rbuf, rcnt, rdis, rec_t, ctx->comm),
+  /* The coordinates (the index column stays behind), then the rows' local indices as int32
+   * (4 B a row instead of 8: the sender's block start is known), into sg's first half and
+   * widened in place from the end (int32 j is read before int64 j / 2 <= j is written). */
+  st = MPI_OK(st, MPI_Alltoallv(sbuf, scnt, sdis, row_t, rbuf, rcnt, rdis, row_t, ctx->comm),
               "MPI_Alltoallv (rows)");
+  st = MPI_OK(st,
+              MPI_Alltoallv(sidx, scnt, sdis, MPI_INT32_T, sg, rcnt, rdis, MPI_INT32_T, ctx->comm),
+              "MPI_Alltoallv (row indices)");
+  for (int p = P; p-- > 0 && st == BFCR_OK;)
+    for (int64_t j = (int64_t)rdis[p] + rcnt[p]; j-- > rdis[p];)
+      sg[j] = L->off[p] + ((const int32_t *)sg)[j];
   free(sbuf);
+  free(sidx);
   sbuf = NULL;
+  sidx = NULL;
   /* The slab rows are compacted in place (stride rec -> d, forward, so no row is
    * overwritten before it moves) and handed to the kd-tree, which permutes them in place:
    * the slab costs one copy of its rows at the peak. */
   for (int64_t j = 0; j < ns && st == BFCR_OK; j++) {
-    sg[j] = (int64_t)rbuf[j * rec + d];
     memmove(rbuf + j * d, rbuf + j * rec, (size_t)d * sizeof(double));
     if (j > 0 && sg[j] <= sg[j - 1])
       st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "knn_dist: slab rows out of global order");
@@ -452,6 +475,8 @@ cleanup:
   if (rec_t != MPI_DATATYPE_NULL) MPI_Type_free(&rec_t);
   if (pair_t != MPI_DATATYPE_NULL) MPI_Type_free(&pair_t);
   if (trip_t != MPI_DATATYPE_NULL) MPI_Type_free(&trip_t);
+  if (row_t != MPI_DATATYPE_NULL) MPI_Type_free(&row_t);
+  free(sidx);
   bfcr_kdtree_free(tree);
   bfcr_slabs_free(&sl);
   free(sbuf), free(rbuf);
