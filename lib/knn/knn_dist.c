@@ -164,7 +164,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   const int rec = d + 1; /* moved row: coordinates, global index; query: coordinates, bound */
   bfcr_status st = BFCR_OK;
   MPI_Datatype rec_t = MPI_DATATYPE_NULL, pair_t = MPI_DATATYPE_NULL, trip_t = MPI_DATATYPE_NULL;
-  MPI_Datatype row_t = MPI_DATATYPE_NULL; /* a row's d coordinates at stride rec */
+  MPI_Datatype row_t = MPI_DATATYPE_NULL; /* a row's d coordinates */
   int32_t *sidx = NULL;                   /* sent rows' local indices, in send order */
   double *sbuf = NULL, *rbuf = NULL;
   double *S = NULL, *sd2 = NULL, *qs = NULL, *qr = NULL;
@@ -199,13 +199,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     st = MPI_OK(st, MPI_Type_contiguous(rec, MPI_DOUBLE, &rec_t), "MPI_Type_contiguous");
     st = MPI_OK(st, MPI_Type_contiguous(2, MPI_DOUBLE, &pair_t), "MPI_Type_contiguous");
     st = MPI_OK(st, MPI_Type_contiguous(3, MPI_DOUBLE, &trip_t), "MPI_Type_contiguous");
-    MPI_Datatype rowd = MPI_DATATYPE_NULL;
-    st = MPI_OK(st, MPI_Type_contiguous(d, MPI_DOUBLE, &rowd), "MPI_Type_contiguous");
-    if (st == BFCR_OK) {
-      st = MPI_OK(st, MPI_Type_create_resized(rowd, 0, (MPI_Aint)rec * sizeof(double), &row_t),
-                  "MPI_Type_create_resized");
-      MPI_Type_free(&rowd);
-    }
+    st = MPI_OK(st, MPI_Type_contiguous(d, MPI_DOUBLE, &row_t), "MPI_Type_contiguous");
   }
   if (st == BFCR_OK) {
     st = MPI_OK(st, MPI_Type_commit(&rec_t), "MPI_Type_commit");
@@ -247,6 +241,9 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
       memcpy(to, pos, (size_t)n_local * sizeof(int64_t));
       bfcr_permute_rows(sbuf, to, n_local, rec, spare);
       for (int64_t i = 0; i < n_local; i++) sidx[pos[i]] = (int32_t)i;
+      /* the index column stays behind: stride rec -> d in place, forward */
+      for (int64_t k = 0; k < n_local; k++)
+        memmove(sbuf + k * d, sbuf + k * rec, (size_t)d * sizeof(double));
     }
     free(spare);
     free(to);
@@ -285,15 +282,13 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   free(sidx);
   sbuf = NULL;
   sidx = NULL;
-  /* The slab rows are compacted in place (stride rec -> d, forward, so no row is
-   * overwritten before it moves) and handed to the kd-tree, which permutes them in place:
-   * the slab costs one copy of its rows at the peak. */
-  for (int64_t j = 0; j < ns && st == BFCR_OK; j++) {
-    memmove(rbuf + j * d, rbuf + j * rec, (size_t)d * sizeof(double));
+  /* The slab rows (d doubles each) are handed to the kd-tree, which permutes them in
+   * place: the slab costs one copy of its rows at the peak. */
+  for (int64_t j = 1; j < ns && st == BFCR_OK; j++) {
     if (j > 0 && sg[j] <= sg[j - 1])
       st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "knn_dist: slab rows out of global order");
   }
-  if (st == BFCR_OK && ns > 0) { /* give back the index column's share */
+  if (st == BFCR_OK && ns > 0) { /* rbuf had room for rec doubles a row: give back the rest */
     double *shrunk = realloc(rbuf, (size_t)(ns * d) * sizeof(double));
     if (shrunk) rbuf = shrunk;
   }
