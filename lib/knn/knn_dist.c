@@ -16,14 +16,17 @@
  *      distinct: duplicates and grids still balance. (The plan, projections, window and
  *      reach test live in slab.c / slab.h, shared with knn_query_dist.c and
  *      knn_cv_route.c.)
- *   2. rows move to the owner of their key's cell (MPI_Alltoallv). Senders are in rank
+ *   2. rows move to the owner of their key's cell (MPI_Alltoallv: d doubles, then the
+ *      local index as int32, 4 B a row less than a global index column). Senders are in rank
  *      order and send their rows in order, so each slab arrives sorted by global index:
  *      local order == global order, and the local searches' index tie-break is the global one.
  *   3. each rank builds a kd-tree over its slab and runs bfcr_kdtree_allnn.
  *   4. boundary: a row whose ball (radius = its cell best) may reach another rank's ranges
  *      of projections (on every axis, bfcr_slab_reach) is sent there as a query bounded
  *      by its best distance; the owner answers
- *      with bfcr_kdtree_query (bound2: ties at the bound are kept) and the answers are
+ *      with bfcr_kdtree_query (bound2: ties at the bound are kept); only the queries that
+ *      found a row within their bound are answered, (dist2, global index, query slot): most
+ *      find none (24 B a found answer instead of 16 B a query). The answers are
  *      combined with bfcr_nn_better on global indices. One round is enough: the bound only
  *      shrinks. Margin: rounding of the projections and of the canonical distance is covered
  *      by bounds derived in docs/knn-distributed.md; a larger margin only adds queries.
@@ -160,7 +163,9 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   const int P = L->P, rank = L->rank, nt = ctx->nthreads;
   const int rec = d + 1; /* moved row: coordinates, global index; query: coordinates, bound */
   bfcr_status st = BFCR_OK;
-  MPI_Datatype rec_t = MPI_DATATYPE_NULL, pair_t = MPI_DATATYPE_NULL;
+  MPI_Datatype rec_t = MPI_DATATYPE_NULL, pair_t = MPI_DATATYPE_NULL, trip_t = MPI_DATATYPE_NULL;
+  MPI_Datatype row_t = MPI_DATATYPE_NULL; /* a row's d coordinates */
+  int32_t *sidx = NULL;                   /* sent rows' local indices, in send order */
   double *sbuf = NULL, *rbuf = NULL;
   double *S = NULL, *sd2 = NULL, *qs = NULL, *qr = NULL;
   double *Qin = NULL, *bnd = NULL, *qd = NULL, *ans = NULL, *ansr = NULL, *res = NULL;
@@ -169,7 +174,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   int64_t *qptr = NULL;
   int *scnt = NULL, *rcnt = NULL, *sdis = NULL, *rdis = NULL, *dest = NULL;
   int *qlist = NULL, *qscnt = NULL, *qrcnt = NULL, *qsdis = NULL;
-  int *qrdis = NULL;
+  int *qrdis = NULL, *fc = NULL; /* fc: found answers, 4 P: send/recv counts, displs */
   bfcr_kdtree *tree = NULL;
   bfcr_slabs sl = {0};
   int64_t ns = 0, nqs = 0, nqr = 0;
@@ -193,10 +198,14 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   if (st == BFCR_OK) {
     st = MPI_OK(st, MPI_Type_contiguous(rec, MPI_DOUBLE, &rec_t), "MPI_Type_contiguous");
     st = MPI_OK(st, MPI_Type_contiguous(2, MPI_DOUBLE, &pair_t), "MPI_Type_contiguous");
+    st = MPI_OK(st, MPI_Type_contiguous(3, MPI_DOUBLE, &trip_t), "MPI_Type_contiguous");
+    st = MPI_OK(st, MPI_Type_contiguous(d, MPI_DOUBLE, &row_t), "MPI_Type_contiguous");
   }
   if (st == BFCR_OK) {
     st = MPI_OK(st, MPI_Type_commit(&rec_t), "MPI_Type_commit");
     st = MPI_OK(st, MPI_Type_commit(&pair_t), "MPI_Type_commit");
+    st = MPI_OK(st, MPI_Type_commit(&trip_t), "MPI_Type_commit");
+    st = MPI_OK(st, MPI_Type_commit(&row_t), "MPI_Type_commit");
   }
   BFCR_DIST_AGREE(); /* [1] */
   {
@@ -227,9 +236,14 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   if (n_local > 0) { /* row i to slot pos[i], in place (pos is kept for step 5) */
     double *spare = bfcr_dist_alloc(ctx, &st, rec, sizeof(double));
     int64_t *to = bfcr_dist_alloc(ctx, &st, n_local, sizeof(int64_t));
-    if (spare && to) {
+    sidx = bfcr_dist_alloc(ctx, &st, n_local, sizeof(int32_t));
+    if (spare && to && sidx) {
       memcpy(to, pos, (size_t)n_local * sizeof(int64_t));
       bfcr_permute_rows(sbuf, to, n_local, rec, spare);
+      for (int64_t i = 0; i < n_local; i++) sidx[pos[i]] = (int32_t)i;
+      /* the index column stays behind: stride rec -> d in place, forward */
+      for (int64_t k = 0; k < n_local; k++)
+        memmove(sbuf + k * d, sbuf + k * rec, (size_t)d * sizeof(double));
     }
     free(spare);
     free(to);
@@ -239,7 +253,7 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   for (int p = 0; p < P && st == BFCR_OK; p++) {
     rdis[p] = (int)(ns < INT_MAX ? ns : INT_MAX);
     ns += rcnt[p];
-    if (stats && p != rank) stats->bytes_sent += (int64_t)scnt[p] * rec * 8;
+    if (stats && p != rank) stats->bytes_sent += (int64_t)scnt[p] * (d * 8 + 4);
   }
   if (ns > INT_MAX)
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "knn_dist: slab of %lld rows exceeds 2^31 - 1",
@@ -253,20 +267,28 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     qptr = bfcr_dist_alloc(ctx, &st, ns + 1, sizeof(int64_t));
   }
   BFCR_DIST_AGREE(); /* [3] */
-  st = MPI_OK(st, MPI_Alltoallv(sbuf, scnt, sdis, rec_t, rbuf, rcnt, rdis, rec_t, ctx->comm),
+  /* The coordinates (the index column stays behind), then the rows' local indices as int32
+   * (4 B a row instead of 8: the sender's block start is known), into sg's first half and
+   * widened in place from the end (int32 j is read before int64 j / 2 <= j is written). */
+  st = MPI_OK(st, MPI_Alltoallv(sbuf, scnt, sdis, row_t, rbuf, rcnt, rdis, row_t, ctx->comm),
               "MPI_Alltoallv (rows)");
+  st = MPI_OK(st,
+              MPI_Alltoallv(sidx, scnt, sdis, MPI_INT32_T, sg, rcnt, rdis, MPI_INT32_T, ctx->comm),
+              "MPI_Alltoallv (row indices)");
+  for (int p = P; p-- > 0 && st == BFCR_OK;)
+    for (int64_t j = (int64_t)rdis[p] + rcnt[p]; j-- > rdis[p];)
+      sg[j] = L->off[p] + ((const int32_t *)sg)[j];
   free(sbuf);
+  free(sidx);
   sbuf = NULL;
-  /* The slab rows are compacted in place (stride rec -> d, forward, so no row is
-   * overwritten before it moves) and handed to the kd-tree, which permutes them in place:
-   * the slab costs one copy of its rows at the peak. */
-  for (int64_t j = 0; j < ns && st == BFCR_OK; j++) {
-    sg[j] = (int64_t)rbuf[j * rec + d];
-    memmove(rbuf + j * d, rbuf + j * rec, (size_t)d * sizeof(double));
+  sidx = NULL;
+  /* The slab rows (d doubles each) are handed to the kd-tree, which permutes them in
+   * place: the slab costs one copy of its rows at the peak. */
+  for (int64_t j = 1; j < ns && st == BFCR_OK; j++) {
     if (j > 0 && sg[j] <= sg[j - 1])
       st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "knn_dist: slab rows out of global order");
   }
-  if (st == BFCR_OK && ns > 0) { /* give back the index column's share */
+  if (st == BFCR_OK && ns > 0) { /* rbuf had room for rec doubles a row: give back the rest */
     double *shrunk = realloc(rbuf, (size_t)(ns * d) * sizeof(double));
     if (shrunk) rbuf = shrunk;
   }
@@ -325,13 +347,14 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   if (st == BFCR_OK) {
     qs = bfcr_dist_alloc(ctx, &st, nqs * rec, sizeof(double));
     qrow = bfcr_dist_alloc(ctx, &st, nqs, sizeof(int64_t));
-    ans = bfcr_dist_alloc(ctx, &st, 2 * nqs, sizeof(double));
+    ans = bfcr_dist_alloc(ctx, &st, 3 * nqs, sizeof(double));
     qr = bfcr_dist_alloc(ctx, &st, nqr * rec, sizeof(double));
     Qin = bfcr_dist_alloc(ctx, &st, nqr * d, sizeof(double));
     bnd = bfcr_dist_alloc(ctx, &st, nqr, sizeof(double));
     qnn = bfcr_dist_alloc(ctx, &st, nqr, sizeof(int64_t));
     qd = bfcr_dist_alloc(ctx, &st, nqr, sizeof(double));
-    ansr = bfcr_dist_alloc(ctx, &st, 2 * nqr, sizeof(double));
+    ansr = bfcr_dist_alloc(ctx, &st, 3 * nqr, sizeof(double));
+    fc = bfcr_dist_alloc(ctx, &st, 4 * P, sizeof(int));
   }
   BFCR_DIST_AGREE(); /* [5] */
   for (int p = 0; p < P; p++) qscnt[p] = 0;
@@ -358,28 +381,45 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   if (st == BFCR_OK && nqr > 0)
     st = kd_check(ctx, st, bfcr_kdtree_query(tree, Qin, nqr, NULL, bnd, nt, qnn, qd),
                   "kd-tree boundary queries");
-  /* Answer q: (dist2, global index), or (+inf, -1) when nothing lies within the bound. */
-  for (int64_t q = 0; q < nqr; q++) {
-    const int found = st == BFCR_OK && qnn[q] >= 0;
-    ansr[2 * q] = found ? qd[q] : INFINITY;
-    ansr[2 * q + 1] = found ? (double)sg[qnn[q]] : -1.0;
+  /* Answers only for the queries that found a row within their bound (most find none):
+   * (dist2, global index, the query's place in its sender's block), grouped by sender. */
+  int *fs = fc, *fr = fc + P, *fsd = fc + 2 * P, *frd = fc + 3 * P;
+  int64_t nfs = 0, nfr = 0;
+  for (int p = 0; p < P && fc; p++) {
+    fs[p] = 0;
+    fsd[p] = (int)nfs;
+    for (int64_t q = qrdis[p]; q < qrdis[p] + qrcnt[p]; q++) {
+      if (st != BFCR_OK || qnn[q] < 0) continue;
+      ansr[3 * nfs] = qd[q];
+      ansr[3 * nfs + 1] = (double)sg[qnn[q]];
+      ansr[3 * nfs + 2] = (double)(q - qrdis[p]);
+      nfs++;
+      fs[p]++;
+    }
   }
-  st = MPI_OK(st, MPI_Alltoallv(ansr, qrcnt, qrdis, pair_t, ans, qscnt, qsdis, pair_t, ctx->comm),
+  st = MPI_OK(st, MPI_Alltoall(fs, 1, MPI_INT, fr, 1, MPI_INT, ctx->comm),
+              "MPI_Alltoall (answer counts)");
+  for (int p = 0; p < P && st == BFCR_OK; p++) {
+    frd[p] = (int)nfr;
+    nfr += fr[p];
+  }
+  st = MPI_OK(st, MPI_Alltoallv(ansr, fs, fsd, trip_t, ans, fr, frd, trip_t, ctx->comm),
               "MPI_Alltoallv (answers)");
-  for (int64_t q = 0; q < nqs && st == BFCR_OK; q++) {
-    const double aq = ans[2 * q];
-    const double gq = ans[2 * q + 1];
-    if (gq < 0.0) continue;
-    const int64_t j = qrow[q];
-    if (bfcr_nn_better(aq, (int64_t)gq, sd2[j], sbf[j])) {
-      sd2[j] = aq;
-      sbf[j] = (int64_t)gq;
+  for (int p = 0; p < P && st == BFCR_OK; p++) {
+    for (int64_t a = frd[p]; a < frd[p] + fr[p]; a++) {
+      const double aq = ans[3 * a];
+      const int64_t gq = (int64_t)ans[3 * a + 1];
+      const int64_t j = qrow[qsdis[p] + (int64_t)ans[3 * a + 2]];
+      if (bfcr_nn_better(aq, gq, sd2[j], sbf[j])) {
+        sd2[j] = aq;
+        sbf[j] = gq;
+      }
     }
   }
   if (stats) {
     for (int p = 0; p < P; p++) {
       if (p == rank) continue;
-      stats->bytes_sent += (int64_t)qscnt[p] * rec * 8 + (int64_t)qrcnt[p] * 16;
+      stats->bytes_sent += (int64_t)qscnt[p] * rec * 8 + (int64_t)fs[p] * 24;
     }
     stats->queries_sent = nqs;
     stats->queries_answered = nqr;
@@ -429,11 +469,14 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
 cleanup:
   if (rec_t != MPI_DATATYPE_NULL) MPI_Type_free(&rec_t);
   if (pair_t != MPI_DATATYPE_NULL) MPI_Type_free(&pair_t);
+  if (trip_t != MPI_DATATYPE_NULL) MPI_Type_free(&trip_t);
+  if (row_t != MPI_DATATYPE_NULL) MPI_Type_free(&row_t);
+  free(sidx);
   bfcr_kdtree_free(tree);
   bfcr_slabs_free(&sl);
   free(sbuf), free(rbuf);
   free(S), free(sd2), free(qs), free(qr);
-  free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(res), free(resr);
+  free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(res), free(resr), free(fc);
   free(qptr), free(inv), free(sg), free(sbf), free(pos), free(qrow), free(qnn);
   free(scnt), free(rcnt), free(sdis), free(rdis), free(dest);
   free(qlist), free(qscnt), free(qrcnt), free(qsdis), free(qrdis);

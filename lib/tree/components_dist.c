@@ -10,7 +10,8 @@
  * DESIGN.md section 1). Making the smaller member of each pair point to itself turns
  * every component into a tree rooted there, so pointer jumping finds each row's root.
  *
- * Steps (every message carries int64 words; requests are grouped by key on the sender
+ * Steps (every message carries words: int32 when every value sent, all below 2 n, fits,
+ * else int64; requests are grouped by key on the sender
  * with a stable radix sort, so each rank sends every distinct key once: a row that is
  * the best friend of many rows, e.g. the first of many duplicates, costs one request per
  * sender, not one per member):
@@ -26,7 +27,11 @@
  *      rows that are their component's minimum live in input blocks in rank order, so an
  *      exclusive scan of their counts numbers the components canonically, contiguously
  *      per rank. Ids return to the roots, then to the members with their ranks (3's
- *      reply); one Allgatherv of (smallest member, size) replicates the k-word tables.
+ *      reply); one Allgatherv of the sizes as LEB128 varints (1 byte each below 128)
+ *      replicates the k-word table: the minima cluster on the low ranks (a component's
+ *      smallest member is likely in the first block), where 8 bytes a component sent P - 1
+ *      times were 12.8 of rank 0's 28.6 MB at P = 8 (2M rows); smallest members (int64)
+ *      only when asked.
  * Cost per rank: O(n_local) memory and words per round plus O(k) replicated; rounds are
  * about log2 of the longest best-friend chain (at most 70, else the graph is not a
  * best-friend graph: BFCR_ERR_INTERNAL). Every collective step opens with an agreement.
@@ -48,12 +53,14 @@
 /* Per-rank counts and displacements of one exchange (in items of a contiguous type). */
 typedef struct xplan {
   int P;
+  int narrow; /* words travel as int32 (every value below 2^31) */
   int *sc, *sd, *rc, *rd;
-  int64_t nr; /* items received */
+  int64_t ns, nr; /* items sent, received */
 } xplan;
 
-static void xplan_alloc(bfcr_ctx *ctx, bfcr_status *st, xplan *x, int P) {
+static void xplan_alloc(bfcr_ctx *ctx, bfcr_status *st, xplan *x, int P, int narrow) {
   x->P = P;
+  x->narrow = narrow;
   x->sc = bfcr_dist_alloc(ctx, st, P, sizeof(int));
   x->sd = bfcr_dist_alloc(ctx, st, P, sizeof(int));
   x->rc = bfcr_dist_alloc(ctx, st, P, sizeof(int));
@@ -76,14 +83,24 @@ static bfcr_status xplan_counts(bfcr_ctx *ctx, bfcr_status st, xplan *x) {
   if (st == BFCR_OK && (s < 0 || r < 0))
     st = bfcr_err(ctx, BFCR_ERR_INTERNAL, WHO ": more than 2^31 - 1 items for one rank");
   x->nr = r < 0 ? 0 : r;
+  x->ns = s < 0 ? 0 : s;
   return st;
 }
 
-/* Items of type t along the plan (back: the replies, receive side to send side). */
-static bfcr_status xmove(bfcr_ctx *ctx, bfcr_status st, const xplan *x, MPI_Datatype t,
-                         const int64_t *s, int64_t *r, int back) {
+/* Items of w words (type t: w int32 when x->narrow, else w int64) along the plan (back:
+ * the replies, receive side to send side). Narrow: s is packed to int32 in place (it is
+ * overwritten: every caller's send buffer is dead after the move) and r arrives as int32
+ * in its first half, widened in place from the end (int32 j is read before int64 j / 2
+ * <= j is written). */
+static bfcr_status xmove(bfcr_ctx *ctx, bfcr_status st, const xplan *x, MPI_Datatype t, int w,
+                         int64_t *s, int64_t *r, int back) {
+  const int64_t ns = (back ? x->nr : x->ns) * w, nr = (back ? x->ns : x->nr) * w;
+  if (x->narrow)
+    for (int64_t i = 0; i < ns; i++) ((int32_t *)s)[i] = (int32_t)s[i];
   int rc = back ? MPI_Alltoallv(s, x->rc, x->rd, t, r, x->sc, x->sd, t, ctx->comm)
                 : MPI_Alltoallv(s, x->sc, x->sd, t, r, x->rc, x->rd, t, ctx->comm);
+  if (x->narrow)
+    for (int64_t i = nr; i-- > 0;) r[i] = ((const int32_t *)r)[i];
   return MPI_OK(st, rc, "MPI_Alltoallv");
 }
 
@@ -119,9 +136,10 @@ static void count_owners(xplan *x, const int64_t *offs, const int64_t *uk, int64
 /* Asks the owner of each distinct global row uk[0 .. u) (ascending, so grouped by owner)
  * for answer(user, its local row); the owners answer once every request has arrived, from
  * the values as they are before the caller updates them. Replies into *rp (u words,
- * malloc'd; the caller frees it). Collective; the status is agreed. */
+ * malloc'd; the caller frees it); uk is overwritten (xmove). Collective; the status is
+ * agreed. */
 static bfcr_status ask_owners(bfcr_ctx *ctx, xplan *x, const int64_t *offs, int64_t offset,
-                              const int64_t *uk, int64_t u,
+                              MPI_Datatype t1, int64_t *uk, int64_t u,
                               int64_t (*answer)(const void *user, int64_t row), const void *user,
                               int64_t **rp) {
   bfcr_status st = BFCR_OK;
@@ -131,9 +149,9 @@ static bfcr_status ask_owners(bfcr_ctx *ctx, xplan *x, const int64_t *offs, int6
   int64_t *an = bfcr_dist_alloc(ctx, &st, x->nr, sizeof(int64_t));
   *rp = bfcr_dist_alloc(ctx, &st, u, sizeof(int64_t));
   BFCR_DIST_AGREE();
-  st = xmove(ctx, st, x, MPI_INT64_T, uk, rq, 0);
+  st = xmove(ctx, st, x, t1, 1, uk, rq, 0);
   for (int64_t q = 0; q < x->nr; q++) an[q] = answer(user, rq[q] - offset);
-  st = xmove(ctx, st, x, MPI_INT64_T, an, *rp, 1);
+  st = xmove(ctx, st, x, t1, 1, an, *rp, 1);
   BFCR_DIST_AGREE();
 cleanup:
   free(rq);
@@ -161,11 +179,15 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
   const int P = ctx->size, me = ctx->rank;
   const int64_t nl = n_local;
   const int bits = bfcr_radix_bits(n > 0 ? (uint64_t)(n - 1) : 0);
-  MPI_Datatype t1 = MPI_INT64_T, t2 = MPI_DATATYPE_NULL, t3 = MPI_DATATYPE_NULL;
+  /* Every word sent (rows, counts, ids, ranks, 2 ptr + done) is below 2 n. */
+  const int narrow = n <= INT32_MAX / 2;
+  const MPI_Datatype t1 = narrow ? MPI_INT32_T : MPI_INT64_T;
+  MPI_Datatype t2 = MPI_DATATYPE_NULL, t3 = MPI_DATATYPE_NULL;
   xplan x = {0}, y = {0}; /* y: step 3's plan, answered in step 5 */
   int64_t *offs = NULL, *ptr = NULL, *vv = NULL, *tv = NULL, *uk = NULL, *us = NULL;
   int64_t *rq = NULL, *an = NULL, *rp = NULL, *base = NULL, *seen = NULL, *cmin = NULL;
-  int64_t *msz = NULL, *slot = NULL, *pk = NULL, *all = NULL, *kall = NULL;
+  int64_t *msz = NULL, *slot = NULL, *pk = NULL, *kall = NULL;
+  unsigned char *vb = NULL, *vall = NULL; /* component sizes, varints: mine, all */
   int64_t *minidx = NULL, *nchild = NULL;
   uint64_t *kk = NULL, *tk = NULL;
   unsigned char *done = NULL;
@@ -173,8 +195,8 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
   *k_out = 0;
   if (minidx_out) *minidx_out = NULL;
   *nchild_out = NULL;
-  xplan_alloc(ctx, &st, &x, P);
-  xplan_alloc(ctx, &st, &y, P);
+  xplan_alloc(ctx, &st, &x, P, narrow);
+  xplan_alloc(ctx, &st, &y, P, narrow);
   offs = bfcr_dist_alloc(ctx, &st, P + 1, sizeof(int64_t));
   kall = bfcr_dist_alloc(ctx, &st, P, sizeof(int64_t));
   ptr = bfcr_dist_alloc(ctx, &st, nl, sizeof(int64_t));
@@ -186,8 +208,8 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
   uk = bfcr_dist_alloc(ctx, &st, nl, sizeof(int64_t));
   us = bfcr_dist_alloc(ctx, &st, nl + 1, sizeof(int64_t));
   if (st == BFCR_OK) {
-    st = MPI_OK(st, MPI_Type_contiguous(2, MPI_INT64_T, &t2), "MPI_Type_contiguous");
-    st = MPI_OK(st, MPI_Type_contiguous(3, MPI_INT64_T, &t3), "MPI_Type_contiguous");
+    st = MPI_OK(st, MPI_Type_contiguous(2, t1, &t2), "MPI_Type_contiguous");
+    st = MPI_OK(st, MPI_Type_contiguous(3, t1, &t3), "MPI_Type_contiguous");
   }
   if (st == BFCR_OK) {
     st = MPI_OK(st, MPI_Type_commit(&t2), "MPI_Type_commit");
@@ -215,7 +237,8 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
     vv[i] = i;
   }
   u = group(kk, vv, nl, bits, tk, tv, uk, us);
-  if ((st = ask_owners(ctx, &x, offs, offset, uk, u, bf_answer, bf, &rp)) != BFCR_OK) goto cleanup;
+  if ((st = ask_owners(ctx, &x, offs, offset, t1, uk, u, bf_answer, bf, &rp)) != BFCR_OK)
+    goto cleanup;
   for (int64_t j = 0; j < u; j++) {
     for (int64_t s = us[j]; s < us[j + 1]; s++) {
       const int64_t i = vv[s], g = offset + i, f = bf[i];
@@ -250,7 +273,7 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
     u = group(kk, vv, m, bits, tk, tv, uk, us);
     /* Answers from the pointers as they were before this round (updated below). */
     const jump_state js = {ptr, done};
-    if ((st = ask_owners(ctx, &x, offs, offset, uk, u, jump_answer, &js, &rp)) != BFCR_OK)
+    if ((st = ask_owners(ctx, &x, offs, offset, t1, uk, u, jump_answer, &js, &rp)) != BFCR_OK)
       goto cleanup;
     for (int64_t j = 0; j < u; j++) {
       for (int64_t s = us[j]; s < us[j + 1]; s++) {
@@ -286,7 +309,7 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
     an[3 * j + 1] = us[j + 1] - us[j];
     an[3 * j + 2] = offset + vv[us[j]]; /* stable sort: the smallest of this run */
   }
-  st = xmove(ctx, st, &y, t3, an, rq, 0);
+  st = xmove(ctx, st, &y, t3, 3, an, rq, 0);
   free(an);
   an = NULL;
   memset(seen, 0, (size_t)(nl > 0 ? nl : 1) * sizeof(int64_t));
@@ -320,7 +343,7 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
     pk[2 * sl] = cmin[r];
     pk[2 * sl + 1] = seen[r];
   }
-  st = xmove(ctx, st, &x, t2, pk, an, 0);
+  st = xmove(ctx, st, &x, t2, 2, pk, an, 0);
   memset(msz, 0, (size_t)(nl > 0 ? nl : 1) * sizeof(int64_t));
   for (int64_t q = 0; st == BFCR_OK && q < x.nr; q++) msz[an[2 * q] - offset] = an[2 * q + 1];
   for (int64_t i = 0; i < nl; i++) kl += msz[i] > 0;
@@ -332,31 +355,47 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
     k += kall[p];
   }
   free(pk);
-  /* (smallest member, size), or the sizes alone when the caller needs no smallest members */
-  const int pw = minidx_out ? 2 : 1;
-  pk = bfcr_dist_alloc(ctx, &st, pw * kl, sizeof(int64_t));
-  all = bfcr_dist_alloc(ctx, &st, pw * k, sizeof(int64_t));
+  /* The sizes as LEB128 varints (1 byte below 128: a replicated k-word table costs every
+   * rank ~k bytes, not 8 k; the component minima cluster on the low ranks, which would
+   * otherwise send most of it P - 1 times); the smallest members (int64) only when asked. */
+  pk = bfcr_dist_alloc(ctx, &st, minidx_out ? kl : 0, sizeof(int64_t));
+  vb = bfcr_dist_alloc(ctx, &st, 10 * kl, 1);
   if (minidx_out) minidx = bfcr_dist_alloc(ctx, &st, k, sizeof(int64_t));
   nchild = bfcr_dist_alloc(ctx, &st, k, sizeof(int64_t));
   BFCR_DIST_AGREE();
+  int64_t nvb = 0, nvall = 0;
   for (int64_t i = 0, j = 0; i < nl; i++) {
     if (msz[i] == 0) continue;
-    if (pw == 2) pk[2 * j] = offset + i;
-    pk[pw * j + pw - 1] = msz[i];
+    if (minidx_out) pk[j] = offset + i;
+    for (uint64_t v = (uint64_t)msz[i];; v >>= 7) {
+      vb[nvb++] = (unsigned char)((v & 127) | (v >= 128 ? 128 : 0));
+      if (v < 128) break;
+    }
     msz[i] = kbase + j++; /* now the component id */
   }
+  st = MPI_OK(st, MPI_Allreduce(&nvb, &nvall, 1, MPI_INT64_T, MPI_SUM, ctx->comm),
+              "MPI_Allreduce (size bytes)");
+  BFCR_DIST_AGREE();
+  vall = bfcr_dist_alloc(ctx, &st, nvall, 1);
+  BFCR_DIST_AGREE();
   for (int64_t q = 0; q < x.nr; q++) rp[q] = msz[an[2 * q] - offset];
   free(an);
   an = bfcr_dist_alloc(ctx, &st, nroots, sizeof(int64_t));
   BFCR_DIST_AGREE();
-  st = xmove(ctx, st, &x, t1, rp, an, 1); /* an[slot]: the id of each root's component */
+  st = xmove(ctx, st, &x, t1, 1, rp, an, 1); /* an[slot]: the id of each root's component */
   for (int64_t r = 0, j = 0; r < nl; r++) {
     if (seen[r] > 0) cmin[r] = an[slot[j++]]; /* cmin now holds the root's component id */
   }
-  BFCR_CALL(bfcr_allgather_items(ctx, pk, kl, (size_t)pw * sizeof(int64_t), all));
-  for (int64_t c = 0; c < k; c++) {
-    if (minidx) minidx[c] = all[2 * c];
-    nchild[c] = all[pw * c + pw - 1];
+  BFCR_CALL(bfcr_allgather_items(ctx, vb, nvb, 1, vall));
+  if (minidx) BFCR_CALL(bfcr_allgather_items(ctx, pk, kl, sizeof(int64_t), minidx));
+  for (int64_t c = 0, b = 0; c < k; c++) { /* the ranks' streams in rank order: ids order */
+    uint64_t v = 0;
+    for (int sh = 0; b < nvall; sh += 7) {
+      const unsigned char byte = vall[b++];
+      v |= (uint64_t)(byte & 127) << sh;
+      if (!(byte & 128)) break;
+    }
+    nchild[c] = (int64_t)v;
   }
 
   /* 5. Ids and ranks back to the members (the reply to step 3). */
@@ -368,7 +407,7 @@ bfcr_status bfcr_components_dist(bfcr_ctx *ctx, const int64_t *bf, int64_t n_loc
     an[2 * q] = cmin[rq[3 * q] - offset];
     an[2 * q + 1] = base[q];
   }
-  st = xmove(ctx, st, &y, t2, an, rp, 1);
+  st = xmove(ctx, st, &y, t2, 2, an, rp, 1);
   for (int64_t j = 0; j < u; j++) {
     for (int64_t s = us[j]; s < us[j + 1]; s++) {
       comp[vv[s]] = rp[2 * j];
@@ -387,6 +426,6 @@ cleanup:
   xplan_free(&y);
   free(offs), free(kall), free(ptr), free(done), free(kk), free(tk), free(vv), free(tv);
   free(uk), free(us), free(rq), free(an), free(rp), free(base), free(seen), free(cmin);
-  free(msz), free(slot), free(pk), free(all), free(minidx), free(nchild);
+  free(msz), free(slot), free(pk), free(vb), free(vall), free(minidx), free(nchild);
   return st;
 }

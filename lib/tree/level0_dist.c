@@ -102,7 +102,12 @@ bfcr_status bfcr_level_dist_bestfriends(bfcr_ctx *ctx, int level, const bfcr_zsr
     }
     return BFCR_OK;
   }
-  if ((double)n * d < SMALL_ND) {
+  /* A held level (>= 1) with three or more ranks gathers only below a quarter of the bound:
+   * the gather sends each rank's items to P - 1 ranks (n_local d 8 (P - 1) bytes), the slab
+   * search about twice its items once; on level 2 of 2M rows (about 100k nodes) at P = 8
+   * that was 6.5 MB for the busiest rank's gather. */
+  const double small = level >= 1 && ctx->size > 2 ? SMALL_ND / 4.0 : SMALL_ND;
+  if ((double)n * d < small) {
     BFCR_CALL(gather_search(ctx, level, zs, n_local, offset, n, d, bf, bfdist));
   } else {
     BFCR_CALL(bfcr_knn_allnn_dist_keep(ctx, zs, n_local, offset, n, d, bf, bfdist, keep));

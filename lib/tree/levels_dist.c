@@ -19,8 +19,9 @@
  *   (bfcr_reduce_ranges_own when level l + 1 is held too, else bfcr_reduce_ranges_dist),
  *   the bits of bfcr_make_nodes.
  *
- * Only 8-byte integer arrays of a held level are replicated: nchild (the component sizes)
- * and parent (the dendrogram and the fit walk them). The dendrogram step moves the
+ * Only integer arrays of a held level are replicated: nchild (the component sizes, sent as
+ * varints by components_dist.c) and parent (the dendrogram and the fit walk them; sent as
+ * int32 when the next level's ids fit). The dendrogram step moves the
  * summaries to their final numbers and the metrics are summed from the pieces (metrics.c);
  * at the end each rank keeps the summaries over its dendrogram block
  * (bfcr_tree_keep_own_ns's layout). */
@@ -140,7 +141,13 @@ bfcr_status bfcr_held_nodes(bfcr_ctx *ctx, bfcr_tree *t, int l, const int64_t *r
   }
   free(rows);
   rows = NULL;
-  BFCR_CALL(bfcr_allgather_items(ctx, L1->parent, nl, sizeof(int64_t), par));
+  /* Parents are level-(l + 1) ids below k: int32 when k allows (4 B a node of the
+   * replicated table, not 8), packed in place in L1->parent (freed next) and widened in
+   * place in par from the end (int32 j is read before int64 j / 2 <= j is written). */
+  const int narrow = k <= INT32_MAX;
+  for (int64_t i = 0; narrow && i < nl; i++) ((int32_t *)L1->parent)[i] = (int32_t)L1->parent[i];
+  BFCR_CALL(bfcr_allgather_items(ctx, L1->parent, nl, narrow ? 4 : 8, par));
+  for (int64_t i = m; narrow && i-- > 0;) par[i] = ((const int32_t *)par)[i];
   free(L1->parent);
   L1->parent = par;
   par = NULL;
