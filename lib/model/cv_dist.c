@@ -216,7 +216,9 @@ static void parent_answer(const cvd *s, int64_t g, const void *u, double *out) {
 static bfcr_status route_parents(cvd *s, const int64_t *nn, int64_t *route1) {
   enum { CHUNK = 1 << 18 }; /* keys per fetch round: bounded buffers */
   const int64_t nl = s->nl > 0 ? s->nl : 1, *bf = s->t->lv[0].bf, *up = s->t->lv[0].parent;
-  int64_t *keys = malloc((size_t)nl * sizeof(int64_t)), *at = malloc((size_t)nl * sizeof(int64_t));
+  /* calloc: GCC's -Wmaybe-uninitialized (RelWithDebInfo) cannot see that fetch_rounds
+   * reads only the nk keys written below */
+  int64_t *keys = calloc((size_t)nl, sizeof(int64_t)), *at = malloc((size_t)nl * sizeof(int64_t));
   int64_t nk = 0;
   double *v = malloc((size_t)nl * sizeof(double));
   bfcr_status st = bfcr_agree(s->ctx, v && keys && at ? BFCR_OK : BFCR_ERR_NOMEM);
