@@ -1,12 +1,12 @@
 /* ranks: 1 2 3 4 */
 /* bfcr_fit, bfcr_tree_build and bfcr_predict at P ranks equal one process bit for bit:
- * every rank also fits the whole dataset alone on MPI_COMM_SELF (the reference) and
- * compares the serialized model bytes, the levels and cluster counts, the chosen level,
- * the tree labels of every level and the predictions of its own rows. Data: synthetic
- * blobs, datasets/boston.csv, a diamonds subset (one-hot columns), exact duplicates
- * (ties everywhere) and a regular grid (equal distances); 1 and 2 threads; ridge with
- * the pooled penalty, OLS, routing by sample, and the ancestor fallback; wide data
- * (40 x 300) and a mixed d = 40 set fitted from the clusters' rows. */
+ * rank 0 also fits the whole dataset alone on MPI_COMM_SELF (the reference, broadcast)
+ * and every rank compares the serialized model bytes, the levels and cluster counts, the chosen
+ * level, the tree labels of every level and the predictions of its own rows. Data: synthetic blobs,
+ * datasets/boston.csv, a diamonds subset (one-hot columns), exact duplicates (ties everywhere) and
+ * a regular grid (equal distances); 1 and 2 threads; ridge with the pooled penalty, OLS, routing by
+ * sample, and the ancestor fallback; wide data (40 x 300) and a mixed d = 40 set fitted from the
+ * clusters' rows. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,97 +61,164 @@ static bfcr_status make_ties(bfcr_ctx *ctx, const void *arg, bfcr_data **out) {
   return st;
 }
 
-static uint64_t fnv(const unsigned char *b, size_t n) {
-  uint64_t h = UINT64_C(0xcbf29ce484222325);
-  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * UINT64_C(0x100000001b3);
-  return h;
+static int g_cases;
+
+/* Rank 0's buffer of len bytes on every rank (*p allocated there, NULL when len = 0). */
+static void bcast_bytes(void **p, uint64_t *len) {
+  MPI_Bcast(len, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank != 0) *p = *len ? malloc(*len) : NULL;
+  for (uint64_t o = 0; o < *len; o += 1u << 30) { /* counts are ints */
+    uint64_t c = *len - o < (1u << 30) ? *len - o : (1u << 30);
+    MPI_Bcast((unsigned char *)*p + o, (int)c, MPI_BYTE, 0, MPI_COMM_WORLD);
+  }
 }
 
-static int g_cases;
+/* The one-process reference of a case: fitted by rank 0 alone on MPI_COMM_SELF, then
+ * broadcast (P copies of the same fit would multiply the test's time on 2 cores).
+ * Integers: ok, levels, chosen, tree levels; then clusters per level, model bytes,
+ * predictions of every row, tree labels of every level, tree level infos. */
+typedef struct ref {
+  int64_t hdr[4];
+  int64_t *clusters;
+  unsigned char *bytes;
+  double *pred;
+  int64_t *labels;
+  bfcr_level_info *tinfo;
+  uint64_t lclu, lbytes, lpred, llab, linfo;
+} ref;
+
+static void ref_compute(bfcr_ctx *self, make_fn make, const void *arg, const bfcr_fit_params *fp,
+                        const bfcr_tree_params *tp, ref *r) {
+  bfcr_data *ds = NULL;
+  bfcr_model *ms = NULL;
+  bfcr_tree *ts = NULL;
+  size_t ls = 0;
+  if (make(self, arg, &ds) != BFCR_OK || bfcr_fit(self, ds, fp, &ms) != BFCR_OK ||
+      bfcr_model_encode(self, ms, &r->bytes, &ls) != BFCR_OK ||
+      bfcr_tree_build(self, ds, tp, &ts) != BFCR_OK)
+    goto done;
+  int64_t n = bfcr_data_global_rows(ds);
+  int L = bfcr_model_num_levels(ms), TL = bfcr_tree_num_levels(ts);
+  r->lbytes = ls;
+  r->lclu = sizeof(int64_t) * (uint64_t)L;
+  r->clusters = malloc(r->lclu + 1);
+  for (int l = 0; l < L; l++) {
+    bfcr_level_info a;
+    bfcr_model_level_info(ms, l, &a);
+    r->clusters[l] = a.clusters;
+  }
+  r->lpred = sizeof(double) * (uint64_t)n;
+  r->pred = malloc(r->lpred + 1);
+  if (bfcr_predict(self, ms, ds, r->pred) != BFCR_OK) goto done;
+  r->llab = sizeof(int64_t) * (uint64_t)n * (uint64_t)TL;
+  r->labels = malloc(r->llab + 1);
+  r->linfo = sizeof(bfcr_level_info) * (uint64_t)TL;
+  r->tinfo = malloc(r->linfo + 1);
+  for (int l = 0; l < TL; l++) {
+    bfcr_tree_labels(ts, l, r->labels + (int64_t)l * n);
+    bfcr_tree_level_info(ts, l, &r->tinfo[l]);
+  }
+  r->hdr[0] = 1;
+  r->hdr[1] = L;
+  r->hdr[2] = bfcr_model_chosen_level(ms);
+  r->hdr[3] = TL;
+done:
+  if (!r->hdr[0]) fprintf(stderr, "reference: %s\n", bfcr_ctx_errmsg(self));
+  bfcr_tree_destroy(&ts);
+  bfcr_model_destroy(&ms);
+  bfcr_data_destroy(&ds);
+}
+
+static void ref_bcast(ref *r) {
+  MPI_Bcast(r->hdr, 4, MPI_INT64_T, 0, MPI_COMM_WORLD);
+  if (!r->hdr[0]) return;
+  bcast_bytes((void **)&r->clusters, &r->lclu);
+  bcast_bytes((void **)&r->bytes, &r->lbytes);
+  bcast_bytes((void **)&r->pred, &r->lpred);
+  bcast_bytes((void **)&r->labels, &r->llab);
+  bcast_bytes((void **)&r->tinfo, &r->linfo);
+}
+
+static void ref_free(ref *r) {
+  free(r->clusters);
+  free(r->bytes);
+  free(r->pred);
+  free(r->labels);
+  free(r->tinfo);
+}
 
 static void check_case(bfcr_ctx *world, bfcr_ctx *self, const char *name, make_fn make,
                        const void *arg, const bfcr_fit_params *fp, int threads) {
-  bfcr_data *dw = NULL, *ds = NULL;
-  bfcr_model *mw = NULL, *ms = NULL;
-  bfcr_tree *tw = NULL, *ts = NULL;
-  unsigned char *bw = NULL, *bs = NULL;
-  size_t lw = 0, ls = 0;
-  double *pw = NULL, *ps = NULL;
+  bfcr_data *dw = NULL;
+  bfcr_model *mw = NULL;
+  bfcr_tree *tw = NULL;
+  unsigned char *bw = NULL;
+  size_t lw = 0;
+  double *pw = NULL;
+  ref r = {{0}, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0};
+  bfcr_tree_params tp;
+  bfcr_tree_params_init(&tp);
   bfcr_ctx_set_threads(world, threads);
   bfcr_ctx_set_threads(self, threads);
   g_cases++;
+  if (bfcr_ctx_rank(world) == 0) ref_compute(self, make, arg, fp, &tp, &r);
+  ref_bcast(&r);
+  MT_CHECK(r.hdr[0] == 1, "%s: reference fit failed", name);
   bfcr_status st = make(world, arg, &dw);
   MT_CHECK(st == BFCR_OK, "%s: data: %s", name, bfcr_ctx_errmsg(world));
-  bfcr_status st2 = make(self, arg, &ds);
-  MT_CHECK(st2 == BFCR_OK, "%s: self data: %s", name, bfcr_ctx_errmsg(self));
-  if (st != BFCR_OK || st2 != BFCR_OK) goto done;
+  if (st != BFCR_OK || r.hdr[0] != 1) goto done;
   st = bfcr_fit(world, dw, fp, &mw);
   MT_CHECK(st == BFCR_OK, "%s: fit: %s", name, bfcr_ctx_errmsg(world));
-  st2 = bfcr_fit(self, ds, fp, &ms);
-  MT_CHECK(st2 == BFCR_OK, "%s: self fit: %s", name, bfcr_ctx_errmsg(self));
-  if (st != BFCR_OK || st2 != BFCR_OK) goto done;
-  MT_CHECK(bfcr_model_num_levels(mw) == bfcr_model_num_levels(ms), "%s: levels %d vs %d", name,
-           bfcr_model_num_levels(mw), bfcr_model_num_levels(ms));
-  MT_CHECK(bfcr_model_chosen_level(mw) == bfcr_model_chosen_level(ms), "%s: chosen %d vs %d", name,
-           bfcr_model_chosen_level(mw), bfcr_model_chosen_level(ms));
-  for (int l = 0; l < bfcr_model_num_levels(mw) && l < bfcr_model_num_levels(ms); l++) {
-    bfcr_level_info a, b;
+  if (st != BFCR_OK) goto done;
+  int L = bfcr_model_num_levels(mw);
+  MT_CHECK(L == r.hdr[1], "%s: levels %d vs %lld", name, L, (long long)r.hdr[1]);
+  MT_CHECK(bfcr_model_chosen_level(mw) == r.hdr[2], "%s: chosen %d vs %lld", name,
+           bfcr_model_chosen_level(mw), (long long)r.hdr[2]);
+  for (int l = 0; l < L && l < r.hdr[1]; l++) {
+    bfcr_level_info a;
     bfcr_model_level_info(mw, l, &a);
-    bfcr_model_level_info(ms, l, &b);
-    MT_CHECK(a.clusters == b.clusters, "%s: level %d clusters %lld vs %lld", name, l,
-             (long long)a.clusters, (long long)b.clusters);
+    MT_CHECK(a.clusters == r.clusters[l], "%s: level %d clusters %lld vs %lld", name, l,
+             (long long)a.clusters, (long long)r.clusters[l]);
   }
   MT_CHECK(bfcr_model_encode(world, mw, &bw, &lw) == BFCR_OK, "%s: encode", name);
-  MT_CHECK(bfcr_model_encode(self, ms, &bs, &ls) == BFCR_OK, "%s: self encode", name);
-  MT_CHECK(bw && bs && lw == ls && memcmp(bw, bs, lw) == 0, "%s: model bytes differ (%zu vs %zu)",
-           name, lw, ls);
-  /* Rank 0's reference hash is everyone's: all ranks computed the same one-process fit. */
-  uint64_t h = bs ? fnv(bs, ls) : 0, h0 = h;
-  MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-  MT_CHECK(h == h0, "%s: reference hash differs from rank 0's", name);
+  MT_CHECK(bw && lw == r.lbytes && memcmp(bw, r.bytes, lw) == 0,
+           "%s: model bytes differ (%zu vs %llu)", name, lw, (unsigned long long)r.lbytes);
   /* Predictions of this rank's rows against the one-process predictions of those rows. */
   int64_t nl = bfcr_data_local_rows(dw), off = bfcr_data_row_offset(dw),
-          n = bfcr_data_global_rows(ds);
+          n = bfcr_data_global_rows(dw);
+  MT_CHECK(r.lpred == sizeof(double) * (uint64_t)n, "%s: rows differ", name);
+  if (r.lpred != sizeof(double) * (uint64_t)n) goto done;
   pw = malloc(sizeof(double) * (size_t)(nl + 1));
-  ps = malloc(sizeof(double) * (size_t)(n + 1));
   MT_CHECK(bfcr_predict(world, mw, dw, pw) == BFCR_OK, "%s: predict: %s", name,
            bfcr_ctx_errmsg(world));
-  MT_CHECK(bfcr_predict(self, ms, ds, ps) == BFCR_OK, "%s: self predict", name);
-  MT_CHECK(memcmp(pw, ps + off, sizeof(double) * (size_t)nl) == 0, "%s: predictions differ", name);
+  MT_CHECK(memcmp(pw, r.pred + off, sizeof(double) * (size_t)nl) == 0, "%s: predictions differ",
+           name);
   /* The tree alone: labels of every level. */
-  bfcr_tree_params tp;
-  bfcr_tree_params_init(&tp);
   st = bfcr_tree_build(world, dw, &tp, &tw);
   MT_CHECK(st == BFCR_OK, "%s: tree: %s", name, bfcr_ctx_errmsg(world));
-  st2 = bfcr_tree_build(self, ds, &tp, &ts);
-  if (st == BFCR_OK && st2 == BFCR_OK) {
-    MT_CHECK(bfcr_tree_num_levels(tw) == bfcr_tree_num_levels(ts), "%s: tree levels", name);
-    int64_t *lw2 = malloc(sizeof(int64_t) * (size_t)(nl + 1)),
-            *ls2 = malloc(sizeof(int64_t) * (size_t)(n + 1));
-    for (int l = 0; l < bfcr_tree_num_levels(tw) && l < bfcr_tree_num_levels(ts); l++) {
+  if (st == BFCR_OK) {
+    int TL = bfcr_tree_num_levels(tw);
+    MT_CHECK(TL == r.hdr[3], "%s: tree levels", name);
+    int64_t *lw2 = malloc(sizeof(int64_t) * (size_t)(nl + 1));
+    for (int l = 0; l < TL && l < r.hdr[3]; l++) {
       bfcr_tree_labels(tw, l, lw2);
-      bfcr_tree_labels(ts, l, ls2);
-      MT_CHECK(memcmp(lw2, ls2 + off, sizeof(int64_t) * (size_t)nl) == 0,
+      MT_CHECK(memcmp(lw2, r.labels + (int64_t)l * n + off, sizeof(int64_t) * (size_t)nl) == 0,
                "%s: labels of level %d differ", name, l);
-      bfcr_level_info a, b;
+      bfcr_level_info a;
       bfcr_tree_level_info(tw, l, &a);
-      bfcr_tree_level_info(ts, l, &b);
-      MT_CHECK(memcmp(&a, &b, sizeof a) == 0, "%s: tree level %d info differs", name, l);
+      MT_CHECK(memcmp(&a, &r.tinfo[l], sizeof a) == 0, "%s: tree level %d info differs", name, l);
     }
     free(lw2);
-    free(ls2);
   }
 done:
   free(bw);
-  free(bs);
   free(pw);
-  free(ps);
+  ref_free(&r);
   bfcr_tree_destroy(&tw);
-  bfcr_tree_destroy(&ts);
   bfcr_model_destroy(&mw);
-  bfcr_model_destroy(&ms);
   bfcr_data_destroy(&dw);
-  bfcr_data_destroy(&ds);
 }
 
 /* A larger case: the reference fit runs on rank 0 alone (MPI_COMM_SELF) and its model
