@@ -87,11 +87,7 @@ int main(int argc, char **argv) {
   const int64_t n = 1500;
   double *Z = malloc(sizeof(double) * (size_t)(n * d)), *y = malloc(sizeof(double) * (size_t)n);
   uint64_t s = 7;
-  for (int64_t i = 0; i < n; i++) {
-    int c = (int)(mt_rng(&s) % 8);
-    for (int j = 0; j < d; j++) Z[i * d + j] = 4.0 * ((c >> j) & 1) + mt_gauss(&s);
-    y[i] = Z[i * d] - Z[i * d + 1] + 0.1 * mt_gauss(&s) * (1.0 + Z[i * d + 2] * Z[i * d + 2]);
-  }
+  mt_cube_rows(n, d, 1.0, &s, Z, y);
   const int64_t reps[] = {1, 4, 30, 0};
   for (int v = 0; v < 4; v++) {
     bfcr_fit_params p;

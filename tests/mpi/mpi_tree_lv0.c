@@ -161,11 +161,7 @@ int main(int argc, char **argv) {
   const int64_t n = 1500;
   double *Z = malloc(sizeof(double) * (size_t)(n * d)), *y = malloc(sizeof(double) * (size_t)n);
   uint64_t s = 7;
-  for (int64_t i = 0; i < n; i++) {
-    int c = (int)(mt_rng(&s) % 8);
-    for (int j = 0; j < d; j++) Z[i * d + j] = 4.0 * ((c >> j) & 1) + mt_gauss(&s);
-    y[i] = Z[i * d] - Z[i * d + 1] + 0.1 * mt_gauss(&s);
-  }
+  mt_cube_rows(n, d, 0.0, &s, Z, y);
   for (int how = 0; how <= 2; how++) check(world, self, "clusters", Z, y, n, d, how);
   free(Z);
   free(y);

@@ -54,6 +54,15 @@ void mt_block(int64_t n, int P, int rank, int how, int64_t *lo, int64_t *hi) {
   }
 }
 
+void mt_cube_rows(int64_t n, int d, double hetero, uint64_t *s, double *Z, double *y) {
+  for (int64_t i = 0; i < n; i++) {
+    int c = (int)(mt_rng(s) % 8);
+    for (int j = 0; j < d; j++) Z[i * d + j] = 4.0 * ((c >> j) & 1) + mt_gauss(s);
+    y[i] =
+        Z[i * d] - Z[i * d + 1] + 0.1 * mt_gauss(s) * (1.0 + hetero * Z[i * d + 2] * Z[i * d + 2]);
+  }
+}
+
 double *mt_grid(int side, int d, int twice, int64_t *n_out, uint64_t seed) {
   int64_t m = 1;
   for (int k = 0; k < d; k++) m *= side;

@@ -27,6 +27,10 @@ double mt_gauss(uint64_t *s);
 /* 16 blobs: centres ~ N(0, 10^2) from seed cs, rows centre + N(0, 1.5^2) from seed
  * (n x d, malloc'd, at least one element). */
 double *mt_blobs(int64_t n, int d, uint64_t cs, uint64_t seed);
+/* Rows around the 8 corners of the cube {0, 4}^3 (d >= 3: the corner's bits j < 3, plus
+ * N(0, 1) noise) and y = z0 - z1 + 0.1 e (1 + hetero z2^2), drawn row by row from *s into
+ * Z (n x d) and y. */
+void mt_cube_rows(int64_t n, int d, double hetero, uint64_t *s, double *Z, double *y);
 /* Block layouts of n rows over P ranks, [lo, hi) of rank: 0 even, 1 uneven (rank p holds
  * ~ n p^2 / P^2, rank 0 may be empty), 2 all on the last rank, 3 reversed uneven (the last
  * rank may be empty). */
