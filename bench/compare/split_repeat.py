@@ -11,14 +11,9 @@ many splits were worse than the global model by more than 1%. A single split of 
 hundred rows moves the ratio by several percent; this separates that noise from a
 systematic loss.
 """
-import math, os, re, subprocess, sys, tempfile
+import math, os, re, sys
 
-
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
-    return r.stdout
+from seeded_splits import parse_args, run, splits
 
 
 def rmse(exe, tr, te, target, opts, tmp, threads):
@@ -29,42 +24,22 @@ def rmse(exe, tr, te, target, opts, tmp, threads):
 
 
 def main():
-    a = sys.argv[1:]
-    seeds, threads = 20, "2"
-    while a and a[0].startswith("--"):
-        if a[0] == "--seeds":
-            seeds = int(a[1])
-        elif a[0] == "--threads":
-            threads = a[1]
-        else:
-            sys.exit(__doc__)
-        a = a[2:]
-    if len(a) < 2:
-        sys.exit(__doc__)
-    exe, data = a[0], a[1:]
+    seeds, threads, exe, data = parse_args(sys.argv[1:], __doc__, "2")
     glob = ["--level", "top", "--guard-margin", "-1", "--shrink", "off"]
     print("dataset,seed,bfcr,global,ratio")
-    summary = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tr, te = os.path.join(tmp, "tr.csv"), os.path.join(tmp, "te.csv")
-        for spec in data:
-            path, target = spec.rsplit(":", 1)
-            name = os.path.basename(path)
-            logs = []
-            for s in range(1, seeds + 1):
-                run([exe, "split", path, "--train", tr, "--test", te, "--seed", str(s)])
-                b = rmse(exe, tr, te, target, [], tmp, threads)
-                g = rmse(exe, tr, te, target, glob, tmp, threads)
-                logs.append(math.log(b / g))
-                print(f"{name},{s},{b:.6g},{g:.6g},{b / g:.4f}", flush=True)
-            m = sum(logs) / len(logs)
-            sd = math.sqrt(sum((x - m) ** 2 for x in logs) / max(1, len(logs) - 1))
-            worse = sum(1 for x in logs if x > math.log(1.01))
-            summary.append((name, math.exp(m), sd / math.sqrt(len(logs)), worse, len(logs),
-                            math.exp(max(logs))))
+    logs = {}
+    for name, target, s, tr, te, tmp in splits(exe, data, seeds):
+        b = rmse(exe, tr, te, target, [], tmp, threads)
+        g = rmse(exe, tr, te, target, glob, tmp, threads)
+        logs.setdefault(name, []).append(math.log(b / g))
+        print(f"{name},{s},{b:.6g},{g:.6g},{b / g:.4f}", flush=True)
     print("\ndataset,geomean_ratio,se_log,splits_worse_1pct,splits,worst_ratio")
-    for name, gm, se, worse, k, mx in summary:
-        print(f"{name},{gm:.4f},{se:.4f},{worse},{k},{mx:.4f}")
+    for name, lg in logs.items():
+        m = sum(lg) / len(lg)
+        sd = math.sqrt(sum((x - m) ** 2 for x in lg) / max(1, len(lg) - 1))
+        worse = sum(1 for x in lg if x > math.log(1.01))
+        print(f"{name},{math.exp(m):.4f},{sd / math.sqrt(len(lg)):.4f},{worse},{len(lg)},"
+              f"{math.exp(max(lg)):.4f}")
 
 
 if __name__ == "__main__":
