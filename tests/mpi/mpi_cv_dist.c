@@ -6,8 +6,8 @@
  * empty) with 2 and 7 folds and a large min_cluster_size (folds that take the parent's
  * model, fetched from its owner) writes the one-process model bytes; the slab routing
  * (bfcr_knn_cv_route) gives a brute-force search's index for every flagged row on grids
- * (many equal distances), copies of three rows, Gaussian rows and sets smaller than the
- * rank count, in four block layouts (empty ranks), without and with the level-0 slab
+ * (many equal distances), copies of three rows, Gaussian rows (also with groups above
+ * 127 and coordinates beyond the float range) and sets smaller than the rank count, in four block layouts (empty ranks), without and with the level-0 slab
  * search's plan and tree order (bfcr_knn_allnn_dist_keep; also with that order reversed,
  * a poor tree); the fits with 3 features take the
  * slab routing in bfcr_fit on 2-4 ranks (P > 1, d <= 16), the fit with 17 features and
@@ -274,6 +274,12 @@ static void check_route(bfcr_ctx *ctx) {
       need[i] = i % 5 != 0;
     }
     route_case(ctx, "gaussian", X, n, d, grp, need, 2);
+    /* groups above 127 (4-byte tags) and coordinates beyond the float range (coarse
+     * boundary rows that are always flagged) */
+    for (int64_t i = 0; i < n; i++) grp[i] = (int)(i % 4) * 1000 + 7;
+    route_case(ctx, "gaussian, large groups", X, n, d, grp, need, 1);
+    for (int64_t i = 0; i < n * d; i++) X[i] *= i % 7 == 0 ? 1e39 : 1.0;
+    route_case(ctx, "gaussian, beyond float", X, n, d, grp, need, 2);
     for (int64_t i = 0; i < n; i++)
       memcpy(X + i * d, X + (i * 7 % 3) * d, sizeof(double) * (size_t)d);
     for (int64_t i = 0; i < n; i++) grp[i] = (int)(mt_rng(&seed) % 3);
