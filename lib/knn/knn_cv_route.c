@@ -30,11 +30,15 @@
  *      order per slab, so the owner places it by its own rows' slabs and flags.
  * With the level-0 search's keep (slab.h: same rows, same ranks) step 1 takes its plan
  * and step 3's tree is rebuilt from its order (a permutation of the slab rows, no
- * partitioning: about a sixth of the build's CPU time, `bench_knn rebuild`).
- * Traffic per rank: its rows once (n/P x (8 d + 5) B), the boundary rows (3 d + 5 B
- * out, then the flagged ones again as d + 2 doubles, 2 back) and the answers; the ring sends about
- * n/K x (d + 3) (its n/(K P) rows pass all P ranks), hence the choice in knn_cv_route.h. Memory:
- * the slab's rows and tree (about n/P rows) and the slab's flagged rows (about n/(K P)). */
+ * partitioning: about a sixth of the build's CPU time, `bench_knn rebuild`); when the
+ * set's hash (bfcr_slab_rows_hash, XOR over the ranks) is the kept one, the cells' rows
+ * are the kept ones too and step 2 moves only the tags (1 B a row). A hash that differs
+ * (other rows) only sends the rows again.
+ * Traffic per rank: its rows once (n/P x (8 d + 5) B, or n/P B with the kept rows), the
+ * boundary rows (3 d + 5 B out, then the flagged ones again as d + 2 doubles, 2 back) and
+ * the answers; the ring sends about n/K x (d + 3) (its n/(K P) rows pass all P ranks),
+ * hence the choice in knn_cv_route.h. Memory: the slab's rows and tree (about n/P rows)
+ * and the slab's flagged rows (about n/(K P)). */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -74,7 +78,7 @@ static uint32_t tag_get(const unsigned char *t, int tb) {
 }
 
 bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, const int *grp,
-                              const unsigned char *need, const bfcr_slab_keep *keep, int64_t *nn) {
+                              const unsigned char *need, bfcr_slab_keep *keep, int64_t *nn) {
   const int P = ctx->size, me = ctx->rank, nt = ctx->nthreads, d = zs->d;
   const int brec = d + 2; /* boundary row: coordinates, group, bound */
   bfcr_status st = BFCR_OK;
@@ -149,24 +153,42 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
   } else {
     BFCR_CALL(bfcr_slab_plan(ctx, zs, nl, off, n, offs, cnt, d, &sl, &bytes));
   }
+  /* The kept rows serve when every rank has them and the set's hash is the kept one (the
+   * same rows, bit for bit, in the same blocks): then the cells hold these rows already. */
+  int rows_kept = 0;
+  if (kept) {
+    uint64_t hash = bfcr_slab_rows_hash(zs, nl, off);
+    st = MPI_OK(st, MPI_Allreduce(MPI_IN_PLACE, &hash, 1, MPI_UINT64_T, MPI_BXOR, ctx->comm),
+                "MPI_Allreduce (rows hash)");
+    bytes += 8;
+    rows_kept = hash == keep->hash && keep->rows && keep->sg;
+    st = MPI_OK(st, MPI_Allreduce(MPI_IN_PLACE, &rows_kept, 1, MPI_INT, MPI_MIN, ctx->comm),
+                "MPI_Allreduce (kept rows)");
+    BFCR_DIST_AGREE();
+  }
 
   /* 2. rows to their slabs, packed in destination order, in row order inside one; dest
-   * stays for step 5. */
+   * stays for step 5. With the kept rows only the tags move: a slab's rows arrive in
+   * global order either way, so the j-th tag is the kept row j's. */
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) \
     shared(zs, dest, sl, nl, off)
   for (int64_t i = 0; i < nl; i++) dest[i] = bfcr_slab_of_src(&sl, zs, i, off + i);
   for (int p = 0; p < P; p++) scnt[p] = 0;
   for (int64_t i = 0; i < nl; i++) scnt[dest[i]]++;
   bfcr_dist_displs(scnt, sdis, P);
-  sbuf = bfcr_dist_alloc(ctx, &st, nl * d, sizeof(double));
-  sidx = bfcr_dist_alloc(ctx, &st, nl, sizeof(int32_t));
+  if (!rows_kept) {
+    sbuf = bfcr_dist_alloc(ctx, &st, nl * d, sizeof(double));
+    sidx = bfcr_dist_alloc(ctx, &st, nl, sizeof(int32_t));
+  }
   stag = bfcr_dist_alloc(ctx, &st, nl * tb, 1);
   if (st == BFCR_OK) {
     for (int p = 0; p < P; p++) fill[p] = sdis[p];
     for (int64_t i = 0; i < nl; i++) {
       const int64_t b = fill[dest[i]]++;
-      bfcr_zsrc_row(zs, i, sbuf + b * d);
-      sidx[b] = (int32_t)i;
+      if (!rows_kept) {
+        bfcr_zsrc_row(zs, i, sbuf + b * d);
+        sidx[b] = (int32_t)i;
+      }
       tag_put(stag + b * tb, tb, grp[i], need[i]);
     }
   }
@@ -175,23 +197,35 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
   ns = bfcr_dist_displs(rcnt, rdis, P);
   if (st == BFCR_OK && ns < 0)
     st = bfcr_err(ctx, BFCR_ERR_NOMEM, "cross-validation routing: a slab of 2^31 rows");
-  if (st == BFCR_OK) {
+  if (st == BFCR_OK && rows_kept && ns != keep->ns)
+    st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "cross-validation routing: the kept cell differs");
+  if (st == BFCR_OK && !rows_kept) {
     rbuf = bfcr_dist_alloc(ctx, &st, ns * d, sizeof(double));
     ridx = bfcr_dist_alloc(ctx, &st, ns, sizeof(int32_t));
-    rtag = bfcr_dist_alloc(ctx, &st, ns * tb, 1);
     sg = bfcr_dist_alloc(ctx, &st, ns, sizeof(int64_t));
+  }
+  if (st == BFCR_OK) {
+    rtag = bfcr_dist_alloc(ctx, &st, ns * tb, 1);
     sgrp = bfcr_dist_alloc(ctx, &st, ns, sizeof(int));
     sneed = bfcr_dist_alloc(ctx, &st, ns, 1);
   }
   BFCR_DIST_AGREE();
-  st = MPI_OK(st, MPI_Alltoallv(sbuf, scnt, sdis, row_t, rbuf, rcnt, rdis, row_t, ctx->comm),
-              "MPI_Alltoallv (rows)");
-  st = MPI_OK(
-      st, MPI_Alltoallv(sidx, scnt, sdis, MPI_INT32_T, ridx, rcnt, rdis, MPI_INT32_T, ctx->comm),
-      "MPI_Alltoallv (row indices)");
+  if (rows_kept) { /* taken over: freed here */
+    rbuf = keep->rows;
+    sg = keep->sg;
+    keep->rows = NULL;
+    keep->sg = NULL;
+  } else {
+    st = MPI_OK(st, MPI_Alltoallv(sbuf, scnt, sdis, row_t, rbuf, rcnt, rdis, row_t, ctx->comm),
+                "MPI_Alltoallv (rows)");
+    st = MPI_OK(
+        st, MPI_Alltoallv(sidx, scnt, sdis, MPI_INT32_T, ridx, rcnt, rdis, MPI_INT32_T, ctx->comm),
+        "MPI_Alltoallv (row indices)");
+    for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)scnt[p] * (d * 8 + 4);
+  }
   st = MPI_OK(st, MPI_Alltoallv(stag, scnt, sdis, tag_t, rtag, rcnt, rdis, tag_t, ctx->comm),
               "MPI_Alltoallv (row tags)");
-  for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)scnt[p] * (d * 8 + 4 + tb);
+  for (int p = 0; p < P; p++) bytes += p == me ? 0 : (int64_t)scnt[p] * tb;
   free(sbuf), free(sidx), free(stag);
   sbuf = NULL;
   sidx = NULL;
@@ -199,11 +233,11 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
   for (int p = 0; p < P && st == BFCR_OK; p++) {
     for (int64_t j = rdis[p]; j < (int64_t)rdis[p] + rcnt[p]; j++) {
       const uint32_t t = tag_get(rtag + j * tb, tb);
-      sg[j] = offs[p] + ridx[j];
+      if (!rows_kept) sg[j] = offs[p] + ridx[j];
       sgrp[j] = (int)(t >> 1);
       sneed[j] = t & 1u;
       nh += sneed[j];
-      if (j > 0 && sg[j] <= sg[j - 1])
+      if ((j > 0 && sg[j] <= sg[j - 1]) || sg[j] < offs[p] || sg[j] >= offs[p + 1])
         st = bfcr_err(ctx, BFCR_ERR_INTERNAL,
                       "cross-validation routing: slab rows out of global order");
     }
@@ -418,9 +452,10 @@ bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t nl, co
              "%lld answered, %.1f MB sent, %s",
              (long long)ns, (long long)nh, (long long)nbs_all, (long long)nfl_all,
              (long long)nbr_all, (double)bytes / 1e6,
-             reuse  ? "level-0 tree order"
-             : kept ? "new tree"
-                    : "new plan");
+             rows_kept ? "level-0 rows and tree order"
+             : reuse   ? "level-0 tree order"
+             : kept    ? "new tree"
+                       : "new plan");
     bfcr_nn_note(ctx, "cv routing", line);
   }
 cleanup:

@@ -140,22 +140,33 @@ static bfcr_status dist_allgather(bfcr_ctx *ctx, const dist_layout *L, bfcr_stat
 
 /* Projections, splitters and the window: slab.h (shared with knn_query_dist.c). */
 
-/* The plan and the slab tree's order for a later search of the same rows (slab.h), or
- * NULL when out of memory (the later search then plans and builds again). Local. */
+/* The plan, the slab tree's order, the slab rows (in slab order, global-index order) and
+ * their global indices (taken from *sg) for a later search of the same rows (slab.h), or
+ * NULL when out of memory (the later search then plans, moves and builds again). Local. */
 static bfcr_slab_keep *slab_keep(int d, int64_t n, const bfcr_slabs *sl, int64_t ns,
-                                 const bfcr_kdtree *tree) {
+                                 const bfcr_kdtree *tree, int64_t **sg, uint64_t hash) {
   bfcr_slab_keep *k = calloc(1, sizeof(*k));
   if (!k) return NULL;
   k->P = sl->P;
   k->d = d;
   k->n = n;
   k->ns = ns;
+  k->hash = hash;
   k->order = malloc((size_t)(ns > 0 ? ns : 1) * sizeof(int32_t));
-  if (!k->order || bfcr_slabs_copy_plan(sl, &k->plan) != BFCR_OK) {
+  k->rows = malloc((size_t)(ns > 0 ? ns * d : 1) * sizeof(double));
+  if (!k->order || !k->rows || bfcr_slabs_copy_plan(sl, &k->plan) != BFCR_OK) {
     bfcr_slab_keep_free(k);
     return NULL;
   }
-  if (ns > 0) bfcr_kdtree_order32(tree, k->order);
+  if (ns > 0) {
+    const int64_t *ix = bfcr_kdtree_index(tree);
+    const double *SX = bfcr_kdtree_rows(tree);
+    bfcr_kdtree_order32(tree, k->order);
+    for (int64_t p = 0; p < ns; p++)
+      memcpy(k->rows + ix[p] * d, SX + p * d, (size_t)d * sizeof(double));
+  }
+  k->sg = *sg;
+  *sg = NULL;
   return k;
 }
 
@@ -482,13 +493,20 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
 
   /* 5. results back to the rows' owners (reverse of step 2), then replicated. The slab's
    * tree and query buffers go first, so this step does not add to the peak; a caller
-   * that searches the same rows again keeps the plan and the tree's order (4 B a row). */
-  if (keep && st == BFCR_OK) *keep = slab_keep(d, n, &sl, ns, tree);
-  bfcr_kdtree_free(tree);
-  tree = NULL;
+   * that searches the same rows again keeps the plan, the tree's order, the slab rows and
+   * their global indices (76 B a row at d = 8) and the set's hash (slab.h). */
   free(qs), free(qr), free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(qnn), free(qrow);
   qs = qr = Qin = bnd = qd = ans = ansr = NULL;
   qnn = qrow = NULL;
+  if (keep) {
+    uint64_t hash = bfcr_slab_rows_hash(zs, n_local, offset);
+    st = MPI_OK(st, MPI_Allreduce(MPI_IN_PLACE, &hash, 1, MPI_UINT64_T, MPI_BXOR, ctx->comm),
+                "MPI_Allreduce (rows hash)");
+    if (stats) stats->bytes_sent += 8;
+    if (st == BFCR_OK) *keep = slab_keep(d, n, &sl, ns, tree, &sg, hash);
+  }
+  bfcr_kdtree_free(tree);
+  tree = NULL;
   res = bfcr_dist_alloc(ctx, &st, 2 * ns, sizeof(double));
   resr = bfcr_dist_alloc(ctx, &st, 2 * n_local, sizeof(double));
   BFCR_DIST_AGREE(); /* [6] */
