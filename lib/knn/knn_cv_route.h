@@ -18,11 +18,12 @@
  * cells its ball reaches. keep (may be NULL; slab.h): what the level-0 search of the same
  * rows on the same ranks kept (bfcr_knn_allnn_dist_keep); used when every rank has one for
  * this set, so the plan is not made again and each cell's kd-tree is rebuilt from its
- * order. The answers never depend on it. Collective; the status is agreed. */
+ * order; when the set's hash matches too, the cells' rows are taken from it (keep->rows
+ * and keep->sg become NULL) and only the rows' groups and flags move. The answers never
+ * depend on it. Collective; the status is agreed. */
 struct bfcr_slab_keep;
 bfcr_status bfcr_knn_cv_route(bfcr_ctx *ctx, const bfcr_zsrc *zs, int64_t n_local, const int *grp,
-                              const unsigned char *need, const struct bfcr_slab_keep *keep,
-                              int64_t *nn);
+                              const unsigned char *need, struct bfcr_slab_keep *keep, int64_t *nn);
 
 /* Whether the CV's routing uses the cells (1) or the ring (0) for P ranks, K folds and
  * dimension d, given whether the level-0 search of the same rows ran on cells (level0_cells:

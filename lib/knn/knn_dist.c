@@ -42,7 +42,6 @@
  * the minimum of (dist2, global index) is unique, so the order of combination is irrelevant.
  * Errors: every rank agrees (bfcr_agree) before each collective step; MPI calls return codes
  * (the context's communicator uses MPI_ERRORS_RETURN). Non-finite inputs are refused. */
-#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -53,6 +52,7 @@
 #include "knn/knn.h"
 #include "knn/knn_dist.h"
 #include "knn/dist_util.h"
+#include "knn/query_coarse.h"
 #include "knn/slab.h"
 #include "par/redistribute.h"
 #include "core/zsrc.h"
@@ -140,86 +140,38 @@ static bfcr_status dist_allgather(bfcr_ctx *ctx, const dist_layout *L, bfcr_stat
 
 /* Projections, splitters and the window: slab.h (shared with knn_query_dist.c). */
 
-/* The plan and the slab tree's order for a later search of the same rows (slab.h), or
- * NULL when out of memory (the later search then plans and builds again). Local. */
+/* The plan, the slab tree's order, the slab rows (in slab order, global-index order) and
+ * their global indices (taken from *sg) for a later search of the same rows (slab.h), or
+ * NULL when out of memory (the later search then plans, moves and builds again). Local. */
 static bfcr_slab_keep *slab_keep(int d, int64_t n, const bfcr_slabs *sl, int64_t ns,
-                                 const bfcr_kdtree *tree) {
+                                 const bfcr_kdtree *tree, int64_t **sg, uint64_t hash) {
   bfcr_slab_keep *k = calloc(1, sizeof(*k));
   if (!k) return NULL;
   k->P = sl->P;
   k->d = d;
   k->n = n;
   k->ns = ns;
+  k->hash = hash;
   k->order = malloc((size_t)(ns > 0 ? ns : 1) * sizeof(int32_t));
-  if (!k->order || bfcr_slabs_copy_plan(sl, &k->plan) != BFCR_OK) {
+  k->rows = malloc((size_t)(ns > 0 ? ns * d : 1) * sizeof(double));
+  if (!k->order || !k->rows || bfcr_slabs_copy_plan(sl, &k->plan) != BFCR_OK) {
     bfcr_slab_keep_free(k);
     return NULL;
   }
-  if (ns > 0) bfcr_kdtree_order32(tree, k->order);
+  if (ns > 0) {
+    const int64_t *ix = bfcr_kdtree_index(tree);
+    const double *SX = bfcr_kdtree_rows(tree);
+    bfcr_kdtree_order32(tree, k->order);
+    for (int64_t p = 0; p < ns; p++)
+      memcpy(k->rows + ix[p] * d, SX + p * d, (size_t)d * sizeof(double));
+  }
+  k->sg = *sg;
+  *sg = NULL;
   return k;
 }
 
-/* Boundary queries go in two rounds. Most queries find no row within their bound (86% of
- * them on 2M x 8 blobs at P = 8), yet each carried d + 1 doubles. Round 1 sends the
- * query coarsely (3 B a coordinate: a float with its low mantissa byte cleared, 15 bits;
- * the bound widened by that rounding, a float rounded up: a superset test); the owner
- * answers with one bit a query (a row within the widened bound); round 2 sends the
- * flagged queries exactly, as before. A query dropped in round 1 would have found
- * nothing, so the answers are unchanged bit for bit. */
-#define QC_BYTES(d) (3 * (d) + 4) /* a coarse query: d coordinates, the float bound */
-
-static uint32_t qc_bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
-
-/* The coarse form of query z (d doubles) with bound b, into c (QC_BYTES(d) bytes): every
- * row x with bfcr_dist2(z, x) <= b has bfcr_dist2(zc, x) <= the coarse bound. Exact:
- * |z - x| <= sqrt(b (1 + m)) (rounding of bfcr_dist2, m = 4 (d + 8) u), |zc - x| <= that
- * + |z - zc| (computed from the coarse values themselves), and bfcr_dist2(zc, x) <=
- * |zc - x|^2 (1 + m); 1e-300 covers underflow. Coordinates beyond the float range send
- * zeros and an infinite bound (always flagged). */
-static void query_coarse(const double *z, double b, int d, unsigned char *c) {
-  const double m = 4.0 * (d + 8) * DBL_EPSILON;
-  double dz2 = 0.0;
-  int ok = 1;
-  for (int k = 0; k < d; k++) {
-    if (!(fabs(z[k]) <= FLT_MAX)) ok = 0;
-    const uint32_t u = ok ? qc_bits((float)z[k]) >> 8 : 0; /* toward zero: stays finite */
-    c[3 * k] = (unsigned char)u, c[3 * k + 1] = (unsigned char)(u >> 8);
-    c[3 * k + 2] = (unsigned char)(u >> 16);
-    float f;
-    const uint32_t w = u << 8;
-    memcpy(&f, &w, sizeof f);
-    const double e = z[k] - (double)f;
-    dz2 += e * e;
-  }
-  double B = (sqrt(b * (1.0 + m) + 1e-300) + sqrt(dz2 * (1.0 + m) + 1e-300)) * (1.0 + m);
-  B = B * B * (1.0 + m) + 1e-300;
-  float fb = INFINITY;
-  if (!ok || !(B <= FLT_MAX)) {
-    memset(c, 0, (size_t)3 * d);
-  } else {
-    fb = (float)B;
-    if ((double)fb < B) fb = nextafterf(fb, INFINITY);
-  }
-  memcpy(c + 3 * d, &fb, sizeof fb);
-}
-
-/* Query q of coarse form c back to doubles (d coordinates, then the bound in *b). */
-static void query_uncoarse(const unsigned char *c, int d, double *q, double *b) {
-  for (int k = 0; k < d; k++) {
-    const uint32_t w =
-        ((uint32_t)c[3 * k] | (uint32_t)c[3 * k + 1] << 8 | (uint32_t)c[3 * k + 2] << 16) << 8;
-    float f;
-    memcpy(&f, &w, sizeof f);
-    q[k] = (double)f;
-  }
-  float fb;
-  memcpy(&fb, c + 3 * d, sizeof fb);
-  *b = (double)fb;
-}
+/* Boundary queries go in two rounds (query_coarse.h): coarse ones flag the queries that
+ * may find a row, then those go exactly. */
 
 static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsrc *zs,
                              int64_t n_local, int64_t offset, int64_t n, int d, int64_t *bf,
@@ -423,14 +375,15 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
     qd = bfcr_dist_alloc(ctx, &st, nqr, sizeof(double));
     ansr = bfcr_dist_alloc(ctx, &st, 3 * nqr, sizeof(double));
     fc = bfcr_dist_alloc(ctx, &st, 4 * P, sizeof(int));
-    qf = bfcr_dist_alloc(ctx, &st, nqs * QC_BYTES(d), 1);
-    qfr = bfcr_dist_alloc(ctx, &st, nqr * QC_BYTES(d), 1);
+    qf = bfcr_dist_alloc(ctx, &st, nqs * BFCR_QC_BYTES(d), 1);
+    qfr = bfcr_dist_alloc(ctx, &st, nqr * BFCR_QC_BYTES(d), 1);
     mks = bfcr_dist_alloc(ctx, &st, nqr / 8 + P, 1);
     mkr = bfcr_dist_alloc(ctx, &st, nqs / 8 + P, 1);
     bc = bfcr_dist_alloc(ctx, &st, 4 * P, sizeof(int));
   }
   if (st == BFCR_OK) {
-    st = MPI_OK(st, MPI_Type_contiguous(QC_BYTES(d), MPI_BYTE, &frec_t), "MPI_Type_contiguous");
+    st =
+        MPI_OK(st, MPI_Type_contiguous(BFCR_QC_BYTES(d), MPI_BYTE, &frec_t), "MPI_Type_contiguous");
     st = MPI_OK(st, MPI_Type_commit(&frec_t), "MPI_Type_commit");
   }
   BFCR_DIST_AGREE();                    /* [5] */
@@ -452,39 +405,22 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   /* Round 1: coarse queries; the owner flags the queries that find a row within the widened
    * bound, one bit each, sent back per sender block. */
   for (int64_t q = 0; q < nqs; q++)
-    query_coarse(qs + q * rec, qs[q * rec + d], d, qf + q * QC_BYTES(d));
+    bfcr_query_coarse(qs + q * rec, qs[q * rec + d], d, qf + q * BFCR_QC_BYTES(d));
   st = MPI_OK(st, MPI_Alltoallv(qf, qscnt, qsdis, frec_t, qfr, qrcnt, qrdis, frec_t, ctx->comm),
               "MPI_Alltoallv (coarse queries)");
-  for (int64_t q = 0; q < nqr; q++) query_uncoarse(qfr + q * QC_BYTES(d), d, Qin + q * d, bnd + q);
+  for (int64_t q = 0; q < nqr; q++)
+    bfcr_query_uncoarse(qfr + q * BFCR_QC_BYTES(d), d, Qin + q * d, bnd + q);
   free(qf), free(qfr);
   qf = qfr = NULL;
   if (st == BFCR_OK && nqr > 0)
     st = kd_check(ctx, st, bfcr_kdtree_query(tree, Qin, nqr, NULL, bnd, nt, qnn, qd),
                   "kd-tree coarse queries");
   int *bs = bc, *br = bc + P, *bsd = bc + 2 * P, *brd = bc + 3 * P;
-  {
-    int64_t os = 0, orr = 0;
-    for (int p = 0; p < P && bc; p++) {
-      bs[p] = (qrcnt[p] + 7) / 8;
-      br[p] = (qscnt[p] + 7) / 8;
-      bsd[p] = (int)os;
-      brd[p] = (int)orr;
-      os += bs[p];
-      orr += br[p];
-    }
-    if (mks) memset(mks, 0, (size_t)os > 0 ? (size_t)os : 1);
-  }
-  nqr = 0; /* round-2 queries received: the flagged ones, in order */
-  for (int p = 0; p < P && bc && st == BFCR_OK; p++) {
-    int c = 0;
-    for (int i = 0; i < qrcnt[p]; i++) {
-      if (qnn[qrdis[p] + i] < 0) continue;
-      mks[bsd[p] + i / 8] |= (unsigned char)(1u << (i % 8));
-      c++;
-    }
-    qrcnt[p] = c;
-    qrdis[p] = (int)nqr;
-    nqr += c;
+  if (bc) {
+    const int64_t nb = bfcr_qc_layout(P, qrcnt, bs, bsd);
+    bfcr_qc_layout(P, qscnt, br, brd);
+    memset(mks, 0, (size_t)(nb > 0 ? nb : 1));
+    if (st == BFCR_OK) nqr = bfcr_qc_mark(P, qrcnt, qrdis, qnn, bsd, mks); /* round 2's layout */
   }
   st = MPI_OK(
       st,
@@ -492,26 +428,11 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
       "MPI_Alltoallv (query flags)");
   if (stats) {
     for (int p = 0; p < P; p++) {
-      if (p != rank) stats->bytes_sent += (int64_t)qscnt[p] * QC_BYTES(d) + bs[p];
+      if (p != rank) stats->bytes_sent += (int64_t)qscnt[p] * BFCR_QC_BYTES(d) + bs[p];
     }
   }
-  /* The flagged queries, compacted in place (forward: the slot never passes the source). */
-  nqs = 0;
-  for (int p = 0; p < P && st == BFCR_OK; p++) {
-    int c = 0;
-    for (int i = 0; i < qscnt[p]; i++) {
-      if (!(mkr[brd[p] + i / 8] >> (i % 8) & 1u)) continue;
-      const int64_t from = qsdis[p] + i, to = nqs + c;
-      if (to != from) {
-        memmove(qs + to * rec, qs + from * rec, (size_t)rec * sizeof(double));
-        qrow[to] = qrow[from];
-      }
-      c++;
-    }
-    qscnt[p] = c;
-    qsdis[p] = (int)nqs;
-    nqs += c;
-  }
+  /* The flagged queries, compacted in place. */
+  if (st == BFCR_OK) nqs = bfcr_qc_keep(P, qscnt, qsdis, mkr, brd, qs, rec, qrow);
   /* Round 2: the flagged queries exactly (d doubles and the bound). */
   st = MPI_OK(st, MPI_Alltoallv(qs, qscnt, qsdis, rec_t, qr, qrcnt, qrdis, rec_t, ctx->comm),
               "MPI_Alltoallv (queries)");
@@ -572,13 +493,20 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
 
   /* 5. results back to the rows' owners (reverse of step 2), then replicated. The slab's
    * tree and query buffers go first, so this step does not add to the peak; a caller
-   * that searches the same rows again keeps the plan and the tree's order (4 B a row). */
-  if (keep && st == BFCR_OK) *keep = slab_keep(d, n, &sl, ns, tree);
-  bfcr_kdtree_free(tree);
-  tree = NULL;
+   * that searches the same rows again keeps the plan, the tree's order, the slab rows and
+   * their global indices (76 B a row at d = 8) and the set's hash (slab.h). */
   free(qs), free(qr), free(Qin), free(bnd), free(qd), free(ans), free(ansr), free(qnn), free(qrow);
   qs = qr = Qin = bnd = qd = ans = ansr = NULL;
   qnn = qrow = NULL;
+  if (keep) {
+    uint64_t hash = bfcr_slab_rows_hash(zs, n_local, offset);
+    st = MPI_OK(st, MPI_Allreduce(MPI_IN_PLACE, &hash, 1, MPI_UINT64_T, MPI_BXOR, ctx->comm),
+                "MPI_Allreduce (rows hash)");
+    if (stats) stats->bytes_sent += 8;
+    if (st == BFCR_OK) *keep = slab_keep(d, n, &sl, ns, tree, &sg, hash);
+  }
+  bfcr_kdtree_free(tree);
+  tree = NULL;
   res = bfcr_dist_alloc(ctx, &st, 2 * ns, sizeof(double));
   resr = bfcr_dist_alloc(ctx, &st, 2 * n_local, sizeof(double));
   BFCR_DIST_AGREE(); /* [6] */

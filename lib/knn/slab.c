@@ -236,7 +236,34 @@ void bfcr_slab_keep_free(bfcr_slab_keep *k) {
   if (!k) return;
   bfcr_slabs_free(&k->plan);
   free(k->order);
+  free(k->rows);
+  free(k->sg);
   free(k);
+}
+
+static uint64_t mix64(uint64_t x) { /* splitmix64's finalizer */
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t bfcr_slab_rows_hash(const bfcr_zsrc *zs, int64_t n_local, int64_t off) {
+  const int d = zs->d;
+  uint64_t h = 0;
+  double *row = malloc((size_t)(d > 0 ? d : 1) * sizeof(double));
+  if (!row) return ~(uint64_t)0 - (uint64_t)off; /* no match: the caller moves the rows */
+  for (int64_t i = 0; i < n_local; i++) {
+    bfcr_zsrc_row(zs, i, row);
+    for (int k = 0; k < d; k++) {
+      uint64_t b;
+      memcpy(&b, row + k, sizeof b);
+      h ^= mix64(b ^ mix64((uint64_t)(off + i) * (uint64_t)d + (uint64_t)k + 1u));
+    }
+  }
+  free(row);
+  return h;
 }
 
 bfcr_status bfcr_slabs_copy_plan(const bfcr_slabs *src, bfcr_slabs *dst) {

@@ -110,10 +110,13 @@ static inline double bfcr_slab_rows(const bfcr_slabs *s, int p) {
 
 /* What a slab search keeps for a later search of the same rows on the same ranks (the
  * level-0 search, knn_dist.c, for the cross-validation's routing, knn_cv_route.c): the
- * plan, and the order of this rank's slab rows in the slab's kd-tree, so the later search
- * rebuilds that tree by a permutation instead of the partitioning build
- * (bfcr_kdtree_build_order). 4 bytes per slab row plus the plan: the tree itself (about
- * 190 bytes a row at d = 8) is not kept between the two searches. */
+ * plan, the order of this rank's slab rows in the slab's kd-tree (so the later search
+ * rebuilds that tree by a permutation instead of the partitioning build,
+ * bfcr_kdtree_build_order), the slab rows themselves with their global indices (so the
+ * rows need not move again: 72 bytes a slab row at d = 8 until the later search takes
+ * them) and a hash of the whole set (bfcr_slab_rows_hash), which tells the later search
+ * whether its rows are these. The tree itself (about 190 bytes a row at d = 8) is not
+ * kept between the two searches. */
 typedef struct bfcr_slab_keep {
   int P, d;
   int64_t n;       /* rows of the whole set */
@@ -121,8 +124,15 @@ typedef struct bfcr_slab_keep {
   int64_t ns;      /* rows of this rank's cell */
   int32_t *order;  /* [ns] kd-tree position p holds cell row order[p] (cell rows in
                       global-index order) */
+  double *rows;    /* [ns x d] the cell's rows in global-index order, or NULL */
+  int64_t *sg;     /* [ns] their global indices, or NULL */
+  uint64_t hash;   /* bfcr_slab_rows_hash of the whole set (the same on every rank) */
 } bfcr_slab_keep;
 void bfcr_slab_keep_free(bfcr_slab_keep *k);
+/* This rank's part of a hash of the set: the XOR over its rows i (global index off + i)
+ * and columns k of a mix of (off + i, k, the bits of row i's value k). XOR over the ranks
+ * (MPI_BXOR) gives the same value for any split of the same rows. Local. */
+uint64_t bfcr_slab_rows_hash(const bfcr_zsrc *zs, int64_t n_local, int64_t off);
 /* A copy of plan src's axes and splitters into *dst, with its range arrays allocated (to
  * be filled by bfcr_slab_ranges). Local; BFCR_ERR_NOMEM leaves *dst empty. */
 bfcr_status bfcr_slabs_copy_plan(const bfcr_slabs *src, bfcr_slabs *dst);

@@ -6,10 +6,11 @@
  * empty) with 2 and 7 folds and a large min_cluster_size (folds that take the parent's
  * model, fetched from its owner) writes the one-process model bytes; the slab routing
  * (bfcr_knn_cv_route) gives a brute-force search's index for every flagged row on grids
- * (many equal distances), copies of three rows, Gaussian rows and sets smaller than the
- * rank count, in four block layouts (empty ranks), without and with the level-0 slab
- * search's plan and tree order (bfcr_knn_allnn_dist_keep; also with that order reversed,
- * a poor tree); the fits with 3 features take the
+ * (many equal distances), copies of three rows, Gaussian rows (also with groups above
+ * 127 and coordinates beyond the float range) and sets smaller than the rank count, in
+ * four block layouts (empty ranks), without and with the level-0 slab search's plan,
+ * tree order and rows (bfcr_knn_allnn_dist_keep; also with that order reversed, a poor
+ * tree, and kept from other rows, whose hash differs); the fits with 3 features take the
  * slab routing in bfcr_fit on 2-4 ranks (P > 1, d <= 16), the fit with 17 features and
  * 5 folds the ring (d > 16). */
 #include <math.h>
@@ -188,9 +189,13 @@ static void route_case(bfcr_ctx *ctx, const char *what, const double *X, int64_t
     int64_t *nn = malloc(sizeof(int64_t) * (size_t)(nl + 1));
     for (int64_t i = 0; i < nl; i++) nn[i] = -7; /* unflagged rows stay untouched */
     const bfcr_zsrc zs = {X + lo * d, NULL, NULL, NULL, d};
-    /* keep: 0 none; 1 the level-0 slab search's plan and tree order (the fit's reuse);
-     * 2 the same plan with the order reversed (a poor tree: still exact). */
-    for (int keep = 0; keep <= 2 && (keep == 0 || n >= 2); keep++) {
+    /* keep: 0 none; 1 the level-0 slab search's plan, tree order and rows (the fit's
+     * reuse); 2 the same with the order reversed (a poor tree: still exact); 3 what a
+     * search of other rows kept (same n and d; the hash differs, so the rows move). */
+    double *other = malloc(sizeof(double) * (size_t)(nl * d + 1));
+    for (int64_t i = 0; i < nl * d; i++) other[i] = X[lo * d + i] * 0.5 + 1.0;
+    const bfcr_zsrc zo = {other, NULL, NULL, NULL, d};
+    for (int keep = 0; keep <= 3 && (keep == 0 || n >= 2); keep++) {
       bfcr_slab_keep *k = NULL;
       bfcr_status st = BFCR_OK;
       if (keep) {
@@ -198,7 +203,7 @@ static void route_case(bfcr_ctx *ctx, const char *what, const double *X, int64_t
         double *d2 = malloc(sizeof(double) * (size_t)(nl + 1));
         const int method = ctx->nn_method;
         ctx->nn_method = BFCR_NN_TREE; /* the slabs, whatever the probe says for tiny sets */
-        st = bfcr_knn_allnn_dist_keep(ctx, &zs, nl, lo, n, d, bf, d2, &k);
+        st = bfcr_knn_allnn_dist_keep(ctx, keep == 3 ? &zo : &zs, nl, lo, n, d, bf, d2, &k);
         ctx->nn_method = method;
         MT_CHECK(st == BFCR_OK && (P == 1 || k), "%s, layout %d: level-0 search: %s", what, how,
                  bfcr_ctx_errmsg(ctx));
@@ -238,6 +243,7 @@ static void route_case(bfcr_ctx *ctx, const char *what, const double *X, int64_t
                    how, keep, th, (long long)g, (long long)nn[i], (long long)bj);
       }
     }
+    free(other);
     free(nn);
   }
 }
@@ -274,6 +280,12 @@ static void check_route(bfcr_ctx *ctx) {
       need[i] = i % 5 != 0;
     }
     route_case(ctx, "gaussian", X, n, d, grp, need, 2);
+    /* groups above 127 (4-byte tags) and coordinates beyond the float range (coarse
+     * boundary rows that are always flagged) */
+    for (int64_t i = 0; i < n; i++) grp[i] = (int)(i % 4) * 1000 + 7;
+    route_case(ctx, "gaussian, large groups", X, n, d, grp, need, 1);
+    for (int64_t i = 0; i < n * d; i++) X[i] *= i % 7 == 0 ? 1e39 : 1.0;
+    route_case(ctx, "gaussian, beyond float", X, n, d, grp, need, 2);
     for (int64_t i = 0; i < n; i++)
       memcpy(X + i * d, X + (i * 7 % 3) * d, sizeof(double) * (size_t)d);
     for (int64_t i = 0; i < n; i++) grp[i] = (int)(mt_rng(&seed) % 3);
