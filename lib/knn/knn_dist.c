@@ -343,8 +343,8 @@ static bfcr_status run_slabs(bfcr_ctx *ctx, const dist_layout *L, const bfcr_zsr
   double t2 = bfcr_wtime(), c2 = dist_cpu();
 
   /* 4. boundary: queries to the cells a row's ball may reach (bfcr_slab_reach: ranges
-   * meeting the windows on every axis). Two passes: the reach sets are counted, then
-   * listed (qptr, qlist: CSR over the slab's rows, ranks in increasing order). */
+   * meeting the windows on every axis), listed as CSR over the slab's rows (qptr, qlist,
+   * ranks in increasing order; bfcr_slab_reach_csr evaluates each ball once). */
   {
     int64_t range_bytes = 0;
     st = bfcr_slab_ranges(ctx, &sl, mineinfo, &range_bytes);

@@ -7,7 +7,7 @@
  * increasing, skips the home and the empty cells. Data: blobs at d = 1, 3, 8, a doubled
  * integer grid (many equal distances and projections), fewer rows than ranks; with 3, 5
  * and 8 ranks the bisection is uneven and uses 2 or 3 axes. bfcr_slab_home gives a
- * non-empty cell. */
+ * non-empty cell. bfcr_slab_reach_csr lists the same sets as bfcr_slab_reach ball by ball. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +94,33 @@ static void run_case(bfcr_ctx *ctx, const double *X, int64_t n, int d, const cha
     const int64_t k = (int64_t)(mt_rng(&rs) % 3);
     const double r2 = d2[(k == 2 ? 5 : k + 1) < n ? (k == 2 ? 5 : k + 1) : n - 1];
     check_reach(&s, X, cell, n, d, X + g * d, me, r2, out, what);
+  }
+  { /* bfcr_slab_reach_csr (own rows, some idx'd, assorted bounds) = the lists one by one */
+    int64_t m = 0;
+    for (int64_t g = 0; g < n; g++) m += cell[g] == me;
+    int64_t *idx = malloc((size_t)(m > 0 ? m : 1) * sizeof(int64_t));
+    int64_t *ptr = malloc((size_t)(m + 1) * sizeof(int64_t));
+    double *r2 = malloc((size_t)(m > 0 ? m : 1) * sizeof(double));
+    int *pc = calloc((size_t)P, sizeof(int)), *want = calloc((size_t)P, sizeof(int));
+    for (int64_t g = 0, j = 0; g < n; g++) {
+      if (cell[g] != me) continue;
+      idx[j] = g;
+      r2[j] = j % 7 == 6 ? INFINITY : bfcr_dist2(X + g * d, X + ((g * 13 + 5) % n) * d, d);
+      j++;
+    }
+    bfcr_status cs = BFCR_OK;
+    int *list = bfcr_slab_reach_csr(ctx, &cs, &s, X, idx, r2, m, me, 2, ptr, pc);
+    MT_CHECK(list && cs == BFCR_OK && ptr[0] == 0, "%s: reach csr failed", what);
+    for (int64_t j = 0; list && j < m; j++) {
+      const int c = bfcr_slab_reach(&s, X + idx[j] * d, r2[j], me, out);
+      int same = ptr[j + 1] - ptr[j] == c;
+      for (int k = 0; same && k < c; k++) same = list[ptr[j] + k] == out[k];
+      for (int k = 0; k < c; k++) want[out[k]]++;
+      MT_CHECK(same, "%s: reach csr of ball %lld differs", what, (long long)j);
+      if (!same) break;
+    }
+    for (int p = 0; list && p < P; p++) MT_CHECK(pc[p] == want[p], "%s: csr count %d", what, p);
+    free(list), free(idx), free(ptr), free(r2), free(pc), free(want);
   }
   double *q = malloc((size_t)d * sizeof(double));
   for (int i = 0; i < 40; i++) {
