@@ -383,8 +383,14 @@ bfcr_status bfcr_model_validate(bfcr_ctx *ctx, const char *name, const bfcr_mode
          "model has %lld clusters, its chosen level %d has %lld", (long long)m->k, m->chosen,
          (long long)m->levels[m->chosen].clusters);
   VCHECK(m->centroids && m->cm && m->w, "centroids or cluster models are missing");
-  VCHECK(finite_all(m->centroids, m->k * d, &bad), "centroid %lld, feature %lld is not finite",
-         (long long)(bad / d), (long long)(bad % d));
+  /* A fit on several ranks may keep only its clusters' centroids (model_impl.h). */
+  VCHECK(!m->cent_sharded ||
+             (m->cent_lo >= 0 && m->cent_nloc >= 0 && m->cent_nloc <= m->k - m->cent_lo),
+         "held centroids [%lld, +%lld) outside 0..%lld", (long long)m->cent_lo,
+         (long long)m->cent_nloc, (long long)m->k);
+  VCHECK(finite_all(m->centroids, (m->cent_sharded ? m->cent_nloc : m->k) * d, &bad),
+         "centroid %lld, feature %lld is not finite",
+         (long long)(bad / d + (m->cent_sharded ? m->cent_lo : 0)), (long long)(bad % d));
   VCHECK(finite_all(m->w, m->k * d, &bad), "coefficient %lld of cluster %lld is not finite",
          (long long)(bad % d), (long long)(bad / d));
   for (int64_t c = 0; c < m->k; c++) {
@@ -488,6 +494,8 @@ typedef struct wbuf {
   /* Sharded routing rows (route_shard.h), streamed by rank 0: every rank's block in rank
    * order, received from its owner (model_write_sharded). held[r] = rows of rank r. */
   const int64_t *held;
+  /* Sharded centroids (model_impl.h cent_sharded), the same way: NULL when whole. */
+  const int64_t *held_cent;
   void *rx; /* STREAM_CHUNK bytes for the received pieces */
 } wbuf;
 
@@ -687,6 +695,50 @@ static void encode_schema(wbuf *b, const bfcr_schema *s) {
  * no sender is left waiting. */
 #define SHARD_TAG_ROWS 0x6266
 #define SHARD_TAG_LABELS 0x6267
+#define SHARD_TAG_CENT 0x6268
+/* n doubles of rank r's block (rank 0: its own, mine), received in pieces of at most
+ * STREAM_CHUNK bytes by rank 0 (send_f64_pieces is the other side). */
+static int put_f64s_from(wbuf *b, int r, const double *mine, int64_t n, int tag, const char *what) {
+  if (r == 0) {
+    put_f64s(b, mine, n);
+    return 0;
+  }
+  const int64_t per = (int64_t)(STREAM_CHUNK / 8);
+  for (int64_t at = 0; at < n; at += per) {
+    int64_t c = n - at < per ? n - at : per;
+    int rc = b->rx ? MPI_Recv(b->rx, (int)c, MPI_DOUBLE, r, tag, b->ctx->comm, MPI_STATUS_IGNORE)
+                   : MPI_ERR_NO_MEM;
+    if (rc != MPI_SUCCESS) {
+      if (!b->oom) b->st = bfcr_err(b->ctx, BFCR_ERR_MPI, "receiving rank %d's %s failed", r, what);
+      b->oom = 1;
+      return -1;
+    }
+    put_f64s(b, b->rx, c);
+  }
+  return 0;
+}
+static bfcr_status send_f64_pieces(bfcr_ctx *ctx, const double *v, int64_t n, int tag,
+                                   const char *what) {
+  const int64_t per = (int64_t)(STREAM_CHUNK / 8);
+  for (int64_t at = 0; at < n; at += per) {
+    int64_t c = n - at < per ? n - at : per;
+    if (MPI_Send(v + at, (int)c, MPI_DOUBLE, 0, tag, ctx->comm) != MPI_SUCCESS)
+      return bfcr_err(ctx, BFCR_ERR_MPI, "sending the %s to rank 0 failed", what);
+  }
+  return BFCR_OK;
+}
+/* CENT values of a model with sharded centroids (see wbuf.held_cent): every rank's
+ * clusters in rank order. Counted as the whole set. */
+static void put_cent_sharded(wbuf *b, const bfcr_model *m) {
+  const int d = m->d, P = b->ctx ? b->ctx->size : 1;
+  if (b->mode == WB_COUNT) {
+    b->done += (uint64_t)m->k * (uint64_t)d * 8;
+    return;
+  }
+  /* After a write failure the pieces are still received (no sender left waiting). */
+  for (int r = 0; r < P; r++)
+    if (put_f64s_from(b, r, m->centroids, b->held_cent[r] * d, SHARD_TAG_CENT, "centroids")) return;
+}
 static void put_rout_sharded(wbuf *b, const bfcr_model *m) {
   const int d = m->d, P = b->ctx ? b->ctx->size : 1;
   if (b->mode == WB_COUNT) {
@@ -732,6 +784,11 @@ static void put_rout_sharded(wbuf *b, const bfcr_model *m) {
 /* The other side of put_rout_sharded on ranks 1.. P - 1: this rank's block, the same pieces. */
 static bfcr_status model_send_shard(bfcr_ctx *ctx, const bfcr_model *m) {
   const int d = m->d;
+  if (m->cent_sharded) { /* CENT comes before ROUT */
+    bfcr_status st =
+        send_f64_pieces(ctx, m->centroids, m->cent_nloc * d, SHARD_TAG_CENT, "centroids");
+    if (st != BFCR_OK) return st;
+  }
   const int64_t per =
       (int64_t)(STREAM_CHUNK / 8 / (size_t)d) > 0 ? (int64_t)(STREAM_CHUNK / 8 / (size_t)d) : 1;
   for (int part = 0; part < 2; part++) {
@@ -801,7 +858,10 @@ static void encode_body(wbuf *b, const bfcr_model *m) {
   at = sec_begin(b, SEC_CENT);
   put_i64(b, m->k);
   put_u32(b, (uint32_t)d);
-  put_f64s(b, m->centroids, m->k * d);
+  if (b->held_cent)
+    put_cent_sharded(b, m);
+  else
+    put_f64s(b, m->centroids, m->k * d);
   sec_end(b, at);
 
   at = sec_begin(b, SEC_CMOD);
@@ -916,13 +976,19 @@ static void encode_body(wbuf *b, const bfcr_model *m) {
 
 /* The model must pass bfcr_model_validate; then count its bytes (b->done after the
  * call: header and sections, without the trailer). */
-static bfcr_status encode_count(bfcr_ctx *ctx, const bfcr_model *m, wbuf *b, const int64_t *held) {
+static bfcr_status encode_count(bfcr_ctx *ctx, const bfcr_model *m, wbuf *b, const int64_t *held,
+                                const int64_t *held_cent) {
   bfcr_status st = bfcr_model_validate(ctx, "model", m);
   if (st == BFCR_OK && !held && bfcr_route_local_shard(m))
     return bfcr_err(ctx, BFCR_ERR_ARG,
                     "this rank holds %lld of the model's %lld routing rows: encode or save it "
                     "on all of its ranks",
                     (long long)m->train_nloc, (long long)m->n_train);
+  if (st == BFCR_OK && !held_cent && m->cent_sharded && m->cent_nloc != m->k)
+    return bfcr_err(ctx, BFCR_ERR_ARG,
+                    "this rank holds %lld of the model's %lld centroids: encode or save it on "
+                    "all of its ranks",
+                    (long long)m->cent_nloc, (long long)m->k);
   if (st != BFCR_OK) {
     /* An in-memory model that breaks the file's rules is a bug in whatever built it. */
     char why[BFCR_ERRMSG_MAX];
@@ -932,6 +998,7 @@ static bfcr_status encode_count(bfcr_ctx *ctx, const bfcr_model *m, wbuf *b, con
   memset(b, 0, sizeof *b);
   b->mode = WB_COUNT;
   b->held = held;
+  b->held_cent = held_cent;
   encode_body(b, m);
   if (b->oom || b->done > SIZE_MAX - BFCR_MODEL_TRAILER_BYTES)
     return bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory encoding the model");
@@ -944,7 +1011,7 @@ static bfcr_status encode_local(bfcr_ctx *ctx, const bfcr_model *m, unsigned cha
   *buf = NULL;
   *len = 0;
   wbuf b;
-  bfcr_status st = encode_count(ctx, m, &b, NULL);
+  bfcr_status st = encode_count(ctx, m, &b, NULL, NULL);
   if (st != BFCR_OK) return st;
   size_t size = (size_t)b.done + BFCR_MODEL_TRAILER_BYTES;
   wbuf w = {.mode = WB_MEMORY, .body = b.body};
@@ -969,18 +1036,30 @@ bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char 
   /* Sharded routing rows: every rank gathers them (collective) and encodes the whole. */
   *buf = NULL;
   *len = 0;
-  double *z = NULL;
+  double *z = NULL, *cent = NULL;
   int64_t *lab = NULL;
   bfcr_status st = bfcr_route_gather(ctx, m, &z, &lab);
+  if (st == BFCR_OK && m->cent_sharded) { /* every rank's clusters, in rank order */
+    cent = malloc((size_t)(m->k * m->d) * sizeof(double));
+    st = bfcr_agree(ctx, cent ? BFCR_OK : bfcr_err(ctx, BFCR_ERR_NOMEM, "out of memory"));
+    if (st == BFCR_OK)
+      st = bfcr_allgather_items(ctx, m->centroids, m->cent_nloc, (size_t)m->d * sizeof(double),
+                                cent);
+  }
   if (st == BFCR_OK) {
     bfcr_model whole = *m;
     whole.train_sharded = 0;
     whole.train_z = z;
     whole.train_label = lab;
+    if (cent) {
+      whole.cent_sharded = 0;
+      whole.centroids = cent;
+    }
     st = encode_local(ctx, &whole, buf, len);
   }
   free(z);
   free(lab);
+  free(cent);
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) {
     free(*buf);
@@ -994,12 +1073,17 @@ bfcr_status bfcr_model_encode(bfcr_ctx *ctx, const bfcr_model *m, unsigned char 
  * checksummed as they go; the trailer is the running checksum. Same bytes as
  * bfcr_model_encode. Local. */
 static bfcr_status model_write(bfcr_ctx *ctx, const bfcr_model *m, const char *path,
-                               const int64_t *held) {
+                               const int64_t *held, const int64_t *held_cent) {
   wbuf b = {0};
-  bfcr_status st = encode_count(ctx, m, &b, held);
+  bfcr_status st = encode_count(ctx, m, &b, held, held_cent);
   bfcr_atomic_file af;
   int opened = 0;
-  wbuf w = {.mode = WB_STREAM, .body = b.body, .ctx = ctx, .af = &af, .held = held};
+  wbuf w = {.mode = WB_STREAM,
+            .body = b.body,
+            .ctx = ctx,
+            .af = &af,
+            .held = held,
+            .held_cent = held_cent};
   memcpy(w.seclen, b.seclen, sizeof w.seclen);
   uint64_t total = b.done;
   size_t cap = total < STREAM_CHUNK ? (size_t)total : STREAM_CHUNK;
@@ -1807,26 +1891,39 @@ cleanup:
 static bfcr_status model_save_sharded(bfcr_ctx *ctx, const bfcr_model *m, const char *path) {
   bfcr_status st = BFCR_OK;
   const int P = ctx->size;
-  int64_t mine[2] = {m->train_lo, m->train_nloc}, *lay = NULL, *held = NULL;
-  lay = bfcr_malloc(ctx, (size_t)P * 2, sizeof(int64_t));
-  held = bfcr_malloc(ctx, (size_t)P, sizeof(int64_t));
+  /* per rank: routing rows (first, count), centroids (sharded, first, count) */
+  int64_t mine[5] = {m->train_lo, m->train_nloc, m->cent_sharded, m->cent_lo, m->cent_nloc};
+  int64_t *lay = NULL, *held = NULL, *held_cent = NULL;
+  lay = bfcr_malloc(ctx, (size_t)P * 5, sizeof(int64_t));
+  held = bfcr_malloc(ctx, (size_t)P * 2, sizeof(int64_t));
   if (!lay || !held) st = BFCR_ERR_NOMEM;
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
-  if (MPI_Allgather(mine, 2, MPI_INT64_T, lay, 2, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
+  if (MPI_Allgather(mine, 5, MPI_INT64_T, lay, 5, MPI_INT64_T, ctx->comm) != MPI_SUCCESS)
     st = bfcr_err(ctx, BFCR_ERR_MPI, "MPI_Allgather of the routing-row layout failed");
   for (int r = 0; r < P && st == BFCR_OK; r++) {
-    int64_t want = r == 0 ? 0 : lay[2 * r - 2] + lay[2 * r - 1];
-    held[r] = lay[2 * r + 1];
-    if (lay[2 * r] != want || held[r] < 0 || (r == P - 1 && want + held[r] != m->n_train))
+    const int64_t *L = lay + 5 * r;
+    int64_t want = r == 0 ? 0 : L[-5] + L[-4];
+    held[r] = L[1];
+    if (L[0] != want || held[r] < 0 || (r == P - 1 && want + held[r] != m->n_train))
       st = bfcr_err(ctx, BFCR_ERR_INTERNAL,
                     "routing rows: rank %d holds [%lld, +%lld), not the next block of %lld", r,
-                    (long long)lay[2 * r], (long long)held[r], (long long)m->n_train);
+                    (long long)L[0], (long long)held[r], (long long)m->n_train);
+    want = r == 0 ? 0 : L[-2] + L[-1];
+    held[P + r] = L[4];
+    if (st == BFCR_OK && L[2] != lay[2])
+      st = bfcr_err(ctx, BFCR_ERR_INTERNAL, "centroids sharded on some ranks only");
+    else if (st == BFCR_OK && L[2] &&
+             (L[3] != want || L[4] < 0 || (r == P - 1 && want + L[4] != m->k)))
+      st = bfcr_err(ctx, BFCR_ERR_INTERNAL,
+                    "centroids: rank %d holds [%lld, +%lld), not the next block of %lld", r,
+                    (long long)L[3], (long long)L[4], (long long)m->k);
   }
+  if (lay[2]) held_cent = held + P;
   st = bfcr_agree(ctx, st);
   if (st != BFCR_OK) goto cleanup;
   if (ctx->rank == 0) {
-    st = model_write(ctx, m, path, held); /* agrees once the file is open */
+    st = model_write(ctx, m, path, held, held_cent); /* agrees once the file is open */
   } else {
     st = bfcr_agree(ctx, bfcr_model_validate(ctx, "model", m));
     if (st == BFCR_OK) st = model_send_shard(ctx, m);
@@ -1843,10 +1940,10 @@ bfcr_status bfcr_model_save(bfcr_ctx *ctx, const bfcr_model *model, const char *
   double t0 = bfcr_wtime();
   if (!model || !path) {
     st = bfcr_err(ctx, BFCR_ERR_ARG, "bfcr_model_save: NULL %s", model ? "path" : "model");
-  } else if (model->train_sharded && ctx->size > 1) {
+  } else if ((model->train_sharded || model->cent_sharded) && ctx->size > 1) {
     st = model_save_sharded(ctx, model, path);
   } else if (ctx->rank == 0) {
-    st = model_write(ctx, model, path, NULL);
+    st = model_write(ctx, model, path, NULL, NULL);
   }
   st = bfcr_agree(ctx, st);
   bfcr_phase_add(ctx, "model save", bfcr_wtime() - t0, 0);

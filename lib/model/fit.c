@@ -130,21 +130,40 @@ static bfcr_status validate(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fi
   return BFCR_OK;
 }
 
-/* Copy the chosen level's centroids and models into the model. */
+/* Several ranks, a linear model routed by training rows, a level of clusters: the
+ * centroids are read by the model file only (predict routes by the rows), so each rank
+ * keeps those of the nodes it owns (last position in its block: the tiling
+ * bfcr_tree_ns_all gathers in, held in the level's trimmed summaries) and the save
+ * writes them in rank order (model_file.c). Saves (d + 4) 8 B per node sent by every
+ * rank and k d 8 B held. */
+static int centroids_sharded(const bfcr_ctx *ctx, const bfcr_model *m) {
+  return ctx->size > 1 && m->chosen > 0 && m->params.routing == BFCR_ROUTE_SAMPLE &&
+         !bfcr_is_kernel_regressor(m->params.regressor);
+}
+
+/* Copy the chosen level's centroids (all, or the owned ones: centroids_sharded) and
+ * models into the model. */
 static bfcr_status assemble(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_fit *lf,
                             bfcr_model *m) {
   bfcr_status st = BFCR_OK;
   int d = t->d, c = m->chosen;
-  int64_t k = t->lv[c].m, w = bfcr_ns_width(d);
+  int64_t k = t->lv[c].m, w = bfcr_ns_width(d), a = 0, b = k;
   m->k = k;
-  BFCR_ALLOC(ctx, m->centroids, k * d);
+  if (centroids_sharded(ctx, m)) {
+    bfcr_tree_owned_nodes(t, c, ctx->size, ctx->rank, &a, &b);
+    m->cent_sharded = 1;
+    m->cent_lo = a;
+    m->cent_nloc = b - a;
+  }
+  BFCR_ALLOC(ctx, m->centroids, b > a ? (b - a) * d : 1);
   BFCR_ALLOC(ctx, m->cm, k);
   BFCR_ALLOC(ctx, m->w, k * d);
-  for (int64_t i = 0; i < k; i++) {
+  for (int64_t i = a; i < b; i++) {
     if (c == 0) { /* level 0: the samples themselves (only chosen when n = 1) */
       memcpy(m->centroids + i * d, bfcr_level_fit_mean(&lf[0], d, i), (size_t)d * sizeof(double));
-    } else {
-      memcpy(m->centroids + i * d, t->lv[c].ns + i * w + BFCR_NS_MEAN, (size_t)d * sizeof(double));
+    } else { /* ns holds nodes [ns_lo, ..) (ns_lo = 0 when whole) */
+      memcpy(m->centroids + (i - a) * d, t->lv[c].ns + (i - t->lv[c].ns_lo) * w + BFCR_NS_MEAN,
+             (size_t)d * sizeof(double));
     }
   }
   memcpy(m->cm, lf[c].cm, (size_t)k * sizeof(*m->cm));
@@ -468,7 +487,8 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     agreed = ctx->size > 1;
     goto cleanup;
   }
-  if (m->chosen > 0 && t->lv[m->chosen].ns_hi > 0) { /* the centroids: all of them */
+  if (m->chosen > 0 && t->lv[m->chosen].ns_hi > 0 && !centroids_sharded(ctx, m)) {
+    /* the centroids: all of them */
     double *all = NULL;
     st = bfcr_tree_ns_all(ctx, t, m->chosen, &all);
     if (st != BFCR_OK) {

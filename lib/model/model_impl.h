@@ -60,7 +60,7 @@ struct bfcr_model {
   bfcr_level_info *levels; /* [nlevels] */
   int chosen;              /* chosen level */
   int64_t k;               /* clusters at the chosen level */
-  double *centroids;       /* [k * d] standardized */
+  double *centroids;       /* [k * d] standardized (cent_sharded: below) */
   bfcr_cluster_model *cm;  /* [k] */
   double *w;               /* [k * d] standardized coefficients */
   int64_t n_train;         /* routing = sample: training rows kept (all ranks together) */
@@ -123,6 +123,11 @@ struct bfcr_model {
    * over the rows and its standard error. */
   int hcv_state, hcv_level;
   double hcv_lambda, hcv_dmse, hcv_dse;
+  /* 1: centroids holds only clusters [cent_lo, cent_lo + cent_nloc) (a linear model routed
+   * by training rows, fitted on several ranks: only the file reads them, and the ranks tile
+   * 0..k in rank order; model_file.c writes them in order); 0: all k. */
+  int cent_sharded;
+  int64_t cent_lo, cent_nloc;
 };
 
 static inline int bfcr_is_kernel_regressor(int r) {
