@@ -40,6 +40,7 @@
  * are skipped and reported (m->kcv_state, the log). With no level within the budget
  * nothing runs beyond the estimate (O(sum of node counts)). */
 #include "model/cv_kernel.h"
+#include "model/cv_small.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -445,9 +446,11 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   bfcr_status st = BFCR_OK;
   const int T = t->nlevels - 1, d = t->d, K = m->cv_folds, P = ctx->size;
   const int64_t n = t->n;
-  if (!(p->select_regressors & (1u << BFCR_REG_KRR)) || p->regressor != BFCR_REG_RIDGE || K < 2 ||
-      T < 1 || !m->cv_rmse || m->chosen < 1 || T >= 128)
-    return BFCR_OK;
+  /* The small-cluster policy candidates (cv_small.c) share this set-up: the rows, the
+   * routing, the ridge fold models and the pick's errors. */
+  const int krr = (p->select_regressors & (1u << BFCR_REG_KRR)) && p->regressor == BFCR_REG_RIDGE;
+  const int small = bfcr_cv_small_wanted(p, m, t->nlevels);
+  if (!(krr || small) || K < 2 || T < 1 || !m->cv_rmse || m->chosen < 1 || T >= 128) return BFCR_OK;
   double t0 = bfcr_wtime();
   const int64_t cap = p->kernel_cap > 0 ? p->kernel_cap : BFCR_KERNEL_CAP_DEFAULT;
   const double budget = p->kernel_budget == 0.0 ? BFCR_KCV_BUDGET_DEFAULT : p->kernel_budget;
@@ -461,6 +464,7 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   const int64_t *up0 = t->lv[0].parent; /* level 0's components of all n rows */
   bfcr_tree tk;
   /* The table and the budget (local: the node sizes are the same on every rank). */
+  if (!krr) goto setup;
   m->kcv_budget = budget;
   m->kcv_state = calloc((size_t)t->nlevels, 1);
   m->kcv_cost = malloc((size_t)t->nlevels * sizeof(double));
@@ -511,12 +515,10 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
                "krr candidate at level %d skipped: estimated %.3g s (+ %.3g s once for the "
                "rows, routing and ridge fold models), over the kernel budget (%.3g s)",
                l, m->kcv_cost[l], fixed, budget);
-  if (nsel == 0) {
-    if (nord > 0)
-      bfcr_log(ctx, BFCR_LOG_INFO, "krr candidates: none within the kernel budget (%.3g s)",
-               budget);
-    goto cleanup;
-  }
+  if (nsel == 0 && nord > 0)
+    bfcr_log(ctx, BFCR_LOG_INFO, "krr candidates: none within the kernel budget (%.3g s)", budget);
+setup:
+  if (nsel == 0 && !small) goto cleanup;
   /* Every rank holds every row from here on (within the budget, n is moderate), and the
    * whole dendrogram order: with several ranks the tree keeps only its own rows' positions,
    * so a copy of the tree header points at the gathered order. */
@@ -605,9 +607,20 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     }
   BFCR_ALLOC(ctx, p2, n);
   BFCR_ALLOC(ctx, e2, n);
-  const int L = m->chosen;
-  score_pick(t, L, m->shrink_lambda, K, Z, Y, fold, route1, fm, part, p->guard_margin,
+  score_pick(t, m->chosen, m->shrink_lambda, K, Z, Y, fold, route1, fm, part, p->guard_margin,
              ctx->nthreads, p2);
+  /* Small-cluster policy: may move the pick (then p2 holds its errors); the KRR candidates
+   * keep the ancestor policy's small-cluster rule (restored for them, reapplied after). */
+  bfcr_fit_params p_anc = *p, p_small = *p;
+  if (small) {
+    st = bfcr_cv_small(ctx, t, Z, Y, fold, K, route1, fm, p2, p, m);
+    if (P > 1) st = bfcr_agree(ctx, st);
+    if (st != BFCR_OK) goto cleanup;
+    p_small = *p;
+    p->small = p_anc.small;
+    p->min_cluster_size = p_anc.min_cluster_size;
+  }
+  const int L = m->chosen;
   double sp = 0.0;
   for (int64_t i = 0; i < n; i++) sp += p2[i];
   bfcr_log(ctx, BFCR_LOG_DEBUG, "krr candidates: ridge pick (level %d) CV RMSE %.6g", L,
@@ -667,6 +680,10 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     m->chosen = best;
     m->shrink_lambda = 0.0;
     p->regressor = BFCR_REG_KRR;
+    m->scv_pick = 0; /* the kernel pick keeps the ancestor policy */
+  } else if (small && m->scv_pick > 0) {
+    p->small = p_small.small;
+    p->min_cluster_size = p_small.min_cluster_size;
   }
 cleanup:
   bfcr_phase_add(ctx, "cv: kernel candidates", bfcr_wtime() - t0, 0.0);

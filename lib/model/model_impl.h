@@ -123,6 +123,13 @@ struct bfcr_model {
    * over the rows and its standard error. */
   int hcv_state, hcv_level;
   double hcv_lambda, hcv_dmse, hcv_dse;
+  /* Small-cluster policy candidates (cv_small.c; not in the file): state 0 not run, 1
+   * scored, 2 skipped (over the budget); the shrink level chosen (0: ancestor kept), the
+   * ancestor pick's CV RMSE, and per level [nlevels] the shrink candidate's CV RMSE, mean
+   * paired difference against the pick and its SE, and the level's penalty. */
+  int scv_state, scv_pick;
+  double scv_pick_rmse;
+  double *scv_rmse, *scv_dmse, *scv_dse, *scv_lambda;
 };
 
 static inline int bfcr_is_kernel_regressor(int r) {
