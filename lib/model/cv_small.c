@@ -60,6 +60,32 @@ static double summary_rss(const double *s, int d, const double *w, double b) {
   return rss + s[0] * r0 * r0;
 }
 
+/* Full-data model (w, then the intercept, into w[0..d]) of the rows of summary s at penalty
+ * lam toward w0 (NULL: 0) by a Cholesky solve: these models are only the shrinkage targets
+ * of the children's penalty choice, so the eigendecomposition of the fit's ridge is not
+ * needed (the same estimator up to rounding). A: d x d scratch. */
+static void summary_solve(const double *s, int d, const double *w0, double lam, double *A,
+                          double *w) {
+  const double *mean = s + 1, *M = s + 1 + (d + 1);
+  double tr = 0.0;
+  for (int j = 0; j < d; j++) {
+    for (int q = j; q < d; q++) A[j * d + q] = A[q * d + j] = M[bfcr_pk(j, q)];
+    tr += A[j * d + j];
+    w[j] = M[bfcr_pk(j, d)];
+  }
+  double lm = lam > 0 ? lam : 0.0, floor = 1e-10 * (tr / d + 1e-300);
+  if (lm < floor) lm = floor;
+  for (int j = 0; j < d; j++) {
+    A[j * d + j] += lm;
+    if (w0) w[j] += lm * w0[j];
+  }
+  if (LAPACKE_dposv_work(LAPACK_COL_MAJOR, 'U', d, 1, A, d, w, d) != 0)
+    for (int j = 0; j < d; j++) w[j] = w0 ? w0[j] : 0.0;
+  double b = mean[d];
+  for (int j = 0; j < d; j++) b -= w[j] * mean[j];
+  w[d] = b;
+}
+
 int bfcr_cv_small_wanted(const bfcr_fit_params *p, const bfcr_model *m, int nlevels) {
   return p->small == BFCR_SMALL_AUTO && p->regressor == BFCR_REG_RIDGE &&
          p->lambda_mode == BFCR_LAMBDA_LEVEL && m->cv_rmse && m->chosen >= 1 && nlevels >= 3 &&
@@ -173,7 +199,6 @@ bfcr_status bfcr_cv_small(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z, co
     lam[k] = NL == 1 ? p->lambda_min
                      : exp(log(p->lambda_min) +
                            (log(p->lambda_max) - log(p->lambda_min)) * k / (double)(NL - 1));
-  bfcr_ridge_grid grid = {p->lambda_min, p->lambda_max, p->lambda_steps};
   const int64_t swl = bfcr_sum_rows_work_len(d), rwl = bfcr_ridge_work_len(d);
   const int64_t per = n * 2 + swl + rwl + (K + 1) * W + (int64_t)d * d + d;
   BFCR_CALLOC(ctx, sc, nt);
@@ -238,7 +263,7 @@ bfcr_status bfcr_cv_small(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z, co
     double lamL = 0.0, gcv = 0.0;
     bfcr_pooled_pick(part, nch, (int)NL, (double)n, lam, &lamL, &gcv);
     m->scv_lambda[l] = lamL;
-#pragma omp parallel for schedule(dynamic, 8) num_threads(nt) reduction(| : failed)
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nt)
     for (int64_t c = 0; c < ml; c++) {
       int th = 0;
 #ifdef _OPENMP
@@ -252,9 +277,7 @@ bfcr_status bfcr_cv_small(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z, co
       if (!top && p1 - p0 < minsize) {
         memcpy(w, w0, (size_t)(d + 1) * sizeof(double));
       } else {
-        bfcr_ridge_result res;
-        failed |=
-            bfcr_ridge_fit(sum + c * SL, d, w0, &grid, lamL, s->rw, w, &w[d], &res) != BFCR_OK;
+        summary_solve(sum + c * SL, d, w0, lamL, s->A, w);
       }
       if (top) continue; /* the top's fold models are cv.c's (fm[T]): the same model */
       const double *pf = l + 1 == T ? fm[T] : fs[l + 1] + par * K * CVW(d);
@@ -267,7 +290,6 @@ bfcr_status bfcr_cv_small(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z, co
       bfcr_cv_acc_rows(t, l, c, p0, p1, t->order, 0, Z, Y, fold, s->acc);
       node_solve_w0(t, l, c, K, minsize, lamL, pf, s->acc, out, s->A, s->rhs);
     }
-    BFCR_CHECK(ctx, !failed, BFCR_ERR_NUMERIC, "small-cluster CV: ridge fit failed, level %d", l);
     if (l + 1 < T) { /* the level above is no longer a shrinkage target */
       free(fs[l + 1]);
       fs[l + 1] = NULL;
