@@ -128,7 +128,10 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
     /* small-cluster policy candidates (shrink, per level below the top): CV RMSE, paired
      * dMSE vs the ancestor pick and its SE, the level's penalty; chosen level (0: none) */
     fprintf(f, ",\"cv_small\":{\"state\":\"%s\",\"chosen_level\":%d,\"pick_rmse\":",
-            spk == -2 ? "over budget" : "scored", spk > 0 ? spk : 0);
+            spk == -2   ? "over budget"
+            : spk == -3 ? "overturned by the honest check"
+                        : "scored",
+            spk > 0 ? spk : 0);
     json_num(f, spr);
     fputs(",\"levels\":[", f);
     for (int l = 1, first = 1; spk != -2 && l < r->nlevels; l++) {

@@ -265,6 +265,10 @@ void print_small_cv_table(FILE *f, const bfcr_model *m, int nlevels) {
           "hard routing, same folds and routing; replace the ancestor pick, CV RMSE %.6g, "
           "only when dMSE < -SE):\n%6s %12s %14s %12s %12s  %s\n",
           pr, "level", "lambda", "CV RMSE", "dMSE vs pick", "SE of dMSE", "");
+  if (pick == -3)
+    fprintf(f,
+            "(the best passing candidate was overturned by the honest check, a tree per "
+            "fold: ancestor kept)\n");
   for (int l = 1; l < nlevels; l++) {
     double r, dm, ds, lam;
     bfcr_model_cv_small(m, l, &r, &dm, &ds, &lam);

@@ -221,7 +221,8 @@ BFCR_API int bfcr_model_cv_kernel(const bfcr_model *model, int level, double *rm
  * standard error (the candidate replaces the pick only when dmse < -se), and the level's
  * penalty; NaN where not scored. Level 0: *rmse = the ancestor pick's CV RMSE. Returns -1
  * when not run (or the model was loaded from a file: not stored), -2 when skipped (over the
- * budget), else the level of the shrink candidate chosen (0: ancestor kept). Not
+ * budget), -3 when a candidate passed but the honest check (a tree per fold) overturned it
+ * (ancestor kept), else the level of the shrink candidate chosen (0: ancestor kept). Not
  * Collective. */
 BFCR_API int bfcr_model_cv_small(const bfcr_model *model, int level, double *rmse, double *dmse,
                                  double *se, double *lambda);

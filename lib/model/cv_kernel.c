@@ -50,6 +50,7 @@
 
 #include "model/cv.h"
 #include "model/cv_impl.h"
+#include "model/cv_honest.h"
 #include "model/fit_kernel.h"
 #include "model/shrink.h"
 #include "par/redistribute.h"
@@ -456,7 +457,8 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   const double budget = p->kernel_budget == 0.0 ? BFCR_KCV_BUDGET_DEFAULT : p->kernel_budget;
   int *fold = NULL, *own = NULL, order[128], nsel = 0, sel[128];
   int64_t *work = NULL, *nn = NULL, *route1 = NULL;
-  double *Zg = NULL, *Yg = NULL, **fm = NULL, **part = NULL, *p2 = NULL, *e2 = NULL;
+  double *Zg = NULL, *Yg = NULL, **fm = NULL, **part = NULL, *p2 = NULL, *e2 = NULL, *pa2 = NULL;
+  const bfcr_tree *tree0 = t; /* the caller's tree (the honest check reads its own rows) */
   const double *Z = zs->Z, *Y = y;
   int64_t *ordall = NULL, *par0all = NULL;
   bfcr_level *lvk = NULL;               /* several ranks: the levels with all their summaries */
@@ -613,9 +615,38 @@ setup:
    * keep the ancestor policy's small-cluster rule (restored for them, reapplied after). */
   bfcr_fit_params p_anc = *p, p_small = *p;
   if (small) {
-    st = bfcr_cv_small(ctx, t, Z, Y, fold, K, route1, fm, p2, p, m);
+    const int L0 = m->chosen, h0 = m->hcv_state, hl0 = m->hcv_level;
+    const double lam0 = m->shrink_lambda, hla0 = m->hcv_lambda, hd0 = m->hcv_dmse, hs0 = m->hcv_dse;
+    pa2 = malloc((size_t)n * sizeof *pa2); /* the ancestor pick's errors, for a reversal */
+    if (pa2) memcpy(pa2, p2, (size_t)n * sizeof *pa2);
+    st = pa2 ? bfcr_cv_small(ctx, t, Z, Y, fold, K, route1, fm, p2, p, m)
+             : bfcr_err(ctx, BFCR_ERR_NOMEM, "small-cluster CV: out of memory");
     if (P > 1) st = bfcr_agree(ctx, st);
     if (st != BFCR_OK) goto cleanup;
+    if (m->scv_pick > 0) {
+      /* The shrink pick is scored on the shared tree like the ancestor pick, with the same
+       * optimism on small n: it must pass the same honest check against the global model
+       * (cv_honest.c; within its budget), else the ancestor pick stays. Collective. */
+      st = bfcr_cv_honest(ctx, tree0, zs, y, n_local, p, m);
+      if (st != BFCR_OK) goto cleanup;
+      if (m->hcv_state == 2) {
+        bfcr_log(ctx, BFCR_LOG_INFO,
+                 "small-cluster policy: the shrink pick (level %d) did not pass the honest "
+                 "check: ancestor at level %d kept",
+                 m->scv_pick, L0);
+        m->scv_state = 3;
+        m->scv_pick = 0;
+        *p = p_anc;
+        m->chosen = L0;
+        m->shrink_lambda = lam0;
+        m->hcv_state = h0;
+        m->hcv_level = hl0;
+        m->hcv_lambda = hla0;
+        m->hcv_dmse = hd0;
+        m->hcv_dse = hs0;
+        memcpy(p2, pa2, (size_t)n * sizeof *p2);
+      }
+    }
     p_small = *p;
     p->small = p_anc.small;
     p->min_cluster_size = p_anc.min_cluster_size;
@@ -699,6 +730,7 @@ cleanup:
   free(nn);
   free(route1);
   free(p2);
+  free(pa2);
   free(e2);
   free(Zg);
   free(ordall);

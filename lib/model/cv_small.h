@@ -28,7 +28,9 @@ int bfcr_cv_small_wanted(const bfcr_fit_params *p, const bfcr_model *m, int nlev
  * ties and failures keep the ancestor policy); of those, the lowest CV MSE (ties to the
  * higher level). Then m->chosen = its level, m->shrink_lambda = 0, p->small =
  * BFCR_SMALL_SHRINK, p->min_cluster_size = 2, m->scv_pick = the level and p2 its errors.
- * Writes m->scv_*. Local and deterministic (the same on every rank: replicated input). */
+ * Writes m->scv_*. The caller (cv_kernel.c) then submits a shrink pick to the honest check
+ * (cv_honest.h); on a reversal the ancestor pick is restored and m->scv_state is 3.
+ * Local and deterministic (the same on every rank: replicated input). */
 bfcr_status bfcr_cv_small(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z, const double *Y,
                           const int *fold, int K, const int64_t *route1, double *const *fm,
                           double *p2, bfcr_fit_params *p, bfcr_model *m);

@@ -136,5 +136,5 @@ int bfcr_model_cv_small(const bfcr_model *m, int level, double *rmse, double *dm
     if (se) *se = m->scv_dse[level];
     if (lambda) *lambda = m->scv_lambda[level];
   }
-  return m->scv_pick;
+  return m->scv_state == 3 ? -3 : m->scv_pick;
 }

@@ -124,7 +124,8 @@ struct bfcr_model {
   int hcv_state, hcv_level;
   double hcv_lambda, hcv_dmse, hcv_dse;
   /* Small-cluster policy candidates (cv_small.c; not in the file): state 0 not run, 1
-   * scored, 2 skipped (over the budget); the shrink level chosen (0: ancestor kept), the
+   * scored, 2 skipped (over the budget), 3 the shrink pick overturned by the honest check
+   * (cv_honest.c: the ancestor pick kept); the shrink level chosen (0: ancestor kept), the
    * ancestor pick's CV RMSE, and per level [nlevels] the shrink candidate's CV RMSE, mean
    * paired difference against the pick and its SE, and the level's penalty. */
   int scv_state, scv_pick;
