@@ -369,7 +369,8 @@ int cmd_fit(app *a, int argc, char **argv) {
        .kind = APP_OPT_CHOICE,
        .dest = &small,
        .choices = app_small_policies,
-       .help = "clusters below --min-cluster-size: shrink toward parent or use an ancestor"},
+       .help = "clusters below --min-cluster-size: shrink toward parent, use an ancestor, or "
+               "auto (ancestor unless the cross-validation finds shrink better)"},
       {.name = "--min-cluster-size",
        .metavar = "N",
        .kind = APP_OPT_INT64,
