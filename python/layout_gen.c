@@ -61,15 +61,15 @@ int main(int argc, char **argv) {
           "    'criterion': {'hci': %d, 'ch': %d, 'db': %d, 'bic': %d, 'gcv': %d},\n"
           "    'regressor': {'ridge': %d, 'ols': %d, 'krr': %d, 'svr': %d},\n"
           "    'routing': {'centroid': %d, 'sample': %d},\n"
-          "    'small': {'shrink': %d, 'ancestor': %d},\n"
+          "    'small': {'shrink': %d, 'ancestor': %d, 'auto': %d},\n"
           "    'lambda_mode': {'level': %d, 'cluster': %d, 'fixed': %d},\n"
           "    'tree.nn_method': {'auto': 0, 'tree': 1, 'gemm': 2},\n"
           "    'select': {'cv': %d, 'criterion': %d},\n"
           "}\n",
           BFCR_CRIT_HCI, BFCR_CRIT_CH, BFCR_CRIT_DB, BFCR_CRIT_BIC, BFCR_CRIT_GCV, BFCR_REG_RIDGE,
           BFCR_REG_OLS, BFCR_REG_KRR, BFCR_REG_SVR, BFCR_ROUTE_CENTROID, BFCR_ROUTE_SAMPLE,
-          BFCR_SMALL_SHRINK, BFCR_SMALL_ANCESTOR, BFCR_LAMBDA_LEVEL, BFCR_LAMBDA_CLUSTER,
-          BFCR_LAMBDA_FIXED, BFCR_SELECT_CV, BFCR_SELECT_CRITERION);
+          BFCR_SMALL_SHRINK, BFCR_SMALL_ANCESTOR, BFCR_SMALL_AUTO, BFCR_LAMBDA_LEVEL,
+          BFCR_LAMBDA_CLUSTER, BFCR_LAMBDA_FIXED, BFCR_SELECT_CV, BFCR_SELECT_CRITERION);
   fprintf(out,
           "STATUS = {%d: 'BFCR_OK', %d: 'BFCR_ERR_ARG', %d: 'BFCR_ERR_INPUT', "
           "%d: 'BFCR_ERR_NUMERIC', %d: 'BFCR_ERR_IO', %d: 'BFCR_ERR_FORMAT', "

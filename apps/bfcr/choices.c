@@ -18,8 +18,10 @@ const app_choice app_regressors[] = {{"ridge", BFCR_REG_RIDGE},
                                      {NULL, 0}};
 const app_choice app_routings[] = {
     {"centroid", BFCR_ROUTE_CENTROID}, {"sample", BFCR_ROUTE_SAMPLE}, {NULL, 0}};
-const app_choice app_small_policies[] = {
-    {"shrink", BFCR_SMALL_SHRINK}, {"ancestor", BFCR_SMALL_ANCESTOR}, {NULL, 0}};
+const app_choice app_small_policies[] = {{"shrink", BFCR_SMALL_SHRINK},
+                                         {"ancestor", BFCR_SMALL_ANCESTOR},
+                                         {"auto", BFCR_SMALL_AUTO},
+                                         {NULL, 0}};
 const app_choice app_nn_methods[] = {{"auto", 0}, {"tree", 1}, {"gemm", 2}, {NULL, 0}};
 const app_choice app_na_policies[] = {{"error", BFCR_NA_ERROR}, {"drop", BFCR_NA_DROP}, {NULL, 0}};
 const app_choice app_metric_sets[] = {{"needed", 0}, {"all", 1}, {NULL, 0}};

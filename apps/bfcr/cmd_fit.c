@@ -122,6 +122,35 @@ static void write_report(FILE *f, const app *a, const fit_result *r, const app_p
     }
     fputs("]}", f);
   }
+  double spr = NAN;
+  int spk = bfcr_model_cv_small(r->model, 0, &spr, NULL, NULL, NULL);
+  if (spk != -1) {
+    /* small-cluster policy candidates (shrink, per level below the top): CV RMSE, paired
+     * dMSE vs the ancestor pick and its SE, the level's penalty; chosen level (0: none) */
+    fprintf(f, ",\"cv_small\":{\"state\":\"%s\",\"chosen_level\":%d,\"pick_rmse\":",
+            spk == -2   ? "over budget"
+            : spk == -3 ? "overturned by the honest check"
+                        : "scored",
+            spk > 0 ? spk : 0);
+    json_num(f, spr);
+    fputs(",\"levels\":[", f);
+    for (int l = 1, first = 1; spk != -2 && l < r->nlevels; l++) {
+      double sr, sm, ss, sl;
+      bfcr_model_cv_small(r->model, l, &sr, &sm, &ss, &sl);
+      if (isnan(sr)) continue;
+      fprintf(f, "%s{\"level\":%d,\"lambda\":", first ? "" : ",", l);
+      first = 0;
+      json_num(f, sl);
+      fputs(",\"rmse\":", f);
+      json_num(f, sr);
+      fputs(",\"dmse\":", f);
+      json_num(f, sm);
+      fputs(",\"dse\":", f);
+      json_num(f, ss);
+      fputc('}', f);
+    }
+    fputs("]}", f);
+  }
   double shl = 0.0;
   int ng = bfcr_model_shrink(r->model, &shl, 0, 0, NULL, NULL);
   fputs(",\"shrink\":{\"lambda\":", f);
@@ -340,7 +369,8 @@ int cmd_fit(app *a, int argc, char **argv) {
        .kind = APP_OPT_CHOICE,
        .dest = &small,
        .choices = app_small_policies,
-       .help = "clusters below --min-cluster-size: shrink toward parent or use an ancestor"},
+       .help = "clusters below --min-cluster-size: shrink toward parent, use an ancestor, or "
+               "auto (ancestor unless the cross-validation finds shrink better)"},
       {.name = "--min-cluster-size",
        .metavar = "N",
        .kind = APP_OPT_INT64,
@@ -557,6 +587,11 @@ int cmd_fit(app *a, int argc, char **argv) {
         printf(
             "\nchosen level: %d (by %d-fold cross-validation: its kernel ridge candidate beat "
             "the ridge pick by more than one SE), %lld clusters\n",
+            r.chosen, folds, (long long)r.clusters);
+      else if (bfcr_model_cv_small(model, 0, NULL, NULL, NULL, NULL) > 0)
+        printf(
+            "\nchosen level: %d (by %d-fold cross-validation: small-cluster policy shrink "
+            "beat the ancestor pick by more than one SE), %lld clusters\n",
             r.chosen, folds, (long long)r.clusters);
       else if (shl > 0)
         printf(

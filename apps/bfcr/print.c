@@ -246,7 +246,38 @@ void print_cv_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {
             l == chosen ? "chosen" : "", l == best && l != chosen ? "lowest" : "");
   }
   print_shrink_table(f, m, nlevels, chosen);
+  print_small_cv_table(f, m, nlevels);
   print_kernel_cv_table(f, m, nlevels, chosen);
+}
+
+void print_small_cv_table(FILE *f, const bfcr_model *m, int nlevels) {
+  double pr = NAN;
+  int pick = bfcr_model_cv_small(m, 0, &pr, NULL, NULL, NULL);
+  if (pick == -1) return;
+  if (pick == -2) {
+    fprintf(f,
+            "\nsmall-cluster policy: shrink candidates skipped (rows x folds over the "
+            "budget): ancestor\n");
+    return;
+  }
+  fprintf(f,
+          "\nsmall-cluster policy candidates (shrink toward the parent's model, min size 2, "
+          "hard routing, same folds and routing; replace the ancestor pick, CV RMSE %.6g, "
+          "only when dMSE < -SE):\n%6s %12s %14s %12s %12s  %s\n",
+          pr, "level", "lambda", "CV RMSE", "dMSE vs pick", "SE of dMSE", "");
+  if (pick == -3)
+    fprintf(f,
+            "(the best passing candidate was overturned by the honest check, a tree per "
+            "fold: ancestor kept)\n");
+  for (int l = 1; l < nlevels; l++) {
+    double r, dm, ds, lam;
+    bfcr_model_cv_small(m, l, &r, &dm, &ds, &lam);
+    if (isnan(r)) continue;
+    fprintf(f, "%6d %12.4g %14.6g %12.4g %12.4g  %s\n", l, lam, r, dm, ds,
+            l == pick  ? "chosen"
+            : dm < -ds ? "passes"
+                       : "");
+  }
 }
 
 void print_kernel_cv_table(FILE *f, const bfcr_model *m, int nlevels, int chosen) {

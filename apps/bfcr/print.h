@@ -22,6 +22,7 @@ void json_num(FILE *f, double x);
 void print_cv_table(FILE *f, const bfcr_model *m, int nlevels, int chosen);
 /* The kernel ridge candidates of the CV (nothing when the fit had none). */
 void print_kernel_cv_table(FILE *f, const bfcr_model *m, int nlevels, int chosen);
+void print_small_cv_table(FILE *f, const bfcr_model *m, int nlevels);
 /* Hierarchical shrinkage: the CV RMSE of each lambda at its best level, the one applied. */
 void print_shrink_table(FILE *f, const bfcr_model *m, int nlevels, int chosen);
 /* `,"key":` then the number (key: plain ASCII, no escaping needed). */

@@ -35,7 +35,10 @@ typedef enum bfcr_routing {
 
 typedef enum bfcr_small_policy {
   BFCR_SMALL_SHRINK = 0,  /* ridge shrunk toward the parent's model, lambda by GCV */
-  BFCR_SMALL_ANCESTOR = 1 /* use the nearest ancestor holding >= min_cluster_size rows */
+  BFCR_SMALL_ANCESTOR = 1, /* use the nearest ancestor holding >= min_cluster_size rows */
+  BFCR_SMALL_AUTO = 2      /* ancestor, unless the level CV (select = cv, level = 0, ridge)
+                              finds shrink better by one standard error (docs/accuracy.md);
+                              the fitted model records the policy applied */
 } bfcr_small_policy;
 
 typedef enum bfcr_lambda_mode {
@@ -63,7 +66,7 @@ typedef struct bfcr_fit_params {
   int level;                /* fixed level (1..L), 0 = pick by criterion, -1 = top (L: one
                                global model) */
   bfcr_regressor regressor; /* default BFCR_REG_RIDGE */
-  bfcr_small_policy small;  /* default BFCR_SMALL_ANCESTOR */
+  bfcr_small_policy small;  /* default BFCR_SMALL_AUTO */
   int64_t min_cluster_size; /* clusters below this take their parent's model; 0 = automatic
                                (2 for small = shrink, d + 2 for small = ancestor) */
   bfcr_routing routing;     /* default BFCR_ROUTE_SAMPLE */
@@ -211,6 +214,18 @@ BFCR_API int bfcr_model_shrink_diff(const bfcr_model *model, int g, int level, d
  * not stored). Not Collective. */
 BFCR_API int bfcr_model_cv_kernel(const bfcr_model *model, int level, double *rmse, double *dmse,
                                   double *se, double *cost);
+
+/* Small-cluster policy candidates of the CV (small = BFCR_SMALL_AUTO, ridge, level chosen by
+ * the CV): for level 1..num_levels-1 the shrink policy's CV RMSE at that level (hard
+ * routing), the mean paired difference of squared errors against the ancestor pick and its
+ * standard error (the candidate replaces the pick only when dmse < -se), and the level's
+ * penalty; NaN where not scored. Level 0: *rmse = the ancestor pick's CV RMSE. Returns -1
+ * when not run (or the model was loaded from a file: not stored), -2 when skipped (over the
+ * budget), -3 when a candidate passed but the honest check (a tree per fold) overturned it
+ * (ancestor kept), else the level of the shrink candidate chosen (0: ancestor kept). Not
+ * Collective. */
+BFCR_API int bfcr_model_cv_small(const bfcr_model *model, int level, double *rmse, double *dmse,
+                                 double *se, double *lambda);
 
 /* Coefficients of cluster c in original (unstandardized) feature units: d weights
  * then the intercept, written to coef[0..d]. Also the cluster's training size,

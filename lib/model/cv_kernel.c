@@ -40,6 +40,7 @@
  * are skipped and reported (m->kcv_state, the log). With no level within the budget
  * nothing runs beyond the estimate (O(sum of node counts)). */
 #include "model/cv_kernel.h"
+#include "model/cv_small.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@
 
 #include "model/cv.h"
 #include "model/cv_impl.h"
+#include "model/cv_honest.h"
 #include "model/fit_kernel.h"
 #include "model/shrink.h"
 #include "par/redistribute.h"
@@ -445,15 +447,18 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   bfcr_status st = BFCR_OK;
   const int T = t->nlevels - 1, d = t->d, K = m->cv_folds, P = ctx->size;
   const int64_t n = t->n;
-  if (!(p->select_regressors & (1u << BFCR_REG_KRR)) || p->regressor != BFCR_REG_RIDGE || K < 2 ||
-      T < 1 || !m->cv_rmse || m->chosen < 1 || T >= 128)
-    return BFCR_OK;
+  /* The small-cluster policy candidates (cv_small.c) share this set-up: the rows, the
+   * routing, the ridge fold models and the pick's errors. */
+  const int krr = (p->select_regressors & (1u << BFCR_REG_KRR)) && p->regressor == BFCR_REG_RIDGE;
+  const int small = bfcr_cv_small_wanted(p, m, t->nlevels);
+  if (!(krr || small) || K < 2 || T < 1 || !m->cv_rmse || m->chosen < 1 || T >= 128) return BFCR_OK;
   double t0 = bfcr_wtime();
   const int64_t cap = p->kernel_cap > 0 ? p->kernel_cap : BFCR_KERNEL_CAP_DEFAULT;
   const double budget = p->kernel_budget == 0.0 ? BFCR_KCV_BUDGET_DEFAULT : p->kernel_budget;
   int *fold = NULL, *own = NULL, order[128], nsel = 0, sel[128];
   int64_t *work = NULL, *nn = NULL, *route1 = NULL;
-  double *Zg = NULL, *Yg = NULL, **fm = NULL, **part = NULL, *p2 = NULL, *e2 = NULL;
+  double *Zg = NULL, *Yg = NULL, **fm = NULL, **part = NULL, *p2 = NULL, *e2 = NULL, *pa2 = NULL;
+  const bfcr_tree *tree0 = t; /* the caller's tree (the honest check reads its own rows) */
   const double *Z = zs->Z, *Y = y;
   int64_t *ordall = NULL, *par0all = NULL;
   bfcr_level *lvk = NULL;               /* several ranks: the levels with all their summaries */
@@ -461,6 +466,7 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   const int64_t *up0 = t->lv[0].parent; /* level 0's components of all n rows */
   bfcr_tree tk;
   /* The table and the budget (local: the node sizes are the same on every rank). */
+  if (!krr) goto setup;
   m->kcv_budget = budget;
   m->kcv_state = calloc((size_t)t->nlevels, 1);
   m->kcv_cost = malloc((size_t)t->nlevels * sizeof(double));
@@ -511,12 +517,10 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
                "krr candidate at level %d skipped: estimated %.3g s (+ %.3g s once for the "
                "rows, routing and ridge fold models), over the kernel budget (%.3g s)",
                l, m->kcv_cost[l], fixed, budget);
-  if (nsel == 0) {
-    if (nord > 0)
-      bfcr_log(ctx, BFCR_LOG_INFO, "krr candidates: none within the kernel budget (%.3g s)",
-               budget);
-    goto cleanup;
-  }
+  if (nsel == 0 && nord > 0)
+    bfcr_log(ctx, BFCR_LOG_INFO, "krr candidates: none within the kernel budget (%.3g s)", budget);
+setup:
+  if (nsel == 0 && !small) goto cleanup;
   /* Every rank holds every row from here on (within the budget, n is moderate), and the
    * whole dendrogram order: with several ranks the tree keeps only its own rows' positions,
    * so a copy of the tree header points at the gathered order. */
@@ -605,9 +609,49 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     }
   BFCR_ALLOC(ctx, p2, n);
   BFCR_ALLOC(ctx, e2, n);
-  const int L = m->chosen;
-  score_pick(t, L, m->shrink_lambda, K, Z, Y, fold, route1, fm, part, p->guard_margin,
+  score_pick(t, m->chosen, m->shrink_lambda, K, Z, Y, fold, route1, fm, part, p->guard_margin,
              ctx->nthreads, p2);
+  /* Small-cluster policy: may move the pick (then p2 holds its errors); the KRR candidates
+   * keep the ancestor policy's small-cluster rule (restored for them, reapplied after). */
+  bfcr_fit_params p_anc = *p, p_small = *p;
+  if (small) {
+    const int L0 = m->chosen, h0 = m->hcv_state, hl0 = m->hcv_level;
+    const double lam0 = m->shrink_lambda, hla0 = m->hcv_lambda, hd0 = m->hcv_dmse, hs0 = m->hcv_dse;
+    pa2 = malloc((size_t)n * sizeof *pa2); /* the ancestor pick's errors, for a reversal */
+    if (pa2) memcpy(pa2, p2, (size_t)n * sizeof *pa2);
+    st = pa2 ? bfcr_cv_small(ctx, t, Z, Y, fold, K, route1, fm, p2, p, m)
+             : bfcr_err(ctx, BFCR_ERR_NOMEM, "small-cluster CV: out of memory");
+    if (P > 1) st = bfcr_agree(ctx, st);
+    if (st != BFCR_OK) goto cleanup;
+    if (m->scv_pick > 0) {
+      /* The shrink pick is scored on the shared tree like the ancestor pick, with the same
+       * optimism on small n: it must pass the same honest check against the global model
+       * (cv_honest.c; within its budget), else the ancestor pick stays. Collective. */
+      st = bfcr_cv_honest(ctx, tree0, zs, y, n_local, p, m);
+      if (st != BFCR_OK) goto cleanup;
+      if (m->hcv_state == 2) {
+        bfcr_log(ctx, BFCR_LOG_INFO,
+                 "small-cluster policy: the shrink pick (level %d) did not pass the honest "
+                 "check: ancestor at level %d kept",
+                 m->scv_pick, L0);
+        m->scv_state = 3;
+        m->scv_pick = 0;
+        *p = p_anc;
+        m->chosen = L0;
+        m->shrink_lambda = lam0;
+        m->hcv_state = h0;
+        m->hcv_level = hl0;
+        m->hcv_lambda = hla0;
+        m->hcv_dmse = hd0;
+        m->hcv_dse = hs0;
+        memcpy(p2, pa2, (size_t)n * sizeof *p2);
+      }
+    }
+    p_small = *p;
+    p->small = p_anc.small;
+    p->min_cluster_size = p_anc.min_cluster_size;
+  }
+  const int L = m->chosen;
   double sp = 0.0;
   for (int64_t i = 0; i < n; i++) sp += p2[i];
   bfcr_log(ctx, BFCR_LOG_DEBUG, "krr candidates: ridge pick (level %d) CV RMSE %.6g", L,
@@ -667,6 +711,10 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
     m->chosen = best;
     m->shrink_lambda = 0.0;
     p->regressor = BFCR_REG_KRR;
+    m->scv_pick = 0; /* the kernel pick keeps the ancestor policy */
+  } else if (small && m->scv_pick > 0) {
+    p->small = p_small.small;
+    p->min_cluster_size = p_small.min_cluster_size;
   }
 cleanup:
   bfcr_phase_add(ctx, "cv: kernel candidates", bfcr_wtime() - t0, 0.0);
@@ -682,6 +730,7 @@ cleanup:
   free(nn);
   free(route1);
   free(p2);
+  free(pa2);
   free(e2);
   free(Zg);
   free(ordall);

@@ -9,6 +9,7 @@
 #include "model/fit_kernel.h"
 #include "model/fit_models.h"
 #include "model/cv.h"
+#include "model/cv_small.h"
 #include "model/cv_kernel.h"
 #include "model/guard.h"
 #include "model/shrink.h"
@@ -29,7 +30,7 @@ void bfcr_fit_params_init(bfcr_fit_params *p) {
   p->criterion = BFCR_CRIT_BIC;
   p->level = 0;
   p->regressor = BFCR_REG_RIDGE;
-  p->small = BFCR_SMALL_ANCESTOR;
+  p->small = BFCR_SMALL_AUTO;
   p->min_cluster_size = 0;
   p->routing = BFCR_ROUTE_SAMPLE;
   p->lambda_mode = BFCR_LAMBDA_LEVEL;
@@ -356,8 +357,8 @@ static bfcr_status cm_gather(bfcr_ctx *ctx, const bfcr_tree *t, bfcr_level_fit *
   return st;
 }
 
-bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_params *params,
-                     bfcr_model **out) {
+static bfcr_status fit_once(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_params *params,
+                            bfcr_model **out) {
   bfcr_status st = BFCR_OK;
   bfcr_model *m = NULL;
   bfcr_tree *t = NULL;
@@ -477,6 +478,7 @@ bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_param
     *t->zyd = NULL;
   }
   if (T == 0) m->chosen = 0;
+  if (p.small == BFCR_SMALL_AUTO) p.small = BFCR_SMALL_ANCESTOR; /* the policy applied */
   m->params = p;
   /* Several ranks: the coefficients stayed with their owners, and so did the models of the
    * levels above the replication bound (or below the chosen one after the CV); the chosen
@@ -554,4 +556,27 @@ cleanup:
   if (!agreed) st = bfcr_agree(ctx, st);
   if (st != BFCR_OK && out && *out) bfcr_model_destroy(out);
   return st;
+}
+
+/* The CV may choose the shrink small-cluster policy (cv_small.c), whose models differ at
+ * every level: the level fit is then run again with it at the chosen level (the same tree,
+ * no CV) and takes the CV record. Collective; the choice is the same on every rank. */
+bfcr_status bfcr_fit(bfcr_ctx *ctx, const bfcr_data *train, const bfcr_fit_params *params,
+                     bfcr_model **out) {
+  bfcr_status st = fit_once(ctx, train, params, out);
+  if (st != BFCR_OK || !(*out)->scv_pick) return st;
+  bfcr_fit_params q = (*out)->params;
+  q.level = (*out)->chosen;
+  q.select = BFCR_SELECT_CRITERION;
+  q.shrink = 0.0;
+  bfcr_model *m2 = NULL;
+  st = fit_once(ctx, train, &q, &m2);
+  if (st != BFCR_OK) {
+    bfcr_model_destroy(out);
+    return st;
+  }
+  bfcr_cv_small_adopt(*out, m2);
+  bfcr_model_destroy(out);
+  *out = m2;
+  return BFCR_OK;
 }

@@ -120,3 +120,21 @@ int bfcr_model_cv_kernel(const bfcr_model *m, int level, double *rmse, double *d
   if (cost) *cost = m->kcv_cost[level];
   return m->kcv_state[level];
 }
+
+int bfcr_model_cv_small(const bfcr_model *m, int level, double *rmse, double *dmse, double *se,
+                        double *lambda) {
+  if (rmse) *rmse = NAN;
+  if (dmse) *dmse = NAN;
+  if (se) *se = NAN;
+  if (lambda) *lambda = NAN;
+  if (!m || !m->scv_state || !m->scv_rmse) return -1;
+  if (m->scv_state == 2) return -2;
+  if (level == 0 && rmse) *rmse = m->scv_pick_rmse;
+  if (level >= 1 && level < m->nlevels) {
+    if (rmse) *rmse = m->scv_rmse[level];
+    if (dmse) *dmse = m->scv_dmse[level];
+    if (se) *se = m->scv_dse[level];
+    if (lambda) *lambda = m->scv_lambda[level];
+  }
+  return m->scv_state == 3 ? -3 : m->scv_pick;
+}

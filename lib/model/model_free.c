@@ -35,6 +35,10 @@ void bfcr_model_free(bfcr_model *m) {
   free(m->kcv_rmse);
   free(m->kcv_dmse);
   free(m->kcv_dse);
+  free(m->scv_rmse);
+  free(m->scv_dmse);
+  free(m->scv_dse);
+  free(m->scv_lambda);
   free(m->cv_se);
   free(m);
 }

@@ -128,6 +128,14 @@ struct bfcr_model {
    * 0..k in rank order; model_file.c writes them in order); 0: all k. */
   int cent_sharded;
   int64_t cent_lo, cent_nloc;
+  /* Small-cluster policy candidates (cv_small.c; not in the file): state 0 not run, 1
+   * scored, 2 skipped (over the budget), 3 the shrink pick overturned by the honest check
+   * (cv_honest.c: the ancestor pick kept); the shrink level chosen (0: ancestor kept), the
+   * ancestor pick's CV RMSE, and per level [nlevels] the shrink candidate's CV RMSE, mean
+   * paired difference against the pick and its SE, and the level's penalty. */
+  int scv_state, scv_pick;
+  double scv_pick_rmse;
+  double *scv_rmse, *scv_dmse, *scv_dse, *scv_lambda;
 };
 
 static inline int bfcr_is_kernel_regressor(int r) {
