@@ -450,7 +450,7 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   /* The small-cluster policy candidates (cv_small.c) share this set-up: the rows, the
    * routing, the ridge fold models and the pick's errors. */
   const int krr = (p->select_regressors & (1u << BFCR_REG_KRR)) && p->regressor == BFCR_REG_RIDGE;
-  const int small = bfcr_cv_small_wanted(p, m, t->nlevels);
+  int small = bfcr_cv_small_wanted(p, m, t->nlevels);
   if (!(krr || small) || K < 2 || T < 1 || !m->cv_rmse || m->chosen < 1 || T >= 128) return BFCR_OK;
   double t0 = bfcr_wtime();
   const int64_t cap = p->kernel_cap > 0 ? p->kernel_cap : BFCR_KERNEL_CAP_DEFAULT;
@@ -520,6 +520,13 @@ bfcr_status bfcr_cv_kernel(bfcr_ctx *ctx, const bfcr_tree *t, const bfcr_level_f
   if (nsel == 0 && nord > 0)
     bfcr_log(ctx, BFCR_LOG_INFO, "krr candidates: none within the kernel budget (%.3g s)", budget);
 setup:
+  if (small && (double)n * K > (double)BFCR_CV_SMALL_MAX_ROWS) {
+    /* Over the small candidates' budget: recorded and logged (state 2) before the set-up,
+     * which would otherwise gather every row on every rank for nothing. */
+    st = bfcr_cv_small(ctx, t, NULL, NULL, NULL, K, NULL, NULL, NULL, p, m);
+    if (st != BFCR_OK) goto cleanup;
+    small = 0;
+  }
   if (nsel == 0 && !small) goto cleanup;
   /* Every rank holds every row from here on (within the budget, n is moderate), and the
    * whole dendrogram order: with several ranks the tree keeps only its own rows' positions,
