@@ -156,9 +156,9 @@ void bfcr_cv_acc_rows(const bfcr_tree *t, int l, int64_t c, int64_t p0, int64_t 
  * training part is smaller than minsize takes the parent's model: copied from par when
  * given, else (has_par, the distributed path) marked in use_par[k] for the caller to
  * fill in. A: d * d, rhs: d scratch. */
-void bfcr_cv_node_solve(const bfcr_tree *t, int l, int64_t c, int K, int64_t minsize, double lambda,
-                        const double *par, int has_par, double *acc, double *out,
-                        unsigned char *use_par, double *A, double *rhs) {
+static void node_solve(const bfcr_tree *t, int l, int64_t c, int K, int64_t minsize, double lambda,
+                       const double *par, int has_par, double *acc, double *out,
+                       unsigned char *use_par, double *A, double *rhs, int toward) {
   int d = t->d;
   int64_t W = bfcr_cv_accw(d);
   const double *ns = t->lv[l].ns + (c - t->lv[l].ns_lo) * bfcr_ns_width(d); /* tree.h */
@@ -208,10 +208,17 @@ void bfcr_cv_node_solve(const bfcr_tree *t, int l, int64_t c, int K, int64_t min
     /* The fit's penalty; a floor keeps OLS (lambda 0) and constant columns solvable. */
     double lam = lambda > 0 ? lambda : 0.0, floor = 1e-10 * (tr / d + 1e-300);
     if (lam < floor) lam = floor;
-    for (int j = 0; j < d; j++) A[j * d + j] += lam;
+    /* toward: shrunk toward the parent's fold model w0 instead of 0. */
+    const double *w0 = toward ? par + k * CVW(d) : NULL;
+    for (int j = 0; j < d; j++) {
+      A[j * d + j] += lam;
+      if (w0) rhs[j] += lam * w0[j];
+    }
     /* A is symmetric (both triangles set): column-major, no transposed copy. */
     if (LAPACKE_dposv_work(LAPACK_COL_MAJOR, 'U', d, 1, A, d, rhs, d) != 0)
-      for (int j = 0; j < d; j++) rhs[j] = 0.0; /* not positive definite: mean model */
+      for (int j = 0; j < d; j++)
+        rhs[j] = w0 ? w0[j] : 0.0; /* not positive definite: the
+                                      parent's or the mean model */
     double b = my + muy;
     for (int j = 0; j < d; j++) {
       o[j] = rhs[j];
@@ -221,6 +228,18 @@ void bfcr_cv_node_solve(const bfcr_tree *t, int l, int64_t c, int K, int64_t min
     o[d + 1] = lo;
     o[d + 2] = hi;
   }
+}
+
+void bfcr_cv_node_solve(const bfcr_tree *t, int l, int64_t c, int K, int64_t minsize, double lambda,
+                        const double *par, int has_par, double *acc, double *out,
+                        unsigned char *use_par, double *A, double *rhs) {
+  node_solve(t, l, c, K, minsize, lambda, par, has_par, acc, out, use_par, A, rhs, 0);
+}
+
+void bfcr_cv_node_solve_toward(const bfcr_tree *t, int l, int64_t c, int K, int64_t minsize,
+                               double lambda, const double *par, double *acc, double *out,
+                               double *A, double *rhs) {
+  node_solve(t, l, c, K, minsize, lambda, par, 1, acc, out, NULL, A, rhs, 1);
 }
 
 /* Fold models of node c of level l. acc: scratch of K * (1 + 2 d + 1 + d d + 2) doubles,

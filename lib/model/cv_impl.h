@@ -41,6 +41,12 @@ void bfcr_cv_acc_rows(const bfcr_tree *t, int l, int64_t c, int64_t p0, int64_t 
 void bfcr_cv_node_solve(const bfcr_tree *t, int l, int64_t c, int K, int64_t minsize, double lambda,
                         const double *par, int has_par, double *acc, double *out,
                         unsigned char *use_par, double *A, double *rhs);
+/* The same with every fold's model shrunk toward the parent's fold model (par, required)
+ * instead of 0 (the small-cluster shrink policy, cv_small.c); a fold whose training part is
+ * under minsize, or whose system is not positive definite, takes the parent's model. */
+void bfcr_cv_node_solve_toward(const bfcr_tree *t, int l, int64_t c, int K, int64_t minsize,
+                               double lambda, const double *par, double *acc, double *out,
+                               double *A, double *rhs);
 
 /* Prediction of fold model o for row z, guarded as predict guards (guard.c) with the
  * fold's global model g when margin >= 0. */

@@ -46,20 +46,6 @@
 #include "model/cv_impl.h"
 #include "regress/regress.h"
 
-/* RSS of the model (w, b) on the rows of summary s (fit_models.c's summary_rss). */
-static double summary_rss(const double *s, int d, const double *w, double b) {
-  int64_t p = d + 1;
-  const double *mean = s + 1, *M = s + 1 + p;
-  double rss = M[bfcr_pk(d, d)], r0 = mean[d] - b;
-  for (int j = 0; j < d; j++) {
-    rss -= 2.0 * w[j] * M[bfcr_pk(j, d)];
-    r0 -= w[j] * mean[j];
-    for (int k = 0; k < d; k++) rss += w[j] * w[k] * M[j <= k ? bfcr_pk(j, k) : bfcr_pk(k, j)];
-  }
-  if (rss < 0.0) rss = 0.0;
-  return rss + s[0] * r0 * r0;
-}
-
 /* Full-data model (w, then the intercept, into w[0..d]) of the rows of summary s at penalty
  * lam toward w0 (NULL: 0) by a Cholesky solve: these models are only the shrinkage targets
  * of the children's penalty choice, so the eigendecomposition of the fit's ridge is not
@@ -90,65 +76,6 @@ int bfcr_cv_small_wanted(const bfcr_fit_params *p, const bfcr_model *m, int nlev
   return p->small == BFCR_SMALL_AUTO && p->regressor == BFCR_REG_RIDGE &&
          p->lambda_mode == BFCR_LAMBDA_LEVEL && m->cv_rmse && m->chosen >= 1 && nlevels >= 3 &&
          m->hcv_state != 2 && nlevels <= 128;
-}
-
-/* Fold models of node c (level l < top) under the shrink policy from its complete fold
- * accumulators acc (K + 1 slots; the last receives the totals): par = the parent's fold
- * models (K x CVW), lam the level's penalty, minsize 2. */
-static void node_solve_w0(const bfcr_tree *t, int l, int64_t c, int K, int64_t minsize, double lam,
-                          const double *par, double *acc, double *out, double *A, double *rhs) {
-  int d = t->d;
-  int64_t W = bfcr_cv_accw(d);
-  const double *ns = t->lv[l].ns + (c - t->lv[l].ns_lo) * bfcr_ns_width(d);
-  const double *mu = ns + BFCR_NS_MEAN;
-  double muy = ns[bfcr_ns_y(d)];
-  if (!isfinite(muy)) muy = 0.0;
-  double *tot = acc + (int64_t)K * W;
-  for (int k = 0; k < K; k++)
-    for (int64_t q = 0; q < W - 2; q++) tot[q] += acc[k * W + q];
-  for (int k = 0; k < K; k++) {
-    double *o = out + k * CVW(d);
-    const double *a = acc + k * W, *w0 = par + k * CVW(d);
-    double nn = tot[0] - a[0];
-    if (nn < (double)minsize || nn < 1.0) {
-      memcpy(o, w0, (size_t)CVW(d) * sizeof(double));
-      continue;
-    }
-    double lo = INFINITY, hi = -INFINITY;
-    for (int k2 = 0; k2 < K; k2++)
-      if (k2 != k) {
-        if (acc[k2 * W + W - 2] < lo) lo = acc[k2 * W + W - 2];
-        if (acc[k2 * W + W - 1] > hi) hi = acc[k2 * W + W - 1];
-      }
-    double mz[256], my = (tot[1 + d] - a[1 + d]) / nn, tr = 0.0;
-    for (int j = 0; j < d; j++) mz[j] = (tot[1 + j] - a[1 + j]) / nn;
-    const double *St = tot + 2 + d, *Sk = a + 2 + d;
-    for (int j = 0; j < d; j++) {
-      for (int q = j; q < d; q++) {
-        double s = (St[j * d + q] - Sk[j * d + q]) - nn * mz[j] * mz[q];
-        A[j * d + q] = s;
-        A[q * d + j] = s;
-      }
-      tr += A[j * d + j];
-      rhs[j] = (St[(int64_t)d * d + j] - Sk[(int64_t)d * d + j]) - nn * mz[j] * my;
-    }
-    double lm = lam > 0 ? lam : 0.0, floor = 1e-10 * (tr / d + 1e-300);
-    if (lm < floor) lm = floor;
-    for (int j = 0; j < d; j++) {
-      A[j * d + j] += lm;
-      rhs[j] += lm * w0[j]; /* shrunk toward the parent's fold model */
-    }
-    if (LAPACKE_dposv_work(LAPACK_COL_MAJOR, 'U', d, 1, A, d, rhs, d) != 0)
-      for (int j = 0; j < d; j++) rhs[j] = w0[j]; /* not positive definite: the parent's */
-    double b = my + muy;
-    for (int j = 0; j < d; j++) {
-      o[j] = rhs[j];
-      b -= rhs[j] * (mz[j] + mu[j]);
-    }
-    o[d] = b;
-    o[d + 1] = lo;
-    o[d + 2] = hi;
-  }
 }
 
 /* Per-thread scratch: row pointers and targets of one node, summary work, ridge work,
@@ -244,7 +171,7 @@ bfcr_status bfcr_cv_small(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z, co
       bfcr_sum_rowptrs_work(s->xr, s->yv, p1 - p0, d, s->sw, sm);
       const double *w0 = top ? NULL : wf[l + 1] + t->lv[l].parent[c] * (d + 1);
       if (!top && p1 - p0 < minsize) { /* the parent's model: its RSS, no df */
-        double r = summary_rss(sm, d, w0, w0[d]);
+        double r = bfcr_sum_rss(sm, d, w0, w0[d]);
         for (int k = 0; k < NL; k++) vc[k] = r;
         vc[2 * NL] = 1.0;
       } else {
@@ -288,7 +215,7 @@ bfcr_status bfcr_cv_small(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z, co
       }
       bfcr_cv_acc_init(s->acc, K, d);
       bfcr_cv_acc_rows(t, l, c, p0, p1, t->order, 0, Z, Y, fold, s->acc);
-      node_solve_w0(t, l, c, K, minsize, lamL, pf, s->acc, out, s->A, s->rhs);
+      bfcr_cv_node_solve_toward(t, l, c, K, minsize, lamL, pf, s->acc, out, s->A, s->rhs);
     }
     if (l + 1 < T) { /* the level above is no longer a shrinkage target */
       free(fs[l + 1]);

@@ -249,20 +249,6 @@ static void gather_rows(const bfcr_tree *t, const double *Z, const double *y, in
   }
 }
 
-/* RSS of a node's rows under a given model (intercept b, weights w), from its summary. */
-static double summary_rss(const double *s, int d, const double *w, double b) {
-  int64_t p = d + 1;
-  const double *mean = s + 1, *M = s + 1 + p;
-  double rss = M[bfcr_pk(d, d)], r0 = mean[d] - b;
-  for (int j = 0; j < d; j++) {
-    rss -= 2.0 * w[j] * M[bfcr_pk(j, d)];
-    r0 -= w[j] * mean[j];
-    for (int k = 0; k < d; k++) rss += w[j] * w[k] * M[j <= k ? bfcr_pk(j, k) : bfcr_pk(k, j)];
-  }
-  if (rss < 0.0) rss = 0.0;
-  return rss + s[0] * r0 * r0;
-}
-
 void bfcr_pooled_pick(const double *part, int64_t nchunks, int K, double n, const double *lam,
                       double *lambda, double *gcv) {
   double best = INFINITY;
@@ -305,7 +291,7 @@ static int node_path(const path_ctx *c, int64_t i, double *wk, double *v, double
   const double *s = c->lf->sum + (i - c->lf->sum_lo) * bfcr_sum_len(d);
   int64_t par = c->top ? -1 : c->t->lv[c->l].parent[i];
   if (c->fallback[i - c->o0]) {
-    double r = summary_rss(s, d, c->pw + (par - c->pw_lo) * d, c->pcm[par - c->pcm_lo].intercept);
+    double r = bfcr_sum_rss(s, d, c->pw + (par - c->pw_lo) * d, c->pcm[par - c->pcm_lo].intercept);
     for (int k = 0; k < K; k++) v[k] = r;
     v[2 * K] = 1.0;
     *fl += 3.0 * d * d;

@@ -25,6 +25,9 @@ static inline int64_t bfcr_pk(int64_t i, int64_t j) { /* packed index, i <= j */
 
 /* out = merge(a, b); out may alias a or b. Empty summaries (n = 0) are identities. */
 void bfcr_sum_merge(const double *a, const double *b, int d, double *out);
+/* Residual sum of squares of the model y = b + w . x on the rows of summary s, from the
+ * summary alone (clamped at 0 against rounding). */
+double bfcr_sum_rss(const double *s, int d, const double *w, double b);
 /* Summary of rows [0, n) of X (row-major, stride ldx) and y, computed sequentially in
  * row order (two passes: mean, then scatter about it). Deterministic for given input. */
 void bfcr_sum_rows(const double *X, int64_t ldx, const double *y, int64_t n, int d, double *out);

@@ -70,6 +70,19 @@ void bfcr_sum_merge(const double *a, const double *b, int d, double *out) {
 }
 
 /* Row i: X + i ldx, or xr[i] when row pointers are given. */
+double bfcr_sum_rss(const double *s, int d, const double *w, double b) {
+  int64_t p = d + 1;
+  const double *mean = s + 1, *M = s + 1 + p;
+  double rss = M[bfcr_pk(d, d)], r0 = mean[d] - b;
+  for (int j = 0; j < d; j++) {
+    rss -= 2.0 * w[j] * M[bfcr_pk(j, d)];
+    r0 -= w[j] * mean[j];
+    for (int k = 0; k < d; k++) rss += w[j] * w[k] * M[j <= k ? bfcr_pk(j, k) : bfcr_pk(k, j)];
+  }
+  if (rss < 0.0) rss = 0.0;
+  return rss + s[0] * r0 * r0;
+}
+
 static inline const double *xrow(const double *X, int64_t ldx, const double *const *xr, int64_t i) {
   return xr ? xr[i] : X + i * ldx;
 }
