@@ -9,27 +9,6 @@
 #include "model/model_impl.h"
 #include "testutil.h"
 
-/* n rows of d features uniform in [-1, 1]; target linear plus c x0 x1 plus noise (a sum of
- * 12 uniforms, sd about sig). */
-static bfcr_data *make(bfcr_ctx *ctx, int64_t n, int d, double sig, double c, uint64_t seed) {
-  double *X = malloc(sizeof(double) * (size_t)(d * n)), *y = malloc(sizeof(double) * (size_t)n);
-  uint64_t s = seed;
-  for (int64_t i = 0; i < n; i++) {
-    double v = 0.0, e = 0.0;
-    for (int j = 0; j < d; j++) {
-      X[i * d + j] = 2 * tu_unif(&s) - 1;
-      v += (j % 2 ? -1.0 : 1.0) * (1.0 + 0.5 * j) * X[i * d + j];
-    }
-    for (int q = 0; q < 12; q++) e += tu_unif(&s);
-    y[i] = v + c * X[i * d] * X[i * d + 1] + sig * (e - 6.0);
-  }
-  bfcr_data *dt = NULL;
-  cr_assert_eq(bfcr_data_from_arrays(ctx, n, d, X, y, NULL, &dt), BFCR_OK);
-  free(X);
-  free(y);
-  return dt;
-}
-
 static void ridge_params(bfcr_fit_params *p) {
   bfcr_fit_params_init(p);
   p->select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
@@ -38,7 +17,7 @@ static void ridge_params(bfcr_fit_params *p) {
 
 Test(cv_honest, overturns_a_shared_tree_pick_on_a_small_set) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *dt = make(ctx, 80, 4, 1.0, 1.0, 10);
+  bfcr_data *dt = tu_smooth(ctx, 80, 4, 1.0, 1.0, 10);
   bfcr_fit_params p;
   ridge_params(&p);
   bfcr_model *m = tu_fit(ctx, dt, &p);
@@ -61,7 +40,7 @@ Test(cv_honest, overturns_a_shared_tree_pick_on_a_small_set) {
 
 Test(cv_honest, keeps_a_confirmed_pick_and_is_thread_invariant) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *dt = make(ctx, 300, 4, 1.0, 2.0, 3);
+  bfcr_data *dt = tu_smooth(ctx, 300, 4, 1.0, 2.0, 3);
   bfcr_fit_params p;
   ridge_params(&p);
   bfcr_model *m[2];
@@ -86,7 +65,7 @@ Test(cv_honest, keeps_a_confirmed_pick_and_is_thread_invariant) {
 
 Test(cv_honest, not_run_when_the_pick_is_global_or_fixed) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *dt = make(ctx, 120, 3, 0.5, 0.0, 1); /* linear: the CV keeps one model */
+  bfcr_data *dt = tu_smooth(ctx, 120, 3, 0.5, 0.0, 1); /* linear: the CV keeps one model */
   bfcr_fit_params p;
   ridge_params(&p);
   bfcr_model *m = tu_fit(ctx, dt, &p);

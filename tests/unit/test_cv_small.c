@@ -44,26 +44,6 @@ static bfcr_data *tiny_groups(bfcr_ctx *ctx, int S, int g, int r, int d, double 
   return dt;
 }
 
-/* n rows uniform in [-1, 1]^d, target linear plus c x0 x1 plus noise (test_cv_honest.c). */
-static bfcr_data *smooth(bfcr_ctx *ctx, int64_t n, int d, double sig, double c, uint64_t seed) {
-  double *X = malloc(sizeof(double) * (size_t)(d * n)), *y = malloc(sizeof(double) * (size_t)n);
-  uint64_t s = seed;
-  for (int64_t i = 0; i < n; i++) {
-    double v = 0.0, e = 0.0;
-    for (int j = 0; j < d; j++) {
-      X[i * d + j] = 2 * tu_unif(&s) - 1;
-      v += (j % 2 ? -1.0 : 1.0) * (1.0 + 0.5 * j) * X[i * d + j];
-    }
-    for (int q = 0; q < 12; q++) e += tu_unif(&s);
-    y[i] = v + c * X[i * d] * X[i * d + 1] + sig * (e - 6.0);
-  }
-  bfcr_data *dt = NULL;
-  cr_assert_eq(bfcr_data_from_arrays(ctx, n, d, X, y, NULL, &dt), BFCR_OK);
-  free(X);
-  free(y);
-  return dt;
-}
-
 static void ridge_params(bfcr_fit_params *p) {
   bfcr_fit_params_init(p);
   p->select_regressors = 1u << BFCR_REG_RIDGE; /* kernel candidates: test_cv_kernel */
@@ -116,7 +96,7 @@ Test(cv_small, shrink_wins_on_tiny_clusters_with_own_slopes) {
 
 Test(cv_small, ancestor_kept_when_clusters_share_the_parents_structure) {
   bfcr_ctx *ctx = tu_ctx();
-  bfcr_data *dt = smooth(ctx, 300, 4, 1.0, 2.0, 3);
+  bfcr_data *dt = tu_smooth(ctx, 300, 4, 1.0, 2.0, 3);
   bfcr_fit_params p;
   ridge_params(&p);
   bfcr_model *m = tu_fit(ctx, dt, &p);

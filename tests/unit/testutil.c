@@ -88,6 +88,25 @@ const char *tu_testdata(const char *name) {
   return under("BFCR_TESTDATA", "tests/data", name);
 }
 
+bfcr_data *tu_smooth(bfcr_ctx *ctx, int64_t n, int d, double sig, double c, uint64_t seed) {
+  double *X = malloc(sizeof(double) * (size_t)(d * n)), *y = malloc(sizeof(double) * (size_t)n);
+  uint64_t s = seed;
+  for (int64_t i = 0; i < n; i++) {
+    double v = 0.0, e = 0.0;
+    for (int j = 0; j < d; j++) {
+      X[i * d + j] = 2 * tu_unif(&s) - 1;
+      v += (j % 2 ? -1.0 : 1.0) * (1.0 + 0.5 * j) * X[i * d + j];
+    }
+    for (int q = 0; q < 12; q++) e += tu_unif(&s);
+    y[i] = v + c * X[i * d] * X[i * d + 1] + sig * (e - 6.0);
+  }
+  bfcr_data *dt = NULL;
+  cr_assert_eq(bfcr_data_from_arrays(ctx, n, d, X, y, NULL, &dt), BFCR_OK);
+  free(X);
+  free(y);
+  return dt;
+}
+
 bfcr_data *tu_blobs(bfcr_ctx *ctx, int64_t n, int d, int k, double noise, uint64_t seed,
                     int64_t **labels) {
   bfcr_synth_params sp;

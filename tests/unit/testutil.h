@@ -18,6 +18,9 @@ const char *tu_testdata(const char *name);
  * cluster labels go to *labels when it is not NULL (caller frees). Asserts on failure. */
 bfcr_data *tu_blobs(bfcr_ctx *ctx, int64_t n, int d, int k, double noise, uint64_t seed,
                     int64_t **labels);
+/* n rows of d features uniform in [-1, 1], target linear (alternating signs, growing
+ * weights) plus c x0 x1 plus noise (a sum of 12 uniforms, sd about sig). Asserts. */
+bfcr_data *tu_smooth(bfcr_ctx *ctx, int64_t n, int d, double sig, double c, uint64_t seed);
 /* bfcr_fit that asserts success (the context's message on failure). */
 bfcr_model *tu_fit(bfcr_ctx *ctx, const bfcr_data *data, const bfcr_fit_params *p);
 /* Rewrite an encoded model file's minor version and its checksum (n bytes in b), as an
