@@ -124,24 +124,12 @@ static void run(const char *name, int64_t n, int d, const char *dir) {
 
 int main(int argc, char **argv) {
   mt_init(&argc, &argv);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  char dir[256] = "";
-  if (rank == 0) {
-    snprintf(dir, sizeof dir, "/tmp/bfcr-shards-XXXXXX");
-    if (!mkdtemp(dir)) dir[0] = '\0';
-  }
-  MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
-  MT_CHECK(dir[0] != '\0', "no temporary folder");
+  char dir[256];
+  mt_tmpdir("shards", dir, sizeof dir);
   if (dir[0]) {
     run("blobs", 5003, 3, dir);
     run("tiny", 3, 2, dir);
   }
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (rank == 0 && dir[0]) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-  }
+  mt_rmtree(dir);
   return mt_finish("mpi_model_shards");
 }

@@ -63,6 +63,29 @@ void mt_cube_rows(int64_t n, int d, double hetero, uint64_t *s, double *Z, doubl
   }
 }
 
+void mt_tmpdir(const char *tag, char *dir, size_t len) {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  dir[0] = '\0';
+  if (rank == 0) {
+    snprintf(dir, len, "/tmp/bfcr-%s-XXXXXX", tag);
+    if (!mkdtemp(dir)) dir[0] = '\0';
+  }
+  MPI_Bcast(dir, (int)len, MPI_CHAR, 0, MPI_COMM_WORLD);
+  MT_CHECK(dir[0] != '\0', "no temporary folder");
+}
+
+void mt_rmtree(const char *dir) {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0 && dir[0]) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  }
+}
+
 double *mt_grid(int side, int d, int twice, int64_t *n_out, uint64_t seed) {
   int64_t m = 1;
   for (int k = 0; k < d; k++) m *= side;

@@ -38,6 +38,11 @@ void mt_cube_rows(int64_t n, int d, double hetero, uint64_t *s, double *Z, doubl
  * rows shuffled by a seeded Fisher-Yates (the index order matters for ties); malloc'd. */
 double *mt_grid(int side, int d, int twice, int64_t *n_out, uint64_t seed);
 void mt_block(int64_t n, int P, int rank, int how, int64_t *lo, int64_t *hi);
+/* A fresh folder /tmp/bfcr-TAG-XXXXXX made by rank 0, its name on every rank (dir[0] = 0
+ * and a failed check when it could not be made); mt_rmtree: after a barrier, rank 0
+ * removes it with its contents. Collective. */
+void mt_tmpdir(const char *tag, char *dir, size_t len);
+void mt_rmtree(const char *dir);
 /* Agree on failures across ranks, finalize and return the exit code for main. */
 int mt_finish(const char *name);
 #endif
