@@ -17,21 +17,6 @@
 #include "model/model_impl.h"
 #include "mpitest.h"
 
-static unsigned char *slurp(const char *path, long *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  *len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *b = malloc((size_t)*len + 1);
-  if (b && fread(b, 1, (size_t)*len, f) != (size_t)*len) {
-    free(b);
-    b = NULL;
-  }
-  fclose(f);
-  return b;
-}
-
 static void run(const char *name, int64_t n, int d, const bfcr_fit_params *fp, const char *dir) {
   int rank = 0, P = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -95,7 +80,7 @@ static void run(const char *name, int64_t n, int d, const bfcr_fit_params *fp, c
            bfcr_ctx_errmsg(world));
   MPI_Barrier(MPI_COMM_WORLD);
   long flen = 0;
-  unsigned char *fb = slurp(path, &flen);
+  unsigned char *fb = mt_slurp(path, &flen);
   MT_CHECK(fb && bs && (size_t)flen == ls && memcmp(fb, bs, ls) == 0, "%s: saved file differs",
            name);
   free(fb);

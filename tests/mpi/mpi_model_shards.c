@@ -13,21 +13,6 @@
 #include "io/model_file.h"
 #include "mpitest.h"
 
-static unsigned char *slurp(const char *path, long *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  *len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *b = malloc((size_t)*len + 1);
-  if (b && fread(b, 1, (size_t)*len, f) != (size_t)*len) {
-    free(b);
-    b = NULL;
-  }
-  fclose(f);
-  return b;
-}
-
 static void run(const char *name, int64_t n, int d, const char *dir) {
   int rank = 0, P = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -64,7 +49,7 @@ static void run(const char *name, int64_t n, int d, const char *dir) {
   MT_CHECK(bfcr_model_save(world, mw, path) == BFCR_OK, "%s: save: %s", name,
            bfcr_ctx_errmsg(world));
   long flen = 0;
-  unsigned char *fb = slurp(path, &flen);
+  unsigned char *fb = mt_slurp(path, &flen);
   MT_CHECK(fb && (size_t)flen == ls && memcmp(fb, bs, ls) == 0, "%s: saved file differs", name);
   free(fb);
 
@@ -96,7 +81,7 @@ static void run(const char *name, int64_t n, int d, const char *dir) {
                "%s: clusters at %d ranks differ", name, q);
       snprintf(path2, sizeof path2, "%s/%s.q%d.bfcr", dir, name, q);
       MT_CHECK(bfcr_model_save(cq, mq, path2) == BFCR_OK, "%s: save at %d", name, q);
-      fb = slurp(path2, &flen);
+      fb = mt_slurp(path2, &flen);
       MT_CHECK(fb && (size_t)flen == ls && memcmp(fb, bs, ls) == 0,
                "%s: file saved by %d ranks after a load differs", name, q);
       free(fb);

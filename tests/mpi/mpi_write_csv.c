@@ -49,19 +49,6 @@ static void fill(int64_t lo, int64_t hi, double **x, int64_t **id, double **y) {
   }
 }
 
-static char *slurp(const char *path, long *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  *len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)*len + 1);
-  if (fread(buf, 1, (size_t)*len, f) != (size_t)*len) *len = -1;
-  buf[*len > 0 ? *len : 0] = '\0';
-  fclose(f);
-  return buf;
-}
-
 int main(int argc, char **argv) {
   mt_init(&argc, &argv);
   int rank, size;
@@ -100,7 +87,7 @@ int main(int argc, char **argv) {
                          {"y/3", BFCR_COLTYPE_DOUBLE, ay}};
     MT_CHECK(bfcr_write_columns_csv(self, one, 3, all, N) == BFCR_OK, "%s", bfcr_ctx_errmsg(self));
     long la = 0, lb = 0;
-    char *a = slurp(par, &la), *b = slurp(one, &lb);
+    char *a = (char *)mt_slurp(par, &la), *b = (char *)mt_slurp(one, &lb);
     MT_CHECK(a && b && la == lb && la > 0 && memcmp(a, b, (size_t)la) == 0,
              "%d-rank file (%ld bytes) differs from the 1-rank file (%ld bytes)", size, la, lb);
     if (a) {
@@ -133,7 +120,7 @@ int main(int argc, char **argv) {
   MT_CHECK(st == (size > 1 ? BFCR_ERR_ARG : BFCR_OK), "column count mismatch gave %d", st);
   if (rank == 0 && size > 1) {
     long la = 0, lb = 0;
-    char *a = slurp(par, &la), *b = slurp(one, &lb);
+    char *a = (char *)mt_slurp(par, &la), *b = (char *)mt_slurp(one, &lb);
     MT_CHECK(a && b && la == lb && memcmp(a, b, (size_t)la) == 0, "earlier file changed");
     free(a);
     free(b);

@@ -75,6 +75,22 @@ void mt_tmpdir(const char *tag, char *dir, size_t len) {
   MT_CHECK(dir[0] != '\0', "no temporary folder");
 }
 
+unsigned char *mt_slurp(const char *path, long *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  *len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *b = *len >= 0 ? malloc((size_t)*len + 1) : NULL;
+  if (b && fread(b, 1, (size_t)*len, f) != (size_t)*len) {
+    free(b);
+    b = NULL;
+  }
+  if (b) b[*len] = 0;
+  fclose(f);
+  return b;
+}
+
 void mt_rmtree(const char *dir) {
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -43,6 +43,8 @@ void mt_block(int64_t n, int P, int rank, int how, int64_t *lo, int64_t *hi);
  * removes it with its contents. Collective. */
 void mt_tmpdir(const char *tag, char *dir, size_t len);
 void mt_rmtree(const char *dir);
+/* The whole file, NUL-terminated (malloc'd; NULL when it cannot be read), *len its size. */
+unsigned char *mt_slurp(const char *path, long *len);
 /* Agree on failures across ranks, finalize and return the exit code for main. */
 int mt_finish(const char *name);
 #endif
