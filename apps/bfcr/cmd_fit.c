@@ -370,7 +370,7 @@ int cmd_fit(app *a, int argc, char **argv) {
        .dest = &small,
        .choices = app_small_policies,
        .help = "clusters below --min-cluster-size: shrink toward parent, use an ancestor, or "
-               "auto (ancestor unless the cross-validation finds shrink better)"},
+               "auto: ancestor unless the cross-validation finds shrink better"},
       {.name = "--min-cluster-size",
        .metavar = "N",
        .kind = APP_OPT_INT64,

@@ -93,6 +93,10 @@ for opt in criterion regressor routing small seed; do
   [ -n "$shown" ] || fail "fit --help shows no default for --$opt"
   used=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["params"][sys.argv[2]])' \
     "$T/tree.json" "$opt")
+  # --small auto is resolved by the CV: the model stores the policy it applied.
+  if [ "$opt" = small ] && [ "$shown" = auto ]; then
+    case "$used" in ancestor | shrink) continue ;; esac
+  fi
   [ "$shown" = "$used" ] || fail "--$opt: help says default '$shown', the model used '$used'"
 done
 shown=$(default_of fit --no-standardize)
