@@ -30,7 +30,10 @@ int bfcr_cv_small_wanted(const bfcr_fit_params *p, const bfcr_model *m, int nlev
  * BFCR_SMALL_SHRINK, p->min_cluster_size = 2, m->scv_pick = the level and p2 its errors.
  * Writes m->scv_*. The caller (cv_kernel.c) then submits a shrink pick to the honest check
  * (cv_honest.h); on a reversal the ancestor pick is restored and m->scv_state is 3.
- * Local and deterministic (the same on every rank: replicated input). */
+ * Local and deterministic (the same on every rank: replicated input). Over the budget
+ * (n K > BFCR_CV_SMALL_MAX_ROWS) it only records m->scv_state = 2 and logs, before reading
+ * Z, Y, fold, route1, fm or p2: cv_kernel.c calls it so, with those NULL, ahead of the
+ * set-up they would need. */
 bfcr_status bfcr_cv_small(bfcr_ctx *ctx, const bfcr_tree *t, const double *Z, const double *Y,
                           const int *fold, int K, const int64_t *route1, double *const *fm,
                           double *p2, bfcr_fit_params *p, bfcr_model *m);
